@@ -1,0 +1,114 @@
+"""The catalog of functions an hpcq executor will run. Nothing else runs on the cluster.
+
+A ColonyOS process names a function (``spec.funcname``) and passes string kwargs. The executor
+looks the name up here; an unknown name fails the process before anything is queued. Entries
+refer to their implementation by import path, so the executor (login node) never imports
+Qiskit: only the Slurm job does.
+
+Contract for an implementation ``target``::
+
+    def fn(kwargs: dict, ctx: JobContext) -> FunctionResult | None
+
+It runs on every MPI rank of the job (``ctx.rank``/``ctx.size``); rank 0 returns the result,
+other ranks return None. ``kwargs`` has already been validated by ``params`` (a pydantic
+model, also given by import path, that must not import Qiskit).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class JobContext:
+    """What a function knows about where it runs (filled in inside the Slurm job)."""
+
+    process_id: str = ""
+    workdir: str = "."  # a per-process output directory on the shared filesystem
+    slurm_job_id: str = ""
+    nodes: str = ""
+    rank: int = 0
+    size: int = 1
+    threads: int = 1  # Aer/OpenMP threads this rank may use (= cpus-per-task)
+    gpu: bool = False
+    inputs: list[Any] = field(default_factory=list)  # parents' outputs (ColonyOS `in`)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FunctionResult:
+    """summary: small JSON-able dict (becomes process output); files: result files to register."""
+
+    summary: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    name: str
+    target: str  # "module:function"
+    params: str | None = None  # "module:PydanticModel" validating kwargs, or None (no kwargs)
+    doc: str = ""
+    mpi: bool = False  # True: the job may run several MPI ranks (processespernode/nodes > 1)
+
+    def load(self) -> Callable[..., Any]:
+        return _import(self.target)
+
+    def params_model(self):
+        return _import(self.params) if self.params else None
+
+
+def _import(path: str):
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+FUNCTIONS: dict[str, FunctionDef] = {}
+
+
+def register(fd: FunctionDef) -> FunctionDef:
+    if fd.name in FUNCTIONS:
+        raise ValueError(f"function {fd.name!r} registered twice")
+    FUNCTIONS[fd.name] = fd
+    return fd
+
+
+class UnknownFunction(KeyError):
+    pass
+
+
+def get(name: str) -> FunctionDef:
+    try:
+        return FUNCTIONS[name]
+    except KeyError:
+        known = ", ".join(sorted(FUNCTIONS))
+        raise UnknownFunction(
+            f"funcname {name!r} is not in hpcq's function catalog; known functions: {known}"
+        ) from None
+
+
+def validate_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Validate kwargs for ``name``; raises ValueError naming the field and the fix."""
+    fd = get(name)
+    model = fd.params_model()
+    if model is None:
+        if kwargs:
+            raise ValueError(f"function {name!r} takes no kwargs, got: {', '.join(sorted(kwargs))}")
+        return {}
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(kwargs).model_dump(mode="json")
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(kwargs)"
+            msgs.append(f"kwargs.{loc}: {err['msg']}")
+        raise ValueError(f"invalid kwargs for {name!r}: " + "; ".join(msgs)) from None
+
+
+# Built-in entries. Subsystems add theirs in hpcq/catalog_entries.py (imported below) so this
+# module stays small; see docs/functions.md.
+from hpcq import catalog_entries as _entries  # noqa: E402,F401

@@ -1,0 +1,54 @@
+"""`hpcq` command line. Each subsystem owns its commands; they are imported lazily so that
+`hpcq --help` is fast and a laptop without Qiskit can still run the client commands."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" of a click command or group
+COMMANDS = {
+    "server": "hpcq.server.cli:server",
+    "executor": "hpcq.executor.cli:executor",
+    "profiles": "hpcq.executor.cli:profiles",
+    "results": "hpcq.results.cli:results",
+    "rerun": "hpcq.results.cli:rerun",
+    "ui": "hpcq.ui.cli:ui",
+    "submit": "hpcq.client.cli:submit",
+    "sweep": "hpcq.client.cli:sweep",
+    "status": "hpcq.client.cli:status",
+    "logs": "hpcq.client.cli:logs",
+    "fetch": "hpcq.client.cli:fetch",
+    "cancel": "hpcq.client.cli:cancel",
+    "config": "hpcq.client.cli:config",
+    "demo": "hpcq.client.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            @click.command(name=name, help=f"(unavailable: {exc})")
+            def _missing():
+                raise click.ClickException(f"`hpcq {name}` is unavailable: {exc}")
+            return _missing
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hpcq")
+def main():
+    """hpcq: run hybrid quantum-classical workflows on HPC through ColonyOS and Slurm."""
+
+
+if __name__ == "__main__":
+    main()

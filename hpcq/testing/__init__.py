@@ -1,0 +1,35 @@
+"""Helpers shared by hpcq's tests, benchmarks and fault suite (real services, no mocks).
+
+Fixture modules (loaded by tests/conftest.py as pytest plugins):
+  hpcq.testing.server  embedded ColonyOS server fixtures
+  hpcq.testing.slurm   the real local Slurm cluster (scripts/slurm-up.sh)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(ok: bool, reason: str) -> None:
+    """Skip with ``reason`` when a prerequisite is missing, but fail under CI=true:
+    CI must run every Slurm/MPI/browser test, never skip it."""
+    import pytest
+
+    if ok:
+        return
+    if in_ci():
+        pytest.fail(f"CI=true but a prerequisite is missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def have_root() -> bool:
+    return os.geteuid() == 0
+
+
+def have_cmd(name: str) -> bool:
+    return shutil.which(name) is not None

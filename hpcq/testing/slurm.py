@@ -1,0 +1,1 @@
+"""Local Slurm cluster pytest fixtures (see hpcq.testing)."""

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up everything hpcq needs on a fresh Debian machine (Python >= 3.11):
+#   - as root: Debian's Slurm 22.05 (+ slurmdbd, MariaDB) for the local test cluster and Chromium
+#     for the dashboard's browser tests (skipped when already installed, or when not root);
+#   - a virtual environment .venv with hpcq and its test extras (re-installed when setup.cfg changes).
+# Idempotent: a second run takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hpcq needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
+
+APT_PKGS=(slurmctld slurmd slurm-client slurmdbd mariadb-server-core mariadb-client-core chromium psmisc procps)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${APT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "setup: not root (or no apt-get): skipping Slurm/Chromium packages; tests that need them will say so and skip"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.hpcq-setup-stamp
+want=$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing hpcq and its dependencies into .venv (first run: a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  echo "$want" > "$stamp"
+fi
+echo "setup: ready (.venv/bin/hpcq)"
