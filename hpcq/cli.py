@@ -13,7 +13,7 @@ COMMANDS = {
     "executor": "hpcq.executor.cli:executor",
     "profiles": "hpcq.executor.cli:profiles",
     "results": "hpcq.results.cli:results",
-    "rerun": "hpcq.results.cli:rerun",
+    "rerun": "hpcq.results.h5cli:rerun",
     "ui": "hpcq.ui.cli:ui",
     "submit": "hpcq.client.cli:submit",
     "sweep": "hpcq.client.cli:sweep",
