@@ -11,7 +11,7 @@ import click
 COMMANDS = {
     "server": "hpcq.server.cli:server",
     "executor": "hpcq.executor.cli:executor",
-    "profiles": "hpcq.executor.cli:profiles",
+    "profiles": "hpcq.executor.profiles_cli:profiles",
     "results": "hpcq.results.cli:results",
     "rerun": "hpcq.results.h5cli:rerun",
     "ui": "hpcq.ui.cli:ui",
