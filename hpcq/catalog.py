@@ -17,6 +17,7 @@ model, also given by import path, that must not import Qiskit).
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -89,8 +90,35 @@ def get(name: str) -> FunctionDef:
         ) from None
 
 
+PARAMS_KEY = "params"
+
+
+def encode_kwargs(params: dict[str, Any]) -> dict[str, str]:
+    """pycolonies only accepts str (or list[str]) kwarg values, so structured parameters travel
+    as one JSON string under kwargs["params"]."""
+    return {PARAMS_KEY: json.dumps(params, sort_keys=True)}
+
+
+def decode_kwargs(kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """Inverse of encode_kwargs; plain string kwargs (no "params" key) pass through unchanged."""
+    kwargs = dict(kwargs or {})
+    if PARAMS_KEY in kwargs:
+        raw = kwargs.pop(PARAMS_KEY)
+        if kwargs:
+            raise ValueError(f"kwargs: use either kwargs.params (JSON) or plain kwargs, not both "
+                             f"(extra: {', '.join(sorted(kwargs))})")
+        try:
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"kwargs.params is not valid JSON ({exc}); encode it with json.dumps") from None
+        if not isinstance(value, dict):
+            raise ValueError("kwargs.params must be a JSON object")
+        return value
+    return kwargs
+
+
 def validate_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Validate kwargs for ``name``; raises ValueError naming the field and the fix."""
+    """Validate (decoded) kwargs for ``name``; raises ValueError naming the field and the fix."""
     fd = get(name)
     model = fd.params_model()
     if model is None:
