@@ -1,0 +1,117 @@
+"""Watch submitted processes: counts by state, ETA, and the errors of failed steps.
+
+Polls ``get_process`` for unfinished processes only (finished ones are cached), so the cost of a
+poll shrinks as the study completes. Works for single processes, sweeps and workflows alike.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+STATE_NAMES = {0: "waiting", 1: "running", 2: "done", 3: "failed"}
+
+
+def is_not_found(exc: Exception) -> bool:
+    return "not found" in str(exc).lower() or "does not exist" in str(exc).lower()
+
+
+@dataclass
+class Snapshot:
+    counts: dict[str, int]
+    total: int
+    failed: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (pid, nodename, errors)
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.counts["done"] + self.counts["failed"] + self.counts["removed"] >= self.total
+
+    def line(self) -> str:
+        c = self.counts
+        eta = f", ETA {self.eta_s:.0f} s" if self.eta_s is not None and not self.finished else ""
+        removed = f" / {c['removed']} removed" if c["removed"] else ""
+        return (f"{c['done']} done / {c['failed']} failed / {c['running']} running / "
+                f"{c['waiting']} waiting{removed} of {self.total}{eta}")
+
+
+class Tracker:
+    """Keeps the last known state of each process; ``poll()`` returns a Snapshot."""
+
+    def __init__(self, client, prvkey: str, processids: list[str], nodenames: dict[str, str] | None = None):
+        self.client = client
+        self.prvkey = prvkey
+        self.ids = list(processids)
+        self.nodenames = nodenames or {}
+        self.final: dict[str, tuple[int, list[str], list]] = {}  # pid -> (state, errors, outputs)
+        self.t0 = time.time()
+
+    def poll(self) -> Snapshot:
+        counts = {"waiting": 0, "running": 0, "done": 0, "failed": 0, "removed": 0}
+        failed = []
+        for pid in self.ids:
+            if pid in self.final:
+                state, errors, _ = self.final[pid]
+            else:
+                try:
+                    p = self.client.get_process(pid, self.prvkey)
+                except Exception as exc:  # pycolonies raises one exception type for everything
+                    if is_not_found(exc):
+                        counts["removed"] += 1
+                        continue
+                    raise
+                state, errors = p.state, list(p.errors or [])
+                if state in (2, 3):
+                    self.final[pid] = (state, errors, list(p.output or []))
+            counts[STATE_NAMES.get(state, "waiting")] += 1
+            if state == 3:
+                failed.append((pid, self.nodenames.get(pid, ""), errors))
+        elapsed = time.time() - self.t0
+        finished = counts["done"] + counts["failed"]
+        remaining = len(self.ids) - finished - counts["removed"]
+        eta = elapsed / finished * remaining if finished else None
+        return Snapshot(counts, len(self.ids), failed, eta, elapsed)
+
+    def outputs(self) -> dict[str, list]:
+        return {pid: out for pid, (state, _, out) in self.final.items() if state == 2}
+
+
+def watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = None,
+          show: Callable[[Snapshot], None] | None = None) -> Snapshot:
+    """Poll until every process is finished (or timeout); ``show`` gets each snapshot."""
+    deadline = time.time() + timeout if timeout else None
+    while True:
+        snap = tracker.poll()
+        if show:
+            show(snap)
+        if snap.finished or (deadline and time.time() > deadline):
+            return snap
+        time.sleep(interval)
+
+
+def rich_watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = None,
+               console=None) -> Snapshot:
+    """``watch`` with a rich progress bar (done+failed of total) and the state counts."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = console or Console()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  TextColumn("{task.fields[states]}"), console=console, transient=False) as bar:
+        task = bar.add_task("processes", total=len(tracker.ids), states="")
+        seen_failed: set[str] = set()
+
+        def show(snap: Snapshot) -> None:
+            c = snap.counts
+            bar.update(task, completed=c["done"] + c["failed"] + c["removed"],
+                       states=f"{c['running']} running, {c['waiting']} waiting, {c['failed']} failed")
+            for pid, node, errors in snap.failed:
+                if pid not in seen_failed:
+                    seen_failed.add(pid)
+                    label = node or pid[:12]
+                    bar.console.print(f"[red]step {label} FAILED:[/red] {'; '.join(errors) or '(no error text)'}")
+
+        return watch(tracker, interval=interval, timeout=timeout, show=show)

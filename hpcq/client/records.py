@@ -1,0 +1,70 @@
+"""Local record of what this laptop submitted, so `hpcq status/fetch/cancel NAME` need no ids.
+
+One JSON file per submission in ``$HPCQ_CONFIG_DIR/submissions/``. Losing it loses nothing on the
+server side: every process is also labelled with the study name (``spec.label``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hpcq.config import config_dir
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Names end up in file paths and labels: refuse traversal and odd characters."""
+    if not _SAFE.match(name or ""):
+        raise ValueError(
+            f"{what} {name!r} is not allowed: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass
+class Submission:
+    name: str
+    kind: str  # "workflow" | "sweep" | "single"
+    colony: str
+    created: float = field(default_factory=time.time)
+    processgraphid: str = ""
+    processids: list[str] = field(default_factory=list)
+    nodenames: dict[str, str] = field(default_factory=dict)  # processid -> nodename
+    study_file: str = ""
+    results_dir: str = ""
+
+
+def records_dir() -> Path:
+    return config_dir() / "submissions"
+
+
+def save(sub: Submission) -> Path:
+    check_name(sub.name, "study name")
+    d = records_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{sub.name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(sub), indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def load(name: str) -> Submission:
+    check_name(name, "study name")
+    path = records_dir() / f"{name}.json"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in records_dir().glob("*.json"))) or "none"
+        raise FileNotFoundError(f"no submission named {name!r} on this machine (known: {known})")
+    return Submission(**json.loads(path.read_text()))
+
+
+def latest() -> Submission | None:
+    files = sorted(records_dir().glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return Submission(**json.loads(files[-1].read_text())) if files else None
