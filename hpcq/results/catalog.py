@@ -1,0 +1,331 @@
+"""Offline catalog of hpcq result files: one SQLite database indexing HDF5 attributes.
+
+Why: ranking and the dashboard need every run's metrics at once; opening thousands of HDF5
+files per query is too slow, so their attributes (task attributes, metrics, a few provenance
+fields) are copied into SQLite once, incrementally.
+
+Incremental rule, per file under the indexed folder:
+  * size and mtime unchanged                      -> skipped, file not opened;
+  * size/mtime changed, same ``content_sha256``   -> only size/mtime updated (touched/copied);
+  * otherwise                                     -> its rows are replaced;
+  * a catalogued file that vanished from the folder -> its rows are removed.
+Default database: ``DIR/.hpcq-catalog.sqlite`` (see :func:`default_db`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    """Interim attribute reader until hpcq.results.h5format.read_summary lands."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("format") != "hpcq-results":
+            raise ValueError(f"{path} is not an hpcq result file (root attribute format != "
+                             "'hpcq-results')")
+        tasks = [{"attrs": dict(g.attrs), "metrics": dict(g["metrics"].attrs)}
+                 for g in f["tasks"].values()]
+        return {"attrs": dict(f.attrs), "provenance": dict(f["provenance"].attrs),
+                "tasks": tasks}
+
+DB_NAME = ".hpcq-catalog.sqlite"
+SCHEMA_VERSION = 1
+
+# (column, SQL type); task attributes, metrics and provenance fields of docs/results-format.md
+TASK_COLUMNS = [
+    ("task_id", "TEXT"), ("step", "TEXT"), ("parent_task_id", "TEXT"), ("problem", "TEXT"),
+    ("problem_params", "TEXT"), ("n_qubits", "INTEGER"), ("ansatz", "TEXT"), ("reps", "INTEGER"),
+    ("optimizer", "TEXT"), ("optimizer_params", "TEXT"), ("noise_model", "TEXT"),
+    ("noise_params", "TEXT"), ("method", "TEXT"), ("seed", "INTEGER"), ("shots", "INTEGER"),
+    ("rank", "INTEGER"), ("wall_time_s", "REAL"),
+]
+METRIC_COLUMNS = [
+    ("energy", "REAL"), ("exact_energy", "REAL"), ("abs_error", "REAL"), ("rel_error", "REAL"),
+    ("chemical_accuracy", "INTEGER"), ("iterations", "INTEGER"), ("evaluations", "INTEGER"),
+    ("entropy_ideal", "REAL"), ("entropy_noisy", "REAL"), ("delta_entropy", "REAL"),
+    ("entropy_ratio", "REAL"), ("jsd", "REAL"), ("fidelity", "REAL"),
+]  # the metric wall_time_s equals the task attribute and shares its column
+PROV_COLUMNS = [("slurm_job_id", "TEXT"), ("colonies_process_id", "TEXT"), ("workflow_id", "TEXT")]
+RUN_COLUMNS = [("file", "TEXT"), ("study", "TEXT")] + TASK_COLUMNS + METRIC_COLUMNS + PROV_COLUMNS
+RUN_NAMES = [c for c, _ in RUN_COLUMNS]
+METRIC_NAMES = [c for c, _ in METRIC_COLUMNS] + ["wall_time_s"]
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, content_sha256 TEXT, study TEXT,
+    created TEXT, format_version INTEGER, n_tasks INTEGER, provenance TEXT, indexed_at TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    {", ".join(f"{c} {t}" for c, t in RUN_COLUMNS)}, extra TEXT,
+    PRIMARY KEY (file, task_id),
+    FOREIGN KEY (file) REFERENCES files(path) ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS runs_task ON runs(task_id);
+CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_task_id);
+CREATE TABLE IF NOT EXISTS index_errors (path TEXT PRIMARY KEY, error TEXT, at TEXT);
+CREATE TABLE IF NOT EXISTS rankings (
+    id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, definition TEXT NOT NULL,
+    created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ranks (
+    ranking_id INTEGER NOT NULL REFERENCES rankings(id) ON DELETE CASCADE,
+    file TEXT NOT NULL, task_id TEXT NOT NULL, position INTEGER NOT NULL, score REAL,
+    PRIMARY KEY (ranking_id, file, task_id));
+"""
+
+
+class CatalogError(Exception):
+    """A catalog problem; the message says what to do."""
+
+
+@dataclass
+class IndexStats:
+    """What one :meth:`Catalog.index` call did."""
+
+    added: int = 0
+    updated: int = 0
+    touched: int = 0  # size/mtime changed, same content: not re-read
+    unchanged: int = 0
+    removed: int = 0
+    runs: int = 0  # runs (re)written
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        s = (f"{self.added} added, {self.updated} updated, {self.touched} touched, "
+             f"{self.unchanged} unchanged, {self.removed} removed ({self.runs} runs written)")
+        return s + (f", {len(self.errors)} unreadable" if self.errors else "")
+
+
+def default_db(results_dir: str | Path) -> Path:
+    """The catalog that belongs to a results folder."""
+    return Path(results_dir) / DB_NAME
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _scalar(v: Any) -> Any:
+    """HDF5/numpy values -> SQLite values (NaN -> NULL, bool -> int, bytes -> str)."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+def scan(root: Path) -> dict[str, os.stat_result]:
+    """Every result file under ``root`` (hidden/temporary files of atomic writers excluded)."""
+    found: dict[str, os.stat_result] = {}
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for e in it:
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(Path(e.path))
+                elif e.name.endswith(".h5") and e.is_file():
+                    found[e.path] = e.stat()
+    return found
+
+
+class Catalog:
+    """``Catalog(db_path).index(dir)`` then ``.runs()`` / ``.noise_runs()`` / rankings."""
+
+    def __init__(self, db_path: str | Path, readonly: bool = False):
+        self.db_path = Path(db_path)
+        self.readonly = readonly
+        if readonly:
+            if not self.db_path.exists():
+                raise CatalogError(
+                    f"no catalog at {self.db_path}: create it with `hpcq results index DIR "
+                    f"--db {self.db_path}`")
+        else:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self.connect()) as con, con:
+                con.executescript(SCHEMA)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                            (str(SCHEMA_VERSION),))
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection (one per thread/request: the dashboard serves threads)."""
+        if self.readonly:
+            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
+                                  check_same_thread=False)
+        else:
+            con = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+        con.execute("PRAGMA foreign_keys = ON")
+        return con
+
+    # ---- indexing -------------------------------------------------------------------------
+    def index(self, root: str | Path) -> IndexStats:
+        """Bring the catalog up to date with the result files under ``root`` (incremental)."""
+        if self.readonly:
+            raise CatalogError("this catalog was opened read-only; open it without readonly")
+        root = Path(root).resolve()
+        if not root.is_dir():
+            raise CatalogError(f"results folder {root} does not exist or is not a folder")
+        found = scan(root)
+        stats = IndexStats()
+        prefix = str(root) + os.sep
+        with closing(self.connect()) as con, con:
+            known = {p: (s, m, h) for p, s, m, h in con.execute(
+                "SELECT path, size, mtime_ns, content_sha256 FROM files "
+                "WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))}
+            for path in sorted(found):
+                st = found[path]
+                old = known.get(path)
+                if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                    stats.unchanged += 1
+                    continue
+                try:
+                    self._index_file(con, path, st, old, stats)
+                    con.execute("DELETE FROM index_errors WHERE path = ?", (path,))
+                except Exception as exc:  # noqa: BLE001 - one bad file must not stop the index
+                    msg = f"{type(exc).__name__}: {exc}"
+                    stats.errors[path] = msg
+                    con.execute("INSERT OR REPLACE INTO index_errors VALUES (?, ?, ?)",
+                                (path, msg, now_iso()))
+            gone = [p for p in known if p not in found]
+            con.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
+            stale = [p for (p,) in con.execute(
+                "SELECT path FROM index_errors WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
+                if p not in found]
+            con.executemany("DELETE FROM index_errors WHERE path = ?", [(p,) for p in stale])
+            stats.removed = len(gone)
+        return stats
+
+    def _index_file(self, con, path: str, st, old, stats: IndexStats) -> None:
+        summary = read_summary(path)
+        attrs = summary["attrs"]
+        sha = str(attrs.get("content_sha256", ""))
+        if old and sha and old[2] == sha:
+            con.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                        (st.st_size, st.st_mtime_ns, path))
+            stats.touched += 1
+            return
+        prov = {k: _scalar(v) for k, v in summary["provenance"].items()}
+        con.execute("DELETE FROM files WHERE path = ?", (path,))  # cascades to its runs
+        con.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (path, st.st_size, st.st_mtime_ns, sha, _scalar(attrs.get("study", "")),
+             _scalar(attrs.get("created", "")), _scalar(attrs.get("format_version")),
+             _scalar(attrs.get("n_tasks")), json.dumps(prov, default=str), now_iso()))
+        rows = []
+        for task in summary["tasks"]:
+            values = {k: _scalar(v) for k, v in task["attrs"].items()}
+            values.update({k: _scalar(v) for k, v in task["metrics"].items()})
+            row = {"file": path, "study": _scalar(attrs.get("study", ""))}
+            row.update({k: prov.get(k) for k, _ in PROV_COLUMNS})
+            extra = {}
+            for k, v in values.items():
+                if k in RUN_NAMES:
+                    row[k] = v
+                else:
+                    extra[k] = v
+            rows.append([row.get(c) for c in RUN_NAMES] + [json.dumps(extra, default=str)])
+        con.executemany(
+            f"INSERT INTO runs VALUES ({','.join('?' * (len(RUN_NAMES) + 1))})", rows)
+        stats.runs += len(rows)
+        if old:
+            stats.updated += 1
+        else:
+            stats.added += 1
+
+    # ---- reading --------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[Any] = ()) -> pd.DataFrame:
+        with closing(self.connect()) as con:
+            return pd.read_sql_query(sql, con, params=list(params))
+
+    def runs(self, step: str | None = None, study: str | None = None) -> pd.DataFrame:
+        """All catalogued runs, one row per task (columns of docs/results-format.md)."""
+        where, params = [], []
+        if step:
+            where.append("step = ?")
+            params.append(step)
+        if study:
+            where.append("study = ?")
+            params.append(study)
+        sql = f"SELECT {', '.join(RUN_NAMES)} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        df = self.query(sql + " ORDER BY task_id, file", params)
+        df["chemical_accuracy"] = df["chemical_accuracy"].astype("boolean")
+        return df
+
+    def noise_runs(self, study: str | None = None) -> pd.DataFrame:
+        """One row per noise run, with its parent VQE run's columns prefixed ``vqe_``.
+
+        A noise run whose parent is not catalogued keeps empty ``vqe_*`` columns.
+        """
+        return join_parents(self.runs(study=study))
+
+    def files(self) -> pd.DataFrame:
+        return self.query("SELECT path, size, mtime_ns, content_sha256, study, created, "
+                          "n_tasks, indexed_at FROM files ORDER BY path")
+
+    def errors(self) -> pd.DataFrame:
+        return self.query("SELECT path, error, at FROM index_errors ORDER BY path")
+
+    def studies(self) -> list[str]:
+        return list(self.query("SELECT DISTINCT study FROM runs ORDER BY study")["study"])
+
+    # ---- rankings -------------------------------------------------------------------------
+    def save_ranking(self, name: str, definition: dict[str, Any], ranked: pd.DataFrame) -> int:
+        """Store a ranking (replacing one of the same name): its definition and its ranks."""
+        if not name or not name.strip():
+            raise CatalogError("--save NAME: the ranking name must not be empty")
+        with closing(self.connect()) as con, con:
+            con.execute("DELETE FROM rankings WHERE name = ?", (name,))
+            cur = con.execute("INSERT INTO rankings (name, definition, created) VALUES (?, ?, ?)",
+                              (name, json.dumps(definition, sort_keys=True), now_iso()))
+            rid = cur.lastrowid
+            score = ranked["score"].astype(float)
+            con.executemany(
+                "INSERT INTO ranks VALUES (?, ?, ?, ?, ?)",
+                zip([rid] * len(ranked), ranked["file"], ranked["task_id"],
+                    ranked["position"].astype(int).tolist(),
+                    [None if math.isnan(s) else s for s in score.tolist()]))
+        return rid
+
+    def rankings(self) -> pd.DataFrame:
+        return self.query("SELECT r.id, r.name, r.definition, r.created, COUNT(k.task_id) AS n "
+                          "FROM rankings r LEFT JOIN ranks k ON k.ranking_id = r.id "
+                          "GROUP BY r.id ORDER BY r.name")
+
+    def ranking(self, name: str) -> tuple[dict[str, Any], pd.DataFrame]:
+        """A saved ranking: its definition and its ranks (file, task_id, position, score)."""
+        row = self.query("SELECT id, definition FROM rankings WHERE name = ?", [name])
+        if row.empty:
+            known = ", ".join(self.rankings()["name"]) or "none saved yet"
+            raise CatalogError(f"no ranking named {name!r} (known: {known}); "
+                               "save one with `hpcq results rank ... --save NAME`")
+        ranks = self.query("SELECT file, task_id, position, score FROM ranks WHERE ranking_id = ? "
+                           "ORDER BY position, task_id", [int(row["id"][0])])
+        return json.loads(row["definition"][0]), ranks
+
+
+def join_parents(runs: pd.DataFrame) -> pd.DataFrame:
+    """Noise runs joined with their parent VQE runs (``vqe_`` prefix), by study + task id."""
+    noise = runs[runs["step"] == "noise"]
+    vqe = runs[runs["step"] == "vqe"].drop_duplicates(["study", "task_id"])
+    parents = vqe.add_prefix("vqe_").rename(columns={"vqe_study": "study"})
+    out = noise.merge(parents, how="left", left_on=["study", "parent_task_id"],
+                      right_on=["study", "vqe_task_id"])
+    return out.reset_index(drop=True)

@@ -1,0 +1,289 @@
+"""Synthetic hpcq result files (format v1, docs/results-format.md) for tests and benchmarks.
+
+Why: the catalog, ranking and dashboard must be tested on realistic studies without running
+Qiskit. A study is a tree problem -> ansatz -> optimizer (VQE, step "vqe") -> noise model
+(step "noise", ``parent_task_id`` = the VQE task). Each workflow writes two files, like a real
+workflow writes one file per Slurm job: ``<wf>-vqe.h5`` and ``<wf>-noise.h5``. Metrics are
+computed from the synthetic distributions (entropy, JSD, fidelity), so they are mutually
+consistent, and everything is seeded: the same arguments give the same files.
+
+Files are written with plain h5py, atomically (temp file + fsync + rename) like the real writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+# problem -> (n_qubits, exact ground energy in Hartree / model units, params)
+PROBLEMS: dict[str, tuple[int, float, dict[str, Any]]] = {
+    "h2": (4, -1.857275, {"bond_length": 0.735, "basis": "sto3g"}),
+    "lih": (6, -7.882362, {"bond_length": 1.595, "basis": "sto3g", "freeze_core": True}),
+    "tfim": (5, -6.026674, {"j": 1.0, "h": 1.0, "periodic": False}),
+    "heisenberg": (4, -8.0, {"j": 1.0, "periodic": True}),
+}
+ANSATZES = {"RealAmplitudes": 1.0, "EfficientSU2": 0.7, "TwoLocal": 1.3}  # error scale
+OPTIMIZERS: dict[str, tuple[dict[str, Any], float]] = {
+    "COBYLA": ({"maxiter": 200, "tol": 1e-6}, 1.0),
+    "SPSA": ({"maxiter": 150, "learning_rate": 0.05, "perturbation": 0.1}, 3.0),
+    "L_BFGS_B": ({"maxiter": 100, "ftol": 1e-9}, 0.5),
+}
+NOISE_MODELS: dict[str, list[dict[str, Any]]] = {
+    "depolarizing": [{"p1": 0.001, "p2": 0.01}, {"p1": 0.005, "p2": 0.05}],
+    "bit_flip": [{"p": 0.01}, {"p": 0.05}],
+    "thermal": [{"t1_us": 100.0, "t2_us": 80.0, "gate_time_ns": 50.0}],
+    "readout": [{"p0given1": 0.02, "p1given0": 0.01}],
+    "fake_backend": [{"backend": "FakeManilaV2"}],
+}
+CHEMICAL_ACCURACY = 1.6e-3
+METRICS = (
+    "energy", "exact_energy", "abs_error", "rel_error", "chemical_accuracy", "iterations",
+    "evaluations", "wall_time_s", "entropy_ideal", "entropy_noisy", "delta_entropy",
+    "entropy_ratio", "jsd", "fidelity",
+)
+
+
+@dataclass
+class Task:
+    """One task group: its attributes, its metrics and its datasets."""
+
+    attrs: dict[str, Any]
+    metrics: dict[str, Any]
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def entropy(p: np.ndarray) -> float:
+    """Shannon entropy in bits."""
+    q = p[p > 0]
+    return float(-(q * np.log2(q)).sum())
+
+
+def jsd(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon divergence in bits (0 = identical, 1 = disjoint)."""
+    m = 0.5 * (p + q)
+    return 0.5 * (entropy_rel(p, m) + entropy_rel(q, m))
+
+
+def entropy_rel(p: np.ndarray, q: np.ndarray) -> float:
+    mask = p > 0
+    return float((p[mask] * np.log2(p[mask] / q[mask])).sum())
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
+def content_sha256(tasks: list[Task]) -> str:
+    """Digest of the tasks' attributes and metrics (what the catalog indexes)."""
+    h = hashlib.sha256()
+    for t in sorted(tasks, key=lambda t: t.attrs["task_id"]):
+        h.update(_dumps({"attrs": t.attrs, "metrics": t.metrics}, ).encode())
+    return h.hexdigest()
+
+
+def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, Any],
+               created: str) -> Path:
+    """Write one result file in format v1, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update({
+                "format": "hpcq-results", "format_version": 1, "study": study,
+                "created": created, "n_tasks": len(tasks),
+                "content_sha256": content_sha256(tasks),
+            })
+            f.create_group("provenance").attrs.update(provenance)
+            tg = f.create_group("tasks")
+            for t in tasks:
+                g = tg.create_group(t.attrs["task_id"])
+                g.attrs.update(t.attrs)
+                g.create_group("metrics").attrs.update(t.metrics)
+                for name, value in t.data.items():
+                    if isinstance(value, str):
+                        g.create_dataset(name, data=value, dtype=h5py.string_dtype())
+                    elif value.dtype.kind in "UO":
+                        g.create_dataset(name, data=value.astype(object),
+                                         dtype=h5py.string_dtype())
+                    else:
+                        g.create_dataset(name, data=value)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _distribution(rng: np.random.Generator, n_qubits: int) -> np.ndarray:
+    """A peaked output distribution, like a converged VQE state's."""
+    p = rng.dirichlet(np.full(2**n_qubits, 0.08))
+    return p / p.sum()
+
+
+def _noise_strength(model: str, params: dict[str, Any]) -> float:
+    if model == "depolarizing":
+        return 6 * params["p2"]
+    if model == "bit_flip":
+        return 4 * params["p"]
+    if model == "thermal":
+        return 0.08
+    if model == "readout":
+        return params["p0given1"] + params["p1given0"]
+    return 0.15  # fake backend: a real device's mix of errors
+
+
+def _vqe_task(rng, task_id, problem, ansatz, reps, optimizer, seed, payload) -> Task:
+    n_qubits, exact, pparams = PROBLEMS[problem]
+    oparams, oscale = OPTIMIZERS[optimizer]
+    abs_error = float(rng.lognormal(np.log(2e-3 * ANSATZES[ansatz] * oscale / reps), 0.8))
+    energy = exact + abs_error
+    iterations = int(rng.integers(30, oparams["maxiter"]))
+    evaluations = iterations * (2 if optimizer == "SPSA" else 1) + int(rng.integers(0, 10))
+    wall = float(iterations * 0.02 * n_qubits * reps * rng.uniform(0.8, 1.2))
+    ideal = _distribution(rng, n_qubits)
+    n_params = n_qubits * (reps + 1) * (2 if ansatz == "EfficientSU2" else 1)
+    attrs = {
+        "task_id": task_id, "step": "vqe", "parent_task_id": "", "problem": problem,
+        "problem_params": _dumps(pparams), "n_qubits": n_qubits, "ansatz": ansatz,
+        "reps": reps, "optimizer": optimizer, "optimizer_params": _dumps(oparams),
+        "noise_model": "none", "noise_params": _dumps({}), "method": "statevector",
+        "seed": seed, "shots": 0, "rank": 0, "wall_time_s": wall,
+    }
+    nan = float("nan")
+    metrics = {
+        "energy": energy, "exact_energy": exact, "abs_error": abs_error,
+        "rel_error": abs_error / abs(exact), "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
+        "iterations": iterations, "evaluations": evaluations, "wall_time_s": wall,
+        "entropy_ideal": entropy(ideal), "entropy_noisy": nan, "delta_entropy": nan,
+        "entropy_ratio": nan, "jsd": nan, "fidelity": nan,
+    }
+    data: dict[str, Any] = {}
+    if payload == "full":
+        trace = energy + (abs(exact) * 0.3) * np.exp(-np.linspace(0, 6, iterations))
+        params = rng.uniform(-np.pi, np.pi, size=(iterations, n_params))
+        data = _datasets(rng, n_qubits, ideal, ideal, trace, params, "null")
+    return Task(attrs, metrics, data)
+
+
+def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> Task:
+    a = dict(parent.attrs)
+    lam = min(0.9, _noise_strength(model, nparams) * rng.uniform(0.7, 1.3))
+    n_qubits = a["n_qubits"]
+    ideal = parent.data.get("distributions/ideal")
+    if ideal is None:
+        ideal = _distribution(rng, n_qubits)
+    noisy = (1 - lam) * ideal + lam / 2**n_qubits
+    pm = parent.metrics
+    exact = pm["exact_energy"]
+    abs_error = pm["abs_error"] + lam * abs(exact) * rng.uniform(0.2, 0.5)
+    wall = float(pm["wall_time_s"] * rng.uniform(0.3, 0.6))
+    e_ideal, e_noisy = entropy(ideal), entropy(noisy)
+    a.update({
+        "task_id": task_id, "step": "noise", "parent_task_id": parent.attrs["task_id"],
+        "noise_model": model, "noise_params": _dumps(nparams), "method": "density_matrix",
+        "shots": shots, "wall_time_s": wall,
+    })
+    metrics = {
+        "energy": exact + abs_error, "exact_energy": exact, "abs_error": abs_error,
+        "rel_error": abs_error / abs(exact), "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
+        "iterations": 0, "evaluations": 1, "wall_time_s": wall,
+        "entropy_ideal": e_ideal, "entropy_noisy": e_noisy, "delta_entropy": e_noisy - e_ideal,
+        "entropy_ratio": e_noisy / e_ideal if e_ideal else float("nan"),
+        "jsd": jsd(ideal, noisy), "fidelity": float(np.sqrt(ideal * noisy).sum() ** 2),
+    }
+    data: dict[str, Any] = {}
+    if payload == "full":
+        data = _datasets(rng, n_qubits, ideal, noisy, np.array([metrics["energy"]]),
+                         parent.data["final_parameters"][None, :],
+                         _dumps({"errors": [], "x90_gates": [], "model": model, **nparams}))
+    return Task(a, metrics, data)
+
+
+def _datasets(rng, n_qubits, ideal, noisy, trace, params, noise_json) -> dict[str, Any]:
+    paulis = ["".join(rng.choice(list("IXYZ"), n_qubits)) for _ in range(4 * n_qubits)]
+    return {
+        "circuit_qpy": np.frombuffer(b"QISKIT-synthetic", dtype=np.uint8),
+        "noise_model_json": noise_json,
+        "hamiltonian/paulis": np.array(paulis, dtype=object),
+        "hamiltonian/coeffs": rng.normal(0, 0.5, len(paulis)),
+        "trace/energy": np.asarray(trace, dtype=float),
+        "trace/parameters": np.asarray(params, dtype=float),
+        "final_parameters": np.asarray(params[-1], dtype=float),
+        "distributions/ideal": ideal,
+        "distributions/noisy": noisy,
+    }
+
+
+def _provenance(rng, wf: int, job: int, started: datetime, wall: float, n_tasks: int) -> dict:
+    return {
+        "hpcq_version": "0.1.0", "qiskit_version": "2.6.0", "aer_version": "0.18.0",
+        "python_version": "3.11.2", "numpy_version": np.__version__,
+        "hostname": f"node{job % 4:02d}", "slurm_job_id": str(1000 + job),
+        "slurm_nodes": f"node{job % 4:02d}", "mpi_ranks": int(min(4, n_tasks)),
+        "threads_per_rank": 2, "colonies_process_id": hashlib.sha256(
+            f"proc{job}".encode()).hexdigest(), "workflow_id": f"wf-{wf:05d}",
+        "started": started.isoformat(), "finished": (started + timedelta(seconds=wall)).isoformat(),
+        "wall_time_s": wall, "command": "hpcq-run vqe_sweep",
+    }
+
+
+def make_study(out_dir: str | Path, n_workflows: int = 4, study: str = "noise-study",
+               seed: int = 7, noise_per_vqe: int = 3, vqe_per_workflow: int = 2,
+               payload: str = "full") -> list[Path]:
+    """Write ``2 * n_workflows`` result files under ``out_dir``; return their paths.
+
+    Workflow ``w`` takes a (problem, ansatz, reps) and runs ``vqe_per_workflow`` optimizers
+    (vqe file), then ``noise_per_vqe`` noise models on each VQE result (noise file).
+    ``payload="attrs"`` skips the array datasets (faster; the catalog reads attributes only).
+    """
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    problems, ansatzes, optimizers = list(PROBLEMS), list(ANSATZES), list(OPTIMIZERS)
+    noise_choices = [(m, p) for m, ps in NOISE_MODELS.items() for p in ps]
+    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    paths: list[Path] = []
+    for w in range(n_workflows):
+        problem = problems[w % len(problems)]
+        ansatz = ansatzes[(w // len(problems)) % len(ansatzes)]
+        reps = 1 + (w // (len(problems) * len(ansatzes))) % 3
+        vqes: list[Task] = []
+        for k in range(vqe_per_workflow):
+            opt = optimizers[(w + k) % len(optimizers)]
+            tid = f"{study}-w{w:05d}-vqe{k}"
+            vqes.append(_vqe_task(rng, tid, problem, ansatz, reps, opt, 1000 + w * 10 + k, payload))
+        started = t0 + timedelta(minutes=10 * w)
+        wall = sum(t.attrs["wall_time_s"] for t in vqes)
+        prov = _provenance(rng, w, 2 * w, started, wall, len(vqes))
+        for i, t in enumerate(vqes):
+            t.attrs["rank"] = i % prov["mpi_ranks"]
+        paths.append(write_file(out / f"wf{w:05d}-vqe.h5", study, vqes, prov,
+                                (started + timedelta(seconds=wall)).isoformat()))
+        noises: list[Task] = []
+        for t in vqes:
+            picks = rng.choice(len(noise_choices), size=noise_per_vqe, replace=False)
+            for j, idx in enumerate(picks):
+                model, nparams = noise_choices[int(idx)]
+                tid = f"{t.attrs['task_id']}-n{j}"
+                noises.append(_noise_task(rng, tid, t, model, nparams, 4096, payload))
+        started2 = started + timedelta(seconds=wall + 30)
+        wall2 = sum(t.attrs["wall_time_s"] for t in noises)
+        prov2 = _provenance(rng, w, 2 * w + 1, started2, wall2, len(noises))
+        for i, t in enumerate(noises):
+            t.attrs["rank"] = i % prov2["mpi_ranks"]
+        paths.append(write_file(out / f"wf{w:05d}-noise.h5", study, noises, prov2,
+                                (started2 + timedelta(seconds=wall2)).isoformat()))
+    return paths

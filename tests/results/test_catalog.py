@@ -1,0 +1,125 @@
+import json
+import os
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcq.results.catalog import Catalog, CatalogError, default_db
+from hpcq.testing.synthetic import make_study
+
+
+def test_index_reads_every_task_with_its_metrics(study):
+    cat = Catalog(default_db(study))
+    stats = cat.index(study)
+    assert (stats.added, stats.runs, stats.errors) == (12, 48, {})
+    runs = cat.runs()
+    assert len(runs) == 48 and runs["task_id"].is_unique
+    assert sorted(runs["step"].value_counts().items()) == [("noise", 36), ("vqe", 12)]
+    # values are the file's values, not a reconstruction
+    row = runs[runs["step"] == "noise"].iloc[0]
+    with h5py.File(row["file"]) as f:
+        m = f["tasks"][row["task_id"]]["metrics"].attrs
+        assert row["jsd"] == pytest.approx(float(m["jsd"]))
+        assert row["abs_error"] == pytest.approx(float(m["abs_error"]))
+        assert row["slurm_job_id"] == f["provenance"].attrs["slurm_job_id"]
+    # NaN metrics of vqe runs come back as NaN, not 0
+    assert runs[runs["step"] == "vqe"]["jsd"].isna().all()
+
+
+def test_noise_runs_are_joined_with_their_parent_vqe_run(study):
+    cat = Catalog(default_db(study))
+    cat.index(study)
+    noise = cat.noise_runs()
+    assert len(noise) == 36
+    assert (noise["vqe_task_id"] == noise["parent_task_id"]).all()
+    vqe = cat.runs(step="vqe").set_index("task_id")
+    for _, r in noise.iterrows():
+        assert r["vqe_abs_error"] == vqe.loc[r["parent_task_id"], "abs_error"]
+        assert r["vqe_step"] == "vqe" and r["optimizer"] == r["vqe_optimizer"]
+
+
+def test_incremental_index_skips_touches_updates_and_removes(study):
+    cat = Catalog(default_db(study))
+    cat.index(study)
+    again = cat.index(study)
+    assert (again.unchanged, again.added, again.updated, again.runs) == (12, 0, 0, 0)
+
+    files = sorted(study.glob("*.h5"))
+    # same bytes, new mtime: the content hash says unchanged -> not re-read
+    os.utime(files[0], ns=(1, 1))
+    # a rewritten file (other metrics, other hash): re-read
+    make_study(study / "tmp", n_workflows=1, seed=99)
+    shutil.copy(study / "tmp" / "wf00000-vqe.h5", files[1])  # wf00000-noise < wf00000-vqe
+    shutil.rmtree(study / "tmp")
+    files[2].unlink()
+    (study / "sub").mkdir()
+    make_study(study / "sub", n_workflows=1, study="other", seed=3)
+
+    s = cat.index(study)
+    assert (s.touched, s.updated, s.removed, s.added) == (1, 1, 1, 2)
+    runs = cat.runs()
+    assert str(files[2]) not in set(runs["file"])
+    assert "other" in set(runs["study"])
+    assert len(runs) == 48 - 6 + 8  # wf00001-noise (6 runs) gone; sub/ adds 2 vqe + 6 noise
+    # rows of the rewritten file are replaced by its new values
+    with h5py.File(files[1]) as f:
+        new = {k: float(g["metrics"].attrs["abs_error"]) for k, g in f["tasks"].items()}
+    got = runs[runs["file"] == str(files[1])].set_index("task_id")["abs_error"].to_dict()
+    assert got == pytest.approx(new)
+    assert set(cat.files()["path"]) == {str(p) for p in study.rglob("*.h5")}
+
+
+def test_unreadable_files_are_reported_not_fatal(study):
+    (study / "broken.h5").write_bytes(b"not hdf5 at all")
+    with h5py.File(study / "foreign.h5", "w") as f:
+        f.attrs["format"] = "something-else"
+    cat = Catalog(default_db(study))
+    stats = cat.index(study)
+    assert stats.added == 12
+    assert set(stats.errors) == {str(study / "broken.h5"), str(study / "foreign.h5")}
+    assert "not an hpcq result file" in stats.errors[str(study / "foreign.h5")]
+    assert len(cat.errors()) == 2
+    (study / "broken.h5").unlink()
+    cat.index(study)
+    assert list(cat.errors()["path"]) == [str(study / "foreign.h5")]
+
+
+def test_hidden_temporary_files_of_atomic_writers_are_ignored(study):
+    shutil.copy(next(study.glob("*.h5")), study / ".wf-partial.h5.tmp.h5")
+    cat = Catalog(default_db(study))
+    assert cat.index(study).added == 12
+
+
+def test_saved_ranking_round_trip_and_replace(study):
+    from hpcq.results.rank import make_spec, rank
+
+    cat = Catalog(default_db(study))
+    cat.index(study)
+    spec = make_spec(["abs_error:min", "jsd:min"], "0.7,0.3")
+    ranked = rank(cat.noise_runs(), spec)
+    cat.save_ranking("r1", spec.definition(), ranked)
+    cat.save_ranking("r1", spec.definition(), ranked.head(5))  # same name replaces
+    definition, ranks = cat.ranking("r1")
+    assert definition["weights"] == [0.7, 0.3] and definition["mode"] == "weighted"
+    assert definition["by"][0] == {"metric": "abs_error", "direction": "min"}
+    assert list(ranks["task_id"]) == list(ranked.head(5)["task_id"])
+    assert list(cat.rankings()["name"]) == ["r1"] and cat.rankings()["n"][0] == 5
+    with pytest.raises(CatalogError, match="r1"):
+        cat.ranking("nope")
+
+
+def test_readonly_catalog_refuses_missing_db_and_writes(tmp_path):
+    with pytest.raises(CatalogError, match="hpcq results index"):
+        Catalog(tmp_path / "none.sqlite", readonly=True)
+    Catalog(tmp_path / "c.sqlite")
+    ro = Catalog(tmp_path / "c.sqlite", readonly=True)
+    with pytest.raises(CatalogError, match="read-only"):
+        ro.index(tmp_path)
+    assert ro.runs().empty
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CatalogError, match="does not exist"):
+        Catalog(tmp_path / "c.sqlite").index(tmp_path / "nope")
