@@ -1,0 +1,175 @@
+"""Run one VQE task (``TaskSpec``) on Aer and measure it: the unit of work of a sweep.
+
+Determinism: the transpiler, the simulator, the optimizer and the initial point are all seeded
+from ``spec.seed``, so the same spec gives bit-identical numbers wherever it runs (for circuits
+below Aer's 14-qubit parallel threshold also for any thread count).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hpcq.sim import metrics as M
+from hpcq.sim.aer_env import resolve_device
+from hpcq.sim.ansatz import build_ansatz
+from hpcq.sim.noise import (BASIS_GATES, apply_readout, build_noise_model, fake_backend,
+                            readout_attenuation, readout_matrices)
+from hpcq.sim.optimizers import minimize
+from hpcq.sim.problems import exact_ground_energy, hamiltonian
+from hpcq.sim.spec import TaskSpec
+
+STATE_FIDELITY_MAX_QUBITS = 10  # density matrices above this are not saved just for a metric
+
+
+@dataclass
+class TaskResult:
+    spec: TaskSpec
+    metrics: dict[str, Any]
+    circuit: Any  # the transpiled, parameterised circuit that ran (QuantumCircuit)
+    noise_model: Any  # qiskit_aer NoiseModel or None
+    hamiltonian: Any  # SparsePauliOp (logical qubits)
+    trace_energy: np.ndarray
+    trace_parameters: np.ndarray
+    final_parameters: np.ndarray
+    dist_ideal: np.ndarray
+    dist_noisy: np.ndarray
+    rank: int = 0
+    threads: int = 1
+    device: str = "CPU"
+    gradient: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def task_id(self) -> str:
+        return self.spec.task_id
+
+
+def _simulator(method: str, device: str, noise_model, threads: int, seed: int):
+    from qiskit_aer import AerSimulator
+
+    return AerSimulator(method=method, device=device, noise_model=noise_model,
+                        max_parallel_threads=threads, max_parallel_experiments=threads,
+                        max_parallel_shots=1, seed_simulator=seed)
+
+
+def _shift_rule_valid(circuit, params) -> bool:
+    """Parameter shift is exact when each parameter enters exactly one rx/ry/rz angle as +-theta+c."""
+    uses = {p: 0 for p in params}
+    for inst in circuit.data:
+        for arg in inst.operation.params:
+            syms = getattr(arg, "parameters", set())
+            for p in syms:
+                if inst.operation.name not in ("rx", "ry", "rz"):
+                    return False
+                if abs(float(arg.gradient(p))) != 1.0:
+                    return False
+                uses[p] += 1
+    return all(n == 1 for n in uses.values())
+
+
+def _binds(params, X: np.ndarray) -> list[dict]:
+    return [{p: X[:, i].tolist() for i, p in enumerate(params)}]
+
+
+def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0) -> TaskResult:
+    from qiskit import transpile
+
+    t0 = time.perf_counter()
+    seed = spec.seed
+    device = resolve_device(spec.device)
+    method = spec.resolved_method
+    problem = spec.problem
+    n = problem.qubits
+    H = hamiltonian(problem)
+    exact = exact_ground_energy(problem)
+    ansatz = build_ansatz(spec.ansatz, n)
+    params = list(ansatz.parameters)
+    nm = build_noise_model(spec.noise)
+
+    if spec.noise.kind == "fake_backend":
+        backend = fake_backend(spec.noise.backend)
+        tqc = transpile(ansatz, backend=backend, optimization_level=1, seed_transpiler=seed)
+        H_phys = H.apply_layout(tqc.layout)
+        measured = list(tqc.layout.final_index_layout())
+    else:
+        tqc = transpile(ansatz, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=seed)
+        H_phys = H
+        measured = list(range(n))
+    n_sim = tqc.num_qubits
+    att = readout_attenuation(spec.noise)
+    if att is not None:  # exact effect of symmetric readout flips on every Pauli expectation
+        weights = np.array([sum(1 for c in lbl if c != "I") for lbl in H_phys.paulis.to_labels()])
+        H_eval = H_phys.copy()
+        H_eval.coeffs = H_eval.coeffs * att ** weights
+    else:
+        H_eval = H_phys
+    t_setup = time.perf_counter()
+
+    noisy = nm is not None and spec.noise.kind != "readout"
+    sim = _simulator(method, device, nm if noisy else None, threads, seed)
+    shots = spec.shots if (noisy and method == "statevector") else 1
+    energy_circ = tqc.copy()
+    energy_circ.save_expectation_value(H_eval, list(range(n_sim)), label="energy")
+
+    def fun_batch(X: np.ndarray) -> np.ndarray:
+        res = sim.run(energy_circ, parameter_binds=_binds(params, X), shots=shots).result()
+        if not res.success:
+            raise RuntimeError(f"Aer failed on task {spec.task_id}: {res.status}")
+        return np.array([float(np.real(res.data(i)["energy"])) for i in range(len(X))])
+
+    gradient = spec.optimizer.gradient
+    if spec.optimizer.kind == "l_bfgs_b" and gradient == "parameter_shift" \
+            and not _shift_rule_valid(tqc, params):
+        gradient = "finite_difference"
+    rng = np.random.default_rng(seed)
+    x0 = rng.uniform(-np.pi, np.pi, size=len(params))
+    opt = minimize(spec.optimizer, fun_batch, x0, seed, gradient=gradient)
+    t_opt = time.perf_counter()
+
+    # Output distributions of the final circuit, noiseless and with the noise model
+    final = tqc.assign_parameters(dict(zip(params, opt.x)))
+    ideal_circ = final.copy()
+    ideal_circ.save_probabilities(measured, label="p")
+    ideal_circ.save_statevector(label="psi")
+    ideal_res = _simulator("statevector", device, None, threads, seed).run(ideal_circ).result()
+    dist_ideal = np.asarray(ideal_res.data(0)["p"], dtype=float)
+    psi = ideal_res.data(0)["psi"]
+    ideal_energy = float(np.real(psi.expectation_value(H_phys)))
+    state_fid = math.nan
+    if nm is None or spec.noise.kind == "readout":  # readout acts at measurement, not on the state
+        state_fid = 1.0
+    if nm is None:
+        dist_noisy = dist_ideal.copy()
+    else:
+        save_dm = method == "density_matrix" and n_sim <= STATE_FIDELITY_MAX_QUBITS
+        noisy_circ = final.copy()
+        noisy_circ.save_probabilities(measured, label="p")
+        if save_dm:
+            noisy_circ.save_density_matrix(label="rho")
+        res = _simulator(method, device, nm if noisy else None, threads, seed).run(
+            noisy_circ, shots=spec.shots if method == "statevector" and noisy else 1).result()
+        dist_noisy = apply_readout(np.asarray(res.data(0)["p"], dtype=float),
+                                   readout_matrices(nm, measured))
+        if save_dm:
+            rho = np.asarray(res.data(0)["rho"])
+            v = np.asarray(psi.data)
+            state_fid = float(np.real(np.conj(v) @ rho @ v))
+    t_end = time.perf_counter()
+
+    m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
+    m.update(M.distribution_metrics(dist_ideal, dist_noisy))
+    m.update(iterations=opt.iterations, evaluations=opt.evaluations, wall_time_s=t_end - t0,
+             ideal_energy=ideal_energy, state_fidelity=state_fid)
+    trace_p = np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params))
+    return TaskResult(
+        spec=spec, metrics=m, circuit=tqc, noise_model=nm, hamiltonian=H,
+        trace_energy=np.array(opt.trace_f, dtype=float), trace_parameters=trace_p,
+        final_parameters=np.asarray(opt.x, dtype=float), dist_ideal=dist_ideal,
+        dist_noisy=dist_noisy, rank=rank, threads=threads, device=device, gradient=gradient,
+        timings={"setup_s": t_setup - t0, "optimize_s": t_opt - t_setup,
+                 "distributions_s": t_end - t_opt, "total_s": t_end - t0})

@@ -1,0 +1,289 @@
+"""Pydantic models of a VQE sweep. Imports NO Qiskit: the executor validates kwargs with these on
+the login node, and sizes the Slurm job with ``SweepParams.memory_per_rank_bytes()``.
+
+A sweep is the Cartesian product problems x ansatze x optimizers x noise x seeds; ``tasks()``
+expands it into ``TaskSpec``s whose ids are a hash of their content (stable across runs, rank
+counts and sweep order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Simulated register size of the fake backends we accept (qiskit-ibm-runtime, offline).
+FAKE_BACKENDS = {"FakeManilaV2": 5, "FakeLimaV2": 5, "FakeBelemV2": 5, "FakeQuitoV2": 5,
+                 "FakeAthensV2": 5, "FakeNairobiV2": 7, "FakeLagosV2": 7, "FakeJakartaV2": 7}
+MAX_QUBITS = 16
+# Above this many qubits "automatic" picks statevector even with noise (density matrix too big).
+AUTO_DENSITY_MATRIX_MAX_QUBITS = 10
+BASE_OVERHEAD_BYTES = 512 * 2**20  # Python + Qiskit + Aer, measured RSS of a worker rank ~ 300-400 MB
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _probability(v: float | None, info) -> float | None:
+    if v is not None and not 0.0 <= v <= 1.0:
+        raise ValueError(f"{v} is not a probability; use 0 <= {info.field_name} <= 1")
+    return v
+
+
+class ProblemSpec(_Strict):
+    """h2: STO-3G H2 (bond_length in Å, mapping parity = 2 qubits, jordan_wigner = 4 qubits);
+    tfim: H = -J sum Z_i Z_i+1 - h sum X_i; heisenberg: H = J sum (XX+YY+ZZ) + h sum Z_i."""
+
+    kind: Literal["h2", "tfim", "heisenberg"]
+    bond_length: float | None = Field(None, description="Å, h2 only (0.2-5.0)")
+    mapping: Literal["parity", "jordan_wigner"] = "parity"
+    n_qubits: int | None = Field(None, description="chain length, tfim/heisenberg only (2-16)")
+    J: float = 1.0
+    h: float | None = None
+    boundary: Literal["open", "periodic"] = "open"
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.kind == "h2":
+            if self.bond_length is None:
+                raise ValueError("bond_length is required for kind 'h2'; give it in Å, e.g. 0.735")
+            if not 0.2 <= self.bond_length <= 5.0:
+                raise ValueError(f"bond_length {self.bond_length} Å is out of range; use 0.2-5.0 Å")
+            if self.n_qubits not in (None, self.qubits):
+                raise ValueError(f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; "
+                                 "leave n_qubits out")
+        else:
+            if self.n_qubits is None:
+                raise ValueError(f"n_qubits is required for kind {self.kind!r}; use 2-{MAX_QUBITS}")
+            if not 2 <= self.n_qubits <= MAX_QUBITS:
+                raise ValueError(f"n_qubits {self.n_qubits} is out of range; use 2-{MAX_QUBITS}")
+            if self.bond_length is not None:
+                raise ValueError(f"bond_length applies to kind 'h2' only; remove it for {self.kind!r}")
+        return self
+
+    @property
+    def qubits(self) -> int:
+        if self.kind == "h2":
+            return 2 if self.mapping == "parity" else 4
+        return int(self.n_qubits)
+
+    @property
+    def field(self) -> float:
+        """Transverse / longitudinal field strength (default 1.0 for tfim, 0.0 for heisenberg)."""
+        if self.h is not None:
+            return self.h
+        return 1.0 if self.kind == "tfim" else 0.0
+
+
+class AnsatzSpec(_Strict):
+    kind: Literal["efficient_su2", "real_amplitudes", "two_local"] = "efficient_su2"
+    reps: int = Field(2, ge=1, le=20)
+    entanglement: Literal["linear", "reverse_linear", "full", "circular", "pairwise"] = "linear"
+    rotation_blocks: list[str] = Field(default_factory=lambda: ["ry"], description="two_local only")
+    entanglement_blocks: str = Field("cx", description="two_local only")
+
+    @field_validator("rotation_blocks")
+    @classmethod
+    def _rot(cls, v: list[str]) -> list[str]:
+        bad = [g for g in v if g not in ("rx", "ry", "rz")]
+        if bad or not v:
+            raise ValueError(f"{bad or v} not allowed; use a non-empty list of 'rx', 'ry', 'rz'")
+        return v
+
+    @field_validator("entanglement_blocks")
+    @classmethod
+    def _ent(cls, v: str) -> str:
+        if v not in ("cx", "cz"):
+            raise ValueError(f"{v!r} not allowed; use 'cx' or 'cz'")
+        return v
+
+
+class OptimizerSpec(_Strict):
+    """cobyla / spsa (own implementation, seeded) / l_bfgs_b (gradient: parameter_shift or
+    finite_difference; intended for noiseless runs)."""
+
+    kind: Literal["cobyla", "spsa", "l_bfgs_b"] = "cobyla"
+    maxiter: int = Field(200, ge=1, le=100_000)
+    tol: float | None = Field(None, gt=0)
+    gradient: Literal["parameter_shift", "finite_difference"] = "parameter_shift"
+    learning_rate: float | None = Field(None, gt=0, description="spsa a; calibrated when absent")
+    perturbation: float = Field(0.1, gt=0, description="spsa c")
+
+
+class NoiseSpec(_Strict):
+    """none | depolarizing(p, p2) | bit_flip(p, p2) | thermal(t1, t2, gate times) | readout(p)
+    | fake_backend(backend). p acts on one-qubit gates, p2 (default = p) on two-qubit gates."""
+
+    kind: Literal["none", "depolarizing", "bit_flip", "thermal", "readout", "fake_backend"] = "none"
+    p: float | None = None
+    p2: float | None = None
+    t1: float | None = Field(None, description="seconds")
+    t2: float | None = Field(None, description="seconds")
+    gate_time_1q: float = Field(50e-9, gt=0, description="seconds")
+    gate_time_2q: float = Field(300e-9, gt=0, description="seconds")
+    backend: str | None = None
+
+    _prob = field_validator("p", "p2")(_probability)
+
+    @model_validator(mode="after")
+    def _check(self):
+        k = self.kind
+        if k in ("depolarizing", "bit_flip", "readout") and self.p is None:
+            raise ValueError(f"p is required for noise kind {k!r}; give a probability 0 <= p <= 1")
+        if k == "thermal":
+            if self.t1 is None or self.t2 is None or self.t1 <= 0 or self.t2 <= 0:
+                raise ValueError("t1 and t2 (seconds, > 0) are required for thermal noise, e.g. "
+                                 "t1=50e-6, t2=70e-6")
+            if self.t2 > 2 * self.t1:
+                raise ValueError(f"t2={self.t2} exceeds 2*t1={2 * self.t1}, which is unphysical; "
+                                 "use t2 <= 2*t1")
+        if k == "fake_backend" and self.backend not in FAKE_BACKENDS:
+            raise ValueError(f"backend {self.backend!r} is not supported; use one of "
+                             + ", ".join(sorted(FAKE_BACKENDS)))
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.kind
+
+
+Method = Literal["statevector", "density_matrix", "automatic"]
+Device = Literal["auto", "CPU", "GPU"]
+
+
+class TaskSpec(_Strict):
+    """One VQE run: everything needed to reproduce it bit for bit."""
+
+    task_id: str
+    step: Literal["vqe", "noise"]
+    parent_task_id: str
+    problem: ProblemSpec
+    ansatz: AnsatzSpec
+    optimizer: OptimizerSpec
+    noise: NoiseSpec
+    seed: int
+    method: Method
+    shots: int
+    device: Device = "auto"
+
+    @property
+    def simulated_qubits(self) -> int:
+        if self.noise.kind == "fake_backend":
+            return max(self.problem.qubits, FAKE_BACKENDS[self.noise.backend])
+        return self.problem.qubits
+
+    @property
+    def resolved_method(self) -> str:
+        """'automatic' resolved here (not by Aer) so the choice is recorded and reproducible."""
+        if self.method != "automatic":
+            return self.method
+        noisy = self.noise.kind not in ("none", "readout")
+        return "density_matrix" if noisy and self.simulated_qubits <= AUTO_DENSITY_MATRIX_MAX_QUBITS \
+            else "statevector"
+
+    def memory_bytes(self) -> int:
+        n = self.simulated_qubits
+        state = 16 * 4**n if self.resolved_method == "density_matrix" else 16 * 2**n
+        # the state itself, one copy for the ideal-distribution run, and the interpreter
+        return 2 * state + BASE_OVERHEAD_BYTES
+
+
+def _task_id(content: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
+    p, n = content["problem"], content["noise"]
+    return f"{p['kind']}-{n['kind']}-s{content['seed']}-{digest}"
+
+
+class SweepParams(_Strict):
+    """kwargs of the catalog function ``vqe_sweep``."""
+
+    study: str = Field("study", min_length=1, max_length=100)
+    problems: list[ProblemSpec] = Field(min_length=1)
+    ansatze: list[AnsatzSpec] = Field(default_factory=lambda: [AnsatzSpec()], min_length=1)
+    optimizers: list[OptimizerSpec] = Field(default_factory=lambda: [OptimizerSpec()], min_length=1)
+    noise: list[NoiseSpec] = Field(default_factory=lambda: [NoiseSpec()], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    method: Method = "automatic"
+    shots: int = Field(1024, ge=1, le=10_000_000,
+                       description="trajectories per evaluation for noisy statevector runs")
+    device: Device = "auto"
+
+    @field_validator("study")
+    @classmethod
+    def _study(cls, v: str) -> str:
+        if not all(c.isalnum() or c in "-_." for c in v):
+            raise ValueError(f"{v!r} has characters other than letters, digits, '-', '_', '.'; "
+                             "rename the study")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        bad = [s for s in v if not 0 <= s < 2**31]
+        if bad:
+            raise ValueError(f"{bad} out of range; use seeds 0 <= seed < 2**31")
+        if len(set(v)) != len(v):
+            raise ValueError("duplicate seeds; list each seed once")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self):
+        for i, t in enumerate(self.tasks()):
+            if t.problem.qubits > 12 and t.resolved_method == "density_matrix":
+                raise ValueError(f"task {i} ({t.task_id}): density_matrix on {t.problem.qubits} "
+                                 "qubits needs 16*4^n bytes; use method 'statevector' or <= 12 qubits")
+        return self
+
+    def tasks(self) -> list[TaskSpec]:
+        out = []
+        for problem, ansatz, opt, noise, seed in itertools.product(
+                self.problems, self.ansatze, self.optimizers, self.noise, self.seeds):
+            common = dict(problem=problem.model_dump(mode="json"), ansatz=ansatz.model_dump(mode="json"),
+                          optimizer=opt.model_dump(mode="json"), seed=seed, method=self.method,
+                          shots=self.shots, device=self.device)
+            content = dict(common, noise=noise.model_dump(mode="json"))
+            parent = "" if noise.kind == "none" else _task_id(
+                dict(common, noise=NoiseSpec().model_dump(mode="json")))
+            out.append(TaskSpec(task_id=_task_id(content), step="vqe" if noise.kind == "none" else "noise",
+                                parent_task_id=parent, problem=problem, ansatz=ansatz, optimizer=opt,
+                                noise=noise, seed=seed, method=self.method, shots=self.shots,
+                                device=self.device))
+        return out
+
+    def memory_per_rank_bytes(self) -> int:
+        """Peak memory one rank needs: that of the largest task (ranks run one task at a time)."""
+        return max(t.memory_bytes() for t in self.tasks())
+
+    def max_qubits(self) -> int:
+        return max(t.simulated_qubits for t in self.tasks())
+
+
+def format_errors(exc: ValidationError) -> str:
+    """'noise[2].p: 1.5 is not a probability; use 0 <= p <= 1' style messages."""
+    msgs = []
+    for err in exc.errors():
+        loc = ""
+        for part in err["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        msg = err["msg"].removeprefix("Value error, ")
+        msgs.append(f"{loc or '(sweep)'}: {msg}")
+    return "; ".join(msgs)
+
+
+def parse_sweep(data: dict[str, Any]) -> SweepParams:
+    """Validate a sweep dict; raises ValueError naming the field and the fix."""
+    try:
+        return SweepParams.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(format_errors(exc)) from None
+
+
+def parse_task(data: dict[str, Any]) -> TaskSpec:
+    try:
+        return TaskSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(format_errors(exc)) from None
