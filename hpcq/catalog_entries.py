@@ -9,3 +9,12 @@ register(FunctionDef("hpcq_sleep", "hpcq.executor.selftest:sleep", "hpcq.executo
                      "Sleep for `seconds` (time-limit and cancellation tests)."))
 register(FunctionDef("hpcq_fail", "hpcq.executor.selftest:fail", "hpcq.executor.selftest:FailParams",
                      "Raise RuntimeError(message) (error-propagation tests)."))
+
+# The noise-study workflow's light steps (hpcq/workflow/steps.py); VQE/noise steps use vqe_sweep.
+register(FunctionDef("study_hamiltonian", "hpcq.workflow.steps:hamiltonian",
+                     "hpcq.workflow.params:HamiltonianParams",
+                     "Problem Hamiltonian and exact ground energy (workflow root)."))
+register(FunctionDef("study_ansatz", "hpcq.workflow.steps:ansatz", "hpcq.workflow.params:AnsatzParams",
+                     "Ansatz size report for a problem (workflow step 2)."))
+register(FunctionDef("study_aggregate", "hpcq.workflow.steps:aggregate", "hpcq.workflow.params:AggregateParams",
+                     "Gather every run's HDF5 file from the parents' outputs and rank the noise runs."))

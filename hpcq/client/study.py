@@ -1,0 +1,163 @@
+"""A study file (YAML or TOML) -> validated Study. Errors name the file, the field and the fix.
+
+Example (docs/studies.md has every field)::
+
+    name: h2-noise
+    mode: workflow            # workflow (seed-study DAG) | sweep (one process per task) | single
+    resources: {nodes: 1, ranks_per_node: 1, cpus_per_rank: 1, mem: 2Gi, walltime: 600}
+    sweep:                    # hpcq.sim.spec.SweepParams
+      problems: [{kind: h2, bond_length: 0.735}]
+      optimizers: [{kind: cobyla, maxiter: 80}]
+      noise: [{kind: none}, {kind: depolarizing, p: 0.001}, {kind: depolarizing, p: 0.01}]
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hpcq.sim.spec import SweepParams
+
+_MEM = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class StudyError(ValueError):
+    """Invalid study; str() names the field(s) and the fix."""
+
+
+class Resources(BaseModel):
+    """Per Slurm job (one ColonyOS process). Maps onto FunctionSpec.conditions."""
+
+    model_config = ConfigDict(extra="forbid")
+    nodes: int = Field(1, ge=1, le=127)
+    ranks_per_node: int = Field(1, ge=1, le=127, description="MPI ranks per node (processespernode)")
+    cpus_per_rank: int = Field(1, ge=1, le=1024, description="cores per rank = Aer threads per rank")
+    mem: str = Field("2Gi", description="memory per node, e.g. 2048Mi or 4Gi")
+    walltime: int = Field(600, ge=10, le=30 * 86400, description="Slurm time limit, seconds")
+    gpus: int = Field(0, ge=0, le=16, description="GPUs per node")
+
+    @field_validator("mem")
+    @classmethod
+    def _mem(cls, v: str) -> str:
+        if not _MEM.match(v):
+            raise ValueError(f"{v!r} is not a memory size; write e.g. 2048Mi or 4Gi (units Mi, Gi, Ti)")
+        return v
+
+    def conditions(self) -> dict[str, Any]:
+        c: dict[str, Any] = {
+            "nodes": self.nodes,
+            "processespernode": self.ranks_per_node,
+            "cpu": f"{self.cpus_per_rank * 1000}m",
+            "mem": self.mem,
+            "walltime": self.walltime,
+        }
+        if self.gpus:
+            c["gpu"] = {"name": "", "mem": "", "count": self.gpus, "nodecount": self.nodes}
+        return c
+
+
+class ExecutorTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field("hpcq", min_length=1, max_length=100)
+    names: list[str] = Field(default_factory=list, description="pin to these executor names")
+
+
+class Study(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    mode: Literal["workflow", "sweep", "single"] = "workflow"
+    colony: str = Field("", description="default: COLONIES_COLONY_NAME")
+    executor: ExecutorTarget = Field(default_factory=ExecutorTarget)
+    resources: Resources = Field(default_factory=Resources)
+    queue_allowance: int = Field(3600, ge=0, description="seconds of Slurm queue time allowed on top "
+                                 "of walltime before ColonyOS re-queues the process (maxexectime)")
+    maxretries: int = Field(2, ge=-1, le=100, description="ColonyOS re-runs after maxexectime expiry")
+    maxwaittime: int = Field(-1, ge=-1, description="seconds a process may wait to be assigned; -1 = forever")
+    priority: int = Field(0, ge=-50000, le=50000)
+    sweep: dict[str, Any]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r} is not a valid study name; use letters, digits, '.', '_', '-' "
+                             "(max 100), starting with a letter or digit")
+        return v
+
+    @model_validator(mode="after")
+    def _sweep(self):
+        data = dict(self.sweep)
+        data.setdefault("study", self.name)
+        try:
+            SweepParams.model_validate(data)
+        except ValidationError as exc:
+            raise ValueError(" | ".join("sweep." + m for m in _messages(exc))) from None
+        self.sweep = data
+        return self
+
+    @property
+    def params(self) -> SweepParams:
+        return SweepParams.model_validate(self.sweep)
+
+    @property
+    def maxexectime(self) -> int:
+        return self.resources.walltime + self.queue_allowance
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    """'noise[2].p: message' per error (sweep-level messages come from hpcq.sim.spec)."""
+    return [
+        _loc(err["loc"]) + ": " + err["msg"].removeprefix("Value error, ") for err in exc.errors()]
+
+
+def _loc(parts) -> str:
+    loc = ""
+    for part in parts:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    return loc or "(sweep)"
+
+
+def _format(exc: ValidationError) -> str:
+    msgs = []
+    for err in exc.errors():
+        loc = ""
+        for part in err["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling (docs/studies.md lists the fields)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        msgs.append(f"{loc or '(study)'}: {msg}" if not msg.startswith("sweep.") else msg)
+    return " | ".join(msgs)
+
+
+def parse_study(data: Any, source: str = "<study>") -> Study:
+    if not isinstance(data, dict):
+        raise StudyError(f"{source}: a study must be a mapping of fields (name, mode, resources, sweep)")
+    try:
+        return Study.model_validate(data)
+    except ValidationError as exc:
+        raise StudyError(f"{source}: {_format(exc)}") from None
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a .yaml/.yml/.toml/.json study file."""
+    path = Path(path)
+    if not path.exists():
+        raise StudyError(f"{path}: no such study file")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:  # YAML is a superset of JSON
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise StudyError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
+    return parse_study(data, str(path))
