@@ -1,0 +1,90 @@
+"""The RPC envelope: parse, verify the signature (recover the caller id), check msgtype,
+dispatch, and encode the reply or the real server's error shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from hpcq import __version__
+from hpcq.server import processes
+from hpcq.server.auth import Ctx
+from hpcq.server.handlers import HANDLERS
+from hpcq.server.signing import SignatureError, recover_id
+from hpcq.server.wire import RPCError, bad, forbidden
+
+log = logging.getLogger("hpcq.server")
+UNSIGNED = {"versionmsg", "getserverinfomsg"}
+
+
+def encode_reply(payloadtype: str, payload: Any, error: bool = False) -> bytes:
+    body = base64.b64encode(json.dumps(payload).encode()).decode()
+    return json.dumps({"payloadtype": payloadtype, "payload": body, "error": error}).encode()
+
+
+def error_reply(exc: RPCError) -> tuple[int, bytes]:
+    return exc.status, encode_reply("error", {"status": exc.status, "message": exc.message}, True)
+
+
+def parse_envelope(body: bytes) -> tuple[str, str, str, dict]:
+    """-> (payloadtype, payload base64, signature, decoded message), or RPCError(400)."""
+    try:
+        env = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad(f"failed to parse RPC message: body is not JSON ({exc})") from None
+    if not isinstance(env, dict):
+        raise bad("failed to parse RPC message: expected a JSON object with payloadtype, "
+                  "payload and signature")
+    ptype, payload, sig = env.get("payloadtype"), env.get("payload"), env.get("signature", "")
+    if not isinstance(ptype, str) or not ptype:
+        raise bad("failed to parse RPC message: field 'payloadtype' (string) is required")
+    if not isinstance(payload, str):
+        raise bad("failed to parse RPC message: field 'payload' (base64 string) is required")
+    if not isinstance(sig, str):
+        raise bad("failed to parse RPC message: field 'signature' must be a hex string")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad("failed to decode payload: 'payload' is not valid base64") from None
+    try:
+        msg = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad(f"failed to parse payload: not JSON ({exc})") from None
+    if not isinstance(msg, dict):
+        raise bad("failed to parse payload: expected a JSON object")
+    return ptype, payload, sig, msg
+
+
+def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
+    """One POST /api request -> (HTTP status, reply body). Never raises."""
+    try:
+        ptype, payload, sig, msg = parse_envelope(body)
+        if ptype in UNSIGNED:
+            return 200, encode_reply(ptype, {"buildversion": f"hpcq-{__version__}",
+                                             "buildtime": "", "colonies": "v1.9.7"})
+        if ptype != "assignprocessmsg" and ptype not in HANDLERS:
+            raise forbidden(f"invalid rpcMsg.PayloadType: {ptype}")
+        try:
+            caller = recover_id(payload, sig)
+        except SignatureError as exc:
+            raise forbidden(str(exc)) from None
+        if msg.get("msgtype") != ptype:
+            raise bad(f"failed to parse msg: msg.MsgType ({msg.get('msgtype')!r}) does not match "
+                      f"payloadType ({ptype!r})")
+        store = ctx.store
+        if ptype == "assignprocessmsg":
+            with store.lock:
+                result = processes.assign(ctx, caller, msg, store.cond.wait)
+        else:
+            with store.lock:
+                with store.tx():
+                    result = HANDLERS[ptype](ctx, caller, msg)
+        return 200, encode_reply(ptype, result)
+    except RPCError as exc:
+        return error_reply(exc)
+    except Exception as exc:  # a bug must not kill the server; the transaction was rolled back
+        log.exception("internal error while handling a request")
+        return error_reply(RPCError(500, f"internal server error: {type(exc).__name__}: {exc}"))

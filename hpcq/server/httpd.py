@@ -1,0 +1,187 @@
+"""The HTTP side: a threaded server for POST /api and GET /health, the 1 s timeout sweep and
+the stale-executor cleanup, the server key, and clean shutdown on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from hpcq.config import write_private_file
+from hpcq.server import api, processes
+from hpcq.server.auth import Ctx
+from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey
+from hpcq.server.store import Store
+from hpcq.server.wire import RPCError
+
+log = logging.getLogger("hpcq.server")
+
+MAX_BODY = 16 * 1024 * 1024  # bytes; larger bodies get 413 in the error shape
+DB_NAME = "colonies.db"
+KEY_NAME = "server.key"
+INFO_NAME = "server.json"
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 50080
+    stale_executor_s: float = 600.0
+    cleanup_interval_s: float = 60.0
+    sweep_interval_s: float = 1.0
+    allow_reregister: bool = True
+    max_body: int = MAX_BODY
+
+
+def server_prvkey(data_dir: Path) -> str:
+    """COLONIES_SERVER_PRVKEY if set, else the key generated once into <data_dir>/server.key."""
+    env = os.environ.get("COLONIES_SERVER_PRVKEY", "").strip()
+    if env:
+        return env
+    path = Path(data_dir) / KEY_NAME
+    if path.exists():
+        from hpcq.config import check_private_file
+        check_private_file(path)
+        return path.read_text().strip()
+    key = new_prvkey()
+    write_private_file(path, key + "\n")
+    return key
+
+
+def open_ctx(cfg: ServerConfig) -> Ctx:
+    data_dir = Path(cfg.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        server_id = id_from_prvkey(server_prvkey(data_dir))
+    except SignatureError as exc:
+        raise SystemExit(f"COLONIES_SERVER_PRVKEY / {data_dir / KEY_NAME}: {exc}") from None
+    store = Store(data_dir / DB_NAME)
+    with store.lock, store.tx():
+        store.meta_set("serverid", server_id)
+    return Ctx(store=store, server_id=server_id, allow_reregister=cfg.allow_reregister,
+               stale_executor_s=cfg.stale_executor_s, cleanup_interval_s=cfg.cleanup_interval_s,
+               sweep_interval_s=cfg.sweep_interval_s)
+
+
+def make_handler(ctx: Ctx, max_body: int):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "hpcq-colonies"
+
+        def log_message(self, fmt, *args):  # never the payload, only the request line
+            log.debug("%s - %s", self.address_string(), fmt % args)
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path.split("?")[0] == "/health":
+                self._send(200, b"", "text/plain")
+            else:
+                self._send(404, b"404 page not found", "text/plain")
+
+        def do_POST(self):
+            if self.path.split("?")[0] != "/api":
+                self._send(404, b"404 page not found", "text/plain")
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                self.close_connection = True
+                self._send(*api.error_reply(RPCError(400, "invalid Content-Length")))
+                return
+            if length > max_body:
+                self.close_connection = True
+                self._send(*api.error_reply(RPCError(
+                    413, f"request body of {length} bytes exceeds the limit of {max_body} bytes")))
+                return
+            body = self.rfile.read(length)
+            self._send(*api.handle(ctx, body))
+
+    return Handler
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def _loop(stop: threading.Event, interval: float, fn, name: str) -> None:
+    while not stop.wait(interval):
+        try:
+            fn()
+        except Exception:
+            log.exception("%s failed", name)
+
+
+def serve(cfg: ServerConfig, ready=None) -> None:
+    """Run until SIGTERM/SIGINT. Writes <data_dir>/server.json (host, port, pid) once bound."""
+    ctx = open_ctx(cfg)
+    httpd = Server((cfg.host, cfg.port), make_handler(ctx, cfg.max_body))
+    host, port = httpd.server_address[:2]
+    stop = threading.Event()
+
+    def sweep():
+        with ctx.store.lock, ctx.store.tx():
+            processes.sweep(ctx)
+
+    def cleanup():
+        with ctx.store.lock, ctx.store.tx():
+            n = processes.cleanup_stale_executors(ctx)
+        if n:
+            log.info("removed %d stale executor(s)", n)
+
+    workers = [
+        threading.Thread(target=_loop, args=(stop, cfg.sweep_interval_s, sweep, "timeout sweep"),
+                         daemon=True),
+        threading.Thread(target=_loop, args=(stop, cfg.cleanup_interval_s, cleanup,
+                                             "stale-executor cleanup"), daemon=True),
+    ]
+    for w in workers:
+        w.start()
+
+    def on_signal(signum, _frame):
+        log.info("signal %d: shutting down", signum)
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    info_path = Path(cfg.data_dir) / INFO_NAME
+    info = {"host": host, "port": port, "pid": os.getpid(), "url": f"http://{host}:{port}/api",
+            "serverid": ctx.server_id, "started": time.time()}
+    tmp = info_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, info_path)
+    log.info("hpcq colonies server on http://%s:%d (data %s, server id %s)", host, port,
+             cfg.data_dir, ctx.server_id)
+    if ready is not None:
+        ready(httpd)
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        stop.set()
+        httpd.server_close()
+        with ctx.store.cond:
+            ctx.store.cond.notify_all()
+        ctx.store.close()
+        try:
+            if json.loads(info_path.read_text()).get("pid") == os.getpid():
+                info_path.unlink()
+        except (OSError, ValueError):
+            pass
+        log.info("stopped")
