@@ -39,6 +39,7 @@ class Submission:
     nodenames: dict[str, str] = field(default_factory=dict)  # processid -> nodename
     study_file: str = ""
     results_dir: str = ""
+    executortype: str = "hpcq"
 
 
 def records_dir() -> Path:

@@ -1,0 +1,194 @@
+"""The laptop-side Python API: submit a study, watch it, read logs, cancel, fetch results.
+
+Talks to ColonyOS only through pycolonies. Usage::
+
+    from hpcq.client import Client, load_study
+    c = Client()                                   # settings from hpcq.config
+    sub = c.submit(load_study("study.yaml"))
+    c.watch(sub)                                   # live progress, ETA, failed steps
+    files = c.fetch(sub, "results/")
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from hpcq.config import Settings
+from hpcq.client import records
+from hpcq.client.progress import Tracker, is_not_found, rich_watch
+from hpcq.client.records import Submission
+from hpcq.client.study import Study
+
+
+class ClientError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+def _funcspec(d: dict[str, Any]):
+    from model import Conditions, FuncSpec, Gpu  # pycolonies' top-level module
+
+    cond = dict(d["conditions"])
+    gpu = cond.pop("gpu", None)
+    return FuncSpec(**{k: v for k, v in d.items() if k != "conditions"},
+                    conditions=Conditions(**cond, gpu=Gpu(**gpu) if gpu else Gpu()))
+
+
+class Client:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.load()
+        self.settings.require("colony_name", "prvkey")
+        self.colonies = self.settings.client()
+        self.colony = self.settings.colony_name
+        self.key = self.settings.prvkey
+
+    # -- submit ---------------------------------------------------------------------------
+    def submit(self, study: Study, *, save: bool = True) -> Submission:
+        from hpcq.workflow.dag import build_specs
+
+        if not study.colony:
+            study.colony = self.colony
+        specs = build_specs(study)
+        sub = Submission(name=study.name, kind=study.mode, colony=study.colony,
+                         executortype=study.executor.type)
+        try:
+            if study.mode == "workflow":
+                from model import Workflow
+
+                graph = self.colonies.submit_workflow(
+                    Workflow(colonyname=study.colony, functionspecs=[_funcspec(s) for s in specs]), self.key)
+                sub.processgraphid = graph.processgraphid
+                sub.processids = list(graph.processids)
+                for pid in sub.processids:
+                    sub.nodenames[pid] = self.colonies.get_process(pid, self.key).spec.nodename
+            else:
+                for s in specs:
+                    p = self.colonies.submit_func_spec(_funcspec(s), self.key)
+                    sub.processids.append(p.processid)
+                    sub.nodenames[p.processid] = s["nodename"]
+        except Exception as exc:
+            raise ClientError(f"submitting study {study.name!r} to colony {study.colony!r} at "
+                              f"{self.settings.host}:{self.settings.port} failed: {exc}") from exc
+        finally:
+            if save and sub.processids:
+                records.save(sub)
+        return sub
+
+    # -- watch ------------------------------------------------------------------------------
+    def tracker(self, sub: Submission) -> Tracker:
+        return Tracker(self.colonies, self.key, sub.processids, sub.nodenames)
+
+    def watch(self, sub: Submission, *, timeout: float | None = None, interval: float = 1.0, console=None):
+        return rich_watch(self.tracker(sub), interval=interval, timeout=timeout, console=console)
+
+    def logs(self, processid: str, count: int = 100, since: int = 0) -> list[dict]:
+        logs = self.colonies.get_process_log(self.colony, processid, count, since, self.key)
+        return list(logs or [])
+
+    # -- cancel -----------------------------------------------------------------------------
+    def cancel(self, sub: Submission) -> dict[str, int]:
+        """Remove what is still waiting; ask the executor to cancel what runs.
+
+        ColonyOS v1.9.7 lets a member remove only processes that are not running (and not part
+        of a graph); for the rest hpcq submits an `hpcq_cancel` control process that the
+        executor assigned to them handles by cancelling the Slurm job and failing the process.
+        """
+        report = {"removed": 0, "cancel_requested": 0, "already_finished": 0}
+        if sub.processgraphid:
+            try:
+                self.colonies.remove_processgraph(sub.processgraphid, self.key)
+                report["removed"] = len(sub.processids)
+                return report
+            except Exception:  # noqa: BLE001 - a running graph cannot be removed: cancel per process
+                pass
+        to_cancel = []
+        for pid in sub.processids:
+            try:
+                p = self.colonies.get_process(pid, self.key)
+            except Exception as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+            if p.state in (2, 3):
+                report["already_finished"] += 1
+            elif p.state == 0 and not p.processgraphid:
+                self.colonies.remove_process(pid, self.key)
+                report["removed"] += 1
+            else:
+                to_cancel.append(pid)
+        if to_cancel:
+            self._request_cancel(sub, to_cancel)
+            report["cancel_requested"] = len(to_cancel)
+        return report
+
+    def _request_cancel(self, sub: Submission, pids: list[str]) -> None:
+        from hpcq.catalog import encode_kwargs
+
+        spec = {
+            "nodename": f"cancel-{sub.name}", "funcname": "hpcq_cancel", "args": [],
+            "kwargs": encode_kwargs({"processids": pids, "reason": f"cancelled by the user (hpcq cancel {sub.name})"}),
+            "priority": 50000, "maxwaittime": -1, "maxexectime": 60, "maxretries": 3, "label": sub.name,
+            "conditions": {"colonyname": sub.colony, "executortype": sub.executortype, "dependencies": []},
+        }
+        self.colonies.submit_func_spec(_funcspec(spec), self.key)
+
+    # -- fetch ------------------------------------------------------------------------------
+    def fetch(self, sub: Submission, dest: str | Path) -> list[Path]:
+        """Bring every result file of the submission to ``dest``.
+
+        Files registered in S3 are downloaded through pycolonies; files registered as
+        shared-filesystem references are copied when this machine can read that path (the demo,
+        or a laptop mounting the cluster filesystem); otherwise the error says where they are.
+        """
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        tracker = self.tracker(sub)
+        tracker.poll()
+        got, unreachable = [], []
+        for pid, out in tracker.outputs().items():
+            ref = str(out[0]) if out else ""
+            if not ref.endswith(".h5"):
+                continue
+            target = dest / Path(ref).name
+            if target.exists():
+                got.append(target)
+            elif Path(ref).is_file():
+                shutil.copy2(ref, target)
+                got.append(target)
+            elif self._download(pid, dest):
+                got.append(target)
+            else:
+                unreachable.append(ref)
+        if unreachable:
+            raise ClientError(
+                f"{len(unreachable)} result file(s) live only on the cluster filesystem (e.g. {unreachable[0]}) "
+                "and are not in S3. Configure AWS_S3_* on the executor so results are uploaded, or copy "
+                "them with scp/rsync; fetched so far: " + str(len(got)))
+        return got
+
+    def _download(self, processid: str, dest: Path) -> bool:
+        label = f"/hpcq/{self.colony}/{processid}"
+        try:
+            files = self.colonies.get_files(label, self.colony, self.key) or []
+        except Exception:  # noqa: BLE001
+            return False
+        ok = False
+        for f in files:
+            try:
+                self.colonies.download_file(self.colony, self.key, dst=str(dest), label=label,
+                                            filename=f["name"])
+                ok = True
+            except Exception:  # noqa: BLE001 - file refs (protocol "file") cannot be downloaded
+                return False
+        return ok
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.5) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -1,0 +1,205 @@
+"""`hpcq submit|sweep|status|logs|fetch|cancel|config`: the laptop commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hpcq.config import ConfigError, Settings, config_dir, env_file_path
+
+console = Console()
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc))
+
+
+def _client():
+    from hpcq.client.api import Client
+
+    try:
+        return Client()
+    except ConfigError as exc:
+        _fail(exc)
+
+
+def _submission(name: str | None):
+    from hpcq.client import records
+
+    try:
+        sub = records.load(name) if name else records.latest()
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(exc)
+    if sub is None:
+        _fail(click.ClickException("nothing submitted from this machine yet; run `hpcq submit STUDY.yaml`"))
+    return sub
+
+
+def _submit(study_file: str, mode: str | None, watch: bool, timeout: float | None) -> None:
+    from hpcq.client.api import ClientError
+    from hpcq.client.study import StudyError, load_study
+
+    try:
+        study = load_study(study_file)
+        if mode:
+            study.mode = mode
+        client = _client()
+        sub = client.submit(study)
+    except (StudyError, ClientError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"submitted study [bold]{sub.name}[/bold] ({sub.kind}): {len(sub.processids)} process(es)"
+                  + (f", workflow {sub.processgraphid[:12]}…" if sub.processgraphid else ""))
+    if watch:
+        snap = client.watch(sub, timeout=timeout, console=console)
+        console.print(snap.line())
+        if snap.counts["failed"]:
+            sys.exit(1)
+    else:
+        console.print(f"follow it with: hpcq status {sub.name} --watch")
+
+
+@click.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--mode", type=click.Choice(["workflow", "sweep", "single"]), default=None,
+              help="Override the study's mode: workflow (DAG), sweep (one process per task), single (one job).")
+@click.option("--watch/--no-watch", default=True, show_default=True, help="Show live progress until done.")
+@click.option("--timeout", type=float, default=None, help="Stop watching after this many seconds.")
+def submit(study_file, mode, watch, timeout):
+    """Validate STUDY_FILE (YAML/TOML) and submit it to the colony."""
+    _submit(study_file, mode, watch, timeout)
+
+
+@click.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--watch/--no-watch", default=True, show_default=True, help="Show live progress until done.")
+@click.option("--timeout", type=float, default=None, help="Stop watching after this many seconds.")
+def sweep(study_file, watch, timeout):
+    """Submit STUDY_FILE as a flat sweep: one process per task (the executor packs them into job arrays)."""
+    _submit(study_file, "sweep", watch, timeout)
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--watch", is_flag=True, help="Keep showing progress until every process is finished.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(name, watch, as_json):
+    """Progress of a submitted study (default: the latest): done / failed / running / waiting, ETA."""
+    sub = _submission(name)
+    client = _client()
+    if watch:
+        snap = client.watch(sub, console=console)
+    else:
+        snap = client.tracker(sub).poll()
+    if as_json:
+        click.echo(json.dumps({"name": sub.name, "counts": snap.counts, "total": snap.total,
+                               "failed": [{"processid": p, "node": n, "errors": e} for p, n, e in snap.failed]}))
+        return
+    console.print(f"[bold]{sub.name}[/bold]: {snap.line()}")
+    if snap.failed:
+        t = Table("step", "process", "error", title="failed steps")
+        for pid, node, errors in snap.failed:
+            t.add_row(node or "-", pid[:12], "; ".join(errors) or "(no error text)")
+        console.print(t)
+
+
+@click.command()
+@click.argument("target", required=False)
+@click.option("--node", help="Workflow step (nodename) whose logs to show.")
+@click.option("--count", default=200, show_default=True, help="Lines per request (server max 500).")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the process ends.")
+def logs(target, node, count, follow):
+    """Logs of a process: TARGET is a process id or a study name (with --node, or its only process)."""
+    client = _client()
+    pid = target
+    if not target or len(target) != 64:
+        sub = _submission(target)
+        if node:
+            matches = [p for p, n in sub.nodenames.items() if n == node]
+            if not matches:
+                _fail(click.ClickException(f"--node {node!r}: no such step in {sub.name}; steps: "
+                                           + ", ".join(sorted(sub.nodenames.values()))))
+            pid = matches[0]
+        elif len(sub.processids) == 1:
+            pid = sub.processids[0]
+        else:
+            _fail(click.ClickException(f"{sub.name} has {len(sub.processids)} processes; pick one with --node "
+                                       "(see `hpcq status`) or give a process id"))
+    since = 0
+    while True:
+        for entry in client.logs(pid, count, since):
+            since = max(since, int(entry.get("timestamp", 0)))
+            click.echo(entry.get("message", "").rstrip("\n"))
+        if not follow:
+            return
+        p = client.colonies.get_process(pid, client.key)
+        if p.state in (2, 3):
+            return
+        time.sleep(1)
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="Where to put the HDF5 files (default: ./results/NAME).")
+@click.option("--index/--no-index", default=True, show_default=True, help="Index them into the results catalog.")
+def fetch(name, dest, index):
+    """Fetch a study's HDF5 result files (S3 download or shared-filesystem copy) and index them."""
+    from hpcq.client.api import ClientError
+
+    sub = _submission(name)
+    dest = Path(dest or Path("results") / sub.name)
+    try:
+        files = _client().fetch(sub, dest)
+    except ClientError as exc:
+        _fail(exc)
+    console.print(f"fetched {len(files)} result file(s) into {dest}")
+    if index and files:
+        from hpcq.results.catalog import Catalog, default_db
+
+        stats = Catalog(default_db(dest)).index(dest)
+        console.print(f"catalog {default_db(dest)}: {stats.summary()}")
+        console.print(f"browse: hpcq ui --results {dest}")
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def cancel(name, yes):
+    """Cancel a study: waiting processes are removed, running ones have their Slurm jobs cancelled."""
+    sub = _submission(name)
+    if not yes:
+        click.confirm(f"cancel {len(sub.processids)} process(es) of {sub.name}?", abort=True)
+    report = _client().cancel(sub)
+    console.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.items()))
+
+
+@click.group()
+def config():
+    """Show where hpcq reads its settings from, and what they are (keys masked)."""
+
+
+@config.command("show")
+def config_show():
+    """Effective settings (env file < environment); private keys are masked."""
+    try:
+        s = Settings.load()
+    except ConfigError as exc:
+        _fail(exc)
+    t = Table("setting", "value")
+    t.add_row("config dir", str(config_dir()))
+    t.add_row("env file", f"{env_file_path()}{'' if env_file_path().exists() else ' (missing)'}")
+    for k, v in s.masked().items():
+        t.add_row(k, str(v))
+    console.print(t)
+
+
+@config.command("path")
+def config_path():
+    """Print the configuration directory."""
+    click.echo(config_dir())
