@@ -46,19 +46,30 @@ class Client:
 
     # -- submit ---------------------------------------------------------------------------
     def submit(self, study: Study, *, save: bool = True) -> Submission:
+        """Submit a study in its mode (workflow DAG, one process per task, or one job)."""
         from hpcq.workflow.dag import build_specs
 
         if not study.colony:
             study.colony = self.colony
-        specs = build_specs(study)
-        sub = Submission(name=study.name, kind=study.mode, colony=study.colony,
-                         executortype=study.executor.type)
+        return self.submit_specs(study.name, build_specs(study), workflow=study.mode == "workflow",
+                                 executortype=study.executor.type, kind=study.mode, save=save)
+
+    def submit_specs(self, name: str, specs: list[dict[str, Any]], *, workflow: bool,
+                     executortype: str = "hpcq", kind: str = "", save: bool = True) -> Submission:
+        """Submit FuncSpec-shaped dicts (see hpcq.workflow.dag) as one workflow or as processes."""
+        records.check_name(name, "study name")
+        for s in specs:
+            s["conditions"].setdefault("colonyname", self.colony)
+            s["conditions"]["colonyname"] = s["conditions"]["colonyname"] or self.colony
+        colony = specs[0]["conditions"]["colonyname"] if specs else self.colony
+        sub = Submission(name=name, kind=kind or ("workflow" if workflow else "sweep"), colony=colony,
+                         executortype=executortype)
         try:
-            if study.mode == "workflow":
+            if workflow:
                 from model import Workflow
 
                 graph = self.colonies.submit_workflow(
-                    Workflow(colonyname=study.colony, functionspecs=[_funcspec(s) for s in specs]), self.key)
+                    Workflow(colonyname=colony, functionspecs=[_funcspec(s) for s in specs]), self.key)
                 sub.processgraphid = graph.processgraphid
                 sub.processids = list(graph.processids)
                 for pid in sub.processids:
@@ -69,7 +80,7 @@ class Client:
                     sub.processids.append(p.processid)
                     sub.nodenames[p.processid] = s["nodename"]
         except Exception as exc:
-            raise ClientError(f"submitting study {study.name!r} to colony {study.colony!r} at "
+            raise ClientError(f"submitting {name!r} to colony {colony!r} at "
                               f"{self.settings.host}:{self.settings.port} failed: {exc}") from exc
         finally:
             if save and sub.processids:

@@ -1,0 +1,153 @@
+"""`hpcq demo`: the whole product on one machine, started and stopped by one command.
+
+embedded ColonyOS server -> local Slurm cluster (root) or submitit's local executor -> hpcq
+executor -> the demo noise study as a workflow -> live progress -> HDF5 results fetched and
+indexed -> ranked metrics table -> how to open the dashboard. Everything it starts is stopped on
+exit, on error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+DEMO_STUDY = Path(__file__).parent / "studies" / "demo.yaml"
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _slurm_available() -> tuple[bool, str]:
+    from hpcq.testing.slurm import prerequisites
+
+    return prerequisites()
+
+
+@contextlib.contextmanager
+def _executor(workdir: Path, env: dict[str, str], backend: str):
+    log = open(workdir / "executor.log", "ab")
+    cmd = [sys.executable, "-m", "hpcq.executor", "start", "--profile", "local", "--backend", backend,
+           "--workdir", str(workdir / "jobs")]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def ranked_table(results: Path, top: int = 15) -> Table:
+    from hpcq.results.catalog import Catalog, default_db, join_parents
+    from hpcq.results.rank import make_spec, rank
+
+    cat = Catalog(default_db(results))
+    table = join_parents(cat.runs())
+    spec = make_spec(["abs_error:min", "jsd:min"], [0.7, 0.3])
+    ranked = rank(table, spec)
+    t = Table(title=f"noise runs ranked by 0.7·abs_error + 0.3·JSD ({len(ranked)} runs)")
+    cols = ["position", "optimizer", "noise_model", "noise_params", "energy", "abs_error", "jsd",
+            "delta_entropy", "vqe_abs_error"]
+    cols = [c for c in cols if c in ranked.columns]
+    for c in cols:
+        t.add_column(c, justify="right" if c not in ("optimizer", "noise_model", "noise_params") else "left")
+    for _, row in ranked.head(top).iterrows():
+        t.add_row(*[f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in cols])
+    return t
+
+
+@click.command()
+@click.option("--workdir", type=click.Path(file_okay=False), default=".hpcq-demo", show_default=True,
+              help="Everything the demo writes (server DB, keys, Slurm lab, jobs, results).")
+@click.option("--study", "study_file", type=click.Path(dir_okay=False), default=None,
+              help="Run this study file instead of the built-in demo study.")
+@click.option("--backend", type=click.Choice(["auto", "slurm", "local"]), default="auto", show_default=True,
+              help="auto: a local Slurm cluster when root with Slurm installed, else submitit's local executor.")
+@click.option("--timeout", type=float, default=1800, show_default=True, help="Give up after this many seconds.")
+def demo(workdir, study_file, backend, timeout):
+    """Run a small VQE noise study end to end on this machine and print the ranked metrics table."""
+    from hpcq.client.api import Client
+    from hpcq.client.study import load_study
+    from hpcq.config import Settings
+    from hpcq.server.process import init_colony, start_server
+
+    signal.signal(signal.SIGTERM, _sigterm)
+    workdir = Path(workdir).resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    (workdir / "config").mkdir(parents=True)
+    os.environ["HPCQ_CONFIG_DIR"] = str(workdir / "config")
+    study = load_study(study_file or DEMO_STUDY)
+
+    if backend == "auto":
+        ok, reason = _slurm_available()
+        backend = "slurm" if ok else "local"
+        if not ok:
+            console.print(f"[yellow]no local Slurm cluster ({reason}); running jobs with submitit's local "
+                          "executor instead[/yellow]")
+    t0 = time.time()
+    with contextlib.ExitStack() as stack:
+        try:
+            console.print(f"[bold]1/6[/bold] starting the embedded ColonyOS server ({workdir / 'server'})")
+            server = stack.enter_context(start_server(workdir / "server", port=0))
+            env_values = init_colony(server, colony="demo", env_file=workdir / "config" / "colonies.env")
+            os.environ.update(env_values)
+            console.print(f"      server on {server.host}:{server.port}, colony 'demo', keys in "
+                          f"{workdir / 'config' / 'colonies.env'} (0600)")
+            env = dict(os.environ)
+            if backend == "slurm":
+                from hpcq.testing.slurm import local_cluster
+
+                console.print("[bold]2/6[/bold] starting a local Slurm cluster (2 virtual nodes, slurmdbd)")
+                cluster = stack.enter_context(local_cluster(workdir / "slurm", nodes=2, cpus=4, dbd=True,
+                                                            set_env=True))
+                env["SLURM_CONF"] = str(cluster.conf)
+                console.print(f"      {cluster.up_output.strip().splitlines()[0] if cluster.up_output else 'up'}")
+            else:
+                console.print("[bold]2/6[/bold] no Slurm: jobs run through submitit's local executor")
+            console.print(f"[bold]3/6[/bold] starting the hpcq executor (backend {backend}; log "
+                          f"{workdir / 'executor.log'})")
+            stack.enter_context(_executor(workdir, env, backend))
+            console.print(f"[bold]4/6[/bold] submitting study {study.name!r} ({study.mode}, "
+                          f"{len(study.params.tasks())} VQE runs)")
+            client = Client(Settings.load())
+            sub = client.submit(study)
+            snap = client.watch(sub, timeout=timeout, console=console)
+            console.print(f"      {snap.line()} in {time.time() - t0:.0f} s")
+            if not snap.finished:
+                raise click.ClickException(f"the study did not finish within {timeout:.0f} s; see "
+                                           f"{workdir / 'executor.log'}")
+            console.print("[bold]5/6[/bold] fetching the HDF5 results and indexing them")
+            results = workdir / "results"
+            files = client.fetch(sub, results)
+            from hpcq.results.catalog import Catalog, default_db
+
+            stats = Catalog(default_db(results)).index(results)
+            console.print(f"      {len(files)} file(s) in {results}; catalog: {stats.summary()}")
+            console.print("[bold]6/6[/bold] ranked metrics")
+            console.print(ranked_table(results))
+            console.print(f"\nOpen the dashboard:  [bold].venv/bin/hpcq ui --results {results}[/bold]  "
+                          "then browse http://127.0.0.1:8050")
+            if snap.counts["failed"]:
+                raise click.ClickException(f"{snap.counts['failed']} step(s) failed (see above)")
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: stopping everything the demo started[/yellow]")
+            raise SystemExit(130)
+    console.print(f"demo finished in {time.time() - t0:.0f} s; everything it started is stopped")
