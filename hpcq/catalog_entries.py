@@ -18,3 +18,9 @@ register(FunctionDef("study_ansatz", "hpcq.workflow.steps:ansatz", "hpcq.workflo
                      "Ansatz size report for a problem (workflow step 2)."))
 register(FunctionDef("study_aggregate", "hpcq.workflow.steps:aggregate", "hpcq.workflow.params:AggregateParams",
                      "Gather every run's HDF5 file from the parents' outputs and rank the noise runs."))
+
+# MPI-parallel Aer VQE sweeps (hpcq.worker); kwargs = hpcq.sim.spec:SweepParams (no Qiskit import).
+register(FunctionDef("vqe_sweep", "hpcq.worker.entry:run_sweep", "hpcq.sim.spec:SweepParams",
+                     "VQE sweep problems x ansatze x optimizers x noise x seeds on Qiskit Aer; ranks "
+                     "share the tasks; writes one HDF5 result file (docs/results-format.md).",
+                     mpi=True))

@@ -1,0 +1,398 @@
+"""HDF5 result format v1: writer, readers, checksum and validator (docs/results-format.md).
+
+Why HDF5 with everything inside: a result file must re-run bit-identically years later, so it
+carries the circuit (QPY), the noise model, the Hamiltonian, seeds and versions, not just numbers.
+Writes are atomic (temp file in the same directory, fsync, rename): a file that exists is whole.
+``content_sha256`` (root attribute) hashes a canonical traversal of every dataset and attribute
+except itself, so any change of content is detected by ``validate``.
+
+Only ``load_task`` (circuit/noise-model objects) and ``write_results`` (QPY) import Qiskit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import h5py
+import numpy as np
+
+FORMAT = "hpcq-results"
+FORMAT_VERSION = 1
+ROOT_ATTRS = ("format", "format_version", "study", "created", "n_tasks", "content_sha256")
+PROVENANCE_ATTRS = (
+    "hpcq_version", "qiskit_version", "aer_version", "python_version", "numpy_version",
+    "hostname", "slurm_job_id", "slurm_nodes", "mpi_ranks", "threads_per_rank",
+    "colonies_process_id", "workflow_id", "started", "finished", "wall_time_s", "command",
+)
+TASK_ATTRS = (
+    "task_id", "step", "parent_task_id", "problem", "problem_params", "n_qubits", "ansatz", "reps",
+    "optimizer", "optimizer_params", "noise_model", "noise_params", "method", "seed", "shots",
+    "rank", "wall_time_s",
+)
+METRIC_ATTRS = (
+    "energy", "exact_energy", "abs_error", "rel_error", "chemical_accuracy", "iterations",
+    "evaluations", "wall_time_s", "entropy_ideal", "entropy_noisy", "delta_entropy",
+    "entropy_ratio", "jsd", "fidelity",
+)
+TASK_DATASETS = (
+    "circuit_qpy", "noise_model_json", "hamiltonian/paulis", "hamiltonian/coeffs", "trace/energy",
+    "trace/parameters", "final_parameters", "distributions/ideal", "distributions/noisy",
+)
+PROVENANCE_COLUMNS = ("slurm_job_id", "colonies_process_id", "workflow_id")
+STR = h5py.string_dtype("utf-8")
+
+
+class FormatError(ValueError):
+    pass
+
+
+# --------------------------------------------------------------------------- checksum
+
+def _canon(value: Any) -> bytes:
+    """Type-tagged canonical bytes of an attribute or dataset value."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
+    if isinstance(value, str):
+        return b"s:" + value.encode("utf-8", "surrogateescape")
+    a = np.asarray(value)
+    if a.dtype.kind in "OSU":
+        items = [x.decode("utf-8", "surrogateescape") if isinstance(x, bytes) else str(x)
+                 for x in a.ravel()]
+        return b"S:" + str(a.shape).encode() + json.dumps(items).encode()
+    a = np.ascontiguousarray(a)
+    return f"{a.dtype.str}:{a.shape}:".encode() + a.tobytes()
+
+
+def content_sha256(f: h5py.File) -> str:
+    """SHA-256 over every object path (sorted), its kind, its attributes (sorted; the root's
+    content_sha256 excluded) and each dataset's dtype, shape and bytes."""
+    h = hashlib.sha256()
+    names: list[str] = []
+    f.visit(names.append)
+    for name in [""] + sorted(names):
+        obj = f[name] if name else f
+        kind = b"D" if isinstance(obj, h5py.Dataset) else b"G"
+        h.update(b"\x00" + name.encode() + b"\x00" + kind)
+        for key in sorted(obj.attrs):
+            if name == "" and key == "content_sha256":
+                continue
+            h.update(b"\x01" + key.encode() + b"\x02" + _canon(obj.attrs[key]))
+        if kind == b"D":
+            h.update(b"\x03" + _canon(obj[()]))
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- writing
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
+def _task_attrs(r) -> dict[str, Any]:
+    s = r.spec
+    noise = s.noise.model_dump(mode="json")
+    return {
+        "task_id": s.task_id, "step": s.step, "parent_task_id": s.parent_task_id,
+        "problem": s.problem.kind, "problem_params": _json(s.problem.model_dump(mode="json")),
+        "n_qubits": int(s.problem.qubits), "ansatz": s.ansatz.kind, "reps": int(s.ansatz.reps),
+        "optimizer": s.optimizer.kind, "optimizer_params": _json(s.optimizer.model_dump(mode="json")),
+        "noise_model": s.noise.kind, "noise_params": _json(noise), "method": s.resolved_method,
+        "seed": int(s.seed), "shots": int(s.shots), "rank": int(r.rank),
+        "wall_time_s": float(r.metrics["wall_time_s"]),
+        # beyond the listed attributes: what rerun needs and how it ran
+        "spec_json": s.model_dump_json(), "requested_method": s.method, "device": r.device,
+        "threads": int(r.threads), "gradient": r.gradient if s.optimizer.kind == "l_bfgs_b" else "",
+        "timings_json": _json(r.timings),
+    }
+
+
+def _write_task(g: h5py.Group, r) -> None:
+    from qiskit import qpy
+
+    from hpcq.sim.noise import noise_model_to_json
+
+    for k, v in _task_attrs(r).items():
+        g.attrs[k] = v
+    m = g.create_group("metrics")
+    for k, v in r.metrics.items():
+        m.attrs[k] = bool(v) if k == "chemical_accuracy" else (
+            int(v) if k in ("iterations", "evaluations") else float(v))
+    buf = io.BytesIO()
+    qpy.dump(r.circuit, buf)
+    g.create_dataset("circuit_qpy", data=np.frombuffer(buf.getvalue(), dtype=np.uint8))
+    g.create_dataset("noise_model_json", data=noise_model_to_json(r.noise_model), dtype=STR)
+    ham = g.create_group("hamiltonian")
+    ham.create_dataset("paulis", data=r.hamiltonian.paulis.to_labels(), dtype=STR)
+    coeffs = np.asarray(r.hamiltonian.coeffs)
+    ham.create_dataset("coeffs", data=np.real(coeffs).astype(np.float64))
+    if np.any(np.imag(coeffs) != 0):
+        ham.create_dataset("coeffs_imag", data=np.imag(coeffs).astype(np.float64))
+    tr = g.create_group("trace")
+    tr.create_dataset("energy", data=np.asarray(r.trace_energy, dtype=np.float64))
+    tr.create_dataset("parameters", data=np.asarray(r.trace_parameters, dtype=np.float64))
+    g.create_dataset("final_parameters", data=np.asarray(r.final_parameters, dtype=np.float64))
+    d = g.create_group("distributions")
+    d.create_dataset("ideal", data=np.asarray(r.dist_ideal, dtype=np.float64))
+    d.create_dataset("noisy", data=np.asarray(r.dist_noisy, dtype=np.float64))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_results(path: str | Path, results: Iterable, provenance: dict[str, Any],
+                  study: str = "study") -> Path:
+    """Write TaskResults (any order; stored sorted by task_id) atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results = sorted(results, key=lambda r: r.task_id)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["study"] = study
+            f.attrs["created"] = now_iso()
+            f.attrs["n_tasks"] = len(results)
+            prov = f.create_group("provenance")
+            for k in PROVENANCE_ATTRS:
+                prov.attrs[k] = provenance.get(k, "")
+            for k, v in provenance.items():
+                if k not in PROVENANCE_ATTRS:
+                    prov.attrs[k] = v if isinstance(v, (int, float, str, bool)) else _json(v)
+            tasks = f.create_group("tasks")
+            for r in results:
+                _write_task(tasks.create_group(r.task_id), r)
+            f.flush()
+            f.attrs["content_sha256"] = content_sha256(f)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- reading
+
+def _py(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "surrogateescape")
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    """Attributes only (no dataset is read): {"attrs": root, "provenance": {...},
+    "tasks": [{"attrs": {...}, "metrics": {...}}, ...]}. Fast; the catalog indexes with it."""
+    with h5py.File(path, "r") as f:
+        if _py(f.attrs.get("format")) != FORMAT:
+            raise FormatError(f"{path} is not an hpcq result file (root attribute format != "
+                              f"{FORMAT!r})")
+        tasks = []
+        if "tasks" in f:
+            for g in f["tasks"].values():
+                metrics = g["metrics"].attrs if "metrics" in g else {}
+                tasks.append({"attrs": {k: _py(v) for k, v in g.attrs.items()},
+                              "metrics": {k: _py(v) for k, v in metrics.items()}})
+        prov = f["provenance"].attrs if "provenance" in f else {}
+        return {"attrs": {k: _py(v) for k, v in f.attrs.items()},
+                "provenance": {k: _py(v) for k, v in prov.items()}, "tasks": tasks}
+
+
+def open_results(path: str | Path):
+    """One row per task: file, study, task attributes, metrics, and the provenance columns
+    slurm_job_id, colonies_process_id, workflow_id."""
+    import pandas as pd
+
+    s = read_summary(path)
+    rows = []
+    for t in s["tasks"]:
+        row = {"file": str(path), "study": s["attrs"].get("study", "")}
+        row.update(t["attrs"])
+        row.update(t["metrics"])
+        row.update({k: s["provenance"].get(k, "") for k in PROVENANCE_COLUMNS})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class TaskRecord:
+    """Everything stored for one task, with Qiskit objects rebuilt."""
+
+    attrs: dict[str, Any]
+    metrics: dict[str, Any]
+    provenance: dict[str, Any]
+    spec: Any  # hpcq.sim.spec.TaskSpec
+    circuit: Any  # QuantumCircuit
+    noise_model: Any  # NoiseModel | None
+    hamiltonian: Any  # SparsePauliOp
+    trace_energy: np.ndarray
+    trace_parameters: np.ndarray
+    final_parameters: np.ndarray
+    dist_ideal: np.ndarray
+    dist_noisy: np.ndarray
+
+
+def task_ids(path: str | Path) -> list[str]:
+    with h5py.File(path, "r") as f:
+        return sorted(f["tasks"]) if "tasks" in f else []
+
+
+def load_task(path: str | Path, task_id: str) -> TaskRecord:
+    from qiskit import qpy
+    from qiskit.quantum_info import SparsePauliOp
+
+    from hpcq.sim.noise import noise_model_from_json
+    from hpcq.sim.spec import parse_task
+
+    with h5py.File(path, "r") as f:
+        if task_id not in f.get("tasks", {}):
+            raise KeyError(f"task {task_id!r} is not in {path}; tasks: {', '.join(sorted(f['tasks']))}")
+        g = f["tasks"][task_id]
+        attrs = {k: _py(v) for k, v in g.attrs.items()}
+        circuit = qpy.load(io.BytesIO(g["circuit_qpy"][()].tobytes()))[0]
+        nm = noise_model_from_json(_py(g["noise_model_json"][()]))
+        labels = [_py(x) for x in g["hamiltonian/paulis"][()]]
+        coeffs = g["hamiltonian/coeffs"][()].astype(complex)
+        if "coeffs_imag" in g["hamiltonian"]:
+            coeffs = coeffs + 1j * g["hamiltonian/coeffs_imag"][()]
+        return TaskRecord(
+            attrs=attrs, metrics={k: _py(v) for k, v in g["metrics"].attrs.items()},
+            provenance={k: _py(v) for k, v in f["provenance"].attrs.items()},
+            spec=parse_task(json.loads(attrs["spec_json"])), circuit=circuit, noise_model=nm,
+            hamiltonian=SparsePauliOp(labels, coeffs), trace_energy=g["trace/energy"][()],
+            trace_parameters=g["trace/parameters"][()], final_parameters=g["final_parameters"][()],
+            dist_ideal=g["distributions/ideal"][()], dist_noisy=g["distributions/noisy"][()])
+
+
+# --------------------------------------------------------------------------- validation
+
+def validate(path: str | Path, deep: bool = True) -> list[str]:
+    """Problems found in a result file ([] = valid). ``deep`` also loads each QPY circuit and
+    noise model."""
+    problems: list[str] = []
+    try:
+        f = h5py.File(path, "r")
+    except Exception as exc:  # noqa: BLE001 - any failure to open is the problem to report
+        return [f"cannot open as HDF5: {type(exc).__name__}: {exc}"]
+    with f:
+        try:
+            _validate_open(f, problems, deep)
+        except Exception as exc:  # noqa: BLE001 - a damaged file can fail anywhere
+            problems.append(f"unreadable content: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
+    if _py(f.attrs.get("format")) != FORMAT:
+        problems.append(f"root attribute format is {_py(f.attrs.get('format'))!r}, expected {FORMAT!r}")
+        return
+    if _py(f.attrs.get("format_version")) != FORMAT_VERSION:
+        problems.append(f"format_version is {_py(f.attrs.get('format_version'))!r}; this reader "
+                        f"understands {FORMAT_VERSION}")
+    problems += [f"root attribute {k} missing" for k in ROOT_ATTRS if k not in f.attrs]
+    if "provenance" not in f:
+        problems.append("group /provenance missing")
+    else:
+        problems += [f"/provenance attribute {k} missing" for k in PROVENANCE_ATTRS
+                     if k not in f["provenance"].attrs]
+    tasks = f.get("tasks")
+    if tasks is None:
+        problems.append("group /tasks missing")
+        return
+    if _py(f.attrs.get("n_tasks")) != len(tasks):
+        problems.append(f"n_tasks is {_py(f.attrs.get('n_tasks'))} but /tasks has {len(tasks)} groups")
+    for tid, g in tasks.items():
+        _validate_task(tid, g, problems, deep)
+    stored = _py(f.attrs.get("content_sha256", ""))
+    actual = content_sha256(f)
+    if stored != actual:
+        problems.append(f"content_sha256 mismatch: stored {stored[:16]}..., computed {actual[:16]}... "
+                        "(the file was modified or corrupted after writing)")
+
+
+def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> None:
+    where = f"/tasks/{tid}"
+    problems += [f"{where} attribute {k} missing" for k in TASK_ATTRS if k not in g.attrs]
+    if _py(g.attrs.get("task_id")) != tid:
+        problems.append(f"{where}: attribute task_id {_py(g.attrs.get('task_id'))!r} != group name")
+    step = _py(g.attrs.get("step"))
+    if step not in ("vqe", "noise"):
+        problems.append(f"{where}: step {step!r} is not 'vqe' or 'noise'")
+    if step == "noise" and not _py(g.attrs.get("parent_task_id")):
+        problems.append(f"{where}: a noise step needs parent_task_id")
+    if "metrics" not in g:
+        problems.append(f"{where}/metrics missing")
+        metrics = {}
+    else:
+        metrics = g["metrics"].attrs
+        problems += [f"{where}/metrics attribute {k} missing" for k in METRIC_ATTRS if k not in metrics]
+    missing = [d for d in TASK_DATASETS if d not in g]
+    problems += [f"{where}/{d} missing" for d in missing]
+    if missing:
+        return
+    n = int(_py(g.attrs.get("n_qubits", 0)))
+    n_params = g["final_parameters"].shape[0]
+    iters = g["trace/energy"].shape[0]
+    if "iterations" in metrics and int(metrics["iterations"]) != iters:
+        problems.append(f"{where}: metrics.iterations {int(metrics['iterations'])} != trace length {iters}")
+    if g["trace/parameters"].shape not in ((iters, n_params),):
+        problems.append(f"{where}/trace/parameters shape {g['trace/parameters'].shape} != "
+                        f"({iters}, {n_params})")
+    for d in ("distributions/ideal", "distributions/noisy"):
+        arr = g[d][()]
+        if arr.shape != (2**n,):
+            problems.append(f"{where}/{d} shape {arr.shape} != ({2**n},)")
+        elif not (np.all(arr >= -1e-12) and math.isclose(float(arr.sum()), 1.0, abs_tol=1e-6)):
+            problems.append(f"{where}/{d} is not a probability distribution (sum {float(arr.sum()):.6g})")
+    labels = g["hamiltonian/paulis"][()]
+    if len(labels) != g["hamiltonian/coeffs"].shape[0]:
+        problems.append(f"{where}/hamiltonian: {len(labels)} paulis but "
+                        f"{g['hamiltonian/coeffs'].shape[0]} coeffs")
+    if any(len(_py(x)) != n for x in labels):
+        problems.append(f"{where}/hamiltonian/paulis: labels are not {n} qubits long")
+    if deep:
+        try:
+            from qiskit import qpy
+
+            qc = qpy.load(io.BytesIO(g["circuit_qpy"][()].tobytes()))[0]
+            if qc.num_parameters != n_params:
+                problems.append(f"{where}/circuit_qpy has {qc.num_parameters} parameters, "
+                                f"final_parameters has {n_params}")
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"{where}/circuit_qpy does not load: {type(exc).__name__}: {exc}")
+        try:
+            from hpcq.sim.noise import noise_model_from_json
+
+            noise_model_from_json(_py(g["noise_model_json"][()]))
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"{where}/noise_model_json does not load: {type(exc).__name__}: {exc}")

@@ -1,0 +1,51 @@
+"""``python -m hpcq.worker SWEEP.json --out DIR``: run a sweep inside an allocation.
+
+Works as one process, under ``mpiexec -n N`` and under ``srun --mpi=pmi2 -n N``. Threads per rank
+come from --threads, else SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+
+@click.command()
+@click.argument("sweep_json", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="directory for the HDF5 result file (created if missing)")
+@click.option("--threads", type=int, default=None, help="Aer threads per rank (default: Slurm's "
+              "cpus-per-task, else OMP_NUM_THREADS, else 1)")
+@click.option("--process-id", default="", help="ColonyOS process id to record in provenance")
+def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str) -> None:
+    from hpcq.sim.aer_env import pin_threads, threads_from_env
+
+    threads = threads or threads_from_env()
+    pin_threads(threads)  # before anything starts Aer's OpenMP runtime
+    from hpcq.catalog import JobContext
+    from hpcq.sim.spec import parse_sweep
+    from hpcq.worker.dispatch import mpi_world
+    from hpcq.worker.entry import run_sweep
+
+    try:
+        with open(sweep_json) as fh:
+            params = parse_sweep(json.load(fh))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{sweep_json}: {exc}") from None
+    os.makedirs(out_dir, exist_ok=True)
+    comm = mpi_world()
+    ctx = JobContext(process_id=process_id, workdir=out_dir,
+                     slurm_job_id=os.environ.get("SLURM_JOB_ID", ""),
+                     nodes=os.environ.get("SLURM_JOB_NODELIST", ""),
+                     rank=comm.Get_rank() if comm else 0, size=comm.Get_size() if comm else 1,
+                     threads=threads, extra={"command": " ".join(["python -m hpcq.worker"] + sys.argv[1:])})
+    result = run_sweep(params, ctx)
+    if result is not None:
+        click.echo(json.dumps({"summary": result.summary, "files": result.files}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
