@@ -37,15 +37,21 @@ stop() {  # TERM the PIDs in the given pid files, wait up to 15 s, then KILL
 stop "$D"/slurmd-*.pid
 stop "$D/slurmctld.pid" "$D/slurmdbd.pid" "$D/mariadbd.pid"
 
-# Leftovers: Slurm processes of THIS lab only (their environment names this lab's slurm.conf, or
-# they hold a step socket in its spool dir), plus the task processes under such a slurmstepd.
+# Leftovers: processes of THIS lab only: Slurm daemons/slurmstepd whose environment names this
+# lab's slurm.conf, job tasks (SLURM_JOB_ID set and this SLURM_CONF), holders of a step socket in
+# its spool dir, and everything under those.
 lab_pids() {
-  local e p comm
+  local e p comm env
   for e in /proc/[0-9]*/environ; do
     p=${e#/proc/}; p=${p%/environ}
+    [ "$p" = $$ ] && continue
     comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
-    case "$comm" in slurmstepd|slurmd|slurmctld|slurmdbd|mariadbd) ;; *) continue;; esac
-    tr '\0' '\n' < "$e" 2>/dev/null | grep -qxF "SLURM_CONF=$SLURM_CONF" && echo "$p"
+    env=$(tr '\0' '\n' < "$e" 2>/dev/null) || continue
+    grep -qxF "SLURM_CONF=$SLURM_CONF" <<<"$env" || continue
+    case "$comm" in
+      slurmstepd|slurmd|slurmctld|slurmdbd|mariadbd) echo "$p";;
+      *) grep -q '^SLURM_JOB_ID=' <<<"$env" && echo "$p";;
+    esac
   done
   for s in "$D"/spool/*/*_*.*; do [ -S "$s" ] && fuser "$s" 2>/dev/null; done
 }

@@ -85,7 +85,7 @@ SlurmctldPidFile=$D/slurmctld.pid
 SlurmdPidFile=$D/slurmd-%n.pid
 SlurmctldLogFile=$D/log/slurmctld.log
 SlurmdLogFile=$D/log/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
@@ -143,11 +143,14 @@ fi
 slurmctld
 for i in $(seq 1 "$N"); do slurmd -N "n$i"; done
 # ready = every node idle and a real step runs across all of them
+all_idle() { [ "$(sinfo -h -N -o %T 2>/dev/null | sort -u | tr '\n' ' ')" = "idle " ]; }
+ok=0
 for _ in $(seq 1 600); do
-  s=$(sinfo -h -N -o %T 2>/dev/null | sort -u | tr '\n' ' ')
-  [ "$s" = "idle " ] && timeout 20 srun -N "$N" -n "$N" --mpi=none true 2>/dev/null && break
+  all_idle && timeout 20 srun -N "$N" -n "$N" --mpi=none true 2>/dev/null && { ok=1; break; }
   sleep 0.1
 done
-[ "$(sinfo -h -N -o %T | sort -u)" = idle ] || { sinfo -N >&2; die "nodes not idle; logs in $D/log"; }
+[ $ok = 1 ] || { sinfo -N >&2; die "no step ran on all nodes within 60 s; logs in $D/log"; }
+for _ in $(seq 1 300); do all_idle && break; sleep 0.1; done   # the test step may still be completing
+all_idle || { sinfo -N >&2; die "nodes not idle; logs in $D/log"; }
 echo "slurm lab up in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s: $N nodes x $CPUS CPUs, dbd=$DBD, MpiDefault=$MPI, port=$P, dir=$D"
 echo "export SLURM_CONF=$D/slurm.conf"

@@ -39,7 +39,8 @@ def _slurm_available() -> tuple[bool, str]:
 def _executor(workdir: Path, env: dict[str, str], backend: str):
     log = open(workdir / "executor.log", "ab")
     cmd = [sys.executable, "-m", "hpcq.executor", "start", "--profile", "local", "--backend", backend,
-           "--workdir", str(workdir / "jobs")]
+           "--state-dir", str(workdir / "executor"), "--jobs-dir", str(workdir / "jobs"),
+           "--results-dir", str(workdir / "runs"), "--name", "demo-executor"]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield proc
