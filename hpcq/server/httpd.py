@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -74,6 +75,11 @@ def make_handler(ctx: Ctx, max_body: int):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "hpcq-colonies"
+
+        def setup(self):
+            super().setup()
+            # one small reply per request: do not let Nagle hold the body back for an ACK
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def log_message(self, fmt, *args):  # never the payload, only the request line
             log.debug("%s - %s", self.address_string(), fmt % args)

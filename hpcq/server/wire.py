@@ -3,7 +3,6 @@ models accept (null vs [] exactly where Go emits them)."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import time
@@ -216,7 +215,7 @@ def render_process(p: dict, attributes: list[dict]) -> dict:
         "execdeadline": gotime(p["execdeadline"]),
         "retries": p["retries"],
         "attributes": attributes or None,
-        "spec": copy.deepcopy(p["spec"]),
+        "spec": p["spec"],
         "waitforparents": p["waitforparents"],
         "parents": list(p["parents"]),
         "children": list(p["children"]),

@@ -1,0 +1,81 @@
+"""The 1 s timeout sweep: maxexectime re-queues with retries+1 then fails after maxretries;
+maxwaittime fails waiting processes; stale executors are removed."""
+
+import time
+
+import pytest
+from model import Workflow
+from pycolonies import ColoniesConnectionError, func_spec
+
+
+def wait_for(fn, timeout=10.0, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("condition not reached")
+
+
+def test_maxexectime_requeues_then_fails_after_maxretries(srv):
+    c, up, e = srv.client(), srv.user_prvkey, srv.e1
+    p = c.submit_func_spec(func_spec("slow", [], "dev", "t", maxexectime=1, maxretries=1), up)
+    first = c.assign("dev", 5, e)
+    assert first.execdeadline > first.starttime
+    # expiry: back to WAITING, unassigned, retries 1
+    again = c.assign("dev", 10, e)  # long-poll is woken by the re-queue
+    assert again.processid == p.processid and again.retries == 1
+    # let the second run expire too: retries (1) >= maxretries (1) -> FAILED
+    done = wait_for(lambda: (q := c.get_process(p.processid, up)).state == 3 and q, timeout=8)
+    assert done.errors == ["Maximum execution time limit exceeded"] and done.retries == 1
+    with pytest.raises(ColoniesConnectionError, match="failed state"):
+        c.close(p.processid, ["late"], e)
+
+
+def test_expired_executor_cannot_close_after_requeue(srv):
+    c, up, e = srv.client(), srv.user_prvkey, srv.e1
+    p = c.submit_func_spec(func_spec("slow", [], "dev", "t", maxexectime=1, maxretries=-1), up)
+    c.assign("dev", 5, e)
+    q = wait_for(lambda: (x := c.get_process(p.processid, up)).state == 0 and x, timeout=6)
+    assert q.retries == 1 and not q.isassigned and q.assignedexecutorid == ""
+    with pytest.raises(ColoniesConnectionError, match="not assigned"):
+        c.close(p.processid, ["stale"], e)
+
+
+def test_maxexectime_zero_fails_at_once(srv):
+    c, up, e = srv.client(), srv.user_prvkey, srv.e1
+    # pycolonies' model defaults (maxexectime=0, maxretries=0): FAILED about 1 s after assign
+    p = c.submit_func_spec(func_spec("f", [], "dev", "t", maxexectime=0, maxretries=0), up)
+    c.assign("dev", 5, e)
+    q = wait_for(lambda: (x := c.get_process(p.processid, up)).state == 3 and x, timeout=5)
+    assert q.errors == ["Maximum execution time limit exceeded"]
+
+
+def test_maxwaittime_fails_waiting_processes_and_graph_children(srv):
+    c, up = srv.client(), srv.user_prvkey
+    p = c.submit_func_spec(func_spec("f", [], "dev", "nobody", maxwaittime=1), up)
+    assert p.waitdeadline > p.submissiontime
+    forever = c.submit_func_spec(func_spec("g", [], "dev", "nobody", maxwaittime=-1), up)
+    q = wait_for(lambda: (x := c.get_process(p.processid, up)).state == 3 and x, timeout=6)
+    assert q.errors == ["Maximum waiting time limit exceeded"]
+    assert c.get_process(forever.processid, up).state == 0
+    # a workflow child waiting for its parent counts from submission too
+    a = func_spec("a", [], "dev", "nobody")
+    b = func_spec("b", [], "dev", "nobody", maxwaittime=1)
+    b.conditions.dependencies = ["a"]
+    g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[a, b]), up)
+    wait_for(lambda: c.get_processgraph(g.processgraphid, up).state == 3, timeout=6)
+
+
+def test_stale_executors_are_removed(colonies_server_factory):
+    s = colonies_server_factory(["--stale-executor-s", "1", "--cleanup-interval-s", "0.5"])
+    c = s.client()
+    ek = s.add_executor("old", "t")
+    never = s.add_executor("never-polled", "t")
+    with pytest.raises(ColoniesConnectionError):
+        c.assign("dev", -1, ek)  # heard from once
+    wait_for(lambda: [x["executorname"] for x in c.list_executors("dev", never)] ==
+             ["never-polled"], timeout=6)
+    with pytest.raises(ColoniesConnectionError, match="Access denied"):
+        c.assign("dev", -1, ek)
