@@ -24,6 +24,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from hpcq.results.h5format import content_sha256
+
 # problem -> (n_qubits, exact ground energy in Hartree / model units, params)
 PROBLEMS: dict[str, tuple[int, float, dict[str, Any]]] = {
     "h2": (4, -1.857275, {"bond_length": 0.735, "basis": "sto3g"}),
@@ -82,14 +84,6 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
 
 
-def content_sha256(tasks: list[Task]) -> str:
-    """Digest of the tasks' attributes and metrics (what the catalog indexes)."""
-    h = hashlib.sha256()
-    for t in sorted(tasks, key=lambda t: t.attrs["task_id"]):
-        h.update(_dumps({"attrs": t.attrs, "metrics": t.metrics}, ).encode())
-    return h.hexdigest()
-
-
 def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, Any],
                created: str) -> Path:
     """Write one result file in format v1, atomically."""
@@ -102,7 +96,6 @@ def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, 
             f.attrs.update({
                 "format": "hpcq-results", "format_version": 1, "study": study,
                 "created": created, "n_tasks": len(tasks),
-                "content_sha256": content_sha256(tasks),
             })
             f.create_group("provenance").attrs.update(provenance)
             tg = f.create_group("tasks")
@@ -118,6 +111,7 @@ def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, 
                                          dtype=h5py.string_dtype())
                     else:
                         g.create_dataset(name, data=value)
+            f.attrs["content_sha256"] = content_sha256(f)  # the format's own checksum
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -207,13 +201,16 @@ def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> T
     }
     data: dict[str, Any] = {}
     if payload == "full":
-        data = _datasets(rng, n_qubits, ideal, noisy, np.array([metrics["energy"]]),
-                         parent.data["final_parameters"][None, :],
-                         _dumps({"errors": [], "x90_gates": [], "model": model, **nparams}))
+        n_params = len(parent.data["final_parameters"])
+        data = _datasets(rng, n_qubits, ideal, noisy, np.zeros(0), np.zeros((0, n_params)),
+                         _dumps({"errors": [], "x90_gates": [], "model": model, **nparams}),
+                         final=parent.data["final_parameters"])
     return Task(a, metrics, data)
 
 
-def _datasets(rng, n_qubits, ideal, noisy, trace, params, noise_json) -> dict[str, Any]:
+def _datasets(rng, n_qubits, ideal, noisy, trace, params, noise_json, final=None,
+              ) -> dict[str, Any]:
+    final = params[-1] if final is None else final
     paulis = ["".join(rng.choice(list("IXYZ"), n_qubits)) for _ in range(4 * n_qubits)]
     return {
         "circuit_qpy": np.frombuffer(b"QISKIT-synthetic", dtype=np.uint8),
@@ -222,7 +219,7 @@ def _datasets(rng, n_qubits, ideal, noisy, trace, params, noise_json) -> dict[st
         "hamiltonian/coeffs": rng.normal(0, 0.5, len(paulis)),
         "trace/energy": np.asarray(trace, dtype=float),
         "trace/parameters": np.asarray(params, dtype=float),
-        "final_parameters": np.asarray(params[-1], dtype=float),
+        "final_parameters": np.asarray(final, dtype=float),
         "distributions/ideal": ideal,
         "distributions/noisy": noisy,
     }

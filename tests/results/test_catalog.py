@@ -123,3 +123,17 @@ def test_readonly_catalog_refuses_missing_db_and_writes(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(CatalogError, match="does not exist"):
         Catalog(tmp_path / "c.sqlite").index(tmp_path / "nope")
+
+
+def test_parallel_read_gives_the_same_catalog_as_serial(study, tmp_path, monkeypatch):
+    import hpcq.results.catalog as catalog_mod
+
+    (study / "broken.h5").write_bytes(b"junk")
+    serial = Catalog(tmp_path / "serial.sqlite")
+    s1 = serial.index(study, workers=1)
+    monkeypatch.setattr(catalog_mod, "PARALLEL_MIN", 0)
+    parallel = Catalog(tmp_path / "parallel.sqlite")
+    s2 = parallel.index(study, workers=2)
+    assert (s1.added, s1.runs, list(s1.errors)) == (s2.added, s2.runs, list(s2.errors))
+    a, b = serial.runs(), parallel.runs()
+    assert a.equals(b)
