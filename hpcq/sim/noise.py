@@ -8,6 +8,7 @@ error of one-qubit gates (sx, x), ``p2`` (default ``p``) that of cx.
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,8 @@ def build_noise_model(spec: NoiseSpec):
         return None
     if k == "fake_backend":
         return NoiseModel.from_backend(fake_backend(spec.backend))
-    nm = NoiseModel(basis_gates=BASIS_GATES)
+    # "id" included because NoiseModel.from_dict always adds it: keeps the JSON round trip exact
+    nm = NoiseModel(basis_gates=sorted(BASIS_GATES + ["id"]))
     p2 = spec.p if spec.p2 is None else spec.p2
     if k == "depolarizing":
         nm.add_all_qubit_quantum_error(depolarizing_error(spec.p, 1), ONE_QUBIT_NOISY)
@@ -58,15 +60,48 @@ def build_noise_model(spec: NoiseSpec):
     return nm
 
 
+MATRIX_INSTRUCTIONS = ("kraus", "unitary", "superop", "mat")
+
+
 def noise_model_to_json(nm) -> str:
-    return "null" if nm is None else json.dumps(nm.to_dict(serializable=True), sort_keys=True)
+    """NoiseModel.to_dict(serializable=True) as JSON, minus Aer's random per-error "id" (a UUID
+    that would make identical models serialize differently)."""
+    if nm is None:
+        return "null"
+    data = nm.to_dict(serializable=True)
+    for err in data.get("errors", []):
+        err.pop("id", None)
+    data["basis_gates"] = sorted(nm.basis_gates)  # to_dict omits them; from_dict guesses
+    return json.dumps(data, sort_keys=True)
+
+
+def _complex_matrices(params: list) -> list:
+    """serializable=True writes complex entries as [re, im]; from_dict wants complex arrays."""
+    out = []
+    for m in params:
+        a = np.asarray(m, dtype=float)
+        out.append(a[..., 0] + 1j * a[..., 1] if a.ndim >= 1 and a.shape[-1] == 2 else a)
+    return out
 
 
 def noise_model_from_json(text: str):
     from qiskit_aer.noise import NoiseModel
 
     data = json.loads(text)
-    return None if data is None else NoiseModel.from_dict(data)
+    if data is None:
+        return None
+    basis = data.pop("basis_gates", None)
+    for err in data.get("errors", []):
+        for circ in err.get("instructions", []):
+            for ins in circ:
+                if ins.get("name") in MATRIX_INSTRUCTIONS and ins.get("params"):
+                    ins["params"] = _complex_matrices(ins["params"])
+    with warnings.catch_warnings():  # deprecated in Aer 0.15 but still the only JSON reader
+        warnings.simplefilter("ignore", DeprecationWarning)
+        nm = NoiseModel.from_dict(data)
+    if basis is not None:  # restore the exact basis (add_basis_gates drops non-gates like delay)
+        nm._basis_gates = set(basis)
+    return nm
 
 
 def readout_matrices(nm, physical_qubits: list[int]) -> list[np.ndarray | None]:
