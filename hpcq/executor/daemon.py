@@ -1,0 +1,327 @@
+"""`hpcq executor start`: the login-node daemon (one assign loop + one watcher thread).
+
+Assign loop: long-poll ColonyOS (``assign_timeout_s``, well under the server's 600-s stale-executor
+limit; an empty poll is "No process available for assignment"), validate each process against the
+catalog, kwargs model, site profile, quantum sizing and maxexectime (refusals close the process
+FAILED at once, the loop keeps serving), group processes into Slurm job arrays (packing), journal
+the intent, sbatch through submitit, journal the job ids, hand the jobs to the watcher. Connection
+errors back off with jitter and never end the loop. SIGTERM/SIGINT: stop assigning, submit what
+was already assigned, leave running jobs to the journal, exit 0; the next start adopts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpcq import catalog
+from hpcq.config import Settings
+from hpcq.executor.backends import Backend, make_backend
+from hpcq.executor.identity import ExecutorKey, ensure_registered, register_functions
+from hpcq.executor.journal import BatchRow, Journal, ProcRow
+from hpcq.executor.packing import Group, Packer, PackingConfig, elements
+from hpcq.executor.resources import Plan, PlanError, plan_process
+from hpcq.executor.watcher import Identity, Watched, WatchConfig, Watcher
+from hpcq.job.task import Task
+
+log = logging.getLogger("hpcq.executor")
+
+NO_PROCESS = "No process available for assignment"
+
+
+class _Interrupted(BaseException):  # not Exception: pycolonies re-wraps those
+    """Raised by the signal handler to cut a long-poll short (a process assigned in that instant
+    is found again at the next start by orphan recovery)."""
+
+
+@dataclass
+class ExecutorConfig:
+    state_dir: Path
+    jobs_dir: Path | None = None  # submitit folders + outcome files (shared filesystem)
+    results_dir: Path | None = None  # per-process work directories (shared filesystem)
+    executor_type: str = "hpcq"
+    name: str | None = None
+    executor_prvkey: str | None = None
+    profile: str = "local"
+    backend: str = "slurm"
+    assign_timeout_s: int = 10
+    packing: PackingConfig = field(default_factory=PackingConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    backoff_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).resolve()
+        self.jobs_dir = Path(self.jobs_dir).resolve() if self.jobs_dir else self.state_dir / "jobs"
+        self.results_dir = Path(self.results_dir).resolve() if self.results_dir else self.state_dir / "results"
+        if not 1 <= self.assign_timeout_s <= 300:
+            raise ValueError(f"assign_timeout_s={self.assign_timeout_s}: use 1..300 s "
+                             "(the server drops executors silent for 600 s)")
+
+
+@dataclass
+class Prepared:
+    process: Any  # pycolonies Process
+    fd: catalog.FunctionDef
+    params: dict[str, Any]
+    plan: Plan
+
+
+class Executor:
+    def __init__(self, cfg: ExecutorConfig, settings: Settings | None = None, backend: Backend | None = None):
+        self.cfg = cfg
+        self.settings = settings or Settings.load()
+        self.backend = backend or make_backend(cfg.backend)
+        self.stop_event = threading.Event()
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(cfg.state_dir, 0o700)
+        self.journal = Journal(cfg.state_dir / "journal.sqlite")
+        self.packer = Packer(cfg.packing)
+        self.key: ExecutorKey | None = None
+        self.client = self.settings.client()
+        self.watcher: Watcher | None = None
+        self.submitted_jobs = 0
+        self._in_assign = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.key = ensure_registered(self.settings, self.cfg.state_dir, self.cfg.executor_type, self.cfg.name,
+                                     self.cfg.executor_prvkey)
+        register_functions(self.client, self.colony, self.key, sorted(catalog.FUNCTIONS))
+        ident = Identity(client=self.client, prvkey=self.key.prvkey, colony=self.colony,
+                         executor_id=self.key.executor_id, executor_name=self.key.name)
+        self.watcher = Watcher(ident, self.journal, self.backend, self.cfg.watch)
+        log.info("executor %s (id %s…) type=%s backend=%s profile=%s state=%s", self.key.name,
+                 self.key.executor_id[:8], self.key.executor_type, self.backend.name, self.cfg.profile,
+                 self.cfg.state_dir)
+
+    @property
+    def colony(self) -> str:
+        return self.settings.colony_name
+
+    def run(self) -> None:
+        """Serve until stop() (or SIGTERM via install_signal_handlers)."""
+        if self.key is None:
+            self.setup()
+        assert self.watcher is not None
+        self.recover()
+        self.watcher.start()
+        log.info("serving colony %s", self.colony)
+        try:
+            self._assign_loop()
+        finally:
+            for group in self.packer.flush():  # already assigned: submit, never drop
+                self._submit_group(group)
+            self.watcher.stop()
+            self.watcher.join(timeout=10)
+            log.info("stopped; journal %s", self.journal.counts())
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum, frame):  # noqa: ARG001
+            log.info("signal %s: stop assigning; running jobs stay in the journal", signal.Signals(signum).name)
+            self.stop()
+            if self._in_assign:
+                raise _Interrupted()
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    # -- crash recovery ---------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Adopt what a previous run of this executor left: intents, submitted jobs, orphans."""
+        assert self.watcher is not None and self.key is not None
+        for batch in self.journal.unsubmitted_batches():
+            procs = self.journal.procs_of_batch(batch.batch_id)
+            ids = self.backend.find(batch.job_name, batch.created, batch.elements)
+            if ids is None:
+                log.info("batch %s was never submitted: submitting it now", batch.batch_id)
+                element_tasks = [[] for _ in range(batch.elements)]
+                for p in procs:
+                    element_tasks[p.element].append(Task(**p.task))
+                try:
+                    ids = self.backend.submit(_runner(), element_tasks, batch.params, batch.job_name,
+                                              Path(batch.folder))
+                except Exception as exc:  # noqa: BLE001
+                    self._fail_many([p.process_id for p in procs], f"submitting the Slurm job failed: {exc}")
+                    continue
+                self.submitted_jobs += 1
+            else:
+                log.info("batch %s was submitted before the crash as %s: adopting it", batch.batch_id, ids[0])
+            self.journal.record_submitted(batch.batch_id, ids)
+        adopted = []
+        for p in self.journal.open_procs():
+            if p.state != "submitted" or not p.job_id:
+                continue
+            batch = self.journal.batch(p.batch_id)
+            adopted.append(_watched(p, batch.folder if batch else str(self.cfg.jobs_dir)))
+        if adopted:
+            log.info("adopting %d process(es) with jobs in Slurm", len(adopted))
+            self.watcher.watch(adopted)
+        self._recover_orphans()
+
+    def _recover_orphans(self) -> None:
+        """Processes assigned to us whose intent never reached the journal: run them now."""
+        try:
+            running = self.client.list_processes(self.colony, 100, 1, self.key.prvkey) or []
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not list running processes for orphan recovery: %s", exc)
+            return
+        from model import Process  # pycolonies' model module
+
+        for raw in running:
+            if raw.get("assignedexecutorid") != self.key.executor_id or self.journal.knows(raw["processid"]):
+                continue
+            log.info("process %s was assigned before a crash but never submitted: submitting it", raw["processid"])
+            self._accept(Process(**raw))
+        for group in self.packer.flush():
+            self._submit_group(group)
+
+    # -- assign loop ------------------------------------------------------------------------------
+    def _assign_loop(self) -> None:
+        backoff = 1.0
+        while not self.stop_event.is_set():
+            for group in self.packer.due():
+                self._submit_group(group)
+            timeout = self.cfg.assign_timeout_s
+            deadline = self.packer.next_deadline()
+            if deadline is not None:
+                timeout = max(1, min(timeout, int(deadline - time.monotonic() + 0.999)))
+            try:
+                self._in_assign = True
+                process = self.client.assign(self.colony, timeout, self.key.prvkey)
+                self._in_assign = False
+            except _Interrupted:
+                break
+            except Exception as exc:  # noqa: BLE001 - pycolonies wraps every error alike
+                self._in_assign = False
+                if NO_PROCESS in str(exc):
+                    backoff = 1.0
+                    for group in self.packer.flush():  # the queue is empty: do not sit on a batch
+                        self._submit_group(group)
+                    continue
+                if self.stop_event.is_set():
+                    break
+                sleep = min(self.cfg.backoff_max_s, backoff) * random.uniform(0.5, 1.5)
+                log.warning("assign failed (%s); retrying in %.1f s", str(exc)[:200], sleep)
+                self.stop_event.wait(sleep)
+                backoff = min(self.cfg.backoff_max_s, backoff * 2)
+                for group in self.packer.flush():
+                    self._submit_group(group)
+                continue
+            backoff = 1.0
+            self._accept(process)
+
+    def _accept(self, process) -> None:
+        pid = process.processid
+        log.info("assigned process=%s func=%s", pid, process.spec.funcname)
+        if self.journal.knows(pid):  # handed back by ColonyOS (maxexectime) and assigned again
+            old = self.journal.proc(pid)
+            if old is not None and old.state != "closed":
+                self.watcher.drop(pid)
+                if old.job_id:
+                    try:
+                        self.backend.cancel([old.job_id])
+                    except Exception as exc:  # noqa: BLE001
+                        log.warning("cancelling the previous job %s of %s failed: %s", old.job_id, pid, exc)
+            self.journal.supersede(pid)
+        try:
+            prepared = self.prepare(process)
+        except PlanError as exc:
+            self._fail_many([pid], str(exc))
+            return
+        self.packer.add((prepared.fd.name, prepared.plan.key()), prepared)
+
+    def prepare(self, process) -> Prepared:
+        """Everything that can be refused is refused here, before anything is queued."""
+        spec = process.spec
+        try:
+            fd = catalog.get(spec.funcname)
+        except catalog.UnknownFunction as exc:
+            raise PlanError(str(exc.args[0])) from None
+        try:
+            raw = catalog.decode_kwargs(spec.kwargs)
+            params = catalog.validate_kwargs(fd.name, raw)
+        except ValueError as exc:
+            raise PlanError(str(exc)) from None
+        model = fd.params_model()
+        params_obj = model.model_validate(params) if model is not None else None
+        conditions = spec.conditions.model_dump()
+        profile = (spec.env or {}).get("HPCQ_PROFILE") or self.cfg.profile
+        plan = plan_process(profile, conditions, params_obj, fd.mpi, int(spec.maxexectime))
+        return Prepared(process=process, fd=fd, params=params, plan=plan)
+
+    # -- submission -------------------------------------------------------------------------------
+    def _submit_group(self, group: Group) -> None:
+        items: list[Prepared] = group.items
+        if not items:
+            return
+        batch_id = uuid.uuid4().hex[:12]
+        job_name = f"hpcq-{batch_id}"
+        folder = self.cfg.jobs_dir
+        per = self.cfg.packing.per_element
+        params = dict(items[0].plan.params)
+        if per > 1 and len(items) > 1:  # elements run several tasks one after another
+            params["timeout_min"] = int(params.get("timeout_min", 60)) * min(per, len(items))
+        chunks = elements(items, per)
+        now = time.time()
+        procs, element_tasks = [], []
+        for i, chunk in enumerate(chunks):
+            tasks = []
+            for prep in chunk:
+                p = prep.process
+                task = Task(process_id=p.processid, funcname=prep.fd.name, params=prep.params,
+                            workdir=str(self.cfg.results_dir / self.colony / p.processid),
+                            outcome_path=str(folder / "outcomes" / f"{p.processid}.json"),
+                            inputs=list(p.input or []),
+                            gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count))
+                tasks.append(task)
+                procs.append(ProcRow(process_id=p.processid, batch_id=batch_id, element=i, funcname=prep.fd.name,
+                                     task=asdict(task), assigned=now))
+            element_tasks.append(tasks)
+        batch = BatchRow(batch_id=batch_id, job_name=job_name, backend=self.backend.name, folder=str(folder),
+                         params=params, elements=len(chunks), created=now, submitted=None)
+        self.journal.record_intent(batch, procs)  # BEFORE sbatch: a crash now is recovered by job name
+        try:
+            ids = self.backend.submit(_runner(), element_tasks, params, job_name, folder)
+        except Exception as exc:  # noqa: BLE001 - sbatch refused (bad partition, too many nodes, ...)
+            self.journal.record_submitted(batch_id, [])
+            self._fail_many([p.process_id for p in procs], f"submitting the Slurm job failed: {exc}")
+            return
+        self.journal.record_submitted(batch_id, ids)
+        self.submitted_jobs += 1
+        log.info("submitted batch=%s job=%s processes=%d elements=%d", batch_id, ids[0].split("_")[0],
+                 len(procs), len(ids))
+        self.watcher.watch([_watched(ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}),
+                                     str(folder)) for p in procs])
+
+    def _fail_many(self, pids: list[str], message: str) -> None:
+        for pid in pids:
+            log.info("refusing process=%s: %s", pid, message)
+            try:
+                self.client.fail(pid, [message], self.key.prvkey)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("failing %s failed: %s", pid, exc)
+            if self.journal.knows(pid):
+                self.journal.mark_closed(pid, "failed")
+
+
+def _runner():
+    from hpcq.job.runner import run_tasks
+
+    return run_tasks
+
+
+def _watched(p: ProcRow, folder: str) -> Watched:
+    t = p.task
+    return Watched(process_id=p.process_id, job_id=p.job_id or "", batch_id=p.batch_id, element=p.element,
+                   folder=folder, funcname=p.funcname, outcome_path=t["outcome_path"], workdir=t["workdir"],
+                   submitted=p.assigned)

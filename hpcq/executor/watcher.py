@@ -1,0 +1,367 @@
+"""The watcher thread: many Slurm jobs at once, one loop, few calls.
+
+Every cycle (``poll_s``) it checks each watched process's Outcome file (a stat: cheap, and the
+fastest way to see a finished task); every ``query_s`` it reads the state of ALL watched jobs
+with one backend query (one sacct call); every ``log_s`` it forwards new stdout/stderr lines to
+ColonyOS logs; every ``colony_s`` it checks that its processes are still RUNNING and assigned to
+this executor on the ColonyOS side and scancels the jobs of those that are not.
+
+It is the only thread that closes processes, so a process is closed at most once per executor,
+and the journal (``mark_closed`` after the RPC) makes that hold across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpcq.executor import register
+from hpcq.executor.backends.base import EXPLAIN, Backend, JobInfo
+from hpcq.executor.journal import Journal
+from hpcq.job.runner import BEGIN, END
+from hpcq.job.task import Outcome
+
+log = logging.getLogger("hpcq.executor")
+
+RUNNING = 1
+LOG_CHUNK = 16_000  # characters per add_log message
+
+
+@dataclass
+class WatchConfig:
+    poll_s: float = 0.1  # outcome-file checks
+    query_s: float = 2.0  # one sacct for all jobs
+    log_s: float = 1.0  # stdout/stderr -> ColonyOS logs
+    colony_s: float = 5.0  # are our processes still ours on the ColonyOS side?
+    grace_s: float = 3.0  # a job ended without an Outcome file: wait this long for the file to appear
+    stderr_lines: int = 20  # last stderr lines quoted in a failure
+
+
+@dataclass
+class Watched:
+    process_id: str
+    job_id: str
+    batch_id: str
+    element: int
+    folder: str
+    funcname: str
+    outcome_path: str
+    workdir: str
+    submitted: float = 0.0
+    info: JobInfo | None = None
+    terminal_since: float | None = None
+    attrs_sent: bool = False
+    retry_after: float = 0.0
+
+
+@dataclass
+class Identity:
+    client: Any  # pycolonies.Colonies
+    prvkey: str
+    colony: str
+    executor_id: str
+    executor_name: str
+
+
+@dataclass
+class _Tail:
+    offset: int
+    partial: str = ""
+    current: str | None = None
+
+
+class Watcher(threading.Thread):
+    def __init__(self, ident: Identity, journal: Journal, backend: Backend, cfg: WatchConfig | None = None):
+        super().__init__(name="hpcq-watcher", daemon=True)
+        self.me, self.journal, self.backend = ident, journal, backend
+        self.cfg = cfg or WatchConfig()
+        self.stop_event = threading.Event()
+        self._incoming: queue.Queue[Watched] = queue.Queue()
+        self._drop: queue.Queue[str] = queue.Queue()
+        self.active: dict[str, Watched] = {}
+        self._tails: dict[str, _Tail] = {}
+        self._last = {"query": 0.0, "log": 0.0, "colony": time.monotonic()}
+        self.closed_count = 0
+        self.errors = 0
+
+    # -- called from other threads ------------------------------------------------------------
+    def watch(self, items: list[Watched]) -> None:
+        for w in items:
+            self._incoming.put(w)
+
+    def drop(self, process_id: str) -> None:
+        """Forget a process (it was handed back to ColonyOS and assigned again)."""
+        self._drop.put(process_id)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def idle(self) -> bool:
+        return not self.active and self._incoming.empty()
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.cycle()
+            except Exception:  # noqa: BLE001 - the watcher must never die
+                self.errors += 1
+                log.exception("watcher cycle failed; continuing")
+                time.sleep(1.0)
+            self.stop_event.wait(self.cfg.poll_s)
+
+    def cycle(self) -> None:
+        now = time.monotonic()
+        self._take_incoming()
+        finished = [w for w in self.active.values() if w.retry_after <= now and Path(w.outcome_path).exists()]
+        if now - self._last["query"] >= self.cfg.query_s or (finished and any(w.info is None for w in finished)):
+            self._last["query"] = now
+            self._query(now)
+        lost = [w for w in self.active.values() if w.retry_after <= now and w.terminal_since is not None
+                and now - w.terminal_since >= self.cfg.grace_s and not Path(w.outcome_path).exists()]
+        if finished or lost or now - self._last["log"] >= self.cfg.log_s:
+            self._last["log"] = now
+            self._stream_logs()
+        for w in finished:
+            self._finish(w, Outcome.read(w.outcome_path))
+        for w in lost:
+            self._finish_lost(w)
+        if now - self._last["colony"] >= self.cfg.colony_s:
+            self._last["colony"] = now
+            self._check_colony()
+
+    def _take_incoming(self) -> None:
+        while True:
+            try:
+                pid = self._drop.get_nowait()
+            except queue.Empty:
+                break
+            self.active.pop(pid, None)
+        new = []
+        while True:
+            try:
+                w = self._incoming.get_nowait()
+            except queue.Empty:
+                break
+            self.active[w.process_id] = w
+            new.append(w)
+        for w in new:  # the Slurm job id is known from submission on: show it at once
+            register.add_attributes(self.me.client, self.me.prvkey, w.process_id,
+                                    {"slurm_job_id": w.job_id})
+
+    def _query(self, now: float) -> None:
+        ids = sorted({w.job_id for w in self.active.values()})
+        try:
+            infos = self.backend.query(ids)
+        except Exception as exc:  # noqa: BLE001 - sacct hiccups must not stop the loop
+            log.warning("job state query failed (%s); will retry", exc)
+            return
+        for w in self.active.values():
+            info = infos.get(w.job_id)
+            if info is None:
+                continue
+            w.info = info
+            if info.terminal and w.terminal_since is None:
+                w.terminal_since = now
+
+    # -- closing ------------------------------------------------------------------------------
+    def _job_attrs(self, w: Watched, out: Outcome | None) -> dict[str, Any]:
+        info = w.info
+        attrs: dict[str, Any] = {}
+        nodes = (out.nodes if out and out.nodes else "") or (info.nodes if info else "")
+        if nodes:
+            attrs["slurm_nodes"] = nodes
+        if info and info.submit and info.start:
+            attrs["queue_time_s"] = round(max(0.0, info.start - info.submit), 3)
+        if out and out.finished:
+            run = out.finished - out.started
+        elif info and info.start and info.end:
+            run = info.end - info.start
+        else:
+            run = None
+        if run is not None:
+            attrs["run_time_s"] = round(max(0.0, run), 3)
+            cpus = info.alloc_cpus if info and info.alloc_cpus else max(1, (out.ranks * out.threads) if out else 1)
+            attrs["core_hours"] = f"{cpus * max(0.0, run) / 3600:.6f}"
+        return attrs
+
+    def _finish(self, w: Watched, out: Outcome) -> None:
+        c, key = self.me.client, self.me.prvkey
+        register.add_attributes(c, key, w.process_id, self._job_attrs(w, out))
+        try:
+            if out.ok:
+                register.register_files(c, key, self.me.colony, w.process_id, out.files)
+                c.close(w.process_id, register.success_output(out.files, w.workdir, out.summary), key)
+                how = "success"
+            else:
+                c.fail(w.process_id, [f"{w.funcname} failed in Slurm job {out.slurm_job_id or w.job_id}: "
+                                      f"{out.error.splitlines()[0] if out.error else 'unknown error'}",
+                                      out.error], key)
+                how = "failed"
+        except Exception as exc:  # noqa: BLE001
+            self._close_error(w, exc)
+            return
+        self._closed(w, how)
+
+    def _finish_lost(self, w: Watched) -> None:
+        info = w.info
+        state = info.state if info else "UNKNOWN"
+        msg = (f"Slurm job {w.job_id} ended {state}: {EXPLAIN.get(state, 'the job ended without a result')}"
+               f" (function {w.funcname}, nodes {info.nodes if info and info.nodes else '?'})")
+        errors = [msg]
+        tail = self._stderr_tail(w)
+        if tail:
+            errors.append("last lines of stderr:\n" + tail)
+        register.add_attributes(self.me.client, self.me.prvkey, w.process_id,
+                                {**self._job_attrs(w, None), "slurm_state": state})
+        try:
+            self.me.client.fail(w.process_id, errors, self.me.prvkey)
+        except Exception as exc:  # noqa: BLE001
+            self._close_error(w, exc)
+            return
+        self._closed(w, "failed")
+
+    def _closed(self, w: Watched, how: str) -> None:
+        self.journal.mark_closed(w.process_id, how)
+        self.active.pop(w.process_id, None)
+        self.closed_count += 1
+        log.info("closed process=%s as=%s job=%s", w.process_id, how, w.job_id)
+
+    def _close_error(self, w: Watched, exc: Exception) -> None:
+        """Close refused or failed: find out whether the process is still ours to close."""
+        state = self._colony_state(w.process_id)
+        if state == "ours":
+            w.retry_after = time.monotonic() + 2.0
+            log.warning("closing %s failed (%s); will retry", w.process_id, exc)
+        elif state == "unreachable":
+            w.retry_after = time.monotonic() + 5.0
+            log.warning("ColonyOS unreachable while closing %s (%s); will retry", w.process_id, exc)
+        else:
+            log.warning("process %s is %s on the ColonyOS side; not closing it (%s)", w.process_id, state, exc)
+            self.journal.mark_closed(w.process_id, "gone")
+            self.active.pop(w.process_id, None)
+
+    def _colony_state(self, process_id: str) -> str:
+        """'ours' (RUNNING, assigned to us), 'gone' (removed/closed/reassigned) or 'unreachable'."""
+        try:
+            p = self.me.client.get_process(process_id, self.me.prvkey)
+        except Exception as exc:  # noqa: BLE001
+            text = str(exc).lower()
+            if "not found" in text or "does not exist" in text:
+                return "gone"
+            return "unreachable"
+        if p.state == RUNNING and p.assignedexecutorid == self.me.executor_id:
+            return "ours"
+        return "gone"
+
+    # -- cancellation from the ColonyOS side ----------------------------------------------------
+    def _check_colony(self) -> None:
+        if not self.active:
+            return
+        try:
+            running = self.me.client.list_processes(self.me.colony, 100, RUNNING, self.me.prvkey) or []
+        except Exception as exc:  # noqa: BLE001
+            log.warning("listing running processes failed (%s)", exc)
+            return
+        ours = {p["processid"] for p in running if p.get("assignedexecutorid") == self.me.executor_id}
+        candidates = [pid for pid in self.active if pid not in ours]
+        if len(running) >= 100:  # the list was cut at 100: confirm a few at a time
+            candidates = candidates[:20]
+        gone = [pid for pid in candidates if self._colony_state(pid) == "gone"]
+        for pid in gone:
+            w = self.active.pop(pid, None)
+            if w is None:
+                continue
+            self.journal.mark_closed(pid, "gone")
+            siblings = [o for o in self.active.values() if o.job_id == w.job_id]
+            if not siblings:
+                try:
+                    self.backend.cancel([w.job_id])
+                    log.info("process %s is gone on the ColonyOS side: cancelled Slurm job %s", pid, w.job_id)
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("cancelling job %s failed: %s", w.job_id, exc)
+
+    # -- logs -----------------------------------------------------------------------------------
+    def _stream_logs(self) -> None:
+        by_job: dict[str, list[Watched]] = {}
+        for w in self.active.values():
+            by_job.setdefault(w.job_id, []).append(w)
+        for job_id, ws in by_job.items():
+            out_path, err_path = self.backend.log_paths(job_id, Path(ws[0].folder))
+            active = {w.process_id for w in ws}
+            first = min(ws, key=lambda w: w.element).process_id
+            for path, prefix in ((out_path, ""), (err_path, "[stderr] ")):
+                lines = self._read_new(path, first)
+                per: dict[str, list[str]] = {}
+                for pid, line in lines:
+                    if pid in active:
+                        per.setdefault(pid, []).append(prefix + line)
+                sent_ok = True
+                for pid, pl in per.items():
+                    text = "\n".join(pl)
+                    for i in range(0, len(text), LOG_CHUNK):
+                        try:
+                            self.me.client.add_log(pid, text[i:i + LOG_CHUNK], self.me.prvkey)
+                        except Exception as exc:  # noqa: BLE001
+                            sent_ok = False
+                            log.debug("add_log %s failed: %s", pid, exc)
+                tail = self._tails.get(str(path))
+                if tail is not None and lines and sent_ok:
+                    self.journal.set_log_offset(str(path), tail.offset)
+
+    def _read_new(self, path: Path, default_pid: str) -> list[tuple[str, str]]:
+        key = str(path)
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = self._tails[key] = _Tail(offset=self.journal.log_offset(key), current=default_pid)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(tail.offset)
+                data = fh.read(1 << 20)
+        except FileNotFoundError:
+            return []
+        if not data:
+            return []
+        tail.offset += len(data)
+        text = tail.partial + data.decode("utf-8", errors="replace")
+        *complete, tail.partial = text.split("\n")
+        out = []
+        for line in complete:
+            if line.startswith(BEGIN):
+                tail.current = line[len(BEGIN):].strip()
+                continue
+            if line.startswith(END):
+                continue
+            out.append((tail.current or default_pid, line))
+        return out
+
+    def _stderr_tail(self, w: Watched) -> str:
+        _, err = self.backend.log_paths(w.job_id, Path(w.folder))
+        try:
+            with open(err, "rb") as fh:
+                fh.seek(0, 2)
+                size = fh.tell()
+                fh.seek(max(0, size - 64_000))
+                lines = fh.read().decode("utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return ""
+        # only this process's part of a packed element
+        for i in range(len(lines) - 1, -1, -1):
+            if lines[i].startswith(BEGIN + w.process_id):
+                lines = lines[i + 1:]
+                break
+        lines = [ln for ln in lines if not ln.startswith(END)]
+        return "\n".join(lines[-self.cfg.stderr_lines:])
+
+    def status(self) -> dict[str, Any]:
+        return {"watching": len(self.active), "closed": self.closed_count, "errors": self.errors}
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)

@@ -1,0 +1,72 @@
+"""The callable submitit runs in the Slurm job: run each Task in turn and write its Outcome.
+
+One array element (or one plain job) gets a list of Tasks. Packing several tasks into one
+element runs them one after another in the same Python process; every task still writes its
+own Outcome file, so the executor closes each ColonyOS process as soon as it is done.
+Exceptions become an Outcome with the traceback; the job itself exits 0 so that Slurm states
+other than COMPLETED always mean something outside the function (TIMEOUT, OOM, NODE_FAIL, ...).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from hpcq.job.context import build_context, pin_threads, threads_per_rank
+from hpcq.job.task import Outcome, Task
+
+BEGIN = "[hpcq] begin process "
+END = "[hpcq] end process "
+
+
+def _warn_time_limit(signum, frame) -> None:  # noqa: ARG001
+    # submitit's default handler would requeue or raise; hpcq lets Slurm end the job so that
+    # sacct reports TIMEOUT, which the executor turns into the process error.
+    print("[hpcq] Slurm time-limit warning received; the job will be killed at its time limit",
+          file=sys.stderr, flush=True)
+
+
+def _mark(line: str) -> None:
+    print(line, flush=True)
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_one(task: Task) -> Outcome:
+    from hpcq import catalog
+
+    ctx = build_context(task.process_id, task.workdir, task.inputs, task.gpu)
+    Path(task.workdir).mkdir(parents=True, exist_ok=True)
+    out = Outcome(process_id=task.process_id, ok=False, started=time.time(), slurm_job_id=ctx.slurm_job_id,
+                  nodes=ctx.nodes, hostname=ctx.extra.get("hostname", ""), ranks=ctx.size, threads=ctx.threads)
+    try:
+        fd = catalog.get(task.funcname)
+        result = fd.load()(dict(task.params), ctx)
+        out.ok = True
+        if result is not None:
+            out.summary = dict(result.summary or {})
+            out.files = [str((Path(task.workdir) / f).resolve()) for f in (result.files or [])]
+    except BaseException as exc:  # noqa: BLE001 - the job must report every failure, incl. SystemExit
+        tb = traceback.format_exc()
+        print(tb, file=sys.stderr, flush=True)
+        out.ok = False
+        out.error = f"{type(exc).__name__}: {exc}\n{tb[-3000:]}"
+    out.finished = time.time()
+    if ctx.rank == 0:
+        out.write(task.outcome_path)
+    return out
+
+
+def run_tasks(tasks: list[Task]) -> list[dict]:
+    """Entry point pickled by submitit (one call per Slurm job or array element)."""
+    pin_threads(threads_per_rank())
+    signal.signal(signal.SIGUSR2, _warn_time_limit)
+    summaries = []
+    for task in tasks:
+        _mark(BEGIN + task.process_id)
+        out = run_one(task)
+        _mark(END + task.process_id)
+        summaries.append({"process_id": task.process_id, "ok": out.ok})
+    return summaries
