@@ -1,0 +1,186 @@
+"""HDF5 v1: re-open, validate, round-trip Qiskit objects, detect corruption, atomic writes, rerun."""
+
+import json
+import os
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import hpcq.results
+from hpcq.results import h5format as F
+from hpcq.results.h5cli import rerun, validate
+
+
+def test_file_validates_and_reads_into_dataframe(result_file):
+    assert F.validate(result_file) == []
+    df = hpcq.results.open(result_file)
+    assert len(df) == 8
+    for col in ("file", "study", *F.TASK_ATTRS, *F.METRIC_ATTRS, *F.PROVENANCE_COLUMNS):
+        assert col in df.columns, col
+    assert set(df.step) == {"vqe", "noise"}
+    assert (df.colonies_process_id == "proc-123").all() and (df.workflow_id == "wf-9").all()
+    noisy = df[df.step == "noise"]
+    assert set(noisy.parent_task_id) <= set(df.task_id)
+    assert json.loads(df.problem_params.iloc[0])["kind"] in ("h2", "tfim")
+
+
+def test_read_summary_reads_attributes_only(result_file):
+    s = F.read_summary(result_file)
+    assert s["attrs"]["format"] == "hpcq-results" and s["attrs"]["format_version"] == 1
+    assert s["attrs"]["n_tasks"] == len(s["tasks"]) == 8
+    prov = s["provenance"]
+    assert prov["mpi_ranks"] == 1 and prov["threads_per_rank"] == 1
+    assert prov["qiskit_version"] and prov["aer_version"] and prov["python_version"]
+    assert "without MPI" in prov["one_circuit_splitting"]
+    t = s["tasks"][0]
+    assert set(F.TASK_ATTRS) <= set(t["attrs"]) and set(F.METRIC_ATTRS) <= set(t["metrics"])
+
+
+def test_qiskit_objects_round_trip_equal(result_file):
+    from qiskit import transpile
+
+    from hpcq.sim.ansatz import build_ansatz
+    from hpcq.sim.noise import BASIS_GATES, build_noise_model
+    from hpcq.sim.problems import hamiltonian
+
+    for tid in F.task_ids(result_file):
+        rec = F.load_task(result_file, tid)
+        spec = rec.spec
+        assert spec.task_id == tid
+        rebuilt = transpile(build_ansatz(spec.ansatz, spec.problem.qubits), basis_gates=BASIS_GATES,
+                            optimization_level=1, seed_transpiler=spec.seed)
+        # fresh builds get new Parameter UUIDs, so compare the circuits bound to the stored point
+        x = rec.final_parameters
+        assert rec.circuit.assign_parameters(x) == rebuilt.assign_parameters(x)
+        assert rec.noise_model == build_noise_model(spec.noise)
+        assert rec.hamiltonian.equiv(hamiltonian(spec.problem))
+        assert rec.final_parameters.shape == (rec.circuit.num_parameters,)
+        bound = rec.circuit.assign_parameters(rec.final_parameters)
+        assert bound.num_parameters == 0
+
+
+def _copy(src, tmp_path, name="copy.h5"):
+    dst = tmp_path / name
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_corrupted_files_fail_validation(result_file, tmp_path):
+    # 1) a changed number (attribute)
+    p = _copy(result_file, tmp_path, "attr.h5")
+    with h5py.File(p, "r+") as f:
+        g = f["tasks"][sorted(f["tasks"])[0]]["metrics"]
+        g.attrs["energy"] = g.attrs["energy"] + 1e-12
+    assert any("content_sha256 mismatch" in s for s in F.validate(p))
+    # 2) a changed dataset value
+    p = _copy(result_file, tmp_path, "data.h5")
+    with h5py.File(p, "r+") as f:
+        d = f["tasks"][sorted(f["tasks"])[1]]["final_parameters"]
+        d[0] = d[0] + 1.0
+    assert any("content_sha256 mismatch" in s for s in F.validate(p))
+    # 3) a missing dataset
+    p = _copy(result_file, tmp_path, "missing.h5")
+    with h5py.File(p, "r+") as f:
+        del f["tasks"][sorted(f["tasks"])[0]]["distributions/noisy"]
+    assert any("distributions/noisy missing" in s for s in F.validate(p))
+    # 4) flipped bytes inside the file / truncation
+    p = _copy(result_file, tmp_path, "bytes.h5")
+    raw = bytearray(p.read_bytes())
+    for i in range(len(raw) // 2, len(raw) // 2 + 64):
+        raw[i] ^= 0xFF
+    p.write_bytes(bytes(raw))
+    assert F.validate(p) != []
+    p = _copy(result_file, tmp_path, "trunc.h5")
+    p.write_bytes(p.read_bytes()[: os.path.getsize(p) // 3])
+    assert F.validate(p) and "cannot open" in F.validate(p)[0]
+    # 5) not our format
+    p = tmp_path / "other.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["format"] = "something-else"
+    assert "expected 'hpcq-results'" in F.validate(p)[0]
+
+
+def test_validate_cli_exit_codes(result_file, tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(validate, [str(result_file)])
+    assert ok.exit_code == 0 and ok.output.startswith("OK")
+    bad = _copy(result_file, tmp_path)
+    with h5py.File(bad, "r+") as f:
+        f.attrs["study"] = "tampered"
+    res = runner.invoke(validate, [str(result_file), str(bad)])
+    assert res.exit_code == 1 and "INVALID" in res.output and "content_sha256 mismatch" in res.output
+
+
+def test_atomic_write_leaves_no_partial_file(result_file, tmp_path):
+    rec_ids = F.task_ids(result_file)
+    assert rec_ids
+
+    class Broken:
+        task_id = "broken"
+
+        @property
+        def spec(self):
+            raise RuntimeError("boom while writing")
+
+    target = tmp_path / "out.h5"
+    with pytest.raises(RuntimeError, match="boom"):
+        F.write_results(target, [Broken()], {}, study="x")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_checksum_is_deterministic_over_content(result_file, tmp_path):
+    with h5py.File(result_file, "r") as f:
+        assert F.content_sha256(f) == f.attrs["content_sha256"]
+    p = _copy(result_file, tmp_path)
+    os.utime(p, (0, 0))  # metadata changes do not matter, content does
+    with h5py.File(p, "r") as f:
+        assert F.content_sha256(f) == f.attrs["content_sha256"]
+
+
+def test_rerun_reproduces_noiseless_and_noisy_bit_for_bit(result_file):
+    ids = F.task_ids(result_file)
+    noiseless = next(t for t in ids if "-none-" in t and t.startswith("h2"))
+    noisy = next(t for t in ids if "-depolarizing-" in t and t.startswith("h2"))
+    runner = CliRunner()
+    for tid in (noiseless, noisy):
+        res = runner.invoke(rerun, [str(result_file), "--task", tid])
+        assert res.exit_code == 0, res.output
+        assert "1/1 tasks reproduced bit for bit" in res.output
+
+
+def test_rerun_detects_a_different_result(result_file, tmp_path):
+    """A file whose stored energy differs (checksum recomputed, so it validates) must not match."""
+    p = _copy(result_file, tmp_path)
+    tid = next(t for t in F.task_ids(p) if "-none-" in t and t.startswith("tfim"))
+    with h5py.File(p, "r+") as f:
+        m = f["tasks"][tid]["metrics"]
+        m.attrs["energy"] = np.nextafter(m.attrs["energy"], 0)
+        f.attrs["content_sha256"] = F.content_sha256(f)
+    assert F.validate(p) == []
+    res = CliRunner().invoke(rerun, [str(p), "--task", tid])
+    assert res.exit_code == 1 and "0/1 tasks reproduced" in res.output
+    res = CliRunner().invoke(rerun, [str(p), "--task", "nope"])
+    assert res.exit_code != 0 and "is not in" in res.output
+
+
+def test_in_memory_objects_equal_after_write_and_load(tmp_path):
+    from hpcq.sim.runner import run_task
+    from hpcq.sim.spec import parse_sweep
+
+    task = parse_sweep({"problems": [{"kind": "h2", "bond_length": 1.2, "mapping": "jordan_wigner"}],
+                        "ansatze": [{"kind": "efficient_su2", "reps": 1}],
+                        "optimizers": [{"kind": "spsa", "maxiter": 3}],
+                        "noise": [{"kind": "thermal", "t1": 4e-5, "t2": 3e-5}]}).tasks()[0]
+    r = run_task(task)
+    path = F.write_results(tmp_path / "one.h5", [r], {"mpi_ranks": 1}, study="one")
+    rec = F.load_task(path, task.task_id)
+    assert rec.circuit == r.circuit  # QPY keeps parameter UUIDs: exactly the same circuit
+    assert rec.noise_model == r.noise_model
+    assert rec.hamiltonian == r.hamiltonian
+    assert rec.spec == task
+    assert np.array_equal(rec.trace_energy, r.trace_energy)
+    assert np.array_equal(rec.dist_noisy, r.dist_noisy)
+    assert F.validate(path) == []
