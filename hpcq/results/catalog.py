@@ -143,18 +143,26 @@ def _read(path: str) -> tuple[str, dict[str, Any] | Exception]:
 
 
 def read_many(paths: list[str], workers: int | None = None):
-    """(path, summary or the exception reading it), in order; parallel for many files."""
+    """(path, summary or the exception reading it), in order; parallel for many files.
+
+    Workers run h5format.read_summary itself (forkserver: they import only h5py/numpy, not
+    this module's pandas), so a pool is cheap to start and nothing is inherited by fork."""
     if workers is None:
         workers = min(8, len(os.sched_getaffinity(0)))
     if workers <= 1 or len(paths) < PARALLEL_MIN:
         yield from map(_read, paths)
         return
-    from concurrent.futures import ProcessPoolExecutor
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        yield from pool.map(_read, paths, chunksize=64)
+        futures = [pool.submit(read_summary, p) for p in paths]
+        for p, fut in zip(paths, futures):
+            try:
+                yield p, fut.result()
+            except Exception as exc:  # noqa: BLE001
+                yield p, exc
 
 
 class Catalog:
