@@ -1,0 +1,78 @@
+import networkx as nx
+import pytest
+
+from hpcq.results.catalog import Catalog, default_db
+from hpcq.results.graph import MAX_SIZE, MIN_SIZE, build_graph, elements, node_sizes
+from hpcq.results.rank import make_spec, rank
+
+
+@pytest.fixture
+def runs(study):
+    cat = Catalog(default_db(study))
+    cat.index(study)
+    return cat
+
+
+def test_graph_is_a_tree_problem_ansatz_vqe_noise(runs):
+    df = runs.runs()
+    g = build_graph(df)
+    assert nx.is_forest(g.to_undirected()) and nx.is_directed_acyclic_graph(g)
+    by_type = {}
+    for n, d in g.nodes(data=True):
+        by_type.setdefault(d["type"], []).append(n)
+    assert len(by_type["vqe"]) == 12 and len(by_type["noise"]) == 36
+    # each noise run hangs off its parent VQE run, each VQE run off an ansatz, and so on
+    for n in by_type["noise"]:
+        (parent,) = g.predecessors(n)
+        assert parent == "task:" + df.set_index("task_id").loc[n[5:], "parent_task_id"]
+    for n in by_type["vqe"]:
+        (parent,) = g.predecessors(n)
+        assert g.nodes[parent]["type"] == "ansatz"
+        (grand,) = g.predecessors(parent)
+        assert g.nodes[grand]["type"] == "problem"
+    assert all(g.in_degree(n) == 0 for n in by_type["problem"])
+    node = g.nodes[by_type["noise"][0]]
+    assert set(node["metrics"]) >= {"abs_error", "jsd", "fidelity"}
+
+
+def test_noise_run_without_catalogued_parent_hangs_off_its_ansatz(runs):
+    df = runs.runs()
+    g = build_graph(df[df["step"] == "noise"])
+    noise = [n for n, d in g.nodes(data=True) if d["type"] == "noise"]
+    assert all(g.nodes[n]["orphan"] for n in noise)
+    assert all(g.nodes[next(g.predecessors(n))]["type"] == "ansatz" for n in noise)
+
+
+def test_rank_sizes_labels_and_top_k(runs):
+    g = build_graph(runs.runs())
+    ranked = rank(runs.noise_runs(), make_spec(["jsd:min"]))
+    els = elements(g, ranked)
+    nodes = {e["data"]["id"]: e["data"] for e in els if "source" not in e["data"]}
+    best = nodes["task:" + ranked["task_id"][0]]
+    worst = nodes["task:" + ranked["task_id"].iloc[-1]]
+    assert best["display"].startswith("#1 ") and best["size"] == MAX_SIZE
+    assert worst["display"].startswith(f"#{len(ranked)} ") and worst["size"] == MIN_SIZE
+    top = elements(g, ranked, top=2)
+    kept = {e["data"]["id"] for e in top if "source" not in e["data"]}
+    noise = [n for n in kept if n.startswith("task:") and "-n" in n]
+    assert sorted(nodes[n]["position"] for n in noise) == [1, 2]
+    # ancestors stay, so the path from the problem is visible; edges only between kept nodes
+    for n in noise:
+        assert nx.ancestors(g, n) <= kept
+    for e in top:
+        if "source" in e["data"]:
+            assert e["data"]["source"] in kept and e["data"]["target"] in kept
+
+
+def test_node_sizes_linear_and_ties():
+    s = node_sizes({"a": 1, "b": 1, "c": 3})
+    assert s["a"] == s["b"] == MAX_SIZE and s["c"] == MIN_SIZE
+    assert node_sizes({"a": 1}) == {"a": MAX_SIZE}
+
+
+def test_layout_places_children_below_parents(runs):
+    g = build_graph(runs.runs())
+    els = elements(g)
+    pos = {e["data"]["id"]: e["position"] for e in els if "position" in e}
+    for a, b in g.edges:
+        assert pos[b]["y"] > pos[a]["y"]

@@ -1,0 +1,61 @@
+"""The /api/v1 JSON API and `hpcq ui` options (Flask test client: no browser needed)."""
+
+import pytest
+from click.testing import CliRunner
+
+from hpcq.cli import main
+from hpcq.results.catalog import Catalog, default_db
+from hpcq.results.rank import make_spec, rank
+
+
+@pytest.fixture(scope="module")
+def client(ui_results):
+    from hpcq.ui.app import create_app
+
+    return create_app(str(default_db(ui_results))).server.test_client()
+
+
+def test_runs_endpoint_matches_the_catalog(client, ui_results):
+    cat = Catalog(default_db(ui_results))
+    r = client.get("/api/v1/runs").get_json()
+    assert r["count"] == 30 and len(r["runs"]) == 30
+    assert {x["task_id"] for x in r["runs"]} == set(cat.noise_runs()["task_id"])
+    assert "vqe_abs_error" in r["runs"][0]
+    r = client.get("/api/v1/runs?step=all").get_json()
+    assert r["count"] == 40
+    assert client.get("/api/v1/runs?step=bogus").status_code == 400
+
+
+def test_rank_endpoint_is_the_cli_ranking(client, ui_results):
+    r = client.get("/api/v1/rank?by=abs_error:min&by=jsd:min&weights=0.7,0.3&top=5").get_json()
+    expected = rank(Catalog(default_db(ui_results)).noise_runs(),
+                    make_spec(["abs_error:min", "jsd:min"], "0.7,0.3"))
+    assert [x["task_id"] for x in r["runs"]] == list(expected["task_id"][:5])
+    assert r["definition"]["weights"] == [0.7, 0.3]
+    bad = client.get("/api/v1/rank?by=nope")
+    assert bad.status_code == 400 and "no such metric" in bad.get_json()["error"]
+    assert client.get("/api/v1/rank?by=jsd&top=x").status_code == 400
+
+
+def test_graph_endpoint_ranks_and_cuts(client):
+    els = client.get("/api/v1/graph").get_json()["elements"]
+    assert sum(1 for e in els if e["data"].get("type") == "noise") == 30
+    els = client.get("/api/v1/graph?by=fidelity:max&top=4").get_json()["elements"]
+    noise = [e["data"] for e in els if e["data"].get("type") == "noise"]
+    assert sorted(d["position"] for d in noise) == [1, 2, 3, 4]
+
+
+def test_api_is_read_only(client):
+    assert client.post("/api/v1/runs").status_code == 405
+    assert client.delete("/api/v1/rankings/x").status_code == 405
+    assert client.get("/api/v1/rankings/none").status_code == 404
+
+
+def test_ui_command_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("HPCQ_RESULTS_DIR", raising=False)
+    res = CliRunner().invoke(main, ["ui", "--db", str(tmp_path / "none.sqlite")])
+    assert res.exit_code != 0 and "hpcq results index" in res.output
+    res = CliRunner().invoke(main, ["ui"])
+    assert res.exit_code != 0 and "--results DIR" in res.output
+    res = CliRunner().invoke(main, ["ui", "--results", str(tmp_path / "nope")])
+    assert res.exit_code != 0 and "no such folder" in res.output
