@@ -1,4 +1,4 @@
-"""The HTTP side: a threaded server for POST /api and GET /health, the 1 s timeout sweep and
+"""The HTTP side: a threaded server for POST /api, GET /health and GET /pubsub (wait()), the 1 s timeout sweep and
 the stale-executor cleanup, the server key, and clean shutdown on SIGTERM/SIGINT."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from hpcq.config import write_private_file
-from hpcq.server import api, processes
+from hpcq.server import api, processes, pubsub
 from hpcq.server.auth import Ctx
 from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey
 from hpcq.server.store import Store
@@ -92,10 +93,44 @@ def make_handler(ctx: Ctx, max_body: int):
             self.wfile.write(body)
 
         def do_GET(self):
-            if self.path.split("?")[0] == "/health":
+            route = self.path.split("?")[0]
+            if route == "/health":
                 self._send(200, b"", "text/plain")
+            elif route == "/pubsub" and self.headers.get("Upgrade", "").lower() == "websocket":
+                self._websocket()
             else:
                 self._send(404, b"404 page not found", "text/plain")
+
+        def _websocket(self):
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            self.close_connection = True
+            if not key:
+                self._send(400, b"missing Sec-WebSocket-Key", "text/plain")
+                return
+            self.send_response(101, "Switching Protocols")
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", pubsub.accept_key(key))
+            self.end_headers()
+            try:
+                opcode, data = pubsub.read_frame(self.rfile, max_body)
+                if opcode != 0x1:
+                    raise RPCError(400, "expected one text frame with a signed envelope")
+                reply = pubsub.subscribe(ctx, data)
+            except RPCError as exc:
+                reply = api.error_reply(exc)[1]
+            except (ConnectionError, OSError, struct.error):
+                return
+            except Exception as exc:  # never kill the server thread silently
+                log.exception("pubsub error")
+                reply = api.error_reply(RPCError(500, f"internal server error: {exc}"))[1]
+            if reply is None:
+                return  # timeout: drop the connection without a close frame, so wait() raises
+            try:
+                self.wfile.write(pubsub.frame(0x1, reply))
+                self.wfile.write(pubsub.close_frame())
+            except OSError:
+                pass
 
         def do_POST(self):
             if self.path.split("?")[0] != "/api":
