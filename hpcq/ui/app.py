@@ -65,7 +65,8 @@ def _node_info(data: dict[str, Any] | None) -> list[Any]:
     for k, v in (data.get("metrics") or {}).items():
         txt = "–" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
         rows.append(html.Tr([html.Th(k), html.Td(txt, id=f"node-metric-{k}")]))
-    return [html.H4(data.get("label", data.get("id")), id="node-info-title"),
+    title = f"{data.get('type', 'node')}: {data.get('label', data.get('id'))}"
+    return [html.H4(title, id="node-info-title"),
             html.Table(rows, id="node-info-table")]
 
 

@@ -59,3 +59,40 @@ def test_ui_command_errors(tmp_path, monkeypatch):
     assert res.exit_code != 0 and "--results DIR" in res.output
     res = CliRunner().invoke(main, ["ui", "--results", str(tmp_path / "nope")])
     assert res.exit_code != 0 and "no such folder" in res.output
+
+
+def test_hpcq_ui_command_serves_the_api(ui_results, tmp_path):
+    """The real command in a subprocess: index a copy of the results, serve, answer, stop."""
+    import json
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    results = tmp_path / "r"
+    shutil.copytree(ui_results, results, ignore=shutil.ignore_patterns("*.sqlite"))
+    proc = subprocess.Popen([sys.executable, "-m", "hpcq.cli", "ui", "--results", str(results),
+                             "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/runs", timeout=5) as r:
+                    body = json.load(r)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise AssertionError(proc.stdout.read().decode())
+                time.sleep(0.3)
+        assert body["count"] == 30
+        assert (results / ".hpcq-catalog.sqlite").exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)
