@@ -542,6 +542,7 @@ HANDLERS = {
     "submitworkflowspecmsg": procs.submit_workflow, "getprocessgraphmsg": procs.get_graph,
     "getprocessgraphsmsg": procs.list_graphs, "removeprocessgraphmsg": procs.remove_graph,
     "removeallprocessgraphsmsg": procs.remove_all_graphs,
+    "addchildmsg": procs.add_child,
     "addattributemsg": add_attribute, "getattributemsg": get_attribute,
     "addlogmsg": add_log, "getlogsmsg": get_logs,
     "addfunctionmsg": add_function, "getfunctionsmsg": get_functions,

@@ -613,3 +613,52 @@ def cleanup_stale_executors(ctx: Ctx) -> int:
     cutoff = now_ns() - int(ctx.stale_executor_s * 1e9)
     cur = ctx.store.db.execute("DELETE FROM executors WHERE lastheard!=0 AND lastheard<?", (cutoff,))
     return cur.rowcount
+
+
+# --- dynamic workflows -------------------------------------------------------------------------
+def add_child(ctx: Ctx, caller: str, msg: dict) -> dict:
+    """A running graph member, assigned to the caller, adds a child. ``insert`` puts the new node
+    between the parent and all of its children (or only ``childprocessid`` when given)."""
+    gid = field(msg, "processgraphid", str, "")
+    g = load_graph(ctx, gid)
+    parent = load(ctx, msg.get("parentprocessid"))
+    if parent["processgraphid"] != gid:
+        raise bad(f"parent process is not part of processgraph <{gid}>")
+    require_assignee(ctx, caller, parent)
+    if parent["state"] != RUNNING:
+        raise bad("Failed to add child, parent process is not running")
+    spec = normalise_spec(field(msg, "spec", dict, required=True))
+    spec["conditions"]["colonyname"] = g["colonyname"]
+    if spec["maxexectime"] == 0:
+        spec["maxexectime"] = -1
+    if not spec["nodename"]:
+        raise bad("the child's spec needs a nodename")
+    procs_ = _graph_procs(ctx, gid)
+    if any(p["spec"]["nodename"] == spec["nodename"] for p in procs_.values()):
+        raise bad(f"nodename <{spec['nodename']}> already exists in the processgraph")
+    insert = field(msg, "insert", bool, False)
+    target = field(msg, "childprocessid", str, "")
+    if target and target not in parent["children"]:
+        raise bad(f"childprocessid <{target}> is not a child of the parent process")
+    ex_name = require_member(ctx, caller, g["colonyname"])
+    child = new_process(spec, caller, ex_name, now_ns())
+    child.update(processgraphid=gid, parents=[parent["processid"]], waitforparents=True)
+    spec["conditions"]["dependencies"] = [parent["spec"]["nodename"]]
+    if insert or target:
+        moved = [target] if target else list(parent["children"])
+        for pid in moved:
+            grand = procs_[pid]
+            grand["parents"] = [child["processid"] if x == parent["processid"] else x
+                                for x in grand["parents"]]
+            deps = grand["spec"]["conditions"]["dependencies"]
+            grand["spec"]["conditions"]["dependencies"] = [
+                spec["nodename"] if d == parent["spec"]["nodename"] else d for d in deps]
+            ctx.store.put_process(grand)
+        child["children"] = moved
+        parent["children"] = [x for x in parent["children"] if x not in moved]
+    parent["children"].append(child["processid"])
+    ctx.store.put_process(parent)
+    store_new(ctx, child)
+    g["processids"] = list(procs_) + [child["processid"]]
+    _put_graph(ctx, g)
+    return render(ctx, child)

@@ -144,3 +144,31 @@ def test_graph_removal_rules_and_quirks(srv):
     c.remove_processgraph(g3.processgraphid, up)
     with pytest.raises(ColoniesConnectionError, match="not found"):
         c.get_process(g3.rootprocessids[0], up)
+
+
+def test_add_child_appends_and_inserts(srv):
+    c, up, e = srv.client(), srv.user_prvkey, srv.e1
+    g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[node("a"), node("z", ["a"])]), up)
+    a = c.assign("dev", 5, e)
+    refused = func_spec("x", [], "dev", "t")
+    with pytest.raises(ColoniesConnectionError, match="not assigned"):
+        c.add_child(g.processgraphid, a.processid, "", refused, "x", False, up)
+    extra = c.add_child(g.processgraphid, a.processid, "", func_spec("leaf", [], "dev", "t"),
+                        "leaf", False, e)
+    assert extra["parents"] == [a.processid] and extra["waitforparents"]
+    mid = c.add_child(g.processgraphid, a.processid, "", func_spec("mid", [], "dev", "t"),
+                      "mid", True, e)
+    z = next(pid for pid in g.processids if c.get_process(pid, up).spec.nodename == "z")
+    assert set(mid["children"]) == {z, extra["processid"]}
+    assert c.get_process(z, up).parents == [mid["processid"]]
+    assert c.get_process(a.processid, up).children == [mid["processid"]]
+    with pytest.raises(ColoniesConnectionError, match="already exists"):
+        c.add_child(g.processgraphid, a.processid, "", func_spec("mid", [], "dev", "t"),
+                    "mid", False, e)
+    c.close(a.processid, ["from-a"], e)
+    m = c.assign("dev", 5, e)
+    assert m.spec.nodename == "mid" and m.input == ["from-a"]
+    c.close(m.processid, ["from-mid"], e)
+    rest = {c.assign("dev", 5, e).spec.nodename for _ in range(2)}
+    assert rest == {"z", "leaf"}
+    assert len(c.get_processgraph(g.processgraphid, up).processids) == 4
