@@ -3,7 +3,7 @@
 It only reads: the catalog is opened read-only and result files are never opened here.
 Element ids are stable (tests and users rely on them; listed in docs/dashboard.md):
   rank-metric, rank-direction, rank-top, runs-count, runs-grid, workflow-graph,
-  graph-legend, node-info (node-info-title, node-metric-<name> cells).
+  graph-legend, graph-note, node-info (node-info-title, node-metric-<name> cells).
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                        columnSize="autoSize", style={"height": "420px"}),
             html.H3("Workflow graph"),
             _legend(),
+            html.Div(id="graph-note", style={"color": "#d63031"}),
             html.Div(style={"display": "flex", "gap": "12px"}, children=[
                 cyto.Cytoscape(id="workflow-graph", elements=[], stylesheet=stylesheet(),
                                layout={"name": "preset", "fit": True, "padding": 20},
@@ -115,6 +116,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
 
     @app.callback(Output("runs-grid", "rowData"), Output("runs-grid", "columnDefs"),
                   Output("workflow-graph", "elements"), Output("runs-count", "children"),
+                  Output("graph-note", "children"),
                   Input("rank-metric", "value"), Input("rank-direction", "value"),
                   Input("rank-top", "value"))
     def update(metric, direction, top):
@@ -127,7 +129,8 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         count = f"{len(view.rows)} of {view.total} noise runs"
         if ranked:
             count += f", ranked by {metric} ({direction})"
-        return records(view.rows, cols), _column_defs(cols, numeric, ranked), view.elements, count
+        return (records(view.rows, cols), _column_defs(cols, numeric, ranked), view.elements,
+                count, view.graph_note)
 
     @app.callback(Output("node-info", "children"), Input("workflow-graph", "tapNodeData"))
     def node_info(data):
@@ -187,7 +190,8 @@ def _api(app: Dash, cat: Catalog) -> None:
                                mode=request.args.get("mode", "weighted"), top=top_arg())
         except RankError as exc:
             return bad(str(exc).replace("--", ""))
-        return jsonify({"definition": view.definition, "elements": view.elements})
+        return jsonify({"definition": view.definition, "elements": view.elements,
+                        "note": view.graph_note})
 
     @server.get("/api/v1/rankings")
     def api_rankings():

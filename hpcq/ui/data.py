@@ -26,6 +26,7 @@ TABLE_COLUMNS = [
     "optimizer_params", "seed", "slurm_job_id", "workflow_id", "file",
 ]
 RANK_COLUMNS = ["position", "score"]
+GRAPH_MAX_NODES = 2000  # a browser draws a few thousand nodes at most; beyond, ask for top k
 
 
 @dataclass
@@ -36,6 +37,7 @@ class View:
     elements: list[dict[str, Any]]
     definition: dict[str, Any] | None
     total: int
+    graph_note: str = ""  # why the graph is not drawn ("" when it is)
 
 
 def metric_options(noise: pd.DataFrame) -> list[str]:
@@ -46,7 +48,8 @@ def metric_options(noise: pd.DataFrame) -> list[str]:
 
 
 def ranked_view(cat: Catalog, by: list[str] | None = None, weights: str | None = None,
-                mode: str = "weighted", top: int | None = None) -> View:
+                mode: str = "weighted", top: int | None = None,
+                max_nodes: int = GRAPH_MAX_NODES) -> View:
     """Noise runs (joined with vqe_ parents), ranked by ``by`` if given, cut to the top
     ``top`` positions; and the workflow graph of all runs with the same ranks."""
     runs = cat.runs()
@@ -60,8 +63,15 @@ def ranked_view(cat: Catalog, by: list[str] | None = None, weights: str | None =
             noise = noise[noise["position"] <= top]
     ranked = noise if by else None
     g = build_graph(runs)
-    return View(noise.reset_index(drop=True), elements(g, ranked, top if by else None),
-                definition, total=int((runs["step"] == "noise").sum()))
+    els = elements(g, ranked, top if by else None)
+    n_nodes = sum(1 for e in els if "source" not in e["data"])
+    note = ""
+    if n_nodes > max_nodes:
+        note = (f"The graph has {n_nodes} nodes, more than {max_nodes} can be drawn: rank by a "
+                "metric and set top k to draw the best runs and their ancestors.")
+        els = []
+    return View(noise.reset_index(drop=True), els, definition,
+                total=int((runs["step"] == "noise").sum()), graph_note=note)
 
 
 def records(df: pd.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:

@@ -96,3 +96,13 @@ def test_hpcq_ui_command_serves_the_api(ui_results, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_graph_too_big_to_draw_asks_for_top_k(ui_results):
+    from hpcq.ui.data import ranked_view
+
+    cat = Catalog(default_db(ui_results))
+    view = ranked_view(cat, max_nodes=20)
+    assert view.elements == [] and "set top k" in view.graph_note
+    view = ranked_view(cat, by=["jsd:min"], top=2, max_nodes=20)
+    assert view.elements and view.graph_note == ""
