@@ -1,0 +1,183 @@
+"""Executor test helpers: a real embedded server, the real local Slurm cluster, and the executor
+as a SUBPROCESS (`python -m hpcq.executor start`) so that tests can SIGKILL it. The submitting
+side uses only pycolonies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hpcq.catalog import encode_kwargs
+
+EXECUTOR_TYPE = "hpcq-test"
+
+
+@dataclass
+class ExecutorProc:
+    """One `python -m hpcq.executor start` subprocess; stderr goes to a log file per start."""
+
+    env: dict[str, str]
+    state_dir: Path
+    args: list[str]
+    popen: subprocess.Popen | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self) -> "ExecutorProc":
+        log = self.state_dir.parent / f"executor-{len(self.logs)}.log"
+        self.logs.append(log)
+        fh = open(log, "w")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "hpcq.executor", "start", "--state-dir", str(self.state_dir),
+             "--backend", "slurm", *self.args],
+            env=self.env, stdout=fh, stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            self.popen.wait(30)
+
+    def stop(self) -> int | None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        return self.popen.returncode if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text() for p in self.logs if p.exists())
+
+
+@dataclass
+class Colony:
+    """The client side: a pycolonies client, the colony, a user key."""
+
+    client: object
+    colony: str
+    prvkey: str
+    colony_prvkey: str
+    env: dict[str, str]
+
+    def submit(self, funcname: str, params: dict | None = None, walltime: int = 60, maxexectime: int = 3600,
+               maxretries: int = 0, executortype: str = EXECUTOR_TYPE, **conditions):
+        from pycolonies import func_spec
+
+        spec = func_spec(funcname, [], self.colony, executortype, kwargs=encode_kwargs(params or {}),
+                         maxexectime=maxexectime, maxretries=maxretries, maxwaittime=-1)
+        spec.conditions.walltime = walltime
+        for k, v in conditions.items():
+            setattr(spec.conditions, k, v)
+        return self.client.submit_func_spec(spec, self.prvkey)
+
+    def get(self, pid: str):
+        return self.client.get_process(pid, self.prvkey)
+
+    def wait(self, pid: str, timeout: float = 120, states=(2, 3)):
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.get(pid)
+            if p.state in states:
+                return p
+            if time.monotonic() > deadline:
+                raise AssertionError(f"process {pid} still in state {p.state} after {timeout} s")
+            time.sleep(0.2)
+
+    def attrs(self, p) -> dict[str, str]:
+        return {a.key: a.value for a in (p.attributes or []) if a.attributetype == 1}
+
+    def wait_attr(self, pid: str, key: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = self.attrs(self.get(pid)).get(key)
+            if v:
+                return v
+            time.sleep(0.2)
+        raise AssertionError(f"process {pid} has no attribute {key} after {timeout} s")
+
+    def logs(self, pid: str) -> str:
+        rows = self.client.get_process_log(self.colony, pid, 500, 0, self.prvkey) or []
+        return "\n".join(r["message"] for r in rows)
+
+
+def make_colony(tmp: Path) -> tuple[object, Colony]:
+    from pycolonies import Colonies
+
+    from hpcq.server.process import init_colony, start_server
+
+    handle = start_server(tmp / "colonies-server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
+    env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")
+    col = Colony(client=Colonies(handle.host, handle.port), colony=env["COLONIES_COLONY_NAME"],
+                 prvkey=env["COLONIES_PRVKEY"], colony_prvkey=env["COLONIES_COLONY_PRVKEY"], env=env)
+    return handle, col
+
+
+@dataclass
+class Lab:
+    """A real Slurm cluster + a real embedded server + executor subprocesses, for one test module."""
+
+    cluster: object
+    col: Colony
+    tmp: Path
+    executors: list[ExecutorProc] = field(default_factory=list)
+
+    def executor(self, name: str, *args: str, executor_type: str = EXECUTOR_TYPE) -> ExecutorProc:
+        env = self.cluster.env(**self.col.env)
+        env["HPCQ_CONFIG_DIR"] = str(self.tmp / "config")
+        env.pop("COLONIES_EXECUTOR_NAME", None)
+        env.pop("HPCQ_EXECUTOR_PRVKEY", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        state = self.tmp / name / "state"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        ex = ExecutorProc(env=env, state_dir=state, args=["--name", name, "--type", executor_type, *args])
+        self.executors.append(ex)
+        return ex.start()
+
+    def sacct_jobs(self, job_ids: set[str]) -> list[dict[str, str]]:
+        """Allocation rows (no steps) for these main job ids, straight from slurmdbd."""
+        out = self.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State",
+                               "-j", ",".join(sorted(job_ids))).stdout
+        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
+
+    def wait_sacct_state(self, job_id: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        state = ""
+        while time.monotonic() < deadline:
+            rows = [r for r in self.sacct_jobs({job_id.split("_")[0]}) if r["JobID"] == job_id]
+            state = rows[0]["State"] if rows else ""
+            if state and state.split()[0] not in ("PENDING", "RUNNING", "COMPLETING", "REQUEUED"):
+                return state
+            time.sleep(0.5)
+        raise AssertionError(f"job {job_id} still {state!r} after {timeout} s")
+
+    def cancel_leftovers(self) -> None:
+        out = self.cluster.run("squeue", "-h", "-o", "%i|%j").stdout
+        ids = [ln.split("|")[0] for ln in out.splitlines() if ln.split("|")[-1].startswith("hpcq-")]
+        if ids:
+            self.cluster.run("scancel", *ids, check=False)
+
+
+@pytest.fixture(scope="module")
+def lab(slurm_cluster, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("executor")
+    handle, col = make_colony(tmp)
+    lab = Lab(cluster=slurm_cluster, col=col, tmp=tmp)
+    try:
+        yield lab
+    finally:
+        for ex in lab.executors:
+            ex.stop()
+        lab.cancel_leftovers()
+        handle.stop()

@@ -1,0 +1,130 @@
+"""The executor against a real local Slurm cluster and the real embedded server.
+
+One executor subprocess serves the whole module; the slow cases (time limit, scancel, the
+ColonyOS-side failure) are submitted first so that they run while the quick ones are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slurm
+
+
+@pytest.fixture(scope="module")
+def served(lab):
+    ex = lab.executor("exec-a")
+    col = lab.col
+    early = {
+        # Slurm's time limit is whole minutes: walltime 60 s -> --time=1; the sleep outlasts it
+        "timeout": col.submit("hpcq_sleep", {"seconds": 600}, walltime=60, maxexectime=3600).processid,
+        "scancel": col.submit("hpcq_sleep", {"seconds": 600}, walltime=300, maxexectime=3600).processid,
+        # ColonyOS fails it after maxexectime=8 s (maxretries=0): its Slurm job must be cancelled
+        "colony_fail": col.submit("hpcq_sleep", {"seconds": 600}, walltime=5, maxexectime=8).processid,
+    }
+    yield lab, ex, early
+    assert ex.alive(), "executor died:\n" + ex.log_text()[-3000:]
+    assert ex.stop() == 0, "executor did not exit cleanly on SIGTERM:\n" + ex.log_text()[-3000:]
+
+
+def test_process_runs_as_slurm_job_and_closes_success(served):
+    lab, ex, _ = served
+    col = lab.col
+    p = col.wait(col.submit("hpcq_echo", {"message": "hello slurm"}).processid, timeout=120)
+    assert p.state == 2, p.errors
+    ref, summary = p.output
+    assert json.loads(summary)["message"] == "hello slurm"
+    assert ref.endswith(p.processid)  # no result file: the per-process work directory
+    attrs = col.attrs(p)
+    job = attrs["slurm_job_id"]
+    assert attrs["slurm_nodes"].startswith("n")
+    for key in ("queue_time_s", "run_time_s", "core_hours"):
+        assert float(attrs[key]) >= 0
+    assert lab.wait_sacct_state(job) == "COMPLETED"  # slurmdbd lags slurmctld by a few seconds
+    rows = lab.sacct_jobs({job.split("_")[0]})
+    assert [r["JobID"] for r in rows] == [job]
+    assert rows[0]["JobName"].startswith("hpcq-"), rows
+    assert "hpcq_echo: hello slurm" in col.logs(p.processid)  # job stdout streamed to ColonyOS logs
+
+
+def test_exception_fails_with_its_text(served):
+    lab, _, _ = served
+    col = lab.col
+    p = col.wait(col.submit("hpcq_fail", {"message": "boom-42"}).processid, timeout=120)
+    assert p.state == 3
+    assert "RuntimeError: boom-42" in p.errors[0]
+    assert "Traceback" in p.errors[1]
+    assert "slurm_job_id" in col.attrs(p)
+
+
+def test_refusals_fail_clearly_and_executor_keeps_serving(served):
+    lab, ex, _ = served
+    col = lab.col
+    unknown = col.submit("no_such_function", {})
+    bad_kwargs = col.submit("hpcq_echo", {"mesage": "typo"})
+    too_long = col.submit("hpcq_echo", {}, walltime=7200, maxexectime=600)
+    bad_cond = col.submit("hpcq_echo", {}, processespernode=4)  # hpcq_echo is not MPI-enabled
+    p = col.wait(unknown.processid, 30)
+    assert p.state == 3 and "'no_such_function' is not in hpcq's function catalog" in p.errors[0]
+    p = col.wait(bad_kwargs.processid, 30)
+    assert p.state == 3 and "kwargs.mesage" in p.errors[0]
+    p = col.wait(too_long.processid, 30)
+    assert p.state == 3 and "walltime=7200" in p.errors[0] and "maxexectime=600" in p.errors[0]
+    p = col.wait(bad_cond.processid, 30)
+    assert p.state == 3 and ("processespernode" in p.errors[0] or "ranks" in p.errors[0]), p.errors
+    for q in (unknown, bad_kwargs, too_long, bad_cond):  # refused before anything was queued
+        assert "slurm_job_id" not in col.attrs(col.get(q.processid))
+    ok = col.wait(col.submit("hpcq_echo", {"message": "still here"}).processid, 120)
+    assert ok.state == 2 and ex.alive()
+
+
+def test_sweep_of_200_is_packed_into_few_slurm_jobs(served):
+    lab, _, _ = served
+    col = lab.col
+    # a second executor (own type) that also packs 10 short processes into each array element
+    sweeper = lab.executor("exec-sweep", "--pack", "10", "--batch-wait", "3", executor_type="hpcq-sweep")
+    pids = [col.submit("hpcq_echo", {"message": f"task {i}"}, executortype="hpcq-sweep").processid
+            for i in range(200)]
+    done = [col.wait(pid, timeout=300) for pid in pids]
+    assert all(p.state == 2 for p in done), [p.errors for p in done if p.state != 2][:3]
+    assert sorted(json.loads(p.output[1])["message"] for p in done) == sorted(f"task {i}" for i in range(200))
+    jobs = {col.attrs(p)["slurm_job_id"].split("_")[0] for p in done}
+    assert len(jobs) <= 5, f"200 processes used {len(jobs)} Slurm jobs"
+    assert len(lab.sacct_jobs(jobs)) >= len(jobs)  # real jobs, visible in accounting
+    assert sweeper.stop() == 0
+
+
+def test_scancel_fails_process_naming_cancelled(served):
+    lab, _, early = served
+    col = lab.col
+    pid = early["scancel"]
+    job = col.wait_attr(pid, "slurm_job_id", 60)
+    deadline = time.monotonic() + 60
+    while "hpcq_sleep: tick" not in col.logs(pid):  # running and streaming its stdout
+        assert time.monotonic() < deadline, "no log lines from the running job"
+        time.sleep(0.5)
+    lab.cluster.run("scancel", job)
+    p = col.wait(pid, 60)
+    assert p.state == 3 and "CANCELLED" in p.errors[0], p.errors
+
+
+def test_colony_side_failure_cancels_the_slurm_job(served):
+    lab, _, early = served
+    col = lab.col
+    pid = early["colony_fail"]
+    job = col.wait_attr(pid, "slurm_job_id", 60)
+    p = col.wait(pid, 60)
+    assert p.state == 3 and "Maximum execution time" in " ".join(p.errors)  # failed by ColonyOS, not us
+    assert lab.wait_sacct_state(job, 60).startswith("CANCELLED")
+
+
+def test_time_limit_fails_process_naming_timeout(served):
+    lab, _, early = served
+    col = lab.col
+    pid = early["timeout"]
+    p = col.wait(pid, 240)
+    assert p.state == 3 and "TIMEOUT" in p.errors[0], p.errors
+    assert col.attrs(p).get("slurm_state") == "TIMEOUT"
