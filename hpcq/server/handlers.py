@@ -4,7 +4,6 @@ snapshots. Handlers take (ctx, caller id, message) and return the reply payload;
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from typing import Any
@@ -15,8 +14,8 @@ from hpcq.server.auth import (
 )
 from hpcq.server.store import dumps
 from hpcq.server.wire import (
-    APPROVED, ATTR_ENV, FAILED, MAX_LOG_COUNT, PENDING, REJECTED, RUNNING, SUCCESS, UNREGISTERED,
-    WAITING, RPCError, attribute_id, bad, field, forbidden, gotime, notfound, now_ns, random_id,
+    APPROVED, FAILED, MAX_LOG_COUNT, PENDING, REJECTED, RUNNING, SUCCESS, UNREGISTERED,
+    WAITING, attribute_id, bad, field, forbidden, gotime, notfound, now_ns, random_id,
     render_executor,
 )
 

@@ -76,6 +76,7 @@ def make_handler(ctx: Ctx, max_body: int):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "hpcq-colonies"
+        timeout = 300  # socket reads/writes only (not long-polls): reaps idle or stalled clients
 
         def setup(self):
             super().setup()

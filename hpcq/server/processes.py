@@ -611,8 +611,13 @@ def sweep(ctx: Ctx) -> None:
 
 def cleanup_stale_executors(ctx: Ctx) -> int:
     cutoff = now_ns() - int(ctx.stale_executor_s * 1e9)
-    cur = ctx.store.db.execute("DELETE FROM executors WHERE lastheard!=0 AND lastheard<?", (cutoff,))
-    return cur.rowcount
+    db = ctx.store.db
+    stale = db.execute("SELECT colonyname, executorname FROM executors WHERE lastheard!=0 AND "
+                       "lastheard<?", (cutoff,)).fetchall()
+    for row in stale:
+        db.execute("DELETE FROM executors WHERE colonyname=? AND executorname=?", tuple(row))
+        db.execute("DELETE FROM functions WHERE colonyname=? AND executorname=?", tuple(row))
+    return len(stale)
 
 
 # --- dynamic workflows -------------------------------------------------------------------------

@@ -20,6 +20,18 @@ class ColoniesServer:
     env_file: Path
 
     @property
+    def host(self) -> str:
+        return self.handle.host
+
+    @property
+    def port(self) -> int:
+        return self.handle.port
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+    @property
     def colony(self) -> str:
         return self.env["COLONIES_COLONY_NAME"]
 
