@@ -10,7 +10,7 @@ from qiskit.quantum_info import SparsePauliOp
 from hpcq.sim import h2
 from hpcq.sim.spec import ProblemSpec
 
-DENSE_MAX_QUBITS = 10  # above this, exact energies come from scipy's sparse Lanczos (eigsh)
+DENSE_MAX_QUBITS = 8  # above this, exact energies come from scipy's sparse Lanczos (eigsh)
 
 
 def _chain_bonds(n: int, boundary: str) -> list[tuple[int, int]]:
