@@ -37,6 +37,17 @@ log = logging.getLogger("hpcq.executor")
 NO_PROCESS = "No process available for assignment"
 
 
+TRANSIENT_SLURM = ("Unable to contact slurm controller", "Socket timed out", "temporarily unavailable",
+                   "Connection refused", "Zero Bytes were transmitted", "Resource temporarily unavailable",
+                   "did not answer in", "Slurm temporarily unable", "Transport endpoint")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """sbatch/squeue errors worth retrying (controller down or busy) vs. a request Slurm refuses."""
+    text = str(exc)
+    return any(m.lower() in text.lower() for m in TRANSIENT_SLURM)
+
+
 class _Interrupted(BaseException):  # not Exception: pycolonies re-wraps those
     """Raised by the signal handler to cut a long-poll short (a process assigned in that instant
     is found again at the next start by orphan recovery)."""
@@ -89,6 +100,7 @@ class Executor:
         self.watcher: Watcher | None = None
         self.submitted_jobs = 0
         self._in_assign = False
+        self._retry: dict[str, tuple[float, int]] = {}  # batch_id -> (next attempt, attempts)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -140,23 +152,8 @@ class Executor:
         """Adopt what a previous run of this executor left: intents, submitted jobs, orphans."""
         assert self.watcher is not None and self.key is not None
         for batch in self.journal.unsubmitted_batches():
-            procs = self.journal.procs_of_batch(batch.batch_id)
-            ids = self.backend.find(batch.job_name, batch.created, batch.elements)
-            if ids is None:
-                log.info("batch %s was never submitted: submitting it now", batch.batch_id)
-                element_tasks = [[] for _ in range(batch.elements)]
-                for p in procs:
-                    element_tasks[p.element].append(Task(**p.task))
-                try:
-                    ids = self.backend.submit(_runner(), element_tasks, batch.params, batch.job_name,
-                                              Path(batch.folder))
-                except Exception as exc:  # noqa: BLE001
-                    self._fail_many([p.process_id for p in procs], f"submitting the Slurm job failed: {exc}")
-                    continue
-                self.submitted_jobs += 1
-            else:
-                log.info("batch %s was submitted before the crash as %s: adopting it", batch.batch_id, ids[0])
-            self.journal.record_submitted(batch.batch_id, ids)
+            # sbatch may or may not have happened before the crash: look the unique name up first
+            self._submit_batch(batch.batch_id, check_existing=True, watch=False)
         adopted = []
         for p in self.journal.open_procs():
             if p.state != "submitted" or not p.job_id:
@@ -191,8 +188,10 @@ class Executor:
         while not self.stop_event.is_set():
             for group in self.packer.due():
                 self._submit_group(group)
+            self._retry_due()
             timeout = self.cfg.assign_timeout_s
-            deadline = self.packer.next_deadline()
+            deadline = min([d for d in [self.packer.next_deadline(), *(w for w, _ in self._retry.values())]
+                            if d is not None], default=None)
             if deadline is not None:
                 timeout = max(1, min(timeout, int(deadline - time.monotonic() + 0.999)))
             try:
@@ -280,7 +279,7 @@ class Executor:
                 p = prep.process
                 task = Task(process_id=p.processid, funcname=prep.fd.name, params=prep.params,
                             workdir=str(self.cfg.results_dir / self.colony / p.processid),
-                            outcome_path=str(folder / "outcomes" / f"{p.processid}.json"),
+                            outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"),
                             inputs=list(p.input or []),
                             gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count))
                 tasks.append(task)
@@ -290,18 +289,54 @@ class Executor:
         batch = BatchRow(batch_id=batch_id, job_name=job_name, backend=self.backend.name, folder=str(folder),
                          params=params, elements=len(chunks), created=now, submitted=None)
         self.journal.record_intent(batch, procs)  # BEFORE sbatch: a crash now is recovered by job name
+        self._submit_batch(batch_id, element_tasks=element_tasks)
+
+    def _submit_batch(self, batch_id: str, check_existing: bool = False, watch: bool = True,
+                      element_tasks: list[list[Task]] | None = None) -> None:
+        """sbatch a journaled batch (or adopt the job if Slurm already has it). Transient Slurm
+        errors (slurmctld down or slow) keep the intent and retry with backoff; permanent ones
+        (bad partition, impossible request) fail the batch's processes with sbatch's message."""
+        batch = self.journal.batch(batch_id)
+        procs = [p for p in self.journal.procs_of_batch(batch_id) if p.state == "intent"]
+        if batch is None or batch.submitted is not None or not procs:
+            self._retry.pop(batch_id, None)
+            return
+        if element_tasks is None:
+            element_tasks = [[] for _ in range(batch.elements)]
+            for p in procs:
+                element_tasks[p.element].append(Task(**p.task))
+        folder = Path(batch.folder)
         try:
-            ids = self.backend.submit(_runner(), element_tasks, params, job_name, folder)
-        except Exception as exc:  # noqa: BLE001 - sbatch refused (bad partition, too many nodes, ...)
+            ids = self.backend.find(batch.job_name, batch.created, batch.elements) if check_existing else None
+            if ids is None:
+                ids = self.backend.submit(_runner(), element_tasks, batch.params, batch.job_name, folder)
+                self.submitted_jobs += 1
+                log.info("submitted batch=%s job=%s processes=%d elements=%d", batch_id, ids[0].split("_")[0],
+                         len(procs), len(ids))
+            else:
+                log.info("batch %s was submitted before as job %s: adopting it", batch_id, ids[0].split("_")[0])
+        except Exception as exc:  # noqa: BLE001
+            if is_transient(exc):
+                n = self._retry.get(batch_id, (0.0, 0))[1] + 1
+                wait = min(self.cfg.backoff_max_s, 2.0 ** min(n, 5)) * random.uniform(0.5, 1.5)
+                self._retry[batch_id] = (time.monotonic() + wait, n)
+                log.warning("sbatch of batch %s failed (%s); retrying in %.1f s", batch_id, str(exc)[:300], wait)
+                return
+            self._retry.pop(batch_id, None)
             self.journal.record_submitted(batch_id, [])
             self._fail_many([p.process_id for p in procs], f"submitting the Slurm job failed: {exc}")
             return
+        self._retry.pop(batch_id, None)
         self.journal.record_submitted(batch_id, ids)
-        self.submitted_jobs += 1
-        log.info("submitted batch=%s job=%s processes=%d elements=%d", batch_id, ids[0].split("_")[0],
-                 len(procs), len(ids))
-        self.watcher.watch([_watched(ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}),
-                                     str(folder)) for p in procs])
+        if watch:
+            self.watcher.watch([_watched(ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}),
+                                         str(folder)) for p in procs])
+
+    def _retry_due(self) -> None:
+        now = time.monotonic()
+        for batch_id, (when, _) in list(self._retry.items()):
+            if when <= now and not self.stop_event.is_set():
+                self._submit_batch(batch_id, check_existing=True)
 
     def _fail_many(self, pids: list[str], message: str) -> None:
         for pid in pids:

@@ -167,7 +167,9 @@ class Watcher(threading.Thread):
             if info is None:
                 continue
             w.info = info
-            if info.terminal and w.terminal_since is None:
+            if not info.terminal:
+                w.terminal_since = None  # e.g. NODE_FAIL then requeued by Slurm: running again
+            elif w.terminal_since is None:
                 w.terminal_since = now
 
     # -- closing ------------------------------------------------------------------------------

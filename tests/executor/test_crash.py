@@ -1,0 +1,155 @@
+"""Crash safety: exactly one Slurm job and one close per process across executor SIGKILLs.
+
+Independent evidence, not the executor's own journal: submitit's submitted pickles (which Tasks
+each sbatch carried), the ``[hpcq] begin process`` markers in the jobs' logs (runs), and the
+``closed process=`` lines of every executor incarnation (close RPCs the server accepted).
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hpcq.config import Settings
+from hpcq.executor.daemon import Executor, ExecutorConfig
+from hpcq.executor.journal import BatchRow, ProcRow
+from hpcq.executor.packing import PackingConfig
+from hpcq.job.runner import BEGIN
+from hpcq.job.task import Task
+
+pytestmark = pytest.mark.slurm
+
+
+def jobs_per_process(jobs_dir: Path) -> Counter:
+    """process id -> number of Slurm jobs (array elements) whose submitted pickle carries it."""
+    n: Counter = Counter()
+    for pkl in jobs_dir.glob("*/*_submitted.pkl"):
+        with open(pkl, "rb") as fh:
+            delayed = pickle.load(fh)
+        for task in delayed.args[0]:
+            n[task.process_id] += 1
+    return n
+
+
+def runs_per_process(jobs_dir: Path) -> Counter:
+    n: Counter = Counter()
+    for out in jobs_dir.glob("*/*_log.out"):
+        for line in out.read_text(errors="replace").splitlines():
+            if line.startswith(BEGIN):
+                n[line[len(BEGIN):].strip()] += 1
+    return n
+
+
+def closes_per_process(log_text: str) -> Counter:
+    return Counter(re.findall(r"closed process=([0-9a-f]{64})", log_text))
+
+
+def test_sigkill_while_jobs_run_then_restart(lab):
+    col = lab.col
+    ex = lab.executor("exec-crash", "--batch-wait", "0.5", executor_type="hpcq-crash")
+    pids = [col.submit("hpcq_sleep", {"seconds": 6}, executortype="hpcq-crash").processid for _ in range(6)]
+    for pid in pids:
+        col.wait_attr(pid, "slurm_job_id", 60)  # submitted and watched
+    running = [r for r in lab.cluster.squeue() if r["State"] in ("RUNNING", "PENDING")]
+    assert running, "the jobs ended before the crash; the test would prove nothing"
+    ex.kill()  # SIGKILL: no cleanup
+    pids += [col.submit("hpcq_echo", {"message": f"while down {i}"}, executortype="hpcq-crash").processid
+             for i in range(2)]
+    time.sleep(1)
+    ex.start()  # same name, state dir, key
+    done = {pid: col.wait(pid, 120) for pid in pids}
+    assert all(p.state == 2 for p in done.values()), {k: p.errors for k, p in done.items() if p.state != 2}
+    jobs_dir = ex.state_dir / "jobs"
+    assert jobs_per_process(jobs_dir) == Counter({pid: 1 for pid in pids})
+    assert runs_per_process(jobs_dir) == Counter({pid: 1 for pid in pids})
+    closes = closes_per_process(ex.log_text())
+    assert {pid: closes[pid] for pid in pids} == {pid: 1 for pid in pids}
+    assert "adopting 6 process(es)" in ex.log_text() or "adopting" in ex.log_text()
+    assert ex.stop() == 0
+
+
+def _executor(lab, name: str, etype: str) -> Executor:
+    s = Settings(host="127.0.0.1", port=int(lab.col.env["COLONIES_SERVER_PORT"]),
+                 colony_name=lab.col.colony, colony_prvkey=lab.col.colony_prvkey)
+    cfg = ExecutorConfig(state_dir=lab.tmp / name / "state", name=name, executor_type=etype, backend="slurm",
+                         packing=PackingConfig(max_wait_s=0))
+    ex = Executor(cfg, s)
+    ex.setup()
+    return ex
+
+
+def _assign_and_plan(ex: Executor, col, etype: str):
+    pid = col.submit("hpcq_echo", {"message": "crash window"}, executortype=etype).processid
+    process = ex.client.assign(col.colony, 10, ex.key.prvkey)
+    assert process.processid == pid
+    return ex.prepare(process)
+
+
+def _journal_intent(ex: Executor, prep, batch_id: str) -> tuple[BatchRow, list[list[Task]]]:
+    p = prep.process
+    folder = ex.cfg.jobs_dir
+    task = Task(process_id=p.processid, funcname=prep.fd.name, params=prep.params,
+                workdir=str(ex.cfg.results_dir / p.processid),
+                outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"))
+    batch = BatchRow(batch_id=batch_id, job_name=f"hpcq-{batch_id}", backend="slurm", folder=str(folder),
+                     params=prep.plan.params, elements=1, created=time.time(), submitted=None)
+    from dataclasses import asdict
+
+    ex.journal.record_intent(batch, [ProcRow(process_id=p.processid, batch_id=batch_id, element=0,
+                                             funcname=prep.fd.name, task=asdict(task), assigned=time.time())])
+    return batch, [[task]]
+
+
+def _serve_until_closed(ex: Executor, col, pid: str):
+    ex.recover()
+    ex.watcher.start()
+    try:
+        return col.wait(pid, 90)
+    finally:
+        ex.watcher.stop()
+        ex.watcher.join(10)
+
+
+def _jobs_named(lab, name: str) -> list[str]:
+    out = lab.cluster.run("squeue", "-h", "-t", "all", "--name", name, "-o", "%i").stdout.split()
+    return out
+
+
+@pytest.mark.parametrize("crash_after_sbatch", [True, False])
+def test_restart_after_crash_between_intent_and_job_id(lab, crash_after_sbatch):
+    """Crash after the intent was journaled: if sbatch happened, the restart adopts that job (found
+    by its unique name); if not, it submits now. Either way: one job, one close."""
+    etype = f"hpcq-window-{int(crash_after_sbatch)}"
+    ex1 = _executor(lab, f"exec-window-{int(crash_after_sbatch)}", etype)
+    prep = _assign_and_plan(ex1, lab.col, etype)
+    pid = prep.process.processid
+    batch, element_tasks = _journal_intent(ex1, prep, f"w{int(crash_after_sbatch)}{pid[:10]}")
+    if crash_after_sbatch:
+        from hpcq.job.runner import run_tasks
+
+        ex1.backend.submit(run_tasks, element_tasks, batch.params, batch.job_name, Path(batch.folder))
+    ex1.journal.close()  # the "crash": the job id never reaches the journal
+
+    ex2 = _executor(lab, f"exec-window-{int(crash_after_sbatch)}", etype)
+    p = _serve_until_closed(ex2, lab.col, pid)
+    assert p.state == 2, p.errors
+    assert ex2.submitted_jobs == (0 if crash_after_sbatch else 1)
+    assert len(_jobs_named(lab, batch.job_name)) == 1
+    assert ex2.journal.proc(pid).state == "closed"
+
+
+def test_restart_recovers_a_process_assigned_but_never_journaled(lab):
+    etype = "hpcq-orphan"
+    ex1 = _executor(lab, "exec-orphan", etype)
+    prep = _assign_and_plan(ex1, lab.col, etype)  # assigned to us; crash before any journal write
+    pid = prep.process.processid
+    ex1.journal.close()
+    ex2 = _executor(lab, "exec-orphan", etype)
+    p = _serve_until_closed(ex2, lab.col, pid)
+    assert p.state == 2, p.errors
+    assert ex2.submitted_jobs == 1
