@@ -78,6 +78,12 @@ def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any,
         ranks = int(getattr(res, "ranks", 0) or (getattr(res, "nodes", 1) * getattr(res, "tasks_per_node", 1)))
         plan = Plan(params=dict(params), walltime_s=wall, ranks=ranks, detail={"resources": res})
         _check_size(profiles, prof, res, params_obj)
+    check_rules(plan, conditions, mpi, maxexectime)
+    return plan
+
+
+def check_rules(plan: Plan, conditions: dict[str, Any], mpi: bool, maxexectime: int) -> None:
+    """hpcq's own rules on top of the profile: MPI only for MPI functions; maxexectime must cover walltime."""
     if plan.ranks > 1 and not mpi:
         raise PlanError(f"this function is not MPI-enabled but the conditions ask for {plan.ranks} ranks: "
                         "set conditions.nodes=1 and conditions.processespernode=1")
@@ -88,7 +94,6 @@ def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any,
     if maxexectime > 0 and requested > maxexectime:
         raise PlanError(f"conditions.walltime={requested} s cannot fit in maxexectime={maxexectime} s "
                         "(ColonyOS counts Slurm queue time too): set maxexectime >= walltime + queue allowance")
-    return plan
 
 
 def _check_size(profiles_mod, prof, res, params_obj) -> None:
