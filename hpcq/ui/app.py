@@ -78,7 +78,9 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
     def layout():
         return html.Div(id="hpcq-ui", style={"fontFamily": "sans-serif", "margin": "12px"}, children=[
             html.H2(title, id="page-title"),
-            html.Div(id="controls", style={"display": "flex", "gap": "16px",
+            # fixed heights above the graph: async-loaded components (dropdown, grid) must not
+            # shift it after Cytoscape has measured its position, or clicks miss the nodes
+            html.Div(id="controls", style={"display": "flex", "gap": "16px", "height": "44px",
                                            "alignItems": "center"}, children=[
                 html.Label("rank by metric"),
                 dcc.Dropdown(id="rank-metric", options=metric_options(cat.noise_runs()),
@@ -93,15 +95,15 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                 html.Span(id="runs-count", style={"fontWeight": "bold"}),
             ]),
             html.H3("Noise runs (with their VQE parent's vqe_* columns)"),
-            dag.AgGrid(id="runs-grid", rowData=[], columnDefs=[],
+            html.Div(style={"height": "420px"}, children=dag.AgGrid(id="runs-grid", rowData=[], columnDefs=[],
                        defaultColDef={"sortable": True, "filter": True, "resizable": True,
                                       "floatingFilter": True, "minWidth": 90},
                        getRowId="params.data.task_id + '|' + params.data.file",
                        dashGridOptions={"animateRows": False, "tooltipShowDelay": 200},
-                       columnSize="autoSize", style={"height": "420px"}),
+                       columnSize="autoSize", style={"height": "420px"})),
             html.H3("Workflow graph"),
             _legend(),
-            html.Div(id="graph-note", style={"color": "#d63031"}),
+            html.Div(id="graph-note", style={"color": "#d63031", "height": "20px"}),
             html.Div(style={"display": "flex", "gap": "12px"}, children=[
                 cyto.Cytoscape(id="workflow-graph", elements=[], stylesheet=stylesheet(),
                                layout={"name": "preset", "fit": True, "padding": 20},
@@ -131,6 +133,17 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
             count += f", ranked by {metric} ({direction})"
         return (records(view.rows, cols), _column_defs(cols, numeric, ranked), view.elements,
                 count, view.graph_note)
+
+    # and should anything above still move (window resize, fonts), re-measure after each draw
+    app.clientside_callback(
+        """function (elements) {
+            const root = document.getElementById('workflow-graph');
+            const el = root && (root._cyreg ? root :
+                Array.from(root.querySelectorAll('*')).find(e => e._cyreg));
+            if (el) { setTimeout(() => el._cyreg.cy.resize(), 50); }
+            return window.dash_clientside.no_update;
+        }""",
+        Output("graph-note", "title"), Input("workflow-graph", "elements"))
 
     @app.callback(Output("node-info", "children"), Input("workflow-graph", "tapNodeData"))
     def node_info(data):
