@@ -255,9 +255,7 @@ def add_log(ctx: Ctx, caller: str, msg: dict) -> dict:
 
 def get_logs(ctx: Ctx, caller: str, msg: dict) -> list | None:
     colonyname = field(msg, "colonyname", str, "")
-    count = field(msg, "count", int, 0)
-    if count > MAX_LOG_COUNT:
-        raise bad(f"Count exceeds max count ({MAX_LOG_COUNT})")
+    count = procs.check_count(msg, MAX_LOG_COUNT)
     since = field(msg, "since", int, 0)
     latest = field(msg, "latest", bool, False)
     require_member(ctx, caller, colonyname)

@@ -12,7 +12,7 @@ from typing import Any
 
 from hpcq.server.auth import Ctx, require_assignee, require_colony_owner, require_member
 from hpcq.server.wire import (
-    ATTR_ENV, DAY_NS, FAILED, MAX_COUNT, NOTSET, RUNNING, SUCCESS, WAITING, RPCError, attribute_id,
+    ATTR_ENV, DAY_NS, FAILED, deadline, MAX_COUNT, NOTSET, RUNNING, SUCCESS, WAITING, RPCError, attribute_id,
     bad, field, mem_mib, norm_mem, normalise_spec, notfound, now_ns, random_id, render_graph, render_process,
 )
 
@@ -63,7 +63,7 @@ def new_process(spec: dict, initiatorid: str, initiatorname: str, now: int) -> d
         "submissiontime": now,
         "starttime": 0,
         "endtime": 0,
-        "waitdeadline": now + maxwait * 10**9 if maxwait > 0 else 0,
+        "waitdeadline": deadline(now, maxwait),
         "execdeadline": 0,
         "retries": 0,
         "spec": spec,
@@ -116,6 +116,8 @@ def check_count(msg: dict, limit: int = MAX_COUNT) -> int:
     count = field(msg, "count", int, 0)
     if count > limit:
         raise bad(f"Count exceeds max count ({limit})")
+    if count < 0:
+        raise bad(f"invalid count {count}: must be between 0 and {limit}")
     return count
 
 
@@ -240,7 +242,7 @@ def try_assign(ctx: Ctx, executor: dict, colonyname: str, avail_cpu: int | None,
     chosen.update(state=RUNNING, isassigned=True, assignedexecutorid=executor["executorid"],
                   starttime=now)
     maxexec = chosen["spec"]["maxexectime"]
-    chosen["execdeadline"] = now + maxexec * 10**9 if maxexec > 0 else 0
+    chosen["execdeadline"] = deadline(now, maxexec)
     if chosen["processgraphid"]:
         chosen["in"] = _inputs_from_parents(ctx, chosen)
     ctx.store.put_process(chosen)
@@ -288,7 +290,7 @@ def assign(ctx: Ctx, caller: str, msg: dict, wait) -> dict:
         remaining = deadline - time.monotonic()
         if timeout < 0 or remaining <= 0:
             raise notfound("No process available for assignment")
-        wait(remaining)
+        wait(min(remaining, 60.0))  # re-check at least every minute (and stay < TIMEOUT_MAX)
 
 
 # --- close / fail / output -------------------------------------------------------------------
@@ -598,7 +600,7 @@ def sweep(ctx: Ctx) -> None:
         maxwait = p["spec"]["maxwaittime"]
         p.update(state=WAITING, isassigned=False, assignedexecutorid="", retries=p["retries"] + 1,
                  endtime=now, execdeadline=0,
-                 waitdeadline=now + maxwait * 10**9 if maxwait > 0 else 0)
+                 waitdeadline=deadline(now, maxwait))
         ctx.store.put_process(p)
         ctx.store.cond.notify_all()
     late = ctx.store.all("SELECT doc FROM processes WHERE state=0 AND maxwaittime NOT IN (0, -1)"

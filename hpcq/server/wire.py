@@ -18,6 +18,7 @@ MAX_LOG_COUNT = 500
 MAX_PRIORITY = 50000
 DAY_NS = 86_400 * 10**9
 ZERO_TIME = "0001-01-01T00:00:00Z"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class RPCError(Exception):
@@ -57,6 +58,11 @@ def gotime(ns: int) -> str:
     return base + frac + "Z"
 
 
+def deadline(now: int, seconds: int) -> int:
+    """now + seconds in ns, or 0 (Go's zero time) when seconds <= 0; clamped to int64."""
+    return min(now + seconds * 10**9, INT64_MAX) if seconds > 0 else 0
+
+
 def random_id() -> str:
     """Object ids: hex sha3_256 of a random UUID string (as GenerateRandomID)."""
     return hashlib.sha3_256(str(uuid.uuid4()).encode()).hexdigest()
@@ -84,6 +90,8 @@ def field(msg: dict, name: str, kind: type | tuple, default: Any = None, require
     if not isinstance(v, kinds):
         names = "/".join(k.__name__ for k in kinds)
         raise bad(f"failed to parse msg: field '{name}' must be {names}, got {type(v).__name__}")
+    if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
+        raise bad(f"failed to parse msg: field '{name}' is out of the int64 range")
     return v
 
 
@@ -124,6 +132,8 @@ def _int(d: dict, key: str, where: str) -> int:
         return 0
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
         raise bad(f"failed to parse {where}.{key}: must be an integer, got {v!r}")
+    if not INT64_MIN <= v <= INT64_MAX:
+        raise bad(f"failed to parse {where}.{key}: out of the int64 range")
     return int(v)
 
 
