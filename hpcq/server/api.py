@@ -80,6 +80,8 @@ def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
                 result = processes.assign(ctx, caller, msg, store.cond.wait)
         else:
             with store.lock:
+                if ctx.closing:  # checked under the lock: the DB may be closed already
+                    raise RPCError(503, "server is shutting down")
                 with store.tx():
                     result = HANDLERS[ptype](ctx, caller, msg)
         return 200, encode_reply(ptype, result)

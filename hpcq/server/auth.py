@@ -19,6 +19,7 @@ class Ctx:
     stale_executor_s: float = 600.0
     cleanup_interval_s: float = 60.0
     sweep_interval_s: float = 1.0
+    closing: bool = False  # set on shutdown: waiters answer 503 instead of touching the DB
     extra: dict = dfield(default_factory=dict)
 
 

@@ -219,6 +219,7 @@ def serve(cfg: ServerConfig, ready=None) -> None:
         stop.set()
         httpd.server_close()
         with ctx.store.cond:
+            ctx.closing = True
             ctx.store.cond.notify_all()
         ctx.store.close()
         try:

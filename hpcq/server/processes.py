@@ -277,6 +277,8 @@ def assign(ctx: Ctx, caller: str, msg: dict, wait) -> dict:
             (now, json.dumps(executor), caller, colonyname))
     deadline = time.monotonic() + timeout
     while True:
+        if ctx.closing:
+            raise RPCError(503, "server is shutting down")
         with ctx.store.tx():
             executor = ctx.store.one(
                 "SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller, colonyname)

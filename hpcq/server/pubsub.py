@@ -76,6 +76,8 @@ def subscribe(ctx: Ctx, body: bytes) -> bytes | None:
         p = processes.load(ctx, msg.get("processid"))
         require_member(ctx, caller, p["spec"]["conditions"]["colonyname"])
         while True:
+            if ctx.closing:
+                return None
             p = store.get_process(p["processid"])
             if p is None:
                 raise RPCError(404, "process was removed while waiting")

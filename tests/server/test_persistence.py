@@ -79,3 +79,26 @@ def test_sigkill_loses_nothing_committed(srv):
         assert c.get_process(pid, up).state == 0
     n = c.stats("dev", up)["waitingprocesses"]
     assert len(acked) <= n <= len(acked) + 1  # at most the one in flight was also committed
+
+
+def test_sigterm_with_long_polls_in_flight_exits_cleanly(srv):
+    c = srv.client()
+    errors = []
+
+    def poll():
+        try:
+            c.assign("dev", 60, srv.e1)
+        except ColoniesConnectionError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=poll) for _ in range(3)]
+    for th in threads:
+        th.start()
+    time.sleep(0.5)
+    t = time.monotonic()
+    assert srv.handle.stop() == 0
+    assert time.monotonic() - t < 5
+    for th in threads:
+        th.join(10)
+    assert len(errors) == 3  # the pollers see an error, not a hang
+    assert "Traceback" not in srv.handle.log_path.read_text()
