@@ -114,3 +114,20 @@ def test_functions_only_by_the_executor_itself(srv):
     p = c.assign("dev", 5, srv.e1)
     c.close(p.processid, [], srv.e1)
     assert c.get_functions_by_colony("dev", srv.user_prvkey)[0]["counter"] == 1
+
+
+def test_executor_reregistration(colonies_server, colonies_server_factory):
+    c, ck = colonies_server.client(), colonies_server.colony_prvkey
+    old, new = new_prvkey(), new_prvkey()
+    ex = {"executorname": "e1", "colonyname": "dev", "executortype": "t"}
+    c.add_executor(dict(ex, executorid=id_from_prvkey(old)), ck)
+    c.approve_executor("dev", "e1", ck)
+    # default (COLONIES_ALLOW_EXECUTOR_REREGISTER=true): same name replaces, back to pending
+    again = c.add_executor(dict(ex, executorid=id_from_prvkey(new)), ck)
+    assert again["state"] == 0 and again["executorid"] == id_from_prvkey(new)
+    refused(c.list_executors, "dev", old)
+    strict = colonies_server_factory(["--no-reregister"])
+    sc = strict.client()
+    sc.add_executor(dict(ex, executorid=id_from_prvkey(old)), strict.colony_prvkey)
+    with pytest.raises(ColoniesConnectionError, match="already exists"):
+        sc.add_executor(dict(ex, executorid=id_from_prvkey(new)), strict.colony_prvkey)
