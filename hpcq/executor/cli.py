@@ -37,7 +37,7 @@ def executor():
 @click.option("--batch-wait", default=2.0, show_default=True, type=click.FloatRange(0, 600), help="Max seconds a batch waits to fill.")
 @click.option("--pack", "per_element", default=1, show_default=True, type=click.IntRange(1, 10000),
               help="Processes run one after another in one array element.")
-@click.option("--poll", default=0.1, show_default=True, type=click.FloatRange(0.01, 60), help="Outcome-file poll interval (s).")
+@click.option("--poll", default=0.05, show_default=True, type=click.FloatRange(0.01, 60), help="Outcome-file poll interval (s).")
 @click.option("--query-every", default=2.0, show_default=True, type=click.FloatRange(0.1, 600), help="sacct interval (s).")
 @click.option("--log-level", default="INFO", show_default=True)
 def start(env_file, state_dir, jobs_dir, results_dir, executor_type, name, profile, backend, assign_timeout,

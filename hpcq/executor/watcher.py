@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +37,9 @@ LOG_CHUNK = 16_000  # characters per add_log message
 
 @dataclass
 class WatchConfig:
-    poll_s: float = 0.1  # outcome-file checks
-    query_s: float = 2.0  # one sacct for all jobs
+    poll_s: float = 0.05  # outcome-file checks (one directory listing per batch)
+    query_s: float = 2.0  # one squeue (sacct for purged jobs) for all jobs
+    young_query_s: float = 0.5  # the same while some job has not been seen running yet
     log_s: float = 1.0  # stdout/stderr -> ColonyOS logs
     colony_s: float = 5.0  # are our processes still ours on the ColonyOS side?
     grace_s: float = 3.0  # a job ended without an Outcome file: wait this long for the file to appear
@@ -89,6 +92,8 @@ class Watcher(threading.Thread):
         self._last = {"query": 0.0, "log": 0.0, "colony": time.monotonic()}
         self.closed_count = 0
         self.errors = 0
+        self._early: dict[str, Any] = {}  # process id -> future of its early attributes
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hpcq-rpc")
 
     # -- called from other threads ------------------------------------------------------------
     def watch(self, items: list[Watched]) -> None:
@@ -119,22 +124,43 @@ class Watcher(threading.Thread):
     def cycle(self) -> None:
         now = time.monotonic()
         self._take_incoming()
-        finished = [w for w in self.active.values() if w.retry_after <= now and Path(w.outcome_path).exists()]
-        if now - self._last["query"] >= self.cfg.query_s or (finished and any(w.info is None for w in finished)):
+        done_files = self._outcome_files()
+        finished = [w for w in self.active.values() if w.retry_after <= now and w.outcome_path in done_files]
+        need_info = any(w.info is None or w.info.start is None for w in finished)
+        # jobs not seen running yet are looked at more often (squeue is cheap), so that their start
+        # time and nodes are known before they finish and closing needs no extra query
+        young = any(w.info is None or w.info.start is None for w in self.active.values())
+        period = min(self.cfg.query_s, self.cfg.young_query_s) if young else self.cfg.query_s
+        query = None
+        if now - self._last["query"] >= period or need_info:
             self._last["query"] = now
-            self._query(now)
-        lost = [w for w in self.active.values() if w.retry_after <= now and w.terminal_since is not None
-                and now - w.terminal_since >= self.cfg.grace_s and not Path(w.outcome_path).exists()]
-        if finished or lost or now - self._last["log"] >= self.cfg.log_s:
+            query = self._pool.submit(self._query, now)  # overlaps with the log upload below
+        if finished or now - self._last["log"] >= self.cfg.log_s:
             self._last["log"] = now
             self._stream_logs()
-        for w in finished:
-            self._finish(w, Outcome.read(w.outcome_path))
-        for w in lost:
-            self._finish_lost(w)
+        if query is not None:
+            query.result()
+        lost = [w for w in self.active.values() if w.retry_after <= now and w.terminal_since is not None
+                and now - w.terminal_since >= self.cfg.grace_s and not Path(w.outcome_path).exists()]
+        if lost:
+            self._stream_logs()
+        if finished or lost:
+            log.debug("cycle: %d finished, %d lost; listing+query+logs took %.0f ms", len(finished), len(lost),
+                      1000 * (time.monotonic() - now))
+            self._close_all([(w, Outcome.read(w.outcome_path)) for w in finished] + [(w, None) for w in lost])
         if now - self._last["colony"] >= self.cfg.colony_s:
             self._last["colony"] = now
             self._check_colony()
+
+    def _outcome_files(self) -> set[str]:
+        """Outcome files present now: one directory listing per batch, not one stat per process."""
+        present: set[str] = set()
+        for d in {str(Path(w.outcome_path).parent) for w in self.active.values()}:
+            try:
+                present.update(os.path.join(d, n) for n in os.listdir(d) if not n.startswith("."))
+            except FileNotFoundError:
+                pass
+        return present
 
     def _take_incoming(self) -> None:
         while True:
@@ -167,6 +193,13 @@ class Watcher(threading.Thread):
             if info is None:
                 continue
             w.info = info
+            if info.start and info.nodes and not w.attrs_sent:  # known once running: send off the close path
+                w.attrs_sent = True
+                early = {"slurm_nodes": info.nodes}
+                if info.submit:
+                    early["queue_time_s"] = round(max(0.0, info.start - info.submit), 3)
+                self._early[w.process_id] = self._pool.submit(
+                    register.add_attributes, self.me.client, self.me.prvkey, w.process_id, early)
             if not info.terminal:
                 w.terminal_since = None  # e.g. NODE_FAIL then requeued by Slurm: running again
             elif w.terminal_since is None:
@@ -193,49 +226,59 @@ class Watcher(threading.Thread):
             attrs["core_hours"] = f"{cpus * max(0.0, run) / 3600:.6f}"
         return attrs
 
-    def _finish(self, w: Watched, out: Outcome) -> None:
+    def _close_all(self, items: list[tuple[Watched, Outcome | None]]) -> None:
+        """Attributes, files and the close RPC of many processes, in parallel (the RPCs dominate)."""
+        attrs = []
+        for w, out in items:
+            early = self._early.pop(w.process_id, None)
+            if early is not None:
+                early.result()
+            a = self._job_attrs(w, out)
+            if w.attrs_sent:
+                a.pop("slurm_nodes", None)
+                a.pop("queue_time_s", None)
+            if out is None:
+                a["slurm_state"] = w.info.state if w.info else "UNKNOWN"
+            attrs += [(w.process_id, k, v) for k, v in a.items()]
+        t0 = time.monotonic()
+        list(self._pool.map(lambda t: register.add_attributes(self.me.client, self.me.prvkey, t[0], {t[1]: t[2]}),
+                            attrs))
+        log.debug("attributes: %d in %.0f ms", len(attrs), 1000 * (time.monotonic() - t0))
+        for (w, _), (how, exc) in zip(items, self._pool.map(lambda it: self._close_one(*it), items)):
+            if how in ("success", "failed"):
+                self.journal.mark_closed(w.process_id, how)
+                self.active.pop(w.process_id, None)
+                self.closed_count += 1
+                log.info("closed process=%s as=%s job=%s", w.process_id, how, w.job_id)
+            else:
+                self._close_error(w, exc)
+
+    def _close_one(self, w: Watched, out: Outcome | None) -> tuple[str, Exception | None]:
         c, key = self.me.client, self.me.prvkey
-        register.add_attributes(c, key, w.process_id, self._job_attrs(w, out))
         try:
-            if out.ok:
+            if out is not None and out.ok:
                 register.register_files(c, key, self.me.colony, w.process_id, out.files)
                 c.close(w.process_id, register.success_output(out.files, w.workdir, out.summary), key)
-                how = "success"
-            else:
-                c.fail(w.process_id, [f"{w.funcname} failed in Slurm job {out.slurm_job_id or w.job_id}: "
-                                      f"{out.error.splitlines()[0] if out.error else 'unknown error'}",
-                                      out.error], key)
-                how = "failed"
+                return "success", None
+            c.fail(w.process_id, self._errors(w, out), key)
+            return "failed", None
         except Exception as exc:  # noqa: BLE001
-            self._close_error(w, exc)
-            return
-        self._closed(w, how)
+            return "error", exc
 
-    def _finish_lost(self, w: Watched) -> None:
+    def _errors(self, w: Watched, out: Outcome | None) -> list[str]:
+        if out is not None:
+            first = out.error.splitlines()[0] if out.error else "unknown error"
+            return [f"{w.funcname} failed in Slurm job {out.slurm_job_id or w.job_id}: {first}", out.error]
         info = w.info
         state = info.state if info else "UNKNOWN"
-        msg = (f"Slurm job {w.job_id} ended {state}: {EXPLAIN.get(state, 'the job ended without a result')}"
-               f" (function {w.funcname}, nodes {info.nodes if info and info.nodes else '?'})")
-        errors = [msg]
+        errors = [f"Slurm job {w.job_id} ended {state}: {EXPLAIN.get(state, 'the job ended without a result')}"
+                  f" (function {w.funcname}, nodes {info.nodes if info and info.nodes else '?'})"]
         tail = self._stderr_tail(w)
         if tail:
             errors.append("last lines of stderr:\n" + tail)
-        register.add_attributes(self.me.client, self.me.prvkey, w.process_id,
-                                {**self._job_attrs(w, None), "slurm_state": state})
-        try:
-            self.me.client.fail(w.process_id, errors, self.me.prvkey)
-        except Exception as exc:  # noqa: BLE001
-            self._close_error(w, exc)
-            return
-        self._closed(w, "failed")
+        return errors
 
-    def _closed(self, w: Watched, how: str) -> None:
-        self.journal.mark_closed(w.process_id, how)
-        self.active.pop(w.process_id, None)
-        self.closed_count += 1
-        log.info("closed process=%s as=%s job=%s", w.process_id, how, w.job_id)
-
-    def _close_error(self, w: Watched, exc: Exception) -> None:
+    def _close_error(self, w: Watched, exc: Exception | None) -> None:
         """Close refused or failed: find out whether the process is still ours to close."""
         state = self._colony_state(w.process_id)
         if state == "ours":
@@ -292,6 +335,7 @@ class Watcher(threading.Thread):
     # -- logs -----------------------------------------------------------------------------------
     def _stream_logs(self) -> None:
         by_job: dict[str, list[Watched]] = {}
+        sends: list[tuple[Path, bool, list[tuple[str, str]]]] = []
         for w in self.active.values():
             by_job.setdefault(w.job_id, []).append(w)
         for job_id, ws in by_job.items():
@@ -304,18 +348,26 @@ class Watcher(threading.Thread):
                 for pid, line in lines:
                     if pid in active:
                         per.setdefault(pid, []).append(prefix + line)
-                sent_ok = True
-                for pid, pl in per.items():
-                    text = "\n".join(pl)
-                    for i in range(0, len(text), LOG_CHUNK):
-                        try:
-                            self.me.client.add_log(pid, text[i:i + LOG_CHUNK], self.me.prvkey)
-                        except Exception as exc:  # noqa: BLE001
-                            sent_ok = False
-                            log.debug("add_log %s failed: %s", pid, exc)
-                tail = self._tails.get(str(path))
-                if tail is not None and lines and sent_ok:
-                    self.journal.set_log_offset(str(path), tail.offset)
+                msgs = [(pid, text[i:i + LOG_CHUNK]) for pid, pl in per.items()
+                        for text in ["\n".join(pl)] for i in range(0, len(text), LOG_CHUNK)]
+                sends.append((path, bool(lines), msgs))
+        all_msgs = [m for _, _, msgs in sends for m in msgs]
+        results = list(self._pool.map(self._add_log, all_msgs))
+        i = 0
+        for path, had_lines, msgs in sends:
+            sent_ok = all(results[i:i + len(msgs)])
+            i += len(msgs)
+            tail = self._tails.get(str(path))
+            if tail is not None and had_lines and sent_ok:
+                self.journal.set_log_offset(str(path), tail.offset)
+
+    def _add_log(self, msg: tuple[str, str]) -> bool:
+        try:
+            self.me.client.add_log(msg[0], msg[1], self.me.prvkey)
+            return True
+        except Exception as exc:  # noqa: BLE001 - logs are best effort
+            log.debug("add_log %s failed: %s", msg[0], exc)
+            return False
 
     def _read_new(self, path: Path, default_pid: str) -> list[tuple[str, str]]:
         key = str(path)
