@@ -264,6 +264,41 @@ def ledger(client, prvkey: str, pids: list[str], ex: ExecutorProc, cluster=None)
                   closes=closes_by_process(ex.log_text()), job_states=states)
 
 
+# --- node faults -----------------------------------------------------------------------------------
+def job_pids(job_id: str, slurm_conf: str | Path) -> list[int]:
+    """PIDs of a Slurm job of *this* lab cluster on this host: its slurmstepd daemons and every
+    process whose environment has SLURM_JOB_ID=<job_id>. Other labs on the same host reuse job
+    ids, so a process only counts when its environment also has SLURM_CONF=<slurm_conf>."""
+    main = str(job_id).split("_")[0]
+    want = {f"SLURM_JOB_ID={main}".encode(), f"SLURM_CONF={slurm_conf}".encode()}
+    conf = f"SLURM_CONF={slurm_conf}".encode()
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes()
+            env = set((d / "environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+        if cmd.startswith(b"slurmstepd") and f"[{main}.".encode() in cmd and conf in env:
+            pids.append(int(d.name))
+        elif want <= env:
+            pids.append(int(d.name))
+    return pids
+
+
+def crash_node_job(cluster, node: str, job_id: str) -> int:
+    """What a node power loss does to a job: slurmd of ``node`` and every process of the job die
+    (SIGKILL). The lab's kill_slurmd alone leaves the job's steps running. Returns PIDs killed."""
+    cluster.kill_slurmd(node)
+    pids = job_pids(job_id, cluster.conf)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(pids)
+
+
 # --- disk faults -----------------------------------------------------------------------------------
 def can_mount() -> bool:
     return os.geteuid() == 0

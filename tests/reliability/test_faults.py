@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from hpcq.testing.faults import (FAILED, SUCCESS, can_mount, fill, ledger, make_spec, read_only_dir,
+from hpcq.testing.faults import (FAILED, SUCCESS, can_mount, crash_node_job, fill, ledger, make_spec, read_only_dir,
                                  running_job_ids, small_tmpfs, submit_many, wait_final, wait_for)
 
 LONG_REPEATS = int(os.environ.get("HPCQ_FAULT_REPEATS", "3"))
@@ -74,40 +74,63 @@ def _job_node(rig, timeout=60) -> tuple[str, str]:
     return wait_for(running, timeout, 0.3, "a RUNNING hpcq job")
 
 
-def _node_fail(rig, seconds, case):
+def _node_fail(rig, seconds, case, crash_job: bool):
     pids = _sleepers(rig, 1, seconds, maxretries=2)
     job_id, node = _job_node(rig)
-    rig.cluster.kill_slurmd(node)
+    time.sleep(2.0)  # let the task start (BEGIN marker) before the node dies
+    if crash_job:
+        crash_node_job(rig.cluster, node, job_id)
+    else:
+        rig.cluster.kill_slurmd(node)
     try:
-        procs = wait_final(rig.client, rig.prv, pids, 180)
+        procs = wait_final(rig.client, rig.prv, pids, 240)
     finally:
         rig.cluster.start_slurmd(node, wait=True, timeout=120)
+    time.sleep(3.0)
     led = ledger(rig.client, rig.prv, pids, rig.ex, rig.cluster)
-    rig.record(case, **led.summary(), node=node, job=job_id, job_states=led.job_states,
-               errors=procs[pids[0]].errors[:1])
-    assert led.duplicate_closes() == {}
-    assert led.duplicate_jobs(("NODE_FAIL",)) == {}
+    hist = _history(rig, job_id)
     p = procs[pids[0]]
+    rig.record(case, **led.summary(), node=node, job=job_id, history=hist, errors=p.errors[:1])
+    assert any("NODE_FAIL" in h for h in hist), f"the fault did not produce a NODE_FAIL: {hist}"
+    assert led.duplicate_closes() == {}
     assert p.state in (SUCCESS, FAILED), "process never closed after NODE_FAIL"
     if p.state == FAILED:  # at least the reason must be explicit
         assert "NODE_FAIL" in p.errors[0] or "node" in p.errors[0].lower(), p.errors
-    return p, led
+    return p, led, hist
 
 
 def _history(rig, job_id: str) -> list[str]:
     """Every incarnation of a job (sacct --duplicates shows the requeued ones)."""
-    out = rig.cluster.run("sacct", "-D", "-X", "-n", "-P", "-o", "JobID,State,NodeList", "-j", job_id).stdout
+    out = rig.cluster.run("sacct", "-D", "-X", "-n", "-P", "-o", "JobID,State,NodeList", "-j",
+                          str(job_id).split("_")[0]).stdout
     return [ln for ln in out.splitlines() if ln.strip()]
 
 
-def test_node_fail_retried_within_maxretries(rig):
-    p, led = _node_fail(rig, seconds=45, case="node_fail")
-    hist = _history(rig, led.jobs[p.processid][0].split("_")[0])
-    rig.record("node_fail_history", history=hist)
-    assert any("NODE_FAIL" in h for h in hist), f"the fault did not produce a NODE_FAIL: {hist}"
+def _no_live_incarnation(led, hist) -> None:
+    """Once the process is closed, no incarnation of its job may still be queued or running:
+    it would run the process a second time (a duplicate Slurm job in all but id)."""
+    live = [h for h in hist if h.split("|")[1] in ("PENDING", "RUNNING", "REQUEUED")]
+    assert live == [], f"process closed but its job was requeued and is still live: {hist}"
+
+
+def test_node_crash_retried_within_maxretries(rig):
+    """Node power loss (slurmd + the job's processes killed): the job NODE_FAILs, Slurm requeues it,
+    the retry runs on a healthy node, the process closes SUCCESS exactly once."""
+    p, led, hist = _node_fail(rig, seconds=20, case="node_crash", crash_job=True)
     assert p.state == SUCCESS, f"not retried: {p.errors[:1]}"
-    assert len(led.jobs[p.processid]) <= 3  # first job + at most maxretries=2 retries
+    assert sum(1 for h in hist if h.split("|")[1] == "NODE_FAIL") <= 2  # maxretries=2
     assert led.runs[p.processid] <= 3, led.runs
+    _no_live_incarnation(led, hist)
+
+
+@pytest.mark.xfail(strict=True, reason="slurmd-only crash: the job's step survives and writes its result, "
+                   "the executor closes the process SUCCESS, but Slurm has already requeued the NODE_FAIL "
+                   "job (JobRequeue=1; submitit passes no --no-requeue) and the executor never scancels it, "
+                   "so the process would run a second time (docs/reliability.md)")
+def test_slurmd_crash_no_second_run(rig):
+    p, led, hist = _node_fail(rig, seconds=30, case="slurmd_crash", crash_job=False)
+    assert p.state == SUCCESS
+    _no_live_incarnation(led, hist)
 
 
 # --- a job scancelled from outside -----------------------------------------------------------------
@@ -218,6 +241,9 @@ def _ctld_down(rig, before, during, down_s, case):
     _assert_invariants(rig, pids, case=case, down_s=down_s)
 
 
+@pytest.mark.xfail(strict=True, reason="executor fails processes whose sbatch hits a down slurmctld "
+                   "('submitting the Slurm job failed: ... Unable to contact slurm controller') instead of "
+                   "keeping the journalled intent and retrying (hpcq/executor/daemon.py _submit_group)")
 def test_slurmctld_down_30s(rig):
     _ctld_down(rig, before=2, during=2, down_s=30, case="slurmctld_down")
 
