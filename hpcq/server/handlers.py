@@ -373,6 +373,8 @@ def add_file(ctx: Ctx, caller: str, msg: dict) -> dict:
     name = field(f, "name", str, "")
     if not name:
         raise bad("file.name is empty: name the file")
+    if "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
+        raise bad(f"file.name {name!r} is not a plain file name: drop directories (use file.label for them)")
     ref = f.get("ref")
     if not isinstance(ref, dict) or not isinstance(ref.get("s3object"), dict):
         raise bad("file.ref.s3object is missing: a file reference needs protocol and s3object")
