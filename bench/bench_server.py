@@ -9,6 +9,8 @@ Measured side by side in one run (same machine, same moment):
   fastsign the same three requests over HTTP, signed with coincurve (libsecp256k1): what the
            server sustains when client-side signing is cheap.
   inproc   the server's request handling alone (api.handle, no HTTP), one thread.
+CPU times (client inside the workers, server from /proc/<pid>/stat) are reported next to wall
+times because the machine is shared: they do not depend on the load, wall times do.
 Writes bench/results/server.json and prints it.
 """
 
@@ -93,6 +95,12 @@ def _fast_worker(host, port, colony, user_key, ex_key, seconds, q):
     q.put({"cycles": n, "wall": time.perf_counter() - t0})
 
 
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of a process (load-independent, unlike wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_mode(target, handle, env, keys, workers, seconds):
     ctx = mp.get_context("fork")
     q = ctx.Queue()
@@ -100,9 +108,11 @@ def run_mode(target, handle, env, keys, workers, seconds):
                                               env["COLONIES_PRVKEY"], keys[i], seconds, q))
              for i in range(workers)]
     t0 = time.perf_counter()
+    cpu0 = proc_cpu_s(handle.proc.pid)
     for p in procs:
         p.start()
     res = [q.get(timeout=seconds + 120) for _ in procs]
+    server_cpu = proc_cpu_s(handle.proc.pid) - cpu0
     for p in procs:
         p.join()
     wall = time.perf_counter() - t0
@@ -110,7 +120,8 @@ def run_mode(target, handle, env, keys, workers, seconds):
     out = {"workers": workers, "cycles": cycles,
            "cycles_per_s": round(cycles / max(r["wall"] for r in res), 1),
            "ms_per_cycle_per_worker": round(1000 * sum(r["wall"] for r in res) / cycles, 2),
-           "wall_s_incl_startup": round(wall, 2)}
+           "wall_s_incl_startup": round(wall, 2),
+           "server_cpu_ms_per_cycle": round(1000 * server_cpu / cycles, 2)}
     if "sign_s" in res[0]:
         out["client_sign_ms_per_cycle"] = round(1000 * sum(r["sign_s"] for r in res) / cycles, 2)
         out["client_cpu_ms_per_cycle"] = round(1000 * sum(r["client_cpu_s"] for r in res) / cycles, 2)
@@ -200,6 +211,11 @@ def main() -> None:
         "client_sign_ms_per_cycle": best["client_sign_ms_per_cycle"],
         "best_fastsign_cycles_per_s": max(r["cycles_per_s"] for r in result["fastsign"]),
         "server_ms_per_cycle_inproc": result["inproc"]["server_ms_per_cycle"],
+        "server_cpu_ms_per_cycle_http": best["server_cpu_ms_per_cycle"],
+        "client_cpu_ms_per_cycle": best["client_cpu_ms_per_cycle"],
+        # what two idle cores could do if client and server shared them perfectly
+        "cpu_bound_estimate_2_idle_cores": round(
+            2000 / (best["client_cpu_ms_per_cycle"] + best["server_cpu_ms_per_cycle"]), 1),
         "goal_cycles_per_s": 300,
     }
     out = ROOT / "bench" / "results" / "server.json"

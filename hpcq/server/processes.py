@@ -261,35 +261,33 @@ def assign(ctx: Ctx, caller: str, msg: dict, wait) -> dict:
     avail_mem = None
     if avail_mem_s:
         avail_mem = mem_mib(norm_mem(avail_mem_s, "availablemem"))
-    with ctx.store.tx():
-        require_member(ctx, caller, colonyname)
-        executor = ctx.store.one("SELECT doc FROM executors WHERE executorid=? AND colonyname=?",
-                                 caller, colonyname)
-        if executor is None:
-            raise RPCError(500, "executor not found")
-        if timeout == 0:
-            raise bad("invalid timeout 0: assign needs a timeout in seconds (> 0 to long-poll, "
-                      "< 0 for a single attempt)")
-        now = now_ns()
-        executor["lastheardfromtime"] = now
-        ctx.store.db.execute(
-            "UPDATE executors SET lastheard=?, doc=? WHERE executorid=? AND colonyname=?",
-            (now, json.dumps(executor), caller, colonyname))
-    deadline = time.monotonic() + timeout
+    give_up = time.monotonic() + timeout
+    first = True
     while True:
         if ctx.closing:
             raise RPCError(503, "server is shutting down")
         with ctx.store.tx():
+            if first:
+                require_member(ctx, caller, colonyname)
             executor = ctx.store.one(
                 "SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller, colonyname)
             if executor is None:
                 raise RPCError(500, "executor not found")
+            if first:
+                if timeout == 0:
+                    raise bad("invalid timeout 0: assign needs a timeout in seconds (> 0 to "
+                              "long-poll, < 0 for a single attempt)")
+                executor["lastheardfromtime"] = now_ns()  # assign is the liveness signal
+                ctx.store.db.execute(
+                    "UPDATE executors SET lastheard=?, doc=? WHERE executorid=? AND colonyname=?",
+                    (executor["lastheardfromtime"], json.dumps(executor), caller, colonyname))
+                first = False
             p = try_assign(ctx, executor, colonyname, avail_cpu, avail_mem)
             if p is not None:
                 out = render(ctx, p)
         if p is not None:
             return out
-        remaining = deadline - time.monotonic()
+        remaining = give_up - time.monotonic()
         if timeout < 0 or remaining <= 0:
             raise notfound("No process available for assignment")
         wait(min(remaining, 60.0))  # re-check at least every minute (and stay < TIMEOUT_MAX)
