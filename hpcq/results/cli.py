@@ -81,7 +81,8 @@ def show(df, columns: list[str], title: str) -> None:
     cols = [c for c in columns if c in df.columns]
     table = Table(title=title)
     for c in cols:
-        table.add_column(c, justify="right" if df[c].dtype.kind in "fiu" else "left")
+        table.add_column(c, justify="right" if df[c].dtype.kind in "fiu" else "left",
+                         overflow="fold")
     for _, row in df[cols].iterrows():
         table.add_row(*[_fmt(row[c]) for c in cols])
     Console().print(table)
