@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from hpcq.config import config_dir, env_file_path
+from hpcq.config import ConfigError, config_dir, env_file_path
 
 
 def default_data_dir() -> Path:
@@ -55,6 +55,8 @@ def start(data_dir, host, port, stale_executor_s, cleanup_interval_s, no_reregis
     )
     try:
         serve(cfg)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {cfg.host}:{cfg.port}: {exc}. Fix: pick "
                                    "another --port or stop the server using it") from None
@@ -80,7 +82,7 @@ def init(data_dir, colony, env_file, host, port, executor_name):
     try:
         values = init_and_write(data_dir, env_file, colony=colony, host=host, port=port,
                                 executor_name=executor_name)
-    except InitError as exc:
+    except (InitError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"colony {colony!r} created in {data_dir}")
     click.echo(f"wrote {env_file} (mode 0600): server {values['COLONIES_SERVER_HOST']}:"

@@ -91,3 +91,13 @@ def test_start_status_client_and_sigint(tmp_path):
     assert not (tmp_path / "cfg" / "server" / "server.json").exists()
     st = subprocess.run(hpcq + ["status"], env=env, capture_output=True, text=True, timeout=60)
     assert st.returncode == 1
+
+
+def test_start_refuses_a_readable_key_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("COLONIES_SERVER_PRVKEY", raising=False)
+    key = tmp_path / "srv" / "server.key"
+    key.parent.mkdir()
+    key.write_text(new_prvkey())
+    key.chmod(0o644)
+    r = CliRunner().invoke(server, ["start", "--data-dir", str(tmp_path / "srv"), "--port", "0"])
+    assert r.exit_code != 0 and "chmod 600" in r.output
