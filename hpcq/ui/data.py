@@ -7,6 +7,7 @@ so all three call :func:`ranked_view`.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,32 @@ class View:
     graph_note: str = ""  # why the graph is not drawn ("" when it is)
 
 
+_cache: dict[str, tuple[tuple, pd.DataFrame, pd.DataFrame, Any]] = {}
+_cache_lock = threading.Lock()
+
+
+def load(cat: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """(runs, noise view, graph) of the catalog, rebuilt only when the catalog changed.
+
+    Why: building them for 40,000 runs takes seconds; every UI change needs them. The
+    fingerprint (file count, sums of sizes and mtimes, last index time, run count) changes
+    whenever ``index`` adds, rewrites or removes a file."""
+    fp = tuple(cat.query(
+        "SELECT (SELECT COUNT(*) FROM files), (SELECT SUM(size) FROM files), "
+        "(SELECT SUM(mtime_ns % 4294967291) FROM files), (SELECT MAX(mtime_ns) FROM files), "
+        "(SELECT MAX(indexed_at) FROM files), "
+        "(SELECT COUNT(*) FROM runs)").iloc[0].tolist())
+    key = str(cat.db_path.resolve())
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit and hit[0] == fp:
+            return hit[1], hit[2], hit[3]
+        runs = cat.runs()
+        noise, g = join_parents(runs), build_graph(runs)
+        _cache[key] = (fp, runs, noise, g)
+        return runs, noise, g
+
+
 def metric_options(noise: pd.DataFrame) -> list[str]:
     """Numeric columns of the noise view that have values (rankable metrics)."""
     skip = {"seed", "rank", "vqe_rank", "vqe_seed", "shots", "vqe_shots", "n_qubits",
@@ -52,8 +79,7 @@ def ranked_view(cat: Catalog, by: list[str] | None = None, weights: str | None =
                 max_nodes: int = GRAPH_MAX_NODES) -> View:
     """Noise runs (joined with vqe_ parents), ranked by ``by`` if given, cut to the top
     ``top`` positions; and the workflow graph of all runs with the same ranks."""
-    runs = cat.runs()
-    noise = join_parents(runs)
+    runs, noise, g = load(cat)
     definition = None
     if by:
         spec = make_spec(by, weights, mode, "noise")
@@ -62,7 +88,6 @@ def ranked_view(cat: Catalog, by: list[str] | None = None, weights: str | None =
         if top:
             noise = noise[noise["position"] <= top]
     ranked = noise if by else None
-    g = build_graph(runs)
     els = elements(g, ranked, top if by else None)
     n_nodes = sum(1 for e in els if "source" not in e["data"])
     note = ""

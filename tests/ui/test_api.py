@@ -106,3 +106,21 @@ def test_graph_too_big_to_draw_asks_for_top_k(ui_results):
     assert view.elements == [] and "set top k" in view.graph_note
     view = ranked_view(cat, by=["jsd:min"], top=2, max_nodes=20)
     assert view.elements and view.graph_note == ""
+
+
+def test_view_cache_follows_the_catalog(tmp_path):
+    from hpcq.testing.synthetic import make_study
+    from hpcq.ui.data import ranked_view
+
+    make_study(tmp_path / "a", n_workflows=1)
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.index(tmp_path)
+    ro = Catalog(tmp_path / "c.sqlite", readonly=True)
+    assert ranked_view(ro).total == 6
+    make_study(tmp_path / "b", n_workflows=1, study="second")
+    cat.index(tmp_path)
+    assert ranked_view(ro).total == 12
+    for p in (tmp_path / "b").glob("*noise.h5"):
+        p.unlink()
+    cat.index(tmp_path)
+    assert ranked_view(ro).total == 6
