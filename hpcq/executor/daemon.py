@@ -11,6 +11,7 @@ was already assigned, leave running jobs to the journal, exit 0; the next start 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -35,6 +36,7 @@ from hpcq.job.task import Task
 log = logging.getLogger("hpcq.executor")
 
 NO_PROCESS = "No process available for assignment"
+CANCEL_FUNC = "hpcq_cancel"  # control process of `hpcq cancel`: handled here, never run in Slurm
 
 
 TRANSIENT_SLURM = ("Unable to contact slurm controller", "Socket timed out", "temporarily unavailable",
@@ -106,7 +108,7 @@ class Executor:
     def setup(self) -> None:
         self.key = ensure_registered(self.settings, self.cfg.state_dir, self.cfg.executor_type, self.cfg.name,
                                      self.cfg.executor_prvkey)
-        register_functions(self.client, self.colony, self.key, sorted(catalog.FUNCTIONS))
+        register_functions(self.client, self.colony, self.key, sorted([*catalog.FUNCTIONS, CANCEL_FUNC]))
         ident = Identity(client=self.client, prvkey=self.key.prvkey, colony=self.colony,
                          executor_id=self.key.executor_id, executor_name=self.key.name)
         self.watcher = Watcher(ident, self.journal, self.backend, self.cfg.watch)
@@ -232,12 +234,43 @@ class Executor:
                     except Exception as exc:  # noqa: BLE001
                         log.warning("cancelling the previous job %s of %s failed: %s", old.job_id, pid, exc)
             self.journal.supersede(pid)
+        if process.spec.funcname == CANCEL_FUNC:
+            self._handle_cancel(process)
+            return
         try:
             prepared = self.prepare(process)
         except PlanError as exc:
             self._fail_many([pid], str(exc))
             return
         self.packer.add((prepared.fd.name, prepared.plan.key()), prepared)
+
+    def _handle_cancel(self, control) -> None:
+        """hpcq_cancel {processids: [...], reason}: fail those of our processes with the reason and
+        scancel their jobs; close the control process with a JSON report. Processes assigned to
+        another executor are reported as not_ours (ColonyOS lets only the assignee fail them)."""
+        try:
+            kw = catalog.decode_kwargs(control.spec.kwargs)
+            pids = kw.get("processids")
+            if not isinstance(pids, list) or not all(isinstance(p, str) for p in pids):
+                raise ValueError("kwargs.processids must be a list of process ids")
+            reason = str(kw.get("reason") or "cancelled by the user (hpcq cancel)")
+        except ValueError as exc:
+            self._fail_many([control.processid], f"{CANCEL_FUNC}: {exc}")
+            return
+        wanted = set(pids)
+        waiting = self.packer.remove(lambda prep: prep.process.processid in wanted)
+        for prep in waiting:  # assigned but not yet in Slurm: nothing to scancel
+            self._fail_many([prep.process.processid], reason)
+        open_ids = {p.process_id for p in self.journal.open_procs()}
+        running = [pid for pid in pids if pid in open_ids]
+        self.watcher.cancel(running, reason)
+        done = {prep.process.processid for prep in waiting} | set(running)
+        report = {"cancelled": len(done), "not_ours": [pid for pid in pids if pid not in done]}
+        try:
+            self.client.close(control.processid, [json.dumps(report, sort_keys=True)], self.key.prvkey)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("closing %s control process %s failed: %s", CANCEL_FUNC, control.processid, exc)
+        log.info("%s %s: %s", CANCEL_FUNC, control.processid, report)
 
     def prepare(self, process) -> Prepared:
         """Everything that can be refused is refused here, before anything is queued."""

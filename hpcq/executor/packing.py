@@ -73,6 +73,18 @@ class Packer:
         self.groups.clear()
         return out
 
+    def remove(self, match) -> list[Any]:
+        """Take out (and return) the waiting items for which ``match(item)`` is true."""
+        out = []
+        for key, g in list(self.groups.items()):
+            keep = [it for it in g.items if not match(it)]
+            out += [it for it in g.items if match(it)]
+            if keep:
+                g.items = keep
+            else:
+                del self.groups[key]
+        return out
+
     def next_deadline(self) -> float | None:
         return min((g.deadline for g in self.groups.values()), default=None)
 

@@ -64,7 +64,7 @@ def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any,
         from hpcq.executor import profiles
     except ImportError:
         profiles = None  # type: ignore[assignment]
-    if profiles is None:
+    if profiles is None or not _has_profiles(profiles):
         plan = _fallback(conditions)
     else:
         try:
@@ -96,18 +96,37 @@ def check_rules(plan: Plan, conditions: dict[str, Any], mpi: bool, maxexectime: 
                         "(ColonyOS counts Slurm queue time too): set maxexectime >= walltime + queue allowance")
 
 
+def _has_profiles(profiles_mod) -> bool:
+    """False on an install without any profile file: then the built-in mapping is used."""
+    try:
+        return bool(profiles_mod._profile_files())
+    except Exception:  # noqa: BLE001 - an older/newer profiles module: trust load_profile
+        return True
+
+
 def _check_size(profiles_mod, prof, res, params_obj) -> None:
-    """Quantum sizing: refuse a simulation that cannot fit in the memory a rank gets."""
-    need = getattr(params_obj, "memory_per_rank_bytes", None)
-    if not callable(need):
+    """Quantum sizing: refuse a simulation that cannot fit in the memory a rank gets, before
+    anything is queued (params objects that know their footprint expose memory_per_rank_bytes())."""
+    need_fn = getattr(params_obj, "memory_per_rank_bytes", None)
+    if not callable(need_fn):
         return
+    need = int(need_fn())
     try:
         from hpcq.executor import sizing
     except ImportError:
-        return
-    try:
-        sizing.check_fits(need(), res, prof)
-    except TypeError:
-        sizing.check_fits(need(), res)
-    except Exception as exc:  # noqa: BLE001 - its message carries the numbers
-        raise PlanError(str(exc)) from None
+        sizing = None  # type: ignore[assignment]
+    if sizing is not None and hasattr(sizing, "check_fits"):
+        try:
+            sizing.check_fits(need, res, prof)
+        except (TypeError, AttributeError):
+            pass  # different signature: fall through to the plain comparison below
+        except Exception as exc:  # noqa: BLE001 - its message carries the numbers
+            raise PlanError(str(exc)) from None
+        else:
+            return
+    have = int(getattr(res, "mem_per_rank_bytes", 0) or 0)
+    if have and need > have:
+        gib = 1024 ** 3
+        raise PlanError(f"the simulation needs {need / gib:.2f} GiB per rank but a rank gets {have / gib:.2f} GiB "
+                        f"({res.mem_gb:g} GiB per node / {res.tasks_per_node} ranks per node on profile "
+                        f"{getattr(prof, 'name', '?')}): raise conditions.mem, use fewer ranks per node, or fewer qubits")

@@ -7,6 +7,7 @@ ColonyOS -> executor -> Slurm -> ColonyOS without Qiskit. Kept import-light on p
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,7 @@ from hpcq.catalog import FunctionResult, JobContext
 class EchoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message: str = Field("hello from hpcq", max_length=10_000)
+    write_file: bool = Field(False, description="also write echo.txt (tests result-file registration)")
 
 
 class SleepParams(BaseModel):
@@ -33,8 +35,13 @@ def echo(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     if ctx.rank != 0:
         return None
     print(f"hpcq_echo: {kwargs.get('message', '')}", flush=True)
+    files = []
+    if kwargs.get("write_file"):
+        path = Path(ctx.workdir) / "echo.txt"
+        path.write_text(kwargs.get("message", "") + "\n")
+        files.append(str(path))
     return FunctionResult(summary={"message": kwargs.get("message", ""), "slurm_job_id": ctx.slurm_job_id,
-                                   "nodes": ctx.nodes, "ranks": ctx.size, "threads": ctx.threads})
+                                   "nodes": ctx.nodes, "ranks": ctx.size, "threads": ctx.threads}, files=files)
 
 
 def sleep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:

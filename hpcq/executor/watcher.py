@@ -87,6 +87,7 @@ class Watcher(threading.Thread):
         self.stop_event = threading.Event()
         self._incoming: queue.Queue[Watched] = queue.Queue()
         self._drop: queue.Queue[str] = queue.Queue()
+        self._cancels: queue.Queue[tuple[str, str]] = queue.Queue()
         self.active: dict[str, Watched] = {}
         self._tails: dict[str, _Tail] = {}
         self._last = {"query": 0.0, "log": 0.0, "colony": time.monotonic()}
@@ -99,6 +100,11 @@ class Watcher(threading.Thread):
     def watch(self, items: list[Watched]) -> None:
         for w in items:
             self._incoming.put(w)
+
+    def cancel(self, process_ids: list[str], reason: str) -> None:
+        """Cancel these processes' Slurm jobs and fail them with ``reason`` (hpcq_cancel)."""
+        for pid in process_ids:
+            self._cancels.put((pid, reason))
 
     def drop(self, process_id: str) -> None:
         """Forget a process (it was handed back to ColonyOS and assigned again)."""
@@ -124,6 +130,7 @@ class Watcher(threading.Thread):
     def cycle(self) -> None:
         now = time.monotonic()
         self._take_incoming()
+        self._take_cancels()
         done_files = self._outcome_files()
         finished = [w for w in self.active.values() if w.retry_after <= now and w.outcome_path in done_files]
         need_info = any(w.info is None or w.info.start is None for w in finished)
@@ -161,6 +168,36 @@ class Watcher(threading.Thread):
             except FileNotFoundError:
                 pass
         return present
+
+    def _take_cancels(self) -> None:
+        while True:
+            try:
+                pid, reason = self._cancels.get_nowait()
+            except queue.Empty:
+                return
+            w = self.active.get(pid)
+            if w is None:
+                continue
+            self._cancel_job_of(w)
+            try:
+                self.me.client.fail(pid, [reason], self.me.prvkey)
+            except Exception as exc:  # noqa: BLE001
+                self._close_error(w, exc)
+                continue
+            self.journal.mark_closed(pid, "failed")
+            self.active.pop(pid, None)
+            self.closed_count += 1
+            log.info("closed process=%s as=failed job=%s (cancelled: %s)", pid, w.job_id, reason)
+
+    def _cancel_job_of(self, w: Watched) -> None:
+        """scancel the element that runs ``w`` unless other watched processes share it (packing)."""
+        if any(o.job_id == w.job_id and o.process_id != w.process_id for o in self.active.values()):
+            return
+        try:
+            self.backend.cancel([w.job_id])
+            log.info("cancelled Slurm job %s of process %s", w.job_id, w.process_id)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("cancelling job %s failed: %s", w.job_id, exc)
 
     def _take_incoming(self) -> None:
         while True:
@@ -320,17 +357,13 @@ class Watcher(threading.Thread):
             candidates = candidates[:20]
         gone = [pid for pid in candidates if self._colony_state(pid) == "gone"]
         for pid in gone:
-            w = self.active.pop(pid, None)
+            w = self.active.get(pid)
             if w is None:
                 continue
+            log.info("process %s is gone on the ColonyOS side (removed, failed or reassigned)", pid)
+            self._cancel_job_of(w)
             self.journal.mark_closed(pid, "gone")
-            siblings = [o for o in self.active.values() if o.job_id == w.job_id]
-            if not siblings:
-                try:
-                    self.backend.cancel([w.job_id])
-                    log.info("process %s is gone on the ColonyOS side: cancelled Slurm job %s", pid, w.job_id)
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("cancelling job %s failed: %s", w.job_id, exc)
+            self.active.pop(pid, None)
 
     # -- logs -----------------------------------------------------------------------------------
     def _stream_logs(self) -> None:

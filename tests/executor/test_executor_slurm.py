@@ -128,3 +128,63 @@ def test_time_limit_fails_process_naming_timeout(served):
     p = col.wait(pid, 240)
     assert p.state == 3 and "TIMEOUT" in p.errors[0], p.errors
     assert col.attrs(p).get("slurm_state") == "TIMEOUT"
+
+
+def test_result_file_registered_as_shared_filesystem_reference(served):
+    import hashlib
+
+    lab, _, _ = served
+    col = lab.col
+    p = col.wait(col.submit("hpcq_echo", {"message": "to a file", "write_file": True}).processid, 120)
+    assert p.state == 2, p.errors
+    path = p.output[0]
+    assert path.endswith("/echo.txt")
+    data = open(path, "rb").read()
+    assert data == b"to a file\n"
+    files = col.client.get_files(f"/hpcq/{col.colony}/{p.processid}", col.colony, col.prvkey)
+    assert [(f["name"], f["size"], f["checksum"]) for f in files] == [
+        ("echo.txt", len(data), hashlib.sha256(data).hexdigest())]
+
+
+def test_hpcq_cancel_control_process_cancels_job_and_fails_process(served):
+    from hpcq.catalog import encode_kwargs
+
+    lab, _, _ = served
+    col = lab.col
+    pid = col.submit("hpcq_sleep", {"seconds": 600}, walltime=300).processid
+    job = col.wait_attr(pid, "slurm_job_id", 60)
+    deadline = time.monotonic() + 60
+    while "hpcq_sleep: tick" not in col.logs(pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    # what `hpcq cancel` submits (hpcq/client/api.py): a high-priority control process
+    ctl = col.client.submit_func_spec(_control_spec(col, encode_kwargs(
+        {"processids": [pid], "reason": "cancelled by the user (test)"})), col.prvkey)
+    c = col.wait(ctl.processid, 60)
+    assert c.state == 2 and json.loads(c.output[0]) == {"cancelled": 1, "not_ours": []}
+    p = col.wait(pid, 60)
+    assert p.state == 3 and p.errors == ["cancelled by the user (test)"]
+    assert lab.wait_sacct_state(job, 60).startswith("CANCELLED")
+
+
+def _control_spec(col, kwargs):
+    from pycolonies import func_spec
+
+    spec = func_spec("hpcq_cancel", [], col.colony, "hpcq-test", kwargs=kwargs, priority=50000,
+                     maxexectime=60, maxretries=3, maxwaittime=-1)
+    return spec
+
+
+def test_selftest_command_succeeds(served):
+    import subprocess
+    import sys
+
+    lab, _, _ = served
+    env = lab.cluster.env(HPCQ_CONFIG_DIR=str(lab.tmp / "selftest-config"))
+    for k in list(env):
+        if k.startswith("COLONIES_"):
+            env.pop(k)
+    r = subprocess.run([sys.executable, "-m", "hpcq.executor", "selftest", "--env-file", str(lab.tmp / "colonies.env"),
+                        "--type", "hpcq-test", "--timeout", "120"], env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SUCCESS" in r.stdout
