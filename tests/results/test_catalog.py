@@ -1,9 +1,7 @@
-import json
 import os
 import shutil
 
 import h5py
-import numpy as np
 import pytest
 
 from hpcq.results.catalog import Catalog, CatalogError, default_db
