@@ -16,7 +16,11 @@ export SLURM_CONF=$D/slurm.conf
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 if [ -f "$SLURM_CONF" ] && alive "$D/slurmctld.pid"; then
   scancel --quiet --user="$(id -un)" 2>/dev/null || true
-  for _ in $(seq 1 150); do [ -z "$(timeout 5 squeue -h 2>/dev/null)" ] && break; sleep 0.1; done
+  # wait only for jobs on nodes whose slurmd is alive (a dead slurmd's jobs never finish)
+  live=$(for f in "$D"/slurmd-*.pid; do alive "$f" && basename "$f" .pid | sed 's/^slurmd-//'; done | paste -sd, -)
+  if [ -n "$live" ]; then
+    for _ in $(seq 1 150); do [ -z "$(timeout 5 squeue -h -w "$live" 2>/dev/null)" ] && break; sleep 0.1; done
+  fi
 fi
 stop() {  # TERM the PIDs in the given pid files, wait up to 15 s, then KILL
   local pids="" f p left
@@ -41,16 +45,15 @@ stop "$D/slurmctld.pid" "$D/slurmdbd.pid" "$D/mariadbd.pid"
 # lab's slurm.conf, job tasks (SLURM_JOB_ID set and this SLURM_CONF), holders of a step socket in
 # its spool dir, and everything under those.
 lab_pids() {
-  local e p comm env
+  local e p comm
   for e in /proc/[0-9]*/environ; do
     p=${e#/proc/}; p=${p%/environ}
     [ "$p" = $$ ] && continue
+    grep -qzxF "SLURM_CONF=$SLURM_CONF" "$e" 2>/dev/null || continue
     comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
-    env=$(tr '\0' '\n' < "$e" 2>/dev/null) || continue
-    grep -qxF "SLURM_CONF=$SLURM_CONF" <<<"$env" || continue
     case "$comm" in
       slurmstepd|slurmd|slurmctld|slurmdbd|mariadbd) echo "$p";;
-      *) grep -q '^SLURM_JOB_ID=' <<<"$env" && echo "$p";;
+      *) grep -qz '^SLURM_JOB_ID=' "$e" 2>/dev/null && echo "$p";;
     esac
   done
   for s in "$D"/spool/*/*_*.*; do [ -S "$s" ] && fuser "$s" 2>/dev/null; done

@@ -2,8 +2,8 @@
 # Bring up a throw-away Slurm 22.05 cluster on this one host (Debian 12, root, no systemd needed).
 #   scripts/slurm-up.sh [DIR]        (default DIR=.slurm-lab; everything lives under DIR)
 # Env knobs:
-#   SLURM_LAB_NODES   virtual nodes n1..nN (default 2)
-#   SLURM_LAB_CPUS    CPUs per node, overcommitted past the real cores (default 4)
+#   SLURM_LAB_NODES   virtual nodes n1..nN (default 3)
+#   SLURM_LAB_CPUS    CPUs per node, overcommitted past the real cores (default 8)
 #   SLURM_LAB_MEM_MB  RealMemory per node in MB (default 16000; not enforced, --mem only has to fit)
 #   SLURM_LAB_DBD     1 = MariaDB + slurmdbd so real sacct works, 0 = no accounting (default 1)
 #   SLURM_LAB_MPI     MpiDefault: pmi2 | pmix | none (default pmi2)
@@ -17,7 +17,7 @@
 set -euo pipefail
 t0=$(date +%s.%N)
 D=${1:-.slurm-lab}
-N=${SLURM_LAB_NODES:-2}; CPUS=${SLURM_LAB_CPUS:-4}; DBD=${SLURM_LAB_DBD:-1}
+N=${SLURM_LAB_NODES:-3}; CPUS=${SLURM_LAB_CPUS:-8}; DBD=${SLURM_LAB_DBD:-1}
 MPI=${SLURM_LAB_MPI:-pmi2}; P=${SLURM_LAB_PORT:-6817}; MEM=${SLURM_LAB_MEM_MB:-16000}
 SDT=${SLURM_LAB_SLURMD_TIMEOUT:-10}; CLUSTER=${SLURM_LAB_CLUSTER:-lab}
 die() { echo "slurm-up: $*" >&2; exit 1; }
