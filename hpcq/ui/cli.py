@@ -27,5 +27,8 @@ def ui(results, db, host, port, debug):
         app = create_app(str(cat.db_path))
     except CatalogError as exc:
         raise click.ClickException(str(exc))
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}: the dashboard has no authentication; anyone "
+                   "who can reach this address can read the results", err=True)
     click.echo(f"hpcq ui: http://{host}:{port}/  (catalog {cat.db_path}; API /api/v1/runs)")
     app.run(host=host, port=port, debug=debug)
