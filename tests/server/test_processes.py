@@ -219,3 +219,55 @@ def test_remove_rules(srv):
     c.remove_all_processes("dev", srv.colony_prvkey)  # state -1: all but running
     st = c.stats("dev", up)
     assert (st["waitingprocesses"], st["runningprocesses"]) == (0, 1)
+
+
+def test_location_resources_and_star(srv):
+    c, up = srv.client(), srv.user_prvkey
+    url = srv.handle.url
+    from hpcq.server.signing import id_from_prvkey, new_prvkey
+    lk = new_prvkey()
+    c.add_executor({"executorname": "lumi", "executorid": id_from_prvkey(lk), "colonyname": "dev",
+                    "executortype": "t", "locationname": "LUMI"}, srv.colony_prvkey)
+    c.approve_executor("dev", "lumi", srv.colony_prvkey)
+    placed = spec("placed")
+    placed.conditions.executornames = ["*"]
+    raw = placed.model_dump(by_alias=True)
+    raw["conditions"]["locationname"] = "lumi"
+    code, _, p, _ = raw_rpc(url, {"msgtype": "submitfuncspecmsg", "spec": raw}, up)
+    assert code == 200
+    with pytest.raises(ColoniesConnectionError, match=NO_PROCESS):
+        c.assign("dev", -1, srv.e1)  # e1 has no location
+    assert c.assign("dev", -1, lk).processid == p["processid"]  # case-insensitive match, "*"
+    heavy = spec("heavy", conditions=Conditions(colonyname="dev", executortype="t", cpu="4000m",
+                                                mem="8Gi"))
+    h = c.submit_func_spec(heavy, up)
+    small = {"msgtype": "assignprocessmsg", "colonyname": "dev", "timeout": -1,
+             "availablecpu": "2000m", "availablemem": "16Gi"}
+    code, _, p, _ = raw_rpc(url, small, srv.e1)
+    assert code == 404  # needs 4000m, 2000m available
+    code, _, p, _ = raw_rpc(url, dict(small, availablecpu="8000m", availablemem="4Gi"), srv.e1)
+    assert code == 404  # needs 8192Mi, 4096Mi available
+    code, _, p, _ = raw_rpc(url, dict(small, availablecpu="8000m"), srv.e1)
+    assert code == 200 and p["processid"] == h.processid
+
+
+def test_remaining_lookups_and_removals(srv):
+    c, up, url = srv.client(), srv.user_prvkey, srv.handle.url
+    code, _, u, _ = raw_rpc(url, {"msgtype": "getusermsg", "colonyname": "dev",
+                                  "name": "hpcq-user"}, up)
+    assert code == 200 and u["name"] == "hpcq-user"
+    code, _, _, _ = raw_rpc(url, {"msgtype": "getusermsg", "colonyname": "dev", "name": "x"}, up)
+    assert code == 404
+    f = c.add_function("dev", "e1", "fn", srv.e1)
+    code, _, p, _ = raw_rpc(url, {"msgtype": "removefunctionmsg", "functionid": f["functionid"]}, up)
+    assert code == 403
+    code, _, _, _ = raw_rpc(url, {"msgtype": "removefunctionmsg", "functionid": f["functionid"]},
+                            srv.e1)
+    assert code == 200 and c.get_functions_by_colony("dev", up) is None
+    snap = c.create_snapshot("dev", "/empty", "s1", up)
+    assert snap["fileids"] == [] and snap["label"] == "/empty"
+    code, _, _, _ = raw_rpc(url, {"msgtype": "removesnapshotmsg", "colonyname": "dev",
+                                  "snapshotid": snap["snapshotid"]}, up)
+    assert code == 200 and c.get_snapshots("dev", up) is None
+    with pytest.raises(ColoniesConnectionError, match="not found"):
+        c.get_snapshot_by_name("dev", "s1", up)
