@@ -9,6 +9,7 @@ exit, on error and on Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=max(120, Console().width))
 DEMO_STUDY = Path(__file__).parent / "studies" / "demo.yaml"
 
 
@@ -55,22 +56,34 @@ def _executor(workdir: Path, env: dict[str, str], backend: str):
         log.close()
 
 
+def noise_label(model: str, params: str) -> str:
+    """'depolarizing(p=0.01)' from the noise_params JSON (only the values that matter)."""
+    try:
+        d = json.loads(params) if params else {}
+    except (TypeError, ValueError):
+        d = {}
+    keys = {"depolarizing": ("p", "p2"), "bit_flip": ("p", "p2"), "readout": ("p",),
+            "thermal": ("t1", "t2"), "fake_backend": ("backend",)}.get(model, ())
+    inner = ",".join(f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}"
+                     for k in keys if d.get(k) is not None)
+    return f"{model}({inner})" if inner else model
+
+
 def ranked_table(results: Path, top: int = 15) -> Table:
+    """The noise runs ranked by 0.7·|energy error| + 0.3·JSD, joined with their parent VQE runs."""
     from hpcq.results.catalog import Catalog, default_db, join_parents
     from hpcq.results.rank import make_spec, rank
 
     cat = Catalog(default_db(results))
-    table = join_parents(cat.runs())
-    spec = make_spec(["abs_error:min", "jsd:min"], [0.7, 0.3])
-    ranked = rank(table, spec)
-    t = Table(title=f"noise runs ranked by 0.7·abs_error + 0.3·JSD ({len(ranked)} runs)")
-    cols = ["position", "optimizer", "noise_model", "noise_params", "energy", "abs_error", "jsd",
-            "delta_entropy", "vqe_abs_error"]
-    cols = [c for c in cols if c in ranked.columns]
-    for c in cols:
-        t.add_column(c, justify="right" if c not in ("optimizer", "noise_model", "noise_params") else "left")
-    for _, row in ranked.head(top).iterrows():
-        t.add_row(*[f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in cols])
+    ranked = rank(join_parents(cat.runs()), make_spec(["abs_error:min", "jsd:min"], [0.7, 0.3]))
+    t = Table(title=f"noise runs ranked by 0.7·|E-E_exact| + 0.3·JSD ({len(ranked)} runs)")
+    for name in ("#", "optimizer", "noise", "energy (Ha)", "|ΔE| (mHa)", "JSD", "ΔH (bits)",
+                 "noiseless |ΔE| (mHa)"):
+        t.add_column(name, justify="left" if name in ("optimizer", "noise") else "right")
+    for _, r in ranked.head(top).iterrows():
+        t.add_row(str(r["position"]), str(r["optimizer"]), noise_label(r["noise_model"], r["noise_params"]),
+                  f"{r['energy']:.6f}", f"{1e3 * r['abs_error']:.3f}", f"{r['jsd']:.4f}",
+                  f"{r['delta_entropy']:+.4f}", f"{1e3 * r.get('vqe_abs_error', float('nan')):.3f}")
     return t
 
 
