@@ -105,3 +105,34 @@ def test_validation_errors_are_400_and_change_nothing(colonies_server, payload):
     code, ptype, p, err = raw_rpc(s.handle.url, payload, s.user_prvkey)
     assert (code, ptype, err) == (400, "error", True), p
     assert s.client().stats("dev", s.user_prvkey)["waitingprocesses"] == 0
+
+
+def test_null_versus_empty_list_shapes(colonies_server):
+    """Go nil slices are JSON null in list replies; the fields pycolonies' pydantic models
+    require as lists/dicts are always [] / {}."""
+    s, up, url = colonies_server, colonies_server.user_prvkey, colonies_server.handle.url
+    for msg in ({"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 10, "state": 0},
+                {"msgtype": "getexecutorsmsg", "colonyname": "dev"},
+                {"msgtype": "getfunctionsmsg", "colonyname": "dev"},
+                {"msgtype": "getprocessgraphsmsg", "colonyname": "dev", "count": 10},
+                {"msgtype": "getsnapshotsmsg", "colonyname": "dev"},
+                {"msgtype": "getfilesmsg", "colonyname": "dev", "label": "/x"},
+                {"msgtype": "getfilelabelsmsg", "colonyname": "dev"}):
+        code, _, payload, _ = raw_rpc(url, msg, up)
+        assert (code, payload) == (200, None), msg
+    spec = {"funcname": "f", "conditions": {"colonyname": "dev", "executortype": "t"}}
+    code, _, p, _ = raw_rpc(url, {"msgtype": "submitfuncspecmsg", "spec": spec}, up)
+    assert code == 200
+    assert (p["parents"], p["children"], p["errors"]) == ([], [], [])
+    assert (p["in"], p["out"], p["attributes"]) == (None, None, None)
+    assert p["spec"]["args"] == [] and p["spec"]["env"] == {} and p["spec"]["kwargs"] is None
+    assert p["spec"]["conditions"]["dependencies"] == []
+    assert p["spec"]["conditions"]["executornames"] is None
+    assert p["spec"]["fs"] == {"mount": "", "snapshots": None, "dirs": None}
+    assert "channels" not in p["spec"]
+    assert p["starttime"] == "0001-01-01T00:00:00Z" and p["submissiontime"].endswith("Z")
+    code, _, logs, _ = raw_rpc(url, {"msgtype": "getlogsmsg", "colonyname": "dev",
+                                     "processid": p["processid"], "count": 10, "since": 0}, up)
+    assert (code, logs) == (200, None)
+    code, _, ok, _ = raw_rpc(url, {"msgtype": "removeprocessmsg", "processid": p["processid"]}, up)
+    assert (code, ok) == (200, {})
