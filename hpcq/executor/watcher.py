@@ -59,6 +59,7 @@ class Watched:
     submitted: float = 0.0
     info: JobInfo | None = None
     terminal_since: float | None = None
+    terminal_seen: int = 0  # consecutive queries that reported a final state
     attrs_sent: bool = False
     retry_after: float = 0.0
 
@@ -136,7 +137,8 @@ class Watcher(threading.Thread):
         need_info = any(w.info is None or w.info.start is None for w in finished)
         # jobs not seen running yet are looked at more often (squeue is cheap), so that their start
         # time and nodes are known before they finish and closing needs no extra query
-        young = any(w.info is None or w.info.start is None for w in self.active.values())
+        young = any(w.info is None or w.info.start is None or w.terminal_since is not None
+                    for w in self.active.values())
         period = min(self.cfg.query_s, self.cfg.young_query_s) if young else self.cfg.query_s
         query = None
         if now - self._last["query"] >= period or need_info:
@@ -147,8 +149,10 @@ class Watcher(threading.Thread):
             self._stream_logs()
         if query is not None:
             query.result()
+        # final state seen by two queries at least grace_s apart and still no outcome file: lost
         lost = [w for w in self.active.values() if w.retry_after <= now and w.terminal_since is not None
-                and now - w.terminal_since >= self.cfg.grace_s and not Path(w.outcome_path).exists()]
+                and w.terminal_seen >= 2 and now - w.terminal_since >= self.cfg.grace_s
+                and not Path(w.outcome_path).exists()]
         if lost:
             self._stream_logs()
         if finished or lost:
@@ -238,9 +242,11 @@ class Watcher(threading.Thread):
                 self._early[w.process_id] = self._pool.submit(
                     register.add_attributes, self.me.client, self.me.prvkey, w.process_id, early)
             if not info.terminal:
-                w.terminal_since = None  # e.g. NODE_FAIL then requeued by Slurm: running again
-            elif w.terminal_since is None:
-                w.terminal_since = now
+                w.terminal_since, w.terminal_seen = None, 0  # e.g. NODE_FAIL, then requeued by Slurm
+            else:
+                w.terminal_seen += 1
+                if w.terminal_since is None:
+                    w.terminal_since = now
 
     # -- closing ------------------------------------------------------------------------------
     def _job_attrs(self, w: Watched, out: Outcome | None) -> dict[str, Any]:
