@@ -14,6 +14,7 @@ from rich.table import Table
 from hpcq.config import ConfigError, Settings, config_dir, env_file_path
 
 console = Console()
+NO_ERROR_TEXT = "(no error of its own: ColonyOS failed it because another step of the workflow failed)"
 
 
 def _fail(exc: Exception) -> None:
@@ -103,8 +104,9 @@ def status(name, watch, as_json):
     console.print(f"[bold]{sub.name}[/bold]: {snap.line()}")
     if snap.failed:
         t = Table("step", "process", "error", title="failed steps")
-        for pid, node, errors in snap.failed:
-            t.add_row(node or "-", pid[:12], "; ".join(errors) or "(no error text)")
+        # steps with their own error first; ColonyOS fails the rest of a graph without one
+        for pid, node, errors in sorted(snap.failed, key=lambda f: not f[2]):
+            t.add_row(node or "-", pid[:12], "; ".join(errors) or NO_ERROR_TEXT)
         console.print(t)
 
 

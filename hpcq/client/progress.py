@@ -112,6 +112,7 @@ def rich_watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None
                 if pid not in seen_failed:
                     seen_failed.add(pid)
                     label = node or pid[:12]
-                    bar.console.print(f"[red]step {label} FAILED:[/red] {'; '.join(errors) or '(no error text)'}")
+                    if errors:  # graph members failed by ColonyOS' fail-all rule carry no error
+                        bar.console.print(f"[red]step {label} FAILED:[/red] {'; '.join(errors)}")
 
         return watch(tracker, interval=interval, timeout=timeout, show=show)
