@@ -42,6 +42,16 @@ def _poll_recv(comm, source: int, tag: int):
     return comm.recv(source=status.Get_source(), tag=tag), status.Get_source()
 
 
+def polling_barrier(comm) -> None:
+    """Barrier that sleeps instead of spinning: a rank that finished early (or is about to enter
+    MPI_Finalize, which MPICH also busy-waits in) must not burn a core another rank computes on."""
+    if comm is None or comm.Get_size() == 1:
+        return
+    req = comm.Ibarrier()
+    while not req.Test():
+        time.sleep(POLL_S * 5)
+
+
 def _safe(work: Callable[[Any], Any], task: Any, rank: int):
     try:
         return ("ok", work(task))

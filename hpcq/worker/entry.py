@@ -13,7 +13,7 @@ from typing import Any
 from hpcq.catalog import FunctionResult, JobContext
 from hpcq.sim.aer_env import pin_threads, threads_from_env
 from hpcq.sim.spec import SweepParams, TaskSpec, parse_sweep
-from hpcq.worker.dispatch import mpi_world, run_tasks
+from hpcq.worker.dispatch import mpi_world, polling_barrier, run_tasks
 
 ONE_CIRCUIT_SPLITTING_UNAVAILABLE = (
     "unavailable: this qiskit-aer is built without MPI (the PyPI wheel), so one circuit cannot be "
@@ -75,7 +75,6 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     params = kwargs if isinstance(kwargs, SweepParams) else parse_sweep(kwargs)
     threads = max(1, int(ctx.threads or threads_from_env()))
     pin_threads(threads)
-    from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
     from hpcq.sim.runner import run_task
 
     comm = mpi_world()
@@ -83,9 +82,18 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     size = comm.Get_size() if comm else 1
     tasks = params.tasks()
     order = sorted(range(len(tasks)), key=lambda i: -task_cost(tasks[i]))
-    results = run_tasks(tasks, lambda t: run_task(t, threads=threads, rank=rank), comm, order)
-    if rank != 0:
-        return None
+    try:
+        results = run_tasks(tasks, lambda t: run_task(t, threads=threads, rank=rank), comm, order)
+        if rank != 0:
+            return None
+        return _finish(params, ctx, results, threads, size, started, t0)
+    finally:
+        polling_barrier(comm)  # other ranks sleep until rank 0 has written the file
+
+
+def _finish(params: SweepParams, ctx: JobContext, results: list, threads: int, size: int,
+            started: str, t0: float) -> FunctionResult:
+    from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
     from hpcq.results.h5format import write_results
 
     device = resolve_device(params.device)
