@@ -57,9 +57,23 @@ def server_prvkey(data_dir: Path) -> str:
     return key
 
 
+def running_pid(data_dir: Path) -> int | None:
+    """pid of a live hpcq server that wrote <data_dir>/server.json, if any."""
+    try:
+        pid = int(json.loads((Path(data_dir) / INFO_NAME).read_text())["pid"])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if pid != os.getpid() and b"hpcq" in cmdline else None
+
+
 def open_ctx(cfg: ServerConfig) -> Ctx:
     data_dir = Path(cfg.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    other = running_pid(data_dir)
+    if other:
+        raise SystemExit(f"another hpcq server (pid {other}) is serving {data_dir}; stop it first "
+                         "or use another --data-dir")
     try:
         server_id = id_from_prvkey(server_prvkey(data_dir))
     except SignatureError as exc:

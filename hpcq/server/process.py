@@ -46,8 +46,7 @@ class ServerHandle:
         return self.proc is not None and self.proc.poll() is None
 
     def _launch(self, port: int, timeout: float) -> None:
-        info = self.data_dir / INFO_NAME
-        info.unlink(missing_ok=True)
+        info = self.data_dir / INFO_NAME  # ready once it names our pid
         cmd = [sys.executable, "-m", "hpcq.server", "start", "--data-dir", str(self.data_dir),
                "--host", self.host, "--port", str(port), *self.args]
         env = dict(os.environ, **(self.env or {}))

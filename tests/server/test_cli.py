@@ -101,3 +101,10 @@ def test_start_refuses_a_readable_key_file(tmp_path, monkeypatch):
     key.chmod(0o644)
     r = CliRunner().invoke(server, ["start", "--data-dir", str(tmp_path / "srv"), "--port", "0"])
     assert r.exit_code != 0 and "chmod 600" in r.output
+
+
+def test_second_server_on_the_same_data_dir_is_refused(colonies_server):
+    r = subprocess.run([sys.executable, "-m", "hpcq.server", "start", "--data-dir",
+                        str(colonies_server.handle.data_dir), "--port", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "another hpcq server" in r.stderr
