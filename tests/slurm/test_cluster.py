@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -161,3 +162,37 @@ def test_teardown_leaves_no_slurm_process(tmp_path):
     task_pid = int(pidfile.read_text())
     assert not os.path.exists(f"/proc/{task_pid}")
     assert not list(lab.glob("*.pid"))
+
+
+def test_ctrl_c_in_a_pytest_session_tears_the_cluster_down(tmp_path):
+    """SIGINT (Ctrl-C) to a pytest run holding the session cluster: the fixture's teardown still
+    runs slurm-down.sh, so no daemon of that cluster survives."""
+    (tmp_path / "test_hold.py").write_text(textwrap.dedent("""\
+        import time
+        def test_hold(slurm_cluster):
+            print("LAB=" + str(slurm_cluster.dir), flush=True)
+            time.sleep(120)
+        """))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-s", "-q", "-p", "hpcq.testing.slurm", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), "-c", "/dev/null", f"--basetemp={tmp_path / 'bt'}",
+         str(tmp_path / "test_hold.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    lab = None
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            if line.startswith("LAB="):
+                lab = line.strip()[4:]
+                break
+            assert time.monotonic() < deadline
+        assert lab, "the inner session never got its cluster"
+        assert _lab_processes(lab), "the inner cluster should be running now"
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "KeyboardInterrupt" in rest or "Interrupted" in rest, rest
+    assert _lab_processes(lab) == []
