@@ -197,8 +197,11 @@ def parse_profile(text: str, path: str | Path = "<string>", name: str | None = N
     """Validate YAML text as a profile; ``name`` defaults to the file stem."""
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError("profile", f"{path} is not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # say where, never echo the file's text (it may not be a profile)
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ProfileError("profile", f"{path} is not valid YAML{where}: "
+                           f"{getattr(exc, 'problem', None) or type(exc).__name__}") from None
     if not isinstance(data, dict):
         raise ProfileError("profile", f"{path}: expected a mapping of profile keys (see slurm_templates/README.md)")
     data.setdefault("name", name or Path(str(path)).stem)
@@ -210,12 +213,18 @@ def parse_profile(text: str, path: str | Path = "<string>", name: str | None = N
                            "(format: slurm_templates/README.md)") from None
 
 
-def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Profile:
+def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
+                 allow_path: bool = True) -> Profile:
     """A profile by name (user dir first, then shipped) or by YAML file path; ``overrides``
-    replaces keys (e.g. {"account": "project_465000123"}) and is validated like the file."""
+    replaces keys (e.g. {"account": "project_465000123"}) and is validated like the file.
+    Pass allow_path=False when the name comes from a process spec: then only a plain profile
+    name is accepted, never a path on the login node."""
     s = str(name_or_path)
     path = Path(s)
-    if s.endswith((".yaml", ".yml")) or "/" in s:
+    looks_like_path = s.endswith((".yaml", ".yml")) or "/" in s or s.startswith(".")
+    if not allow_path and (looks_like_path or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", s)):
+        raise ProfileError("profile", f"{s!r} is not a profile name; use one of `hpcq profiles list`")
+    if looks_like_path:
         if not path.is_file():
             raise ProfileError("profile", f"no profile file {path}; give an existing .yaml path or a name "
                                f"from `hpcq profiles list`")

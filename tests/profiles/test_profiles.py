@@ -132,6 +132,18 @@ def test_bad_profiles_name_the_field(extra, field):
     assert field in str(ei.value) and "bad.yaml" in str(ei.value)
 
 
+def test_names_from_a_process_spec_cannot_be_paths(tmp_path):
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("key: [SECRET-TEXT\n")
+    with pytest.raises(ProfileError) as ei:
+        load_profile(str(secret))  # an operator's path: allowed, but the error never echoes the text
+    assert "SECRET-TEXT" not in str(ei.value) and "line" in str(ei.value)
+    for bad in (str(secret), "../../etc/passwd", "x.yaml", "Local", ".hidden"):
+        with pytest.raises(ProfileError, match="is not a profile name"):
+            load_profile(bad, allow_path=False)
+    assert load_profile("local", allow_path=False).name == "local"
+
+
 def test_not_yaml_and_not_mapping():
     with pytest.raises(ProfileError, match="not valid YAML"):
         parse_profile("a: [", "x.yaml")
