@@ -247,7 +247,7 @@ def try_assign(ctx: Ctx, executor: dict, colonyname: str, avail_cpu: int | None,
         chosen["in"] = _inputs_from_parents(ctx, chosen)
     ctx.store.put_process(chosen)
     if chosen["processgraphid"]:
-        resolve(ctx, chosen["processgraphid"])
+        resolve(ctx, chosen["processgraphid"], chosen["processid"])
     return chosen
 
 
@@ -341,7 +341,7 @@ def close_successful(ctx: Ctx, caller: str, msg: dict) -> dict:
     ctx.store.put_process(p)
     _update_function_stats(ctx, p, executor)
     if p["processgraphid"]:
-        resolve(ctx, p["processgraphid"])
+        resolve(ctx, p["processgraphid"], p["processid"])
     ctx.store.cond.notify_all()
     return {}
 
@@ -365,7 +365,7 @@ def mark_failed(ctx: Ctx, p: dict, errors: list[str]) -> None:
     p["endtime"] = now_ns()
     ctx.store.put_process(p)
     if p["processgraphid"]:
-        resolve(ctx, p["processgraphid"])
+        resolve(ctx, p["processgraphid"], p["processid"])
     ctx.store.cond.notify_all()
 
 
@@ -449,55 +449,53 @@ def _graph_procs(ctx: Ctx, gid: str) -> dict[str, dict]:
         "SELECT doc FROM processes WHERE processgraphid=? ORDER BY submissiontime, rowid", gid)}
 
 
-def resolve(ctx: Ctx, gid: str) -> None:
-    """Release children whose parents all succeeded; if any visited process has a FAILED parent,
-    set every process of the graph to FAILED (state only, as the real server does)."""
+def resolve(ctx: Ctx, gid: str, pid: str | None = None) -> None:
+    """Re-resolve a graph after process ``pid`` changed, with the real server's outcome:
+    children whose parents all succeeded are released; a FAILED process with children makes
+    every process of the graph FAILED (state only); a failed leaf only fails the graph.
+    Incremental (only ``pid``'s neighbourhood) so big graphs stay cheap per close."""
     g = ctx.store.one("SELECT doc FROM graphs WHERE processgraphid=?", gid)
     if g is None:
         return
-    procs = _graph_procs(ctx, gid)
-    changed: set[str] = set()
-    fail_all = False
-    seen: set[str] = set()
-    queue = [pid for pid in g["rootprocessids"] if pid in procs]
-    while queue:
-        pid = queue.pop(0)
-        if pid in seen:
-            continue
-        seen.add(pid)
-        p = procs[pid]
-        parents = [procs[x] for x in p["parents"] if x in procs]
-        if any(x["state"] == FAILED for x in parents):
-            fail_all = True
-        if parents and all(x["state"] == SUCCESS for x in parents) and p["waitforparents"]:
-            p["waitforparents"] = False
-            changed.add(pid)
-        queue.extend(p["children"])
-    if fail_all:
-        for pid, p in procs.items():
-            if p["state"] != FAILED:
-                p["state"] = FAILED
-                changed.add(pid)
-    for pid in changed:
-        ctx.store.put_process(procs[pid])
-    states = [p["state"] for p in procs.values()]
-    if any(s == FAILED for s in states):
+    p = ctx.store.get_process(pid) if pid else None
+    released = False
+    if p is not None and p["state"] == FAILED and p["children"]:
+        for q in ctx.store.all("SELECT doc FROM processes WHERE processgraphid=? AND state!=?",
+                               gid, FAILED):
+            q["state"] = FAILED
+            ctx.store.put_process(q)
+    elif p is not None and p["state"] == SUCCESS:
+        for cid in p["children"]:
+            child = ctx.store.get_process(cid)
+            if child is None or not child["waitforparents"]:
+                continue
+            states = [ctx.store.scalar("SELECT state FROM processes WHERE processid=?", x)
+                      for x in child["parents"]]
+            if all(st == SUCCESS for st in states if st is not None):
+                child["waitforparents"] = False
+                ctx.store.put_process(child)
+                released = True
+    counts = dict(ctx.store.db.execute(
+        "SELECT state, COUNT(*) FROM processes WHERE processgraphid=? GROUP BY state", (gid,)
+    ).fetchall())
+    total = sum(counts.values())
+    if counts.get(FAILED):
         state = FAILED
-    elif states and all(s == SUCCESS for s in states):
+    elif total and counts.get(SUCCESS) == total:
         state = SUCCESS
-    elif any(s in (RUNNING, SUCCESS) for s in states):
+    elif counts.get(RUNNING) or counts.get(SUCCESS):
         state = RUNNING
     else:
         state = WAITING
-    now = now_ns()
-    if state != g["state"] or changed:
+    if state != g["state"]:
+        now = now_ns()
         if state == RUNNING and not g["starttime"]:
             g["starttime"] = now
         if state in (SUCCESS, FAILED) and not g["endtime"]:
             g["endtime"] = now
         g["state"] = state
         _put_graph(ctx, g)
-    if changed:
+    if released:
         ctx.store.cond.notify_all()
 
 
@@ -508,17 +506,20 @@ def render_full_graph(ctx: Ctx, g: dict) -> dict:
     """getprocessgraph: recompute processids, nodes (layered layout, colour by state) and edges."""
     procs = _graph_procs(ctx, g["processgraphid"])
     depth: dict[str, int] = {}
-
-    def level(pid: str, guard: int = 0) -> int:
-        if pid not in depth:
-            ps = [x for x in procs[pid]["parents"] if x in procs]
-            depth[pid] = 0 if not ps or guard > len(procs) else 1 + max(level(x, guard + 1) for x in ps)
-        return depth[pid]
+    ts = graphlib.TopologicalSorter({pid: [x for x in p["parents"] if x in procs]
+                                     for pid, p in procs.items()})
+    try:
+        order = list(ts.static_order())  # iterative: deep chains must not hit the recursion limit
+    except graphlib.CycleError:
+        order = list(procs)
+    for pid in order:
+        ps = [x for x in procs[pid]["parents"] if x in procs]
+        depth[pid] = 1 + max((depth.get(x, 0) for x in ps), default=-1)
 
     rows: dict[int, int] = {}
     nodes, edges = [], []
     for pid, p in procs.items():
-        d = level(pid)
+        d = depth.get(pid, 0)
         rows[d] = rows.get(d, 0) + 1
         kind = "input" if not p["parents"] else ("output" if not p["children"] else "")
         nodes.append({"id": pid, "data": {"label": p["spec"]["nodename"]},

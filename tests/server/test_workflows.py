@@ -172,3 +172,20 @@ def test_add_child_appends_and_inserts(srv):
     rest = {c.assign("dev", 5, e).spec.nodename for _ in range(2)}
     assert rest == {"z", "leaf"}
     assert len(c.get_processgraph(g.processgraphid, up).processids) == 4
+
+
+def test_deep_chain_graph_renders_and_fails_as_a_whole(srv):
+    c, up, e = srv.client(), srv.user_prvkey, srv.e1
+    n = 1200  # deeper than Python's default recursion limit
+    specs = [node("n0")] + [node(f"n{i}", [f"n{i - 1}"]) for i in range(1, n)]
+    g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=specs), up)
+    full = c.get_processgraph(g.processgraphid, up)
+    assert len(full.nodes) == n and len(full.edges) == n - 1
+    assert max(x.position.y for x in full.nodes) == (n - 1) * 100
+    root = c.assign("dev", 5, e)
+    c.close(root.processid, ["r"], e)
+    second = c.assign("dev", 5, e)
+    assert second.spec.nodename == "n1" and second.input == ["r"]
+    c.fail(second.processid, ["x"], e)
+    st = c.stats("dev", up)
+    assert (st["failedprocesses"], st["waitingprocesses"], st["failedworkflows"]) == (n, 0, 1)
