@@ -34,6 +34,7 @@ def init_data_dir(data_dir: Path, colony: str = "dev", host: str | None = None,
     data_dir = Path(data_dir)
     if not colony or not colony.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise InitError(f"invalid colony name {colony!r}: use letters, digits, '-', '_' or '.'")
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     server_prvkey(data_dir)  # make sure the server key exists (generated once, 0600)
     colony_prv, user_prv = new_prvkey(), new_prvkey()
     colony_id, user_id = id_from_prvkey(colony_prv), id_from_prvkey(user_prv)

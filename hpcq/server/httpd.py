@@ -69,7 +69,7 @@ def running_pid(data_dir: Path) -> int | None:
 
 def open_ctx(cfg: ServerConfig) -> Ctx:
     data_dir = Path(cfg.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # specs and logs: owner only
     other = running_pid(data_dir)
     if other:
         raise SystemExit(f"another hpcq server (pid {other}) is serving {data_dir}; stop it first "

@@ -37,6 +37,7 @@ def test_init_writes_env_file_readable_by_settings(tmp_path, monkeypatch):
     env_file = tmp_path / "cfg" / "colonies.env"
     assert mode(env_file) == 0o600
     assert mode(tmp_path / "cfg" / "server" / "server.key") == 0o600
+    assert mode(tmp_path / "cfg" / "server") == 0o700
     env = parse_env_file(env_file)
     assert env["COLONIES_SERVER_TLS"] == "false" and env["COLONIES_COLONY_NAME"] == "lab"
     assert env["COLONIES_SERVER_PORT"] == "50123" and env["COLONIES_EXECUTOR_NAME"]
