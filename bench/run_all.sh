@@ -5,6 +5,7 @@
 # repo's venv, records per-script wall time and exit code, and merges everything into
 # bench/results/all.json ({"machine": ..., "date": ..., "runs": [...], "results": {name: json}}).
 # A failing bench does not stop the others; the exit code is the number of failures.
+# Extra arguments per bench: BENCH_ARGS_<name>, e.g. BENCH_ARGS_catalog="--files 2000".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -17,7 +18,10 @@ for script in bench/bench_*.py; do
   if [ ${#want[@]} -gt 0 ] && [[ ! " ${want[*]} " =~ " $name " ]]; then continue; fi
   echo "=== $script ($(date -u +%H:%M:%S))"
   t0=$(date +%s.%N)
-  "$PY" "$script" > "bench/results/$name.log" 2>&1
+  var="BENCH_ARGS_$name"; extra=${!var:-}
+  echo "    args: ${extra:-(defaults)}"
+  # shellcheck disable=SC2086
+  "$PY" "$script" $extra > "bench/results/$name.log" 2>&1
   rc=$?
   t1=$(date +%s.%N)
   tail -n 40 "bench/results/$name.log"

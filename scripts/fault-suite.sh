@@ -28,16 +28,23 @@ t1=$(date +%s)
 "$PY" - "$mode" "$rc" "$((t1 - t0))" <<'PY'
 import json, os, sys, xml.etree.ElementTree as ET
 mode, rc, wall = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-suite = ET.parse(f"bench/results/fault-suite-{mode}.xml").getroot().find("testsuite")
+import re
 cases = []
-for tc in suite.iter("testcase"):
-    kind = next((c.tag for c in tc if c.tag in ("failure", "error", "skipped")), "passed")
-    if kind == "skipped" and "xfail" in (tc.find("skipped").get("type", "") + tc.find("skipped").get("message", "")):
-        kind = "xfailed"
-    cases.append({"test": f"{tc.get('classname')}::{tc.get('name')}", "result": kind, "time_s": float(tc.get("time", 0))})
+for tc in ET.parse(f"bench/results/fault-suite-{mode}.xml").getroot().iter("testcase"):
+    cases.append({"test": f"{tc.get('classname')}::{tc.get('name')}", "time_s": float(tc.get("time", 0))})
+# outcomes from pytest's -rA summary (junit has no xfail/xpass distinction)
+outcome = {}
+for line in open(f"bench/results/fault-suite-{mode}.log"):
+    m = re.match(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)", line)
+    if m:
+        outcome[m.group(2)] = m.group(1)
+for c in cases:
+    mod, _, name = c["test"].rpartition("::")
+    c["result"] = next((v for k, v in outcome.items() if k.endswith("::" + name) and
+                        k.split("::")[0].replace("/", ".").removesuffix(".py").endswith(mod.split(".")[-1])), "?")
 figs = [json.loads(l) for l in open(os.environ["HPCQ_FAULT_FIGURES"]) if l.strip()]
 out = {"mode": mode, "rc": rc, "wall_s": wall, "fuzz_examples": os.environ.get("HPCQ_FUZZ_EXAMPLES", "200"),
-       "counts": {k: sum(c["result"] == k for c in cases) for k in ("passed", "failed", "error", "skipped", "xfailed")},
+       "counts": {k: sum(c["result"] == k for c in cases) for k in ("PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS", "?")},
        "cases": cases, "fault_figures": figs}
 json.dump(out, open(f"bench/results/fault-suite-{mode}.json", "w"), indent=1)
 print(json.dumps(out["counts"]), f"wall {wall} s")
