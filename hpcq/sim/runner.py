@@ -84,36 +84,7 @@ def aer_execute(sim, circuit, binds: list[dict], shots: int) -> list[float]:
     return [float(np.real(res.data(i)["energy"])) for i in range(len(res.results))]
 
 
-class CompiledEnergy:
-    """The energy circuit compiled for Aer once per task, then executed per batch of points.
-
-    Why: AerSimulator.run() re-compiles, re-assembles and re-serialises the circuit on every
-    call; for small circuits that Python work is a large share of an evaluation. This uses Aer's
-    own (private) steps of run() in the same order, so the numbers are identical (tested); if a
-    future Aer changes them, ``execute`` falls back to ``aer_execute``."""
-
-    def __init__(self, sim, circuit, shots: int):
-        from qiskit_aer.backends.aer_compiler import assemble_circuits, generate_aer_config
-
-        self.sim, self.circuit, self.shots = sim, circuit, shots
-        circuits, self.noise_model = sim._compile([circuit], shots=shots)
-        self.circuits = circuits
-        self.aer_circuits, self.idx_maps = assemble_circuits(circuits)
-        for i, c in enumerate(self.aer_circuits):
-            c.circ_id = i
-        self.config = generate_aer_config(circuits, sim.options, shots=shots)
-
-    def __call__(self, sim, circuit, binds: list[dict], shots: int) -> list[float]:
-        if sim is not self.sim or circuit is not self.circuit or shots != self.shots:
-            return aer_execute(sim, circuit, binds, shots)
-        self.config.parameterizations = self.sim._convert_binds(self.circuits, binds, self.idx_maps)
-        out = self.sim._execute_circuits(self.aer_circuits, self.noise_model, self.config)
-        if not isinstance(out, dict) or not out.get("success", False):
-            raise RuntimeError(f"Aer failed: {out.get('status') if isinstance(out, dict) else out}")
-        return [float(np.real(r["data"]["energy"])) for r in out["results"]]
-
-
-def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=None) -> TaskResult:
+def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execute) -> TaskResult:
     """Run one task. ``execute`` runs the energy circuit (benchmarks swap in a cross-task
     batcher to compare with Aer's own parallel_experiments)."""
     from qiskit import transpile
@@ -154,11 +125,6 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=None) -> T
     shots = spec.shots if (noisy and method == "statevector") else 1
     energy_circ = tqc.copy()
     energy_circ.save_expectation_value(H_eval, list(range(n_sim)), label="energy")
-    if execute is None:
-        try:
-            execute = CompiledEnergy(sim, energy_circ, shots)
-        except Exception:  # noqa: BLE001 - private Aer API moved: the public path still works
-            execute = aer_execute
 
     def fun_batch(X: np.ndarray) -> np.ndarray:
         return np.array(execute(sim, energy_circ, _binds(params, X), shots), dtype=float)

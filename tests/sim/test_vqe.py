@@ -119,18 +119,3 @@ def test_fake_backend_noise_runs_on_device_layout():
     assert r.circuit.num_qubits == 5  # transpiled onto the device
     assert r.dist_noisy.shape == (4,) and 0 < r.metrics["fidelity"] < 1
 
-
-@pytest.mark.parametrize("noise, method", [({"kind": "depolarizing", "p": 0.01}, "density_matrix"),
-                                           ({"kind": "depolarizing", "p": 0.05}, "statevector"),
-                                           ({"kind": "none"}, "statevector")])
-def test_compiled_energy_path_equals_public_aer_run(noise, method):
-    """The cached-compile fast path must give exactly what AerSimulator.run gives."""
-    from hpcq.sim.runner import aer_execute
-
-    task = one(problems=[{"kind": "tfim", "n_qubits": 3}], ansatze=[{"kind": "efficient_su2", "reps": 1}],
-               optimizers=[{"kind": "l_bfgs_b", "maxiter": 3}], noise=[noise], method=method,
-               shots=16, seeds=[3])
-    fast, public = run_task(task), run_task(task, execute=aer_execute)
-    assert fast.metrics["energy"] == public.metrics["energy"]
-    assert np.array_equal(fast.trace_energy, public.trace_energy)
-    assert fast.metrics["evaluations"] == public.metrics["evaluations"]
