@@ -59,9 +59,10 @@ def _ports_free(ports: list[int]) -> bool:
 
 def free_port_base(nodes: int, tries: int = 200) -> int:
     """A slurmctld port P with P, P+2 (slurmdbd) and P+10..P+9+nodes (slurmd) all free, picked at
-    random in 20000-59999 so that clusters of parallel sessions rarely collide."""
+    random in 20000-32767 (below Linux's ephemeral range, so outgoing connections cannot take them
+    between this check and the daemons' start) so that clusters of parallel sessions rarely collide."""
     for _ in range(tries):
-        base = random.randrange(20000, 60000 - 20, 20)
+        base = random.randrange(20000, 32768 - 20 - nodes, 20)
         if _ports_free([base, base + 2, *range(base + 10, base + 10 + nodes)]):
             return base
     raise SlurmLabError("no free port range for a Slurm lab cluster")

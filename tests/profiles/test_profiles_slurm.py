@@ -42,6 +42,7 @@ def test_local_profile_params_run_an_mpi_job(slurm_cluster, tmp_path):
     assert {e["SLURM_MEM_PER_NODE"] for e in envs} == {"1024"}
     assert {e["SLURM_JOB_PARTITION"] for e in envs} == {"debug"}
     assert len({e["SLURMD_NODENAME"] for e in envs}) == 2
+    assert slurm_cluster.wait_job(job.job_id) == "COMPLETED"  # sacct lags the result file
     row = slurm_cluster.run("sacct", "-n", "-X", "-P", "-o", "Timelimit,Partition,NNodes",
                             "-j", job.job_id).stdout.split()
     assert row == ["00:02:00|debug|2"]
