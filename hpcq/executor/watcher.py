@@ -33,6 +33,7 @@ log = logging.getLogger("hpcq.executor")
 
 RUNNING = 1
 LOG_CHUNK = 16_000  # characters per add_log message
+AFTERLIFE_S = 900.0  # how long a job is still watched for a Slurm requeue after its processes closed
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Watcher(threading.Thread):
         self._last = {"query": 0.0, "log": 0.0, "colony": time.monotonic()}
         self.closed_count = 0
         self.errors = 0
+        self._afterlife: dict[str, float] = {}  # job id -> watch until (closed, job not ended yet)
         self._early: dict[str, Any] = {}  # process id -> future of its early attributes
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hpcq-rpc")
 
@@ -218,17 +220,18 @@ class Watcher(threading.Thread):
                 break
             self.active[w.process_id] = w
             new.append(w)
-        for w in new:  # the Slurm job id is known from submission on: show it at once
-            register.add_attributes(self.me.client, self.me.prvkey, w.process_id,
-                                    {"slurm_job_id": w.job_id})
+        # the Slurm job id is known from submission on: show it at once (in parallel: sweeps)
+        list(self._pool.map(lambda w: register.add_attributes(self.me.client, self.me.prvkey, w.process_id,
+                                                              {"slurm_job_id": w.job_id}), new))
 
     def _query(self, now: float) -> None:
-        ids = sorted({w.job_id for w in self.active.values()})
+        ids = sorted({w.job_id for w in self.active.values()} | set(self._afterlife))
         try:
             infos = self.backend.query(ids)
         except Exception as exc:  # noqa: BLE001 - sacct hiccups must not stop the loop
             log.warning("job state query failed (%s); will retry", exc)
             return
+        self._check_afterlife(infos)
         for w in self.active.values():
             info = infos.get(w.job_id)
             if info is None:
@@ -247,6 +250,25 @@ class Watcher(threading.Thread):
                 w.terminal_seen += 1
                 if w.terminal_since is None:
                     w.terminal_since = now
+
+    def _check_afterlife(self, infos: dict[str, JobInfo]) -> None:
+        """Jobs whose processes are closed but which had not ended yet. One that shows up PENDING
+        again was requeued by Slurm (NODE_FAIL with JobRequeue=1 after its step had already
+        written the outcome): scancel it so the process never runs a second time."""
+        now = time.monotonic()
+        for job_id, until in list(self._afterlife.items()):
+            info = infos.get(job_id)
+            if info is not None and info.terminal or now > until:
+                del self._afterlife[job_id]
+            elif info is not None and info.state == "PENDING":
+                if any(w.job_id == job_id for w in self.active.values()):
+                    continue  # a packed element whose other processes still need it
+                del self._afterlife[job_id]
+                try:
+                    self.backend.cancel([job_id])
+                    log.info("job %s was requeued by Slurm after its processes were closed: cancelled it", job_id)
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("cancelling requeued job %s failed: %s", job_id, exc)
 
     # -- closing ------------------------------------------------------------------------------
     def _job_attrs(self, w: Watched, out: Outcome | None) -> dict[str, Any]:
@@ -291,6 +313,8 @@ class Watcher(threading.Thread):
             if how in ("success", "failed"):
                 self.journal.mark_closed(w.process_id, how)
                 self.active.pop(w.process_id, None)
+                if w.info is None or not w.info.terminal:
+                    self._afterlife[w.job_id] = time.monotonic() + AFTERLIFE_S
                 self.closed_count += 1
                 log.info("closed process=%s as=%s job=%s", w.process_id, how, w.job_id)
             else:
