@@ -101,6 +101,18 @@ def test_user_profile_overrides_shipped_and_paths_work(tmp_path, monkeypatch):
     assert r.exit_code == 0 and r.output.count("ok ") == 2, r.output
 
 
+def test_a_broken_user_profile_is_reported_by_list_and_check(tmp_path, monkeypatch):
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.yaml").write_text(BASE.replace("cores_per_node: 4", "cores_per_node: -4"))
+    r = CliRunner().invoke(main, ["profiles", "list"])
+    assert r.exit_code == 1 and "broken.yaml" in r.output and "cores_per_node" in r.output, r.output
+    r = CliRunner().invoke(main, ["profiles", "check"])
+    assert r.exit_code == 1, r.output
+    assert "FAIL broken: profile:" in r.output and "cores_per_node: Input should be greater than 0" in r.output
+    assert r.output.count("ok ") == len(list(SHIPPED_DIR.glob("*.yaml")))  # the shipped ones still pass
+
+
 def test_unknown_profile_names_the_known_ones():
     with pytest.raises(ProfileError, match=r"unknown profile 'nope'; known: .*lumi-c"):
         load_profile("nope")
