@@ -80,6 +80,11 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     comm = mpi_world()
     rank = comm.Get_rank() if comm else 0
     size = comm.Get_size() if comm else 1
+    if ctx.size > 1 and size != ctx.size:
+        # each task of the job would run the whole sweep and write the same file
+        raise RuntimeError(
+            f"the job has {ctx.size} tasks but the MPI world has {size} rank(s): launch the ranks as "
+            "one MPI world (srun --mpi=pmi2 / MpiDefault=pmi2 with pip MPICH, or mpiexec)")
     tasks = params.tasks()
     order = sorted(range(len(tasks)), key=lambda i: -task_cost(tasks[i]))
     try:

@@ -184,3 +184,15 @@ def test_in_memory_objects_equal_after_write_and_load(tmp_path):
     assert np.array_equal(rec.trace_energy, r.trace_energy)
     assert np.array_equal(rec.dist_noisy, r.dist_noisy)
     assert F.validate(path) == []
+
+
+def test_documented_commands_through_hpcq_cli(result_file):
+    """`hpcq results validate FILE` and `hpcq rerun FILE --task ID` as users type them."""
+    from hpcq.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["results", "validate", str(result_file)])
+    assert res.exit_code == 0 and "OK" in res.output, res.output
+    tid = next(t for t in F.task_ids(result_file) if t.startswith("tfim-readout"))
+    res = runner.invoke(main, ["rerun", str(result_file), "--task", tid])
+    assert res.exit_code == 0 and "1/1 tasks reproduced bit for bit" in res.output, res.output

@@ -119,3 +119,15 @@ def test_fake_backend_noise_runs_on_device_layout():
     assert r.circuit.num_qubits == 5  # transpiled onto the device
     assert r.dist_noisy.shape == (4,) and 0 < r.metrics["fidelity"] < 1
 
+
+
+@pytest.mark.parametrize("ansatz", [{"kind": "efficient_su2", "reps": 1, "entanglement": "full"},
+                                    {"kind": "real_amplitudes", "reps": 2, "entanglement": "circular"},
+                                    {"kind": "two_local", "reps": 1, "rotation_blocks": ["rx", "rz"],
+                                     "entanglement_blocks": "cz"}])
+def test_ansatz_families_run_with_exact_parameter_shift(ansatz):
+    r = run_task(one(problems=[{"kind": "heisenberg", "n_qubits": 3}], ansatze=[ansatz],
+                     optimizers=[{"kind": "l_bfgs_b", "maxiter": 3}], seeds=[1]))
+    assert r.gradient == "parameter_shift"
+    assert r.trace_energy[-1] <= r.trace_energy[0] + 1e-12
+    assert r.metrics["energy"] >= r.metrics["exact_energy"] - 1e-9  # variational bound

@@ -147,3 +147,11 @@ def test_two_ranks_srun_pmi2_bit_identical(slurm_cluster, sweep_file, one_proces
     assert prov["mpi_ranks"] == 2 and prov["threads_per_rank"] == 1  # from SLURM_CPUS_PER_TASK
     assert prov["slurm_job_id"]
     assert hpcq.results.validate(path) == []
+
+
+def test_job_tasks_without_an_mpi_world_are_refused(tmp_path):
+    """ctx says 2 ranks but MPI sees 1 (e.g. srun --mpi=none): refuse instead of writing twice."""
+    small = dict(SWEEP, problems=SWEEP["problems"][:1], noise=[{"kind": "none"}])
+    with pytest.raises(RuntimeError, match="MPI world has 1 rank"):
+        run_sweep(small, JobContext(workdir=str(tmp_path), threads=1, rank=0, size=2))
+    assert list(tmp_path.iterdir()) == []
