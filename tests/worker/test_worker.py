@@ -105,7 +105,7 @@ DISPATCH_SCRIPT = """
 import json, sys, time
 from mpi4py import MPI
 from hpcq.worker.dispatch import run_tasks
-tasks = [2.0] + [0.1] * 8           # one long task, eight short ones
+tasks = [3.0] + [0.05] * 8          # one long task, eight short ones
 def work(sec):
     time.sleep(sec)
     return MPI.COMM_WORLD.Get_rank()
@@ -126,7 +126,7 @@ def test_dispatch_is_dynamic_uneven_tasks_balance(tmp_path):
     done = json.loads(r.stdout.strip().splitlines()[-1])
     assert sorted(i for i, _ in done) == list(range(9))
     long_rank = dict(done)[0]
-    # whoever ran the 2 s task ran nothing else: the other rank took all the short ones
+    # whoever ran the 3 s task ran nothing else: the other rank took all the short ones
     assert [i for i, rk in done if rk == long_rank] == [0]
 
 
