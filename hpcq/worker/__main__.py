@@ -20,9 +20,15 @@ import click
 @click.option("--threads", type=int, default=None, help="Aer threads per rank (default: Slurm's "
               "cpus-per-task, else OMP_NUM_THREADS, else 1)")
 @click.option("--process-id", default="", help="ColonyOS process id to record in provenance")
-def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="no per-task progress lines on stderr")
+def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, quiet: bool) -> None:
     from hpcq.sim.aer_env import pin_threads, threads_from_env
 
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("hpcq").setLevel(logging.WARNING if quiet else logging.INFO)
     threads = threads or threads_from_env()
     pin_threads(threads)  # before anything starts Aer's OpenMP runtime
     from hpcq.catalog import JobContext

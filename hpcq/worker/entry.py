@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
@@ -14,6 +15,8 @@ from hpcq.catalog import FunctionResult, JobContext
 from hpcq.sim.aer_env import pin_threads, threads_from_env
 from hpcq.sim.spec import SweepParams, TaskSpec, parse_sweep
 from hpcq.worker.dispatch import mpi_world, polling_barrier, run_tasks
+
+log = logging.getLogger("hpcq.worker")
 
 ONE_CIRCUIT_SPLITTING_UNAVAILABLE = (
     "unavailable: this qiskit-aer is built without MPI (the PyPI wheel), so one circuit cannot be "
@@ -87,8 +90,16 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
             "one MPI world (srun --mpi=pmi2 / MpiDefault=pmi2 with pip MPICH, or mpiexec)")
     tasks = params.tasks()
     order = sorted(range(len(tasks)), key=lambda i: -task_cost(tasks[i]))
+    def work(t: TaskSpec):
+        r = run_task(t, threads=threads, rank=rank)
+        log.info("rank %d: %s done in %.2f s: E=%.10g abs_error=%.3g", rank, t.task_id,
+                 r.metrics["wall_time_s"], r.metrics["energy"], r.metrics["abs_error"])
+        return r
+
+    if rank == 0:
+        log.info("%s: %d tasks on %d rank(s) x %d thread(s)", params.study, len(tasks), size, threads)
     try:
-        results = run_tasks(tasks, lambda t: run_task(t, threads=threads, rank=rank), comm, order)
+        results = run_tasks(tasks, work, comm, order)
         if rank != 0:
             return None
         return _finish(params, ctx, results, threads, size, started, t0)
