@@ -309,11 +309,14 @@ class Watcher(threading.Thread):
         list(self._pool.map(lambda t: register.add_attributes(self.me.client, self.me.prvkey, t[0], {t[1]: t[2]}),
                             attrs))
         log.debug("attributes: %d in %.0f ms", len(attrs), 1000 * (time.monotonic() - t0))
-        for (w, _), (how, exc) in zip(items, self._pool.map(lambda it: self._close_one(*it), items)):
+        for (w, out), (how, exc) in zip(items, self._pool.map(lambda it: self._close_one(*it), items)):
             if how in ("success", "failed"):
                 self.journal.mark_closed(w.process_id, how)
                 self.active.pop(w.process_id, None)
-                if w.info is None or not w.info.terminal:
+                if _rerun(w.info, out):
+                    log.info("job %s was requeued while its first run finished; cancelling the rerun", w.job_id)
+                    self._cancel_job_of(w)
+                elif w.info is None or not w.info.terminal:
                     self._afterlife[w.job_id] = time.monotonic() + AFTERLIFE_S
                 self.closed_count += 1
                 log.info("closed process=%s as=%s job=%s", w.process_id, how, w.job_id)
@@ -478,6 +481,16 @@ class Watcher(threading.Thread):
 
     def status(self) -> dict[str, Any]:
         return {"watching": len(self.active), "closed": self.closed_count, "errors": self.errors}
+
+
+def _rerun(info: JobInfo | None, out: Outcome | None) -> bool:
+    """The job is running (or queued) again although this outcome came from an earlier run: Slurm
+    requeued it (e.g. NODE_FAIL of a node whose step survived, JobRequeue=1)."""
+    if info is None or out is None or info.terminal:
+        return False
+    if info.state == "PENDING":
+        return True
+    return bool(info.start and out.started and info.start > out.started + 2.0)
 
 
 def dumps(obj: Any) -> str:
