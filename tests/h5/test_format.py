@@ -29,6 +29,8 @@ def test_file_validates_and_reads_into_dataframe(result_file):
 
 def test_read_summary_reads_attributes_only(result_file):
     s = F.read_summary(result_file)
+    with h5py.File(result_file, "r") as f:  # the fast index equals the per-task attributes
+        assert s["tasks"] == F._walk_tasks(f) or json.dumps(s["tasks"]) == json.dumps(F._walk_tasks(f))
     assert s["attrs"]["format"] == "hpcq-results" and s["attrs"]["format_version"] == 1
     assert s["attrs"]["n_tasks"] == len(s["tasks"]) == 8
     prov = s["provenance"]
@@ -158,6 +160,11 @@ def test_rerun_detects_a_different_result(result_file, tmp_path):
     with h5py.File(p, "r+") as f:
         m = f["tasks"][tid]["metrics"]
         m.attrs["energy"] = np.nextafter(m.attrs["energy"], 0)
+        f.attrs["content_sha256"] = F.content_sha256(f)
+    assert any("does not match the task attributes" in s for s in F.validate(p))  # index is stale
+    with h5py.File(p, "r+") as f:  # a consistent forgery: index and checksum rewritten too
+        del f[F.INDEX]
+        f.create_dataset(F.INDEX, data=F._index_json(F._walk_tasks(f)), dtype=F.STR)
         f.attrs["content_sha256"] = F.content_sha256(f)
     assert F.validate(p) == []
     res = CliRunner().invoke(rerun, [str(p), "--task", tid])
