@@ -133,8 +133,9 @@ class Lab:
     tmp: Path
     executors: list[ExecutorProc] = field(default_factory=list)
 
-    def executor(self, name: str, *args: str, executor_type: str = EXECUTOR_TYPE) -> ExecutorProc:
-        env = self.cluster.env(**self.col.env)
+    def executor(self, name: str, *args: str, executor_type: str = EXECUTOR_TYPE,
+                 extra_env: dict[str, str] | None = None) -> ExecutorProc:
+        env = self.cluster.env(**self.col.env, **(extra_env or {}))
         env["HPCQ_CONFIG_DIR"] = str(self.tmp / "config")
         env.pop("COLONIES_EXECUTOR_NAME", None)
         env.pop("HPCQ_EXECUTOR_PRVKEY", None)

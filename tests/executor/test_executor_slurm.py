@@ -188,3 +188,31 @@ def test_selftest_command_succeeds(served):
                         "--type", "hpcq-test", "--timeout", "120"], env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS" in r.stdout
+
+
+def test_result_file_uploaded_to_s3_when_configured(served, monkeypatch):
+    """With AWS_S3_* set, result files go to S3 through pycolonies' upload_file (moto's S3 here)."""
+    from moto.server import ThreadedMotoServer
+
+    lab, _, _ = served
+    col = lab.col
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    s3.start()
+    try:
+        host, port = s3.get_host_and_port()
+        s3env = {"AWS_S3_ENDPOINT": f"{host}:{port}", "AWS_S3_ACCESSKEY": "test", "AWS_S3_SECRETKEY": "test",
+                 "AWS_S3_REGION": "us-east-1", "AWS_S3_TLS": "false", "AWS_S3_BUCKET": "hpcq-results",
+                 "AWS_S3_SKIPVERIFY": "false"}
+        ex = lab.executor("exec-s3", executor_type="hpcq-s3", extra_env=s3env)
+        p = col.wait(col.submit("hpcq_echo", {"message": "to s3", "write_file": True},
+                                executortype="hpcq-s3").processid, 120)
+        assert p.state == 2, p.errors
+        label = f"/hpcq/{col.colony}/{p.processid}"
+        for k, v in s3env.items():
+            monkeypatch.setenv(k, v)
+        assert col.client.download_data(col.colony, col.prvkey, label=label, filename="echo.txt") == b"to s3\n"
+        meta = col.client.get_file(col.colony, col.prvkey, label=label, filename="echo.txt")
+        assert meta[0]["ref"]["protocol"] == "s3" and meta[0]["ref"]["s3object"]["bucket"] == "hpcq-results"
+        assert ex.stop() == 0
+    finally:
+        s3.stop()

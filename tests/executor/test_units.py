@@ -201,3 +201,15 @@ def test_local_backend_runs_tasks_in_subprocesses(tmp_path):
     out, _ = be.log_paths(ids[0], tmp_path)
     assert "hpcq_echo: local" in out.read_text()
     assert json.loads(json.dumps(be.find("hpcq-local", 0, 1))) is None
+
+
+def test_rerun_detection_after_requeue():
+    from hpcq.executor.backends.base import JobInfo
+    from hpcq.executor.watcher import _rerun
+
+    out = Outcome(process_id="p", ok=True, started=1000.0, finished=1030.0)
+    assert _rerun(JobInfo("5", "PENDING"), out)  # requeued, waiting to run again
+    assert _rerun(JobInfo("5", "RUNNING", start=1015.0), out)  # second incarnation started later
+    assert not _rerun(JobInfo("5", "RUNNING", start=999.0), out)  # the run that wrote the outcome
+    assert not _rerun(JobInfo("5", "COMPLETED", start=1015.0), out)
+    assert not _rerun(None, out)
