@@ -38,10 +38,11 @@ def run_one(task: Task) -> Outcome:
     from hpcq import catalog
 
     ctx = build_context(task.process_id, task.workdir, task.inputs, task.gpu)
-    Path(task.workdir).mkdir(parents=True, exist_ok=True)
     out = Outcome(process_id=task.process_id, ok=False, started=time.time(), slurm_job_id=ctx.slurm_job_id,
                   nodes=ctx.nodes, hostname=ctx.extra.get("hostname", ""), ranks=ctx.size, threads=ctx.threads)
     try:
+        # inside the try: a read-only or full results filesystem becomes the process error
+        Path(task.workdir).mkdir(parents=True, exist_ok=True)
         fd = catalog.get(task.funcname)
         result = fd.load()(dict(task.params), ctx)
         out.ok = True
