@@ -75,7 +75,9 @@ def _job_node(rig, timeout=60) -> tuple[str, str]:
 
 
 def _node_fail(rig, seconds, case, crash_job: bool, hurry: bool = True):
-    pids = _sleepers(rig, 1, seconds, maxretries=2)
+    # walltime 600: Slurm sends --signal=USR2@90 relative to the *first* start, so a job requeued
+    # after (start + limit - 90 s) gets USR2 at launch, before Python can handle it (docs/reliability.md)
+    pids = _sleepers(rig, 1, seconds, maxretries=2, walltime=600)
     job_id, node = _job_node(rig)
     time.sleep(2.0)  # let the task start (BEGIN marker) before the node dies
     if crash_job:
