@@ -287,8 +287,9 @@ class Executor:
         model = fd.params_model()
         params_obj = model.model_validate(params) if model is not None else None
         conditions = spec.conditions.model_dump()
-        profile = (spec.env or {}).get("HPCQ_PROFILE") or self.cfg.profile
-        plan = plan_process(profile, conditions, params_obj, fd.mpi, int(spec.maxexectime))
+        spec_profile = (spec.env or {}).get("HPCQ_PROFILE", "")
+        plan = plan_process(spec_profile or self.cfg.profile, conditions, params_obj, fd.mpi, int(spec.maxexectime),
+                            from_spec=bool(spec_profile))
         return Prepared(process=process, fd=fd, params=params, plan=plan)
 
     # -- submission -------------------------------------------------------------------------------

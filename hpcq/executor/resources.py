@@ -58,8 +58,10 @@ def _fallback(conditions: dict[str, Any]) -> Plan:
 
 
 def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any, mpi: bool,
-                 maxexectime: int) -> Plan:
-    """Map conditions + site profile to submitit parameters; refuse what cannot run."""
+                 maxexectime: int, from_spec: bool = False) -> Plan:
+    """Map conditions + site profile to submitit parameters; refuse what cannot run.
+    ``from_spec``: the profile name came from the process (spec.env), so it must be a plain
+    profile name, never a path on the login node."""
     try:
         from hpcq.executor import profiles
     except ImportError:
@@ -68,7 +70,7 @@ def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any,
         plan = _fallback(conditions)
     else:
         try:
-            prof = profiles.load_profile(profile_name)
+            prof = profiles.load_profile(profile_name, allow_path=not from_spec)
             res = profiles.resolve_resources(prof, conditions)
             params = profiles.submitit_params(res, prof)
         except Exception as exc:  # ConditionsError, unknown profile, ...: the message names the field

@@ -72,12 +72,13 @@ class Colony:
     env: dict[str, str]
 
     def submit(self, funcname: str, params: dict | None = None, walltime: int = 60, maxexectime: int = 3600,
-               maxretries: int = 0, executortype: str = EXECUTOR_TYPE, **conditions):
+               maxretries: int = 0, executortype: str = EXECUTOR_TYPE, env: dict | None = None, **conditions):
         from pycolonies import func_spec
 
         spec = func_spec(funcname, [], self.colony, executortype, kwargs=encode_kwargs(params or {}),
                          maxexectime=maxexectime, maxretries=maxretries, maxwaittime=-1)
         spec.conditions.walltime = walltime
+        spec.env.update(env or {})
         for k, v in conditions.items():
             setattr(spec.conditions, k, v)
         return self.client.submit_func_spec(spec, self.prvkey)

@@ -67,6 +67,9 @@ def test_refusals_fail_clearly_and_executor_keeps_serving(served):
     bad_kwargs = col.submit("hpcq_echo", {"mesage": "typo"})
     too_long = col.submit("hpcq_echo", {}, walltime=7200, maxexectime=600)
     bad_cond = col.submit("hpcq_echo", {}, processespernode=4)  # hpcq_echo is not MPI-enabled
+    too_big = col.submit("vqe_sweep", {"problems": [{"kind": "tfim", "n_qubits": 12}], "method": "density_matrix"},
+                         mem="64Mi")  # quantum sizing: ~1 GiB per rank does not fit in 64 MiB
+    path_profile = col.submit("hpcq_echo", {}, env={"HPCQ_PROFILE": "/etc/passwd.yaml"})
     p = col.wait(unknown.processid, 30)
     assert p.state == 3 and "'no_such_function' is not in hpcq's function catalog" in p.errors[0]
     p = col.wait(bad_kwargs.processid, 30)
@@ -75,7 +78,11 @@ def test_refusals_fail_clearly_and_executor_keeps_serving(served):
     assert p.state == 3 and "walltime=7200" in p.errors[0] and "maxexectime=600" in p.errors[0]
     p = col.wait(bad_cond.processid, 30)
     assert p.state == 3 and ("processespernode" in p.errors[0] or "ranks" in p.errors[0]), p.errors
-    for q in (unknown, bad_kwargs, too_long, bad_cond):  # refused before anything was queued
+    p = col.wait(too_big.processid, 30)
+    assert p.state == 3 and "conditions.mem" in p.errors[0] and "needs" in p.errors[0], p.errors
+    p = col.wait(path_profile.processid, 30)
+    assert p.state == 3 and "is not a profile name" in p.errors[0], p.errors
+    for q in (unknown, bad_kwargs, too_long, bad_cond, too_big, path_profile):  # refused before anything was queued
         assert "slurm_job_id" not in col.attrs(col.get(q.processid))
     ok = col.wait(col.submit("hpcq_echo", {"message": "still here"}).processid, 120)
     assert ok.state == 2 and ex.alive()
