@@ -223,3 +223,22 @@ def test_result_file_uploaded_to_s3_when_configured(served, monkeypatch):
         assert ex.stop() == 0
     finally:
         s3.stop()
+
+
+@pytest.mark.mpi
+def test_mpi_vqe_sweep_runs_as_one_slurm_job_with_two_ranks(served):
+    """The product path: a catalogued Qiskit Aer sweep, 2 MPI ranks (srun --mpi=pmi2 from the
+    profile), HDF5 result registered, summary as output."""
+    lab, _, _ = served
+    col = lab.col
+    params = {"study": "executor-mpi", "problems": [{"kind": "tfim", "n_qubits": 4}],
+              "optimizers": [{"kind": "cobyla", "maxiter": 5}], "seeds": [0, 1, 2, 3]}
+    p = col.wait(col.submit("vqe_sweep", params, walltime=300, processespernode=2, cpu="1000m").processid, 240)
+    assert p.state == 2, p.errors
+    ref, summary = p.output
+    summary = json.loads(summary)
+    assert ref.endswith(".h5") and summary["mpi_ranks"] == 2 and summary["n_tasks"] == 4
+    attrs = col.attrs(p)
+    assert float(attrs["core_hours"]) > 0
+    files = col.client.get_files(f"/hpcq/{col.colony}/{p.processid}", col.colony, col.prvkey)
+    assert [f["name"] for f in files] == [ref.rsplit("/", 1)[1]]
