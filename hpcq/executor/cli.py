@@ -39,9 +39,11 @@ def executor():
               help="Processes run one after another in one array element.")
 @click.option("--poll", default=0.05, show_default=True, type=click.FloatRange(0.01, 60), help="Outcome-file poll interval (s).")
 @click.option("--query-every", default=2.0, show_default=True, type=click.FloatRange(0.1, 600), help="sacct interval (s).")
+@click.option("--wait-server", default=300.0, show_default=True, type=click.FloatRange(0, 86400),
+              help="At start, keep retrying an unreachable ColonyOS server this long (s).")
 @click.option("--log-level", default="INFO", show_default=True)
 def start(env_file, state_dir, jobs_dir, results_dir, executor_type, name, profile, backend, assign_timeout,
-          batch_max, batch_wait, per_element, poll, query_every, log_level):
+          batch_max, batch_wait, per_element, poll, query_every, wait_server, log_level):
     """Serve processes until SIGTERM (running jobs survive restarts: the journal adopts them)."""
     from hpcq.executor.daemon import Executor, ExecutorConfig
     from hpcq.executor.packing import PackingConfig
@@ -57,7 +59,7 @@ def start(env_file, state_dir, jobs_dir, results_dir, executor_type, name, profi
             state_dir=state_dir or _default_state_dir(), jobs_dir=jobs_dir,
             results_dir=results_dir or (Path(settings.results_dir) if settings.results_dir else None),
             executor_type=executor_type, name=name, profile=profile or settings.default_profile, backend=backend,
-            assign_timeout_s=assign_timeout,
+            assign_timeout_s=assign_timeout, wait_server_s=wait_server,
             packing=PackingConfig(max_batch=batch_max, max_wait_s=batch_wait, per_element=per_element),
             watch=WatchConfig(poll_s=poll, query_s=query_every))
         ex = Executor(cfg, settings)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq import catalog
-from hpcq.config import Settings
+from hpcq.config import ConfigError, Settings
 from hpcq.executor.backends import Backend, make_backend
 from hpcq.executor.identity import ExecutorKey, ensure_registered, register_functions
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
@@ -42,6 +42,12 @@ CANCEL_FUNC = "hpcq_cancel"  # control process of `hpcq cancel`: handled here, n
 TRANSIENT_SLURM = ("Unable to contact slurm controller", "Socket timed out", "temporarily unavailable",
                    "Connection refused", "Zero Bytes were transmitted", "Resource temporarily unavailable",
                    "did not answer in", "Slurm temporarily unable", "Transport endpoint")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(m in text for m in ("Connection refused", "Max retries exceeded", "Failed to establish",
+                                   "Connection aborted", "Remote end closed"))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -69,6 +75,7 @@ class ExecutorConfig:
     packing: PackingConfig = field(default_factory=PackingConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     backoff_max_s: float = 30.0
+    wait_server_s: float = 300.0  # at start: how long to wait for an unreachable server
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -106,8 +113,21 @@ class Executor:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def setup(self) -> None:
-        self.key = ensure_registered(self.settings, self.cfg.state_dir, self.cfg.executor_type, self.cfg.name,
-                                     self.cfg.executor_prvkey)
+        """Register (retrying while the server is unreachable, up to ``wait_server_s``)."""
+        deadline = time.monotonic() + self.cfg.wait_server_s
+        delay = 1.0
+        while True:
+            try:
+                self.key = ensure_registered(self.settings, self.cfg.state_dir, self.cfg.executor_type,
+                                             self.cfg.name, self.cfg.executor_prvkey)
+                break
+            except ConfigError as exc:
+                if not _unreachable(exc) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("ColonyOS server %s:%s unreachable; retrying in %.0f s", self.settings.host,
+                            self.settings.port, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
         register_functions(self.client, self.colony, self.key, sorted([*catalog.FUNCTIONS, CANCEL_FUNC]))
         ident = Identity(client=self.client, prvkey=self.key.prvkey, colony=self.colony,
                          executor_id=self.key.executor_id, executor_name=self.key.name)
