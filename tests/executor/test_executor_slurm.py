@@ -99,6 +99,7 @@ def test_sweep_of_200_is_packed_into_few_slurm_jobs(served):
     assert all(p.state == 2 for p in done), [p.errors for p in done if p.state != 2][:3]
     assert sorted(json.loads(p.output[1])["message"] for p in done) == sorted(f"task {i}" for i in range(200))
     jobs = {col.attrs(p)["slurm_job_id"].split("_")[0] for p in done}
+    print(f"200 processes -> {len(jobs)} Slurm jobs")
     assert len(jobs) <= 5, f"200 processes used {len(jobs)} Slurm jobs"
     assert len(lab.sacct_jobs(jobs)) >= len(jobs)  # real jobs, visible in accounting
     assert sweeper.stop() == 0
