@@ -281,10 +281,12 @@ class Executor:
         waiting = self.packer.remove(lambda prep: prep.process.processid in wanted)
         for prep in waiting:  # assigned but not yet in Slurm: nothing to scancel
             self._fail_many([prep.process.processid], reason)
-        open_ids = {p.process_id for p in self.journal.open_procs()}
-        running = [pid for pid in pids if pid in open_ids]
+        open_procs = {p.process_id: p for p in self.journal.open_procs()}
+        unsent = [pid for pid in pids if pid in open_procs and open_procs[pid].state == "intent"]
+        self._fail_many(unsent, reason)  # sbatch pending a retry: closed, so never submitted
+        running = [pid for pid in pids if pid in open_procs and open_procs[pid].state == "submitted"]
         self.watcher.cancel(running, reason)
-        done = {prep.process.processid for prep in waiting} | set(running)
+        done = {prep.process.processid for prep in waiting} | set(unsent) | set(running)
         report = {"cancelled": len(done), "not_ours": [pid for pid in pids if pid not in done]}
         try:
             self.client.close(control.processid, [json.dumps(report, sort_keys=True)], self.key.prvkey)
@@ -399,6 +401,8 @@ class Executor:
                 self.client.fail(pid, [message], self.key.prvkey)
             except Exception as exc:  # noqa: BLE001
                 log.warning("failing %s failed: %s", pid, exc)
+            else:
+                log.info("closed process=%s as=failed job=-", pid)
             if self.journal.knows(pid):
                 self.journal.mark_closed(pid, "failed")
 
