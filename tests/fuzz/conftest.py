@@ -1,15 +1,14 @@
-"""Shared hypothesis settings: a few hundred cases in CI, >= 10,000 in the long mode.
-
-HPCQ_FUZZ_EXAMPLES sets the number of examples per property; `-m slow` runs the long-mode
-properties (10,000 each unless HPCQ_FUZZ_EXAMPLES says otherwise).
-"""
+"""Fuzz tests: a few hundred cases per property in CI, >= 10,000 in the long mode (-m slow);
+HPCQ_FUZZ_EXAMPLES overrides both. Hypothesis settings live in tests/fuzz/strategies.py (FUZZ),
+applied per property so that other suites keep their own defaults."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, settings
+import sys
+from pathlib import Path
 
-settings.register_profile(
-    "hpcq-fuzz", deadline=None, database=None, derandomize=False,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                           HealthCheck.filter_too_much, HealthCheck.data_too_large])
-settings.load_profile("hpcq-fuzz")
+# the fuzz modules import tests.fuzz.strategies; make the repo root importable however pytest
+# was started (`python -m pytest` adds it, the `pytest` entry point does not)
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)

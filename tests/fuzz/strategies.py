@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 import os
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from hpcq import catalog
 
 CI_EXAMPLES = int(os.environ.get("HPCQ_FUZZ_EXAMPLES", "200"))
 LONG_EXAMPLES = int(os.environ.get("HPCQ_FUZZ_EXAMPLES", "10000"))
+# no deadline (the machine is shared), no example database (CI starts clean), no health checks
+# that trip on a live server being slow
+FUZZ = settings(deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                       HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
 SHELL_META = ["$(touch /tmp/hpcq-pwned)", "`id`", "; rm -rf ~", "| sh", "&& reboot", "\n#SBATCH --uid=0",
               "' \"", "${IFS}", "> /etc/passwd", "../../../../etc/shadow", "\x00", "%j%t%A"]

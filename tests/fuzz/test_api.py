@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpcq.server.handlers import HANDLERS
-from tests.fuzz.strategies import CI_EXAMPLES, LONG_EXAMPLES, json_val, text
+from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, json_val, text
 
 MSGTYPES = sorted(HANDLERS) + ["assignprocessmsg", "versionmsg", "getserverinfomsg", "nosuchmsg", ""]
 FIELDS = ["colonyname", "processid", "executorname", "name", "label", "count", "state", "timeout", "out",
@@ -91,7 +91,7 @@ def _db_consistent(server) -> None:
 def _run(server, n) -> dict[int, int]:
     statuses: dict[int, int] = {}
 
-    @settings(max_examples=n)
+    @settings(FUZZ, max_examples=n)
     @given(envelope)
     def prop(item):
         r = _post(server, item)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 
 from hpcq.testing.faults import ExecutorProc, make_spec, wait_final
-from tests.fuzz.strategies import any_spec
+from tests.fuzz.strategies import FUZZ, any_spec
 
 PWNED = Path("/tmp/hpcq-pwned")
 SAMPLE = int(os.environ.get("HPCQ_FUZZ_LIVE", "20"))
@@ -21,7 +21,7 @@ SAMPLE = int(os.environ.get("HPCQ_FUZZ_LIVE", "20"))
 def _specs(n: int) -> list[dict]:
     out: list[dict] = []
 
-    @settings(max_examples=n)
+    @settings(FUZZ, max_examples=n)
     @given(any_spec)
     def collect(fields):
         out.append(fields)

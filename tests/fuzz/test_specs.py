@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hpcq.config import Settings
 from hpcq.executor.daemon import Executor, ExecutorConfig
 from hpcq.executor.resources import PlanError
-from tests.fuzz.strategies import CI_EXAMPLES, LONG_EXAMPLES, any_spec, fuzz_strings
+from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, any_spec, fuzz_strings
 
 FIELD = re.compile(r"funcname|kwargs|conditions|maxexectime|walltime|profile|HPCQ_PROFILE|params|"
                    r"nodes|processespernode|mem|cpu|gpu|env", re.I)
@@ -72,7 +72,7 @@ def check_one(executor, fields: dict, folder: Path, stats: dict) -> None:
 def _run(executor, tmp_path, n):
     stats: dict = {}
 
-    @settings(max_examples=n)
+    @settings(FUZZ, max_examples=n)
     @given(any_spec)
     def prop(fields):
         check_one(executor, fields, tmp_path, stats)

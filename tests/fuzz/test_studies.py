@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpcq.client.study import Study, StudyError, load_study, parse_study
-from tests.fuzz.strategies import CI_EXAMPLES, LONG_EXAMPLES, evil, json_val, text
+from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, evil, json_val, text
 
 STUDY_FIELDS = ["name", "mode", "colony", "executor", "resources", "queue_allowance", "maxretries",
                 "maxwaittime", "priority", "sweep"]
@@ -55,7 +55,7 @@ def _check(data) -> str:
 def _run_dicts(n: int) -> dict[str, int]:
     stats: dict[str, int] = {}
 
-    @settings(max_examples=n)
+    @settings(FUZZ, max_examples=n)
     @given(any_data)
     def prop(data):
         r = _check(data)
@@ -68,7 +68,7 @@ def _run_dicts(n: int) -> dict[str, int]:
 def _run_files(tmp_path, n: int) -> int:
     count = [0]
 
-    @settings(max_examples=n)
+    @settings(FUZZ, max_examples=n)
     @given(st.one_of(st.text(max_size=300), study_dict.map(lambda d: __import__("yaml").safe_dump(d))),
            st.sampled_from([".yaml", ".toml", ".json"]))
     def prop(body, suffix):
