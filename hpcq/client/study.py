@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hpcq.sim.spec import SweepParams
+from hpcq.sim.spec import SweepParams, error_location
 
 _MEM = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -112,23 +112,14 @@ class Study(BaseModel):
 
 def _messages(exc: ValidationError) -> list[str]:
     """'noise[2].p: message' per error (sweep-level messages come from hpcq.sim.spec)."""
-    return [
-        _loc(err["loc"]) + ": " + err["msg"].removeprefix("Value error, ") for err in exc.errors()]
-
-
-def _loc(parts) -> str:
-    loc = ""
-    for part in parts:
-        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-    return loc or "(sweep)"
+    return [f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()]
 
 
 def _format(exc: ValidationError) -> str:
     msgs = []
     for err in exc.errors():
-        loc = ""
-        for part in err["loc"]:
-            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        loc = error_location(err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field; remove it or check its spelling (docs/studies.md lists the fields)"

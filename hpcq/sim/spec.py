@@ -262,16 +262,18 @@ class SweepParams(_Strict):
         return max(t.simulated_qubits for t in self.tasks())
 
 
+def error_location(parts) -> str:
+    """pydantic's loc tuple as a field path: ('noise', 2, 'p') -> 'noise[2].p'."""
+    loc = ""
+    for part in parts:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    return loc
+
+
 def format_errors(exc: ValidationError) -> str:
     """'noise[2].p: 1.5 is not a probability; use 0 <= p <= 1' style messages."""
-    msgs = []
-    for err in exc.errors():
-        loc = ""
-        for part in err["loc"]:
-            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-        msg = err["msg"].removeprefix("Value error, ")
-        msgs.append(f"{loc or '(sweep)'}: {msg}")
-    return "; ".join(msgs)
+    return "; ".join(f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}"
+                     for err in exc.errors())
 
 
 def parse_sweep(data: dict[str, Any]) -> SweepParams:
