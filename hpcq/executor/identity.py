@@ -1,7 +1,7 @@
 """Who the executor is in the colony: its key, name and registration.
 
 Two ways in, as the upstream ColonyOS HPC executor does it:
-- a pre-approved executor key (``--executor-prvkey`` / ``HPCQ_EXECUTOR_PRVKEY``), registered by
+- a pre-approved executor key (``HPCQ_EXECUTOR_PRVKEY``; deliberately no command-line option, which ``ps`` would show), registered by
   the colony owner beforehand; or
 - self-registration with the colony key (COLONIES_COLONY_PRVKEY): the executor creates its own
   key once, keeps it in ``<state_dir>/executor.key`` (0600) so that a restarted executor is the
@@ -71,7 +71,7 @@ def ensure_registered(settings: Settings, state_dir: Path, executor_type: str, n
         key = pre or settings.prvkey
         if not key:
             raise ConfigError("no executor identity: set COLONIES_COLONY_PRVKEY (self-registration) or pass "
-                              "--executor-prvkey / HPCQ_EXECUTOR_PRVKEY (an executor approved by the colony owner)")
+                              "HPCQ_EXECUTOR_PRVKEY (an executor approved by the colony owner)")
         return ExecutorKey(name=name, prvkey=key, executor_id=_id(key), executor_type=executor_type)
     key = load_or_create_key(state_dir)
     eid = _id(key)
