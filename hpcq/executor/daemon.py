@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import random
 import signal
 import threading
@@ -110,6 +111,7 @@ class Executor:
         self.submitted_jobs = 0
         self._in_assign = False
         self._retry: dict[str, tuple[float, int]] = {}  # batch_id -> (next attempt, attempts)
+        self._resubmit_q: queue.Queue[str] = queue.Queue()  # from the watcher: needs a fresh job
 
     # -- lifecycle -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -132,6 +134,7 @@ class Executor:
         ident = Identity(client=self.client, prvkey=self.key.prvkey, colony=self.colony,
                          executor_id=self.key.executor_id, executor_name=self.key.name)
         self.watcher = Watcher(ident, self.journal, self.backend, self.cfg.watch)
+        self.watcher.resubmit = self._resubmit
         log.info("executor %s (id %s…) type=%s backend=%s profile=%s state=%s", self.key.name,
                  self.key.executor_id[:8], self.key.executor_type, self.backend.name, self.cfg.profile,
                  self.cfg.state_dir)
@@ -211,7 +214,10 @@ class Executor:
             for group in self.packer.due():
                 self._submit_group(group)
             self._retry_due()
+            self._resubmit_due()
             timeout = self.cfg.assign_timeout_s
+            if not self._resubmit_q.empty():
+                continue
             deadline = min([d for d in [self.packer.next_deadline(), *(w for w, _ in self._retry.values())]
                             if d is not None], default=None)
             if deadline is not None:
@@ -387,6 +393,35 @@ class Executor:
         if watch:
             self.watcher.watch([_watched(ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}),
                                          str(folder)) for p in procs])
+
+    def _resubmit(self, watched: list[Watched]) -> None:
+        """Called by the watcher thread: queue processes whose job died of Slurm before running."""
+        for w in watched:
+            self._resubmit_q.put(w.process_id)
+
+    def _resubmit_due(self) -> None:
+        """Give each queued process a new one-element batch with its old job's parameters; the
+        old journal row is superseded, so recovery after a crash sees only the new attempt."""
+        while True:
+            try:
+                pid = self._resubmit_q.get_nowait()
+            except queue.Empty:
+                return
+            row = self.journal.proc(pid)
+            old = self.journal.batch(row.batch_id) if row else None
+            if row is None or old is None or row.state == "closed":
+                continue
+            batch_id = uuid.uuid4().hex[:12]
+            folder = Path(old.folder)
+            task = Task(**{**row.task, "outcome_path": str(folder / "outcomes" / batch_id / f"{pid}.json")})
+            self.journal.supersede(pid)
+            batch = BatchRow(batch_id=batch_id, job_name=f"hpcq-{batch_id}", backend=old.backend, folder=old.folder,
+                             params=old.params, elements=1, created=time.time(), submitted=None)
+            self.journal.record_intent(batch, [ProcRow(process_id=pid, batch_id=batch_id, element=0,
+                                                       funcname=row.funcname, task=asdict(task),
+                                                       assigned=row.assigned)])
+            log.info("resubmitting process=%s (its job %s died of Slurm before the function ran)", pid, row.job_id)
+            self._submit_batch(batch_id, element_tasks=[[task]])
 
     def _retry_due(self) -> None:
         now = time.monotonic()

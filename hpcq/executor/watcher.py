@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hpcq.executor import register
 from hpcq.executor.backends.base import EXPLAIN, Backend, JobInfo
@@ -34,6 +34,10 @@ log = logging.getLogger("hpcq.executor")
 RUNNING = 1
 LOG_CHUNK = 16_000  # characters per add_log message
 AFTERLIFE_S = 900.0  # how long a job is still watched for a Slurm requeue after its processes closed
+INFRA_RETRIES = 3  # resubmissions of a process whose job died of Slurm itself before the function ran
+# srun inside the job could not reach slurmctld (controller down while the step launched)
+INFRA_MARKERS = ("Unable to contact slurm controller", "Unable to confirm allocation",
+                 "Socket timed out on send/recv")
 
 
 @dataclass
@@ -98,6 +102,9 @@ class Watcher(threading.Thread):
         self._afterlife: dict[str, float] = {}  # job id -> watch until (closed, job not ended yet)
         self._early: dict[str, Any] = {}  # process id -> future of its early attributes
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hpcq-rpc")
+        # set by the daemon: hand processes back for a fresh Slurm job (called from this thread)
+        self.resubmit: Callable[[list[Watched]], None] | None = None
+        self._infra_retries: dict[str, int] = {}
 
     # -- called from other threads ------------------------------------------------------------
     def watch(self, items: list[Watched]) -> None:
@@ -157,6 +164,7 @@ class Watcher(threading.Thread):
                 and not Path(w.outcome_path).exists()]
         if lost:
             self._stream_logs()
+            lost = self._resubmit_infra_failures(lost)
         if finished or lost:
             log.debug("cycle: %d finished, %d lost; listing+query+logs took %.0f ms", len(finished), len(lost),
                       1000 * (time.monotonic() - now))
@@ -164,6 +172,30 @@ class Watcher(threading.Thread):
         if now - self._last["colony"] >= self.cfg.colony_s:
             self._last["colony"] = now
             self._check_colony()
+
+    def _resubmit_infra_failures(self, lost: list[Watched]) -> list[Watched]:
+        """A job that died of Slurm itself before the function began (srun could not reach
+        slurmctld) has run nothing: give its process a fresh job instead of failing it, at most
+        INFRA_RETRIES times. Returns the jobs still to be closed as failed."""
+        if self.resubmit is None:
+            return lost
+        again, rest = [], []
+        for w in lost:
+            tail = self._stderr_tail(w, whole=True)
+            began = BEGIN + w.process_id in tail
+            tries = self._infra_retries.get(w.process_id, 0)
+            if not began and tries < INFRA_RETRIES and any(m in tail for m in INFRA_MARKERS):
+                self._infra_retries[w.process_id] = tries + 1
+                self.active.pop(w.process_id, None)
+                log.warning("job %s of process=%s died of Slurm before the function ran (%s); resubmitting "
+                            "(%d/%d)", w.job_id, w.process_id, tail.strip().splitlines()[-1][:200], tries + 1,
+                            INFRA_RETRIES)
+                again.append(w)
+            else:
+                rest.append(w)
+        if again:
+            self.resubmit(again)
+        return rest
 
     def _outcome_files(self) -> set[str]:
         """Outcome files present now: one directory listing per batch, not one stat per process."""
@@ -461,7 +493,8 @@ class Watcher(threading.Thread):
             out.append((tail.current or default_pid, line))
         return out
 
-    def _stderr_tail(self, w: Watched) -> str:
+    def _stderr_tail(self, w: Watched, whole: bool = False) -> str:
+        """The last stderr lines of this process's part of its job (``whole``: the whole tail)."""
         _, err = self.backend.log_paths(w.job_id, Path(w.folder))
         try:
             with open(err, "rb") as fh:
@@ -471,6 +504,8 @@ class Watcher(threading.Thread):
                 lines = fh.read().decode("utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             return ""
+        if whole:
+            return "\n".join(lines)
         # only this process's part of a packed element
         for i in range(len(lines) - 1, -1, -1):
             if lines[i].startswith(BEGIN + w.process_id):
