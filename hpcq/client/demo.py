@@ -9,7 +9,6 @@ exit, on error and on Ctrl-C.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -56,22 +55,10 @@ def _executor(workdir: Path, env: dict[str, str], backend: str):
         log.close()
 
 
-def noise_label(model: str, params: str) -> str:
-    """'depolarizing(p=0.01)' from the noise_params JSON (only the values that matter)."""
-    try:
-        d = json.loads(params) if params else {}
-    except (TypeError, ValueError):
-        d = {}
-    keys = {"depolarizing": ("p", "p2"), "bit_flip": ("p", "p2"), "readout": ("p",),
-            "thermal": ("t1", "t2"), "fake_backend": ("backend",)}.get(model, ())
-    inner = ",".join(f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}"
-                     for k in keys if d.get(k) is not None)
-    return f"{model}({inner})" if inner else model
-
-
 def ranked_table(results: Path, top: int = 15) -> Table:
     """The noise runs ranked by 0.7·|energy error| + 0.3·JSD, joined with their parent VQE runs."""
     from hpcq.results.catalog import Catalog, default_db, join_parents
+    from hpcq.results.graph import noise_label
     from hpcq.results.rank import make_spec, rank
 
     cat = Catalog(default_db(results))

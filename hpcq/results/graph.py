@@ -39,6 +39,19 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def noise_label(model: str, params: Any) -> str:
+    """'depolarizing(p=0.01)' from a noise_params JSON: only the values that tell runs apart."""
+    try:
+        d = json.loads(params) if isinstance(params, str) and params else (params or {})
+    except ValueError:
+        d = {}
+    keys = {"depolarizing": ("p", "p2"), "bit_flip": ("p", "p2"), "readout": ("p",),
+            "thermal": ("t1", "t2"), "fake_backend": ("backend",)}.get(model, ())
+    inner = ",".join(f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}"
+                     for k in keys if d.get(k) is not None)
+    return f"{model}({inner})" if inner else str(model)
+
+
 def _params_label(text: Any) -> str:
     try:
         d = json.loads(text) if isinstance(text, str) and text else {}
@@ -69,7 +82,7 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
             label = f"{r['optimizer']}"
             parent = ansatz
         else:
-            label = f"{r['noise_model']}"
+            label = noise_label(r["noise_model"], r["noise_params"])
             p = f"task:{r['parent_task_id']}"
             parent = p if p in task_nodes else ansatz
         g.add_node(node, type=step, label=label, task_id=r["task_id"], file=r["file"],
