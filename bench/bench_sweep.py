@@ -157,8 +157,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--qubits", type=int, default=6)
-    ap.add_argument("--maxiter", type=int, default=60)
-    ap.add_argument("--tasks", type=int, default=8)
+    ap.add_argument("--maxiter", type=int, default=150)
+    ap.add_argument("--tasks", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3,
                     help="variants run interleaved this many times; figures use the fastest run")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "sweep.json"))
