@@ -200,6 +200,27 @@ class LocalCluster:
             time.sleep(0.2)
         raise SlurmLabError(f"slurmctld did not answer within {timeout} s; see {self.dir}/log/slurmctld.log")
 
+    def heal(self, timeout: float = 90) -> dict[str, str]:
+        """Undo faults for the next test of a shared session cluster: restart dead daemons,
+        RESUME drained/down nodes (a crashed node can stay DRAINED, e.g. "Kill task failed"),
+        and wait until every node is idle or busy again. Returns the final node states."""
+        if self._pid("slurmctld") is None:
+            self.start_ctld()
+        for node in self.nodes:
+            if self._pid(f"slurmd-{node}") is None:
+                self.start_slurmd(node, wait=False)
+        deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = self.node_states()
+            bad = [n for n, st in states.items() if st.rstrip("*~#").startswith(("drain", "down", "fail"))]
+            if not bad and all(not st.endswith("*") for st in states.values()):
+                return states
+            for n in bad:
+                self.run("scontrol", "update", f"NodeName={n}", "State=RESUME", check=False)
+            time.sleep(1.0)
+        raise SlurmLabError(f"nodes did not come back within {timeout:.0f} s: {states}")
+
     def _check_node(self, node: str) -> None:
         if node not in self.nodes:
             raise SlurmLabError(f"no node {node!r} in this cluster (nodes: {', '.join(self.nodes)})")

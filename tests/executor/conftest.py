@@ -182,4 +182,5 @@ def lab(slurm_cluster, tmp_path_factory):
         for ex in lab.executors:
             ex.stop()
         lab.cancel_leftovers()
+        slurm_cluster.heal()  # leave the shared session cluster as we found it
         handle.stop()

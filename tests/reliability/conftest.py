@@ -56,3 +56,4 @@ def rig(slurm_cluster, colonies_server, tmp_path):
         ids = [p.parent.name.split("_")[0] for p in ex.jobs_dir.glob("*/*_submitted.pkl")]
         if ids:
             slurm_cluster.run("scancel", *sorted(set(ids)), check=False)
+        slurm_cluster.heal()  # a node crash may leave a node DRAINED for the next test
