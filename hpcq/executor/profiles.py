@@ -413,7 +413,9 @@ def resolve_resources(profile: Profile, conditions: dict | None) -> JobResources
                        gpus_per_node=gpus, walltime_s=walltime or p.default_walltime_s,
                        partition=p.partition, account=p.account, qos=p.qos, profile=p.name)
     res.setup = job_setup_lines(p, res)
-    res.srun_args = list(p.srun_args) + ([f"--mpi={p.mpi}"] if p.mpi else [])
+    # --kill-on-bad-exit: one rank dying (e.g. MPI_Init failing) ends the whole step at once
+    # instead of leaving the other ranks blocked in MPI until the time limit
+    res.srun_args = ["--kill-on-bad-exit=1"] + list(p.srun_args) + ([f"--mpi={p.mpi}"] if p.mpi else [])
     return res
 
 

@@ -12,6 +12,7 @@ and the journal (``mark_closed`` after the RPC) makes that hold across restarts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -38,6 +39,9 @@ INFRA_RETRIES = 3  # resubmissions of a process whose job died of Slurm itself b
 # srun inside the job could not reach slurmctld (controller down while the step launched)
 INFRA_MARKERS = ("Unable to contact slurm controller", "Unable to confirm allocation",
                  "Socket timed out on send/recv")
+# MPI itself failed to start (pip MPICH/UCX address exchange, seen rarely here): the function
+# had not computed anything yet, even though the runner had already printed its begin marker
+MPI_START_MARKERS = ("Fatal error in internal_Init_thread", "Fatal error in PMPI_Init")
 
 
 @dataclass
@@ -181,10 +185,11 @@ class Watcher(threading.Thread):
             return lost
         again, rest = [], []
         for w in lost:
-            tail = self._stderr_tail(w, whole=True)
+            tail = self._stderr_tail(w, whole=True) + "\n" + self._other_ranks_stderr(w)
             began = BEGIN + w.process_id in tail
             tries = self._infra_retries.get(w.process_id, 0)
-            if not began and tries < INFRA_RETRIES and any(m in tail for m in INFRA_MARKERS):
+            infra = (not began and any(m in tail for m in INFRA_MARKERS)) or any(m in tail for m in MPI_START_MARKERS)
+            if tries < INFRA_RETRIES and infra:
                 self._infra_retries[w.process_id] = tries + 1
                 self.active.pop(w.process_id, None)
                 log.warning("job %s of process=%s died of Slurm before the function ran (%s); resubmitting "
@@ -492,6 +497,16 @@ class Watcher(threading.Thread):
                 continue
             out.append((tail.current or default_pid, line))
         return out
+
+    def _other_ranks_stderr(self, w: Watched) -> str:
+        """The ends of the other tasks' stderr files (rank N > 0 of an MPI job writes its own)."""
+        _, err = self.backend.log_paths(w.job_id, Path(w.folder))
+        texts = []
+        for path in sorted(Path(err).parent.glob(f"{w.job_id}_*_log.err")):
+            if path != Path(err):
+                with contextlib.suppress(OSError):
+                    texts.append(path.read_bytes()[-8_000:].decode("utf-8", errors="replace"))
+        return "\n".join(texts)
 
     def _stderr_tail(self, w: Watched, whole: bool = False) -> str:
         """The last stderr lines of this process's part of its job (``whole``: the whole tail)."""

@@ -37,3 +37,39 @@ def test_step_launch_failure_while_slurmctld_down_is_resubmitted(lab):
     assert lab.wait_sacct_state(jobs[1]) == "COMPLETED"
     assert col.logs(pid).count("hpcq_echo: survives") == 1  # ran once
     ex.stop()
+
+
+
+def test_resubmit_decision_reads_every_rank_and_is_bounded(tmp_path):
+    """Which lost jobs get a fresh job: srun could not reach slurmctld before the function began,
+    or MPI failed to start on any rank (that text is in rank 1's own stderr file); a job whose
+    function began and then failed for any other reason is failed as usual; at most INFRA_RETRIES."""
+    from hpcq.executor.backends.slurm import SlurmBackend
+    from hpcq.executor.watcher import INFRA_RETRIES, Watched, Watcher
+    from hpcq.job.runner import BEGIN
+
+    folder = tmp_path / "jobs"
+
+    def lost(job: str, pid: str, rank0: str, rank1: str = "") -> Watched:
+        d = folder / job
+        d.mkdir(parents=True)
+        (d / f"{job}_0_log.err").write_text(rank0)
+        if rank1:
+            (d / f"{job}_1_log.err").write_text(rank1)
+        return Watched(process_id=pid, job_id=job, batch_id="b", element=0, folder=str(folder),
+                       funcname="vqe_sweep", outcome_path=str(tmp_path / f"{pid}.json"), workdir=str(tmp_path))
+
+    w = Watcher(None, None, SlurmBackend())
+    handed_back = []
+    w.resubmit = handed_back.extend
+    ctld = lost("1", "p1", "srun: error: Unable to confirm allocation for job 1: Unable to contact slurm controller\n")
+    mpi = lost("2", "p2", BEGIN + "p2\nsrun: error: n1: task 1: Exited with exit code 15\n",
+               BEGIN + "p2\nAbort(1) on node 1: Fatal error in internal_Init_thread: Other MPI error\n")
+    began = lost("3", "p3", BEGIN + "p3\nsrun: error: Unable to contact slurm controller\n")
+    crashed = lost("4", "p4", BEGIN + "p4\nSegmentation fault\n")
+    rest = w._resubmit_infra_failures([ctld, mpi, began, crashed])
+    assert [x.process_id for x in handed_back] == ["p1", "p2"]
+    assert [x.process_id for x in rest] == ["p3", "p4"]
+    for _ in range(INFRA_RETRIES):
+        w._resubmit_infra_failures([ctld])
+    assert w._resubmit_infra_failures([ctld]) == [ctld]  # bounded: then it is failed

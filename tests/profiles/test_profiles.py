@@ -173,7 +173,7 @@ def test_defaults_from_server_shaped_empty_conditions():
         assert r.walltime_s == p.default_walltime_s
         assert r.mem_gb == pytest.approx(15.625 / 8)  # one core's share of the node
         assert (r.partition, r.account, r.qos) == ("debug", None, None)
-        assert r.srun_args == ["--mpi=pmi2"] and "export OMP_NUM_THREADS=1" in r.setup
+        assert r.srun_args == ["--kill-on-bad-exit=1", "--mpi=pmi2"] and "export OMP_NUM_THREADS=1" in r.setup
 
 
 def test_full_conditions_map_to_slurm_numbers():
@@ -186,7 +186,7 @@ def test_full_conditions_map_to_slurm_numbers():
     assert params["timeout_min"] == 90 and params["mem_gb"] == 200.0
     assert params["slurm_partition"] == "standard" and params["slurm_account"] == "project_465000123"
     assert params["slurm_exclusive"] is True
-    assert params["slurm_srun_args"] == ["--mpi=cray_shasta"]
+    assert params["slurm_srun_args"] == ["--kill-on-bad-exit=1", "--mpi=cray_shasta"]
     assert params["slurm_setup"][:3] == ["module load LUMI/24.03", "module load partition/C",
                                          "module load cray-python"]
     assert "export OMP_NUM_THREADS=16" in params["slurm_setup"]
