@@ -12,7 +12,6 @@ Talks to ColonyOS only through pycolonies. Usage::
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -195,11 +194,3 @@ class Client:
                 return False
         return ok
 
-
-def wait_until(predicate, timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False

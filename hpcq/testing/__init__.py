@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from typing import Any, Callable
 
 
 def in_ci() -> bool:
@@ -33,3 +35,14 @@ def have_root() -> bool:
 
 def have_cmd(name: str) -> bool:
     return shutil.which(name) is not None
+
+
+def wait_for(pred: Callable[[], Any], timeout: float, poll: float = 0.5, what: str = "condition") -> Any:
+    """Poll ``pred`` until it returns something truthy (returned) or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(poll)
+    raise TimeoutError(f"{what} not reached within {timeout:.0f} s")

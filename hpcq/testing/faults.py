@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from hpcq.testing import wait_for  # noqa: F401 - re-exported for the fault tests
+
 WAITING, RUNNING, SUCCESS, FAILED = 0, 1, 2, 3
 FINAL = (SUCCESS, FAILED)
 CLOSED_RE = re.compile(r"closed process=([0-9a-f]{64}) as=(\w+)")
@@ -144,16 +146,6 @@ def wait_final(client, prvkey: str, pids: list[str], timeout: float, poll: float
         if all(p in procs and procs[p].state in FINAL for p in pids) or time.monotonic() > deadline:
             return procs
         time.sleep(poll)
-
-
-def wait_for(pred, timeout: float, poll: float = 0.5, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(poll)
-    raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
 
 
 def running_job_ids(jobs_dir: Path) -> set[str]:

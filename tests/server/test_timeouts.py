@@ -1,21 +1,15 @@
 """The 1 s timeout sweep: maxexectime re-queues with retries+1 then fails after maxretries;
 maxwaittime fails waiting processes; stale executors are removed."""
 
-import time
-
 import pytest
 from model import Workflow
 from pycolonies import ColoniesConnectionError, func_spec
 
+from hpcq.testing import wait_for as _wait_for
 
-def wait_for(fn, timeout=10.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("condition not reached")
+
+def wait_for(fn, timeout=10.0):
+    return _wait_for(fn, timeout, poll=0.1)
 
 
 def test_maxexectime_requeues_then_fails_after_maxretries(srv):
