@@ -83,7 +83,7 @@ def main() -> None:
     from pycolonies import Colonies
 
     from hpcq.server.process import init_colony, start_server
-    from hpcq.testing.slurm import local_cluster
+    from hpcq.executor.lab import local_cluster
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hpcq-bench-")))

@@ -30,7 +30,7 @@ def _sigterm(signum, frame):
 
 
 def _slurm_available() -> tuple[bool, str]:
-    from hpcq.testing.slurm import prerequisites
+    from hpcq.executor.lab import prerequisites
 
     return prerequisites()
 
@@ -114,7 +114,7 @@ def demo(workdir, study_file, backend, timeout):
                           f"{workdir / 'config' / 'colonies.env'} (0600)")
             env = dict(os.environ)
             if backend == "slurm":
-                from hpcq.testing.slurm import local_cluster
+                from hpcq.executor.lab import local_cluster
 
                 console.print("[bold]2/6[/bold] starting a local Slurm cluster (2 virtual nodes, slurmdbd)")
                 cluster = stack.enter_context(local_cluster(workdir / "slurm", nodes=2, cpus=4, dbd=True,
