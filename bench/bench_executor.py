@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 def hpcq_once(client, colony: str, prvkey: str, etype: str, poll: float, i: int) -> float:
     from pycolonies import func_spec
 
-    from hpcq.catalog import encode_kwargs
+    from hpcq.functions import encode_kwargs
 
     spec = func_spec("hpcq_echo", [], colony, etype, kwargs=encode_kwargs({"message": f"bench {i}"}),
                      maxexectime=3600, maxretries=0, maxwaittime=-1)
@@ -53,7 +53,7 @@ def hpcq_once(client, colony: str, prvkey: str, etype: str, poll: float, i: int)
 def submitit_once(folder: Path, poll: float | None, i: int) -> float:
     import submitit
 
-    from hpcq.catalog import JobContext
+    from hpcq.functions import JobContext
     from hpcq.executor.selftest import echo
 
     ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")

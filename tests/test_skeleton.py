@@ -4,7 +4,7 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from hpcq import catalog, config
+from hpcq import config, functions
 from hpcq.cli import main
 
 
@@ -26,5 +26,5 @@ def test_env_file_written_0600_and_checked(tmp_path):
 
 
 def test_unknown_function_names_known_ones():
-    with pytest.raises(catalog.UnknownFunction, match="hpcq_echo"):
-        catalog.get("os.system")
+    with pytest.raises(functions.UnknownFunction, match="hpcq_echo"):
+        functions.get("os.system")

@@ -134,7 +134,7 @@ class Client:
         return report
 
     def _request_cancel(self, sub: Submission, pids: list[str]) -> None:
-        from hpcq.catalog import encode_kwargs
+        from hpcq.functions import encode_kwargs
 
         spec = {
             "nodename": f"cancel-{sub.name}", "funcname": "hpcq_cancel", "args": [],

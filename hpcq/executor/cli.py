@@ -79,7 +79,7 @@ def selftest(env_file, executor_type, message, timeout):
     """Submit hpcq_echo through the configured colony and wait for SUCCESS."""
     from pycolonies import func_spec
 
-    from hpcq.catalog import encode_kwargs
+    from hpcq.functions import encode_kwargs
 
     try:
         s = Settings.load(env_file)

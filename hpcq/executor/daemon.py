@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpcq import catalog
+from hpcq import functions
 from hpcq.config import ConfigError, Settings
 from hpcq.executor.backends import Backend, make_backend
 from hpcq.executor.identity import ExecutorKey, ensure_registered, register_functions
@@ -90,7 +90,7 @@ class ExecutorConfig:
 @dataclass
 class Prepared:
     process: Any  # pycolonies Process
-    fd: catalog.FunctionDef
+    fd: functions.FunctionDef
     params: dict[str, Any]
     plan: Plan
 
@@ -130,7 +130,7 @@ class Executor:
                             self.settings.port, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        register_functions(self.client, self.colony, self.key, sorted([*catalog.FUNCTIONS, CANCEL_FUNC]))
+        register_functions(self.client, self.colony, self.key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
         ident = Identity(client=self.client, prvkey=self.key.prvkey, colony=self.colony,
                          executor_id=self.key.executor_id, executor_name=self.key.name)
         self.watcher = Watcher(ident, self.journal, self.backend, self.cfg.watch)
@@ -275,7 +275,7 @@ class Executor:
         scancel their jobs; close the control process with a JSON report. Processes assigned to
         another executor are reported as not_ours (ColonyOS lets only the assignee fail them)."""
         try:
-            kw = catalog.decode_kwargs(control.spec.kwargs)
+            kw = functions.decode_kwargs(control.spec.kwargs)
             pids = kw.get("processids")
             if not isinstance(pids, list) or not all(isinstance(p, str) for p in pids):
                 raise ValueError("kwargs.processids must be a list of process ids")
@@ -304,12 +304,12 @@ class Executor:
         """Everything that can be refused is refused here, before anything is queued."""
         spec = process.spec
         try:
-            fd = catalog.get(spec.funcname)
-        except catalog.UnknownFunction as exc:
+            fd = functions.get(spec.funcname)
+        except functions.UnknownFunction as exc:
             raise PlanError(str(exc.args[0])) from None
         try:
-            raw = catalog.decode_kwargs(spec.kwargs)
-            params = catalog.validate_kwargs(fd.name, raw)
+            raw = functions.decode_kwargs(spec.kwargs)
+            params = functions.validate_kwargs(fd.name, raw)
         except ValueError as exc:
             raise PlanError(str(exc)) from None
         model = fd.params_model()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpcq.catalog import FunctionResult, JobContext
+from hpcq.functions import FunctionResult, JobContext
 
 
 class EchoParams(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 
-from hpcq.catalog import JobContext
+from hpcq.functions import JobContext
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")

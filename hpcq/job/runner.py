@@ -35,7 +35,7 @@ def _mark(line: str) -> None:
 
 
 def run_one(task: Task) -> Outcome:
-    from hpcq import catalog
+    from hpcq import functions
 
     ctx = build_context(task.process_id, task.workdir, task.inputs, task.gpu)
     out = Outcome(process_id=task.process_id, ok=False, started=time.time(), slurm_job_id=ctx.slurm_job_id,
@@ -43,7 +43,7 @@ def run_one(task: Task) -> Outcome:
     try:
         # inside the try: a read-only or full results filesystem becomes the process error
         Path(task.workdir).mkdir(parents=True, exist_ok=True)
-        fd = catalog.get(task.funcname)
+        fd = functions.get(task.funcname)
         result = fd.load()(dict(task.params), ctx)
         out.ok = True
         if result is not None:

@@ -119,7 +119,7 @@ def make_spec(colony: str, funcname: str, params: dict[str, Any] | None = None, 
     """A pycolonies FuncSpec for a catalogued function (kwargs.params JSON convention)."""
     from pycolonies import func_spec
 
-    from hpcq.catalog import encode_kwargs
+    from hpcq.functions import encode_kwargs
 
     spec = func_spec(funcname, [], colony, executortype, kwargs=encode_kwargs(params or {}),
                      maxexectime=maxexectime, maxretries=maxretries, maxwaittime=-1)

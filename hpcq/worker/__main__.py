@@ -31,7 +31,7 @@ def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, qu
     logging.getLogger("hpcq").setLevel(logging.WARNING if quiet else logging.INFO)
     threads = threads or threads_from_env()
     pin_threads(threads)  # before anything starts Aer's OpenMP runtime
-    from hpcq.catalog import JobContext
+    from hpcq.functions import JobContext
     from hpcq.sim.spec import parse_sweep
     from hpcq.worker.dispatch import mpi_world
     from hpcq.worker.entry import run_sweep

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hpcq.catalog import FunctionResult, JobContext
+from hpcq.functions import FunctionResult, JobContext
 from hpcq.sim.aer_env import pin_threads, threads_from_env
 from hpcq.sim.spec import SweepParams, TaskSpec, parse_sweep
 from hpcq.worker.dispatch import mpi_world, polling_barrier, run_tasks

@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from hpcq.catalog import encode_kwargs
+from hpcq.functions import encode_kwargs
 from hpcq.client.study import Study
 from hpcq.sim.spec import SweepParams, TaskSpec
 

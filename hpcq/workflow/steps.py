@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hpcq.catalog import FunctionResult, JobContext
+from hpcq.functions import FunctionResult, JobContext
 from hpcq.sim.spec import AnsatzSpec, ProblemSpec
 
 

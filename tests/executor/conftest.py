@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hpcq.catalog import encode_kwargs
+from hpcq.functions import encode_kwargs
 
 EXECUTOR_TYPE = "hpcq-test"
 

@@ -155,7 +155,7 @@ def test_result_file_registered_as_shared_filesystem_reference(served):
 
 
 def test_hpcq_cancel_control_process_cancels_job_and_fails_process(served):
-    from hpcq.catalog import encode_kwargs
+    from hpcq.functions import encode_kwargs
 
     lab, _, _ = served
     col = lab.col

@@ -8,7 +8,7 @@ import os
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from hpcq import catalog
+from hpcq import functions
 
 CI_EXAMPLES = int(os.environ.get("HPCQ_FUZZ_EXAMPLES", "200"))
 LONG_EXAMPLES = int(os.environ.get("HPCQ_FUZZ_EXAMPLES", "10000"))
@@ -23,7 +23,7 @@ SHELL_META = ["$(touch /tmp/hpcq-pwned)", "`id`", "; rm -rf ~", "| sh", "&& rebo
 
 evil = st.sampled_from(SHELL_META)
 text = st.one_of(st.text(max_size=40), evil, st.builds(lambda a, b: a + b, st.text(max_size=10), evil))
-names = st.one_of(st.sampled_from(sorted(catalog.FUNCTIONS)), st.sampled_from(
+names = st.one_of(st.sampled_from(sorted(functions.FUNCTIONS)), st.sampled_from(
     ["os.system", "subprocess.run", "builtins.eval", "hpcq.executor.selftest:echo", "", "__import__",
      "hpcq_echo ", "HPCQ_ECHO", "hpcq_echo;id"]), text)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hpcq.catalog import JobContext
+from hpcq.functions import JobContext
 
 SWEEP = {
     "study": "h5test",

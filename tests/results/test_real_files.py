@@ -2,7 +2,7 @@
 
 import pytest
 
-from hpcq.catalog import JobContext
+from hpcq.functions import JobContext
 from hpcq.results.catalog import Catalog, default_db
 from hpcq.results.graph import build_graph
 from hpcq.results.rank import make_spec, rank

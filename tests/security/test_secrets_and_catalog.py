@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pycolonies import func_spec
 
-from hpcq.catalog import encode_kwargs
+from hpcq.functions import encode_kwargs
 from hpcq.testing.faults import ExecutorProc, files_containing, make_spec, wait_final
 
 MARK = Path("/tmp/hpcq-security-pwned")
@@ -86,7 +86,7 @@ def test_no_private_key_anywhere(flow):
 
 
 def test_study_and_result_names_cannot_traverse():
-    from hpcq.catalog import validate_kwargs
+    from hpcq.functions import validate_kwargs
 
     for study in ["../evil", "a/b", "x\x00y", "/abs", "../../etc/passwd"]:
         with pytest.raises(ValueError, match="study"):

@@ -12,7 +12,7 @@ H2 = {"kind": "h2", "bond_length": 0.735}
 
 
 def test_spec_imports_no_qiskit():
-    code = ("import sys, hpcq.sim.spec, hpcq.catalog; hpcq.catalog.validate_kwargs('vqe_sweep', "
+    code = ("import sys, hpcq.sim.spec, hpcq.functions; hpcq.functions.validate_kwargs('vqe_sweep', "
             "{'problems': [{'kind': 'tfim', 'n_qubits': 4}]}); "
             "print(sorted(m for m in sys.modules if m.startswith(('qiskit', 'mpi4py', 'h5py'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import hpcq.results
-from hpcq.catalog import FunctionResult, JobContext, get
+from hpcq.functions import FunctionResult, JobContext, get
 from hpcq.testing import need
 from hpcq.worker.dispatch import TaskFailed, run_tasks
 from hpcq.worker.entry import run_sweep
