@@ -7,8 +7,10 @@ queued; ``submitit_params`` turns the result into submitit parameters in which o
 and validated numbers appear, so nothing from a process spec reaches a shell.
 
 Format: slurm_templates/README.md and docs/profiles.md. Lookup order for a name: a file path,
-then ``$HPCQ_CONFIG_DIR/profiles/<name>.yaml`` (users' own, wins), then the shipped
-``slurm_templates/profiles/<name>.yaml``.
+then ``$HPCQ_CONFIG_DIR/profiles/<name>.yaml`` (users' own, wins), then the shipped profiles. Those
+live in the repository's top-level ``slurm_templates/profiles/`` and ship inside the package as
+``hpcq._slurm_templates`` (setup.py maps the folder; wheels and editable installs alike), so they
+are found through importlib.resources wherever hpcq is installed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 import re
 import shlex
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hpcq.config import config_dir
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "slurm_templates" / "profiles"
+# installed packages are plain directories (pip unpacks wheels), so a Path is safe here
+SHIPPED_DIR = Path(str(resources.files("hpcq._slurm_templates") / "profiles"))
 
 _WORD = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$"  # partition, account, qos, gres name
 _MODULE = r"^[A-Za-z0-9_][A-Za-z0-9_./+:@-]*$"  # e.g. LUMI/24.03, partition/C, cray-python
@@ -174,14 +178,24 @@ def user_dir() -> Path:
     return config_dir() / "profiles"
 
 
-def _profile_files() -> dict[str, Path]:
+def _yaml_files(d: Path) -> list[Path]:
+    return sorted(p for p in d.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if d.is_dir() else []
+
+
+def shipped_files() -> list[Path]:
+    """The profiles shipped with hpcq; none at all means a broken install, which is an error
+    (an executor must never run without its profiles)."""
+    files = _yaml_files(SHIPPED_DIR)
+    if not files:
+        raise ProfileError("profile", f"hpcq's shipped profiles are missing (no .yaml in {SHIPPED_DIR}): "
+                           "the install is incomplete; reinstall hpcq (pip install --force-reinstall hpcq)")
+    return files
+
+
+def profile_files() -> dict[str, Path]:
     """name -> file; user profiles override shipped ones of the same name."""
-    files: dict[str, Path] = {}
-    for d in (SHIPPED_DIR, user_dir()):
-        if d.is_dir():
-            for p in sorted(d.glob("*.y*ml")):
-                if p.suffix in (".yaml", ".yml"):
-                    files[p.stem] = p
+    files = {p.stem: p for p in shipped_files()}
+    files.update({p.stem: p for p in _yaml_files(user_dir())})
     return files
 
 
@@ -229,10 +243,11 @@ def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = No
             raise ProfileError("profile", f"no profile file {path}; give an existing .yaml path or a name "
                                f"from `hpcq profiles list`")
     else:
-        files = _profile_files()
+        files = profile_files()
         if s not in files:
-            raise ProfileError("profile", f"unknown profile {s!r}; known: {', '.join(sorted(files))} "
-                               f"(or add {user_dir()}/{s}.yaml)")
+            raise ProfileError("profile", f"unknown profile {s!r}: no {s}.yaml in {user_dir()} (yours) nor in "
+                               f"{SHIPPED_DIR} (shipped); use one of {', '.join(sorted(files))} "
+                               f"(`hpcq profiles list`) or write {user_dir()}/{s}.yaml")
         path = files[s]
     prof = parse_profile(path.read_text(), path)
     if overrides:
@@ -248,7 +263,7 @@ def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = No
 
 def list_profiles() -> list[Profile]:
     """Every profile that loads (shipped + user); a broken file raises ProfileError naming it."""
-    return [parse_profile(p.read_text(), p) for _, p in sorted(_profile_files().items())]
+    return [parse_profile(p.read_text(), p) for _, p in sorted(profile_files().items())]
 
 
 # --- conditions -> resources --------------------------------------------------------------------

@@ -95,7 +95,7 @@ def show_cmd(name: str, conditions_json: str | None, sets: tuple[str, ...]):
 @click.argument("targets", nargs=-1)
 def check_cmd(targets: tuple[str, ...]):
     """Validate profiles (names or YAML files; default: all). Exit status 1 if any is invalid."""
-    names = list(targets) or sorted(P._profile_files())
+    names = list(targets) or sorted(P.profile_files())
     bad = 0
     for t in names:
         try:

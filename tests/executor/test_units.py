@@ -14,7 +14,7 @@ from hpcq.executor import register
 from hpcq.executor.backends.slurm import _expand, parse_sacct
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
 from hpcq.executor.packing import Packer, PackingConfig, elements
-from hpcq.executor.resources import Plan, PlanError, _fallback, check_rules
+from hpcq.executor.resources import Plan, PlanError, check_rules
 from hpcq.job.context import build_context, slurm_job_id
 from hpcq.job.runner import BEGIN, run_tasks
 from hpcq.job.task import Outcome, Task
@@ -138,16 +138,7 @@ def test_success_output_and_s3_detection(tmp_path):
 
 
 # --- resource rules --------------------------------------------------------------------------------
-def test_fallback_mapping_and_field_errors():
-    plan = _fallback({"nodes": 2, "processespernode": 4, "cpu": "2500m", "mem": "3Gi", "walltime": 90})
-    assert plan.params == {"nodes": 2, "tasks_per_node": 4, "cpus_per_task": 3, "timeout_min": 2, "mem_gb": 3}
-    assert plan.ranks == 8
-    with pytest.raises(PlanError, match="conditions.cpu"):
-        _fallback({"cpu": "2"})
-    with pytest.raises(PlanError, match="conditions.mem"):
-        _fallback({"mem": "3gb"})
-
-
+# (conditions -> profile mapping and its field errors: tests/profiles/test_resources.py)
 def test_rules_mpi_and_maxexectime():
     one = Plan(params={}, walltime_s=3600, ranks=1)
     check_rules(one, {"walltime": 60}, mpi=False, maxexectime=660)

@@ -113,9 +113,14 @@ def test_a_broken_user_profile_is_reported_by_list_and_check(tmp_path, monkeypat
     assert r.output.count("ok ") == len(list(SHIPPED_DIR.glob("*.yaml")))  # the shipped ones still pass
 
 
-def test_unknown_profile_names_the_known_ones():
-    with pytest.raises(ProfileError, match=r"unknown profile 'nope'; known: .*lumi-c"):
+def test_unknown_profile_names_the_places_searched_and_the_known_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ProfileError) as ei:
         load_profile("nope")
+    msg = str(ei.value)
+    assert msg.startswith("profile: unknown profile 'nope': no nope.yaml in ")
+    assert str(tmp_path / "profiles") in msg and str(SHIPPED_DIR) in msg  # both places searched
+    assert "lumi-c" in msg and f"write {tmp_path / 'profiles' / 'nope.yaml'}" in msg  # the fix
     with pytest.raises(ProfileError, match="no profile file"):
         load_profile("/nonexistent/x.yaml")
 
