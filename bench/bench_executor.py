@@ -82,7 +82,7 @@ def main() -> None:
 
     from pycolonies import Colonies
 
-    from hpcq.server.process import init_colony, start_server
+    from hpcq.server.launch import init_colony, start_server
     from hpcq.executor.lab import local_cluster
 
     with contextlib.ExitStack() as stack:

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hpcq.server.process import init_colony, start_server  # noqa: E402
+from hpcq.server.launch import init_colony, start_server  # noqa: E402
 from hpcq.server.signing import id_from_prvkey, new_prvkey  # noqa: E402
 
 

@@ -3,7 +3,8 @@ assigned executor. Callers must hold the store lock."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dfield
+from dataclasses import dataclass
+from dataclasses import field as dfield
 
 from hpcq.server.store import Store
 from hpcq.server.wire import APPROVED, forbidden, notfound

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from hpcq.config import write_private_file
-from hpcq.server import api, processes, pubsub
+from hpcq.server import api, pubsub, timeouts
 from hpcq.server.auth import Ctx
 from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey
 from hpcq.server.store import Store
@@ -193,11 +193,11 @@ def serve(cfg: ServerConfig, ready=None) -> None:
 
     def sweep():
         with ctx.store.lock, ctx.store.tx():
-            processes.sweep(ctx)
+            timeouts.sweep(ctx)
 
     def cleanup():
         with ctx.store.lock, ctx.store.tx():
-            n = processes.cleanup_stale_executors(ctx)
+            n = timeouts.cleanup_stale_executors(ctx)
         if n:
             log.info("removed %d stale executor(s)", n)
 

@@ -12,8 +12,9 @@ import hashlib
 import struct
 import time
 
-from hpcq.server import api, processes
+from hpcq.server import api
 from hpcq.server.auth import Ctx, require_member
+from hpcq.server.handlers import processes
 from hpcq.server.signing import SignatureError, recover_id
 from hpcq.server.wire import RPCError, bad, field, forbidden
 

@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-WAITING, RUNNING, SUCCESS, FAILED, NOTSET = 0, 1, 2, 3, -1
 PENDING, APPROVED, REJECTED, UNREGISTERED = 0, 1, 2, 3
 ATTR_IN, ATTR_OUT, ATTR_ERR, ATTR_ENV = 0, 1, 2, 3
 MAX_COUNT = 100
@@ -40,6 +39,17 @@ def forbidden(msg: str) -> RPCError:
 
 def notfound(msg: str) -> RPCError:
     return RPCError(404, msg)
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_id(value: Any, what: str) -> str:
+    """An object id as the real server requires it (64 lowercase hex characters)."""
+    if not isinstance(value, str) or not _HEX64.match(value):
+        raise bad(f"invalid {what} {value!r}: must be 64 lowercase hex characters (an id from "
+                  "a private key)")
+    return value
 
 
 def now_ns() -> int:
@@ -158,7 +168,8 @@ def normalise_spec(spec: Any) -> dict:
         raise bad("failed to parse spec.conditions.gpu: expected a JSON object")
     for key, kind in (("args", list), ("kwargs", dict), ("env", dict), ("channels", list)):
         if spec.get(key) is not None and not isinstance(spec[key], kind):
-            raise bad(f"failed to parse spec.{key}: expected a JSON {kind.__name__.replace('dict', 'object').replace('list', 'array')}")
+            what = "object" if kind is dict else "array"
+            raise bad(f"failed to parse spec.{key}: expected a JSON {what}")
     for key in ("executornames", "dependencies"):
         v = conds.get(key)
         if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):

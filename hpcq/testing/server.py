@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hpcq.server.process import ServerHandle, init_colony, start_server
+from hpcq.server.launch import ServerHandle, init_colony, start_server
 
 
 @dataclass

@@ -116,7 +116,7 @@ class Colony:
 def make_colony(tmp: Path) -> tuple[object, Colony]:
     from pycolonies import Colonies
 
-    from hpcq.server.process import init_colony, start_server
+    from hpcq.server.launch import init_colony, start_server
 
     handle = start_server(tmp / "colonies-server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
     env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")

@@ -57,7 +57,7 @@ def test_server_data_dir_files(colonies_server):
 
 
 def test_server_refuses_loose_server_key(colonies_server_factory, tmp_path):
-    from hpcq.server.process import ServerStartError, start_server
+    from hpcq.server.launch import ServerStartError, start_server
 
     srv = colonies_server_factory()
     srv.handle.stop()

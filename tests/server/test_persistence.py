@@ -7,6 +7,8 @@ import requests
 from model import Workflow
 from pycolonies import ColoniesConnectionError, func_spec
 
+from hpcq.colonyos import ProcessState as S
+
 from .conftest import raw_rpc
 
 
@@ -39,9 +41,9 @@ def test_restart_mid_run_keeps_everything(srv):
     assert c.get_executor("dev", "e1", up)["state"] == 1
     assert {u["name"] for u in c.get_users("dev", up)} == {"hpcq-user"}
     assert c.get_functions_by_executor("dev", "e1", up)[0]["funcname"] == "simulate"
-    assert c.get_process(waiting.processid, up).state == 0
+    assert c.get_process(waiting.processid, up).state == S.WAITING
     r = c.get_process(running.processid, up)
-    assert r.state == 1 and r.isassigned and r.attributes[0].key == "k"
+    assert r.state == S.RUNNING and r.isassigned and r.attributes[0].key == "k"
     assert c.get_attribute(attr["attributeid"], up)["value"] == "v"
     assert [x["message"] for x in c.get_process_log("dev", running.processid, 10, 0, up)] == \
         ["before restart"]
@@ -76,7 +78,7 @@ def test_sigkill_loses_nothing_committed(srv):
     srv.handle.restart()
     assert requests.get(srv.handle.base_url + "/health", timeout=5).status_code == 200
     for pid in acked:
-        assert c.get_process(pid, up).state == 0
+        assert c.get_process(pid, up).state == S.WAITING
     n = c.stats("dev", up)["waitingprocesses"]
     assert len(acked) <= n <= len(acked) + 1  # at most the one in flight was also committed
 

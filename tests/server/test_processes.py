@@ -8,6 +8,8 @@ import pytest
 from model import Conditions, FuncSpec, Gpu
 from pycolonies import ColoniesConnectionError, func_spec
 
+from hpcq.colonyos import ProcessState as S
+
 from .conftest import raw_rpc
 
 NO_PROCESS = "No process available for assignment"
@@ -30,7 +32,7 @@ def test_submit_normalises_and_echoes(srv):
                                        walltime=60, gpu=Gpu(mem="1Gi", count=1)))
     before = time.time_ns()
     p = c.submit_func_spec(s, srv.user_prvkey)
-    assert p.state == 0 and not p.isassigned and p.retries == 0
+    assert p.state == S.WAITING and not p.isassigned and p.retries == 0
     assert p.spec.conditions.cpu == "1500m" and p.spec.conditions.mem == "2048Mi"
     assert p.spec.conditions.storage == "0Mi" and p.spec.conditions.gpu.mem == "1024Mi"
     assert p.spec.args == ["a", 2] and p.spec.kwargs == {"params": "{}"} and p.spec.label == "lbl"
@@ -53,14 +55,14 @@ def test_assign_by_priority_then_fifo(srv):
     second = c.submit_func_spec(spec("b", priority=1), up)
     order = [c.assign("dev", 5, srv.e1).processid for _ in range(3)]
     assert order == [first.processid, second.processid, low.processid]
-    running = c.list_processes("dev", 10, 1, up)
+    running = c.list_processes("dev", 10, S.RUNNING, up)
     assert [p["processid"] for p in running] == order  # running: by starttime ASC
     for pid in order:
         c.close(pid, [], srv.e1)
-    done = c.list_processes("dev", 10, 2, up)
+    done = c.list_processes("dev", 10, S.SUCCESS, up)
     assert [p["processid"] for p in done] == order[::-1]  # successful: endtime DESC
-    assert c.list_processes("dev", 10, 0, up) is None  # Go nil slice -> null
-    assert c.list_processes("dev", 2, 2, up)[0]["processid"] == order[2]
+    assert c.list_processes("dev", 10, S.WAITING, up) is None  # Go nil slice -> null
+    assert c.list_processes("dev", 2, S.SUCCESS, up)[0]["processid"] == order[2]
 
 
 def test_assign_matching_rules(srv):
@@ -107,7 +109,7 @@ def test_assign_long_poll_wakes_on_submit_and_does_not_block_others(srv):
     p = c.submit_func_spec(spec(), up)
     th.join(10)
     assert got["p"].processid == p.processid and 0.4 < got["dt"] < 5
-    assert got["p"].state == 1 and got["p"].isassigned
+    assert got["p"].state == S.RUNNING and got["p"].isassigned
     assert got["p"].assignedexecutorid == c.get_executor("dev", "e1", up)["executorid"]
     t = time.monotonic()
     with pytest.raises(ColoniesConnectionError, match=NO_PROCESS):
@@ -126,7 +128,7 @@ def test_close_fail_and_output_state_rules(srv):
     assert c.get_process(p.processid, up).output == ["partial"]
     c.close(p.processid, [], e1)       # empty out keeps the earlier output
     done = c.get_process(p.processid, up)
-    assert done.state == 2 and done.output == ["partial"] and done.endtime.year > 2000
+    assert done.state == S.SUCCESS and done.output == ["partial"] and done.endtime.year > 2000
     with pytest.raises(ColoniesConnectionError, match="successful state"):
         c.close(p.processid, ["again"], e1)
     with pytest.raises(ColoniesConnectionError, match="already successful"):
@@ -137,7 +139,7 @@ def test_close_fail_and_output_state_rules(srv):
     c.assign("dev", 5, e1)
     c.fail(q.processid, ["boom", "detail"], e1)
     failed = c.get_process(q.processid, up)
-    assert failed.state == 3 and failed.errors == ["boom", "detail"]
+    assert failed.state == S.FAILED and failed.errors == ["boom", "detail"]
     with pytest.raises(ColoniesConnectionError, match="failed state"):
         c.close(q.processid, [], e1)
     # an explicit fail is final: it is never re-queued
@@ -196,7 +198,7 @@ def test_list_filters_and_limits(srv):
                                                 "initiator": "hpcq-user"}, up)
     assert [r["spec"]["funcname"] for r in rows] == ["x"]
     with pytest.raises(ColoniesConnectionError, match="max count"):
-        c.list_processes("dev", 101, 0, up)
+        c.list_processes("dev", 101, S.WAITING, up)
     with pytest.raises(ColoniesConnectionError, match="invalid msg.State"):
         c.list_processes("dev", 10, 7, up)
 

@@ -6,6 +6,8 @@ import time
 import pytest
 from pycolonies import func_spec
 
+from hpcq.colonyos import ProcessState as S
+
 
 def test_wait_returns_when_the_process_succeeds(srv):
     c, up = srv.client(), srv.user_prvkey
@@ -21,8 +23,8 @@ def test_wait_returns_when_the_process_succeeds(srv):
     t = time.monotonic()
     done = c.wait(p, 10, up)
     th.join()
-    assert done.state == 2 and done.output == ["done"] and 0.3 < time.monotonic() - t < 5
-    assert c.wait(p, 10, up).state == 2  # already there: answered at once
+    assert done.state == S.SUCCESS and done.output == ["done"] and 0.3 < time.monotonic() - t < 5
+    assert c.wait(p, 10, up).state == S.SUCCESS  # already there: answered at once
 
 
 def test_wait_times_out_by_closing_the_socket(srv):

@@ -4,6 +4,8 @@ import pytest
 from model import Workflow
 from pycolonies import ColoniesConnectionError, func_spec
 
+from hpcq.colonyos import ProcessState as S
+
 from .conftest import raw_rpc
 
 
@@ -27,7 +29,7 @@ def test_two_level_workflow_passes_outputs_to_inputs(srv):
     wf = Workflow(colonyname="dev", functionspecs=[
         node("a"), node("b"), node("join", ["b", "a"]), node("last", ["join"])])
     g = c.submit_workflow(wf, up)
-    assert g.state == 0 and len(g.rootprocessids) == 2 and len(g.processids) == 4
+    assert g.state == S.WAITING and len(g.rootprocessids) == 2 and len(g.processids) == 4
     assert g.nodes == [] and g.edges == []
     procs = {c.get_process(pid, up).spec.nodename: c.get_process(pid, up) for pid in g.processids}
     assert procs["join"].waitforparents and not procs["a"].waitforparents
@@ -39,7 +41,7 @@ def test_two_level_workflow_passes_outputs_to_inputs(srv):
         p = c.assign("dev", 5, e)
         outs[p.spec.nodename] = [f"{p.spec.nodename}-out", 1.5]
         c.close(p.processid, outs[p.spec.nodename], e)
-    assert c.get_processgraph(g.processgraphid, up).state == 1
+    assert c.get_processgraph(g.processgraphid, up).state == S.RUNNING
     join = c.assign("dev", 5, e)
     assert join.spec.nodename == "join"
     assert join.input == ["b-out", 1.5, "a-out", 1.5]  # in the order of the dependencies
@@ -48,7 +50,7 @@ def test_two_level_workflow_passes_outputs_to_inputs(srv):
     assert last.input == ["joined"]
     c.close(last.processid, ["done"], e)
     full = c.get_processgraph(g.processgraphid, up)
-    assert full.state == 2 and full.endtime.year > 2000 and full.starttime.year > 2000
+    assert full.state == S.SUCCESS and full.endtime.year > 2000 and full.starttime.year > 2000
     assert {n.id for n in full.nodes} == set(g.processids)
     types = {n.data["label"]: n.type for n in full.nodes}
     assert types == {"a": "input", "b": "input", "join": "", "last": "output"}
@@ -57,7 +59,7 @@ def test_two_level_workflow_passes_outputs_to_inputs(srv):
         (procs["b"].processid, procs["join"].processid),
         (procs["join"].processid, procs["last"].processid)}
     assert all(x.id == f"{x.source}-{x.target}" for x in full.edges)
-    listed = c.get_processgraphs("dev", 10, up, state=2)
+    listed = c.get_processgraphs("dev", 10, up, state=S.SUCCESS)
     assert [x["processgraphid"] for x in listed] == [g.processgraphid]
     assert c.get_processgraphs("dev", 10, up) is None  # no state -> only WAITING graphs
 
@@ -84,7 +86,7 @@ def test_failure_flips_every_process_of_the_graph(srv):
     with pytest.raises(ColoniesConnectionError, match="failed state"):
         c.close(side.processid, ["late"], eside)
     assert c.get_process(root.processid, up).errors == ["root broke"]
-    assert c.get_processgraph(g.processgraphid, up).state == 3
+    assert c.get_processgraph(g.processgraphid, up).state == S.FAILED
     with pytest.raises(ColoniesConnectionError, match="No process available"):
         c.assign("dev", -1, e)
 
@@ -96,8 +98,8 @@ def test_failed_leaf_only_fails_the_graph(srv):
     a = run(c, e, ["x"])
     leaf = c.assign("dev", 5, e)
     c.fail(leaf.processid, ["nope"], e)
-    assert c.get_process(a.processid, up).state == 2
-    assert c.get_processgraph(g.processgraphid, up).state == 3
+    assert c.get_process(a.processid, up).state == S.SUCCESS
+    assert c.get_processgraph(g.processgraphid, up).state == S.FAILED
 
 
 def test_workflow_validation(srv):
@@ -135,7 +137,7 @@ def test_graph_removal_rules_and_quirks(srv):
     code, _, _, _ = raw_rpc(srv.handle.url, {"msgtype": "removeallprocessgraphsmsg",
                                              "colonyname": "dev", "state": -1}, srv.colony_prvkey)
     assert code == 200
-    assert c.get_processgraph(g.processgraphid, up).state == 1  # running graphs survive
+    assert c.get_processgraph(g.processgraphid, up).state == S.RUNNING  # running graphs survive
     g2 = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[node("x")]), up)
     c.remove_all_processgraphs("dev", srv.colony_prvkey)  # no state -> WAITING only
     with pytest.raises(ColoniesConnectionError, match="not found"):

@@ -1,0 +1,93 @@
+"""Process attributes and process/executor logs (written by the assigned executor)."""
+
+from __future__ import annotations
+
+from hpcq.colonyos import ProcessState as S
+from hpcq.server.auth import Ctx, require_assignee, require_member
+from hpcq.server.handlers import processes as procs
+from hpcq.server.store import dumps
+from hpcq.server.wire import (
+    MAX_LOG_COUNT,
+    attribute_id,
+    bad,
+    field,
+    forbidden,
+    notfound,
+    now_ns,
+)
+
+
+# --- attributes --------------------------------------------------------------------------------------
+def add_attribute(ctx: Ctx, caller: str, msg: dict) -> dict:
+    a = field(msg, "attribute", dict, required=True)
+    p = procs.load(ctx, a.get("targetid"))
+    key = field(a, "key", str, "")
+    value = field(a, "value", str, "")
+    atype = field(a, "attributetype", int, 0)
+    if not key:
+        raise bad("attribute.key is empty: give the attribute a key")
+    if atype not in (0, 1, 2, 3):
+        raise bad(f"invalid attribute.attributetype {atype}: use 0 (IN), 1 (OUT), 2 (ERR) or 3 (ENV)")
+    require_assignee(ctx, caller, p)
+    if p["state"] != S.RUNNING:
+        raise bad("Failed to add attribute, process is not running")
+    doc = {"attributeid": attribute_id(p["processid"], key, atype), "targetid": p["processid"],
+           "targetcolonyname": p["spec"]["conditions"]["colonyname"],
+           "targetprocessgraphid": p["processgraphid"], "state": p["state"],
+           "attributetype": atype, "key": key, "value": value}
+    procs.put_attribute(ctx, doc)
+    return doc
+
+
+def get_attribute(ctx: Ctx, caller: str, msg: dict) -> dict:
+    aid = field(msg, "attributeid", str, "")
+    a = ctx.store.one("SELECT doc FROM attributes WHERE attributeid=?", aid)
+    if a is None:
+        raise notfound(f"Attribute with id <{aid}> not found")
+    require_member(ctx, caller, a["targetcolonyname"])
+    return a
+
+
+# --- logs --------------------------------------------------------------------------------------------
+def add_log(ctx: Ctx, caller: str, msg: dict) -> dict:
+    p = procs.load(ctx, msg.get("processid"))
+    message = field(msg, "message", str, "")
+    ex = require_assignee(ctx, caller, p)
+    if p["state"] != S.RUNNING:
+        raise bad("Failed to add log, process is not running")
+    ts = now_ns()
+    colonyname = p["spec"]["conditions"]["colonyname"]
+    doc = {"processid": p["processid"], "colonyname": colonyname,
+           "executorname": ex["executorname"], "message": message, "timestamp": ts}
+    ctx.store.db.execute("INSERT INTO logs (colonyname, processid, executorname, timestamp, doc)"
+                         " VALUES (?,?,?,?,?)", (colonyname, p["processid"], ex["executorname"],
+                                                 ts, dumps(doc)))
+    return {}
+
+
+def get_logs(ctx: Ctx, caller: str, msg: dict) -> list | None:
+    colonyname = field(msg, "colonyname", str, "")
+    count = procs.check_count(msg, MAX_LOG_COUNT)
+    since = field(msg, "since", int, 0)
+    latest = field(msg, "latest", bool, False)
+    require_member(ctx, caller, colonyname)
+    pid = field(msg, "processid", str, "")
+    exname = field(msg, "executorname", str, "")
+    if pid:
+        p = procs.load(ctx, pid)
+        if p["spec"]["conditions"]["colonyname"] != colonyname:
+            raise forbidden("Access denied, process is not in colony")
+        where, args = "processid=?", [pid]
+    elif exname:
+        where, args = "colonyname=? AND executorname=?", [colonyname, exname]
+    else:
+        raise bad("getlogsmsg needs processid or executorname")
+    if latest:
+        rows = ctx.store.all(f"SELECT doc FROM logs WHERE {where} AND timestamp>? ORDER BY "
+                             "timestamp DESC, seq DESC LIMIT ?", *args, since, count)
+        rows.reverse()
+    else:
+        rows = ctx.store.all(f"SELECT doc FROM logs WHERE {where} AND timestamp>? ORDER BY "
+                             "timestamp ASC, seq ASC LIMIT ?", *args, since, count)
+    return rows or None
+
