@@ -87,7 +87,7 @@ def demo(workdir, study_file, backend, timeout):
     from hpcq.client.api import Client
     from hpcq.client.study import load_study
     from hpcq.config import Settings
-    from hpcq.server.process import init_colony, start_server
+    from hpcq.server.launch import init_colony, start_server
 
     signal.signal(signal.SIGTERM, _sigterm)
     workdir = Path(workdir).resolve()
