@@ -2,7 +2,7 @@
 # Set up everything hpcq needs on a fresh Debian machine (Python >= 3.11):
 #   - as root: Debian's Slurm 22.05 (+ slurmdbd, MariaDB) for the local test cluster and Chromium
 #     for the dashboard's browser tests (skipped when already installed, or when not root);
-#   - a virtual environment .venv with hpcq and its test extras (re-installed when setup.cfg changes).
+#   - a virtual environment .venv with hpcq, every role's extras and the test extras (.[all,test]) (re-installed when setup.cfg changes).
 # Idempotent: a second run takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,11 +30,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.hpcq-setup-stamp
-want=$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat setup.cfg setup.py pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing hpcq and its dependencies into .venv (first run: a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[all,test]'
   echo "$want" > "$stamp"
 fi
 echo "setup: ready (.venv/bin/hpcq)"

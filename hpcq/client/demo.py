@@ -35,6 +35,24 @@ def _slurm_available() -> tuple[bool, str]:
     return prerequisites()
 
 
+# the demo plays every role on this machine: these come with `pip install 'hpcq[all]'`
+DEMO_MODULES = {"pycolonies": "client", "coincurve": "server", "submitit": "executor", "qiskit_aer": "worker",
+                "mpi4py": "worker", "h5py": "worker", "pandas": "client", "networkx": "client"}
+
+
+def missing_extras() -> str:
+    """'' when every module the demo needs imports, else a sentence naming them and the fix."""
+    import importlib.util
+
+    missing = sorted(m for m in DEMO_MODULES if importlib.util.find_spec(m) is None)
+    if not missing:
+        return ""
+    extras = sorted({DEMO_MODULES[m] for m in missing})
+    return (f"hpcq demo runs every role on this machine, and {', '.join(missing)} "
+            f"({'/'.join(extras)} extra) {'is' if len(missing) == 1 else 'are'} not installed: "
+            "pip install 'hpcq[all]'")
+
+
 @contextlib.contextmanager
 def _executor(workdir: Path, env: dict[str, str], backend: str):
     log = open(workdir / "executor.log", "ab")
@@ -84,6 +102,13 @@ def ranked_table(results: Path, top: int = 15) -> Table:
 @click.option("--timeout", type=float, default=1800, show_default=True, help="Give up after this many seconds.")
 def demo(workdir, study_file, backend, timeout):
     """Run a small VQE noise study end to end on this machine and print the ranked metrics table."""
+    need = missing_extras()
+    if need:
+        raise click.ClickException(need)
+    if backend == "slurm":
+        ok, reason = _slurm_available()
+        if not ok:
+            raise click.ClickException(f"--backend slurm: {reason}; or run with --backend local")
     from hpcq.client.api import Client
     from hpcq.client.study import load_study
     from hpcq.config import Settings
@@ -101,8 +126,8 @@ def demo(workdir, study_file, backend, timeout):
         ok, reason = _slurm_available()
         backend = "slurm" if ok else "local"
         if not ok:
-            console.print(f"[yellow]no local Slurm cluster ({reason}); running jobs with submitit's local "
-                          "executor instead[/yellow]")
+            console.print(f"[yellow]no local Slurm cluster: {reason}. Running the jobs with submitit's local "
+                          "executor instead.[/yellow]")
     t0 = time.time()
     with contextlib.ExitStack() as stack:
         try:

@@ -1,9 +1,14 @@
 """A real local Slurm cluster on this one host, for the demo, the tests and the benchmarks
 (see docs/slurm-lab.md).
 
-``local_cluster(dir, ...)`` runs scripts/slurm-up.sh / slurm-down.sh around a block and returns a
+``local_cluster(dir, ...)`` runs slurm-up.sh / slurm-down.sh around a block and returns a
 ``LocalCluster`` with helpers (sacct, squeue, node states, fault injection, heal). The pytest
 fixture that brings one up per test session lives in hpcq/testing/slurm.py.
+
+The two scripts ship inside the package (hpcq/executor/lab_scripts/; scripts/slurm-*.sh in a
+checkout are thin wrappers), so a wheel install can run the lab too:
+``python -m hpcq.executor.lab up|down [DIR]``. What it needs from the machine (root, Debian's
+Slurm 22.05 packages) is checked by ``prerequisites()``, whose message says so plainly.
 """
 
 from __future__ import annotations
@@ -16,14 +21,21 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-REPO = Path(__file__).resolve().parents[2]
-UP_SCRIPT = REPO / "scripts" / "slurm-up.sh"
-DOWN_SCRIPT = REPO / "scripts" / "slurm-down.sh"
+SCRIPTS = Path(__file__).resolve().parent / "lab_scripts"  # package data (setup.cfg)
+UP_SCRIPT = SCRIPTS / "slurm-up.sh"
+DOWN_SCRIPT = SCRIPTS / "slurm-down.sh"
+# Debian 12 packages slurm-up.sh installs (with apt-get) when missing; dbd=False needs only the first four
+DEBIAN_PACKAGES = ("slurmctld", "slurmd", "slurm-client", "psmisc", "slurmdbd", "mariadb-server-core",
+                   "mariadb-client-core")
+NEEDS = ("a local Slurm cluster needs root (slurmd runs the jobs as root, SlurmUser=root) and Debian's "
+         f"Slurm 22.05 packages ({' '.join(DEBIAN_PACKAGES)}), which slurm-up.sh installs with apt-get "
+         "when they are missing")
 
 SACCT_FIELDS = (
     "JobID", "JobName", "State", "ExitCode", "NodeList", "NNodes", "AllocCPUS",
@@ -37,12 +49,13 @@ class SlurmLabError(RuntimeError):
 
 
 def prerequisites() -> tuple[bool, str]:
-    """(ok, reason): root plus either Slurm's binaries or apt-get to install them."""
+    """(ok, reason): root plus either Slurm's binaries or apt-get to install them; the reason
+    says what is missing and what the lab needs."""
     if os.geteuid() != 0:
-        return False, "the local Slurm cluster needs root (slurmd runs jobs as root; SlurmUser=root)"
+        return False, f"not root: {NEEDS}"
     have = all(shutil.which(c) for c in ("slurmctld", "slurmd", "sbatch", "sacct"))
     if not have and not shutil.which("apt-get"):
-        return False, "Slurm 22.05 is not installed and apt-get is missing (scripts/slurm-up.sh installs it on Debian)"
+        return False, f"Slurm is not installed and there is no apt-get to install it: {NEEDS}"
     return True, ""
 
 
@@ -248,7 +261,7 @@ def _wait_gone(pid: int, timeout: float) -> None:
 def start_cluster(dir: str | Path, nodes: int = 3, cpus: int = 8, dbd: bool = True,
                   port: int | None = None, mpi: str = "pmi2", slurmd_timeout: int = 10,
                   mem_mb: int = 16000) -> LocalCluster:
-    """Run scripts/slurm-up.sh in ``dir`` and return the running cluster (call .down() later)."""
+    """Run slurm-up.sh in ``dir`` and return the running cluster (call .down() later)."""
     ok, reason = prerequisites()
     if not ok:
         raise SlurmLabError(reason)
@@ -265,7 +278,7 @@ def start_cluster(dir: str | Path, nodes: int = 3, cpus: int = 8, dbd: bool = Tr
     cluster.up_output = r.stdout
     if r.returncode != 0:
         cluster.down()
-        raise SlurmLabError(f"scripts/slurm-up.sh {cluster.dir} failed (rc {r.returncode}):\n"
+        raise SlurmLabError(f"{UP_SCRIPT} {cluster.dir} failed (rc {r.returncode}):\n"
                             f"{r.stdout}{r.stderr}")
     return cluster
 
@@ -292,3 +305,26 @@ def local_cluster(dir: str | Path, nodes: int = 3, cpus: int = 8, dbd: bool = Tr
                 os.environ["SLURM_CONF"] = old
         cluster.down(purge=purge)
         atexit.unregister(cluster.down)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hpcq.executor.lab up [DIR] | down [DIR] [--purge]``: the lab scripts from an
+    installed package (same environment knobs as scripts/slurm-up.sh, see docs/slurm-lab.md)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m hpcq.executor.lab", description=main.__doc__)
+    ap.add_argument("action", choices=["up", "down"])
+    ap.add_argument("dir", nargs="?", default=".slurm-lab")
+    ap.add_argument("--purge", action="store_true", help="down: also delete DIR")
+    a = ap.parse_args(argv)
+    if a.action == "up":
+        ok, reason = prerequisites()
+        if not ok:
+            print(f"hpcq lab: {reason}", file=sys.stderr)
+            return 1
+        return subprocess.call(["bash", str(UP_SCRIPT), a.dir])
+    return subprocess.call(["bash", str(DOWN_SCRIPT), a.dir] + (["--purge"] if a.purge else []))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
