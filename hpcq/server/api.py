@@ -63,7 +63,7 @@ def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
         ptype, payload, sig, msg = parse_envelope(body)
         if ptype in UNSIGNED:
             return 200, encode_reply(ptype, {"buildversion": f"hpcq-{__version__}",
-                                             "buildtime": "", "colonies": "v1.9.7"})
+                                             "buildtime": "", "colonies": "v1.9.7", "cancel": "v1.9.12"})
         if ptype != "assignprocessmsg" and ptype not in HANDLERS:
             raise forbidden(f"invalid rpcMsg.PayloadType: {ptype}")
         try:

@@ -110,7 +110,7 @@ def test_validation_errors_are_400_and_change_nothing(colonies_server, payload):
 def test_null_versus_empty_list_shapes(colonies_server):
     """Go nil slices are JSON null in list replies; the fields pycolonies' pydantic models
     require as lists/dicts are always [] / {}."""
-    s, up, url = colonies_server, colonies_server.user_prvkey, colonies_server.handle.url
+    up, url = colonies_server.user_prvkey, colonies_server.handle.url
     for msg in ({"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 10, "state": 0},
                 {"msgtype": "getexecutorsmsg", "colonyname": "dev"},
                 {"msgtype": "getfunctionsmsg", "colonyname": "dev"},

@@ -31,11 +31,12 @@ HANDLERS = {
     "submitfuncspecmsg": processes.submit, "getprocessmsg": processes.get, "getprocessesmsg": processes.list_,
     "removeprocessmsg": processes.remove, "removeallprocessesmsg": processes.remove_all,
     "closesuccessfulmsg": processes.close_successful, "closefailedmsg": processes.close_failed,
-    "setoutputmsg": processes.set_output,
+    "setoutputmsg": processes.set_output, "cancelprocessmsg": processes.cancel,
     # workflows
     "submitworkflowspecmsg": graphs.submit_workflow, "getprocessgraphmsg": graphs.get_graph,
     "getprocessgraphsmsg": graphs.list_graphs, "removeprocessgraphmsg": graphs.remove_graph,
     "removeallprocessgraphsmsg": graphs.remove_all_graphs, "addchildmsg": graphs.add_child,
+    "cancelprocessgraphmsg": graphs.cancel_graph,
     # attributes and logs
     "addattributemsg": attributes.add_attribute, "getattributemsg": attributes.get_attribute,
     "addlogmsg": attributes.add_log, "getlogsmsg": attributes.get_logs,

@@ -95,13 +95,13 @@ def resolve(ctx: Ctx, gid: str, pid: str | None = None) -> None:
     every process of the graph FAILED (state only); a failed leaf only fails the graph.
     Incremental (only ``pid``'s neighbourhood) so big graphs stay cheap per close."""
     g = ctx.store.one("SELECT doc FROM graphs WHERE processgraphid=?", gid)
-    if g is None:
+    if g is None or g["state"] == S.CANCELLED:  # cancelled is final: nothing is released any more
         return
     p = ctx.store.get_process(pid) if pid else None
     released = False
     if p is not None and p["state"] == S.FAILED and p["children"]:
-        for q in ctx.store.all("SELECT doc FROM processes WHERE processgraphid=? AND state!=?",
-                               gid, S.FAILED):
+        for q in ctx.store.all("SELECT doc FROM processes WHERE processgraphid=? AND state NOT IN (?,?)",
+                               gid, S.FAILED, S.CANCELLED):
             q["state"] = S.FAILED
             ctx.store.put_process(q)
     elif p is not None and p["state"] == S.SUCCESS:
@@ -139,7 +139,8 @@ def resolve(ctx: Ctx, gid: str, pid: str | None = None) -> None:
         ctx.store.cond.notify_all()
 
 
-_COLORS = {S.WAITING: "#e0e0e0", S.RUNNING: "#ffd54f", S.SUCCESS: "#81c784", S.FAILED: "#e57373"}
+_COLORS = {S.WAITING: "#e0e0e0", S.RUNNING: "#ffd54f", S.SUCCESS: "#81c784", S.FAILED: "#e57373",
+           S.CANCELLED: "#b0bec5"}
 
 
 def render_full_graph(ctx: Ctx, g: dict) -> dict:
@@ -219,7 +220,7 @@ def remove_all_graphs(ctx: Ctx, caller: str, msg: dict) -> dict:
     colonyname = field(msg, "colonyname", str, "")
     state = field(msg, "state", int, 0)  # absent -> 0: only WAITING graphs (Go zero value)
     require_colony_owner(ctx, caller, colonyname)
-    if state not in (S.NOTSET, S.WAITING, S.RUNNING, S.SUCCESS, S.FAILED):
+    if state not in set(S):
         raise bad("invalid msg.State")
     for g in ctx.store.all("SELECT doc FROM graphs WHERE colonyname=?", colonyname):
         if state in (S.NOTSET, g["state"]) and g["state"] != S.RUNNING:
@@ -274,3 +275,20 @@ def add_child(ctx: Ctx, caller: str, msg: dict) -> dict:
     g["processids"] = list(procs_) + [child["processid"]]
     _put_graph(ctx, g)
     return pr.render(ctx, child)
+
+
+# --- cancellation (colonies v1.9.12) ---------------------------------------------------------------
+def cancel_graph(ctx: Ctx, caller: str, msg: dict) -> dict:
+    """cancelprocessgraphmsg: every WAITING or RUNNING member becomes CANCELLED (executors of the
+    running ones see it and stop), then the graph itself; finished members keep their state."""
+    g = load_graph(ctx, msg.get("processgraphid"))
+    require_member(ctx, caller, g["colonyname"])
+    if g["state"] == S.CANCELLED:
+        raise bad("Failed to cancel processgraph, processgraph is already cancelled")
+    for p in _graph_procs(ctx, g["processgraphid"]).values():
+        if p["state"] in (S.WAITING, S.RUNNING):
+            pr.mark_cancelled(ctx, p)
+    g["state"] = S.CANCELLED
+    g["endtime"] = g["endtime"] or now_ns()
+    _put_graph(ctx, g)
+    return {}

@@ -115,7 +115,9 @@ def get(ctx: Ctx, caller: str, msg: dict) -> dict:
 
 
 ORDER = {S.WAITING: "prioritytime ASC", S.RUNNING: "starttime ASC", S.SUCCESS: "endtime DESC",
-          S.FAILED: "endtime DESC"}
+         S.FAILED: "endtime DESC", S.CANCELLED: "endtime DESC"}
+STATE_NAMES = {S.WAITING: "waiting", S.RUNNING: "running", S.SUCCESS: "successful", S.FAILED: "failed",
+               S.CANCELLED: "cancelled"}
 
 
 def check_count(msg: dict, limit: int = MAX_COUNT) -> int:
@@ -171,7 +173,7 @@ def remove_all(ctx: Ctx, caller: str, msg: dict) -> dict:
     colonyname = field(msg, "colonyname", str, "")
     state = field(msg, "state", int, 0)
     require_colony_owner(ctx, caller, colonyname)
-    if state not in (S.NOTSET, S.WAITING, S.RUNNING, S.SUCCESS, S.FAILED):
+    if state not in set(S):
         raise bad("invalid msg.State")
     sql = "SELECT processid FROM processes WHERE colonyname=? AND processgraphid='' AND state!=?"
     args: list[Any] = [colonyname, S.RUNNING]
@@ -222,8 +224,7 @@ def close_successful(ctx: Ctx, caller: str, msg: dict) -> dict:
     out = _out_list(msg, "out")
     executor = require_assignee(ctx, caller, p)
     if p["state"] != S.RUNNING:
-        names = {S.WAITING: "waiting", S.SUCCESS: "successful", S.FAILED: "failed"}
-        raise bad(f"Failed to close process as successful, process is in {names[p['state']]} state")
+        raise bad(f"Failed to close process as successful, process is in {STATE_NAMES[p['state']]} state")
     if out:
         p["out"] = out
     p["state"] = S.SUCCESS
@@ -242,9 +243,8 @@ def close_failed(ctx: Ctx, caller: str, msg: dict) -> dict:
     if not all(isinstance(e, str) for e in errors):
         raise bad("failed to parse msg: field 'errors' must be an array of strings")
     require_assignee(ctx, caller, p)
-    if p["state"] in (S.SUCCESS, S.FAILED):
-        raise bad("Failed to close process as failed, process is already "
-                  f"{'successful' if p['state'] == S.SUCCESS else 'failed'}")
+    if S(p["state"]).final:
+        raise bad(f"Failed to close process as failed, process is already {STATE_NAMES[p['state']]}")
     mark_failed(ctx, p, errors)
     return {}
 
@@ -270,3 +270,27 @@ def set_output(ctx: Ctx, caller: str, msg: dict) -> dict:
         ctx.store.put_process(p)
     return {}
 
+
+
+# --- cancellation (colonies v1.9.12) ---------------------------------------------------------------
+def mark_cancelled(ctx: Ctx, p: dict) -> None:
+    """WAITING or RUNNING -> CANCELLED (as MarkCancelled): never assigned again; its executor sees
+    the state, stops the work, and its close is refused."""
+    if S(p["state"]).final:
+        raise bad(f"Tried to cancel {STATE_NAMES[p['state']]} process"
+                  + (" (already cancelled)" if p["state"] == S.CANCELLED else ""))
+    p["state"] = S.CANCELLED
+    p["endtime"] = now_ns()
+    ctx.store.put_process(p)
+    ctx.store.cond.notify_all()
+
+
+def cancel(ctx: Ctx, caller: str, msg: dict) -> dict:
+    """cancelprocessmsg: any colony member; a workflow member is cancelled with its workflow."""
+    p = load(ctx, msg.get("processid"))
+    require_member(ctx, caller, p["spec"]["conditions"]["colonyname"])
+    if p["processgraphid"]:
+        raise bad("Failed to cancel, cannot cancel a process part of a workflow, cancel the entire "
+                  "workflow instead (cancelprocessgraphmsg)")
+    mark_cancelled(ctx, p)
+    return {}
