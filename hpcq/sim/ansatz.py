@@ -1,17 +1,122 @@
-"""Parameterised ansatz circuits (Qiskit 2.x circuit-library functions)."""
+"""Parameterised ansatz circuits: Qiskit 2.x circuit-library families, HF + UCCSD from our own
+mappings, or a circuit brought as data (OpenQASM 3 / QPY).
+
+Chemistry problems put the Hartree-Fock determinant first (X gates on the bits that the mapping
+gives the HF occupation), so every chemistry ansatz starts at or near E_HF.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import efficient_su2, n_local, real_amplitudes
 
-from hpcq.sim.spec import AnsatzSpec
+from hpcq.sim.spec import AnsatzSpec, ProblemSpec
+
+CHEMISTRY = ("molecule", "fcidump", "pauli", "h2")
 
 
-def build_ansatz(spec: AnsatzSpec, n_qubits: int) -> QuantumCircuit:
+def hf_bits(problem: ProblemSpec) -> list[int]:
+    """Qubits set in the Hartree-Fock state of a chemistry problem under its mapping."""
+    from hpcq.sim.chem.mappings import hf_occupation, occupation_to_bits
+
+    norb, nelec = problem.spatial_orbitals, problem.electrons
+    bits = occupation_to_bits(problem.mapping, norb, hf_occupation(norb, nelec))[0]
+    return [int(k) for k in np.flatnonzero(bits)]
+
+
+def hf_circuit(problem: ProblemSpec) -> QuantumCircuit:
+    qc = QuantumCircuit(problem.qubits, name="HF")
+    for q in hf_bits(problem):
+        qc.x(q)
+    return qc
+
+
+def excitations(norb: int, nelec: tuple[int, int]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Spin-conserving singles and doubles (creators, annihilators), blocked order, qiskit-nature's
+    order: alpha singles, beta singles, then alpha-alpha, alpha-beta, beta-beta doubles."""
+    na, nb = nelec
+    occ_a, vir_a = list(range(na)), list(range(na, norb))
+    occ_b, vir_b = [norb + i for i in range(nb)], [norb + i for i in range(nb, norb)]
+    ex: list = [((a,), (i,)) for i in occ_a for a in vir_a]
+    ex += [((a,), (i,)) for i in occ_b for a in vir_b]
+    pairs = lambda xs: [(x, y) for k, x in enumerate(xs) for y in xs[k + 1:]]  # noqa: E731
+    ex += [((a, b), (i, j)) for i, j in pairs(occ_a) for a, b in pairs(vir_a)]
+    ex += [((a, b), (i, j)) for i in occ_a for j in occ_b for a in vir_a for b in vir_b]
+    ex += [((a, b), (i, j)) for i, j in pairs(occ_b) for a, b in pairs(vir_b)]
+    return ex
+
+
+def uccsd_circuit(problem: ProblemSpec, reps: int = 1) -> QuantumCircuit:
+    """HF + prod_k exp(theta_k (T_k - T_k^+)), each generator mapped with the problem's mapping."""
+    from qiskit.circuit import ParameterVector
+    from qiskit.circuit.library import PauliEvolutionGate
+
+    from hpcq.sim.chem.mappings import excitation, two_qubit_reduce
+
+    norb, nelec = problem.spatial_orbitals, problem.electrons
+    base = "parity" if problem.mapping == "parity" else problem.mapping
+    gens = []
+    for cre, ann in excitations(norb, nelec):
+        T = excitation(base, 2 * norb, cre, ann)
+        G = (1j * (T - T.adjoint())).simplify(atol=1e-14)
+        if problem.mapping == "parity":
+            G = two_qubit_reduce(G, norb, nelec)
+        gens.append(G)
+    theta = ParameterVector("t", len(gens) * reps)
+    qc = hf_circuit(problem)
+    for r in range(reps):
+        for k, G in enumerate(gens):
+            # exp(-i theta G) with G = i(T - T^+) is exp(theta (T - T^+)); G's terms commute: exact
+            qc.append(PauliEvolutionGate(G, time=theta[r * len(gens) + k]), range(problem.qubits))
+    return qc
+
+
+def _file_circuit(spec: AnsatzSpec, n_qubits: int) -> QuantumCircuit:
+    from hpcq.sim.chem.files import ProblemFileError, load_circuit, source_bytes
+
+    name, raw = source_bytes(spec.file, spec.data, "base64" if spec.kind == "qpy" else "text", f"{spec.kind} ansatz")
+    qc = load_circuit(name, raw, spec.kind)
+    if qc.num_qubits != n_qubits:
+        raise ProblemFileError(f"{name}: the circuit has {qc.num_qubits} qubits but the problem {n_qubits}; "
+                               "match the Hamiltonian's qubit count")
+    if qc.num_clbits or any(i.operation.name == "measure" for i in qc.data):
+        qc = qc.remove_final_measurements(inplace=False)
+    if qc.num_clbits:
+        raise ProblemFileError(f"{name}: mid-circuit measurements found; an ansatz is unitary, remove them")
+    if qc.num_parameters == 0:
+        raise ProblemFileError(f"{name}: the circuit has no free parameters; declare e.g. 'input float[64] theta;'")
+    return qc
+
+
+def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = None) -> QuantumCircuit:
+    if spec.kind == "uccsd":
+        if problem is None or problem.kind not in CHEMISTRY:
+            raise ValueError("ansatz uccsd needs a chemistry problem (molecule, fcidump, pauli with "
+                             "num_particles, h2); use a hardware-efficient ansatz for spin chains")
+        return uccsd_circuit(problem, spec.reps if spec.reps else 1)
+    if spec.kind in ("qasm3", "qpy"):
+        return _file_circuit(spec, n_qubits)
     if spec.kind == "efficient_su2":
-        return efficient_su2(n_qubits, reps=spec.reps, entanglement=spec.entanglement)
-    if spec.kind == "real_amplitudes":
-        return real_amplitudes(n_qubits, reps=spec.reps, entanglement=spec.entanglement)
-    return n_local(n_qubits, spec.rotation_blocks, spec.entanglement_blocks,
-                   entanglement=spec.entanglement, reps=spec.reps)
+        body = efficient_su2(n_qubits, reps=spec.reps, entanglement=spec.entanglement)
+    elif spec.kind == "real_amplitudes":
+        body = real_amplitudes(n_qubits, reps=spec.reps, entanglement=spec.entanglement)
+    else:
+        body = n_local(n_qubits, spec.rotation_blocks, spec.entanglement_blocks,
+                       entanglement=spec.entanglement, reps=spec.reps)
+    hf = spec.initial_state == "hf" or (spec.initial_state == "auto" and problem is not None
+                                        and problem.kind in ("molecule", "fcidump", "pauli"))
+    if not hf:
+        return body
+    if problem is None or problem.kind not in CHEMISTRY:
+        raise ValueError("ansatz.initial_state: hf needs a chemistry problem; use zero for spin chains")
+    qc = hf_circuit(problem)
+    return qc.compose(body)
+
+
+def initial_point(spec: AnsatzSpec, n_params: int, rng: np.random.Generator) -> np.ndarray:
+    """UCCSD starts at HF (theta = 0: the standard choice, and a random start is far from it);
+    everything else at seeded uniform angles in [-pi, pi)."""
+    if spec.kind == "uccsd":
+        return np.zeros(n_params)
+    return rng.uniform(-np.pi, np.pi, size=n_params)

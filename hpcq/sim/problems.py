@@ -1,8 +1,15 @@
-"""Hamiltonians with exact reference energies (the yardstick for every VQE error metric)."""
+"""Hamiltonians with exact reference energies (the yardstick for every VQE error metric).
+
+Chemistry kinds (molecule, fcidump, pauli) get their operator from hpcq.sim.chem and two
+independent exact references: PySCF (CASCI / FCI) and the lowest eigenvalue of the qubit operator
+in the (N_alpha, N_beta) sector. They must agree to REFERENCE_TOL or the task fails: a wrong
+reference would silently mis-score every run.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
@@ -11,6 +18,12 @@ from hpcq.sim import h2
 from hpcq.sim.spec import ProblemSpec
 
 DENSE_MAX_QUBITS = 8  # above this, exact energies come from scipy's sparse Lanczos (eigsh)
+REFERENCE_TOL = 1e-8  # Ha: PySCF vs qubit-sector exact energies
+CHEMISTRY = ("molecule", "fcidump", "pauli")
+
+
+class ReferenceMismatch(RuntimeError):
+    pass
 
 
 def _chain_bonds(n: int, boundary: str) -> list[tuple[int, int]]:
@@ -25,10 +38,37 @@ def _label(n: int, ops: dict[int, str]) -> str:
     return "".join(ops.get(q, "I") for q in reversed(range(n)))
 
 
+def integrals(problem: ProblemSpec):
+    """Active-space integrals (molecule: PySCF; fcidump: the file); None for other kinds."""
+    from hpcq.sim.chem import files
+    from hpcq.sim.chem.molecule import molecule_integrals
+
+    if problem.kind == "molecule":
+        return molecule_integrals(problem.geometry, problem.basis, problem.charge, problem.spin,
+                                  problem.active_electrons, problem.active_orbitals, problem.freeze_core)
+    if problem.kind == "fcidump":
+        return files.load_fcidump(*files.source_bytes(problem.file, problem.data, problem.encoding, "FCIDUMP"))
+    return None
+
+
+@lru_cache(maxsize=64)
+def _chem_hamiltonian(problem_json: str) -> SparsePauliOp:
+    from hpcq.sim.chem import files
+    from hpcq.sim.chem.mappings import qubit_hamiltonian
+
+    problem = ProblemSpec.model_validate_json(problem_json)
+    if problem.kind == "pauli":
+        return files.load_pauli(*files.source_bytes(problem.file, problem.data, problem.encoding, "Pauli file"))[0]
+    ints = integrals(problem)
+    return qubit_hamiltonian(ints.h1, ints.h2, ints.ecore, problem.mapping, ints.nelec)
+
+
 def hamiltonian(problem: ProblemSpec) -> SparsePauliOp:
     n = problem.qubits
     if problem.kind == "h2":
         return SparsePauliOp.from_list(h2.h2_pauli_terms(problem.bond_length, problem.mapping))
+    if problem.kind in CHEMISTRY:
+        return _chem_hamiltonian(problem.model_dump_json())
     terms: list[tuple[str, float]] = []
     bonds = _chain_bonds(n, problem.boundary)
     if problem.kind == "tfim":
@@ -42,12 +82,62 @@ def hamiltonian(problem: ProblemSpec) -> SparsePauliOp:
     return SparsePauliOp.from_list(terms).simplify()
 
 
+@lru_cache(maxsize=64)
+def _chem_reference(problem_json: str) -> tuple[tuple[str, Any], ...]:
+    from hpcq.sim.chem.mappings import hf_occupation, occupation_to_bits
+    from hpcq.sim.chem.molecule import fci_energy
+    from hpcq.sim.chem.sector import restricted_matrix, sector_ground_energy, sector_states
+
+    problem = ProblemSpec.model_validate_json(problem_json)
+    op = _chem_hamiltonian(problem_json)
+    norb, nelec = problem.spatial_orbitals, problem.electrons
+    states = sector_states(problem.mapping, norb, nelec)
+    e_sector = sector_ground_energy(op, states)
+    hf_bits = occupation_to_bits(problem.mapping, norb, hf_occupation(norb, nelec))[0]
+    hf_index = int(sum(int(b) << k for k, b in enumerate(hf_bits)))
+    pos = int(np.searchsorted(states, hf_index))
+    M = restricted_matrix(op, states)
+    e_hf_det = float(np.real(M[pos, pos]))
+    ref: dict[str, Any] = {"exact_energy": e_sector, "exact_method": "qubit Hamiltonian, lowest eigenvalue in "
+                           f"the (N_alpha, N_beta) = {tuple(nelec)} sector ({len(states)} states)",
+                           "hf_energy": e_hf_det, "n_alpha": nelec[0], "n_beta": nelec[1],
+                           "spatial_orbitals": norb, "sector_dim": len(states), "hf_bits": hf_index,
+                           "energy_kind": "total (nuclear repulsion and frozen core included), Ha"}
+    if problem.kind in ("molecule", "fcidump"):
+        ints = integrals(problem)
+        if problem.kind == "molecule":
+            pyscf_e, label = ints.e_casci, "PySCF CASCI" + (" (= FCI)" if ints.info.get("casci_is_fci") else "")
+            ref.update(pyscf_hf_energy=ints.e_hf, nuclear_repulsion=ints.info["nuclear_repulsion"],
+                       core_orbitals=ints.info["ncore"])
+            if abs(e_hf_det - ints.e_hf) > REFERENCE_TOL:
+                raise ReferenceMismatch(f"HF determinant energy {e_hf_det:.10f} of the qubit Hamiltonian differs "
+                                        f"from PySCF RHF {ints.e_hf:.10f} Ha by {abs(e_hf_det - ints.e_hf):.2e}")
+        else:
+            pyscf_e, label = fci_energy(ints), "PySCF FCI of the FCIDUMP integrals"
+        ref.update(pyscf_energy=pyscf_e, pyscf_method=label)
+        if abs(pyscf_e - e_sector) > REFERENCE_TOL:
+            raise ReferenceMismatch(
+                f"exact references disagree: {label} {pyscf_e:.10f} Ha vs qubit sector {e_sector:.10f} Ha "
+                f"(|diff| {abs(pyscf_e - e_sector):.2e} > {REFERENCE_TOL}); the mapping or the integrals are "
+                "inconsistent, so no result is recorded")
+    return tuple(sorted(ref.items()))
+
+
+def reference(problem: ProblemSpec) -> dict[str, Any]:
+    """Exact references of a chemistry problem (raises ReferenceMismatch); {} for other kinds."""
+    if problem.kind not in CHEMISTRY:
+        return {}
+    return dict(_chem_reference(problem.model_dump_json()))
+
+
 @lru_cache(maxsize=256)
 def _exact(problem_json: str) -> float:
     problem = ProblemSpec.model_validate_json(problem_json)
     if problem.kind == "h2":
         # ground state of the 2-electron S_z=0 sector (equals the whole-space minimum for 0.2-5 Å)
         return h2.sector_ground_energy(problem.bond_length)
+    if problem.kind in CHEMISTRY:
+        return float(dict(_chem_reference(problem_json))["exact_energy"])
     op = hamiltonian(problem)
     if problem.qubits <= DENSE_MAX_QUBITS:
         return float(np.linalg.eigvalsh(op.to_matrix())[0])
@@ -59,10 +149,10 @@ def _exact(problem_json: str) -> float:
 
 
 def exact_ground_energy(problem: ProblemSpec) -> float:
-    """Exact ground energy (Ha for h2, electronic; units of J for spin chains)."""
+    """Exact ground energy (h2: electronic Ha; molecule/fcidump/pauli: total Ha; spin chains: units of J)."""
     return _exact(problem.model_dump_json())
 
 
 def nuclear_repulsion(problem: ProblemSpec) -> float:
-    """Ha; 0 for spin chains. Add it to an h2 energy for the total molecular energy."""
+    """Ha, for h2 only (its energies are electronic); chemistry kinds already include it; 0 otherwise."""
     return h2.mo_integrals(problem.bond_length)[2] if problem.kind == "h2" else 0.0

@@ -16,11 +16,11 @@ import numpy as np
 
 from hpcq.sim import metrics as M
 from hpcq.sim.aer_env import resolve_device
-from hpcq.sim.ansatz import build_ansatz
+from hpcq.sim.ansatz import build_ansatz, initial_point
 from hpcq.sim.noise import (BASIS_GATES, apply_readout, build_noise_model, fake_backend,
                             readout_attenuation, readout_matrices)
 from hpcq.sim.optimizers import minimize
-from hpcq.sim.problems import exact_ground_energy, hamiltonian
+from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
 from hpcq.sim.spec import TaskSpec
 
 STATE_FIDELITY_MAX_QUBITS = 10  # density matrices above this are not saved just for a metric
@@ -84,9 +84,11 @@ def aer_execute(sim, circuit, binds: list[dict], shots: int) -> list[float]:
     return [float(np.real(res.data(i)["energy"])) for i in range(len(res.results))]
 
 
-def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execute) -> TaskResult:
+def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execute,
+             x0: np.ndarray | None = None, optimize: bool = True) -> TaskResult:
     """Run one task. ``execute`` runs the energy circuit (benchmarks swap in a cross-task
-    batcher to compare with Aer's own parallel_experiments)."""
+    batcher to compare with Aer's own parallel_experiments). ``x0``: start here (a noise step
+    starts from its parent's optimum); ``optimize=False``: only evaluate the energy at ``x0``."""
     from qiskit import transpile
 
     t0 = time.perf_counter()
@@ -97,7 +99,8 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
     n = problem.qubits
     H = hamiltonian(problem)
     exact = exact_ground_energy(problem)
-    ansatz = build_ansatz(spec.ansatz, n)
+    ansatz = build_ansatz(spec.ansatz, n, problem)
+    refs = reference(problem)  # chemistry: PySCF vs qubit-sector check (raises on mismatch)
     params = list(ansatz.parameters)
     nm = build_noise_model(spec.noise)
 
@@ -134,8 +137,18 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
             and not _shift_rule_valid(tqc, params):
         gradient = "finite_difference"
     rng = np.random.default_rng(seed)
-    x0 = rng.uniform(-np.pi, np.pi, size=len(params))
-    opt = minimize(spec.optimizer, fun_batch, x0, seed, gradient=gradient)
+    if x0 is None:
+        x0 = initial_point(spec.ansatz, len(params), rng)
+    elif len(x0) != len(params):
+        raise ValueError(f"x0 has {len(x0)} parameters, the ansatz {len(params)}: the parent ran another ansatz")
+    x0 = np.asarray(x0, dtype=float)
+    if optimize:
+        opt = minimize(spec.optimizer, fun_batch, x0, seed, gradient=gradient)
+    else:  # energy at the given point only (a noise step at its parent's parameters)
+        from hpcq.sim.optimizers import OptResult
+
+        f0 = float(fun_batch(x0[None, :])[0])
+        opt = OptResult(x=x0, fun=f0, evaluations=1, trace_x=[x0], trace_f=[f0], message="evaluated at x0")
     t_opt = time.perf_counter()
 
     # Output distributions of the final circuit, noiseless and with the noise model
@@ -172,6 +185,9 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
     m.update(M.distribution_metrics(dist_ideal, dist_noisy))
     m.update(iterations=opt.iterations, evaluations=opt.evaluations, wall_time_s=t_end - t0,
              ideal_energy=ideal_energy, state_fidelity=state_fid)
+    for k in ("hf_energy", "pyscf_energy"):  # chemistry references (totals, Ha)
+        if k in refs:
+            m[k] = float(refs[k])
     trace_p = np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params))
     return TaskResult(
         spec=spec, metrics=m, circuit=tqc, noise_model=nm, hamiltonian=H,

@@ -35,40 +35,130 @@ def _probability(v: float | None, info) -> float | None:
 
 
 class ProblemSpec(_Strict):
-    """h2: STO-3G H2 (bond_length in Å, mapping parity = 2 qubits, jordan_wigner = 4 qubits);
-    tfim: H = -J sum Z_i Z_i+1 - h sum X_i; heisenberg: H = J sum (XX+YY+ZZ) + h sum Z_i."""
+    """h2: STO-3G H2 from closed-form integrals (bond_length in Å; electronic energy, nuclear
+    repulsion apart); molecule: PySCF RHF + active space, energies are totals in Ha (nuclear repulsion
+    and frozen core in the constant); fcidump / pauli: a Hamiltonian brought as data (file by
+    reference, or data embedded in the study); tfim: H = -J sum Z_i Z_i+1 - h sum X_i;
+    heisenberg: H = J sum (XX+YY+ZZ) + h sum Z_i. docs/chemistry.md has the chemistry fields."""
 
-    kind: Literal["h2", "tfim", "heisenberg"]
+    kind: Literal["h2", "tfim", "heisenberg", "molecule", "fcidump", "pauli"]
     bond_length: float | None = Field(None, description="Å, h2 only (0.2-5.0)")
-    mapping: Literal["parity", "jordan_wigner"] = "parity"
+    mapping: Literal["parity", "jordan_wigner", "bravyi_kitaev"] = "parity"
     n_qubits: int | None = Field(None, description="chain length, tfim/heisenberg only (2-16)")
     J: float = 1.0
     h: float | None = None
     boundary: Literal["open", "periodic"] = "open"
+    # molecule
+    geometry: str | list[list[str | float]] | None = Field(
+        None, description="built-in name (h2, lih, h2o, beh2, n2) or [[symbol, x, y, z], ...] in Å")
+    basis: str = Field("sto-3g", min_length=1, max_length=40)
+    charge: int = Field(0, ge=-10, le=10)
+    spin: int = Field(0, ge=0, le=20, description="2S = N_alpha - N_beta")
+    active_electrons: int | None = Field(None, ge=1)
+    active_orbitals: int | None = Field(None, ge=1)
+    freeze_core: bool = False
+    # fcidump / pauli: the file, embedded (data) or by reference (file = a cluster path)
+    file: str | None = Field(None, max_length=4096, description="path (cluster) or name of the embedded file")
+    data: str | None = Field(None, description="embedded content: text, or base64 (encoding) for binary")
+    encoding: Literal["text", "base64"] = "text"
+    num_particles: list[int] | None = Field(None, description="pauli: [n_alpha, n_beta] for the sector")
 
     @model_validator(mode="after")
     def _check(self):
+        chem = ("geometry", "active_electrons", "active_orbitals")
+        if self.kind != "molecule":
+            extra = [f for f in chem if getattr(self, f) is not None]
+            if extra:
+                raise ValueError(f"{', '.join(extra)} apply to kind 'molecule' only; remove them for {self.kind!r}")
+        if self.kind not in ("fcidump", "pauli") and (self.file or self.data):
+            raise ValueError(f"file/data apply to kinds 'fcidump' and 'pauli' only; remove them for {self.kind!r}")
         if self.kind == "h2":
             if self.bond_length is None:
                 raise ValueError("bond_length is required for kind 'h2'; give it in Å, e.g. 0.735")
             if not 0.2 <= self.bond_length <= 5.0:
                 raise ValueError(f"bond_length {self.bond_length} Å is out of range; use 0.2-5.0 Å")
+            if self.mapping == "bravyi_kitaev":
+                raise ValueError("mapping: kind 'h2' offers parity and jordan_wigner; for bravyi_kitaev use "
+                                 "{kind: molecule, geometry: h2}")
             if self.n_qubits not in (None, self.qubits):
                 raise ValueError(f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; "
                                  "leave n_qubits out")
-        else:
+            return self
+        if self.bond_length is not None:
+            raise ValueError(f"bond_length applies to kind 'h2' only; remove it for {self.kind!r}")
+        if self.kind in ("tfim", "heisenberg"):
             if self.n_qubits is None:
                 raise ValueError(f"n_qubits is required for kind {self.kind!r}; use 2-{MAX_QUBITS}")
             if not 2 <= self.n_qubits <= MAX_QUBITS:
                 raise ValueError(f"n_qubits {self.n_qubits} is out of range; use 2-{MAX_QUBITS}")
-            if self.bond_length is not None:
-                raise ValueError(f"bond_length applies to kind 'h2' only; remove it for {self.kind!r}")
+            return self
+        if self.kind == "molecule":
+            if self.geometry is None:
+                raise ValueError("geometry is required for kind 'molecule'; give h2, lih, h2o, beh2, n2 or "
+                                 "[[symbol, x, y, z], ...] in Å")
+            if self.n_qubits is not None:
+                raise ValueError("n_qubits: a molecule's qubits follow from the active space and mapping; "
+                                 "remove n_qubits (set active_orbitals instead)")
+        q = self.qubits  # parses headers / sizes the active space: raises with the field and fix
+        if not 1 <= q <= MAX_QUBITS:
+            raise ValueError(f"this problem needs {q} qubits; hpcq simulates up to {MAX_QUBITS}: use a smaller "
+                             "active space (active_electrons, active_orbitals) or mapping parity")
         return self
+
+    def _size(self) -> tuple[int, tuple[int, int]]:
+        """(spatial orbitals in the active space, (n_alpha, n_beta)) for chemistry kinds."""
+        from hpcq.sim.chem import files, geometry
+
+        if self.kind == "molecule":
+            _, ncas, nelec = geometry.molecule_size(self.geometry, self.basis, self.charge, self.spin,
+                                                    self.active_electrons, self.active_orbitals,
+                                                    self.freeze_core)
+            return ncas, nelec
+        if self.kind == "fcidump":
+            name, raw = files.source_bytes(self.file, self.data, self.encoding, "FCIDUMP")
+            hdr = files.fcidump_header(name, raw)
+            ne, ms2 = hdr["NELEC"], hdr["MS2"]
+            return hdr["NORB"], ((ne + ms2) // 2, (ne - ms2) // 2)
+        name, raw = files.source_bytes(self.file, self.data, self.encoding, "Pauli file")
+        doc = files.pauli_header(name, raw)
+        npart = self.num_particles or doc.get("num_particles")
+        if npart is None:
+            raise ValueError(f"{name}: num_particles is missing; give [n_alpha, n_beta] in the file or the "
+                             "problem (the exact reference is computed in that sector)")
+        n = doc["n_qubits"]
+        norb = (n + 2) // 2 if self.mapping == "parity" else n // 2
+        if (n + (2 if self.mapping == "parity" else 0)) % 2:
+            raise ValueError(f"{name}: {n} qubits is odd; a {self.mapping} Hamiltonian has an even count "
+                             "(check mapping)")
+        return norb, (int(npart[0]), int(npart[1]))
+
+    @property
+    def electrons(self) -> tuple[int, int] | None:
+        """(n_alpha, n_beta) of the active space; None for spin chains."""
+        if self.kind in ("tfim", "heisenberg"):
+            return None
+        if self.kind == "h2":
+            return (1, 1)
+        return self._size()[1]
+
+    @property
+    def spatial_orbitals(self) -> int | None:
+        if self.kind in ("tfim", "heisenberg"):
+            return None
+        return 2 if self.kind == "h2" else self._size()[0]
 
     @property
     def qubits(self) -> int:
         if self.kind == "h2":
             return 2 if self.mapping == "parity" else 4
+        if self.kind in ("molecule", "fcidump", "pauli"):
+            if self.kind == "pauli":
+                from hpcq.sim.chem import files
+
+                return files.pauli_header(*files.source_bytes(self.file, self.data, self.encoding,
+                                                              "Pauli file"))["n_qubits"]
+            norb = self._size()[0]
+            return 2 * norb - 2 if self.mapping == "parity" else 2 * norb
         return int(self.n_qubits)
 
     @property
@@ -80,8 +170,17 @@ class ProblemSpec(_Strict):
 
 
 class AnsatzSpec(_Strict):
-    kind: Literal["efficient_su2", "real_amplitudes", "two_local"] = "efficient_su2"
+    """Hardware-efficient families (efficient_su2, real_amplitudes, two_local; on chemistry problems
+    they start from the Hartree-Fock state unless initial_state: zero), uccsd (HF + UCCSD,
+    PauliEvolutionGate per excitation, starts at theta = 0 = HF), or a circuit brought as data
+    (qasm3: OpenQASM 3 text with `input float` angles; qpy: base64 QPY), embedded or by path."""
+
+    kind: Literal["efficient_su2", "real_amplitudes", "two_local", "uccsd", "qasm3", "qpy"] = "efficient_su2"
     reps: int = Field(2, ge=1, le=20)
+    initial_state: Literal["auto", "hf", "zero"] = Field(
+        "auto", description="auto = Hartree-Fock on chemistry problems, |0...0> otherwise")
+    file: str | None = Field(None, max_length=4096, description="qasm3/qpy: path (cluster) or embedded name")
+    data: str | None = Field(None, description="qasm3: the text; qpy: base64")
     entanglement: Literal["linear", "reverse_linear", "full", "circular", "pairwise"] = "linear"
     rotation_blocks: list[str] = Field(default_factory=lambda: ["ry"], description="two_local only")
     entanglement_blocks: str = Field("cx", description="two_local only")
