@@ -161,3 +161,12 @@ register(FunctionDef("vqe_sweep", "hpcq.worker.entry:run_sweep", "hpcq.sim.spec:
                      "VQE sweep problems x ansatze x optimizers x noise x seeds on Qiskit Aer; ranks "
                      "share the tasks; writes one HDF5 result file (docs/results-format.md).",
                      mpi=True))
+
+# Qiskit primitives V2 (hpcq.primitives, issue 12): PUBs travel as data (QPY + Pauli labels + arrays).
+register(FunctionDef("primitive_run", "hpcq.primitives.engine:primitive_run",
+                     "hpcq.primitives.params:PrimitiveRunParams",
+                     "Run EstimatorV2/SamplerV2 PUBs on Qiskit Aer; parameter sets and PUBs are split over "
+                     "the MPI ranks; the result is the process output (docs/primitives.md).", mpi=True))
+register(FunctionDef("primitive_session", "hpcq.executor.sessions:serve", "hpcq.primitives.params:SessionParams",
+                     "A Slurm allocation serving primitive_run calls routed to it until close, idle timeout "
+                     "or walltime (docs/primitives.md).", mpi=True))

@@ -26,6 +26,7 @@ from typing import Any
 
 from hpcq import functions
 from hpcq.config import ConfigError, Settings
+from hpcq.executor import sessions
 from hpcq.executor.backends import Backend, make_backend
 from hpcq.executor.identity import ExecutorKey, ensure_registered, register_functions
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
@@ -267,6 +268,9 @@ class Executor:
             prepared = self.prepare(process)
         except PlanError as exc:
             self._fail_many([pid], str(exc))
+            return
+        if sessions.wants_session(prepared.fd.name, prepared.params):  # a call to a running session job
+            sessions.route(self, prepared)
             return
         self.packer.add((prepared.fd.name, prepared.plan.key()), prepared)
 

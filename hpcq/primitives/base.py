@@ -1,0 +1,120 @@
+"""What EstimatorV2 and SamplerV2 share: mode (local / remote / a Session), options, turning
+coerced PUBs into ``primitive_run`` params, and handing them to the local runner or ColonyOS."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hpcq.primitives.options import OptionsError, make_options
+
+MODES = ("local", "remote")
+
+
+class _Primitive:
+    _primitive = ""  # "estimator" | "sampler"
+    _options_cls: Any = None
+
+    def __init__(self, *, mode: Any = "local", options: Any = None, settings: Any = None, **kwargs: Any):
+        from hpcq.primitives.session import Session
+
+        if not (isinstance(mode, Session) or mode in MODES):
+            raise OptionsError(f"mode={mode!r}: use 'local', 'remote' or an hpcq.primitives.Session")
+        self._mode = mode
+        self._options = make_options(self._options_cls, options, kwargs)
+        self._exec = self._options.execution()  # noise models -> data once, errors now
+        self._settings = settings
+        self._client = None
+
+    @property
+    def options(self):
+        return self._options
+
+    @property
+    def mode(self) -> Any:
+        return self._mode
+
+    def set_options(self, **kwargs: Any) -> None:
+        self._options = make_options(self._options_cls, self._options, kwargs)
+        self._exec = self._options.execution()
+
+    # -- one call -------------------------------------------------------------------------------
+    def _params(self, coerced: list) -> dict[str, Any]:
+        """The kwargs of ``primitive_run``, validated exactly as the executor will."""
+        from hpcq.primitives.params import PrimitiveRunParams, encode_params
+        from hpcq.primitives.wire import encode_pub
+
+        if not coerced:
+            raise ValueError("run(pubs): give at least one PUB")
+        session = self._mode if not isinstance(self._mode, str) else None
+        params = {"primitive": self._primitive, "pubs": [encode_pub(p) for p in coerced],
+                  "options": self._exec.model_dump(mode="json"), "h5": self._options.h5,
+                  "label": self._options.label}
+        if session is not None:
+            params["session"] = session.session_id
+        PrimitiveRunParams.model_validate(params)  # the same check the executor makes
+        return encode_params(params)
+
+    def _submit(self, coerced: list):
+        from hpcq.primitives.job import LocalJob, RemoteJob
+
+        params = self._params(coerced)
+        if self._mode == "local":
+            return LocalJob(f"local-{uuid.uuid4().hex[:12]}", run_local, self._primitive, params)
+        if isinstance(self._mode, str):
+            client = self._remote_client()
+            sub = submit_call(client, params, self._options)
+        else:
+            client, sub = self._mode.submit_call(params, self._options)
+        return RemoteJob(sub.processids[0], client, sub, self._primitive, self._options.result_timeout_s)
+
+    def _remote_client(self):
+        if self._client is None:
+            from hpcq.client.api import Client
+
+            self._client = Client(self._settings)
+        return self._client
+
+
+def spec_for(client, funcname: str, params: dict[str, Any], options, walltime: int | None = None,
+             maxexectime: int | None = None) -> dict[str, Any]:
+    """A FuncSpec-shaped dict (hpcq.client.api.Client.submit_specs) for one hpcq primitive process."""
+    from hpcq.functions import encode_kwargs
+
+    res = options.resources
+    conditions = {"colonyname": client.colony, "executortype": options.executor_type, "dependencies": [],
+                  **res.conditions()}
+    if walltime is not None:
+        conditions["walltime"] = walltime
+    wall = int(conditions["walltime"])
+    spec = {"nodename": f"{options.label}-{uuid.uuid4().hex[:8]}", "funcname": funcname, "args": [],
+            "kwargs": encode_kwargs(params), "priority": 0, "maxwaittime": -1,
+            "maxexectime": maxexectime if maxexectime is not None else wall + options.queue_allowance_s,
+            "maxretries": 0,  # a primitive call runs once: no duplicate results
+            "label": options.label, "conditions": conditions}
+    if options.profile:
+        spec["env"] = {"HPCQ_PROFILE": options.profile}
+    return spec
+
+
+def submit_call(client, params: dict[str, Any], options, funcname: str = "primitive_run", **spec_kw):
+    spec = spec_for(client, funcname, params, options, **spec_kw)
+    return client.submit_specs(f"{options.label}-{uuid.uuid4().hex[:8]}", [spec], workflow=False,
+                               executortype=options.executor_type, kind="primitive", save=False)
+
+
+def run_local(primitive: str, params: dict[str, Any], workdir: str | None = None):
+    """Local mode: the catalog function ``primitive_run`` in this process (no server, no Slurm)."""
+    from hpcq import functions
+    from hpcq.primitives.job import decode_result
+
+    fd = functions.get("primitive_run")
+    checked = functions.validate_kwargs(fd.name, functions.decode_kwargs(functions.encode_kwargs(params)))
+    wd = Path(workdir or Path.cwd() / "hpcq-primitives" / uuid.uuid4().hex[:12])
+    ctx = functions.JobContext(process_id=f"local-{uuid.uuid4().hex[:12]}", workdir=str(wd))
+    if checked.get("h5"):
+        wd.mkdir(parents=True, exist_ok=True)
+    out = fd.load()(checked, ctx)
+    ref = out.files[0] if out.files else ""
+    return decode_result(primitive, out.summary, ref)

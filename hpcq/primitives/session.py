@@ -1,0 +1,111 @@
+"""Session: one Slurm allocation that serves many primitive calls (a VQE loop: one per iteration).
+
+``Session()`` submits a ``primitive_session`` process; its Slurm job runs a loop that takes the
+calls the executor drops into its inbox (hpcq.executor.sessions). Calls are ordinary
+``primitive_run`` processes naming the session, so they are journaled, logged, cancelled and
+closed like every other process, and no ColonyOS key ever reaches the job. The session ends on
+close() (also at the end of a ``with`` block), after ``idle_timeout_s`` without calls (so a laptop
+that disappears leaves no job behind) and at its walltime.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hpcq.colonyos import ProcessState
+from hpcq.primitives.options import EstimatorOptions, make_options
+
+
+class SessionError(RuntimeError):
+    pass
+
+
+class Session:
+    def __init__(self, *, options: Any = None, settings: Any = None, idle_timeout_s: float = 300.0,
+                 start_timeout_s: float = 120.0, **kwargs: Any):
+        from hpcq.client.api import Client
+        from hpcq.primitives.params import SessionParams
+
+        self._options = make_options(EstimatorOptions, options, kwargs)
+        self._params = SessionParams(idle_timeout_s=idle_timeout_s, label=self._options.label).model_dump()
+        self.start_timeout_s = start_timeout_s
+        self.client = Client(settings)
+        self.session_id: str | None = None
+        self._sub = None
+        self.calls = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> Session:
+        """Submit the session process and wait until its Slurm job is submitted (not until it runs:
+        calls queue in the inbox and run as soon as the allocation starts)."""
+        if self.session_id is not None:
+            return self
+        from hpcq.primitives.base import submit_call
+
+        self._sub = submit_call(self.client, self._params, self._options, funcname="primitive_session")
+        self.session_id = self._sub.processids[0]
+        end = time.monotonic() + self.start_timeout_s
+        while True:
+            p = self.process()
+            if ProcessState(p.state).final:
+                raise SessionError(f"session {self.session_id} ended before it started: "
+                                   + "; ".join(p.errors or [ProcessState(p.state).label]))
+            if self.slurm_job_id(p):
+                return self
+            if time.monotonic() > end:
+                raise SessionError(f"session {self.session_id} has no Slurm job after {self.start_timeout_s} s "
+                                   f"(state {ProcessState(p.state).label}); is an hpcq executor of type "
+                                   f"{self._options.executor_type!r} running?")
+            time.sleep(0.1)
+
+    def process(self):
+        return self.client.colonies.get_process(self.session_id, self.client.key)
+
+    @staticmethod
+    def slurm_job_id(p) -> str:
+        for a in p.attributes or []:
+            if a.key == "slurm_job_id":
+                return a.value
+        return ""
+
+    def close(self, timeout: float = 60.0) -> dict[str, Any] | None:
+        """Ask the session job to finish (a close call through the inbox) and wait for it."""
+        if self.session_id is None:
+            return None
+        p = self.process()
+        if not ProcessState(p.state).final:
+            from hpcq.primitives.base import submit_call
+
+            params = {"primitive": "estimator", "op": "close", "session": self.session_id, "label": "close"}
+            submit_call(self.client, params, self._options, walltime=self._options.resources.walltime)
+            end = time.monotonic() + timeout
+            while not ProcessState(p.state).final and time.monotonic() < end:
+                time.sleep(0.1)
+                p = self.process()
+            if not ProcessState(p.state).final:
+                self.cancel()
+        self.closed_process = p
+        return {"state": ProcessState(p.state).label, "output": list(p.output or []), "errors": list(p.errors or [])}
+
+    def cancel(self) -> None:
+        """Cancel the session's process and Slurm job now (hpcq's cancel path)."""
+        if self._sub is not None:
+            self.client.cancel(self._sub)
+
+    def __enter__(self) -> Session:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- calls ----------------------------------------------------------------------------------
+    def submit_call(self, params: dict[str, Any], options):
+        """Submit one primitive_run process routed to this session's job."""
+        from hpcq.primitives.base import submit_call
+
+        if self.session_id is None:
+            self.start()
+        self.calls += 1
+        wall = self._options.resources.walltime  # bounded by the session's own allocation
+        return self.client, submit_call(self.client, params, options, walltime=wall)
