@@ -92,6 +92,9 @@ class Profile(BaseModel):
     max_walltime_s: int = Field(gt=0)
     default_walltime_s: int = Field(default=3600, gt=0)
     max_nodes: int = Field(default=1, gt=0)
+    aer: Literal["pypi", "mpi", "gpu"] = Field(
+        default="pypi", description="which qiskit-aer the site's jobs run: pypi wheel (no MPI), mpi (built with "
+        "scripts/build-aer-mpi.sh: one statevector over ranks), gpu (qiskit-aer-gpu); hpcq.executor.sizing")
     verify: list[str] = Field(default_factory=list, description="keys a user must check")
     notes: dict[str, str] = Field(default_factory=dict)
     path: str = Field(default="", description="file it was loaded from (set by the loader)")
@@ -445,13 +448,26 @@ def job_setup_lines(profile: Profile, res: JobResources) -> list[str]:
     return lines
 
 
+SIGNAL_LEAD_MIN_S = 10
+SIGNAL_LEAD_MAX_S = 90  # submitit's fixed default, right for hour-long jobs
+
+
+def signal_lead_s(time_limit_s: int) -> int:
+    """Seconds before the Slurm time limit at which USR2 warns the job (``--signal=USR2@lead``):
+    a tenth of the limit, 10 s at least and 90 s at most. submitit's fixed 90 s exceeded a
+    60-s limit, so the warning came at once (issue 14 item 7)."""
+    return int(min(SIGNAL_LEAD_MAX_S, max(SIGNAL_LEAD_MIN_S, time_limit_s // 10)))
+
+
 def submitit_params(res: JobResources, profile: Profile) -> dict[str, Any]:
     """Keyword arguments for submitit.AutoExecutor.update_parameters."""
+    timeout_min = max(1, math.ceil(int(res.walltime_s) / 60))
     params: dict[str, Any] = {
         "nodes": int(res.nodes),
         "tasks_per_node": int(res.tasks_per_node),
         "cpus_per_task": int(res.cpus_per_task),
-        "timeout_min": max(1, math.ceil(int(res.walltime_s) / 60)),
+        "timeout_min": timeout_min,
+        "slurm_signal_delay_s": signal_lead_s(timeout_min * 60),
         "slurm_setup": list(res.setup),
         "slurm_srun_args": list(res.srun_args),
     }

@@ -5,10 +5,17 @@ element runs them one after another in the same Python process; every task still
 own Outcome file, so the executor closes each ColonyOS process as soon as it is done.
 Exceptions become an Outcome with the traceback; the job itself exits 0 so that Slurm states
 other than COMPLETED always mean something outside the function (TIMEOUT, OOM, NODE_FAIL, ...).
+
+SIGUSR2 (Slurm's time-limit warning, ``--signal=USR2@lead``; Slurm may send it up to a minute
+early, so even at job start) must never kill a job: every rank is started through
+``job_python_command``, which ignores USR2 before Python's first instruction (SIG_IGN survives
+exec), and ``run_tasks`` installs hpcq's handler as its first statement. The lead itself follows
+the walltime (hpcq.executor.profiles.signal_lead_s).
 """
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 import time
@@ -20,6 +27,13 @@ from hpcq.job.task import Outcome, Task
 
 BEGIN = "[hpcq] begin process "
 END = "[hpcq] end process "
+
+
+def job_python_command(python: str | None = None) -> str:
+    """The shell command submitit runs on every rank in place of ``python``: bash ignores USR2 and
+    execs Python, which inherits SIG_IGN (srun's tasks start with default signals, so this cannot
+    be done in the sbatch script itself)."""
+    return "bash -c " + shlex.quote('trap "" USR2; exec "$0" "$@"') + " " + shlex.quote(python or sys.executable)
 
 
 def _warn_time_limit(signum, frame) -> None:  # noqa: ARG001
@@ -62,12 +76,18 @@ def run_one(task: Task) -> Outcome:
 
 def run_tasks(tasks: list[Task]) -> list[dict]:
     """Entry point pickled by submitit (one call per Slurm job or array element)."""
-    pin_threads(threads_per_rank())
-    signal.signal(signal.SIGUSR2, _warn_time_limit)
-    summaries = []
-    for task in tasks:
-        _mark(BEGIN + task.process_id)
-        out = run_one(task)
-        _mark(END + task.process_id)
-        summaries.append({"process_id": task.process_id, "ok": out.ok})
-    return summaries
+    signal.signal(signal.SIGUSR2, _warn_time_limit)  # first: replaces submitit's requeue handler
+    try:
+        pin_threads(threads_per_rank())
+        summaries = []
+        for task in tasks:
+            _mark(BEGIN + task.process_id)
+            out = run_one(task)
+            _mark(END + task.process_id)
+            summaries.append({"process_id": task.process_id, "ok": out.ok})
+        return summaries
+    finally:
+        # ignored, not default: Python resets the signals it handles to SIG_DFL when it exits, so a
+        # warning arriving while submitit writes the result and the interpreter shuts down would kill
+        # a finished job (seen on the lab cluster)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)

@@ -72,16 +72,27 @@ def parse_sacct(text: str) -> dict[str, JobInfo]:
     return infos
 
 
+def make_executor(params: dict[str, Any], job_name: str, folder: Path, python: str | None = None):
+    """The submitit executor whose sbatch script hpcq submits (tests/packaging renders it for the
+    golden scripts). Every rank starts through hpcq.job.runner.job_python_command, which ignores
+    SIGUSR2 until hpcq's handler is installed (a time-limit warning must never kill a job)."""
+    import submitit
+
+    from hpcq.job.runner import job_python_command
+
+    ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="slurm",
+                               slurm_python=job_python_command(python))
+    ex.update_parameters(**params)
+    ex.update_parameters(name=job_name)
+    return ex
+
+
 class SlurmBackend:
     name = "slurm"
 
     def submit(self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any],
                job_name: str, folder: Path) -> list[str]:
-        import submitit
-
-        ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="slurm")
-        ex.update_parameters(**params)
-        ex.update_parameters(name=job_name)
+        ex = make_executor(params, job_name, folder)
         if len(element_args) == 1:
             jobs = [ex.submit(fn, element_args[0])]
         else:
