@@ -138,8 +138,55 @@ def parse_study(data: Any, source: str = "<study>") -> Study:
         raise StudyError(f"{source}: {_format(exc)}") from None
 
 
+CLUSTER_PREFIX = "cluster:"
+_BINARY = (".h5", ".hdf5", ".qpy")
+
+
+def embed_files(data: Any, base: Path, source: str) -> Any:
+    """Problem/ansatz files travel with the study: ``file: ./x.fcidump`` (relative to the study file)
+    is read here and embedded (text, or base64 for HDF5/QPY); ``file: cluster:/path`` stays a
+    reference to the cluster filesystem (then give n_qubits for sizing)."""
+    import base64
+
+    from hpcq.sim.chem.files import MAX_EMBED_BYTES
+
+    sweep = data.get("sweep") if isinstance(data, dict) else None
+    if not isinstance(sweep, dict):
+        return data
+    for section in ("problems", "ansatze"):
+        for i, entry in enumerate(sweep.get(section) or []):
+            if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or "data" in entry:
+                continue
+            ref = entry["file"]
+            if ref.startswith(CLUSTER_PREFIX):
+                entry["file"] = ref[len(CLUSTER_PREFIX):]
+                continue
+            path = (base / ref).expanduser()
+            if not path.is_file():
+                raise StudyError(f"{source}: sweep.{section}[{i}].file: {ref} not found (relative to {base}); "
+                                 f"fix the path, or write {CLUSTER_PREFIX}/abs/path for a file on the cluster")
+            raw = path.read_bytes()
+            if len(raw) > MAX_EMBED_BYTES:
+                raise StudyError(f"{source}: sweep.{section}[{i}].file: {ref} is {len(raw)} bytes, over the "
+                                 f"{MAX_EMBED_BYTES} byte embed limit; copy it to the cluster and write "
+                                 f"{CLUSTER_PREFIX}/abs/path")
+            binary = path.suffix.lower() in _BINARY or raw[:8] == b"\x89HDF\r\n\x1a\n"
+            entry["file"] = path.name
+            if binary:
+                entry["data"] = base64.b64encode(raw).decode()
+                if section == "problems":
+                    entry["encoding"] = "base64"
+            else:
+                try:
+                    entry["data"] = raw.decode()
+                except UnicodeDecodeError:
+                    raise StudyError(f"{source}: sweep.{section}[{i}].file: {ref} is not text; use a .h5/.qpy "
+                                     "suffix for binary files") from None
+    return data
+
+
 def load_study(path: str | Path) -> Study:
-    """Read a .yaml/.yml/.toml/.json study file."""
+    """Read a .yaml/.yml/.toml/.json study file (problem/ansatz files it names are embedded)."""
     path = Path(path)
     if not path.exists():
         raise StudyError(f"{path}: no such study file")
@@ -151,4 +198,4 @@ def load_study(path: str | Path) -> Study:
             data = yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise StudyError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
-    return parse_study(data, str(path))
+    return parse_study(embed_files(data, path.parent, str(path)), str(path))

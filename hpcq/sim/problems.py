@@ -63,7 +63,22 @@ def _chem_hamiltonian(problem_json: str) -> SparsePauliOp:
     return qubit_hamiltonian(ints.h1, ints.h2, ints.ecore, problem.mapping, ints.nelec)
 
 
+# Operators handed over by a parent workflow step (problem JSON -> (operator, references)): a VQE
+# step uses its parent's Hamiltonian file instead of recomputing it (hpcq.workflow.steps).
+_PROVIDED: dict[str, tuple[SparsePauliOp, dict[str, Any]]] = {}
+
+
+def provide(problem: ProblemSpec, op: SparsePauliOp, refs: dict[str, Any]) -> None:
+    """Use ``op`` and ``refs`` (needs exact_energy) for ``problem`` in this process."""
+    if op.num_qubits != problem.qubits:
+        raise ValueError(f"the parent's Hamiltonian has {op.num_qubits} qubits, the problem {problem.qubits}")
+    _PROVIDED[problem.model_dump_json()] = (op, dict(refs))
+
+
 def hamiltonian(problem: ProblemSpec) -> SparsePauliOp:
+    key = problem.model_dump_json()
+    if key in _PROVIDED:
+        return _PROVIDED[key][0]
     n = problem.qubits
     if problem.kind == "h2":
         return SparsePauliOp.from_list(h2.h2_pauli_terms(problem.bond_length, problem.mapping))
@@ -82,52 +97,68 @@ def hamiltonian(problem: ProblemSpec) -> SparsePauliOp:
     return SparsePauliOp.from_list(terms).simplify()
 
 
+def qubit_references(op: SparsePauliOp, mapping: str, norb: int, nelec: tuple[int, int]) -> dict[str, Any]:
+    """Sector-exact lowest eigenvalue and the HF determinant's energy of a qubit Hamiltonian."""
+    from hpcq.sim.chem.mappings import hf_occupation, occupation_to_bits
+    from hpcq.sim.chem.sector import restricted_matrix, sector_ground_energy, sector_states
+
+    states = sector_states(mapping, norb, tuple(nelec))
+    e_sector = sector_ground_energy(op, states)
+    hf_bits = occupation_to_bits(mapping, norb, hf_occupation(norb, tuple(nelec)))[0]
+    hf_index = int(sum(int(b) << k for k, b in enumerate(hf_bits)))
+    M = restricted_matrix(op, states)
+    pos = int(np.searchsorted(states, hf_index))
+    return {"exact_energy": e_sector, "exact_method": "qubit Hamiltonian, lowest eigenvalue in the "
+            f"(N_alpha, N_beta) = {tuple(nelec)} sector ({len(states)} states)",
+            "hf_energy": float(np.real(M[pos, pos])), "n_alpha": int(nelec[0]), "n_beta": int(nelec[1]),
+            "spatial_orbitals": int(norb), "sector_dim": len(states), "hf_bits": hf_index,
+            "energy_kind": "total (nuclear repulsion and frozen core included), Ha"}
+
+
+def check_references(ref: dict[str, Any], pyscf_energy: float, label: str, pyscf_hf: float | None = None
+                     ) -> dict[str, Any]:
+    """Add the PySCF reference; raise ReferenceMismatch when it and the qubit sector disagree."""
+    ref = dict(ref, pyscf_energy=float(pyscf_energy), pyscf_method=label)
+    e_sector = ref["exact_energy"]
+    if abs(pyscf_energy - e_sector) > REFERENCE_TOL:
+        raise ReferenceMismatch(
+            f"exact references disagree: {label} {pyscf_energy:.10f} Ha vs qubit sector {e_sector:.10f} Ha "
+            f"(|diff| {abs(pyscf_energy - e_sector):.2e} > {REFERENCE_TOL}); the mapping or the integrals are "
+            "inconsistent, so no result is recorded")
+    if pyscf_hf is not None:
+        ref["pyscf_hf_energy"] = float(pyscf_hf)
+        if abs(ref["hf_energy"] - pyscf_hf) > REFERENCE_TOL:
+            raise ReferenceMismatch(f"HF determinant energy {ref['hf_energy']:.10f} of the qubit Hamiltonian "
+                                    f"differs from PySCF RHF {pyscf_hf:.10f} Ha by "
+                                    f"{abs(ref['hf_energy'] - pyscf_hf):.2e}")
+    return ref
+
+
 @lru_cache(maxsize=64)
 def _chem_reference(problem_json: str) -> tuple[tuple[str, Any], ...]:
-    from hpcq.sim.chem.mappings import hf_occupation, occupation_to_bits
     from hpcq.sim.chem.molecule import fci_energy
-    from hpcq.sim.chem.sector import restricted_matrix, sector_ground_energy, sector_states
 
     problem = ProblemSpec.model_validate_json(problem_json)
     op = _chem_hamiltonian(problem_json)
-    norb, nelec = problem.spatial_orbitals, problem.electrons
-    states = sector_states(problem.mapping, norb, nelec)
-    e_sector = sector_ground_energy(op, states)
-    hf_bits = occupation_to_bits(problem.mapping, norb, hf_occupation(norb, nelec))[0]
-    hf_index = int(sum(int(b) << k for k, b in enumerate(hf_bits)))
-    pos = int(np.searchsorted(states, hf_index))
-    M = restricted_matrix(op, states)
-    e_hf_det = float(np.real(M[pos, pos]))
-    ref: dict[str, Any] = {"exact_energy": e_sector, "exact_method": "qubit Hamiltonian, lowest eigenvalue in "
-                           f"the (N_alpha, N_beta) = {tuple(nelec)} sector ({len(states)} states)",
-                           "hf_energy": e_hf_det, "n_alpha": nelec[0], "n_beta": nelec[1],
-                           "spatial_orbitals": norb, "sector_dim": len(states), "hf_bits": hf_index,
-                           "energy_kind": "total (nuclear repulsion and frozen core included), Ha"}
-    if problem.kind in ("molecule", "fcidump"):
+    ref = qubit_references(op, problem.mapping, problem.spatial_orbitals, problem.electrons)
+    if problem.kind == "molecule":
         ints = integrals(problem)
-        if problem.kind == "molecule":
-            pyscf_e, label = ints.e_casci, "PySCF CASCI" + (" (= FCI)" if ints.info.get("casci_is_fci") else "")
-            ref.update(pyscf_hf_energy=ints.e_hf, nuclear_repulsion=ints.info["nuclear_repulsion"],
-                       core_orbitals=ints.info["ncore"])
-            if abs(e_hf_det - ints.e_hf) > REFERENCE_TOL:
-                raise ReferenceMismatch(f"HF determinant energy {e_hf_det:.10f} of the qubit Hamiltonian differs "
-                                        f"from PySCF RHF {ints.e_hf:.10f} Ha by {abs(e_hf_det - ints.e_hf):.2e}")
-        else:
-            pyscf_e, label = fci_energy(ints), "PySCF FCI of the FCIDUMP integrals"
-        ref.update(pyscf_energy=pyscf_e, pyscf_method=label)
-        if abs(pyscf_e - e_sector) > REFERENCE_TOL:
-            raise ReferenceMismatch(
-                f"exact references disagree: {label} {pyscf_e:.10f} Ha vs qubit sector {e_sector:.10f} Ha "
-                f"(|diff| {abs(pyscf_e - e_sector):.2e} > {REFERENCE_TOL}); the mapping or the integrals are "
-                "inconsistent, so no result is recorded")
+        label = "PySCF CASCI" + (" (= FCI)" if ints.info.get("casci_is_fci") else "")
+        ref = check_references(ref, ints.e_casci, label, ints.e_hf)
+        ref.update(nuclear_repulsion=ints.info["nuclear_repulsion"], core_orbitals=ints.info["ncore"])
+    elif problem.kind == "fcidump":
+        ref = check_references(ref, fci_energy(integrals(problem)), "PySCF FCI of the FCIDUMP integrals")
     return tuple(sorted(ref.items()))
 
 
 def reference(problem: ProblemSpec) -> dict[str, Any]:
     """Exact references of a chemistry problem (raises ReferenceMismatch); {} for other kinds."""
+    key = problem.model_dump_json()
+    if key in _PROVIDED:
+        return {k: v for k, v in _PROVIDED[key][1].items() if problem.kind in CHEMISTRY}
     if problem.kind not in CHEMISTRY:
         return {}
-    return dict(_chem_reference(problem.model_dump_json()))
+    return dict(_chem_reference(key))
 
 
 @lru_cache(maxsize=256)
@@ -150,7 +181,10 @@ def _exact(problem_json: str) -> float:
 
 def exact_ground_energy(problem: ProblemSpec) -> float:
     """Exact ground energy (h2: electronic Ha; molecule/fcidump/pauli: total Ha; spin chains: units of J)."""
-    return _exact(problem.model_dump_json())
+    key = problem.model_dump_json()
+    if key in _PROVIDED:
+        return float(_PROVIDED[key][1]["exact_energy"])
+    return _exact(key)
 
 
 def nuclear_repulsion(problem: ProblemSpec) -> float:

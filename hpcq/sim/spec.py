@@ -34,6 +34,9 @@ def _probability(v: float | None, info) -> float | None:
     return v
 
 
+CHEM_MAX_QUBITS = 24  # molecule/fcidump/pauli: exact sector references and UCCSD stay tractable
+
+
 class ProblemSpec(_Strict):
     """h2: STO-3G H2 from closed-form integrals (bond_length in Å; electronic energy, nuclear
     repulsion apart); molecule: PySCF RHF + active space, energies are totals in Ha (nuclear repulsion
@@ -99,10 +102,17 @@ class ProblemSpec(_Strict):
             if self.n_qubits is not None:
                 raise ValueError("n_qubits: a molecule's qubits follow from the active space and mapping; "
                                  "remove n_qubits (set active_orbitals instead)")
+        if self.kind in ("fcidump", "pauli") and self.n_qubits is not None and not self.by_reference:
+            if self.n_qubits != self.qubits:
+                raise ValueError(f"n_qubits: {self.n_qubits} but the file gives {self.qubits} qubits with mapping "
+                                 f"{self.mapping}; fix n_qubits or leave it out")
         q = self.qubits  # parses headers / sizes the active space: raises with the field and fix
-        if not 1 <= q <= MAX_QUBITS:
-            raise ValueError(f"this problem needs {q} qubits; hpcq simulates up to {MAX_QUBITS}: use a smaller "
-                             "active space (active_electrons, active_orbitals) or mapping parity")
+        if self.kind == "pauli" and not self.by_reference:
+            self._size()  # the sector (num_particles) must be known
+        if not 1 <= q <= CHEM_MAX_QUBITS:
+            raise ValueError(f"this problem needs {q} qubits; chemistry problems are limited to {CHEM_MAX_QUBITS} "
+                             "(exact sector references, UCCSD): use a smaller active space (active_electrons, "
+                             "active_orbitals) or mapping parity")
         return self
 
     def _size(self) -> tuple[int, tuple[int, int]]:
@@ -133,6 +143,14 @@ class ProblemSpec(_Strict):
         return norb, (int(npart[0]), int(npart[1]))
 
     @property
+    def by_reference(self) -> bool:
+        """A file on the cluster filesystem that is not readable here: sized by its declared n_qubits."""
+        import os
+
+        return (self.kind in ("fcidump", "pauli") and self.data is None and self.n_qubits is not None
+                and bool(self.file) and not os.path.isfile(self.file))
+
+    @property
     def electrons(self) -> tuple[int, int] | None:
         """(n_alpha, n_beta) of the active space; None for spin chains."""
         if self.kind in ("tfim", "heisenberg"):
@@ -152,6 +170,8 @@ class ProblemSpec(_Strict):
         if self.kind == "h2":
             return 2 if self.mapping == "parity" else 4
         if self.kind in ("molecule", "fcidump", "pauli"):
+            if self.by_reference:
+                return int(self.n_qubits)
             if self.kind == "pauli":
                 from hpcq.sim.chem import files
 

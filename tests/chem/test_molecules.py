@@ -50,7 +50,8 @@ def test_explicit_geometry_equals_builtin():
     (dict(geometry="h2o", spin=1), "spin"),
     (dict(geometry="h2o"), "16"),  # 14 qubits parity is fine; full JW is too: checked below
     (dict(geometry=[["Xx", 0, 0, 0]]), "element"),
-    (dict(geometry="n2", mapping="jordan_wigner"), "qubits"),
+    (dict(geometry="h2o", basis="6-31g", mapping="jordan_wigner"), "26 qubits"),
+    (dict(geometry="h2o", basis="no-such-basis"), "basis"),
 ])
 def test_field_errors_name_the_field_and_fix(kw, words):
     if kw.get("geometry") == "h2o" and len(kw) == 1:
