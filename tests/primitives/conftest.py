@@ -1,0 +1,75 @@
+"""Remote-mode fixtures: the real embedded server, the real local Slurm cluster and the executor as
+a subprocess (`python -m hpcq.executor start`); the primitives talk to the server only through
+hpcq's client (pycolonies)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+EXECUTOR_TYPE = "hpcq-prim"
+
+
+@dataclass
+class Remote:
+    cluster: object
+    settings: object  # hpcq.config.Settings of a colony user
+    executor: subprocess.Popen
+    log: Path
+    tmp: Path
+
+    def options(self, **kw) -> dict:
+        base = {"executor_type": EXECUTOR_TYPE, "profile": "local",
+                "resources": {"walltime": 120, "mem": "1Gi"}, "result_timeout_s": 240}
+        base.update(kw)
+        return base
+
+    def sacct(self, job_id: str) -> list[dict[str, str]]:
+        out = self.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-j", job_id).stdout
+        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def remote(slurm_cluster, tmp_path_factory):
+    from hpcq.config import Settings
+    from hpcq.server.launch import init_colony, start_server
+
+    tmp = tmp_path_factory.mktemp("primitives")
+    handle = start_server(tmp / "colonies-server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
+    env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")
+    settings = Settings(host=handle.host, port=handle.port, colony_name=env["COLONIES_COLONY_NAME"],
+                        prvkey=env["COLONIES_PRVKEY"])
+    xenv = slurm_cluster.env(**env)
+    xenv.update(HPCQ_CONFIG_DIR=str(tmp / "config"), PYTHONUNBUFFERED="1")
+    xenv.pop("COLONIES_EXECUTOR_NAME", None)
+    xenv.pop("HPCQ_EXECUTOR_PRVKEY", None)
+    log = tmp / "executor.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "hpcq.executor", "start", "--state-dir", str(tmp / "state"),
+                                 "--backend", "slurm", "--type", EXECUTOR_TYPE, "--name", "prim-exec",
+                                 "--poll", "0.02"], env=xenv, stdout=fh, stderr=subprocess.STDOUT)
+    r = Remote(cluster=slurm_cluster, settings=settings, executor=proc, log=log, tmp=tmp)
+    try:
+        yield r
+        assert proc.poll() is None, "executor died:\n" + r.log_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        out = slurm_cluster.run("squeue", "-h", "-o", "%i|%j").stdout
+        ids = [ln.split("|")[0] for ln in out.splitlines() if ln.split("|")[-1].startswith("hpcq-")]
+        if ids:
+            slurm_cluster.run("scancel", *ids, check=False)
+        slurm_cluster.heal()
+        handle.stop()
