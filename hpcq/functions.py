@@ -1,4 +1,5 @@
 """The registry of functions an hpcq executor will run (the function catalog). Nothing else runs on the cluster.
+Every registered function and the contract: docs/functions.md.
 
 A ColonyOS process names a function (``spec.funcname``) and passes string kwargs. The executor
 looks the name up here; an unknown name fails the process before anything is queued. Entries
@@ -153,6 +154,12 @@ register(FunctionDef("study_hamiltonian", "hpcq.workflow.steps:hamiltonian",
                      "Problem Hamiltonian and exact ground energy (workflow root)."))
 register(FunctionDef("study_ansatz", "hpcq.workflow.steps:ansatz", "hpcq.workflow.params:AnsatzParams",
                      "Ansatz size report for a problem (workflow step 2)."))
+register(FunctionDef("study_integrals", "hpcq.workflow.steps:integrals", "hpcq.workflow.params:IntegralsParams",
+                     "PySCF RHF + active space -> FCIDUMP result file (chemistry workflow root)."))
+register(FunctionDef("study_vqe", "hpcq.workflow.steps:vqe", "hpcq.sim.spec:SweepParams",
+                     "Noiseless VQE on the parent hamiltonian step's operator file (one task).", mpi=True))
+register(FunctionDef("study_noise", "hpcq.workflow.steps:noise", "hpcq.workflow.params:NoiseStepParams",
+                     "Energy under noise at the parent VQE's optimal parameters (+ optional re-optimisation)."))
 register(FunctionDef("study_aggregate", "hpcq.workflow.steps:aggregate", "hpcq.workflow.params:AggregateParams",
                      "Gather every run's HDF5 file from the parents' outputs and rank the noise runs."))
 
