@@ -46,8 +46,7 @@ def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any,
         prof = profiles.load_profile(profile_name, allow_path=not from_spec)
         res = profiles.resolve_resources(prof, conditions)
         params = profiles.submitit_params(res, prof)
-        if hasattr(params_obj, "memory_per_rank_bytes"):
-            sizing.check_fits(int(params_obj.memory_per_rank_bytes()), res, prof)
+        sizing.check_params_fit(params_obj, res, prof)  # THE memory model (hpcq.sim.memory) vs the allocation
     except ValueError as exc:  # ResourceError (ConditionsError, ProfileError) and sizing's value errors
         raise PlanError(str(exc)) from None
     plan = Plan(params=params, walltime_s=res.walltime_s, ranks=res.ranks, detail={"resources": res})

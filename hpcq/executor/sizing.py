@@ -1,87 +1,121 @@
-"""Quantum-aware sizing: how much memory a Qiskit Aer simulation needs per MPI rank, and whether a
-job's ranks fit on the profile's nodes, so impossible requests are refused before queueing.
+"""Quantum-aware admission: does a job's simulation fit the allocation it asks for? Impossible
+requests are refused before queueing, with the numbers (needed vs available) and what would fit.
 
-Model (measured, docs/profiles.md "Sizing"): bytes = state * OVERHEAD_FACTOR + BASE_PROCESS_BYTES.
-state = 16 * 2^n (statevector, complex128), 16 * 4^n (density_matrix, unitary), 16 * 16^n
-(superop); half that in single precision. Measured here with EstimatorV2 on one thread: peak RSS
-minus the process's base was 1.02-1.09 x state (statevector 22/24 qubits, density_matrix 11/12
-qubits), and a Python process with Qiskit + Aer loaded sat at ~100 MB, hence 1.10 and 256 MiB
-(room for mpi4py, h5py and the runner). Each rank holds its own state: hpcq's ranks share a
-sweep, they do not split one state vector (the PyPI Aer wheel has no MPI).
+The bytes come from THE memory model, ``hpcq.sim.memory`` (docs/simulation.md "Sizing"); this
+module only compares them with the profile's nodes, GPUs and the memory the job asks for.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from hpcq.executor.profiles import ConditionsError, JobResources, Profile
-
-OVERHEAD_FACTOR = 1.10
-BASE_PROCESS_BYTES = 256 * 1024 * 1024
-AUTOMATIC_DM_MAX_QUBITS = 10  # Aer's "automatic" picks density_matrix only for small noisy circuits
-STATE_EXPONENT = {"statevector": 1, "density_matrix": 2, "unitary": 2, "superop": 4}
-TINY_METHODS = ("stabilizer", "extended_stabilizer")  # polynomial memory: base process only
+from hpcq.sim import memory
+from hpcq.sim.memory import fmt_bytes
 
 
-def effective_method(n_qubits: int, method: str) -> str:
-    """The method whose memory to budget. For "automatic" Aer picks density_matrix for small noisy
-    circuits (measured: up to ~10 qubits) and statevector above; budgeting that is an upper bound
-    whatever the circuit (a 10-qubit density matrix is only 16 MiB)."""
-    if method == "automatic":
-        return "density_matrix" if n_qubits <= AUTOMATIC_DM_MAX_QUBITS else "statevector"
-    return method
-
-
-def state_bytes(n_qubits: int, method: str, precision: str = "double") -> int:
-    """Bytes of the simulator state alone."""
-    if not isinstance(n_qubits, int) or isinstance(n_qubits, bool) or n_qubits < 1:
-        raise ValueError(f"n_qubits must be a positive integer, got {n_qubits!r}")
-    if precision not in ("double", "single"):
-        raise ValueError(f"precision must be 'double' or 'single', got {precision!r}")
-    m = effective_method(n_qubits, method)
-    if m in TINY_METHODS:
-        return 2 * n_qubits * n_qubits  # tableau bits, rounded up generously
-    if m not in STATE_EXPONENT:
-        known = ", ".join(["automatic", *STATE_EXPONENT, *TINY_METHODS])
-        raise ValueError(f"cannot size method {method!r} (matrix_product_state and tensor_network depend "
-                         f"on entanglement); use one of: {known}")
-    amp = 16 if precision == "double" else 8
-    return amp * (1 << (n_qubits * STATE_EXPONENT[m]))
-
-
-def memory_bytes(n_qubits: int, method: str, precision: str = "double") -> int:
-    """Memory one rank needs to simulate ``n_qubits`` with Aer ``method`` (state x overhead + base)."""
-    return math.ceil(state_bytes(n_qubits, method, precision) * OVERHEAD_FACTOR) + BASE_PROCESS_BYTES
-
-
-def gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+def node_bytes(profile: Profile) -> float:
+    return profile.mem_per_node_gb * memory.GiB
 
 
 def max_ranks_per_node(mem_per_rank_bytes: int, profile: Profile) -> int:
     """How many such ranks fit in one of the profile's nodes (0 = not even one)."""
-    return int(profile.mem_per_node_gb * 1024**3 // max(1, mem_per_rank_bytes))
+    return int(node_bytes(profile) // max(1, mem_per_rank_bytes))
 
 
-def check_fits(mem_per_rank_bytes: int, res: JobResources, profile: Profile, what: str = "") -> None:
+def check_fits(mem_per_rank_bytes: int, res: JobResources, profile: Profile, what: str = "",
+               hint: str = "") -> None:
     """Refuse a job whose ranks cannot hold their simulations: on a node of the profile, or in the
-    memory the job asked for. The ConditionsError carries the numbers and the fix."""
+    memory the job asked for. The ConditionsError carries the numbers and the fix (``hint``: what
+    would fit, from ``memory.advice``)."""
     need = int(mem_per_rank_bytes)
     label = f"{what} needs" if what else "the simulation needs"
-    node = profile.mem_per_node_gb * 1024**3
+    tail = f"; would fit: {hint}" if hint else ""
+    node = node_bytes(profile)
     total = res.tasks_per_node * need
     if need > node:
-        raise ConditionsError("processespernode", f"{label} {gb(need)} per rank, more than the {gb(node)} of "
-                              f"a whole node of profile {profile.name}; use fewer qubits, statevector instead of "
-                              "density_matrix, or a profile with bigger nodes")
+        raise ConditionsError("processespernode", f"{label} {fmt_bytes(need)} per rank, more than the "
+                              f"{fmt_bytes(node)} of a whole node of profile {profile.name}; use fewer qubits, "
+                              f"single precision, more ranks (distribute) or a profile with bigger nodes{tail}")
     if total > node:
         fit = max_ranks_per_node(need, profile)
-        raise ConditionsError("processespernode", f"{label} {gb(need)} per rank; {res.tasks_per_node} ranks/node x "
-                              f"{gb(need)} = {gb(total)} > {gb(node)} of profile {profile.name}'s nodes; use at "
-                              f"most {fit} ranks per node (more nodes), or statevector")
-    asked = res.mem_gb * 1024**3
+        raise ConditionsError("processespernode", f"{label} {fmt_bytes(need)} per rank; {res.tasks_per_node} "
+                              f"ranks/node x {fmt_bytes(need)} = {fmt_bytes(total)} > {fmt_bytes(node)} of profile "
+                              f"{profile.name}'s nodes; use at most {fit} ranks per node (more nodes){tail}")
+    asked = res.mem_gb * memory.GiB
     if profile.send_mem and total > asked:
-        mib = math.ceil(total / 1024**2)
-        raise ConditionsError("mem", f"{label} {gb(need)} per rank; {res.tasks_per_node} ranks/node x {gb(need)} = "
-                              f"{gb(total)} > the {gb(asked)} per node the job asks for; set conditions.mem to at "
-                              f"least {mib}Mi or leave it empty")
+        mib = math.ceil(total / memory.MiB)
+        raise ConditionsError("mem", f"{label} {fmt_bytes(need)} per rank; {res.tasks_per_node} ranks/node x "
+                              f"{fmt_bytes(need)} = {fmt_bytes(total)} > the {fmt_bytes(asked)} per node the job asks "
+                              f"for; set conditions.mem to at least {mib}Mi{tail}")
+
+
+def gpus_per_rank(res: JobResources, profile: Profile, device: str) -> int:
+    """GPUs each rank drives: 0 on CPU; a GPU request on a profile without GPUs is refused."""
+    if device == "CPU" or (device == "auto" and profile.aer != "gpu"):
+        return 0
+    if profile.gpus_per_node == 0 or res.gpus_per_node == 0:
+        if device == "GPU":
+            raise ConditionsError("gpu.count", f"device: GPU but profile {profile.name} has no GPUs (or the job asks "
+                                  "for none); use a GPU profile and conditions.gpu.count, or device: auto/CPU")
+        return 0
+    if device == "GPU" and profile.aer != "gpu":
+        raise ConditionsError("gpu.count", f"device: GPU but profile {profile.name} runs aer: {profile.aer}; "
+                              "set aer: gpu in the profile (qiskit-aer-gpu installed) or use device: CPU")
+    return max(1, res.gpus_per_node // res.tasks_per_node)
+
+
+def check_params_fit(params: Any, res: JobResources, profile: Profile) -> None:
+    """Size validated function parameters against the allocation. Parameters that describe their
+    simulations (``footprints(ranks=, gpus_per_rank=)``, e.g. SweepParams) are sized by the memory
+    model, per rank and per GPU, distributed or not; those that only know a byte count
+    (``memory_per_rank_bytes()``) are checked as is; others are not sized."""
+    if hasattr(params, "footprints"):
+        distributed = bool(getattr(params, "distribute", False))
+        if distributed and profile.aer != "mpi":
+            raise ConditionsError("aer", f"distribute: true runs one statevector over all ranks and needs an "
+                                  f"MPI-built Aer, but profile {profile.name} has aer: {profile.aer}; build one with "
+                                  "scripts/build-aer-mpi.sh and set aer: mpi in the profile, or distribute: false")
+        ranks = res.ranks if distributed else 1
+        gpr = gpus_per_rank(res, profile, str(getattr(params, "device", "auto")))
+        try:
+            fps = params.footprints(ranks=ranks, gpus_per_rank=gpr)
+        except memory.SizingError as exc:
+            raise ConditionsError("processespernode", str(exc)) from None
+        fp = max(fps, key=lambda f: (f.rank_bytes, f.gpu_bytes))
+        gpu_mem = profile.gpu_mem_gb * memory.GiB
+        hint = memory.advice(fp.n_qubits, fp.method, fp.precision, node_bytes(profile) / res.tasks_per_node,
+                             gpus_per_rank=gpr, gpu_mem_bytes=gpu_mem)
+        spread = distributed_hint(fp.n_qubits, fp.method, fp.precision, profile)
+        if spread and (spread_ranks := int(spread.split(" over ")[1].split()[0])) != ranks:
+            hint += f"; {spread}" if spread_ranks > 1 else ""
+        check_fits(fp.rank_bytes, res, profile, what=fp.label, hint=hint)
+        if gpr and gpu_mem and fp.gpu_bytes > gpu_mem:
+            raise ConditionsError("gpu.count", f"{fp.label} needs {fmt_bytes(fp.gpu_bytes)} per GPU > the "
+                                  f"{fmt_bytes(gpu_mem)} of a {profile.gpu_model or 'GPU'} of profile {profile.name}; "
+                                  f"would fit: {hint}")
+    elif hasattr(params, "memory_per_rank_bytes"):
+        check_fits(int(params.memory_per_rank_bytes()), res, profile)
+
+
+def distributed_hint(n: int, method: str, precision: str, profile: Profile) -> str:
+    """The smallest power-of-two rank layout over the profile's nodes that holds one n-qubit
+    statevector ('' if none or not a statevector)."""
+    if method != "statevector":
+        return ""
+    p = 1
+    while p <= profile.max_nodes * profile.cores_per_node:
+        per_node = math.ceil(p / profile.max_nodes)
+        try:
+            need = memory.footprint(n, "statevector", precision, ranks=p).rank_bytes
+        except memory.SizingError:
+            return ""
+        if need * per_node <= node_bytes(profile):
+            if p == 1:
+                return f"{n} qubits over 1 rank"
+            how = "parallel: statevector" + ("" if profile.aer == "mpi" else " on a profile with aer: mpi")
+            return (f"{n} qubits over {p} ranks ({math.ceil(p / per_node)} nodes x {per_node} per node, "
+                    f"{fmt_bytes(need)} each; {how})")
+        p *= 2
+    return ""

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 # Simulated register size of the fake backends we accept (qiskit-ibm-runtime, offline).
 FAKE_BACKENDS = {"FakeManilaV2": 5, "FakeLimaV2": 5, "FakeBelemV2": 5, "FakeQuitoV2": 5,
                  "FakeAthensV2": 5, "FakeNairobiV2": 7, "FakeLagosV2": 7, "FakeJakartaV2": 7}
-MAX_QUBITS = 16
+# A sanity bound on register sizes only: the real limit follows from method, precision and the
+# allocation (hpcq.sim.memory, checked by the executor before queueing and by ``hpcq run``).
+MAX_QUBITS = 10_000
 # Above this many qubits "automatic" picks statevector even with noise (density matrix too big).
 AUTO_DENSITY_MATRIX_MAX_QUBITS = 10
-BASE_OVERHEAD_BYTES = 512 * 2**20  # Python + Qiskit + Aer, measured RSS of a worker rank ~ 300-400 MB
 
 
 class _Strict(BaseModel):
@@ -270,8 +271,22 @@ class NoiseSpec(_Strict):
         return self.kind
 
 
-Method = Literal["statevector", "density_matrix", "automatic"]
+Method = Literal["statevector", "density_matrix", "matrix_product_state", "automatic"]
 Device = Literal["auto", "CPU", "GPU"]
+Precision = Literal["double", "single"]
+# tasks: ranks share the sweep, each task on one rank; trajectories: every noisy statevector task's
+# shots are split over all ranks (tasks one after another); statevector: one circuit over all ranks
+# (an MPI-built Aer, profile aer: mpi).
+Parallel = Literal["tasks", "trajectories", "statevector"]
+TRAJECTORY_BLOCK = 32  # shots per seeded trajectory block: the unit that ranks share
+
+
+class MPSSpec(_Strict):
+    """Matrix product state controls (method matrix_product_state). A truncated MPS energy is NOT
+    variational: it can fall below the true ground energy; both values are recorded in the file."""
+
+    bond_dimension: int | None = Field(None, ge=1, le=1 << 16, description="max bond dimension chi; None = exact")
+    truncation_threshold: float = Field(1e-16, gt=0, lt=1, description="discarded Schmidt weight per SVD")
 
 
 class TaskSpec(_Strict):
@@ -288,6 +303,9 @@ class TaskSpec(_Strict):
     method: Method
     shots: int
     device: Device = "auto"
+    precision: Precision = "double"
+    parallel: Parallel = "tasks"
+    mps: MPSSpec = Field(default_factory=MPSSpec)
 
     @property
     def simulated_qubits(self) -> int:
@@ -304,11 +322,19 @@ class TaskSpec(_Strict):
         return "density_matrix" if noisy and self.simulated_qubits <= AUTO_DENSITY_MATRIX_MAX_QUBITS \
             else "statevector"
 
-    def memory_bytes(self) -> int:
-        n = self.simulated_qubits
-        state = 16 * 4**n if self.resolved_method == "density_matrix" else 16 * 2**n
-        # the state itself, one copy for the ideal-distribution run, and the interpreter
-        return 2 * state + BASE_OVERHEAD_BYTES
+    @property
+    def noisy(self) -> bool:
+        return self.noise.kind not in ("none", "readout")
+
+    def footprint(self, ranks: int = 1, gpus_per_rank: int = 0):
+        """This task's memory (hpcq.sim.memory.Footprint); ``ranks`` > 1 = one distributed state."""
+        from hpcq.sim import memory
+
+        return memory.footprint(self.simulated_qubits, self.resolved_method, self.precision, ranks=ranks,
+                                gpus_per_rank=gpus_per_rank, bond_dimension=self.mps.bond_dimension)
+
+    def memory_bytes(self, ranks: int = 1, gpus_per_rank: int = 0) -> int:
+        return self.footprint(ranks, gpus_per_rank).rank_bytes
 
 
 def _task_id(content: dict[str, Any]) -> str:
@@ -330,6 +356,15 @@ class SweepParams(_Strict):
     shots: int = Field(1024, ge=1, le=10_000_000,
                        description="trajectories per evaluation for noisy statevector runs")
     device: Device = "auto"
+    precision: Precision = Field("double", description="single halves statevector memory (complex64)")
+    parallel: Parallel = Field("tasks", description="what the job's ranks share: tasks | trajectories | "
+                               "statevector (one circuit over all ranks, needs an MPI Aer)")
+    mps: MPSSpec = Field(default_factory=MPSSpec, description="method matrix_product_state only")
+
+    @property
+    def distribute(self) -> bool:
+        """One statevector over all ranks (read by the executor's sizing)."""
+        return self.parallel == "statevector"
 
     @field_validator("study")
     @classmethod
@@ -351,10 +386,27 @@ class SweepParams(_Strict):
 
     @model_validator(mode="after")
     def _check(self):
+        if self.mps != MPSSpec() and self.method != "matrix_product_state":
+            raise ValueError("mps: bond_dimension/truncation_threshold apply to method 'matrix_product_state'; "
+                             "set method: matrix_product_state or remove mps")
+        if self.parallel == "statevector" and self.method not in ("statevector", "automatic"):
+            raise ValueError(f"parallel: 'statevector' distributes a statevector; method {self.method!r} "
+                             "cannot be distributed: use method statevector or parallel 'tasks'")
+        if self.parallel == "statevector" and self.device == "GPU":
+            raise ValueError("parallel: 'statevector' runs on the MPI-built CPU Aer; use device auto/CPU")
+        from hpcq.sim import memory
+
         for i, t in enumerate(self.tasks()):
-            if t.problem.qubits > 12 and t.resolved_method == "density_matrix":
-                raise ValueError(f"task {i} ({t.task_id}): density_matrix on {t.problem.qubits} "
-                                 "qubits needs 16*4^n bytes; use method 'statevector' or <= 12 qubits")
+            if self.parallel == "statevector" and t.resolved_method != "statevector":
+                raise ValueError(f"task {i} ({t.task_id}): parallel 'statevector' needs method statevector, "
+                                 f"but this task resolves to {t.resolved_method}; set method: statevector")
+            fp = t.footprint()
+            if fp.rank_bytes > memory.MAX_NODE_BYTES and not (self.parallel == "statevector"
+                                                             and t.resolved_method == "statevector"):
+                hint = memory.advice(t.simulated_qubits, t.resolved_method, self.precision, memory.MAX_NODE_BYTES,
+                                     bond_dimension=t.mps.bond_dimension)
+                raise ValueError(f"task {i} ({t.task_id}): {fp.describe()}, more than any node has "
+                                 f"({memory.fmt_bytes(memory.MAX_NODE_BYTES)}); would fit: {hint}")
         return self
 
     def tasks(self) -> list[TaskSpec]:
@@ -364,18 +416,28 @@ class SweepParams(_Strict):
             common = dict(problem=problem.model_dump(mode="json"), ansatz=ansatz.model_dump(mode="json"),
                           optimizer=opt.model_dump(mode="json"), seed=seed, method=self.method,
                           shots=self.shots, device=self.device)
+            # scale fields enter the id only when set, so ids of existing studies stay stable
+            scale = dict(precision=self.precision, parallel=self.parallel, mps=self.mps.model_dump(mode="json"))
+            default = dict(precision="double", parallel="tasks", mps=MPSSpec().model_dump(mode="json"))
+            common.update({k: v for k, v in scale.items() if v != default[k]})
             content = dict(common, noise=noise.model_dump(mode="json"))
             parent = "" if noise.kind == "none" else _task_id(
                 dict(common, noise=NoiseSpec().model_dump(mode="json")))
             out.append(TaskSpec(task_id=_task_id(content), step="vqe" if noise.kind == "none" else "noise",
                                 parent_task_id=parent, problem=problem, ansatz=ansatz, optimizer=opt,
                                 noise=noise, seed=seed, method=self.method, shots=self.shots,
-                                device=self.device))
+                                device=self.device, precision=self.precision, parallel=self.parallel,
+                                mps=self.mps))
         return out
 
-    def memory_per_rank_bytes(self) -> int:
+    def footprints(self, ranks: int = 1, gpus_per_rank: int = 0) -> list:
+        """Every task's memory (hpcq.sim.memory.Footprint); ``ranks``: ranks sharing ONE state
+        (the job's rank count for parallel 'statevector', else 1)."""
+        return [t.footprint(ranks, gpus_per_rank) for t in self.tasks()]
+
+    def memory_per_rank_bytes(self, ranks: int = 1, gpus_per_rank: int = 0) -> int:
         """Peak memory one rank needs: that of the largest task (ranks run one task at a time)."""
-        return max(t.memory_bytes() for t in self.tasks())
+        return max(f.rank_bytes for f in self.footprints(ranks, gpus_per_rank))
 
     def max_qubits(self) -> int:
         return max(t.simulated_qubits for t in self.tasks())

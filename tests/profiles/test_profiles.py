@@ -331,43 +331,40 @@ def test_module_and_env_values_are_quoted():
 # --- sizing -----------------------------------------------------------------------------------------
 
 def test_memory_model():
-    assert sizing.state_bytes(10, "statevector") == 16 * 2**10
-    assert sizing.state_bytes(14, "density_matrix") == 16 * 4**14  # 4.3 GB
-    assert sizing.state_bytes(14, "density_matrix", "single") == 8 * 4**14
-    assert sizing.memory_bytes(20, "statevector") == \
-        int(16 * 2**20 * sizing.OVERHEAD_FACTOR + 0.999) + sizing.BASE_PROCESS_BYTES
-    assert sizing.effective_method(8, "automatic") == "density_matrix"
-    assert sizing.effective_method(20, "automatic") == "statevector"
-    assert sizing.memory_bytes(30, "stabilizer") < sizing.BASE_PROCESS_BYTES + 10_000
-    with pytest.raises(ValueError, match="matrix_product_state"):
-        sizing.memory_bytes(10, "matrix_product_state")
-    with pytest.raises(ValueError, match="n_qubits"):
-        sizing.memory_bytes(0, "statevector")
+    # THE model lives in hpcq.sim.memory (tests/scale/test_memory.py); sizing compares it with nodes
+    from hpcq.sim import memory
+
+    assert memory.state_bytes(14, "density_matrix") == 16 * 4**14  # 4.3 GB
+    assert sizing.memory is memory and not hasattr(sizing, "memory_bytes")
 
 
 def test_check_fits_refuses_with_numbers():
+    from hpcq.sim.memory import rank_bytes
+
     p = load_profile("local")
-    need = sizing.memory_bytes(14, "density_matrix")  # ~5 GB with overhead
+    need = rank_bytes(14, "density_matrix")  # ~4.8 GiB with overhead
     res = resolve_resources(p, {"processespernode": 8})
     with pytest.raises(ConditionsError) as ei:
         sizing.check_fits(need, res, p, what="14 qubits density_matrix")
     msg = str(ei.value)
-    assert msg.startswith("conditions.processespernode: 14 qubits density_matrix needs 5.0 GB per rank; "
-                          "8 ranks/node x 5.0 GB = 39.9 GB > 16.8 GB of profile local's nodes"), msg
-    assert "at most 3 ranks per node" in msg and "statevector" in msg
+    assert msg.startswith("conditions.processespernode: 14 qubits density_matrix needs 4.78 GiB per rank; "
+                          "8 ranks/node x 4.78 GiB = 38.2 GiB > 15.6 GiB of profile local's nodes"), msg
+    assert "at most 3 ranks per node" in msg
     with pytest.raises(ConditionsError, match=r"^conditions.processespernode: .* more than .* whole node"):
-        sizing.check_fits(sizing.memory_bytes(16, "density_matrix"), resolve_resources(p, {}), p)
+        sizing.check_fits(rank_bytes(16, "density_matrix"), resolve_resources(p, {}), p)
     # fits on the node but not in the memory asked for -> names conditions.mem and the value to set
     with pytest.raises(ConditionsError, match=r"^conditions.mem: .* set conditions.mem to at least \d+Mi"):
         sizing.check_fits(need, resolve_resources(p, {"mem": "1024Mi"}), p)
     sizing.check_fits(need, resolve_resources(p, {"mem": "6Gi"}), p)  # fits
-    sizing.check_fits(sizing.memory_bytes(20, "statevector"), resolve_resources(p, {"processespernode": 4}), p)
+    sizing.check_fits(rank_bytes(20, "statevector"), resolve_resources(p, {"processespernode": 4}), p)
     assert sizing.max_ranks_per_node(need, p) == 3
 
 
 def test_check_fits_without_mem_flag_checks_the_node_only():
+    from hpcq.sim.memory import rank_bytes
+
     p = load_profile("mn5-gpp", {"account": "a"})
     res = resolve_resources(p, {"processespernode": 1})
     assert "mem_gb" not in submitit_params(res, p)
-    sizing.check_fits(sizing.memory_bytes(14, "density_matrix"), res, p)
+    sizing.check_fits(rank_bytes(14, "density_matrix"), res, p)
     assert isinstance(res, JobResources)

@@ -1,0 +1,229 @@
+"""THE memory model: how many bytes one rank (and one GPU) needs to simulate a circuit with Qiskit
+Aer, and from that the largest problem an allocation holds. Imports no Qiskit: the executor sizes
+jobs with it on the login node, ``hpcq run`` on a laptop. Documented in docs/simulation.md "Sizing".
+
+Why these numbers (measured, /work/shared/reference/aer-scale.md and aer-lab.md):
+- state: statevector 16*2^n bytes (complex128) or 8*2^n (``precision: single``); density_matrix and
+  unitary 16*4^n; superop 16*16^n. Peak RSS of one EstimatorV2 evaluation was 1.02-1.09 x state
+  plus 100-350 MiB of Python/Qiskit/Aer: ``AER_WORK_FACTOR`` and ``BASE_PROCESS_BYTES``.
+- distributed statevector (Aer built with MPI, one circuit over P = 2^k ranks): each rank holds
+  2^n/P amplitudes AND a receive buffer of the same size (Aer's qubitvector chunk buffers, open
+  issue Qiskit/qiskit-aer#2256): ``DISTRIBUTED_BUFFER_FACTOR`` = 2 per rank.
+- matrix_product_state: n site tensors of 2*chi^2 amplitudes, chi capped at 2^(n/2), plus the
+  two-site SVD work space; without a bond-dimension cap the worst case 2^(n/2) is budgeted (so a
+  100-qubit MPS must set ``bond_dimension``).
+- stabilizer / extended_stabilizer: a 2n x 2n bit tableau; the base process dominates.
+- GPU: the state lives in GPU memory (split over the GPUs of a process by Aer's chunking); the
+  host keeps the base process plus a CUDA context per GPU.
+- dense results: up to ``DENSE_MAX_QUBITS`` the runner also keeps the final statevector and two
+  probability vectors (ideal, noisy) to store full distributions; above, it stores sampled counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+GiB = 1024**3
+MiB = 1024**2
+BASE_PROCESS_BYTES = 384 * MiB  # Python + Qiskit + Aer + mpi4py + h5py; measured RSS 100-350 MiB
+AER_WORK_FACTOR = 1.10  # Aer's buffers on top of the state, measured 1.02-1.09
+DISTRIBUTED_BUFFER_FACTOR = 2.0  # per rank: its share of the state + a receive buffer as large
+CUDA_CONTEXT_BYTES = 512 * MiB  # host memory per GPU used by a process (CUDA runtime, cuStateVec)
+DENSE_MAX_QUBITS = 20  # up to here results keep full 2^n distributions; above, sampled counts
+AMPLITUDE_BYTES = {"double": 16, "single": 8}
+STATE_EXPONENT = {"statevector": 1, "density_matrix": 2, "unitary": 2, "superop": 4}
+TABLEAU_METHODS = ("stabilizer", "extended_stabilizer")
+MPS = "matrix_product_state"
+METHODS = (*STATE_EXPONENT, MPS, *TABLEAU_METHODS)
+MAX_NODE_BYTES = 8 * 1024**4  # more than any node a profile describes: a sweep asking more is refused at once
+
+
+class SizingError(ValueError):
+    """The request cannot be sized or cannot fit; the message has the numbers and the fix."""
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units, 3 significant digits: '4.00 GiB', '384 MiB'."""
+    for unit, size in (("PiB", 1024**5), ("TiB", 1024**4), ("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
+        if n >= size:
+            v = n / size
+            return f"{v:.3g} {unit}" if v < 100 else (f"{v:.0f} {unit}" if v < 1e4 else f"{v:.2e} {unit}")
+    return f"{int(n)} B"
+
+
+def _check(n: int, method: str, precision: str) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise SizingError(f"n_qubits must be a positive integer, got {n!r}")
+    if precision not in AMPLITUDE_BYTES:
+        raise SizingError(f"precision must be 'double' or 'single', got {precision!r}")
+    if method not in METHODS:
+        raise SizingError(f"cannot size method {method!r}; use one of: {', '.join(METHODS)} "
+                          "(resolve 'automatic' first: TaskSpec.resolved_method)")
+
+
+def mps_bond(n: int, bond_dimension: int | None) -> int:
+    """The largest bond an n-qubit MPS can reach: min(cap, 2^floor(n/2))."""
+    full = 1 << min(n // 2, 62)
+    return full if bond_dimension is None else min(int(bond_dimension), full)
+
+
+def state_bytes(n: int, method: str, precision: str = "double", bond_dimension: int | None = None) -> int:
+    """Bytes of the simulator state alone (whole state, not per rank)."""
+    _check(n, method, precision)
+    amp = AMPLITUDE_BYTES[precision]
+    if method in TABLEAU_METHODS:
+        return (2 * n) * (2 * n + 1) // 8 + 1
+    if method == MPS:
+        chi = mps_bond(n, bond_dimension)
+        return n * 2 * chi * chi * amp + n * chi * 8  # Gamma tensors + lambda vectors
+    return amp * (1 << (n * STATE_EXPONENT[method]))
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Memory of one simulation, per rank (host) and per GPU, with how it was derived."""
+
+    n_qubits: int
+    method: str
+    precision: str
+    ranks: int  # ranks sharing ONE state (1 unless distributed)
+    gpus_per_rank: int
+    state_bytes: int  # the whole state
+    rank_bytes: int  # host memory one rank needs (what --mem must cover per rank)
+    gpu_bytes: int  # memory one GPU needs (0 on CPU)
+    blocking_qubits: int | None  # Aer chunk size for a distributed statevector, else None
+
+    @property
+    def label(self) -> str:
+        where = f" over {self.ranks} ranks" if self.ranks > 1 else ""
+        return f"{self.n_qubits}-qubit {self.method} ({self.precision}){where}"
+
+    def describe(self) -> str:
+        gpu = f", {fmt_bytes(self.gpu_bytes)} per GPU" if self.gpus_per_rank else ""
+        return f"{self.label}: state {fmt_bytes(self.state_bytes)}, {fmt_bytes(self.rank_bytes)} per rank{gpu}"
+
+
+def footprint(n: int, method: str, precision: str = "double", *, ranks: int = 1, gpus_per_rank: int = 0,
+              bond_dimension: int | None = None, dense_results: bool | None = None) -> Footprint:
+    """Per-rank (and per-GPU) bytes to simulate ``n`` qubits with Aer ``method``.
+
+    ``ranks`` > 1 means ONE state distributed over that many ranks (statevector only, power of two,
+    an MPI-built Aer); ranks that share a sweep each hold their own state: pass ranks=1 for them.
+    ``dense_results``: the runner keeps full distributions (default: n <= DENSE_MAX_QUBITS)."""
+    state = state_bytes(n, method, precision, bond_dimension)
+    if ranks < 1 or ranks & (ranks - 1):
+        raise SizingError(f"ranks={ranks}: a distributed statevector needs a power-of-two rank count "
+                          "(1, 2, 4, ...); set processespernode x nodes accordingly")
+    if ranks > 1 and method != "statevector":
+        raise SizingError(f"method {method!r} cannot be distributed over ranks (Aer distributes only "
+                          "statevector); use distribute: false, or method statevector")
+    if ranks > 1 and ranks.bit_length() - 1 > n - 2:
+        raise SizingError(f"{n} qubits cannot be split over {ranks} ranks (each rank needs a chunk of at "
+                          "least 2 qubits); use fewer ranks")
+    dense = n <= DENSE_MAX_QUBITS if dense_results is None else dense_results
+    # full distributions: final statevector (complex128) + two probability vectors, on rank 0
+    results = (16 + 2 * 8) * (1 << n) if dense else 0
+    blocking = None
+    if method == MPS:
+        chi = mps_bond(n, bond_dimension)
+        work = 4 * (2 * chi) ** 2 * AMPLITUDE_BYTES[precision]  # two-site SVD: theta, U, S, V
+        sim = state + work
+    elif method in TABLEAU_METHODS:
+        sim = state
+    elif ranks > 1:
+        sim = math.ceil(state / ranks * DISTRIBUTED_BUFFER_FACTOR)
+        blocking = n - (ranks.bit_length() - 1)
+    else:
+        sim = math.ceil(state * AER_WORK_FACTOR)
+    if gpus_per_rank > 0:
+        gpu = math.ceil(sim / gpus_per_rank)
+        host = BASE_PROCESS_BYTES + gpus_per_rank * CUDA_CONTEXT_BYTES + results
+        if gpus_per_rank > 1 and method == "statevector":
+            blocking = n - (gpus_per_rank - 1).bit_length()  # Aer chunks the state over the GPUs
+        return Footprint(n, method, precision, ranks, gpus_per_rank, state, host, gpu, blocking)
+    return Footprint(n, method, precision, ranks, 0, state, BASE_PROCESS_BYTES + sim + results, 0, blocking)
+
+
+def rank_bytes(n: int, method: str, precision: str = "double", **kw) -> int:
+    """Host bytes one rank needs (see ``footprint``)."""
+    return footprint(n, method, precision, **kw).rank_bytes
+
+
+def fits(fp: Footprint, mem_per_rank_bytes: float, gpu_mem_bytes: float = 0) -> bool:
+    if fp.rank_bytes > mem_per_rank_bytes:
+        return False
+    return not fp.gpus_per_rank or fp.gpu_bytes <= gpu_mem_bytes
+
+
+def max_qubits(method: str, precision: str, mem_per_rank_bytes: float, *, ranks: int = 1,
+               gpus_per_rank: int = 0, gpu_mem_bytes: float = 0, bond_dimension: int | None = None,
+               limit: int = 4096) -> int:
+    """The largest qubit count whose footprint fits (0 if none); MPS and tableaux grow slowly, so
+    the search stops at ``limit``."""
+    lo = 0
+    for n in range(max(1, 2 * (ranks.bit_length() - 1) or 1), limit + 1):
+        try:
+            ok = fits(footprint(n, method, precision, ranks=ranks, gpus_per_rank=gpus_per_rank,
+                                bond_dimension=bond_dimension), mem_per_rank_bytes, gpu_mem_bytes)
+        except SizingError:
+            ok = False
+        if ok:
+            lo = n
+        elif method in STATE_EXPONENT:
+            break  # exponential: nothing larger fits
+    return lo
+
+
+def min_ranks(n: int, precision: str, mem_per_rank_bytes: float, max_ranks: int) -> int | None:
+    """The smallest power-of-two rank count (<= max_ranks) over which an n-qubit statevector fits."""
+    p = 1
+    while p <= max_ranks:
+        try:
+            if footprint(n, "statevector", precision, ranks=p).rank_bytes <= mem_per_rank_bytes:
+                return p
+        except SizingError:
+            return None
+        p *= 2
+    return None
+
+
+def blocking_qubits(n: int, ranks: int, precision: str = "double", mem_per_rank_bytes: float | None = None) -> int:
+    """Aer's ``blocking_qubits`` for an n-qubit statevector over ``ranks`` ranks: the qubits of one
+    chunk. It must be <= n - log2(ranks) (every rank at least one chunk) and >= 2 (the widest gate);
+    hpcq uses the largest chunk whose state + receive buffer fits the rank's memory (fewer, larger
+    chunks = fewer exchanges). Aer's automatic choice is wrong (aer-scale.md §2): always set it."""
+    if ranks < 1 or ranks & (ranks - 1):
+        raise SizingError(f"ranks={ranks}: use a power of two")
+    top = n - (ranks.bit_length() - 1)
+    if top < 2:
+        raise SizingError(f"{n} qubits over {ranks} ranks leaves chunks under 2 qubits; use fewer ranks")
+    if mem_per_rank_bytes is None:
+        return top
+    budget = mem_per_rank_bytes - BASE_PROCESS_BYTES
+    amp = AMPLITUDE_BYTES[precision]
+    b = top
+    while b > 2 and DISTRIBUTED_BUFFER_FACTOR * amp * (1 << b) > budget:
+        b -= 1
+    return b
+
+
+def advice(n: int, method: str, precision: str, mem_per_rank_bytes: float, *, gpus_per_rank: int = 0,
+           gpu_mem_bytes: float = 0, bond_dimension: int | None = None) -> str:
+    """What would fit in this much memory per rank, as a phrase for a refusal message (the
+    executor adds distributed layouts from the profile's nodes: hpcq.executor.sizing)."""
+    parts = []
+    best = max_qubits(method, precision, mem_per_rank_bytes, gpus_per_rank=gpus_per_rank,
+                      gpu_mem_bytes=gpu_mem_bytes, bond_dimension=bond_dimension)
+    parts.append(f"at most {best} qubits with {method} ({precision}) per rank" if best
+                 else f"no {method} ({precision}) simulation at all in {fmt_bytes(mem_per_rank_bytes)} per rank")
+    if method in STATE_EXPONENT and precision == "double":
+        single = max_qubits(method, "single", mem_per_rank_bytes, gpus_per_rank=gpus_per_rank,
+                            gpu_mem_bytes=gpu_mem_bytes)
+        if single > best:
+            parts.append(f"{single} in single precision")
+    if method == "density_matrix":
+        parts.append(f"statevector up to {max_qubits('statevector', precision, mem_per_rank_bytes)} qubits")
+    if method == MPS and bond_dimension is None:
+        parts.append("set bond_dimension to cap the MPS")
+    return "; ".join(parts)
