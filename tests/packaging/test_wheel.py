@@ -108,6 +108,19 @@ def test_profiles_from_a_clean_venv_outside_the_tree(venv, outside):
     assert r.returncode == 1 and "unknown profile 'nosuch'" in r.stderr and str(venv) in r.stderr, r.stderr
 
 
+def test_what_an_executor_install_lacks_is_said_plainly(venv, outside):
+    """The executor extra has no Qiskit, pandas or Dash: the commands that need them say which
+    extra to install instead of failing with a traceback."""
+    cwd, env = outside
+    hpcq = str(venv / "bin" / "hpcq")
+    r = subprocess.run([hpcq, "demo", "--workdir", str(cwd / "demo")], cwd=cwd, env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "pip install 'hpcq[all]'" in r.stderr and "qiskit_aer" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (cwd / "demo").exists()  # refused before starting anything
+    r = subprocess.run([hpcq, "ui"], cwd=cwd, env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and "`hpcq ui` is unavailable" in r.stderr and "hpcq[all]" in r.stderr, r.stderr
+
+
 @pytest.mark.slurm
 def test_executor_selftest_from_the_wheel_on_the_lab_cluster(venv, outside, slurm_cluster, colonies_server):
     cwd, env = outside
