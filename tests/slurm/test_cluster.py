@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from hpcq.executor.profiles import signal_lead_s
 from hpcq.testing import need
 from hpcq.testing.slurm import local_cluster
 
@@ -76,8 +77,10 @@ def test_submitit_autoexecutor_completed_from_sacct(slurm_cluster, tmp_path):
     import submitit
 
     ex = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="slurm")
+    # submitit's default --signal=USR2@90 on a 2-min limit can arrive at once (Slurm signals up to
+    # 60 s early) and kill a rank still starting Python: the lead hpcq uses (issue 14 item 7)
     ex.update_parameters(slurm_partition="debug", timeout_min=2, tasks_per_node=2, nodes=1,
-                         cpus_per_task=1)
+                         cpus_per_task=1, slurm_signal_delay_s=signal_lead_s(120))
     job = ex.submit(_whoami, "x")
     results = job.results()
     assert sorted(r[1] for r in results) == [0, 1]

@@ -75,6 +75,10 @@ cat > "$D/slurm.conf" <<CONF
 ClusterName=$CLUSTER
 SlurmctldHost=$H(127.0.0.1)
 SlurmctldPort=$P
+# job ids unique per cluster (ports are): MPICH names its /dev/shm segments after the job, so
+# parallel lab clusters all starting at job 1 made a later MPI job attach a stale segment
+# ("MPIDI_POSIX_comm_bootstrap: Out of memory")
+FirstJobId=$((P * 1000))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/none
