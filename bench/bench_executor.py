@@ -56,8 +56,14 @@ def submitit_once(folder: Path, poll: float | None, i: int) -> float:
     from hpcq.functions import JobContext
     from hpcq.executor.selftest import echo
 
-    ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
-    ex.update_parameters(timeout_min=1, nodes=1, tasks_per_node=1, cpus_per_task=1, name=f"plain-{i}")
+    from hpcq.executor.profiles import signal_lead_s
+    from hpcq.job.runner import job_python_command
+
+    # the same Slurm request as hpcq's side: USR2 lead from the walltime and USR2 ignored at start
+    # (submitit's --signal=USR2@90 on a 1-min limit killed jobs at once; issue 14 item 7)
+    ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm", slurm_python=job_python_command())
+    ex.update_parameters(timeout_min=1, nodes=1, tasks_per_node=1, cpus_per_task=1, name=f"plain-{i}",
+                         slurm_signal_delay_s=signal_lead_s(60))
     t0 = time.perf_counter()
     job = ex.submit(echo, {"message": f"bench {i}"}, JobContext())
     if poll is None:
