@@ -80,6 +80,8 @@ class Study(BaseModel):
     maxretries: int = Field(2, ge=-1, le=100, description="ColonyOS re-runs after maxexectime expiry")
     maxwaittime: int = Field(-1, ge=-1, description="seconds a process may wait to be assigned; -1 = forever")
     priority: int = Field(0, ge=-50000, le=50000)
+    reoptimize_noise: bool = Field(False, description="workflow: each noise step also re-optimises under "
+                                   "noise, starting from its parent VQE's optimal parameters")
     sweep: dict[str, Any]
 
     @field_validator("name")

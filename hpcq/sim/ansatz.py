@@ -120,3 +120,15 @@ def initial_point(spec: AnsatzSpec, n_params: int, rng: np.random.Generator) -> 
     if spec.kind == "uccsd":
         return np.zeros(n_params)
     return rng.uniform(-np.pi, np.pi, size=n_params)
+
+
+def transpiled_size(circ: QuantumCircuit, seed: int = 0) -> dict[str, int]:
+    """Parameters, depth and two-qubit gates after transpiling to the simulator's basis (as the runner does)."""
+    from qiskit import transpile
+
+    from hpcq.sim.noise import BASIS_GATES
+
+    tqc = transpile(circ, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=seed)
+    ops = tqc.count_ops()
+    return {"n_params": circ.num_parameters, "depth": tqc.depth(),
+            "two_qubit_gates": int(sum(v for k, v in ops.items() if k in ("cx", "cz", "ecr", "swap")))}

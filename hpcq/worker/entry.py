@@ -108,13 +108,14 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
 
 
 def _finish(params: SweepParams, ctx: JobContext, results: list, threads: int, size: int,
-            started: str, t0: float) -> FunctionResult:
+            started: str, t0: float, extra_provenance: dict | None = None) -> FunctionResult:
     from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
     from hpcq.results.h5format import write_results
 
     device = resolve_device(params.device)
     prov = _provenance(params, ctx, threads, size, started, time.perf_counter() - t0,
                        aer_mpi_processes(), device)
+    prov.update(extra_provenance or {})  # e.g. a noise step's parent parameters (hpcq.workflow.steps)
     path = Path(ctx.workdir) / output_name(params, ctx)
     tw = time.perf_counter()
     write_results(path, results, prov, study=params.study)

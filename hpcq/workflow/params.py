@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hpcq.sim.spec import AnsatzSpec, ProblemSpec, MAX_QUBITS
+from hpcq.sim.spec import MAX_QUBITS, AnsatzSpec, ProblemSpec, SweepParams
+
+
+class IntegralsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    problem: ProblemSpec
 
 
 class HamiltonianParams(BaseModel):
@@ -16,6 +21,7 @@ class AnsatzParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ansatz: AnsatzSpec
     n_qubits: int = Field(ge=1, le=MAX_QUBITS)
+    problem: ProblemSpec | None = None  # chemistry ansatze (HF state, UCCSD) need it
 
 
 class AggregateParams(BaseModel):
@@ -24,3 +30,9 @@ class AggregateParams(BaseModel):
     rank_by: list[str] = Field(default_factory=lambda: ["abs_error:min", "jsd:min"], min_length=1)
     weights: list[float] | None = None
     top: int = Field(10, ge=1, le=1000)
+
+
+class NoiseStepParams(SweepParams):
+    """One noise task (a one-task sweep) that starts from its parent VQE's optimal parameters."""
+
+    reoptimize: bool = False
