@@ -23,6 +23,7 @@ COMMANDS = {
     "cancel": "hpcq.client.cli:cancel",
     "config": "hpcq.client.cli:config",
     "demo": "hpcq.client.demo:demo",
+    "problems": "hpcq.client.problems_cli:problems",
 }
 
 

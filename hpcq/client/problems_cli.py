@@ -1,0 +1,87 @@
+"""`hpcq problems show STUDY` : inspect a study's problems before submitting it.
+
+Per problem and ansatz: qubits, Pauli terms, active-space electrons, HF and exact reference
+energies (Ha; the same checked references the runs use) and the ansatz's parameters and two-qubit
+gates after transpiling to the simulator's basis. Needs the simulation extra (hpcq[worker]).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def inspect(study) -> list[dict]:
+    from hpcq.sim import problems as P
+    from hpcq.sim.ansatz import build_ansatz, transpiled_size
+
+    params = study.params
+    rows = []
+    for i, prob in enumerate(params.problems):
+        op = P.hamiltonian(prob)
+        refs = P.reference(prob)
+        row = {"index": i, "kind": prob.kind, "mapping": prob.mapping if prob.kind != "tfim" else None,
+               "qubits": op.num_qubits, "pauli_terms": len(op),
+               "electrons": list(prob.electrons) if prob.electrons else None,
+               "spatial_orbitals": prob.spatial_orbitals,
+               "hf_energy": refs.get("hf_energy"), "exact_energy": P.exact_ground_energy(prob),
+               "exact_method": refs.get("exact_method", "exact diagonalisation"),
+               "pyscf_energy": refs.get("pyscf_energy"), "pyscf_method": refs.get("pyscf_method"),
+               "energy_kind": refs.get("energy_kind", "electronic (h2) or model units"), "ansatze": []}
+        if prob.kind == "molecule":
+            row["molecule"] = prob.geometry if isinstance(prob.geometry, str) else "custom"
+            row["basis"] = prob.basis
+        for a in params.ansatze:
+            try:
+                size = transpiled_size(build_ansatz(a, op.num_qubits, prob))
+            except ValueError as exc:
+                size = {"error": str(exc)}
+            row["ansatze"].append({"kind": a.kind, "reps": a.reps, **size})
+        rows.append(row)
+    return rows
+
+
+@click.group(help="Inspect problems before submitting a study.")
+def problems():
+    pass
+
+
+@problems.command("show")
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def show(study_file: str, as_json: bool):
+    """Qubits, Pauli terms, electrons, HF/exact energies and ansatz sizes of every problem in STUDY_FILE."""
+    from hpcq.client.study import StudyError, load_study
+
+    try:
+        study = load_study(study_file)
+        rows = inspect(study)
+    except (StudyError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"study": study.name, "problems": rows}, indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"study {study.name}: problems (energies in Ha)")
+    for col in ("#", "problem", "qubits", "terms", "electrons (a,b)", "HF", "exact", "ansatz", "params", "2q gates"):
+        t.add_column(col)
+    fmt = lambda v: "" if v is None else f"{v:.8f}"  # noqa: E731
+    for r in rows:
+        name = r["kind"] + (f" {r.get('molecule', '')} {r.get('basis', '')}" if r["kind"] == "molecule" else "")
+        name += f" [{r['mapping']}]" if r["mapping"] else ""
+        for j, a in enumerate(r["ansatze"]):
+            first = j == 0
+            t.add_row(str(r["index"]) if first else "", name if first else "", str(r["qubits"]) if first else "",
+                      str(r["pauli_terms"]) if first else "",
+                      (str(tuple(r["electrons"])) if r["electrons"] else "-") if first else "",
+                      fmt(r["hf_energy"]) if first else "", fmt(r["exact_energy"]) if first else "",
+                      f"{a['kind']} r{a['reps']}", str(a.get("n_params", "-")),
+                      str(a.get("two_qubit_gates", a.get("error", "-"))))
+    Console().print(t)
+    for r in rows:
+        if r.get("pyscf_method"):
+            click.echo(f"problem {r['index']}: exact = {r['exact_method']}; equals {r['pyscf_method']} "
+                       f"{r['pyscf_energy']:.10f} within 1e-8 Ha; energies are {r['energy_kind']}")
