@@ -190,6 +190,23 @@ def _provide_parent_operator(params, ctx: JobContext, step: str) -> str:
     raise RuntimeError(f"{step}: the parent's Hamiltonian ({path}) is for another problem")
 
 
+def method_reason(task) -> str:
+    """Which simulation method a task runs and why (recorded in the noise step's HDF5 provenance)."""
+    from hpcq.sim.spec import AUTO_DENSITY_MATRIX_MAX_QUBITS as DM_MAX
+
+    n, m = task.simulated_qubits, task.resolved_method
+    if task.method != "automatic":
+        return f"{m}: requested explicitly"
+    if not task.noisy:
+        return f"statevector: {task.noise.kind} noise acts at readout only, exact expectation values"
+    if m == "density_matrix":
+        return (f"density_matrix: {n} qubits <= {DM_MAX}, so one exact noisy evaluation (16*4^{n} B = "
+                f"{16 * 4 ** n / 2**20:.1f} MiB) is cheaper than {task.shots} statevector trajectories")
+    return (f"statevector trajectories: {n} qubits > {DM_MAX}; a density matrix would cost 4^{n} per gate "
+            f"(~2^{n} x a statevector), more than {task.shots} trajectories (shots); the energy is a "
+            f"{task.shots}-trajectory mean")
+
+
 def vqe(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     """A noiseless VQE run on the parent's Hamiltonian (read from its file, not rebuilt)."""
     from hpcq.sim.spec import parse_sweep
@@ -248,8 +265,10 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
 
     extra = {"parent_parameters": [float(v) for v in x_parent], "parent_task_id": task.parent_task_id,
              "parent_file": parent_path, "parent_content_sha256": parent_sha, "parent_energy": parent_energy,
-             "hamiltonian_file": ham, "noise_step": "energy at the parent's parameters"
+             "hamiltonian_file": ham, "method": task.resolved_method, "method_reason": method_reason(task),
+             "noise_step": "energy at the parent's parameters"
              + (" + re-optimisation from them (task id suffix -reopt)" if reoptimize else "")}
     res = _finish(params, ctx, results, threads, 1, started, t0, extra_provenance=extra)
-    res.summary.update(step="noise", parent_task_id=task.parent_task_id, hamiltonian_file=ham, **summary_extra)
+    res.summary.update(step="noise", parent_task_id=task.parent_task_id, hamiltonian_file=ham,
+                       method=task.resolved_method, method_reason=method_reason(task), **summary_extra)
     return res

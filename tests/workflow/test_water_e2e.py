@@ -1,0 +1,65 @@
+"""The water workflow end to end: real embedded server, real local Slurm, a real executor; every
+step is a Slurm job and hands its file to the next through ColonyOS (integrals -> hamiltonian ->
+ansatz -> vqe -> noise -> aggregate). Trimmed from studies/water.yaml to one ansatz, one
+optimizer and one noise model so it fits the test budget."""
+
+import json
+from importlib.resources import files
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from hpcq.cli import main
+from hpcq.client.api import Client
+from hpcq.config import Settings
+from hpcq.testing.faults import ExecutorProc
+
+
+@pytest.fixture
+def stack(colonies_server, slurm_cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "cfg"))
+    colonies_server.monkeypatch_env(monkeypatch)
+    ex = ExecutorProc(env_file=colonies_server.env_file, state_dir=tmp_path / "executor", name="water")
+    with ex.start():
+        yield Client(Settings.load(colonies_server.env_file))
+
+
+def cli(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_water_workflow_on_slurm(stack, tmp_path):
+    study = yaml.safe_load((files("hpcq.client") / "studies" / "water.yaml").read_text())
+    study["name"] = "water-e2e"
+    study["resources"].update(walltime=300)
+    study["sweep"].update(ansatze=[{"kind": "uccsd", "reps": 1}], optimizers=[{"kind": "cobyla", "maxiter": 25}],
+                          noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.001, "p2": 0.01}])
+    f = tmp_path / "water.yaml"
+    f.write_text(yaml.safe_dump(study))
+    res = cli("submit", str(f), "--timeout", "600")
+    assert res.exit_code == 0, res.output
+    assert "6 done / 0 failed" in res.output, res.output
+    st = json.loads(cli("status", "water-e2e", "--json").output)
+    assert st["counts"]["done"] == 6
+    dest = tmp_path / "results"
+    res = cli("fetch", "water-e2e", "--dest", str(dest))
+    assert res.exit_code == 0 and "fetched 2 result file(s)" in res.output, res.output
+    vqe = noise = None
+    for path in dest.glob("*.h5"):
+        with h5py.File(path) as h:
+            for tid, g in h["tasks"].items():
+                rec = (tid, g["final_parameters"][()], float(g["metrics"].attrs["energy"]),
+                       dict(h["provenance"].attrs))
+                if g.attrs["step"] == "vqe":
+                    vqe = rec
+                else:
+                    noise = rec
+                    assert g.attrs["parent_task_id"] == vqe[0] if vqe else True
+    assert vqe and noise
+    assert abs(vqe[2] - -74.97045438545) < 0.05  # COBYLA from HF, 25 iterations
+    assert np.array_equal(json.loads(noise[3]["parent_parameters"]), vqe[1])
+    assert noise[3]["parent_task_id"] == vqe[0]
+    assert np.array_equal(noise[1], vqe[1]) and noise[2] > vqe[2]
