@@ -156,7 +156,10 @@ def embed_files(data: Any, base: Path, source: str) -> Any:
     if not isinstance(sweep, dict):
         return data
     for section in ("problems", "ansatze"):
-        for i, entry in enumerate(sweep.get(section) or []):
+        entries = sweep.get(section)
+        if not isinstance(entries, list):
+            continue  # validation names the field
+        for i, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or "data" in entry:
                 continue
             ref = entry["file"]
