@@ -85,3 +85,24 @@ def test_uccsd_vqe_water_reaches_chemical_accuracy():
     assert r.metrics["abs_error"] < 1.6e-3
     assert r.metrics["chemical_accuracy"]
     assert r.metrics["hf_energy"] == pytest.approx(-74.96302314, abs=1e-7)
+
+
+@pytest.mark.parametrize("mapping", ["jordan_wigner", "parity", "bravyi_kitaev"])
+def test_hf_state_and_uccsd_at_zero_give_hf_energy_in_every_mapping(mapping):
+    """The HF bits come from the mapping's encoding; UCCSD(0) = HF; one excitation lowers the energy."""
+    import numpy as np
+    from qiskit.quantum_info import Statevector
+
+    from hpcq.sim.ansatz import build_ansatz
+    from hpcq.sim.spec import AnsatzSpec
+
+    p = mol(geometry="h2o", active_electrons=4, active_orbitals=4, mapping=mapping)
+    qc = build_ansatz(AnsatzSpec(kind="uccsd", reps=1), p.qubits, p)
+    H = problems.hamiltonian(p)
+    e0 = Statevector(qc.assign_parameters(np.zeros(qc.num_parameters))).expectation_value(H).real
+    assert e0 == pytest.approx(problems.reference(p)["pyscf_hf_energy"], abs=1e-8)
+    he = build_ansatz(AnsatzSpec(kind="real_amplitudes", reps=1), p.qubits, p)
+    from hpcq.sim.ansatz import hf_bits
+
+    assert he.num_qubits == p.qubits and he.count_ops().get("x", 0) == len(hf_bits(p)) > 0  # HF first
+    assert len(hf_bits(p)) == 4 or mapping != "jordan_wigner"  # JW: one set bit per electron
