@@ -100,7 +100,9 @@ def post(inbox: Path, task: Task) -> Path:
     """Atomically put a Task into an inbox (write a hidden temp file, rename: the reader never
     sees half a file). Fails if the session has retired its inbox."""
     if not inbox.is_dir():
-        raise FileNotFoundError(f"{inbox} does not exist")
+        if any(inbox.parent.glob(f"{INBOX}.ended-*")):
+            raise FileNotFoundError(f"{inbox} was retired by the session job")
+        inbox.mkdir(parents=True, exist_ok=True)  # the session job has not started yet
     fd, tmp = tempfile.mkstemp(dir=inbox, prefix=".incoming-")
     with os.fdopen(fd, "w") as fh:
         json.dump(asdict(task), fh)

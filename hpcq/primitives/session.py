@@ -78,13 +78,17 @@ class Session:
             from hpcq.primitives.base import submit_call
 
             params = {"primitive": "estimator", "op": "close", "session": self.session_id, "label": "close"}
-            submit_call(self.client, params, self._options, walltime=self._options.resources.walltime)
+            call = submit_call(self.client, params, self._options, walltime=self._options.resources.walltime)
             end = time.monotonic() + timeout
             while not ProcessState(p.state).final and time.monotonic() < end:
                 time.sleep(0.1)
                 p = self.process()
+                closing = self.client.colonies.get_process(call.processids[0], self.client.key)
+                if ProcessState(closing.state) in (ProcessState.FAILED, ProcessState.CANCELLED):
+                    break  # the close call was refused: cancel the session instead
             if not ProcessState(p.state).final:
                 self.cancel()
+                p = self.process()
         self.closed_process = p
         return {"state": ProcessState(p.state).label, "output": list(p.output or []), "errors": list(p.errors or [])}
 

@@ -1,0 +1,95 @@
+"""Sessions: one Slurm allocation serving many run() calls, ended by close() or idle timeout."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import SparsePauliOp
+
+from hpcq.colonyos import ProcessState
+from hpcq.primitives import EstimatorV2, PrimitiveJobError, SamplerV2, Session
+
+pytestmark = pytest.mark.slurm
+
+
+def _slurm_jobs_since(remote, t0: float) -> list[dict[str, str]]:
+    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0 - 1))
+    out = remote.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-S", start).stdout
+    rows = [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
+    return [r for r in rows if r["JobName"].startswith("hpcq-")]  # not the lab's own probe jobs
+
+
+def test_session_serves_50_calls_with_one_slurm_job(remote):
+    qc = efficient_su2(2, reps=1)
+    ham = SparsePauliOp.from_list([("ZZ", 1.0), ("XI", 0.4), ("IX", 0.4)])
+    rng = np.random.default_rng(1)
+    t0 = time.time()
+    opts = remote.options(resources={"walltime": 300, "mem": "1Gi"})
+    with Session(settings=remote.settings, idle_timeout_s=120, **opts) as session:
+        est = EstimatorV2(mode=session, **opts)
+        local = EstimatorV2(mode="local")
+        jobs_of_calls = set()
+        for i in range(49):  # a VQE loop: one call per iteration
+            x = rng.uniform(-1, 1, qc.num_parameters)
+            job = est.run([(qc, ham, x)])
+            ev = job.result()[0].data.evs
+            np.testing.assert_allclose(ev, local.run([(qc, ham, x)]).result()[0].data.evs, rtol=0, atol=1e-12)
+            jobs_of_calls.add({a.key: a.value for a in job.process.attributes}["slurm_job_id"])
+        sampler_job = SamplerV2(mode=session, seed=4, **opts).run([(qc.measure_all(inplace=False), x)], shots=64)
+        counts = sampler_job.result()[0].data.meas.get_counts()
+        assert sum(counts.values()) == 64
+        jobs_of_calls.add({a.key: a.value for a in sampler_job.process.attributes}["slurm_job_id"])
+        session_job = Session.slurm_job_id(session.process())
+        sid = session.session_id
+    assert jobs_of_calls == {session_job}
+    end = session.closed_process
+    assert end.state == ProcessState.SUCCESS, end.errors
+    summary = json.loads(end.output[1])
+    assert summary["calls"] == 50 and summary["ended"] == "closed"
+    deadline = time.monotonic() + 60
+    while True:
+        jobs = _slurm_jobs_since(remote, t0)
+        if all(j["State"] == "COMPLETED" for j in jobs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [(j["JobID"], j["State"]) for j in jobs] == [(session_job, "COMPLETED")], jobs  # sacct shows one job
+    # a call to the ended session is refused with a clear message
+    late = EstimatorV2(mode="remote", settings=remote.settings, **opts)
+    late._mode = session
+    with pytest.raises(PrimitiveJobError, match=f"session {sid} has ended"):
+        late.run([(qc, ham, x)]).result()
+
+
+def test_session_ends_on_idle_timeout(remote):
+    opts = remote.options(resources={"walltime": 300, "mem": "1Gi"})
+    session = Session(settings=remote.settings, idle_timeout_s=2, **opts).start()
+    deadline = time.monotonic() + 90
+    while not ProcessState(session.process().state).final:
+        assert time.monotonic() < deadline, "the session did not end on its idle timeout"
+        time.sleep(0.5)
+    p = session.process()
+    assert p.state == ProcessState.SUCCESS, p.errors
+    assert json.loads(p.output[1])["ended"] == "idle timeout"
+    job = Session.slurm_job_id(p)
+    deadline = time.monotonic() + 60
+    while remote.sacct(job)[0]["State"] != "COMPLETED":
+        assert time.monotonic() < deadline, remote.sacct(job)
+        time.sleep(0.5)
+
+
+def test_session_with_two_mpi_ranks_splits_each_call(remote):
+    qc = efficient_su2(3, reps=1)
+    vals = np.random.default_rng(5).uniform(-1, 1, (6, qc.num_parameters))
+    opts = remote.options(resources={"walltime": 300, "mem": "2Gi", "ranks_per_node": 2})
+    local = EstimatorV2(mode="local").run([(qc, ["ZZZ", "XIX"], vals[:, None, :])]).result()
+    with Session(settings=remote.settings, idle_timeout_s=60, **opts) as session:
+        est = EstimatorV2(mode=session, **opts)
+        for _ in range(3):
+            res = est.run([(qc, ["ZZZ", "XIX"], vals[:, None, :])]).result()
+            assert res.metadata["hpcq"]["ranks"] == 2
+            np.testing.assert_allclose(res[0].data.evs, local[0].data.evs, rtol=0, atol=1e-12)
+    assert json.loads(session.closed_process.output[1])["calls"] == 3
