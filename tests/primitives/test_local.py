@@ -190,3 +190,19 @@ def test_params_model_refuses_bad_payloads_without_qiskit():
         check({**good, "pubs": [{**pub, "parameter_values": [0.0]}]})
     with pytest.raises(ValueError, match=r"kwargs\.bogus"):
         check({**good, "bogus": 1})
+
+
+def test_h5_on_request_is_a_valid_hpcq_result_file(tmp_path, monkeypatch):
+    import h5py
+
+    from hpcq.results.h5format import validate
+
+    monkeypatch.chdir(tmp_path)
+    pubs = _estimator_pubs()[:1]
+    res = EstimatorV2(mode="local", h5=True, label="h5test").run(pubs).result()
+    path = res.metadata["hpcq_h5"]
+    assert path.startswith(str(tmp_path)) and validate(path) == []
+    with h5py.File(path) as f:
+        assert f["primitive"].attrs["kind"] == "estimator"
+        np.testing.assert_array_equal(f["primitive/pubs/0/evs"][()], res[0].data.evs)
+        assert f["provenance"].attrs["qiskit_version"]
