@@ -18,6 +18,7 @@ from pathlib import Path
 from hpcq.config import write_private_file
 from hpcq.server import api, pubsub, timeouts
 from hpcq.server.auth import Ctx
+from hpcq.server.handlers import channels, crons
 from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey
 from hpcq.server.store import Store
 from hpcq.server.wire import RPCError
@@ -127,22 +128,31 @@ def make_handler(ctx: Ctx, max_body: int):
             self.send_header("Connection", "Upgrade")
             self.send_header("Sec-WebSocket-Accept", pubsub.accept_key(key))
             self.end_headers()
+
+            def send(text: bytes) -> None:
+                self.wfile.write(pubsub.frame(0x1, text))
+                self.wfile.flush()
+
             try:
                 opcode, data = pubsub.read_frame(self.rfile, max_body)
                 if opcode != 0x1:
                     raise RPCError(400, "expected one text frame with a signed envelope")
-                reply = pubsub.subscribe(ctx, data)
+                if not pubsub.serve(ctx, data, send):
+                    return
             except RPCError as exc:
-                reply = api.error_reply(exc)[1]
+                try:
+                    send(api.error_reply(exc)[1])
+                except OSError:
+                    return
             except (ConnectionError, OSError, struct.error):
                 return
             except Exception as exc:  # never kill the server thread silently
                 log.exception("pubsub error")
-                reply = api.error_reply(RPCError(500, f"internal server error: {exc}"))[1]
-            if reply is None:
-                return  # timeout: drop the connection without a close frame, so wait() raises
+                try:
+                    send(api.error_reply(RPCError(500, f"internal server error: {exc}"))[1])
+                except OSError:
+                    return
             try:
-                self.wfile.write(pubsub.frame(0x1, reply))
                 self.wfile.write(pubsub.close_frame())
             except OSError:
                 pass
@@ -194,6 +204,8 @@ def serve(cfg: ServerConfig, ready=None) -> None:
     def sweep():
         with ctx.store.lock, ctx.store.tx():
             timeouts.sweep(ctx)
+            crons.tick(ctx)
+            channels.drop_closed(ctx)
 
     def cleanup():
         with ctx.store.lock, ctx.store.tx():

@@ -54,6 +54,21 @@ CREATE TABLE IF NOT EXISTS files (
     fileid TEXT PRIMARY KEY, colonyname TEXT NOT NULL, label TEXT NOT NULL, name TEXT NOT NULL,
     sequencenr INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS files_label ON files (colonyname, label, name);
+CREATE TABLE IF NOT EXISTS crons (
+    cronid TEXT PRIMARY KEY, colonyname TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generators (
+    generatorid TEXT PRIMARY KEY, colonyname TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generator_args (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, generatorid TEXT NOT NULL, arg TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS generator_args_gen ON generator_args (generatorid, seq);
+CREATE TABLE IF NOT EXISTS blueprint_definitions (
+    colonyname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (colonyname, name));
+CREATE TABLE IF NOT EXISTS blueprints (
+    blueprintid TEXT PRIMARY KEY, colonyname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+    locationname TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (colonyname, name));
+CREATE TABLE IF NOT EXISTS blueprint_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, blueprintid TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (
     snapshotid TEXT PRIMARY KEY, colonyname TEXT NOT NULL, name TEXT NOT NULL, doc TEXT NOT NULL,
     UNIQUE (colonyname, name));

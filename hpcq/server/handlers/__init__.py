@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from hpcq.server.handlers import (
     attributes,
+    blueprints,
+    channels,
     colonies,
+    crons,
     executors,
     files,
     graphs,
@@ -46,4 +49,20 @@ HANDLERS = {
     "getfilelabelsmsg": files.get_file_labels, "removefilemsg": files.remove_file,
     "createsnapshotmsg": files.create_snapshot, "getsnapshotmsg": files.get_snapshot,
     "getsnapshotsmsg": files.get_snapshots, "removesnapshotmsg": files.remove_snapshot,
+    # crons and generators (spawn workflows)
+    "addcronmsg": crons.add_cron, "getcronmsg": crons.get_cron, "getcronsmsg": crons.get_crons,
+    "removecronmsg": crons.remove_cron, "runcronmsg": crons.run_cron,
+    "addgeneratormsg": crons.add_generator, "getgeneratormsg": crons.get_generator,
+    "getgeneratorsmsg": crons.get_generators, "removegeneratormsg": crons.remove_generator,
+    "packgeneratormsg": crons.pack_generator, "resolvegeneratormsg": crons.resolve_generator,
+    # channels (subscribechannelmsg is the websocket, hpcq.server.pubsub)
+    "channelappendmsg": channels.append, "channelreadmsg": channels.read,
+    # blueprints
+    "addblueprintdefinitionmsg": blueprints.add_definition, "getblueprintdefinitionmsg": blueprints.get_definition,
+    "getblueprintdefinitionsmsg": blueprints.get_definitions,
+    "removeblueprintdefinitionmsg": blueprints.remove_definition,
+    "addblueprintmsg": blueprints.add_blueprint, "getblueprintmsg": blueprints.get_blueprint,
+    "getblueprintsmsg": blueprints.get_blueprints, "updateblueprintmsg": blueprints.update_blueprint,
+    "removeblueprintmsg": blueprints.remove_blueprint, "updateblueprintstatusmsg": blueprints.update_status,
+    "reconcileblueprintmsg": blueprints.reconcile, "getblueprinthistorymsg": blueprints.get_history,
 }

@@ -89,7 +89,7 @@ def try_assign(ctx: Ctx, executor: dict, colonyname: str, avail_cpu: int | None,
                   starttime=now)
     maxexec = chosen["spec"]["maxexectime"]
     chosen["execdeadline"] = deadline(now, maxexec)
-    if chosen["processgraphid"]:
+    if chosen["processgraphid"] and chosen["parents"]:  # roots keep theirs (a cron's previous output)
         chosen["in"] = _inputs_from_parents(ctx, chosen)
     ctx.store.put_process(chosen)
     if chosen["processgraphid"]:

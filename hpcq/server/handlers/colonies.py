@@ -36,7 +36,8 @@ def remove_colony(ctx: Ctx, caller: str, msg: dict) -> dict:
     db = ctx.store.db
     pids = [r[0] for r in db.execute("SELECT processid FROM processes WHERE colonyname=?", (name,))]
     procs.delete_processes(ctx, pids)
-    for table in ("graphs", "executors", "users", "functions", "files", "snapshots", "logs"):
+    for table in ("graphs", "executors", "users", "functions", "files", "snapshots", "logs", "crons",
+                  "generators", "blueprint_definitions", "blueprints"):
         db.execute(f"DELETE FROM {table} WHERE colonyname=?", (name,))
     db.execute("DELETE FROM colonies WHERE name=?", (name,))
     return {}

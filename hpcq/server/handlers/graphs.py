@@ -24,8 +24,14 @@ from hpcq.server.wire import (
 # --- workflows -----------------------------------------------------------------------------------
 def submit_workflow(ctx: Ctx, caller: str, msg: dict) -> dict:
     wf = field(msg, "spec", dict, required=True)
-    colonyname = field(wf, "colonyname", str, "")
+    colonyname, specs = check_workflow(wf)
     name = require_member(ctx, caller, colonyname)
+    return render_graph(create_graph(ctx, caller, name, colonyname, specs))
+
+
+def check_workflow(wf: dict) -> tuple[str, list[dict]]:
+    """Validate a WorkflowSpec (also the one inside a cron or generator) -> (colony, specs)."""
+    colonyname = field(wf, "colonyname", str, "")
     specs_in = field(wf, "functionspecs", list, [])
     if not specs_in:
         raise bad("workflow spec has no functionspecs: add at least one function spec")
@@ -53,6 +59,13 @@ def submit_workflow(ctx: Ctx, caller: str, msg: dict) -> dict:
         ts.prepare()
     except graphlib.CycleError as exc:
         raise bad(f"workflow dependencies form a cycle: {exc.args[1]}") from None
+    return colonyname, specs
+
+
+def create_graph(ctx: Ctx, caller: str, name: str, colonyname: str, specs: list[dict],
+                 args: list | None = None, root_input: list | None = None) -> dict:
+    """Store the graph and its processes (as CreateProcessGraph): ``args`` replace the roots' args
+    (generators), ``root_input`` becomes the roots' input (a cron passes its previous leaves' output)."""
     now = now_ns()
     gid = random_id()
     procs = {s["nodename"]: pr.new_process(s, caller, name, now) for s in specs}
@@ -63,6 +76,11 @@ def submit_workflow(ctx: Ctx, caller: str, msg: dict) -> dict:
         p["waitforparents"] = bool(p["parents"])
         for d in s["conditions"]["dependencies"]:
             procs[d]["children"].append(p["processid"])
+        if not p["parents"]:
+            if args:
+                p["spec"] = dict(p["spec"], args=list(args), kwargs={})
+            if root_input:
+                p["in"] = list(root_input)
     graph = {
         "processgraphid": gid, "initiatorid": caller, "initiatorname": name,
         "colonyname": colonyname,
@@ -74,7 +92,7 @@ def submit_workflow(ctx: Ctx, caller: str, msg: dict) -> dict:
     for p in procs.values():
         pr.store_new(ctx, p)
     ctx.store.cond.notify_all()
-    return render_graph(graph)
+    return graph
 
 
 def _put_graph(ctx: Ctx, g: dict) -> None:
