@@ -105,6 +105,10 @@ class Client:
         of a graph); for the rest hpcq submits an `hpcq_cancel` control process that the
         executor assigned to them handles by cancelling the Slurm job and failing the process.
         """
+        from hpcq import cancel as server_cancel
+
+        if server_cancel.supports_cancel(self.colonies, self.key):  # colonies >= v1.9.12, hpcq server
+            return self._cancel_on_server(sub, server_cancel)
         report = {"removed": 0, "cancel_requested": 0, "already_finished": 0}
         if sub.processgraphid:
             try:
@@ -131,6 +135,29 @@ class Client:
         if to_cancel:
             self._request_cancel(sub, to_cancel)
             report["cancel_requested"] = len(to_cancel)
+        return report
+
+    def _cancel_on_server(self, sub: Submission, server_cancel) -> dict[str, int]:
+        """cancelprocess(graph)msg: the server marks them CANCELLED; the executor sees it and scancels."""
+        from hpcq.colonyos import ProcessState
+
+        report = {"cancelled": 0, "already_finished": 0}
+        states = {}
+        for pid in sub.processids:
+            try:
+                states[pid] = ProcessState(self.colonies.get_process(pid, self.key).state)
+            except Exception as exc:
+                if is_not_found(exc):
+                    continue
+                raise
+        open_ = [pid for pid, st in states.items() if not st.final]
+        report["already_finished"] = len(states) - len(open_)
+        if sub.processgraphid and open_:
+            server_cancel.cancel_processgraph(self.colonies, sub.processgraphid, self.key)
+        else:
+            for pid in open_:
+                server_cancel.cancel_process(self.colonies, pid, self.key)
+        report["cancelled"] = len(open_)
         return report
 
     def _request_cancel(self, sub: Submission, pids: list[str]) -> None:
