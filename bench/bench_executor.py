@@ -15,6 +15,7 @@ equally. Writes bench/results/executor.json and prints it.
 
 from __future__ import annotations
 
+from hpcq.colonyos import ProcessState
 import argparse
 import contextlib
 import json
@@ -43,9 +44,9 @@ def hpcq_once(client, colony: str, prvkey: str, etype: str, poll: float, i: int)
     p = client.submit_func_spec(spec, prvkey)
     while True:
         p = client.get_process(p.processid, prvkey)
-        if p.state == 2:
+        if p.state == ProcessState.SUCCESS:
             return time.perf_counter() - t0
-        if p.state == 3:
+        if p.state == ProcessState.FAILED:
             raise RuntimeError(f"hpcq run {i} failed: {p.errors}")
         time.sleep(poll)
 
@@ -98,7 +99,8 @@ def main() -> None:
             cluster_note = f"existing cluster {args.slurm_conf}"
         else:
             cluster = stack.enter_context(local_cluster(tmp / "slurm-lab", nodes=2, cpus=8, set_env=True))
-            cluster_note = f"lab cluster {len(cluster.nodes)} nodes x {cluster.cpus} CPUs (slurm-up {cluster.up_seconds:.1f} s)"
+            cluster_note = (f"lab cluster {len(cluster.nodes)} nodes x {cluster.cpus} CPUs "
+                            f"(slurm-up {cluster.up_seconds:.1f} s)")
         handle = start_server(tmp / "server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
         stack.callback(handle.stop)
         env = init_colony(handle, colony="bench")

@@ -46,3 +46,14 @@ def is_unreachable(exc: BaseException) -> bool:
     """The server did not answer (down, wrong host/port): worth waiting for, not a refusal."""
     text = str(exc)
     return any(m in text for m in UNREACHABLE_MARKERS)
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """The server answered that the process (or graph) does not exist (removed, or never was)."""
+    text = str(exc).lower()
+    return "not found" in text or "does not exist" in text
+
+
+def file_label(colony: str, process_id: str) -> str:
+    """The ColonyFS label under which a process's result files are registered (hpcq's convention)."""
+    return f"/hpcq/{colony}/{process_id}"

@@ -1,25 +1,28 @@
-"""One configuration directory, overridden by environment variables.
+"""The one settings model of hpcq: every command (client, executor, server helpers) reads it.
 
 Layout (``$HPCQ_CONFIG_DIR``, default ``~/.config/hpcq``)::
 
     colonies.env     COLONIES_* variables (pycolonies' own names), mode 0600
-    config.yaml      optional hpcq settings (default_profile, results_dir, ...)
+    config.yaml      optional hpcq settings (default_profile, results_dir, executor: {...})
 
-Precedence: explicit argument > environment variable > colonies.env > built-in default.
-pycolonies' ``colonies_client()`` reads the same variable names, so ``set -a; . colonies.env``
+Precedence, highest first (docs/configuration.md):
+command-line argument > environment variable > config.yaml > colonies.env > built-in default.
+Values are validated (pydantic) and unknown keys are refused with the key's name and the fix.
+pycolonies' ``colonies_client()`` reads the same COLONIES_* names, so ``set -a; . colonies.env``
 makes both work.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import stat
 import tempfile
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 # Variables pycolonies' colonies_client() reads, plus the S3 variables its file upload reads.
 COLONIES_VARS = (
@@ -133,12 +136,31 @@ def load_env(path: Path | None = None) -> dict[str, str]:
     return values
 
 
-@dataclass
-class Settings:
-    """Everything a client or executor needs to reach a colony."""
+class ExecutorSettings(BaseModel):
+    """Tuning of `hpcq executor start` (config.yaml ``executor:``, HPCQ_EXECUTOR_<NAME>, --<name>)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field("hpcq", min_length=1, description="ColonyOS executortype to serve")
+    backend: Literal["auto", "slurm", "local"] = Field("auto", description="auto = slurm when sbatch is on PATH")
+    assign_timeout_s: int = Field(10, ge=1, le=300, description="assign long-poll (the server drops executors "
+                                  "silent for 600 s)")
+    batch_max: int = Field(100, ge=1, le=10000, description="max processes per Slurm job array")
+    batch_wait_s: float = Field(2.0, ge=0, le=600, description="max time a batch waits to fill")
+    pack: int = Field(1, ge=1, le=10000, description="processes run one after another in one array element")
+    poll_s: float = Field(0.05, ge=0.01, le=60, description="outcome-file poll interval")
+    query_every_s: float = Field(2.0, ge=0.1, le=600, description="squeue/sacct interval")
+    wait_server_s: float = Field(300.0, ge=0, le=86400, description="at start, how long to wait for an "
+                                 "unreachable ColonyOS server")
+
+
+class Settings(BaseModel):
+    """Everything a client or executor needs: where the colony is, the keys, and the tuning."""
+
+    model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = 50080
+    port: int = Field(50080, ge=1, le=65535)
     tls: bool = False
     colony_name: str = ""
     colony_prvkey: str = ""
@@ -146,45 +168,67 @@ class Settings:
     prvkey: str = ""
     default_profile: str = "local"
     results_dir: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    watch_interval_s: float = Field(1.0, gt=0, le=600, description="client progress poll interval")
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
-    def load(cls, env_file: Path | None = None) -> "Settings":
-        env = load_env(env_file)
-        s = cls(
-            host=env.get("COLONIES_SERVER_HOST", cls.host),
-            port=int(env.get("COLONIES_SERVER_PORT", cls.port)),
-            tls=env.get("COLONIES_SERVER_TLS", "false").lower() == "true",
-            colony_name=env.get("COLONIES_COLONY_NAME", ""),
-            colony_prvkey=env.get("COLONIES_COLONY_PRVKEY", ""),
-            executor_name=env.get("COLONIES_EXECUTOR_NAME", ""),
-            prvkey=env.get("COLONIES_PRVKEY", ""),
-        )
-        yaml_path = config_dir() / "config.yaml"
-        if yaml_path.exists():
-            data = yaml.safe_load(yaml_path.read_text()) or {}
-            if not isinstance(data, dict):
-                raise ConfigError(f"{yaml_path}: expected a mapping of settings")
-            known = {f.name for f in fields(cls)} - {"extra"}
-            for key, value in data.items():
-                if key in known:
-                    setattr(s, key, value)
-                else:
-                    s.extra[key] = value
-        s.default_profile = os.environ.get("HPCQ_PROFILE", s.default_profile)
-        s.results_dir = os.environ.get("HPCQ_RESULTS_DIR", s.results_dir)
+    def load(cls, env_file: Path | None = None, overrides: dict[str, Any] | None = None,
+             config_file: Path | None = None) -> "Settings":
+        """Merge the sources in precedence order (``overrides`` = command-line arguments, dotted
+        keys such as ``"executor.pack"``; None values are ignored) and validate the result."""
+        data: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+
+        def put(key: str, value: Any, source: str) -> None:
+            node = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+            node[leaf] = value
+            sources[key] = source
+
+        path = Path(env_file) if env_file else env_file_path()
+        if path.exists():
+            check_private_file(path)
+            for name, value in parse_env_file(path).items():
+                if value == "":
+                    continue  # an empty line value means "not set", as in the environment
+                if name in ENV_NAMES:
+                    put(ENV_NAMES[name], value, f"{path} ({name})")
+                elif name.startswith(("COLONIES_", "HPCQ_")) and name not in OTHER_VARS:
+                    raise ConfigError(f"{path}: unknown setting {name}{_did_you_mean(name, [*ENV_NAMES, *OTHER_VARS])}"
+                                      f". Fix: rename or remove it (settings: docs/configuration.md)")
+        cfg = Path(config_file) if config_file else config_dir() / "config.yaml"
+        if cfg.exists():
+            loaded = yaml.safe_load(cfg.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{cfg}: expected a mapping of settings (key: value lines)")
+            for key, value in _flatten(loaded):
+                put(key, value, str(cfg))
+        for name, key in ENV_NAMES.items():
+            if os.environ.get(name):
+                put(key, os.environ[name], f"environment {name}")
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                put(key, value, "command line")
+        try:
+            s = cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, sources)) from None
+        s._sources = sources
         return s
 
+    def source(self, key: str) -> str:
+        """Where a setting's value came from ("default" when no source set it)."""
+        return self._sources.get(key, "default")
+
     def require(self, *names: str) -> None:
-        env_names = {
-            "colony_name": "COLONIES_COLONY_NAME",
-            "colony_prvkey": "COLONIES_COLONY_PRVKEY",
-            "executor_name": "COLONIES_EXECUTOR_NAME",
-            "prvkey": "COLONIES_PRVKEY",
-        }
         missing = [n for n in names if not getattr(self, n)]
         if missing:
-            vars_ = ", ".join(env_names.get(n, n) for n in missing)
+            vars_ = ", ".join(FIELD_ENV.get(n, n) for n in missing)
             raise ConfigError(
                 f"missing setting(s) {vars_}: set them in the environment or in {env_file_path()} "
                 "(run `hpcq server init` to create one for the embedded server)"
@@ -197,7 +241,52 @@ class Settings:
         return Colonies(self.host, self.port, tls=self.tls)
 
     def masked(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every setting as a flat dotted mapping, private keys masked."""
+        d = dict(_flatten(self.model_dump()))
         for k in ("colony_prvkey", "prvkey"):
             d[k] = mask(d[k])
         return d
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out += _flatten(v, key + ".") if isinstance(v, dict) else [(key, v)]
+    return out
+
+
+def _all_keys() -> list[str]:
+    return [k for k, _ in _flatten(Settings().model_dump())]
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
+    """One line per problem: the setting, its value, where it came from, and the fix."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {key!r} (from {sources.get(key, '?')}){_did_you_mean(key, _all_keys())}. "
+                         f"Fix: rename or remove it; known settings: {', '.join(_all_keys())}")
+        else:
+            lines.append(f"setting {key}={err.get('input')!r} (from {sources.get(key, 'default')}): {err['msg']}. "
+                         f"Fix: change it there, or override it with {KEY_ENV.get(key, key)} or the command line")
+    return "; ".join(lines)
+
+
+# environment / env-file variable -> setting (the same names in both places)
+FIELD_ENV = {
+    "host": "COLONIES_SERVER_HOST", "port": "COLONIES_SERVER_PORT", "tls": "COLONIES_SERVER_TLS",
+    "colony_name": "COLONIES_COLONY_NAME", "colony_prvkey": "COLONIES_COLONY_PRVKEY",
+    "executor_name": "COLONIES_EXECUTOR_NAME", "prvkey": "COLONIES_PRVKEY",
+    "default_profile": "HPCQ_PROFILE", "results_dir": "HPCQ_RESULTS_DIR", "watch_interval_s": "HPCQ_WATCH_INTERVAL_S",
+}
+KEY_ENV = {**FIELD_ENV, **{f"executor.{k}": f"HPCQ_EXECUTOR_{k.upper()}" for k in ExecutorSettings.model_fields}}
+ENV_NAMES = {v: k for k, v in KEY_ENV.items()}
+# variables hpcq or pycolonies read that are not settings (environment-only or other programs')
+OTHER_VARS = ("COLONIES_SERVER_PRVKEY", "HPCQ_EXECUTOR_PRVKEY", "HPCQ_CONFIG_DIR", "HPCQ_ENV_FILE")

@@ -17,7 +17,8 @@ from typing import Any
 
 from hpcq.config import Settings
 from hpcq.client import records
-from hpcq.client.progress import Tracker, is_not_found, rich_watch
+from hpcq.client.progress import Tracker, rich_watch
+from hpcq.colonyos import ProcessState, file_label, is_not_found
 from hpcq.client.records import Submission
 from hpcq.client.study import Study
 
@@ -125,9 +126,9 @@ class Client:
                 if is_not_found(exc):
                     continue
                 raise
-            if p.state in (2, 3):
+            if ProcessState(p.state).final:
                 report["already_finished"] += 1
-            elif p.state == 0 and not p.processgraphid:
+            elif p.state == ProcessState.WAITING and not p.processgraphid:
                 self.colonies.remove_process(pid, self.key)
                 report["removed"] += 1
             else:
@@ -206,7 +207,7 @@ class Client:
         return got
 
     def _download(self, processid: str, dest: Path) -> bool:
-        label = f"/hpcq/{self.colony}/{processid}"
+        label = file_label(self.colony, processid)
         try:
             files = self.colonies.get_files(label, self.colony, self.key) or []
         except Exception:  # noqa: BLE001

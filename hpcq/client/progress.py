@@ -10,11 +10,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-STATE_NAMES = {0: "waiting", 1: "running", 2: "done", 3: "failed"}
+from hpcq.colonyos import ProcessState, is_not_found, is_unreachable
+from hpcq.retry import Backoff, retry
 
-
-def is_not_found(exc: Exception) -> bool:
-    return "not found" in str(exc).lower() or "does not exist" in str(exc).lower()
+__all__ = ["STATE_NAMES", "Snapshot", "Tracker", "is_not_found", "rich_watch", "watch"]
+# how the progress line names each ColonyOS state (cancelled counts as failed: it did not succeed)
+STATE_NAMES = {ProcessState.WAITING: "waiting", ProcessState.RUNNING: "running", ProcessState.SUCCESS: "done",
+               ProcessState.FAILED: "failed", ProcessState.CANCELLED: "failed"}
+SERVER_WAIT_S = 300.0  # a watch keeps retrying an unreachable server this long before giving up
 
 
 @dataclass
@@ -63,10 +66,10 @@ class Tracker:
                         continue
                     raise
                 state, errors = p.state, list(p.errors or [])
-                if state in (2, 3):
+                if ProcessState(state).final:
                     self.final[pid] = (state, errors, list(p.output or []))
             counts[STATE_NAMES.get(state, "waiting")] += 1
-            if state == 3:
+            if state in (ProcessState.FAILED, ProcessState.CANCELLED):
                 failed.append((pid, self.nodenames.get(pid, ""), errors))
         elapsed = time.time() - self.t0
         finished = counts["done"] + counts["failed"]
@@ -75,7 +78,7 @@ class Tracker:
         return Snapshot(counts, len(self.ids), failed, eta, elapsed)
 
     def outputs(self) -> dict[str, list]:
-        return {pid: out for pid, (state, _, out) in self.final.items() if state == 2}
+        return {pid: out for pid, (state, _, out) in self.final.items() if state == ProcessState.SUCCESS}
 
 
 def watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = None,
@@ -83,7 +86,7 @@ def watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = No
     """Poll until every process is finished (or timeout); ``show`` gets each snapshot."""
     deadline = time.time() + timeout if timeout else None
     while True:
-        snap = tracker.poll()
+        snap = retry(tracker.poll, should_retry=is_unreachable, deadline_s=SERVER_WAIT_S, policy=Backoff(cap_s=10.0))
         if show:
             show(snap)
         if snap.finished or (deadline and time.time() > deadline):
@@ -95,7 +98,8 @@ def rich_watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None
                console=None) -> Snapshot:
     """``watch`` with a rich progress bar (done+failed of total) and the state counts."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     console = console or Console()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import queue
-import random
 import signal
 import threading
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq import functions
+from hpcq.colonyos import ProcessState, is_no_process, is_unreachable
 from hpcq.config import ConfigError, Settings
 from hpcq.executor import sessions
 from hpcq.executor.backends import Backend, make_backend
@@ -32,30 +32,15 @@ from hpcq.executor.identity import ExecutorKey, ensure_registered, register_func
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
 from hpcq.executor.packing import Group, Packer, PackingConfig, elements
 from hpcq.executor.resources import Plan, PlanError, plan_process
+from hpcq.executor.slurm_errors import is_transient
 from hpcq.executor.watcher import Identity, Watched, WatchConfig, Watcher
 from hpcq.job.task import Task
+from hpcq.logfmt import ADOPTING, CLOSED, SERVING
+from hpcq.retry import Backoff, retry
 
 log = logging.getLogger("hpcq.executor")
 
-NO_PROCESS = "No process available for assignment"
 CANCEL_FUNC = "hpcq_cancel"  # control process of `hpcq cancel`: handled here, never run in Slurm
-
-
-TRANSIENT_SLURM = ("Unable to contact slurm controller", "Socket timed out", "temporarily unavailable",
-                   "Connection refused", "Zero Bytes were transmitted", "Resource temporarily unavailable",
-                   "did not answer in", "Slurm temporarily unable", "Transport endpoint")
-
-
-def _unreachable(exc: BaseException) -> bool:
-    text = str(exc)
-    return any(m in text for m in ("Connection refused", "Max retries exceeded", "Failed to establish",
-                                   "Connection aborted", "Remote end closed"))
-
-
-def is_transient(exc: BaseException) -> bool:
-    """sbatch/squeue errors worth retrying (controller down or busy) vs. a request Slurm refuses."""
-    text = str(exc)
-    return any(m.lower() in text.lower() for m in TRANSIENT_SLURM)
 
 
 class _Interrupted(BaseException):  # not Exception: pycolonies re-wraps those
@@ -76,7 +61,7 @@ class ExecutorConfig:
     assign_timeout_s: int = 10
     packing: PackingConfig = field(default_factory=PackingConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
-    backoff_max_s: float = 30.0
+    backoff_max_s: float = 30.0  # cap of every backoff (server unreachable, assign errors, sbatch retries)
     wait_server_s: float = 300.0  # at start: how long to wait for an unreachable server
 
     def __post_init__(self) -> None:
@@ -117,20 +102,14 @@ class Executor:
     # -- lifecycle -------------------------------------------------------------------------------
     def setup(self) -> None:
         """Register (retrying while the server is unreachable, up to ``wait_server_s``)."""
-        deadline = time.monotonic() + self.cfg.wait_server_s
-        delay = 1.0
-        while True:
-            try:
-                self.key = ensure_registered(self.settings, self.cfg.state_dir, self.cfg.executor_type,
-                                             self.cfg.name, self.cfg.executor_prvkey)
-                break
-            except ConfigError as exc:
-                if not _unreachable(exc) or time.monotonic() + delay > deadline:
-                    raise
-                log.warning("ColonyOS server %s:%s unreachable; retrying in %.0f s", self.settings.host,
-                            self.settings.port, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        def unreachable(exc: BaseException, wait: float) -> None:
+            log.warning("ColonyOS server %s:%s unreachable; retrying in %.0f s", self.settings.host,
+                        self.settings.port, wait)
+
+        self.key = retry(lambda: ensure_registered(self.settings, self.cfg.state_dir, self.cfg.executor_type,
+                                                   self.cfg.name, self.cfg.executor_prvkey),
+                         should_retry=lambda exc: isinstance(exc, ConfigError) and is_unreachable(exc),
+                         deadline_s=self.cfg.wait_server_s, policy=self.backoff, on_retry=unreachable)
         register_functions(self.client, self.colony, self.key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
         ident = Identity(client=self.client, prvkey=self.key.prvkey, colony=self.colony,
                          executor_id=self.key.executor_id, executor_name=self.key.name)
@@ -139,6 +118,10 @@ class Executor:
         log.info("executor %s (id %s…) type=%s backend=%s profile=%s state=%s", self.key.name,
                  self.key.executor_id[:8], self.key.executor_type, self.backend.name, self.cfg.profile,
                  self.cfg.state_dir)
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(base_s=1.0, cap_s=self.cfg.backoff_max_s)
 
     @property
     def colony(self) -> str:
@@ -151,7 +134,7 @@ class Executor:
         assert self.watcher is not None
         self.recover()
         self.watcher.start()
-        log.info("serving colony %s", self.colony)
+        log.info(SERVING, self.colony)
         try:
             self._assign_loop()
         finally:
@@ -187,14 +170,14 @@ class Executor:
             batch = self.journal.batch(p.batch_id)
             adopted.append(_watched(p, batch.folder if batch else str(self.cfg.jobs_dir)))
         if adopted:
-            log.info("adopting %d process(es) with jobs in Slurm", len(adopted))
+            log.info(ADOPTING, len(adopted))
             self.watcher.watch(adopted)
         self._recover_orphans()
 
     def _recover_orphans(self) -> None:
         """Processes assigned to us whose intent never reached the journal: run them now."""
         try:
-            running = self.client.list_processes(self.colony, 100, 1, self.key.prvkey) or []
+            running = self.client.list_processes(self.colony, 100, ProcessState.RUNNING, self.key.prvkey) or []
         except Exception as exc:  # noqa: BLE001
             log.warning("could not list running processes for orphan recovery: %s", exc)
             return
@@ -210,7 +193,7 @@ class Executor:
 
     # -- assign loop ------------------------------------------------------------------------------
     def _assign_loop(self) -> None:
-        backoff = 1.0
+        failures = 0  # consecutive failed assign calls
         while not self.stop_event.is_set():
             for group in self.packer.due():
                 self._submit_group(group)
@@ -231,21 +214,21 @@ class Executor:
                 break
             except Exception as exc:  # noqa: BLE001 - pycolonies wraps every error alike
                 self._in_assign = False
-                if NO_PROCESS in str(exc):
-                    backoff = 1.0
+                if is_no_process(exc):
+                    failures = 0
                     for group in self.packer.flush():  # the queue is empty: do not sit on a batch
                         self._submit_group(group)
                     continue
                 if self.stop_event.is_set():
                     break
-                sleep = min(self.cfg.backoff_max_s, backoff) * random.uniform(0.5, 1.5)
+                sleep = self.backoff.delay(failures)
+                failures += 1
                 log.warning("assign failed (%s); retrying in %.1f s", str(exc)[:200], sleep)
                 self.stop_event.wait(sleep)
-                backoff = min(self.cfg.backoff_max_s, backoff * 2)
                 for group in self.packer.flush():
                     self._submit_group(group)
                 continue
-            backoff = 1.0
+            failures = 0
             self._accept(process)
 
     def _accept(self, process) -> None:
@@ -384,7 +367,7 @@ class Executor:
         except Exception as exc:  # noqa: BLE001
             if is_transient(exc):
                 n = self._retry.get(batch_id, (0.0, 0))[1] + 1
-                wait = min(self.cfg.backoff_max_s, 2.0 ** min(n, 5)) * random.uniform(0.5, 1.5)
+                wait = self.backoff.delay(n)
                 self._retry[batch_id] = (time.monotonic() + wait, n)
                 log.warning("sbatch of batch %s failed (%s); retrying in %.1f s", batch_id, str(exc)[:300], wait)
                 return
@@ -441,7 +424,7 @@ class Executor:
             except Exception as exc:  # noqa: BLE001
                 log.warning("failing %s failed: %s", pid, exc)
             else:
-                log.info("closed process=%s as=failed job=-", pid)
+                log.info(CLOSED, pid, "failed", "-")
             if self.journal.knows(pid):
                 self.journal.mark_closed(pid, "failed")
 

@@ -22,6 +22,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hpcq.colonyos import file_label
+
 S3_REQUIRED = ("AWS_S3_ENDPOINT", "AWS_S3_ACCESSKEY", "AWS_S3_SECRETKEY", "AWS_S3_REGION", "AWS_S3_TLS",
                "AWS_S3_BUCKET", "AWS_S3_SKIPVERIFY")
 
@@ -29,10 +31,6 @@ S3_REQUIRED = ("AWS_S3_ENDPOINT", "AWS_S3_ACCESSKEY", "AWS_S3_SECRETKEY", "AWS_S
 def s3_configured(env: dict[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     return all(env.get(k) for k in S3_REQUIRED)
-
-
-def file_label(colony: str, process_id: str) -> str:
-    return f"/hpcq/{colony}/{process_id}"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -20,29 +20,23 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from hpcq.colonyos import ProcessState, is_not_found
 from hpcq.executor import register
 from hpcq.executor.backends.base import EXPLAIN, Backend, JobInfo
 from hpcq.executor.journal import Journal
-from hpcq.job.runner import BEGIN, END
+from hpcq.executor.slurm_errors import INFRA_RETRIES, died_before_running, is_lost
 from hpcq.job.task import Outcome
+from hpcq.logfmt import BEGIN, CLOSED, END
 
 log = logging.getLogger("hpcq.executor")
 
-RUNNING = 1
 LOG_CHUNK = 16_000  # characters per add_log message
 AFTERLIFE_S = 900.0  # how long a job is still watched for a Slurm requeue after its processes closed
-INFRA_RETRIES = 3  # resubmissions of a process whose job died of Slurm itself before the function ran
-# srun inside the job could not reach slurmctld (controller down while the step launched)
-INFRA_MARKERS = ("Unable to contact slurm controller", "Unable to confirm allocation",
-                 "Socket timed out on send/recv")
-# MPI itself failed to start (pip MPICH/UCX address exchange, seen rarely here): the function
-# had not computed anything yet, even though the runner had already printed its begin marker
-MPI_START_MARKERS = ("Fatal error in internal_Init_thread", "Fatal error in PMPI_Init")
-
+__all__ = ["INFRA_RETRIES", "Watcher", "Watched", "WatchConfig"]
 
 @dataclass
 class WatchConfig:
@@ -163,9 +157,9 @@ class Watcher(threading.Thread):
         if query is not None:
             query.result()
         # final state seen by two queries at least grace_s apart and still no outcome file: lost
-        lost = [w for w in self.active.values() if w.retry_after <= now and w.terminal_since is not None
-                and w.terminal_seen >= 2 and now - w.terminal_since >= self.cfg.grace_s
-                and not Path(w.outcome_path).exists()]
+        lost = [w for w in self.active.values() if w.retry_after <= now
+                and is_lost(w.terminal_seen, None if w.terminal_since is None else now - w.terminal_since,
+                            self.cfg.grace_s, Path(w.outcome_path).exists())]
         if lost:
             self._stream_logs()
             lost = self._resubmit_infra_failures(lost)
@@ -186,10 +180,8 @@ class Watcher(threading.Thread):
         again, rest = [], []
         for w in lost:
             tail = self._stderr_tail(w, whole=True) + "\n" + self._other_ranks_stderr(w)
-            began = BEGIN + w.process_id in tail
             tries = self._infra_retries.get(w.process_id, 0)
-            infra = (not began and any(m in tail for m in INFRA_MARKERS)) or any(m in tail for m in MPI_START_MARKERS)
-            if tries < INFRA_RETRIES and infra:
+            if tries < INFRA_RETRIES and died_before_running(w.process_id, tail):
                 self._infra_retries[w.process_id] = tries + 1
                 self.active.pop(w.process_id, None)
                 log.warning("job %s of process=%s died of Slurm before the function ran (%s); resubmitting "
@@ -230,7 +222,7 @@ class Watcher(threading.Thread):
             self.journal.mark_closed(pid, "failed")
             self.active.pop(pid, None)
             self.closed_count += 1
-            log.info("closed process=%s as=failed job=%s (cancelled: %s)", pid, w.job_id, reason)
+            log.info(CLOSED + " (cancelled: %s)", pid, "failed", w.job_id, reason)
 
     def _cancel_job_of(self, w: Watched) -> None:
         """scancel the element that runs ``w`` unless other watched processes share it (packing)."""
@@ -356,7 +348,7 @@ class Watcher(threading.Thread):
                 elif w.info is None or not w.info.terminal:
                     self._afterlife[w.job_id] = time.monotonic() + AFTERLIFE_S
                 self.closed_count += 1
-                log.info("closed process=%s as=%s job=%s", w.process_id, how, w.job_id)
+                log.info(CLOSED, w.process_id, how, w.job_id)
             else:
                 self._close_error(w, exc)
 
@@ -404,11 +396,8 @@ class Watcher(threading.Thread):
         try:
             p = self.me.client.get_process(process_id, self.me.prvkey)
         except Exception as exc:  # noqa: BLE001
-            text = str(exc).lower()
-            if "not found" in text or "does not exist" in text:
-                return "gone"
-            return "unreachable"
-        if p.state == RUNNING and p.assignedexecutorid == self.me.executor_id:
+            return "gone" if is_not_found(exc) else "unreachable"
+        if p.state == ProcessState.RUNNING and p.assignedexecutorid == self.me.executor_id:
             return "ours"
         return "gone"
 
@@ -417,7 +406,7 @@ class Watcher(threading.Thread):
         if not self.active:
             return
         try:
-            running = self.me.client.list_processes(self.me.colony, 100, RUNNING, self.me.prvkey) or []
+            running = self.me.client.list_processes(self.me.colony, 100, ProcessState.RUNNING, self.me.prvkey) or []
         except Exception as exc:  # noqa: BLE001
             log.warning("listing running processes failed (%s)", exc)
             return

@@ -1,8 +1,4 @@
-"""Build a JobContext from the Slurm / submitit / MPI environment and pin thread counts.
-
-Thread variables must be set before numpy/Qiskit are imported in the job, otherwise OpenMP
-and BLAS start one thread per core on every rank and oversubscribe the node.
-"""
+"""Build a JobContext from the Slurm / submitit / MPI environment (threads: hpcq.threads)."""
 
 from __future__ import annotations
 
@@ -10,9 +6,7 @@ import os
 import socket
 
 from hpcq.functions import JobContext
-
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
+from hpcq.threads import threads_per_rank
 
 
 def _int_env(name: str, default: int) -> int:
@@ -20,16 +14,6 @@ def _int_env(name: str, default: int) -> int:
         return int(os.environ.get(name, "") or default)
     except ValueError:
         return default
-
-
-def threads_per_rank() -> int:
-    """cpus-per-task of this step (what Slurm gave each rank); 1 when unknown."""
-    return max(1, _int_env("SLURM_CPUS_PER_TASK", 1))
-
-
-def pin_threads(threads: int) -> None:
-    for name in THREAD_VARS:
-        os.environ[name] = str(threads)
 
 
 def slurm_job_id() -> str:

@@ -22,11 +22,10 @@ import time
 import traceback
 from pathlib import Path
 
-from hpcq.job.context import build_context, pin_threads, threads_per_rank
+from hpcq.job.context import build_context
 from hpcq.job.task import Outcome, Task
-
-BEGIN = "[hpcq] begin process "
-END = "[hpcq] end process "
+from hpcq.logfmt import BEGIN, END
+from hpcq.threads import pin_threads, threads_per_rank
 
 
 def job_python_command(python: str | None = None) -> str:

@@ -6,23 +6,14 @@ use every core, and 2 ranks on 2 cores ran 6x slower than one process (aer-lab.m
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
+from hpcq.threads import pin_threads, threads_per_rank
 
-def threads_from_env(default: int = 1) -> int:
-    """SLURM_CPUS_PER_TASK inside a Slurm job, else OMP_NUM_THREADS, else ``default``."""
-    for var in ("SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS"):
-        val = os.environ.get(var, "")
-        if val.isdigit() and int(val) > 0:
-            return int(val)
-    return max(1, default)
+__all__ = ["pin_threads", "threads_from_env"]  # re-exported
 
-
-def pin_threads(threads: int) -> None:
-    """Set the OpenMP/BLAS thread variables before Aer's OpenMP runtime starts."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
+# thread pinning has one owner, hpcq.threads; these names stay for the sim/worker callers
+threads_from_env = threads_per_rank
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from hpcq.colonyos import ProcessState
+from hpcq.logfmt import BEGIN_RE, CLOSED_RE, SERVING
 from hpcq.testing import wait_for  # noqa: F401 - re-exported for the fault tests
 
-WAITING, RUNNING, SUCCESS, FAILED = 0, 1, 2, 3
-FINAL = (SUCCESS, FAILED)
-CLOSED_RE = re.compile(r"closed process=([0-9a-f]{64}) as=(\w+)")
-BEGIN_RE = re.compile(r"^\[hpcq\] begin process ([0-9a-f]{64})", re.M)
+WAITING, RUNNING, SUCCESS, FAILED = (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.SUCCESS,
+                                     ProcessState.FAILED)  # re-exported for the fault tests
+FINAL = tuple(s for s in ProcessState if s.final)
 
 
 # --- executor subprocess -------------------------------------------------------------------------
@@ -63,17 +63,17 @@ class ExecutorProc:
     def start(self, wait_ready: float = 60) -> "ExecutorProc":
         cmd = [sys.executable, "-m", "hpcq.executor", "start", "--env-file", str(self.env_file),
                "--state-dir", str(self.state_dir), "--backend", self.backend, "--name", self.name,
-               "--type", self.executor_type, "--assign-timeout", "2", "--batch-wait", "0.3",
-               "--query-every", "1", *self.extra_args]
+               "--type", self.executor_type, "--assign-timeout-s", "2", "--batch-wait-s", "0.3",
+               "--query-every-s", "1", *self.extra_args]
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
-        before = self.log_text().count("serving colony")
+        before = self.log_text().count(SERVING % "")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          env={**os.environ, **self.env}, start_new_session=True)
         self.starts += 1
         deadline = time.monotonic() + wait_ready
         while time.monotonic() < deadline:
-            if self.log_text().count("serving colony") > before:
+            if self.log_text().count(SERVING % "") > before:
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"executor exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")

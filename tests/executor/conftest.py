@@ -4,7 +4,6 @@ side uses only pycolonies."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hpcq.colonyos import ProcessState as PS
 from hpcq.functions import encode_kwargs
 
 EXECUTOR_TYPE = "hpcq-test"
@@ -86,7 +86,7 @@ class Colony:
     def get(self, pid: str):
         return self.client.get_process(pid, self.prvkey)
 
-    def wait(self, pid: str, timeout: float = 120, states=(2, 3)):
+    def wait(self, pid: str, timeout: float = 120, states=(PS.SUCCESS, PS.FAILED, PS.CANCELLED)):
         deadline = time.monotonic() + timeout
         while True:
             p = self.get(pid)

@@ -1,57 +1,33 @@
 """Crash safety: exactly one Slurm job and one close per process across executor SIGKILLs.
 
-Independent evidence, not the executor's own journal: submitit's submitted pickles (which Tasks
-each sbatch carried), the ``[hpcq] begin process`` markers in the jobs' logs (runs), and the
-``closed process=`` lines of every executor incarnation (close RPCs the server accepted).
+Independent evidence, not the executor's own journal: the counters of hpcq.testing.faults
+(submitit's submitted pickles = jobs, begin markers in rank 0's stdout = runs, one per job,
+``closed process=`` lines of every executor incarnation = closes).
 """
 
 from __future__ import annotations
 
-import pickle
-import re
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from hpcq.colonyos import ProcessState as PS
 from hpcq.config import Settings
 from hpcq.executor.daemon import Executor, ExecutorConfig
 from hpcq.executor.journal import BatchRow, ProcRow
 from hpcq.executor.packing import PackingConfig
-from hpcq.job.runner import BEGIN
+from hpcq.logfmt import ADOPTING_RE
 from hpcq.job.task import Task
+from hpcq.testing.faults import closes_by_process, jobs_by_process, runs_by_process
 
 pytestmark = pytest.mark.slurm
 
 
-def jobs_per_process(jobs_dir: Path) -> Counter:
-    """process id -> number of Slurm jobs (array elements) whose submitted pickle carries it."""
-    n: Counter = Counter()
-    for pkl in jobs_dir.glob("*/*_submitted.pkl"):
-        with open(pkl, "rb") as fh:
-            delayed = pickle.load(fh)
-        for task in delayed.args[0]:
-            n[task.process_id] += 1
-    return n
-
-
-def runs_per_process(jobs_dir: Path) -> Counter:
-    n: Counter = Counter()
-    for out in jobs_dir.glob("*/*_log.out"):
-        for line in out.read_text(errors="replace").splitlines():
-            if line.startswith(BEGIN):
-                n[line[len(BEGIN):].strip()] += 1
-    return n
-
-
-def closes_per_process(log_text: str) -> Counter:
-    return Counter(re.findall(r"closed process=([0-9a-f]{64})", log_text))
-
-
 def test_sigkill_while_jobs_run_then_restart(lab):
     col = lab.col
-    ex = lab.executor("exec-crash", "--batch-wait", "0.5", executor_type="hpcq-crash")
+    ex = lab.executor("exec-crash", "--batch-wait-s", "0.5", executor_type="hpcq-crash")
     pids = [col.submit("hpcq_sleep", {"seconds": 6}, executortype="hpcq-crash").processid for _ in range(6)]
     for pid in pids:
         col.wait_attr(pid, "slurm_job_id", 60)  # submitted and watched
@@ -63,13 +39,15 @@ def test_sigkill_while_jobs_run_then_restart(lab):
     time.sleep(1)
     ex.start()  # same name, state dir, key
     done = {pid: col.wait(pid, 120) for pid in pids}
-    assert all(p.state == 2 for p in done.values()), {k: p.errors for k, p in done.items() if p.state != 2}
+    assert all(p.state == PS.SUCCESS for p in done.values()), {k: p.errors for k, p in done.items()
+                                                               if p.state != PS.SUCCESS}
     jobs_dir = ex.state_dir / "jobs"
-    assert jobs_per_process(jobs_dir) == Counter({pid: 1 for pid in pids})
-    assert runs_per_process(jobs_dir) == Counter({pid: 1 for pid in pids})
-    closes = closes_per_process(ex.log_text())
+    assert {pid: len(js) for pid, js in jobs_by_process(jobs_dir).items()} == {pid: 1 for pid in pids}
+    assert runs_by_process(jobs_dir) == Counter({pid: 1 for pid in pids})
+    closes = closes_by_process(ex.log_text())
     assert {pid: closes[pid] for pid in pids} == {pid: 1 for pid in pids}
-    assert "adopting 6 process(es)" in ex.log_text() or "adopting" in ex.log_text()
+    # the restarted executor adopted exactly the 6 jobs that were in Slurm when it died
+    assert [int(n) for n in ADOPTING_RE.findall(ex.log_text())] == [6], ex.log_text()[-3000:]
     assert ex.stop() == 0
 
 
@@ -137,7 +115,7 @@ def test_restart_after_crash_between_intent_and_job_id(lab, crash_after_sbatch):
 
     ex2 = _executor(lab, f"exec-window-{int(crash_after_sbatch)}", etype)
     p = _serve_until_closed(ex2, lab.col, pid)
-    assert p.state == 2, p.errors
+    assert p.state == PS.SUCCESS, p.errors
     assert ex2.submitted_jobs == (0 if crash_after_sbatch else 1)
     assert len(_jobs_named(lab, batch.job_name)) == 1
     assert ex2.journal.proc(pid).state == "closed"
@@ -151,5 +129,5 @@ def test_restart_recovers_a_process_assigned_but_never_journaled(lab):
     ex1.journal.close()
     ex2 = _executor(lab, "exec-orphan", etype)
     p = _serve_until_closed(ex2, lab.col, pid)
-    assert p.state == 2, p.errors
+    assert p.state == PS.SUCCESS, p.errors
     assert ex2.submitted_jobs == 1

@@ -6,6 +6,7 @@ ColonyOS-side failure) are submitted first so that they run while the quick ones
 
 from __future__ import annotations
 
+from hpcq.colonyos import ProcessState as PS
 import json
 import time
 
@@ -34,7 +35,7 @@ def test_process_runs_as_slurm_job_and_closes_success(served):
     lab, ex, _ = served
     col = lab.col
     p = col.wait(col.submit("hpcq_echo", {"message": "hello slurm"}).processid, timeout=120)
-    assert p.state == 2, p.errors
+    assert p.state == PS.SUCCESS, p.errors
     ref, summary = p.output
     assert json.loads(summary)["message"] == "hello slurm"
     assert ref.endswith(p.processid)  # no result file: the per-process work directory
@@ -54,7 +55,7 @@ def test_exception_fails_with_its_text(served):
     lab, _, _ = served
     col = lab.col
     p = col.wait(col.submit("hpcq_fail", {"message": "boom-42"}).processid, timeout=120)
-    assert p.state == 3
+    assert p.state == PS.FAILED
     assert "RuntimeError: boom-42" in p.errors[0]
     assert "Traceback" in p.errors[1]
     assert "slurm_job_id" in col.attrs(p)
@@ -71,32 +72,32 @@ def test_refusals_fail_clearly_and_executor_keeps_serving(served):
                          mem="64Mi")  # quantum sizing: ~1 GiB per rank does not fit in 64 MiB
     path_profile = col.submit("hpcq_echo", {}, env={"HPCQ_PROFILE": "/etc/passwd.yaml"})
     p = col.wait(unknown.processid, 30)
-    assert p.state == 3 and "'no_such_function' is not in hpcq's function catalog" in p.errors[0]
+    assert p.state == PS.FAILED and "'no_such_function' is not in hpcq's function catalog" in p.errors[0]
     p = col.wait(bad_kwargs.processid, 30)
-    assert p.state == 3 and "kwargs.mesage" in p.errors[0]
+    assert p.state == PS.FAILED and "kwargs.mesage" in p.errors[0]
     p = col.wait(too_long.processid, 30)
-    assert p.state == 3 and "walltime=7200" in p.errors[0] and "maxexectime=600" in p.errors[0]
+    assert p.state == PS.FAILED and "walltime=7200" in p.errors[0] and "maxexectime=600" in p.errors[0]
     p = col.wait(bad_cond.processid, 30)
-    assert p.state == 3 and ("processespernode" in p.errors[0] or "ranks" in p.errors[0]), p.errors
+    assert p.state == PS.FAILED and ("processespernode" in p.errors[0] or "ranks" in p.errors[0]), p.errors
     p = col.wait(too_big.processid, 30)
-    assert p.state == 3 and "conditions.mem" in p.errors[0] and "needs" in p.errors[0], p.errors
+    assert p.state == PS.FAILED and "conditions.mem" in p.errors[0] and "needs" in p.errors[0], p.errors
     p = col.wait(path_profile.processid, 30)
-    assert p.state == 3 and "is not a profile name" in p.errors[0], p.errors
+    assert p.state == PS.FAILED and "is not a profile name" in p.errors[0], p.errors
     for q in (unknown, bad_kwargs, too_long, bad_cond, too_big, path_profile):  # refused before anything was queued
         assert "slurm_job_id" not in col.attrs(col.get(q.processid))
     ok = col.wait(col.submit("hpcq_echo", {"message": "still here"}).processid, 120)
-    assert ok.state == 2 and ex.alive()
+    assert ok.state == PS.SUCCESS and ex.alive()
 
 
 def test_sweep_of_200_is_packed_into_few_slurm_jobs(served):
     lab, _, _ = served
     col = lab.col
     # a second executor (own type) that also packs 10 short processes into each array element
-    sweeper = lab.executor("exec-sweep", "--pack", "10", "--batch-wait", "3", executor_type="hpcq-sweep")
+    sweeper = lab.executor("exec-sweep", "--pack", "10", "--batch-wait-s", "3", executor_type="hpcq-sweep")
     pids = [col.submit("hpcq_echo", {"message": f"task {i}"}, executortype="hpcq-sweep").processid
             for i in range(200)]
     done = [col.wait(pid, timeout=300) for pid in pids]
-    assert all(p.state == 2 for p in done), [p.errors for p in done if p.state != 2][:3]
+    assert all(p.state == PS.SUCCESS for p in done), [p.errors for p in done if p.state != PS.SUCCESS][:3]
     assert sorted(json.loads(p.output[1])["message"] for p in done) == sorted(f"task {i}" for i in range(200))
     jobs = {col.attrs(p)["slurm_job_id"].split("_")[0] for p in done}
     print(f"200 processes -> {len(jobs)} Slurm jobs")
@@ -116,7 +117,7 @@ def test_scancel_fails_process_naming_cancelled(served):
         time.sleep(0.5)
     lab.cluster.run("scancel", job)
     p = col.wait(pid, 60)
-    assert p.state == 3 and "CANCELLED" in p.errors[0], p.errors
+    assert p.state == PS.FAILED and "CANCELLED" in p.errors[0], p.errors
 
 
 def test_colony_side_failure_cancels_the_slurm_job(served):
@@ -125,7 +126,7 @@ def test_colony_side_failure_cancels_the_slurm_job(served):
     pid = early["colony_fail"]
     job = col.wait_attr(pid, "slurm_job_id", 60)
     p = col.wait(pid, 60)
-    assert p.state == 3 and "Maximum execution time" in " ".join(p.errors)  # failed by ColonyOS, not us
+    assert p.state == PS.FAILED and "Maximum execution time" in " ".join(p.errors)  # failed by ColonyOS, not us
     assert lab.wait_sacct_state(job, 60).startswith("CANCELLED")
 
 
@@ -134,7 +135,7 @@ def test_time_limit_fails_process_naming_timeout(served):
     col = lab.col
     pid = early["timeout"]
     p = col.wait(pid, 240)
-    assert p.state == 3 and "TIMEOUT" in p.errors[0], p.errors
+    assert p.state == PS.FAILED and "TIMEOUT" in p.errors[0], p.errors
     assert col.attrs(p).get("slurm_state") == "TIMEOUT"
 
 
@@ -144,7 +145,7 @@ def test_result_file_registered_as_shared_filesystem_reference(served):
     lab, _, _ = served
     col = lab.col
     p = col.wait(col.submit("hpcq_echo", {"message": "to a file", "write_file": True}).processid, 120)
-    assert p.state == 2, p.errors
+    assert p.state == PS.SUCCESS, p.errors
     path = p.output[0]
     assert path.endswith("/echo.txt")
     data = open(path, "rb").read()
@@ -169,9 +170,9 @@ def test_hpcq_cancel_control_process_cancels_job_and_fails_process(served):
     ctl = col.client.submit_func_spec(_control_spec(col, encode_kwargs(
         {"processids": [pid], "reason": "cancelled by the user (test)"})), col.prvkey)
     c = col.wait(ctl.processid, 60)
-    assert c.state == 2 and json.loads(c.output[0]) == {"cancelled": 1, "not_ours": []}
+    assert c.state == PS.SUCCESS and json.loads(c.output[0]) == {"cancelled": 1, "not_ours": []}
     p = col.wait(pid, 60)
-    assert p.state == 3 and p.errors == ["cancelled by the user (test)"]
+    assert p.state == PS.FAILED and p.errors == ["cancelled by the user (test)"]
     assert lab.wait_sacct_state(job, 60).startswith("CANCELLED")
 
 
@@ -192,8 +193,9 @@ def test_selftest_command_succeeds(served):
     for k in list(env):
         if k.startswith("COLONIES_"):
             env.pop(k)
-    r = subprocess.run([sys.executable, "-m", "hpcq.executor", "selftest", "--env-file", str(lab.tmp / "colonies.env"),
-                        "--type", "hpcq-test", "--timeout", "120"], env=env, capture_output=True, text=True, timeout=180)
+    r = subprocess.run([sys.executable, "-m", "hpcq.executor", "selftest",
+                        "--env-file", str(lab.tmp / "colonies.env"), "--type", "hpcq-test", "--timeout-s", "120"],
+                       env=env, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS" in r.stdout
 
@@ -214,7 +216,7 @@ def test_result_file_uploaded_to_s3_when_configured(served, monkeypatch):
         ex = lab.executor("exec-s3", executor_type="hpcq-s3", extra_env=s3env)
         p = col.wait(col.submit("hpcq_echo", {"message": "to s3", "write_file": True},
                                 executortype="hpcq-s3").processid, 120)
-        assert p.state == 2, p.errors
+        assert p.state == PS.SUCCESS, p.errors
         label = f"/hpcq/{col.colony}/{p.processid}"
         for k, v in s3env.items():
             monkeypatch.setenv(k, v)
@@ -235,7 +237,7 @@ def test_mpi_vqe_sweep_runs_as_one_slurm_job_with_two_ranks(served):
     params = {"study": "executor-mpi", "problems": [{"kind": "tfim", "n_qubits": 4}],
               "optimizers": [{"kind": "cobyla", "maxiter": 5}], "seeds": [0, 1, 2, 3]}
     p = col.wait(col.submit("vqe_sweep", params, walltime=300, processespernode=2, cpu="1000m").processid, 240)
-    assert p.state == 2, p.errors
+    assert p.state == PS.SUCCESS, p.errors
     ref, summary = p.output
     summary = json.loads(summary)
     assert ref.endswith(".h5") and summary["mpi_ranks"] == 2 and summary["n_tasks"] == 4

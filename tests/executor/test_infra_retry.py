@@ -8,6 +8,7 @@ import time
 
 import yaml
 
+from hpcq.colonyos import ProcessState as PS
 from hpcq.testing.faults import jobs_by_process
 
 
@@ -18,7 +19,7 @@ def test_step_launch_failure_while_slurmctld_down_is_resubmitted(lab):
     local.update(name="slowstart", description="local, with a 6 s pause before the step",
                  setup=["sleep 6"])
     (prof_dir / "slowstart.yaml").write_text(yaml.safe_dump(local))
-    ex = lab.executor("infra", "--profile", "slowstart", "--batch-wait", "0.2", "--query-every", "1")
+    ex = lab.executor("infra", "--profile", "slowstart", "--batch-wait-s", "0.2", "--query-every-s", "1")
     col = lab.col
     pid = col.submit("hpcq_echo", {"message": "survives"}).processid
     job = col.wait_attr(pid, "slurm_job_id", timeout=60)
@@ -29,7 +30,7 @@ def test_step_launch_failure_while_slurmctld_down_is_resubmitted(lab):
     finally:
         lab.cluster.start_ctld()
     p = col.wait(pid, timeout=180)
-    assert p.state == 2, p.errors
+    assert p.state == PS.SUCCESS, p.errors
     assert "resubmitting process=" + pid in ex.log_text()
     jobs = sorted(jobs_by_process(ex.state_dir / "jobs")[pid], key=lambda j: int(j.split("_")[0]))
     assert len(jobs) == 2 and jobs[0] == job.split("_")[0]

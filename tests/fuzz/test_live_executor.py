@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
+from hpcq.colonyos import ProcessState as PS
 from hpcq.testing.faults import ExecutorProc, make_spec, wait_final
 from tests.fuzz.strategies import FUZZ, any_spec
 
@@ -70,16 +71,17 @@ def _run(colonies_server, tmp_path, n):
         final = make_spec(colonies_server.colony, "hpcq_echo", {"message": "still serving"}, walltime=60)
         echo = client.submit_func_spec(final, key).processid
         done = wait_final(client, key, [echo], 120)[echo]
-    assert done.state == 2, done.errors
+    assert done.state == PS.SUCCESS, done.errors
     states = {p: procs[p].state for p in pids}
-    assert all(s in (2, 3) for s in states.values()), states
+    assert all(PS(s).final for s in states.values()), states
     for p in pids:
-        if procs[p].state == 3:
+        if procs[p].state == PS.FAILED:
             assert procs[p].errors and procs[p].errors[0].strip(), procs[p]
     assert not PWNED.exists(), "a fuzzed spec ran a shell command"
     assert "Traceback" not in ex.log_text(), ex.log_text()[-3000:]
     return {"submitted": len(pids), "refused_at_submit": refused_at_submit,
-            "failed": sum(s == 3 for s in states.values()), "succeeded": sum(s == 2 for s in states.values())}
+            "failed": sum(s == PS.FAILED for s in states.values()),
+            "succeeded": sum(s == PS.SUCCESS for s in states.values())}
 
 
 def test_fuzzed_specs_against_live_executor(colonies_server, tmp_path):

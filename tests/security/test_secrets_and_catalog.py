@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pycolonies import func_spec
 
+from hpcq.colonyos import ProcessState as PS
 from hpcq.functions import encode_kwargs
 from hpcq.testing.faults import ExecutorProc, files_containing, make_spec, wait_final
 
@@ -52,13 +53,13 @@ def flow(colonies_server, tmp_path):
 def test_only_catalogued_functions_run(flow):
     procs, pids = flow["procs"], flow["pids"]
     echo, fail, system, code_env, exec_ = (procs[p] for p in pids)
-    assert echo.state == 2 and json.loads(echo.output[1])["message"] == "hello"
-    assert fail.state == 3 and "boom" in fail.errors[0]
+    assert echo.state == PS.SUCCESS and json.loads(echo.output[1])["message"] == "hello"
+    assert fail.state == PS.FAILED and "boom" in fail.errors[0]
     for p in (system, exec_):
-        assert p.state == 3 and "not in hpcq's function catalog" in p.errors[0], p.errors
+        assert p.state == PS.FAILED and "not in hpcq's function catalog" in p.errors[0], p.errors
     # env["code"] is ignored: hpcq_echo ran as itself, the code never did
     assert code_env.spec.env.get("code") == base64.b64encode(CODE.encode()).decode()
-    assert code_env.state == 2 and json.loads(code_env.output[1])["message"] == "x"
+    assert code_env.state == PS.SUCCESS and json.loads(code_env.output[1])["message"] == "x"
     assert not MARK.exists(), "injected code ran"
 
 

@@ -9,7 +9,6 @@ slurmctld has already forgotten).
 from __future__ import annotations
 
 import subprocess
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable

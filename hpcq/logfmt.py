@@ -1,0 +1,20 @@
+"""Log lines that other programs read: the job runner's markers and the executor's lines that the
+watcher, the tests, the fault suite and the benchmarks parse. Code and tests import them from here,
+so a reworded line cannot silently break a parser.
+"""
+
+from __future__ import annotations
+
+import re
+
+# printed by the job runner (hpcq.job.runner) on stdout and stderr around each task of an element
+BEGIN = "[hpcq] begin process "
+END = "[hpcq] end process "
+
+# the executor (hpcq.executor.daemon/watcher), logger "hpcq.executor"
+CLOSED = "closed process=%s as=%s job=%s"  # one line per close RPC the server accepted
+CLOSED_RE = re.compile(r"closed process=([0-9a-f]{64}) as=(\w+)")
+ADOPTING = "adopting %d process(es) with jobs in Slurm"  # at start: jobs of an earlier incarnation
+ADOPTING_RE = re.compile(r"adopting (\d+) process\(es\) with jobs in Slurm")
+SERVING = "serving colony %s"  # the executor is up and assigning
+BEGIN_RE = re.compile(r"^" + re.escape(BEGIN) + r"([0-9a-f]{64})", re.M)
