@@ -16,18 +16,18 @@ from hpcq.primitives import EstimatorV2, PrimitiveJobError, SamplerV2, Session
 pytestmark = pytest.mark.slurm
 
 
-def _slurm_jobs_since(remote, t0: float) -> list[dict[str, str]]:
-    start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0 - 1))
-    out = remote.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-S", start).stdout
+def _slurm_jobs(remote, exclude: set[str] = frozenset()) -> list[dict[str, str]]:
+    """hpcq's jobs in slurmdbd (not the lab's own probe jobs), minus those in ``exclude``."""
+    out = remote.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-S", "2000-01-01").stdout
     rows = [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
-    return [r for r in rows if r["JobName"].startswith("hpcq-")]  # not the lab's own probe jobs
+    return [r for r in rows if r["JobName"].startswith("hpcq-") and r["JobID"] not in exclude]
 
 
 def test_session_serves_50_calls_with_one_slurm_job(remote):
     qc = efficient_su2(2, reps=1)
     ham = SparsePauliOp.from_list([("ZZ", 1.0), ("XI", 0.4), ("IX", 0.4)])
     rng = np.random.default_rng(1)
-    t0 = time.time()
+    before = {j["JobID"] for j in _slurm_jobs(remote)}
     opts = remote.options(resources={"walltime": 300, "mem": "1Gi"})
     with Session(settings=remote.settings, idle_timeout_s=120, **opts) as session:
         est = EstimatorV2(mode=session, **opts)
@@ -52,7 +52,7 @@ def test_session_serves_50_calls_with_one_slurm_job(remote):
     assert summary["calls"] == 50 and summary["ended"] == "closed"
     deadline = time.monotonic() + 60
     while True:
-        jobs = _slurm_jobs_since(remote, t0)
+        jobs = _slurm_jobs(remote, before)
         if all(j["State"] == "COMPLETED" for j in jobs) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
