@@ -29,7 +29,7 @@ def running_address(data_dir: Path) -> tuple[str, int] | None:
 
 def init_data_dir(data_dir: Path, colony: str = "dev", host: str | None = None,
                   port: int | None = None, executor_name: str | None = None,
-                  user_name: str = "hpcq-user") -> dict[str, str]:
+                  user_name: str = "hpcq-user", tls: bool = False) -> dict[str, str]:
     """Create colony + user; return the COLONIES_* values (server key excluded)."""
     data_dir = Path(data_dir)
     if not colony or not colony.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -60,7 +60,7 @@ def init_data_dir(data_dir: Path, colony: str = "dev", host: str | None = None,
     return {
         "COLONIES_SERVER_HOST": host,
         "COLONIES_SERVER_PORT": str(port),
-        "COLONIES_SERVER_TLS": "false",
+        "COLONIES_SERVER_TLS": "true" if tls else "false",
         "COLONIES_COLONY_NAME": colony,
         "COLONIES_COLONY_PRVKEY": colony_prv,
         "COLONIES_PRVKEY": user_prv,
@@ -72,3 +72,40 @@ def init_and_write(data_dir: Path, env_file: Path, **kw) -> dict[str, str]:
     values = init_data_dir(data_dir, **kw)
     write_env_file(Path(env_file), values)
     return values
+
+
+def make_self_signed(data_dir: Path, hosts: list[str]) -> tuple[Path, Path]:
+    """A self-signed certificate (and 0600 key) for ``hosts`` in the data dir, valid 1 year.
+    Clients trust it with REQUESTS_CA_BUNDLE (pycolonies' HTTP) and WEBSOCKET_CLIENT_CA_BUNDLE
+    (its websocket) pointing at the certificate."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = []
+    for h in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            names.append(x509.DNSName(h))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cert_path, key_path = data_dir / "tls.crt", data_dir / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    from hpcq.config import write_private_file
+    write_private_file(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()).decode())
+    return cert_path, key_path

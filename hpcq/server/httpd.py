@@ -41,6 +41,8 @@ class ServerConfig:
     sweep_interval_s: float = 1.0
     allow_reregister: bool = True
     max_body: int = MAX_BODY
+    tls_cert: Path | None = None  # PEM certificate (chain) and key: serve HTTPS and WSS
+    tls_key: Path | None = None
 
 
 def server_prvkey(data_dir: Path) -> str:
@@ -198,6 +200,15 @@ def serve(cfg: ServerConfig, ready=None) -> None:
     """Run until SIGTERM/SIGINT. Writes <data_dir>/server.json (host, port, pid) once bound."""
     ctx = open_ctx(cfg)
     httpd = Server((cfg.host, cfg.port), make_handler(ctx, cfg.max_body))
+    scheme = "http"
+    if cfg.tls_cert:
+        import ssl
+
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(str(cfg.tls_cert), str(cfg.tls_key) if cfg.tls_key else None)
+        # handshake in the connection's own thread, not in the accept loop
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+        scheme = "https"
     host, port = httpd.server_address[:2]
     stop = threading.Event()
 
@@ -230,12 +241,12 @@ def serve(cfg: ServerConfig, ready=None) -> None:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
     info_path = Path(cfg.data_dir) / INFO_NAME
-    info = {"host": host, "port": port, "pid": os.getpid(), "url": f"http://{host}:{port}/api",
+    info = {"host": host, "port": port, "pid": os.getpid(), "url": f"{scheme}://{host}:{port}/api",
             "serverid": ctx.server_id, "started": time.time()}
     tmp = info_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info))
     os.replace(tmp, info_path)
-    log.info("hpcq colonies server on http://%s:%d (data %s, server id %s)", host, port,
+    log.info("hpcq colonies server on %s://%s:%d (data %s, server id %s)", scheme, host, port,
              cfg.data_dir, ctx.server_id)
     if ready is not None:
         ready(httpd)

@@ -31,12 +31,16 @@ class ServerHandle:
     proc: subprocess.Popen | None = None
 
     @property
+    def tls_cert(self) -> str | None:
+        return self.args[self.args.index("--tls-cert") + 1] if "--tls-cert" in self.args else None
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/api"
+        return f"{self.base_url}/api"
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -63,7 +67,8 @@ class ServerHandle:
                 data = json.loads(info.read_text())
                 if data.get("pid") == self.proc.pid:
                     self.port = int(data["port"])
-                    if requests.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                    if requests.get(f"{self.base_url}/health", timeout=2,
+                                    verify=self.tls_cert or True).status_code == 200:
                         return
             except (OSError, ValueError, requests.RequestException):
                 pass
