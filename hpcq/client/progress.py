@@ -14,9 +14,9 @@ from hpcq.colonyos import ProcessState, is_not_found, is_unreachable
 from hpcq.retry import Backoff, retry
 
 __all__ = ["STATE_NAMES", "Snapshot", "Tracker", "is_not_found", "rich_watch", "watch"]
-# how the progress line names each ColonyOS state (cancelled counts as failed: it did not succeed)
+# how the progress line names each ColonyOS state (cancelled = taken out by the user, like removed)
 STATE_NAMES = {ProcessState.WAITING: "waiting", ProcessState.RUNNING: "running", ProcessState.SUCCESS: "done",
-               ProcessState.FAILED: "failed", ProcessState.CANCELLED: "failed"}
+               ProcessState.FAILED: "failed", ProcessState.CANCELLED: "removed"}
 SERVER_WAIT_S = 300.0  # a watch keeps retrying an unreachable server this long before giving up
 
 
@@ -69,7 +69,7 @@ class Tracker:
                 if ProcessState(state).final:
                     self.final[pid] = (state, errors, list(p.output or []))
             counts[STATE_NAMES.get(state, "waiting")] += 1
-            if state in (ProcessState.FAILED, ProcessState.CANCELLED):
+            if state == ProcessState.FAILED:
                 failed.append((pid, self.nodenames.get(pid, ""), errors))
         elapsed = time.time() - self.t0
         finished = counts["done"] + counts["failed"]
