@@ -11,6 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from hpcq.cliopts import echo_json, json_option, seconds_option, verbosity_option
+from hpcq.colonyos import ProcessState
 from hpcq.config import ConfigError, Settings, config_dir, env_file_path
 
 console = Console()
@@ -70,25 +72,27 @@ def _submit(study_file: str, mode: str | None, watch: bool, timeout: float | Non
 @click.option("--mode", type=click.Choice(["workflow", "sweep", "single"]), default=None,
               help="Override the study's mode: workflow (DAG), sweep (one process per task), single (one job).")
 @click.option("--watch/--no-watch", default=True, show_default=True, help="Show live progress until done.")
-@click.option("--timeout", type=float, default=None, help="Stop watching after this many seconds.")
-def submit(study_file, mode, watch, timeout):
+@seconds_option("timeout", None, "Stop watching after this long", legacy=("--timeout",))
+@verbosity_option()
+def submit(study_file, mode, watch, timeout_s):
     """Validate STUDY_FILE (YAML/TOML) and submit it to the colony."""
-    _submit(study_file, mode, watch, timeout)
+    _submit(study_file, mode, watch, timeout_s)
 
 
 @click.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option("--watch/--no-watch", default=True, show_default=True, help="Show live progress until done.")
-@click.option("--timeout", type=float, default=None, help="Stop watching after this many seconds.")
-def sweep(study_file, watch, timeout):
+@seconds_option("timeout", None, "Stop watching after this long", legacy=("--timeout",))
+@verbosity_option()
+def sweep(study_file, watch, timeout_s):
     """Submit STUDY_FILE as a flat sweep: one process per task (the executor packs them into job arrays)."""
-    _submit(study_file, "sweep", watch, timeout)
+    _submit(study_file, "sweep", watch, timeout_s)
 
 
 @click.command()
 @click.argument("name", required=False)
 @click.option("--watch", is_flag=True, help="Keep showing progress until every process is finished.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def status(name, watch, as_json):
     """Progress of a submitted study (default: the latest): done / failed / running / waiting, ETA."""
     sub = _submission(name)
@@ -140,7 +144,7 @@ def logs(target, node, count, follow):
         if not follow:
             return
         p = client.colonies.get_process(pid, client.key)
-        if p.state in (2, 3):
+        if ProcessState(p.state).final:
             return
         time.sleep(1)
 
@@ -187,17 +191,23 @@ def config():
 
 
 @config.command("show")
-def config_show():
-    """Effective settings (env file < environment); private keys are masked."""
+@json_option
+def config_show(as_json):
+    """Effective settings and where each came from (argument > environment > config.yaml > env file >
+    default, docs/configuration.md); private keys are masked."""
     try:
         s = Settings.load()
     except ConfigError as exc:
         _fail(exc)
-    t = Table("setting", "value")
-    t.add_row("config dir", str(config_dir()))
-    t.add_row("env file", f"{env_file_path()}{'' if env_file_path().exists() else ' (missing)'}")
-    for k, v in s.masked().items():
-        t.add_row(k, str(v))
+    rows = [{"setting": k, "value": v, "source": s.source(k)} for k, v in s.masked().items()]
+    if as_json:
+        echo_json({"config_dir": str(config_dir()), "env_file": str(env_file_path()), "settings": rows})
+        return
+    t = Table("setting", "value", "source")
+    t.add_row("config dir", str(config_dir()), "")
+    t.add_row("env file", f"{env_file_path()}{'' if env_file_path().exists() else ' (missing)'}", "")
+    for r in rows:
+        t.add_row(r["setting"], str(r["value"]), r["source"])
     console.print(t)
 
 
