@@ -4,7 +4,6 @@ resource rules, the in-job runner, and submitit's local backend (real subprocess
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from hpcq.executor.resources import Plan, PlanError, check_rules
 from hpcq.job.context import build_context, slurm_job_id
 from hpcq.job.runner import BEGIN, run_tasks
 from hpcq.job.task import Outcome, Task
+from hpcq.testing import wait_for
 
 
 # --- journal ---------------------------------------------------------------------------------------
@@ -186,12 +186,12 @@ def test_local_backend_runs_tasks_in_subprocesses(tmp_path):
         assert time.monotonic() < deadline, "local job produced no outcome"
         time.sleep(0.1)
     assert Outcome.read(tmp_path / "p1.json").summary["message"] == "local"
-    while be.query(ids)[ids[0]].state == "RUNNING":
-        time.sleep(0.1)
+    wait_for(lambda: be.query(ids)[ids[0]].state != "RUNNING", 60, 0.1, "local job to end")
     assert be.query(ids)[ids[0]].state == "COMPLETED"
     out, _ = be.log_paths(ids[0], tmp_path)
     assert "hpcq_echo: local" in out.read_text()
-    assert json.loads(json.dumps(be.find("hpcq-local", 0, 1))) is None
+    assert be.find("hpcq-local", 0, 1) == ids  # found by its unique name, as recovery needs
+    assert be.find("hpcq-other", 0, 1) is None and LocalBackend().find("hpcq-local", 0, 1) is None
 
 
 def test_rerun_detection_after_requeue():

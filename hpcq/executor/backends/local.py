@@ -33,6 +33,7 @@ class LocalBackend:
     def __init__(self) -> None:
         self._jobs: dict[str, Any] = {}
         self._submitted: dict[str, float] = {}
+        self._names: dict[str, list[str]] = {}  # job name -> element ids (this executor's lifetime)
 
     def submit(self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any],
                job_name: str, folder: Path) -> list[str]:
@@ -46,10 +47,14 @@ class LocalBackend:
             self._jobs[str(job.job_id)] = job
             self._submitted[str(job.job_id)] = time.time()
             ids.append(str(job.job_id))
+        self._names[job_name] = ids
         return ids
 
     def find(self, job_name: str, since: float, elements: int) -> list[str] | None:
-        return None  # local jobs have no scheduler to ask; an unsubmitted intent is submitted again
+        # no scheduler to ask: only jobs submitted by this executor process are known; after a
+        # restart an unsubmitted intent is submitted again (local jobs do not outlive it anyway)
+        ids = self._names.get(job_name)
+        return list(ids) if ids and len(ids) == elements else None
 
     def query(self, job_ids: list[str]) -> dict[str, JobInfo]:
         out = {}
