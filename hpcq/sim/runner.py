@@ -21,6 +21,8 @@ from hpcq.sim.noise import (BASIS_GATES, apply_readout, build_noise_model, fake_
                             readout_attenuation, readout_matrices)
 from hpcq.sim.optimizers import minimize
 from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
+from hpcq.sim import memory
+from hpcq.sim.estimator import build_energy_circuit, trajectory_energies
 from hpcq.sim.spec import TaskSpec
 
 STATE_FIDELITY_MAX_QUBITS = 10  # density matrices above this are not saved just for a metric
@@ -49,12 +51,38 @@ class TaskResult:
         return self.spec.task_id
 
 
-def _simulator(method: str, device: str, noise_model, threads: int, seed: int):
+def _simulator(method: str, device: str, noise_model, threads: int, seed: int, **opts):
     from qiskit_aer import AerSimulator
 
     return AerSimulator(method=method, device=device, noise_model=noise_model,
                         max_parallel_threads=threads, max_parallel_experiments=threads,
-                        max_parallel_shots=1, seed_simulator=seed)
+                        max_parallel_shots=1, seed_simulator=seed, **opts)
+
+
+def simulator_options(spec: TaskSpec, ranks: int = 1) -> dict[str, Any]:
+    """Aer options from the spec: precision, MPS bond/truncation, and for one statevector over
+    ``ranks`` MPI ranks the chunk size (Aer's automatic blocking is wrong: always set it)."""
+    from hpcq.sim import memory
+
+    opts: dict[str, Any] = {"precision": spec.precision}
+    if spec.resolved_method == "matrix_product_state":
+        opts["matrix_product_state_truncation_threshold"] = spec.mps.truncation_threshold
+        if spec.mps.bond_dimension is not None:
+            opts["matrix_product_state_max_bond_dimension"] = spec.mps.bond_dimension
+    if spec.parallel == "statevector" and ranks > 1:
+        opts["blocking_enable"] = True
+        opts["blocking_qubits"] = memory.blocking_qubits(spec.simulated_qubits, ranks, spec.precision)
+    return opts
+
+
+def energy_strategy(spec: TaskSpec) -> str:
+    """How <H> is read (hpcq.sim.estimator): local supports for MPS, Z-rotated groups for a
+    distributed statevector (avoids Aer's chunked X/Y defect), one operator otherwise."""
+    if spec.resolved_method == "matrix_product_state":
+        return "local"
+    if spec.parallel == "statevector":
+        return "rotated_z"
+    return "expval"
 
 
 def _shift_rule_valid(circuit, params) -> bool:
@@ -85,10 +113,12 @@ def aer_execute(sim, circuit, binds: list[dict], shots: int) -> list[float]:
 
 
 def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execute,
-             x0: np.ndarray | None = None, optimize: bool = True) -> TaskResult:
+             x0: np.ndarray | None = None, optimize: bool = True, comm=None, ranks: int = 1) -> TaskResult:
     """Run one task. ``execute`` runs the energy circuit (benchmarks swap in a cross-task
     batcher to compare with Aer's own parallel_experiments). ``x0``: start here (a noise step
-    starts from its parent's optimum); ``optimize=False``: only evaluate the energy at ``x0``."""
+    starts from its parent's optimum); ``optimize=False``: only evaluate the energy at ``x0``.
+    ``comm``: ranks that share this task's noisy trajectories (parallel 'trajectories'); ``ranks``:
+    MPI ranks Aer spreads one statevector over (parallel 'statevector')."""
     from qiskit import transpile
 
     t0 = time.perf_counter()
@@ -124,13 +154,34 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
     t_setup = time.perf_counter()
 
     noisy = nm is not None and spec.noise.kind != "readout"
-    sim = _simulator(method, device, nm if noisy else None, threads, seed)
+    sim_opts = simulator_options(spec, ranks)
+    sim = _simulator(method, device, nm if noisy else None, threads, seed, **sim_opts)
     shots = spec.shots if (noisy and method == "statevector") else 1
-    energy_circ = tqc.copy()
-    energy_circ.save_expectation_value(H_eval, list(range(n_sim)), label="energy")
+    strategy = energy_strategy(spec) if not noisy else "expval"
+    trajectories = noisy and method == "statevector" and spec.parallel == "trajectories"
+    ec = build_energy_circuit(tqc, H_eval, strategy, pershot=trajectories)
+    energy_circ = ec.circuit
+    last_se = [math.nan]
+
+    def run_block(binds, b: int, seed_b: int, shots_b: int) -> np.ndarray:
+        res = _simulator(method, device, nm, threads, seed_b, **sim_opts).run(
+            energy_circ, parameter_binds=binds, shots=shots_b).result()
+        if not res.success:
+            raise RuntimeError(f"Aer failed: {res.status}")
+        return np.stack([ec.energies_pershot(res.data(i)) for i in range(len(res.results))])
 
     def fun_batch(X: np.ndarray) -> np.ndarray:
-        return np.array(execute(sim, energy_circ, _binds(params, X), shots), dtype=float)
+        binds = _binds(params, X)
+        if trajectories:  # shots in seeded blocks shared by the ranks of comm: same for any rank count
+            est = trajectory_energies(lambda b, sb, nb: run_block(binds, b, sb, nb), shots, seed, comm)
+            last_se[0] = float(est.stderr[0])
+            return est.mean
+        if strategy == "expval" and execute is not aer_execute:
+            return np.array(execute(sim, energy_circ, binds, shots), dtype=float)
+        res = sim.run(energy_circ, parameter_binds=binds, shots=shots).result()
+        if not res.success:
+            raise RuntimeError(f"Aer failed: {res.status}")
+        return np.array([ec.energy(res.data(i)) for i in range(len(res.results))], dtype=float)
 
     gradient = spec.optimizer.gradient
     if spec.optimizer.kind == "l_bfgs_b" and gradient == "parameter_shift" \
@@ -151,6 +202,13 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
         opt = OptResult(x=x0, fun=f0, evaluations=1, trace_x=[x0], trace_f=[f0], message="evaluated at x0")
     t_opt = time.perf_counter()
 
+    final_se = last_se[0]
+    if trajectories:  # the standard error at the optimum (the trace's last point need not be it)
+        final_se = float(trajectory_energies(lambda b, sb, nb: run_block(_binds(params, opt.x[None, :]), b, sb, nb),
+                                             shots, seed, comm).stderr[0])
+    if n_sim > memory.DENSE_MAX_QUBITS or method == "matrix_product_state":
+        return _large_result(spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, sim_opts,
+                             ec, final_se, t0, t_setup, t_opt)
     # Output distributions of the final circuit, noiseless and with the noise model
     final = tqc.assign_parameters(dict(zip(params, opt.x)))
     ideal_circ = final.copy()
@@ -185,6 +243,7 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
     m.update(M.distribution_metrics(dist_ideal, dist_noisy))
     m.update(iterations=opt.iterations, evaluations=opt.evaluations, wall_time_s=t_end - t0,
              ideal_energy=ideal_energy, state_fidelity=state_fid)
+    m.update(_scale_metrics(spec, ec, final_se, sim_opts))
     for k in ("hf_energy", "pyscf_energy"):  # chemistry references (totals, Ha)
         if k in refs:
             m[k] = float(refs[k])
@@ -196,3 +255,38 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
         dist_noisy=dist_noisy, rank=rank, threads=threads, device=device, gradient=gradient,
         timings={"setup_s": t_setup - t0, "optimize_s": t_opt - t_setup,
                  "distributions_s": t_end - t_opt, "total_s": t_end - t0})
+
+
+def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[str, Any]:
+    """How the energy was obtained: estimator path, its standard error (trajectories), MPS controls."""
+    # numbers only (metrics are float attributes); the strategy follows from the spec (energy_strategy)
+    m: dict[str, Any] = {"energy_groups": int(ec.groups), "energy_stderr": float(stderr)}
+    if spec.resolved_method == "matrix_product_state":
+        m["mps_bond_dimension"] = int(spec.mps.bond_dimension or 0)  # 0 = not capped
+        m["mps_truncation_threshold"] = float(spec.mps.truncation_threshold)
+        m["mps_variational"] = float(spec.mps.bond_dimension is None)  # a truncated MPS energy is NOT variational
+    if "blocking_qubits" in sim_opts:
+        m["blocking_qubits"] = int(sim_opts["blocking_qubits"])
+    return m
+
+
+def _large_result(spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, sim_opts,
+                  ec, stderr, t0, t_setup, t_opt) -> TaskResult:
+    """Above DENSE_MAX_QUBITS (and for MPS) no 2^n arrays: energy, trace and parameters only;
+    distribution metrics are NaN (sampled counts: not yet, docs/simulation.md)."""
+    t_end = time.perf_counter()
+    m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
+    m.update({k: math.nan for k in ("entropy_ideal", "entropy_noisy", "delta_entropy", "entropy_ratio",
+                                    "jsd", "fidelity")})
+    m.update(iterations=opt.iterations, evaluations=opt.evaluations, wall_time_s=t_end - t0,
+             ideal_energy=opt.fun if nm is None else math.nan, state_fidelity=math.nan)
+    m.update(_scale_metrics(spec, ec, stderr, sim_opts))
+    trace_p = np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params))
+    empty = np.zeros(0)
+    return TaskResult(
+        spec=spec, metrics=m, circuit=tqc, noise_model=nm, hamiltonian=H,
+        trace_energy=np.array(opt.trace_f, dtype=float), trace_parameters=trace_p,
+        final_parameters=np.asarray(opt.x, dtype=float), dist_ideal=empty, dist_noisy=empty, rank=rank,
+        threads=threads, device=device, gradient=gradient,
+        timings={"setup_s": t_setup - t0, "optimize_s": t_opt - t_setup, "distributions_s": 0.0,
+                 "total_s": t_end - t0})

@@ -15,7 +15,7 @@ import traceback
 from collections import deque
 from typing import Any, Callable, Sequence
 
-TAG_REQUEST, TAG_TASK, TAG_RESULTS = 11, 12, 13
+TAG_REQUEST, TAG_TASK, TAG_RESULTS, TAG_GATHER = 11, 12, 13, 14
 POLL_S = 0.002
 
 
@@ -50,6 +50,22 @@ def polling_barrier(comm) -> None:
     req = comm.Ibarrier()
     while not req.Test():
         time.sleep(POLL_S * 5)
+
+
+def polling_allgather(comm, obj) -> list:
+    """Every rank's ``obj``, in rank order, on every rank; waits by polling (see polling_barrier).
+    Used by trajectories split over ranks, once per energy evaluation."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    reqs = [comm.isend(obj, dest=r, tag=TAG_GATHER) for r in range(size) if r != rank]
+    out: list = [None] * size
+    out[rank] = obj
+    for r in range(size):
+        if r != rank:
+            out[r], _ = _poll_recv(comm, r, TAG_GATHER)
+    for q in reqs:
+        while not q.Test():
+            time.sleep(POLL_S)
+    return out
 
 
 def _safe(work: Callable[[Any], Any], task: Any, rank: int):

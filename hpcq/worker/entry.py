@@ -6,7 +6,6 @@ import logging
 import os
 import platform
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -98,6 +97,27 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
 
     if rank == 0:
         log.info("%s: %d tasks on %d rank(s) x %d thread(s)", params.study, len(tasks), size, threads)
+    if params.parallel != "tasks":
+        # every rank runs every task together: trajectories split over comm, or Aer spreads one
+        # statevector over MPI_COMM_WORLD (identical circuits on every rank: PYTHONHASHSEED=0)
+        if params.parallel == "statevector" and size > 1 and os.environ.get("PYTHONHASHSEED") != "0":
+            raise RuntimeError("parallel: statevector needs PYTHONHASHSEED=0 on every rank (Aer builds the "
+                               "circuit's measurements from a Python set); export it in the job")
+        share = comm if params.parallel == "trajectories" else None
+
+        def work(t: TaskSpec):  # noqa: F811 - the same work, over all ranks
+            r = run_task(t, threads=threads, rank=rank, comm=share, ranks=size)
+            log.info("rank %d: %s done in %.2f s: E=%.10g", rank, t.task_id, r.metrics["wall_time_s"],
+                     r.metrics["energy"])
+            return r
+
+        try:
+            results = [work(tasks[i]) for i in order]
+            if rank != 0:
+                return None
+            return _finish(params, ctx, results, threads, size, started, t0)
+        finally:
+            polling_barrier(comm)
     try:
         results = run_tasks(tasks, work, comm, order)
         if rank != 0:
