@@ -39,10 +39,15 @@ def test_every_command_has_help(name):
 def test_submit_bad_study_names_field(tmp_path, monkeypatch):
     monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "cfg"))
     f = tmp_path / "bad.yaml"
+    f.write_text("name: x\nsweep:\n  problems: [{kind: tfim, n_qubits: 1}]\n")
+    res = run("submit", str(f), ok=False)
+    assert res.exit_code != 0
+    assert "sweep.problems[0]" in res.output and "n_qubits 1 is out of range" in res.output
+    # too big for any node: refused by the memory model with the numbers and what would fit
     f.write_text("name: x\nsweep:\n  problems: [{kind: tfim, n_qubits: 40}]\n")
     res = run("submit", str(f), ok=False)
     assert res.exit_code != 0
-    assert "sweep.problems[0]" in res.output and "n_qubits 40 is out of range" in res.output
+    assert "40-qubit statevector" in res.output and "would fit: at most 38 qubits" in res.output
 
 
 def test_status_without_submissions_says_what_to_do(tmp_path, monkeypatch):
