@@ -35,10 +35,12 @@ FINAL = tuple(s for s in ProcessState if s.final)
 # --- executor subprocess -------------------------------------------------------------------------
 @dataclass
 class ExecutorProc:
-    """An `hpcq executor start` subprocess in its own process group; logs append to ``log_path``
-    across restarts so that close counts cover every incarnation."""
+    """THE executor-process helper of the tests (executor, reliability, client, fuzz, security):
+    an `hpcq executor start` subprocess in its own process group; logs append to ``log_path``
+    across restarts so that close counts cover every incarnation. ``env_file`` None: the
+    COLONIES_* settings come from ``env`` (the environment) alone."""
 
-    env_file: Path
+    env_file: Path | None
     state_dir: Path
     backend: str = "slurm"
     name: str = "fault-ex"
@@ -61,15 +63,17 @@ class ExecutorProc:
         return self.state_dir / "results"
 
     def start(self, wait_ready: float = 60) -> "ExecutorProc":
-        cmd = [sys.executable, "-m", "hpcq.executor", "start", "--env-file", str(self.env_file),
-               "--state-dir", str(self.state_dir), "--backend", self.backend, "--name", self.name,
+        cmd = [sys.executable, "-m", "hpcq.executor", "start",
+               *(["--env-file", str(self.env_file)] if self.env_file else []), "--state-dir", str(self.state_dir),
+               "--backend", self.backend, "--name", self.name,
                "--type", self.executor_type, "--assign-timeout-s", "2", "--batch-wait-s", "0.3",
                "--query-every-s", "1", *self.extra_args]
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
         before = self.log_text().count(SERVING % "")
+        env = self.env if self.env_file is None else {**os.environ, **self.env}
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         env={**os.environ, **self.env}, start_new_session=True)
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+                                         start_new_session=True)
         self.starts += 1
         deadline = time.monotonic() + wait_ready
         while time.monotonic() < deadline:
@@ -83,15 +87,15 @@ class ExecutorProc:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def kill(self) -> None:
+    def kill(self, sig: int = signal.SIGKILL) -> None:
         """SIGKILL the executor's process group (a crash: no cleanup, no journal flush)."""
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+                os.killpg(self.proc.pid, sig)
+            self.proc.wait(30)
 
-    def stop(self, timeout: float = 30) -> None:
-        """SIGTERM (clean stop), SIGKILL if it does not exit in time."""
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM (clean stop), SIGKILL if it does not exit in time; returns the exit status."""
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -99,6 +103,7 @@ class ExecutorProc:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+        return self.proc.returncode if self.proc else None
 
     def log_text(self) -> str:
         try:

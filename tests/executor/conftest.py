@@ -4,9 +4,6 @@ side uses only pycolonies."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,50 +12,9 @@ import pytest
 
 from hpcq.colonyos import ProcessState as PS
 from hpcq.functions import encode_kwargs
+from hpcq.testing.faults import ExecutorProc
 
 EXECUTOR_TYPE = "hpcq-test"
-
-
-@dataclass
-class ExecutorProc:
-    """One `python -m hpcq.executor start` subprocess; stderr goes to a log file per start."""
-
-    env: dict[str, str]
-    state_dir: Path
-    args: list[str]
-    popen: subprocess.Popen | None = None
-    logs: list[Path] = field(default_factory=list)
-
-    def start(self) -> "ExecutorProc":
-        log = self.state_dir.parent / f"executor-{len(self.logs)}.log"
-        self.logs.append(log)
-        fh = open(log, "w")
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "hpcq.executor", "start", "--state-dir", str(self.state_dir),
-             "--backend", "slurm", *self.args],
-            env=self.env, stdout=fh, stderr=subprocess.STDOUT)
-        return self
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(sig)
-            self.popen.wait(30)
-
-    def stop(self) -> int | None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-        return self.popen.returncode if self.popen else None
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def log_text(self) -> str:
-        return "\n".join(p.read_text() for p in self.logs if p.exists())
 
 
 @dataclass
@@ -143,7 +99,8 @@ class Lab:
         env["PYTHONUNBUFFERED"] = "1"
         state = self.tmp / name / "state"
         state.parent.mkdir(parents=True, exist_ok=True)
-        ex = ExecutorProc(env=env, state_dir=state, args=["--name", name, "--type", executor_type, *args])
+        ex = ExecutorProc(env_file=None, env=env, state_dir=state, backend="slurm", name=name,
+                          executor_type=executor_type, extra_args=list(args))
         self.executors.append(ex)
         return ex.start()
 
