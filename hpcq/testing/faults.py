@@ -5,7 +5,9 @@ server and the local Slurm lab. The checks are independent of the executor's own
 
 - Slurm jobs per process: every job submitit sbatched leaves ``<jobs>/<jobid>/<jobid>_submitted.pkl``
   holding the Tasks it carries; sacct gives each job's final state.
-- runs per process: ``[hpcq] begin process <pid>`` markers in the jobs' stdout logs.
+- runs per process: ``[hpcq] begin process <pid>`` markers in the jobs' rank-0 stdout logs. A run
+  is one start of the function in one job: an MPI job of N ranks is ONE run (every rank prints the
+  marker, only rank 0's log counts).
 - closes per process: the executor logs one ``closed process=<pid>`` line per close RPC that the
   server accepted (the server itself refuses a second close of a finished process).
 """
