@@ -1,8 +1,8 @@
 """Who the executor is in the colony: its key, name and registration.
 
 Two ways in, as the upstream ColonyOS HPC executor does it:
-- a pre-approved executor key (``HPCQ_EXECUTOR_PRVKEY``; deliberately no command-line option, which ``ps`` would show), registered by
-  the colony owner beforehand; or
+- a pre-approved executor key (``HPCQ_EXECUTOR_PRVKEY``; deliberately no command-line option, which
+  ``ps`` would show), registered by the colony owner beforehand; or
 - self-registration with the colony key (COLONIES_COLONY_PRVKEY): the executor creates its own
   key once, keeps it in ``<state_dir>/executor.key`` (0600) so that a restarted executor is the
   same executor (it must be, to close the processes it was assigned), then add + approve.
