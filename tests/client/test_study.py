@@ -71,7 +71,8 @@ def test_workflow_dag_shape_and_conditions():
     vqe_nodes = {sp["nodename"] for sp in specs if sp["nodename"].startswith("vqe-")}
     assert all(sp["conditions"]["dependencies"][0] in vqe_nodes for sp in noise)
     c = noise[0]["conditions"]
-    assert (c["processespernode"], c["cpu"], c["mem"], c["walltime"]) == (2, "2000m", "3Gi", 900)  # cpu is per rank (cpus-per-task)
+    # cpu is per rank (cpus-per-task)
+    assert (c["processespernode"], c["cpu"], c["mem"], c["walltime"]) == (2, "2000m", "3Gi", 900)
     assert noise[0]["maxexectime"] == 900 + s.queue_allowance
     agg = by_node["aggregate-t"]
     assert len(agg["conditions"]["dependencies"]) == 6
