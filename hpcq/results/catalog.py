@@ -26,13 +26,11 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-
-
-from hpcq.results.h5format import read_summary
+from hpcq.results.series import read_for_index
 
 DB_NAME = ".hpcq-catalog.sqlite"
 PARALLEL_MIN = 256  # fewer files than this are read in-process (a pool costs ~0.3 s to start)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the series table (traces, distributions) for the dashboard's plots
 
 # (column, SQL type); task attributes, metrics and provenance fields of docs/results-format.md
 TASK_COLUMNS = [
@@ -72,6 +70,10 @@ CREATE TABLE IF NOT EXISTS ranks (
     ranking_id INTEGER NOT NULL REFERENCES rankings(id) ON DELETE CASCADE,
     file TEXT NOT NULL, task_id TEXT NOT NULL, position INTEGER NOT NULL, score REAL,
     PRIMARY KEY (ranking_id, file, task_id));
+CREATE TABLE IF NOT EXISTS series (
+    file TEXT NOT NULL, task_id TEXT NOT NULL, trace TEXT, dist TEXT,
+    PRIMARY KEY (file, task_id),
+    FOREIGN KEY (file) REFERENCES files(path) ON DELETE CASCADE);
 """
 
 
@@ -135,18 +137,18 @@ def scan(root: Path) -> dict[str, os.stat_result]:
     return found
 
 
-def _read(path: str) -> tuple[str, dict[str, Any] | Exception]:
+def _read(path: str) -> tuple[str, tuple | Exception]:
     try:
-        return path, read_summary(path)
+        return path, read_for_index(path)
     except Exception as exc:  # noqa: BLE001 - reported per file by the caller
         return path, exc
 
 
 def read_many(paths: list[str], workers: int | None = None):
-    """(path, summary or the exception reading it), in order; parallel for many files.
+    """(path, (summary, series) or the exception reading it), in order; parallel for many files.
 
-    Workers run h5format.read_summary itself (forkserver: they import only h5py/numpy, not
-    this module's pandas), so a pool is cheap to start and nothing is inherited by fork."""
+    Workers run series.read_for_index (forkserver: they import only h5py/numpy, not this
+    module's pandas), so a pool is cheap to start and nothing is inherited by fork."""
     if workers is None:
         workers = min(8, len(os.sched_getaffinity(0)))
     if workers <= 1 or len(paths) < PARALLEL_MIN:
@@ -157,7 +159,7 @@ def read_many(paths: list[str], workers: int | None = None):
 
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = [pool.submit(read_summary, p) for p in paths]
+        futures = [pool.submit(read_for_index, p) for p in paths]
         for p, fut in zip(paths, futures):
             try:
                 yield p, fut.result()
@@ -180,6 +182,9 @@ class Catalog:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self.connect()) as con, con:
                 con.executescript(SCHEMA)
+                old = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if old and int(old[0]) < SCHEMA_VERSION:
+                    con.execute("DELETE FROM files")  # re-read every file at the next index
                 con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                             (str(SCHEMA_VERSION),))
 
@@ -223,7 +228,7 @@ class Catalog:
                 try:
                     if isinstance(summary, Exception):
                         raise summary
-                    self._index_file(con, path, found[path], known.get(path), summary, stats)
+                    self._index_file(con, path, found[path], known.get(path), *summary, stats)
                     con.execute("DELETE FROM index_errors WHERE path = ?", (path,))
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the index
                     msg = f"{type(exc).__name__}: {exc}"
@@ -240,7 +245,7 @@ class Catalog:
         return stats
 
     def _index_file(self, con, path: str, st, old, summary: dict[str, Any],
-                    stats: IndexStats) -> None:
+                    series: dict[str, dict[str, Any]], stats: IndexStats) -> None:
         attrs = summary["attrs"]
         sha = str(attrs.get("content_sha256", ""))
         if old and sha and old[2] == sha:
@@ -270,6 +275,9 @@ class Catalog:
             rows.append([row.get(c) for c in RUN_NAMES] + [json.dumps(extra, default=str)])
         con.executemany(
             f"INSERT INTO runs VALUES ({','.join('?' * (len(RUN_NAMES) + 1))})", rows)
+        con.executemany("INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?)", [
+            (path, tid, json.dumps(rec["trace"]) if "trace" in rec else None,
+             json.dumps(rec["dist"]) if "dist" in rec else None) for tid, rec in series.items()])
         stats.runs += len(rows)
         if old:
             stats.updated += 1
@@ -314,6 +322,33 @@ class Catalog:
     def studies(self) -> list[str]:
         return list(self.query("SELECT DISTINCT study FROM runs ORDER BY study")["study"])
 
+    def study_times(self) -> pd.DataFrame:
+        """Each study with its number of runs and the creation time of its newest file."""
+        return self.query("SELECT f.study AS study, MAX(f.created) AS created, "
+                          "SUM(f.n_tasks) AS n_runs FROM files f GROUP BY f.study "
+                          "ORDER BY created DESC, study")
+
+    def series(self, task_ids: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """(file, task_id) -> {"trace": [...], "dist": {...}} of these tasks (see series.py)."""
+        ids = sorted(set(task_ids))
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        with closing(self.connect()) as con:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                try:
+                    rows = con.execute("SELECT file, task_id, trace, dist FROM series WHERE task_id "
+                                       f"IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+                except sqlite3.OperationalError:  # a catalog of schema 1 opened read-only
+                    return {}
+                for f, t, trace, dist in rows:
+                    rec: dict[str, Any] = {}
+                    if trace:
+                        rec["trace"] = json.loads(trace)
+                    if dist:
+                        rec["dist"] = json.loads(dist)
+                    out[(f, t)] = rec
+        return out
+
     # ---- rankings -------------------------------------------------------------------------
     def save_ranking(self, name: str, definition: dict[str, Any], ranked: pd.DataFrame) -> int:
         """Store a ranking (replacing one of the same name): its definition and its ranks."""
@@ -347,6 +382,48 @@ class Catalog:
         ranks = self.query("SELECT file, task_id, position, score FROM ranks WHERE ranking_id = ? "
                            "ORDER BY position, task_id", [int(row["id"][0])])
         return json.loads(row["definition"][0]), ranks
+
+
+def params_dict(text: Any) -> dict[str, Any]:
+    """A parameters JSON (problem_params, noise_params) as a dict ({} if not one)."""
+    try:
+        d = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def scanned_params(runs: pd.DataFrame) -> list[str]:
+    """Problem parameters that vary between runs of the same study and problem (a scan:
+    bond length, field strength). Non-scalar values (geometries) are left out."""
+    if runs.empty or "problem_params" not in runs:
+        return []
+    found: list[str] = []
+    for _, grp in runs.groupby(["study", "problem"], dropna=False):
+        seen: dict[str, set] = {}
+        for text in grp["problem_params"].dropna().unique():
+            for k, v in params_dict(text).items():
+                if isinstance(v, (int, float, str, bool)) or v is None:
+                    seen.setdefault(k, set()).add(v)
+        found += [k for k, vals in seen.items() if len(vals) > 1 and k not in found]
+    return found
+
+
+def with_problem_params(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``runs`` with one column per scanned problem parameter (named as the parameter, or
+    ``problem.<name>`` where that would clash), and the names of those columns."""
+    keys = scanned_params(runs)
+    if not keys:
+        return runs, []
+    parsed = runs["problem_params"].map(params_dict)
+    out, names = runs.copy(), []
+    for k in keys:
+        name = k if k not in runs.columns else f"problem.{k}"
+        out[name] = parsed.map(lambda d, k=k: d.get(k))
+        if out[name].map(lambda v: isinstance(v, (int, float)) or v is None).all():
+            out[name] = pd.to_numeric(out[name], errors="coerce")
+        names.append(name)
+    return out, names
 
 
 def join_parents(runs: pd.DataFrame) -> pd.DataFrame:

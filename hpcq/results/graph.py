@@ -21,11 +21,16 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-NODE_TYPES = ("problem", "ansatz", "vqe", "noise")
-COLOURS = {"problem": "#6c5ce7", "ansatz": "#0984e3", "vqe": "#00b894", "noise": "#e17055"}
+from hpcq.results.catalog import params_dict, scanned_params
+
+NODE_TYPES = ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate")
+COLOURS = {"problem": "#6c5ce7", "integrals": "#a29bfe", "hamiltonian": "#fd79a8",
+           "ansatz": "#0984e3", "vqe": "#00b894", "noise": "#e17055", "aggregate": "#636e72"}
+PRE_STEPS = ("integrals", "hamiltonian")  # workflow steps before the VQE (chemistry problems)
+CHAR_PX, LINE_PX, LABEL_GAP = 7.8, 16.0, 8.0  # at font-size 12: a character, a line; a gap
 NODE_METRICS = ("energy", "exact_energy", "abs_error", "rel_error", "chemical_accuracy", "jsd",
                 "fidelity", "delta_entropy", "entropy_ratio", "iterations", "wall_time_s")
-MIN_SIZE, MAX_SIZE, BASE_SIZE = 18.0, 70.0, 30.0
+MIN_SIZE, MAX_SIZE, BASE_SIZE = 10.0, 36.0, 16.0  # small: labels, not discs, need the room
 
 
 def _clean(v: Any) -> Any:
@@ -64,20 +69,32 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
     """The DAG of all runs (vqe and noise rows of ``Catalog.runs()``)."""
     g = nx.DiGraph()
     task_nodes = {f"task:{t}" for t in runs["task_id"]}
+    scan = scanned_params(runs)  # what tells the problems of a scan apart (bond_length=0.9)
     for r in runs.to_dict("records"):
         problem = f"problem:{r['study']}/{r['problem']}/{r['problem_params']}"
         ansatz = f"{problem.replace('problem:', 'ansatz:', 1)}/{r['ansatz']}/reps={r['reps']}"
         if problem not in g:
-            g.add_node(problem, type="problem", label=f"{r['problem']} ({r['n_qubits']}q)",
+            pp = params_dict(r["problem_params"])
+            point = " ".join(f"{k}={pp[k]:g}" if isinstance(pp.get(k), float) else f"{k}={pp.get(k)}"
+                             for k in scan if k in pp)
+            g.add_node(problem, type="problem",
+                       label=f"{r['problem']} {point} ({r['n_qubits']}q)" if point
+                       else f"{r['problem']} ({r['n_qubits']}q)",
                        study=r["study"], problem=r["problem"],
                        params=_params_label(r["problem_params"]))
         if ansatz not in g:
             g.add_node(ansatz, type="ansatz", label=f"{r['ansatz']} r{r['reps']}",
-                       ansatz=r["ansatz"], reps=_clean(r["reps"]))
+                       ansatz=r["ansatz"], reps=_clean(r["reps"]), study=r["study"])
             g.add_edge(problem, ansatz)
         node = f"task:{r['task_id']}"
-        step = r["step"] if r["step"] in ("vqe", "noise") else "vqe"
+        step = r["step"] if r["step"] in ("vqe", "noise") + PRE_STEPS else "vqe"
         metrics = {m: _clean(r.get(m)) for m in NODE_METRICS if m in r}
+        if step in PRE_STEPS:
+            g.add_node(node, type=step, label=step, task_id=r["task_id"], file=r["file"],
+                       metrics=metrics, study=r["study"])
+            p = f"task:{r['parent_task_id']}"
+            g.add_edge(p if r.get("parent_task_id") and p in task_nodes else problem, node)
+            continue
         if step == "vqe":
             label = f"{r['optimizer']}"
             parent = ansatz
@@ -88,7 +105,7 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
         g.add_node(node, type=step, label=label, task_id=r["task_id"], file=r["file"],
                    optimizer=r["optimizer"], optimizer_params=_params_label(r["optimizer_params"]),
                    noise_model=r["noise_model"], noise_params=_params_label(r["noise_params"]),
-                   metrics=metrics, orphan=parent == ansatz and step == "noise")
+                   metrics=metrics, orphan=parent == ansatz and step == "noise", study=r["study"])
         g.add_edge(parent, node)
     return g
 
@@ -102,22 +119,43 @@ def node_sizes(positions: dict[str, int]) -> dict[str, float]:
     return {n: MAX_SIZE - (MAX_SIZE - MIN_SIZE) * (p - 1) / span for n, p in positions.items()}
 
 
+def _positions(ranked: pd.DataFrame | None) -> dict[str, int]:
+    if ranked is None or not len(ranked):
+        return {}
+    return {f"task:{t}": int(p) for t, p in zip(ranked["task_id"], ranked["position"])}
+
+
 def elements(g: nx.DiGraph, ranked: pd.DataFrame | None = None, top: int | None = None,
              ) -> list[dict[str, Any]]:
     """Cytoscape elements; with ``ranked`` (rows with task_id and position) ranked task nodes
     are sized by rank and labelled ``#position``; ``top`` keeps the runs placed in the top
     ``top`` positions and their ancestors."""
-    positions: dict[str, int] = {}
-    if ranked is not None and len(ranked):
-        positions = {f"task:{t}": int(p) for t, p in zip(ranked["task_id"], ranked["position"])}
+    return _draw(g, _positions(ranked), _keep(g, _positions(ranked), top))
+
+
+def _keep(g: nx.DiGraph, positions: dict[str, int], top: int | None) -> set[str]:
     keep = set(g.nodes)
     if top and positions:
         best = {n for n, p in positions.items() if p <= top and n in g}
         keep = set(best)
         for n in best:
             keep |= nx.ancestors(g, n)
+    return keep
+
+
+def _draw(g: nx.DiGraph, positions: dict[str, int], keep: set[str]) -> list[dict[str, Any]]:
     sizes = node_sizes(positions)
-    xy = tree_positions(g.subgraph(keep))
+    display = {}
+    for n in keep:
+        pos = positions.get(n)
+        display[n] = f"#{pos} {g.nodes[n]['label']}" if pos is not None else g.nodes[n]["label"]
+    # each node's interval is as wide as its label, so labels of one level never overlap;
+    # leaves (the crowded level) get vertical labels: as wide as a line of text
+    sub = g.subgraph(keep)
+    leaf = {n for n in keep if sub.out_degree(n) == 0}
+    widths = {n: max(LINE_PX if n in leaf else CHAR_PX * len(display[n]),
+                     sizes.get(n, BASE_SIZE)) + LABEL_GAP for n in keep}
+    xy = tree_positions(sub, widths=widths)
     out: list[dict[str, Any]] = []
     for n, d in g.nodes(data=True):
         if n not in keep:
@@ -126,8 +164,11 @@ def elements(g: nx.DiGraph, ranked: pd.DataFrame | None = None, top: int | None 
         pos = positions.get(n)
         data["position"] = pos
         data["size"] = sizes.get(n, BASE_SIZE)
-        data["display"] = f"#{pos} {d['label']}" if pos is not None else d["label"]
-        out.append({"data": data, "classes": d["type"] + (" ranked" if pos else ""),
+        data["display"] = display[n]
+        if n in leaf:  # the rotated label hangs below the node
+            data["label_dy"] = data["size"] / 2 + 4 + CHAR_PX * len(display[n]) / 2
+        out.append({"data": data, "classes": d["type"] + (" ranked" if pos else "")
+                    + (" leaf" if n in leaf else ""),
                     "position": {"x": xy[n][0], "y": xy[n][1]}})
     for a, b in g.edges:
         if a in keep and b in keep:
@@ -135,30 +176,92 @@ def elements(g: nx.DiGraph, ranked: pd.DataFrame | None = None, top: int | None 
     return out
 
 
+def aggregate(g: nx.DiGraph, ranked: pd.DataFrame | None, top: int | None, limit: int,
+              ) -> tuple[list[dict[str, Any]], str]:
+    """Elements of a graph too big to draw run by run, and a note saying what was done.
+
+    Step 1: the noise runs of each VQE run become one node ("12 noise runs, best #3", sized by
+    that best rank; its ``parent`` is the VQE node). Step 2, if still above ``limit`` nodes: the
+    VQE runs of each ansatz too. Step 3: only the first problems are drawn (a page)."""
+    positions = _positions(ranked)
+    keep = _keep(g, positions, top)
+    h = g.subgraph(keep).copy()
+    n_runs = sum(1 for _, d in h.nodes(data=True) if d["type"] in ("vqe", "noise"))
+    steps = []
+    for level, kinds in (("VQE run", ("noise",)), ("ansatz", ("vqe", "noise"))):
+        if h.number_of_nodes() <= limit:
+            break
+        steps.append(f"runs aggregated per {level}")
+        parents = [n for n, d in h.nodes(data=True) if d["type"] == ("vqe" if level == "VQE run"
+                                                                     else "ansatz")]
+        for p in parents:
+            members = [m for m in nx.descendants(h, p) if h.nodes[m]["type"] in kinds]
+            if not members:
+                continue
+            best = min((positions[m] for m in members if m in positions), default=None)
+            n_noise = sum(1 for m in members if h.nodes[m]["type"] == "noise")
+            n_vqe = len(members) - n_noise
+            label = (f"{n_vqe} VQE, " if n_vqe else "") + f"{n_noise} noise runs"
+            agg = f"agg:{p}"
+            h.remove_nodes_from(members)
+            h.add_node(agg, type="aggregate", label=label, parent=p, n_runs=len(members),
+                       study=g.nodes[p].get("study"), metrics={})
+            h.add_edge(p, agg)
+            if best is not None:
+                positions[agg] = best
+    drawn = h
+    roots = sorted(n for n in h if h.in_degree(n) == 0)
+    if h.number_of_nodes() > limit:
+        page: set[str] = set()
+        for i, r in enumerate(roots):
+            sub = nx.descendants(h, r) | {r}
+            if page and len(page) + len(sub) > limit:
+                steps.append(f"problems 1-{i} of {len(roots)} drawn (filter the study or set top k "
+                             "for the rest)")
+                break
+            page |= sub
+        drawn = h.subgraph(page)
+    els = _draw(drawn, {n: p for n, p in positions.items() if n in drawn}, set(drawn.nodes))
+    note = (f"{n_runs} runs ({g.subgraph(keep).number_of_nodes()} nodes) are too many to draw one "
+            f"by one: {'; '.join(steps)}. Click an aggregate node to plot its runs; rank and set "
+            "top k to draw single runs.")
+    return els, note
+
+
 def tree_positions(g: nx.DiGraph, dx: float = 80.0, dy: float = 120.0,
-                   ) -> dict[str, tuple[float, float]]:
-    """A tidy top-down tree layout: leaves side by side in id order, each parent centred over
-    its children (so a noise run sits under its VQE run, unlike generic layouts)."""
+                   widths: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """A tidy top-down tree layout: each node gets an interval as wide as its label (``widths``,
+    default ``dx``) or as its children's intervals together, and sits centred over it; so a
+    noise run sits under its VQE run and no two labels of one level overlap."""
     pos: dict[str, tuple[float, float]] = {}
-    next_x = [0.0]
+    w: dict[str, float] = {}
+    kids: dict[str, list[str]] = {}
+    seen: set[str] = set()
 
-    def visit(n: str, depth: int) -> float:
-        kids = sorted(k for k in g.successors(n) if k not in pos)
-        if kids:
-            xs = [visit(k, depth + 1) for k in kids]
-            x = sum(xs) / len(xs)
-        else:
-            x = next_x[0]
-            next_x[0] += dx
-        pos[n] = (x, depth * dy)
-        return x
+    def measure(n: str) -> float:
+        seen.add(n)
+        kids[n] = [k for k in sorted(g.successors(n)) if k not in seen]
+        for k in kids[n]:
+            seen.add(k)
+        own = (widths or {}).get(n, dx)
+        w[n] = max(own, sum(measure(k) for k in kids[n]))
+        return w[n]
 
+    def place(n: str, left: float, depth: int) -> None:
+        pos[n] = (left + w[n] / 2, depth * dy)
+        start = left + (w[n] - sum(w[k] for k in kids[n])) / 2
+        for k in kids[n]:
+            place(k, start, depth + 1)
+            start += w[k]
+
+    left = 0.0
     for root in sorted(n for n in g if g.in_degree(n) == 0):
-        visit(root, 0)
-        next_x[0] += dx / 2  # a gap between problems
+        measure(root)
+        place(root, left, 0)
+        left += w[root] + dx / 2  # a gap between problems
     # keep the drawing roughly 2:1 however many leaves there are (readable when fitted)
     depth = max((y for _, y in pos.values()), default=0.0) / dy
-    scale = max(1.0, next_x[0] / 2 / max(depth * dy, 1.0))
+    scale = max(1.0, left / 2 / max(depth * dy, 1.0))
     return {n: (x, y * scale) for n, (x, y) in pos.items()}
 
 
@@ -167,13 +270,17 @@ def stylesheet() -> list[dict[str, Any]]:
     style = [
         {"selector": "node", "style": {
             "label": "data(display)", "width": "data(size)", "height": "data(size)",
-            "font-size": 10, "text-valign": "bottom", "text-margin-y": 3,
+            "font-size": 12, "text-valign": "bottom", "text-margin-y": 3,
+            "min-zoomed-font-size": 5,  # unreadably small labels are hidden until zoomed in
             "background-color": "#b2bec3", "border-width": 1, "border-color": "#2d3436"}},
         {"selector": "edge", "style": {
             "width": 1.5, "line-color": "#b2bec3", "target-arrow-color": "#b2bec3",
             "target-arrow-shape": "triangle", "curve-style": "bezier"}},
         {"selector": ":selected", "style": {"border-width": 4, "border-color": "#fdcb6e"}},
         {"selector": ".ranked", "style": {"font-weight": "bold"}},
+        {"selector": ".aggregate", "style": {"shape": "round-rectangle"}},
+        {"selector": ".leaf", "style": {"text-rotation": "90deg", "text-valign": "center",
+                                        "text-halign": "center", "text-margin-y": "data(label_dy)"}},
     ]
     style += [{"selector": f".{t}", "style": {"background-color": c}} for t, c in COLOURS.items()]
     return style

@@ -140,8 +140,19 @@ def _noise_strength(model: str, params: dict[str, Any]) -> float:
     return 0.15  # fake backend: a real device's mix of errors
 
 
-def _vqe_task(rng, task_id, problem, ansatz, reps, optimizer, seed, payload) -> Task:
+def scan_point(problem: str, name: str, value: float) -> tuple[float, dict[str, Any]]:
+    """(exact energy, problem params) of ``problem`` with parameter ``name`` set to ``value``:
+    a Morse-like curve with its minimum at the problem's own value, for scan studies."""
+    _, exact, pparams = PROBLEMS[problem]
+    x0 = float(pparams.get(name, 1.0))
+    return exact + 0.6 * (1 - np.exp(-1.4 * (value - x0))) ** 2, {**pparams, name: value}
+
+
+def _vqe_task(rng, task_id, problem, ansatz, reps, optimizer, seed, payload,
+              point: tuple[float, dict[str, Any]] | None = None) -> Task:
     n_qubits, exact, pparams = PROBLEMS[problem]
+    if point is not None:
+        exact, pparams = point
     oparams, oscale = OPTIMIZERS[optimizer]
     abs_error = float(rng.lognormal(np.log(2e-3 * ANSATZES[ansatz] * oscale / reps), 0.8))
     energy = exact + abs_error
@@ -240,16 +251,20 @@ def _provenance(rng, wf: int, job: int, started: datetime, wall: float, n_tasks:
 
 def make_study(out_dir: str | Path, n_workflows: int = 4, study: str = "noise-study",
                seed: int = 7, noise_per_vqe: int = 3, vqe_per_workflow: int = 2,
-               payload: str = "full") -> list[Path]:
+               payload: str = "full", problems: list[str] | None = None,
+               scan: tuple[str, list[float]] | None = None) -> list[Path]:
     """Write ``2 * n_workflows`` result files under ``out_dir``; return their paths.
 
     Workflow ``w`` takes a (problem, ansatz, reps) and runs ``vqe_per_workflow`` optimizers
     (vqe file), then ``noise_per_vqe`` noise models on each VQE result (noise file).
     ``payload="attrs"`` skips the array datasets (faster; the catalog reads attributes only).
+    ``problems`` restricts the problems cycled through; ``scan=(name, values)`` makes a scan:
+    workflow ``w`` sets problem parameter ``name`` to ``values[w % len(values)]``.
     """
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
-    problems, ansatzes, optimizers = list(PROBLEMS), list(ANSATZES), list(OPTIMIZERS)
+    problems = list(problems or PROBLEMS)
+    ansatzes, optimizers = list(ANSATZES), list(OPTIMIZERS)
     noise_choices = [(m, p) for m, ps in NOISE_MODELS.items() for p in ps]
     t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
     paths: list[Path] = []
@@ -257,11 +272,13 @@ def make_study(out_dir: str | Path, n_workflows: int = 4, study: str = "noise-st
         problem = problems[w % len(problems)]
         ansatz = ansatzes[(w // len(problems)) % len(ansatzes)]
         reps = 1 + (w // (len(problems) * len(ansatzes))) % 3
+        point = scan_point(problem, scan[0], scan[1][w % len(scan[1])]) if scan else None
         vqes: list[Task] = []
         for k in range(vqe_per_workflow):
             opt = optimizers[(w + k) % len(optimizers)]
             tid = f"{study}-w{w:05d}-vqe{k}"
-            vqes.append(_vqe_task(rng, tid, problem, ansatz, reps, opt, 1000 + w * 10 + k, payload))
+            vqes.append(_vqe_task(rng, tid, problem, ansatz, reps, opt, 1000 + w * 10 + k, payload,
+                                  point))
         started = t0 + timedelta(minutes=10 * w)
         wall = sum(t.attrs["wall_time_s"] for t in vqes)
         prov = _provenance(rng, w, 2 * w, started, wall, len(vqes))

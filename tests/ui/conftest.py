@@ -1,53 +1,37 @@
-"""A dashboard served from a thread on a free 127.0.0.1 port, and Debian's chromium."""
+"""A dashboard served from a thread on a free 127.0.0.1 port, and Debian's chromium.
+
+Two studies (hpcq.ui.screenshots.make_demo_results): a 4-workflow noise study (8 VQE, 24 noise
+runs) and a 6-point H2 bond scan (12 VQE, 36 noise runs; the newer, so the page opens on it)."""
 
 import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 
-from hpcq.results.catalog import Catalog, default_db
 from hpcq.testing import need
-from hpcq.testing.synthetic import make_study
+from hpcq.ui.screenshots import CHROMIUM, CHROMIUM_ARGS, make_demo_results, serve, wait_ready
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-GRID_READY = """() => { try { return dash_ag_grid.getApi('runs-grid').getDisplayedRowCount() > 0; }
-                       catch (e) { return false; } }"""
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def ui_results(tmp_path_factory):
-    """5 workflows: 10 vqe runs, 30 noise runs, indexed."""
     d = tmp_path_factory.mktemp("ui-results")
-    make_study(d, n_workflows=5, noise_per_vqe=3, vqe_per_workflow=2)
-    Catalog(default_db(d)).index(d)
+    make_demo_results(d)
     return d
 
 
 @pytest.fixture(scope="session")
-def ui_server(ui_results):
-    """Base URL of a running dashboard (werkzeug server in a thread; shut down at the end)."""
-    from werkzeug.serving import make_server
+def ui_db(ui_results):
+    from hpcq.results.catalog import default_db
 
-    from hpcq.ui.app import create_app
+    return default_db(ui_results)
 
-    app = create_app(str(default_db(ui_results)))
-    srv = make_server("127.0.0.1", free_port(), app.server, threaded=True)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    t.join(10)
+
+@pytest.fixture(scope="session")
+def ui_server(ui_db):
+    with serve(ui_db) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -63,18 +47,18 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, ui_server, request):
-    """A fresh page on the dashboard; a screenshot of it is saved after the test."""
-    ctx = browser.new_context(viewport={"width": 1500, "height": 1400})
+@pytest.fixture(scope="module")
+def page(browser, ui_server):
+    """One page on the dashboard for the module's checks (they run in order, each leaving the
+    page as the next expects); a screenshot is saved at the end."""
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1400}, accept_downloads=True)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(ui_server + "/")
-    pg.wait_for_function(GRID_READY,
-                         timeout=30000)
+    wait_ready(pg)
     pg.errors = errors
     yield pg
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    pg.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
     ctx.close()

@@ -18,11 +18,11 @@ def client(ui_results):
 def test_runs_endpoint_matches_the_catalog(client, ui_results):
     cat = Catalog(default_db(ui_results))
     r = client.get("/api/v1/runs").get_json()
-    assert r["count"] == 30 and len(r["runs"]) == 30
+    assert r["count"] == 60 and len(r["runs"]) == 60
     assert {x["task_id"] for x in r["runs"]} == set(cat.noise_runs()["task_id"])
     assert "vqe_abs_error" in r["runs"][0]
     r = client.get("/api/v1/runs?step=all").get_json()
-    assert r["count"] == 40
+    assert r["count"] == 80
     assert client.get("/api/v1/runs?step=bogus").status_code == 400
 
 
@@ -39,7 +39,9 @@ def test_rank_endpoint_is_the_cli_ranking(client, ui_results):
 
 def test_graph_endpoint_ranks_and_cuts(client):
     els = client.get("/api/v1/graph").get_json()["elements"]
-    assert sum(1 for e in els if e["data"].get("type") == "noise") == 30
+    assert sum(1 for e in els if e["data"].get("type") == "noise") == 60
+    els = client.get("/api/v1/graph?study=h2-scan").get_json()["elements"]
+    assert sum(1 for e in els if e["data"].get("type") == "noise") == 36
     els = client.get("/api/v1/graph?by=fidelity:max&top=4").get_json()["elements"]
     noise = [e["data"] for e in els if e["data"].get("type") == "noise"]
     assert sorted(d["position"] for d in noise) == [1, 2, 3, 4]
@@ -91,21 +93,37 @@ def test_hpcq_ui_command_serves_the_api(ui_results, tmp_path):
                 if proc.poll() is not None or time.time() > deadline:
                     raise AssertionError(proc.stdout.read().decode())
                 time.sleep(0.3)
-        assert body["count"] == 30
+        assert body["count"] == 60
         assert (results / ".hpcq-catalog.sqlite").exists()
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-def test_graph_too_big_to_draw_asks_for_top_k(ui_results):
+def test_graph_too_big_to_draw_is_aggregated_and_says_so(ui_results):
     from hpcq.ui.data import ranked_view
 
     cat = Catalog(default_db(ui_results))
-    view = ranked_view(cat, max_nodes=20)
-    assert view.elements == [] and "set top k" in view.graph_note
-    view = ranked_view(cat, by=["jsd:min"], top=2, max_nodes=20)
+    full = ranked_view(cat, studies=["h2-scan"])
+    assert full.graph_note == ""
+    view = ranked_view(cat, studies=["h2-scan"], node_limit=40)
+    types = [e["data"]["type"] for e in view.elements if "source" not in e["data"]]
+    assert "noise" not in types and types.count("aggregate") == 12  # one per VQE run
+    assert len(types) <= 40 and "aggregated per VQE run" in view.graph_note
+    agg = [e["data"] for e in view.elements if e["data"].get("type") == "aggregate"]
+    assert sum(d["n_runs"] for d in agg) == 36
+    view = ranked_view(cat, by=["jsd:min"], studies=["h2-scan"], node_limit=10)
+    nodes = [e["data"] for e in view.elements if "source" not in e["data"]]
+    assert len(nodes) <= 10 and "problems 1-" in view.graph_note
+    assert min(d["position"] for d in nodes if d.get("position")) == 1  # best rank on its aggregate
+    view = ranked_view(cat, by=["jsd:min"], top=2, node_limit=20)
     assert view.elements and view.graph_note == ""
+
+
+def test_studies_endpoint_lists_newest_first(client):
+    studies = client.get("/api/v1/studies").get_json()["studies"]
+    assert [s["study"] for s in studies] == ["h2-scan", "noise-study"]
+    assert [s["n_runs"] for s in studies] == [48, 32]
 
 
 def test_view_cache_follows_the_catalog(tmp_path):

@@ -1,14 +1,19 @@
-"""The dashboard driven in Debian's chromium through Playwright (screenshots in artifacts/)."""
+"""The dashboard driven in Debian's chromium through Playwright: one page, checks in order.
+
+The page opens on the newest study (the H2 bond scan, 36 noise runs), ranked by |ΔE|."""
+
 
 import pytest
 
-from hpcq.results.catalog import Catalog, default_db
+from hpcq.results.catalog import Catalog
+from hpcq.results.rank import make_spec, rank
+from hpcq.ui.app import PLOTS
+from hpcq.ui.screenshots import CY, PLOTS_READY
 
 pytestmark = pytest.mark.browser
 
-CY = """(() => { const root = document.querySelector('#workflow-graph');
-  const el = root._cyreg ? root : Array.from(root.querySelectorAll('*')).find(e => e._cyreg);
-  return el._cyreg.cy; })()"""
+FIRST = ["position", "noise_model", "noise_params", "optimizer", "energy", "abs_error_mha", "jsd",
+         "delta_entropy"]
 
 
 def grid(page, js):
@@ -21,117 +26,85 @@ def column(page, field, n=None):
                       f"out.push(api.getDisplayedRowAtIndex(i).data['{field}']); return out;")
 
 
+def visible_columns(page):
+    return grid(page, "return api.getAllDisplayedColumns().map(c => c.getColId());")
+
+
 def nodes(page):
-    """Graph nodes as drawn: id, type, label, rendered width, position."""
+    """Graph nodes as drawn: id, type, label, widths, label box."""
     return page.evaluate(f"""{CY}.nodes().map(n => ({{id: n.id(), type: n.data('type'),
-        display: n.data('display'), position: n.data('position'), width: n.renderedWidth(),
-        raw_width: n.width()}}))""")
+        display: n.data('display'), position: n.data('position'), raw_width: n.width(),
+        label: n.boundingBox({{includeNodes: false, includeEdges: false, includeLabels: true}})}}))""")
 
 
-def choose_metric(page, metric, direction="min"):
-    page.click(f"#rank-direction input[value='{direction}']")
-    page.click("#rank-metric")
-    page.get_by_role("option", name=metric, exact=True).click()
-    page.keyboard.press("Escape")
-    page.wait_for_function(
-        "(want) => document.querySelector('#runs-count').innerText.includes(want)",
-        arg=f"ranked by {metric} ({direction})", timeout=15000)
-    page.wait_for_function(f"{CY}.nodes().some(n => n.data('position') === 1)", timeout=15000)
+def plot_points(page):
+    return page.evaluate("""(ids) => Object.fromEntries(ids.map(id => {
+        const g = document.querySelector('#' + id + ' .js-plotly-plot');
+        return [id, g && g.layout && g.layout.meta ? g.layout.meta.points : null]; }))""", list(PLOTS))
 
 
-def noise_runs(ui_results):
-    return Catalog(default_db(ui_results)).noise_runs()
+def wait_count(page, text):
+    page.wait_for_function("(t) => document.querySelector('#runs-count').innerText.includes(t)",
+                           arg=text, timeout=15000)
 
 
-def test_page_loads_with_one_row_per_noise_run(page, ui_results):
-    expected = noise_runs(ui_results)
-    assert len(expected) == 30
-    assert grid(page, "return api.getDisplayedRowCount();") == 30
-    assert page.inner_text("#runs-count") == "30 of 30 noise runs"
-    assert sorted(column(page, "task_id")) == sorted(expected["task_id"])
-    # parent VQE columns are joined in
-    row = grid(page, "return api.getDisplayedRowAtIndex(0).data;")
-    exp = expected.set_index("task_id").loc[row["task_id"]]
-    assert row["vqe_task_id"] == exp["parent_task_id"]
-    assert row["vqe_abs_error"] == pytest.approx(exp["vqe_abs_error"])
-    # the graph: problems, ansatzes, 10 VQE runs, 30 noise runs, and a legend for the 4 types
-    types = [n["type"] for n in nodes(page)]
-    assert types.count("vqe") == 10 and types.count("noise") == 30
-    assert {"problem", "ansatz"} <= set(types)
-    for t in ("problem", "ansatz", "vqe", "noise"):
-        assert page.is_visible(f"#legend-{t}")
-    assert page.errors == []
-
-
-def test_sorting_a_column_reorders_the_table(page):
-    before = column(page, "task_id")
-    grid(page, "api.ensureColumnVisible('jsd');")  # the user scrolls right to it
-    page.click(".ag-header-cell[col-id='jsd'] .ag-header-cell-label")
-    page.wait_for_function("dash_ag_grid.getApi('runs-grid').getColumnState()"
-                           ".some(c => c.colId === 'jsd' && c.sort === 'asc')")
-    jsd = column(page, "jsd")
-    assert jsd == sorted(jsd)
-    assert column(page, "task_id") != before
-    page.click(".ag-header-cell[col-id='jsd'] .ag-header-cell-label")  # second click: descending
-    page.wait_for_function("dash_ag_grid.getApi('runs-grid').getColumnState()"
-                           ".some(c => c.colId === 'jsd' && c.sort === 'desc')")
-    assert column(page, "jsd") == sorted(jsd, reverse=True)
-
-
-def test_ranking_reorders_the_table_and_resizes_and_labels_nodes(page, ui_results):
-    plain = {n["id"]: n for n in nodes(page)}
-    assert len({n["raw_width"] for n in plain.values() if n["type"] == "noise"}) == 1
-    assert not any(n["display"].startswith("#") for n in plain.values())
-
-    choose_metric(page, "fidelity", "max")
-    expected = noise_runs(ui_results).sort_values(["fidelity", "task_id"],
-                                                   ascending=[False, True])
-    assert column(page, "task_id") == list(expected["task_id"])
-    assert column(page, "position", 3) == [1, 2, 3]
-    ranked = {n["id"]: n for n in nodes(page)}
-    best = f"task:{expected['task_id'].iloc[0]}"
-    worst = f"task:{expected['task_id'].iloc[-1]}"
-    assert ranked[best]["display"].startswith("#1 ")
-    assert ranked[worst]["display"].startswith("#30 ")
-    assert ranked[best]["raw_width"] > ranked[worst]["raw_width"]
-    assert ranked[best]["raw_width"] == max(n["raw_width"] for n in ranked.values())
-
-    # the other direction reverses the order
-    choose_metric(page, "fidelity", "min")
-    assert column(page, "task_id", 1) == [expected["task_id"].iloc[-1]]
-
-    # top k keeps the k best runs in the table and in the graph (with their ancestors)
-    page.fill("#rank-top", "3")
-    page.press("#rank-top", "Enter")
-    page.wait_for_function("document.querySelector('#runs-count').innerText.startsWith('3 of 30')")
-    assert grid(page, "return api.getDisplayedRowCount();") == 3
-    noise_nodes = [n for n in nodes(page) if n["type"] == "noise"]
-    assert len(noise_nodes) == 3
-    assert sorted(n["display"].split()[0] for n in noise_nodes) == ["#1", "#2", "#3"]
-    assert page.errors == []
-
-
-def test_clicking_a_node_shows_its_metrics(page, ui_results):
-    expected = noise_runs(ui_results).set_index("task_id")
-    page.wait_for_function(f"{CY}.nodes().length > 40")
-    noise = sorted((n for n in nodes(page) if n["type"] == "noise"), key=lambda n: n["id"])
-    target = noise[len(noise) // 2]  # one in the middle of the drawing
-    tid = target["id"].removeprefix("task:")
-    box = page.locator("#workflow-graph").bounding_box()
+def click_node(page, node_id):
+    page.locator("#workflow-graph").scroll_into_view_if_needed()
     for attempt in range(5):  # the graph may still be fitting itself to its box: aim again
-        pos = page.evaluate(f"(id) => {CY}.getElementById(id).renderedPosition()", target["id"])
+        box = page.locator("#workflow-graph").bounding_box()
+        pos = page.evaluate(f"(id) => {CY}.getElementById(id).renderedPosition()", node_id)
         page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
         try:
             page.wait_for_function(
-                "(tid) => { const e = document.querySelector('#node-field-task_id');"
-                " return e && e.innerText === tid; }", arg=tid, timeout=5000)
-            break
+                "(id) => document.querySelector('#node-info-title').innerText.length > 0 && "
+                "document.querySelector('#plot-scope').innerText.includes('node ')", arg=node_id,
+                timeout=5000)
+            return
         except Exception:
             if attempt == 4:
                 raise
-    row = expected.loc[tid]
-    assert page.inner_text("#node-field-type") == "noise"
-    assert page.inner_text("#node-field-noise_model") == row["noise_model"]
-    assert float(page.inner_text("#node-metric-jsd")) == pytest.approx(row["jsd"], rel=1e-5)
-    assert float(page.inner_text("#node-metric-abs_error")) == pytest.approx(row["abs_error"],
-                                                                            rel=1e-5)
+
+
+def scan_runs(ui_db):
+    return Catalog(ui_db).noise_runs(study="h2-scan")
+
+
+def test_table_opens_on_the_newest_study_with_the_columns_read_first(page, ui_db):
+    expected = rank(scan_runs(ui_db), make_spec(["abs_error:min"]))
+    assert len(expected) == 36
+    wait_count(page, "36 of 36 noise runs, ranked by abs_error:min")
+    assert visible_columns(page)[:len(FIRST)] == FIRST
+    headers = page.locator(".ag-header-row-column .ag-header-cell-text").all_inner_texts()
+    assert headers[:len(FIRST)] == ["rank", "noise model", "noise parameters", "optimizer",
+                                    "energy (Ha)", "|ΔE| (mHa)", "JSD", "ΔH (bits)"]
+    assert column(page, "task_id") == list(expected["task_id"])
+    assert column(page, "abs_error_mha", 1)[0] == pytest.approx(expected["abs_error"].iloc[0] * 1e3)
+    # the scanned bond length is a column, task ids are shown whole
+    shown = visible_columns(page)
+    assert "bond_length" in shown and "task_id" in shown and "vqe_energy" not in shown
+    grid(page, "api.ensureColumnVisible('task_id');")
+    cell = page.locator(".ag-center-cols-container .ag-row[row-index='0'] [col-id='task_id']")
+    assert cell.inner_text() == expected["task_id"].iloc[0]
+    assert page.evaluate("(e) => e.scrollWidth <= e.clientWidth", cell.element_handle())
+    assert page.errors == []
+
+
+def test_each_plot_has_data_after_load_and_after_selecting_a_node(page):
+    page.wait_for_function(PLOTS_READY, arg=list(PLOTS), timeout=30000)
+    before = plot_points(page)
+    assert all(v > 0 for v in before.values()), before
+    vqe = next(n for n in nodes(page) if n["type"] == "vqe")
+    click_node(page, vqe["id"])
+    page.wait_for_function("(t) => document.querySelector('#plot-scope').innerText.includes('3 noise runs')",
+                           timeout=15000)
+    three = [p for p in PLOTS if p != "plot-curve"]  # one VQE run sits at one bond length
+    page.wait_for_function(PLOTS_READY, arg=three, timeout=30000)
+    after = plot_points(page)
+    assert all(after[p] > 0 for p in three), after
+    assert after["plot-convergence"] < before["plot-convergence"]  # one trace instead of ten
+    title = page.evaluate("document.querySelector('#plot-convergence .js-plotly-plot').layout.title.text")
+    assert title.startswith("VQE convergence (1 of 1 runs")
+    assert page.inner_text("#node-field-type") == "vqe"
+    page.click("#plot-all")
+    page.wait_for_function("document.querySelector('#plot-scope').innerText.includes('36 noise runs')",
+                           timeout=15000)
