@@ -180,7 +180,8 @@ def main() -> None:
             e1, en = energies_of(s1["files"][0]), energies_of(sn["files"][0])
             identical[f"{n}_ranks_vs_1"] &= e1 == en
             identical["aer_baseline_vs_1"] &= e1 == ea
-            runs["1"].append((w1, s1["summary"])); runs["n"].append((wn, sn["summary"]))
+            runs["1"].append((w1, s1["summary"]))
+            runs["n"].append((wn, sn["summary"]))
             runs["aer"].append(wa)
             load.append(os.getloadavg()[0])
     finally:

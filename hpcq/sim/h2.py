@@ -59,8 +59,8 @@ def _primitive_integrals(R: float):
     for i in range(2):
         for j in range(2):
             for k_ in range(2):
-                for l in range(2):
-                    A, B, C, D = centers[i], centers[j], centers[k_], centers[l]
+                for m in range(2):
+                    A, B, C, D = centers[i], centers[j], centers[k_], centers[m]
                     val = 0.0
                     for a, ca in prims:
                         for b, cb in prims:
@@ -76,7 +76,7 @@ def _primitive_integrals(R: float):
                                     val += (ca * cb * cc * cd * 2.0 * math.pi ** 2.5
                                             / (p * q * math.sqrt(p + q)) * kab * kcd
                                             * _boys0(p * q / (p + q) * pq2))
-                    eri[i, j, k_, l] = val
+                    eri[i, j, k_, m] = val
     return S, T + V, eri
 
 

@@ -74,7 +74,8 @@ def minimize(spec: OptimizerSpec, fun_batch: FunBatch, x0: np.ndarray, seed: int
 
         def obj(x):
             v = f.one(x)
-            tx.append(np.array(x)); tf.append(v)
+            tx.append(np.array(x))
+            tf.append(v)
             return v
 
         opts = {"maxiter": spec.maxiter}
@@ -93,7 +94,8 @@ def minimize(spec: OptimizerSpec, fun_batch: FunBatch, x0: np.ndarray, seed: int
         def cb(xk):
             xk = np.asarray(xk, float)
             v = f.cache.get(xk.tobytes())
-            tx.append(xk.copy()); tf.append(f.one(xk) if v is None else v)
+            tx.append(xk.copy())
+            tf.append(f.one(xk) if v is None else v)
 
         opts = {"maxiter": spec.maxiter}
         res = scipy_minimize(obj, x0, jac=True, method="L-BFGS-B", tol=spec.tol, options=opts,
@@ -120,7 +122,8 @@ def _spsa(spec: OptimizerSpec, f: _Counted, x: np.ndarray, seed: int) -> OptResu
         d = rng.choice([-1.0, 1.0], size=len(x))
         fp, fm = f.batch(np.vstack([x + ck * d, x - ck * d]))
         x = x - ak * (fp - fm) / (2 * ck) * d
-        tx.append(x.copy()); tf.append(float(0.5 * (fp + fm)))
+        tx.append(x.copy())
+        tf.append(float(0.5 * (fp + fm)))
         if spec.tol is not None and k >= 10 and abs(tf[-1] - tf[-11]) < spec.tol:
             break
     fun = f.one(x)

@@ -36,7 +36,8 @@ def test_water_dataflow_integrals_to_noise(tmp_path, monkeypatch):
     res, out_ans = run_step("study_ansatz", {"ansatz": ans, "n_qubits": 8, "problem": WATER}, out_ham, tmp_path / "a")
     assert res.summary["n_params"] == 26 and res.summary["hamiltonian_file"]
     sweep = {"study": "water-t", "problems": [WATER], "ansatze": [ans],
-             "optimizers": [{"kind": "spsa", "maxiter": 4, "learning_rate": 0.05}], "noise": [{"kind": "none"}], "seeds": [3],
+             "optimizers": [{"kind": "spsa", "maxiter": 4, "learning_rate": 0.05}], "noise": [{"kind": "none"}],
+             "seeds": [3],
              "method": "automatic"}
     # the VQE must use the parent's operator: poison the local builder to prove it
     monkeypatch.setattr(problems, "_chem_hamiltonian", lambda *_: (_ for _ in ()).throw(AssertionError("rebuilt")))
