@@ -31,9 +31,11 @@ class ResultsGroup(click.Group):
             try:
                 cmd = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as exc:
-                @click.command(name=name, help=f"(unavailable: {exc})")
+                why = str(exc)  # ``exc`` is unbound once the except block ends
+
+                @click.command(name=name, help=f"(unavailable: {why})")
                 def _missing():
-                    raise click.ClickException(f"`hpcq results {name}` is unavailable: {exc}")
+                    raise click.ClickException(f"`hpcq results {name}` is unavailable: {why}")
                 cmd = _missing
         return cmd
 

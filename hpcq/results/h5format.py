@@ -17,7 +17,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -43,9 +43,17 @@ METRIC_ATTRS = (
     "evaluations", "wall_time_s", "entropy_ideal", "entropy_noisy", "delta_entropy",
     "entropy_ratio", "jsd", "fidelity",
 )
+# group and dataset names: every module that reads or writes them imports these
+PROVENANCE, TASKS, METRICS = "provenance", "tasks", "metrics"
+CIRCUIT_QPY, NOISE_MODEL_JSON, FINAL_PARAMETERS = "circuit_qpy", "noise_model_json", "final_parameters"
+HAMILTONIAN, TRACE, DISTRIBUTIONS = "hamiltonian", "trace", "distributions"
+HAM_PAULIS, HAM_COEFFS, HAM_COEFFS_IMAG = (f"{HAMILTONIAN}/paulis", f"{HAMILTONIAN}/coeffs",
+                                           f"{HAMILTONIAN}/coeffs_imag")
+TRACE_ENERGY, TRACE_PARAMETERS = f"{TRACE}/energy", f"{TRACE}/parameters"
+DIST_IDEAL, DIST_NOISY = f"{DISTRIBUTIONS}/ideal", f"{DISTRIBUTIONS}/noisy"
 TASK_DATASETS = (
-    "circuit_qpy", "noise_model_json", "hamiltonian/paulis", "hamiltonian/coeffs", "trace/energy",
-    "trace/parameters", "final_parameters", "distributions/ideal", "distributions/noisy",
+    CIRCUIT_QPY, NOISE_MODEL_JSON, HAM_PAULIS, HAM_COEFFS, TRACE_ENERGY, TRACE_PARAMETERS,
+    FINAL_PARAMETERS, DIST_IDEAL, DIST_NOISY,
 )
 PROVENANCE_COLUMNS = ("slurm_job_id", "colonies_process_id", "workflow_id")
 # One JSON string duplicating every task's attributes and metrics, so that indexing a file costs
@@ -127,36 +135,72 @@ def _metric_value(k: str, v: Any) -> Any:
         int(v) if k in ("iterations", "evaluations") else float(v))
 
 
-def _write_task(g: h5py.Group, r) -> dict[str, Any]:
-    """Write one task group; returns its {"attrs", "metrics"} entry for the tasks index."""
+@dataclass
+class TaskData:
+    """One task as plain values: ``attrs`` (TASK_ATTRS and more), ``metrics`` (METRIC_ATTRS) and
+    ``data`` (dataset name -> array or str, e.g. TASK_DATASETS). What ``write_file`` stores; the
+    synthetic generator (hpcq.testing.synthetic) builds these directly, without Qiskit objects."""
+
+    attrs: dict[str, Any]
+    metrics: dict[str, Any]
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def task_data(r) -> TaskData:
+    """A TaskResult (hpcq.worker) as TaskData: serializes the circuit (QPY) and noise model."""
     from qiskit import qpy
 
     from hpcq.sim.noise import noise_model_to_json
 
     attrs = _task_attrs(r)
-    metrics = {k: _metric_value(k, v) for k, v in r.metrics.items()}
-    for k, v in attrs.items():
-        g.attrs[k] = v
-    m = g.create_group("metrics")
-    for k, v in metrics.items():
-        m.attrs[k] = v
     buf = io.BytesIO()
     qpy.dump(r.circuit, buf)
-    g.create_dataset("circuit_qpy", data=np.frombuffer(buf.getvalue(), dtype=np.uint8))
-    g.create_dataset("noise_model_json", data=noise_model_to_json(r.noise_model), dtype=STR)
-    ham = g.create_group("hamiltonian")
-    ham.create_dataset("paulis", data=r.hamiltonian.paulis.to_labels(), dtype=STR)
     coeffs = np.asarray(r.hamiltonian.coeffs)
-    ham.create_dataset("coeffs", data=np.real(coeffs).astype(np.float64))
+    data: dict[str, Any] = {
+        CIRCUIT_QPY: np.frombuffer(buf.getvalue(), dtype=np.uint8),
+        NOISE_MODEL_JSON: noise_model_to_json(r.noise_model),
+        HAM_PAULIS: r.hamiltonian.paulis.to_labels(),
+        HAM_COEFFS: np.real(coeffs).astype(np.float64),
+        TRACE_ENERGY: np.asarray(r.trace_energy, dtype=np.float64),
+        TRACE_PARAMETERS: np.asarray(r.trace_parameters, dtype=np.float64),
+        FINAL_PARAMETERS: np.asarray(r.final_parameters, dtype=np.float64),
+        DIST_IDEAL: np.asarray(r.dist_ideal, dtype=np.float64),
+        DIST_NOISY: np.asarray(r.dist_noisy, dtype=np.float64),
+    }
     if np.any(np.imag(coeffs) != 0):
-        ham.create_dataset("coeffs_imag", data=np.imag(coeffs).astype(np.float64))
-    tr = g.create_group("trace")
-    tr.create_dataset("energy", data=np.asarray(r.trace_energy, dtype=np.float64))
-    tr.create_dataset("parameters", data=np.asarray(r.trace_parameters, dtype=np.float64))
-    g.create_dataset("final_parameters", data=np.asarray(r.final_parameters, dtype=np.float64))
-    d = g.create_group("distributions")
-    d.create_dataset("ideal", data=np.asarray(r.dist_ideal, dtype=np.float64))
-    d.create_dataset("noisy", data=np.asarray(r.dist_noisy, dtype=np.float64))
+        data[HAM_COEFFS_IMAG] = np.imag(coeffs).astype(np.float64)
+    return TaskData(attrs, dict(r.metrics), data)
+
+
+def _write_dataset(g: h5py.Group, name: str, value: Any) -> None:
+    if isinstance(value, (bytes, bytearray)):
+        value = np.frombuffer(bytes(value), dtype=np.uint8)
+    if isinstance(value, str):
+        g.create_dataset(name, data=value, dtype=STR)
+        return
+    a = np.asarray(value)
+    if a.dtype.kind in "UOS":
+        g.create_dataset(name, data=[_py(x) for x in a.ravel()], dtype=STR)
+    else:
+        g.create_dataset(name, data=a)
+
+
+def _write_task(g: h5py.Group, t: TaskData) -> dict[str, Any]:
+    """Write one task group; returns its {"attrs", "metrics"} entry for the tasks index."""
+    attrs = {k: _py(v) for k, v in t.attrs.items()}
+    metrics = {k: _metric_value(k, v) for k, v in t.metrics.items()}
+    missing = [k for k in TASK_ATTRS if k not in attrs] + [f"metrics.{k}" for k in METRIC_ATTRS
+                                                          if k not in metrics]
+    if missing:
+        raise FormatError(f"task {attrs.get('task_id')!r} lacks {', '.join(missing)} "
+                          "(TASK_ATTRS/METRIC_ATTRS in hpcq.results.h5format)")
+    for k, v in attrs.items():
+        g.attrs[k] = v
+    m = g.create_group(METRICS)
+    for k, v in metrics.items():
+        m.attrs[k] = v
+    for name, value in t.data.items():
+        _write_dataset(g, name, value)
     return {"attrs": attrs, "metrics": metrics}
 
 
@@ -173,29 +217,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_results(path: str | Path, results: Iterable, provenance: dict[str, Any],
-                  study: str = "study") -> Path:
-    """Write TaskResults (any order; stored sorted by task_id) atomically; returns the path."""
+def write_file(path: str | Path, study: str, tasks: Iterable[TaskData], provenance: dict[str, Any],
+               created: str | None = None) -> Path:
+    """Write TaskData (any order; stored sorted by task_id) atomically with the tasks index and
+    the checksum; returns the path. The one HDF5 writer: write_results and the synthetic files."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    results = sorted(results, key=lambda r: r.task_id)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        tasks = sorted(tasks, key=lambda t: t.attrs["task_id"])  # may be lazy: fails inside the try
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["study"] = study
-            f.attrs["created"] = now_iso()
-            f.attrs["n_tasks"] = len(results)
-            prov = f.create_group("provenance")
+            f.attrs["created"] = created or now_iso()
+            f.attrs["n_tasks"] = len(tasks)
+            prov = f.create_group(PROVENANCE)
             for k in PROVENANCE_ATTRS:
                 prov.attrs[k] = provenance.get(k, "")
             for k, v in provenance.items():
                 if k not in PROVENANCE_ATTRS:
                     prov.attrs[k] = v if isinstance(v, (int, float, str, bool)) else _json(v)
-            tasks = f.create_group("tasks")
-            index = [_write_task(tasks.create_group(r.task_id), r) for r in results]
+            group = f.create_group(TASKS)
+            index = [_write_task(group.create_group(t.attrs["task_id"]), t) for t in tasks]
             f.create_dataset(INDEX, data=_index_json(index), dtype=STR)
             f.flush()
             f.attrs["content_sha256"] = content_sha256(f)
@@ -209,6 +254,12 @@ def write_results(path: str | Path, results: Iterable, provenance: dict[str, Any
             os.unlink(tmp)
         raise
     return path
+
+
+def write_results(path: str | Path, results: Iterable, provenance: dict[str, Any],
+                  study: str = "study") -> Path:
+    """Write TaskResults (any order; stored sorted by task_id) atomically; returns the path."""
+    return write_file(path, study, (task_data(r) for r in results), provenance)
 
 
 # --------------------------------------------------------------------------- reading
@@ -228,9 +279,9 @@ def _index_json(index: list[dict[str, Any]]) -> str:
 def _walk_tasks(f: h5py.File) -> list[dict[str, Any]]:
     """Task attributes and metrics read attribute by attribute (the slow path)."""
     tasks = []
-    for name in sorted(f["tasks"]) if "tasks" in f else []:
-        g = f["tasks"][name]
-        metrics = g["metrics"].attrs if "metrics" in g else {}
+    for name in sorted(f[TASKS]) if TASKS in f else []:
+        g = f[TASKS][name]
+        metrics = g[METRICS].attrs if METRICS in g else {}
         tasks.append({"attrs": {k: _py(v) for k, v in g.attrs.items()},
                       "metrics": {k: _py(v) for k, v in metrics.items()}})
     return tasks
@@ -245,7 +296,7 @@ def read_summary(path: str | Path) -> dict[str, Any]:
             raise FormatError(f"{path} is not an hpcq result file (root attribute format != "
                               f"{FORMAT!r})")
         tasks = json.loads(_py(f[INDEX][()])) if INDEX in f else _walk_tasks(f)
-        prov = f["provenance"].attrs if "provenance" in f else {}
+        prov = f[PROVENANCE].attrs if PROVENANCE in f else {}
         return {"attrs": {k: _py(v) for k, v in f.attrs.items()},
                 "provenance": {k: _py(v) for k, v in prov.items()}, "tasks": tasks}
 
@@ -286,7 +337,7 @@ class TaskRecord:
 
 def task_ids(path: str | Path) -> list[str]:
     with h5py.File(path, "r") as f:
-        return sorted(f["tasks"]) if "tasks" in f else []
+        return sorted(f[TASKS]) if TASKS in f else []
 
 
 def load_task(path: str | Path, task_id: str) -> TaskRecord:
@@ -297,23 +348,23 @@ def load_task(path: str | Path, task_id: str) -> TaskRecord:
     from hpcq.sim.spec import parse_task
 
     with h5py.File(path, "r") as f:
-        if task_id not in f.get("tasks", {}):
+        if task_id not in f.get(TASKS, {}):
             raise KeyError(f"task {task_id!r} is not in {path}; tasks: {', '.join(sorted(f['tasks']))}")
-        g = f["tasks"][task_id]
+        g = f[TASKS][task_id]
         attrs = {k: _py(v) for k, v in g.attrs.items()}
-        circuit = qpy.load(io.BytesIO(g["circuit_qpy"][()].tobytes()))[0]
-        nm = noise_model_from_json(_py(g["noise_model_json"][()]))
-        labels = [_py(x) for x in g["hamiltonian/paulis"][()]]
-        coeffs = g["hamiltonian/coeffs"][()].astype(complex)
-        if "coeffs_imag" in g["hamiltonian"]:
-            coeffs = coeffs + 1j * g["hamiltonian/coeffs_imag"][()]
+        circuit = qpy.load(io.BytesIO(g[CIRCUIT_QPY][()].tobytes()))[0]
+        nm = noise_model_from_json(_py(g[NOISE_MODEL_JSON][()]))
+        labels = [_py(x) for x in g[HAM_PAULIS][()]]
+        coeffs = g[HAM_COEFFS][()].astype(complex)
+        if HAM_COEFFS_IMAG in g:
+            coeffs = coeffs + 1j * g[HAM_COEFFS_IMAG][()]
         return TaskRecord(
-            attrs=attrs, metrics={k: _py(v) for k, v in g["metrics"].attrs.items()},
-            provenance={k: _py(v) for k, v in f["provenance"].attrs.items()},
+            attrs=attrs, metrics={k: _py(v) for k, v in g[METRICS].attrs.items()},
+            provenance={k: _py(v) for k, v in f[PROVENANCE].attrs.items()},
             spec=parse_task(json.loads(attrs["spec_json"])), circuit=circuit, noise_model=nm,
-            hamiltonian=SparsePauliOp(labels, coeffs), trace_energy=g["trace/energy"][()],
-            trace_parameters=g["trace/parameters"][()], final_parameters=g["final_parameters"][()],
-            dist_ideal=g["distributions/ideal"][()], dist_noisy=g["distributions/noisy"][()])
+            hamiltonian=SparsePauliOp(labels, coeffs), trace_energy=g[TRACE_ENERGY][()],
+            trace_parameters=g[TRACE_PARAMETERS][()], final_parameters=g[FINAL_PARAMETERS][()],
+            dist_ideal=g[DIST_IDEAL][()], dist_noisy=g[DIST_NOISY][()])
 
 
 # --------------------------------------------------------------------------- validation
@@ -342,12 +393,12 @@ def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
         problems.append(f"format_version is {_py(f.attrs.get('format_version'))!r}; this reader "
                         f"understands {FORMAT_VERSION}")
     problems += [f"root attribute {k} missing" for k in ROOT_ATTRS if k not in f.attrs]
-    if "provenance" not in f:
+    if PROVENANCE not in f:
         problems.append("group /provenance missing")
     else:
         problems += [f"/provenance attribute {k} missing" for k in PROVENANCE_ATTRS
-                     if k not in f["provenance"].attrs]
-    tasks = f.get("tasks")
+                     if k not in f[PROVENANCE].attrs]
+    tasks = f.get(TASKS)
     if tasks is None:
         problems.append("group /tasks missing")
         return
@@ -376,32 +427,32 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
         problems.append(f"{where}: step {step!r} is not 'vqe' or 'noise'")
     if step == "noise" and not _py(g.attrs.get("parent_task_id")):
         problems.append(f"{where}: a noise step needs parent_task_id")
-    if "metrics" not in g:
+    if METRICS not in g:
         problems.append(f"{where}/metrics missing")
         metrics = {}
     else:
-        metrics = g["metrics"].attrs
+        metrics = g[METRICS].attrs
         problems += [f"{where}/metrics attribute {k} missing" for k in METRIC_ATTRS if k not in metrics]
     missing = [d for d in TASK_DATASETS if d not in g]
     problems += [f"{where}/{d} missing" for d in missing]
     if missing:
         return
     n = int(_py(g.attrs.get("n_qubits", 0)))
-    n_params = g["final_parameters"].shape[0]
-    iters = g["trace/energy"].shape[0]
+    n_params = g[FINAL_PARAMETERS].shape[0]
+    iters = g[TRACE_ENERGY].shape[0]
     if "iterations" in metrics and int(metrics["iterations"]) != iters:
         problems.append(f"{where}: metrics.iterations {int(metrics['iterations'])} != trace length {iters}")
-    if g["trace/parameters"].shape not in ((iters, n_params),):
+    if g[TRACE_PARAMETERS].shape not in ((iters, n_params),):
         problems.append(f"{where}/trace/parameters shape {g['trace/parameters'].shape} != "
                         f"({iters}, {n_params})")
-    for d in ("distributions/ideal", "distributions/noisy"):
+    for d in (DIST_IDEAL, DIST_NOISY):
         arr = g[d][()]
         if arr.shape != (2**n,):
             problems.append(f"{where}/{d} shape {arr.shape} != ({2**n},)")
         elif not (np.all(arr >= -1e-12) and math.isclose(float(arr.sum()), 1.0, abs_tol=1e-6)):
             problems.append(f"{where}/{d} is not a probability distribution (sum {float(arr.sum()):.6g})")
-    labels = g["hamiltonian/paulis"][()]
-    if len(labels) != g["hamiltonian/coeffs"].shape[0]:
+    labels = g[HAM_PAULIS][()]
+    if len(labels) != g[HAM_COEFFS].shape[0]:
         problems.append(f"{where}/hamiltonian: {len(labels)} paulis but "
                         f"{g['hamiltonian/coeffs'].shape[0]} coeffs")
     if any(len(_py(x)) != n for x in labels):
@@ -410,7 +461,7 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
         try:
             from qiskit import qpy
 
-            qc = qpy.load(io.BytesIO(g["circuit_qpy"][()].tobytes()))[0]
+            qc = qpy.load(io.BytesIO(g[CIRCUIT_QPY][()].tobytes()))[0]
             if qc.num_parameters != n_params:
                 problems.append(f"{where}/circuit_qpy has {qc.num_parameters} parameters, "
                                 f"final_parameters has {n_params}")
@@ -419,6 +470,6 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
         try:
             from hpcq.sim.noise import noise_model_from_json
 
-            noise_model_from_json(_py(g["noise_model_json"][()]))
+            noise_model_from_json(_py(g[NOISE_MODEL_JSON][()]))
         except Exception as exc:  # noqa: BLE001
             problems.append(f"{where}/noise_model_json does not load: {type(exc).__name__}: {exc}")

@@ -14,12 +14,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from hpcq.results.h5format import TASK_DATASETS
+from hpcq.results.h5format import DISTRIBUTIONS as DIST_GROUP
+from hpcq.results.h5format import TASKS, TRACE_ENERGY
 
-# dataset names of the format (hpcq.results.h5format.TASK_DATASETS owns them)
-TRACE_ENERGY, DIST_IDEAL, DIST_NOISY = "trace/energy", "distributions/ideal", "distributions/noisy"
-assert {TRACE_ENERGY, DIST_IDEAL, DIST_NOISY} <= set(TASK_DATASETS), "h5format renamed a dataset"
-DIST_GROUP = DIST_IDEAL.split("/")[0]
 MAX_OUTCOMES = 64  # outcomes kept per distribution: the most probable ones (ideal or noisy)
 MAX_TRACE = 2000  # trace points kept (evenly thinned beyond)
 
@@ -47,7 +44,7 @@ def read_series(path: str | Path) -> dict[str, dict[str, Any]]:
     further dataset in the task's distributions group (sampled counts) is kept under its name."""
     out: dict[str, dict[str, Any]] = {}
     with h5py.File(path, "r") as f:
-        tasks = f.get("tasks")
+        tasks = f.get(TASKS)
         for tid in sorted(tasks) if tasks is not None else []:
             g = tasks[tid]
             rec: dict[str, Any] = {}

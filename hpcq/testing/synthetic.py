@@ -7,24 +7,26 @@ workflow writes one file per Slurm job: ``<wf>-vqe.h5`` and ``<wf>-noise.h5``. M
 computed from the synthetic distributions (entropy, JSD, fidelity), so they are mutually
 consistent, and everything is seeded: the same arguments give the same files.
 
-Files are written with plain h5py, atomically (temp file + fsync + rename) like the real writer.
+Files are written by the format's own writer (hpcq.results.h5format.write_file) and pass
+``h5format.validate`` (with ``payload="full"``): the circuit is real QPY with the task's number of
+parameters (Qiskit imported on first use, one circuit per shape cached) and the noise model JSON
+loads. ``payload="attrs"`` files hold attributes only, so validate reports their missing datasets.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
-import os
-import tempfile
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from hpcq.results.h5format import content_sha256
+from hpcq.results import h5format as h5
+from hpcq.results.h5format import METRIC_ATTRS, TaskData
 
 # problem -> (n_qubits, exact ground energy in Hartree / model units, params)
 PROBLEMS: dict[str, tuple[int, float, dict[str, Any]]] = {
@@ -47,20 +49,10 @@ NOISE_MODELS: dict[str, list[dict[str, Any]]] = {
     "fake_backend": [{"backend": "FakeManilaV2"}],
 }
 CHEMICAL_ACCURACY = 1.6e-3
-METRICS = (
-    "energy", "exact_energy", "abs_error", "rel_error", "chemical_accuracy", "iterations",
-    "evaluations", "wall_time_s", "entropy_ideal", "entropy_noisy", "delta_entropy",
-    "entropy_ratio", "jsd", "fidelity",
-)
+METRICS = METRIC_ATTRS  # the format's metric names
 
-
-@dataclass
-class Task:
-    """One task group: its attributes, its metrics and its datasets."""
-
-    attrs: dict[str, Any]
-    metrics: dict[str, Any]
-    data: dict[str, np.ndarray] = field(default_factory=dict)
+# One task group: its attributes, its metrics and its datasets (the format's TaskData).
+Task = TaskData
 
 
 def entropy(p: np.ndarray) -> float:
@@ -86,40 +78,30 @@ def _dumps(obj: Any) -> str:
 
 def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, Any],
                created: str) -> Path:
-    """Write one result file in format v1, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update({
-                "format": "hpcq-results", "format_version": 1, "study": study,
-                "created": created, "n_tasks": len(tasks),
-            })
-            f.create_group("provenance").attrs.update(provenance)
-            tg = f.create_group("tasks")
-            for t in tasks:
-                g = tg.create_group(t.attrs["task_id"])
-                g.attrs.update(t.attrs)
-                g.create_group("metrics").attrs.update(t.metrics)
-                for name, value in t.data.items():
-                    if isinstance(value, str):
-                        g.create_dataset(name, data=value, dtype=h5py.string_dtype())
-                    elif value.dtype.kind in "UO":
-                        g.create_dataset(name, data=value.astype(object),
-                                         dtype=h5py.string_dtype())
-                    else:
-                        g.create_dataset(name, data=value)
-            f.attrs["content_sha256"] = content_sha256(f)  # the format's own checksum
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write one result file in format v1, atomically (h5format.write_file)."""
+    return h5.write_file(path, study, tasks, provenance, created)
+
+
+@functools.lru_cache(maxsize=None)
+def circuit_qpy(n_qubits: int, n_params: int) -> bytes:
+    """QPY of a layered RY/CX circuit with ``n_params`` parameters on ``n_qubits`` qubits.
+    Fixed circuit name and parameter UUIDs, so the same arguments give the same bytes."""
+    from uuid import UUID
+
+    from qiskit import QuantumCircuit, qpy
+    from qiskit.circuit import Parameter
+
+    theta = [Parameter(f"θ{i:03d}", uuid=UUID(int=i + 1)) for i in range(n_params)]
+    qc = QuantumCircuit(n_qubits, name="synthetic")
+    for i, p in enumerate(theta):
+        q = i % n_qubits
+        qc.ry(p, q)
+        if q == n_qubits - 1 and n_qubits > 1:
+            for k in range(n_qubits - 1):
+                qc.cx(k, k + 1)
+    buf = io.BytesIO()
+    qpy.dump(qc, buf)
+    return buf.getvalue()
 
 
 def _distribution(rng: np.random.Generator, n_qubits: int) -> np.ndarray:
@@ -188,7 +170,7 @@ def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> T
     a = dict(parent.attrs)
     lam = min(0.9, _noise_strength(model, nparams) * rng.uniform(0.7, 1.3))
     n_qubits = a["n_qubits"]
-    ideal = parent.data.get("distributions/ideal")
+    ideal = parent.data.get(h5.DIST_IDEAL)
     if ideal is None:
         ideal = _distribution(rng, n_qubits)
     noisy = (1 - lam) * ideal + lam / 2**n_qubits
@@ -212,10 +194,10 @@ def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> T
     }
     data: dict[str, Any] = {}
     if payload == "full":
-        n_params = len(parent.data["final_parameters"])
+        n_params = len(parent.data[h5.FINAL_PARAMETERS])
         data = _datasets(rng, n_qubits, ideal, noisy, np.zeros(0), np.zeros((0, n_params)),
                          _dumps({"errors": [], "x90_gates": [], "model": model, **nparams}),
-                         final=parent.data["final_parameters"])
+                         final=parent.data[h5.FINAL_PARAMETERS])
     return Task(a, metrics, data)
 
 
@@ -224,15 +206,15 @@ def _datasets(rng, n_qubits, ideal, noisy, trace, params, noise_json, final=None
     final = params[-1] if final is None else final
     paulis = ["".join(rng.choice(list("IXYZ"), n_qubits)) for _ in range(4 * n_qubits)]
     return {
-        "circuit_qpy": np.frombuffer(b"QISKIT-synthetic", dtype=np.uint8),
-        "noise_model_json": noise_json,
-        "hamiltonian/paulis": np.array(paulis, dtype=object),
-        "hamiltonian/coeffs": rng.normal(0, 0.5, len(paulis)),
-        "trace/energy": np.asarray(trace, dtype=float),
-        "trace/parameters": np.asarray(params, dtype=float),
-        "final_parameters": np.asarray(final, dtype=float),
-        "distributions/ideal": ideal,
-        "distributions/noisy": noisy,
+        h5.CIRCUIT_QPY: np.frombuffer(circuit_qpy(n_qubits, len(final)), dtype=np.uint8),
+        h5.NOISE_MODEL_JSON: noise_json,
+        h5.HAM_PAULIS: np.array(paulis, dtype=object),
+        h5.HAM_COEFFS: rng.normal(0, 0.5, len(paulis)),
+        h5.TRACE_ENERGY: np.asarray(trace, dtype=float),
+        h5.TRACE_PARAMETERS: np.asarray(params, dtype=float),
+        h5.FINAL_PARAMETERS: np.asarray(final, dtype=float),
+        h5.DIST_IDEAL: ideal,
+        h5.DIST_NOISY: noisy,
     }
 
 
