@@ -227,7 +227,7 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
 
     import numpy as np
 
-    from hpcq.results.h5format import now_iso
+    from hpcq.results.h5format import FINAL_PARAMETERS, METRICS, TASKS, now_iso
     from hpcq.sim.runner import run_task
     from hpcq.sim.spec import parse_sweep
 
@@ -247,9 +247,9 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     x_parent = parent_sha = None
     for f in files:
         with h5py.File(f, "r") as h:
-            if task.parent_task_id in h.get("tasks", {}):
-                x_parent = np.asarray(h["tasks"][task.parent_task_id]["final_parameters"][()], dtype=float)
-                parent_energy = float(h["tasks"][task.parent_task_id]["metrics"].attrs["energy"])
+            if task.parent_task_id in h.get(TASKS, {}):
+                x_parent = np.asarray(h[TASKS][task.parent_task_id][FINAL_PARAMETERS][()], dtype=float)
+                parent_energy = float(h[TASKS][task.parent_task_id][METRICS].attrs["energy"])
                 parent_sha, parent_path = str(h.attrs.get("content_sha256", "")), f
     if x_parent is None:
         raise RuntimeError(f"noise: parent task {task.parent_task_id} is in none of {files}")
