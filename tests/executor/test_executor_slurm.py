@@ -6,11 +6,12 @@ ColonyOS-side failure) are submitted first so that they run while the quick ones
 
 from __future__ import annotations
 
-from hpcq.colonyos import ProcessState as PS
 import json
-import time
 
 import pytest
+
+from hpcq.colonyos import ProcessState as PS, file_label
+from hpcq.testing import wait_for
 
 pytestmark = pytest.mark.slurm
 
@@ -111,10 +112,8 @@ def test_scancel_fails_process_naming_cancelled(served):
     col = lab.col
     pid = early["scancel"]
     job = col.wait_attr(pid, "slurm_job_id", 60)
-    deadline = time.monotonic() + 60
-    while "hpcq_sleep: tick" not in col.logs(pid):  # running and streaming its stdout
-        assert time.monotonic() < deadline, "no log lines from the running job"
-        time.sleep(0.5)
+    wait_for(lambda: "hpcq_sleep: tick" in col.logs(pid), 60,  # running and streaming its stdout
+             what="log lines from the running job")
     lab.cluster.run("scancel", job)
     p = col.wait(pid, 60)
     assert p.state == PS.FAILED and "CANCELLED" in p.errors[0], p.errors
@@ -150,7 +149,7 @@ def test_result_file_registered_as_shared_filesystem_reference(served):
     assert path.endswith("/echo.txt")
     data = open(path, "rb").read()
     assert data == b"to a file\n"
-    files = col.client.get_files(f"/hpcq/{col.colony}/{p.processid}", col.colony, col.prvkey)
+    files = col.client.get_files(file_label(col.colony, p.processid), col.colony, col.prvkey)
     assert [(f["name"], f["size"], f["checksum"]) for f in files] == [
         ("echo.txt", len(data), hashlib.sha256(data).hexdigest())]
 
@@ -162,10 +161,8 @@ def test_hpcq_cancel_control_process_cancels_job_and_fails_process(served):
     col = lab.col
     pid = col.submit("hpcq_sleep", {"seconds": 600}, walltime=300).processid
     job = col.wait_attr(pid, "slurm_job_id", 60)
-    deadline = time.monotonic() + 60
-    while "hpcq_sleep: tick" not in col.logs(pid):
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    wait_for(lambda: "hpcq_sleep: tick" in col.logs(pid), 60,  # running and streaming its stdout
+             what="log lines from the running job")
     # what `hpcq cancel` submits (hpcq/client/api.py): a high-priority control process
     ctl = col.client.submit_func_spec(_control_spec(col, encode_kwargs(
         {"processids": [pid], "reason": "cancelled by the user (test)"})), col.prvkey)
@@ -217,7 +214,7 @@ def test_result_file_uploaded_to_s3_when_configured(served, monkeypatch):
         p = col.wait(col.submit("hpcq_echo", {"message": "to s3", "write_file": True},
                                 executortype="hpcq-s3").processid, 120)
         assert p.state == PS.SUCCESS, p.errors
-        label = f"/hpcq/{col.colony}/{p.processid}"
+        label = file_label(col.colony, p.processid)
         for k, v in s3env.items():
             monkeypatch.setenv(k, v)
         assert col.client.download_data(col.colony, col.prvkey, label=label, filename="echo.txt") == b"to s3\n"
@@ -243,5 +240,5 @@ def test_mpi_vqe_sweep_runs_as_one_slurm_job_with_two_ranks(served):
     assert ref.endswith(".h5") and summary["mpi_ranks"] == 2 and summary["n_tasks"] == 4
     attrs = col.attrs(p)
     assert float(attrs["core_hours"]) > 0
-    files = col.client.get_files(f"/hpcq/{col.colony}/{p.processid}", col.colony, col.prvkey)
+    files = col.client.get_files(file_label(col.colony, p.processid), col.colony, col.prvkey)
     assert [f["name"] for f in files] == [ref.rsplit("/", 1)[1]]

@@ -8,11 +8,9 @@ import pytest
 from model import Conditions, FuncSpec, Gpu
 from pycolonies import ColoniesConnectionError, func_spec
 
-from hpcq.colonyos import ProcessState as S
+from hpcq.colonyos import NO_PROCESS, ProcessState as S
 
 from .conftest import raw_rpc
-
-NO_PROCESS = "No process available for assignment"
 
 
 def spec(name="f", etype="t", executorname=None, **kw):
