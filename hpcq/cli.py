@@ -13,7 +13,7 @@ COMMANDS = {
     "executor": "hpcq.executor.cli:executor",
     "profiles": "hpcq.executor.profiles_cli:profiles",
     "results": "hpcq.results.cli:results",
-    "rerun": "hpcq.results.h5cli:rerun",
+    "rerun": "hpcq.results.cli:rerun",  # alias of `hpcq results rerun`
     "ui": "hpcq.ui.cli:ui",
     "submit": "hpcq.client.cli:submit",
     "sweep": "hpcq.client.cli:sweep",

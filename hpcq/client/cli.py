@@ -165,6 +165,11 @@ def fetch(name, dest, index):
     except ClientError as exc:
         _fail(exc)
     console.print(f"fetched {len(files)} result file(s) into {dest}")
+    if files and sub.results_dir != str(dest):
+        from hpcq.client import records
+
+        sub.results_dir = str(dest)  # where `hpcq results ls/rank` look by default
+        records.save(sub)
     if index and files:
         from hpcq.results.catalog import Catalog, default_db
 

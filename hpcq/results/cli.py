@@ -1,61 +1,62 @@
-"""`hpcq results ...`: index result files into the catalog, list, rank and export runs."""
+"""`hpcq results ...`: index result files into the catalog, list, rank, export, validate, rerun.
+
+The one module of results commands. Only stdlib, click, rich, pandas and the catalog are imported
+at module level: `hpcq results ls` must not pay for Qiskit (validate/rerun import it lazily).
+"""
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from hpcq.results.catalog import Catalog, CatalogError, default_db
+from hpcq.cliopts import echo_json, json_option
+from hpcq.results.catalog import Catalog, CatalogError, default_db, with_problem_params
 from hpcq.results.rank import RankError, make_spec, rank as rank_runs, runs_for
 
-LS_COLUMNS = ["task_id", "step", "problem", "ansatz", "reps", "optimizer", "noise_model",
-              "abs_error", "jsd", "fidelity", "wall_time_s"]
-LAZY = {"validate": "hpcq.results.h5cli:validate"}  # owned by the HDF5 format module
+# short defaults that fit 80 columns; the problem's scanned parameters are added after "problem";
+# --columns picks others, --json / --csv print every column
+LS_COLUMNS = ["task_id", "step", "problem", "ansatz", "optimizer", "noise_model", "abs_error"]
+RANK_COLUMNS = ["position", "score", "task_id", "problem", "noise_model"]
 
 
-class ResultsGroup(click.Group):
-    """Adds commands of sibling modules when they are installed (imported lazily)."""
+def latest_results_dir() -> Path | None:
+    """The result folder of the latest submission (as `hpcq status`), where `hpcq fetch` put it."""
+    from hpcq.client import records
 
-    def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | set(LAZY))
-
-    def get_command(self, ctx, name):
-        cmd = super().get_command(ctx, name)
-        if cmd is None and name in LAZY:
-            module, _, attr = LAZY[name].partition(":")
-            try:
-                cmd = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                why = str(exc)  # ``exc`` is unbound once the except block ends
-
-                @click.command(name=name, help=f"(unavailable: {why})")
-                def _missing():
-                    raise click.ClickException(f"`hpcq results {name}` is unavailable: {why}")
-                cmd = _missing
-        return cmd
+    sub = records.latest()
+    if sub is None:
+        return None
+    d = Path(sub.results_dir) if sub.results_dir else Path("results") / sub.name  # fetch's default
+    return d if d.is_dir() else None
 
 
 def resolve_db(db: str | None, results: str | None) -> Path:
-    """--db wins; else --results DIR (or $HPCQ_RESULTS_DIR) -> DIR/.hpcq-catalog.sqlite."""
+    """--db wins; else --results DIR (or $HPCQ_RESULTS_DIR, or the latest fetched study's folder)
+    -> DIR/.hpcq-catalog.sqlite."""
     if db:
         return Path(db)
-    results = results or os.environ.get("HPCQ_RESULTS_DIR")
+    results = results or os.environ.get("HPCQ_RESULTS_DIR") or latest_results_dir()
     if results:
         return default_db(results)
     raise click.UsageError("say which catalog: --results DIR (the folder of result files; its "
                            "catalog is DIR/.hpcq-catalog.sqlite), --db FILE, or set "
-                           "HPCQ_RESULTS_DIR")
+                           "HPCQ_RESULTS_DIR (default: the latest study fetched with `hpcq fetch`, "
+                           "none found)")
 
 
 def open_catalog(db: str | None, results: str | None) -> Catalog:
-    """The catalog to read; with --results the folder is (re)indexed first (incremental)."""
+    """The catalog to read; with --results (or the latest fetched study) the folder is (re)indexed
+    first (incremental)."""
     path = resolve_db(db, results)
-    results = results or (None if db else os.environ.get("HPCQ_RESULTS_DIR"))
+    if not db:
+        results = results or os.environ.get("HPCQ_RESULTS_DIR") or latest_results_dir()
     try:
         if results:
             if not Path(results).is_dir():
@@ -80,25 +81,71 @@ def db_options(f):
 
 
 def show(df, columns: list[str], title: str) -> None:
+    """A rich table as wide as the terminal: cells are cut with an ellipsis, never split over lines."""
     cols = [c for c in columns if c in df.columns]
+    cells = [[_fmt(row[c]) for c in cols] for _, row in df[cols].iterrows()]
+    width = shutil.get_terminal_size().columns
+    natural = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    floors = [min(n, max(len(c), 4)) for n, c in zip(natural, cols)]  # headers stay whole
+    while len(cols) > 1 and sum(floors) + 3 * len(cols) + 1 > width:  # too many: drop the last
+        cols, natural, floors = cols[:-1], natural[:-1], floors[:-1]
+        title = f"{title} (more columns: --columns, --json)"
+    widths = fit_widths(natural, floors, width - 3 * len(cols) - 1)  # rich's borders and padding
     table = Table(title=title)
-    for c in cols:
+    for i, (c, w) in enumerate(zip(cols, widths)):
         table.add_column(c, justify="right" if df[c].dtype.kind in "fiu" else "left",
-                         overflow="fold")
-    for _, row in df[cols].iterrows():
-        table.add_row(*[_fmt(row[c]) for c in cols])
-    Console().print(table)
+                         no_wrap=True, overflow="ellipsis", width=w)
+    for r in cells:
+        table.add_row(*r[:len(cols)])
+    Console(file=sys.stdout, width=width).print(table)
+
+
+def fit_widths(natural: list[int], floors: list[int], budget: int) -> list[int]:
+    """Column widths summing to at most ``budget`` (none under its floor): the widest columns are
+    cut first (rich alone lets no_wrap columns run past the terminal)."""
+    cap = max(natural, default=0)
+    while cap > 1 and sum(max(f, min(w, cap)) for w, f in zip(natural, floors)) > budget:
+        cap -= 1
+    return [max(f, min(w, cap)) for w, f in zip(natural, floors)]
 
 
 def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "-"
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return f"{v:.4g}"  # the table is for reading; --json/--csv keep every digit
     return str(v)
 
 
-@click.group(cls=ResultsGroup)
+def with_columns(df, default: list[str], columns: str | None):
+    """``df`` with the problem parameter columns, and the columns to show: ``--columns`` or
+    ``default`` with the parameters after ``problem``. Unknown names are a usage error."""
+    df, params = with_problem_params(df)
+    if columns:
+        cols = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in cols if c not in df.columns]
+        if unknown:
+            raise click.BadParameter(f"unknown column(s) {', '.join(unknown)}; known: "
+                                     f"{', '.join(df.columns)}", param_hint="--columns")
+        return df, cols
+    at = default.index("problem") + 1 if "problem" in default else len(default)
+    return df, default[:at] + [p for p in params if p not in default] + default[at:]
+
+
+def emit(df, as_json: bool, as_csv: bool) -> bool:
+    """Print every column of ``df`` as JSON or CSV when asked; True if it did."""
+    if as_json:
+        echo_json(json.loads(df.to_json(orient="records", date_format="iso")))
+    elif as_csv:
+        click.echo(df.to_csv(index=False), nl=False)
+    return as_json or as_csv
+
+
+def csv_option(f):
+    return click.option("--csv", "as_csv", is_flag=True, help="Print every column as CSV.")(f)
+
+
+@click.group()
 def results():
     """Catalog, rank and export result files (HDF5 -> SQLite catalog)."""
 
@@ -123,28 +170,31 @@ def index(directory, db):
 @db_options
 @click.option("--step", type=click.Choice(["vqe", "noise"]), help="only runs of this step")
 @click.option("--study", help="only runs of this study")
-@click.option("--columns", "-c", help="comma-separated columns to show")
+@click.option("--columns", "-c", help="comma-separated columns to show (default: a short set "
+              "with the problem's parameters; --json/--csv print all)")
 @click.option("--limit", "-n", type=int, default=50, show_default=True, help="rows to show (0: all)")
 @click.option("--files", "show_files", is_flag=True, help="list indexed files instead of runs")
 @click.option("--rankings", "show_rankings", is_flag=True, help="list saved rankings")
-def ls_(results, db, step, study, columns, limit, show_files, show_rankings):
+@json_option
+@csv_option
+def ls_(results, db, step, study, columns, limit, show_files, show_rankings, as_json, as_csv):
     """List catalogued runs (or files, or saved rankings)."""
     cat = open_catalog(db, results)
     if show_rankings:
-        show(cat.rankings(), ["name", "n", "created", "definition"], "saved rankings")
+        df = cat.rankings()
+        if not emit(df, as_json, as_csv):
+            show(df, ["name", "n", "created", "definition"], "saved rankings")
         return
     if show_files:
         df = cat.files()
-        show(df.head(limit) if limit else df, ["path", "study", "n_tasks", "created"],
-             f"{len(df)} files")
+        head = df.head(limit) if limit else df
+        if not emit(head, as_json, as_csv):
+            show(head, ["path", "study", "n_tasks", "created"], f"{len(df)} files")
         return
-    df = cat.runs(step=step, study=study)
-    cols = columns.split(",") if columns else LS_COLUMNS
-    unknown = [c for c in cols if c not in df.columns]
-    if unknown:
-        raise click.BadParameter(f"unknown column(s) {', '.join(unknown)}; known: "
-                                 f"{', '.join(df.columns)}", param_hint="--columns")
-    show(df.head(limit) if limit else df, cols, f"{len(df)} runs")
+    df, cols = with_columns(cat.runs(step=step, study=study), LS_COLUMNS, columns)
+    head = df.head(limit) if limit else df
+    if not emit(head, as_json, as_csv):
+        show(head, cols, f"{len(df)} runs")
 
 
 @results.command("rank")
@@ -158,8 +208,11 @@ def ls_(results, db, step, study, columns, limit, show_files, show_rankings):
               show_default=True, help="rank noise runs (with vqe_* parent columns), vqe or all")
 @click.option("--top", type=int, default=10, show_default=True, help="rows to show (0: all)")
 @click.option("--save", "save", help="store the ranking under this name (tables rankings/ranks)")
-@click.option("--json", "as_json", is_flag=True, help="print the top rows as JSON")
-def rank_cmd(results, db, by, weights, mode, step, top, save, as_json):
+@click.option("--columns", "-c", help="comma-separated columns to show (default: a short set "
+              "with the problem's parameters and the --by metrics; --json/--csv print all)")
+@json_option
+@csv_option
+def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, as_csv):
     """Rank runs by one or several metrics (see docs/catalog.md for the definition)."""
     cat = open_catalog(db, results)
     if save and cat.readonly:
@@ -171,13 +224,11 @@ def rank_cmd(results, db, by, weights, mode, step, top, save, as_json):
             cat.save_ranking(save, spec.definition(), ranked)
     except (RankError, CatalogError) as exc:
         raise click.ClickException(str(exc))
-    head = ranked.head(top) if top else ranked
     metrics = [c.metric for c in spec.criteria]
-    cols = ["position", "score", "task_id", "problem", "ansatz", "optimizer", "noise_model"]
-    cols += [m for m in metrics if m not in cols]
-    if as_json:
-        click.echo(head[[c for c in cols if c in head]].to_json(orient="records", indent=1))
-    else:
+    ranked, cols = with_columns(ranked, RANK_COLUMNS + [m for m in metrics if m not in RANK_COLUMNS],
+                                columns)
+    head = ranked.head(top) if top else ranked
+    if not emit(head, as_json, as_csv):
         show(head, cols, f"{len(ranked)} {step} runs ranked ({mode})")
     if save:
         click.echo(f"saved ranking {save!r} ({len(ranked)} runs) in {cat.db_path}", err=True)
@@ -208,3 +259,52 @@ def export(results, db, fmt, output, view, ranking):
     else:
         df.to_parquet(output, index=False)
     click.echo(f"wrote {len(df)} rows to {output}")
+
+
+@results.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--quick", is_flag=True, help="skip loading each QPY circuit and noise model")
+def validate(files: tuple[str, ...], quick: bool) -> None:
+    """Check HDF5 result files against format v1 (layout, shapes, checksum). Exit 1 on problems."""
+    from hpcq.results.h5format import validate as check
+
+    bad = 0
+    for path in files:
+        problems = check(path, deep=not quick)
+        if problems:
+            bad += 1
+            click.echo(f"INVALID {path}")
+            for p in problems:
+                click.echo(f"  - {p}")
+        else:
+            click.echo(f"OK      {path}")
+    if bad:
+        raise click.exceptions.Exit(1)
+
+
+@results.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--task", "task", default=None, help="task id to re-run (default: every task)")
+@click.option("--threads", type=int, default=1, show_default=True, help="Aer threads")
+def rerun(file: str, task: str | None, threads: int) -> None:
+    """Re-run tasks of FILE from their own provenance and report whether they match bit for bit.
+
+    Also `hpcq rerun` (alias)."""
+    from hpcq.results.h5cli import rerun_file  # simulation code: imports Qiskit Aer
+    from hpcq.results.h5format import validate as check
+
+    problems = check(file)
+    if problems:
+        raise click.ClickException(f"{file} fails validation: " + "; ".join(problems[:5]))
+    rows = rerun_file(file, task, threads)
+    table = Table(title=f"rerun {file}")
+    for col in ("task_id", "noise_model", "stored_energy", "rerun_energy", "abs_diff", "bit_identical"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["task_id"], r["noise_model"], repr(r["stored_energy"]), repr(r["rerun_energy"]),
+                      f"{r['abs_diff']:.3g}", "yes" if r["bit_identical"] else "NO")
+    Console(file=sys.stdout, width=160).print(table)
+    n_bad = sum(not r["bit_identical"] for r in rows)
+    click.echo(f"{len(rows) - n_bad}/{len(rows)} tasks reproduced bit for bit")
+    if n_bad:
+        raise click.exceptions.Exit(1)

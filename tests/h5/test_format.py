@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import hpcq.results
 from hpcq.results import h5format as F
-from hpcq.results.h5cli import rerun, validate
+from hpcq.results.cli import rerun, validate
 
 
 def test_file_validates_and_reads_into_dataframe(result_file):

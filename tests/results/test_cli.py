@@ -1,10 +1,19 @@
+import io
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from hpcq.cli import main
+from hpcq.client import records
 from hpcq.results.catalog import Catalog, default_db
+from hpcq.testing.synthetic import make_study
 
 
 def run(*args):
@@ -87,3 +96,88 @@ def test_lexicographic_vqe_ranking(study):
     assert len(rows) == 12
     errs = [r["abs_error"] for r in rows]
     assert rows[0]["position"] == 1 and errs == sorted(errs)  # synthetic: accuracy <=> low error
+
+
+BONDS = [0.5, 0.735, 1.0, 1.5, 2.0]
+
+
+@pytest.fixture
+def h2_scan(tmp_path):
+    """A five-point H2 bond scan, as the issue-15 user ran it."""
+    d = tmp_path / "h2-scan"
+    make_study(d, n_workflows=5, study="h2-scan", problems=["h2"], payload="attrs",
+               scan=("bond_length", BONDS))
+    return d
+
+
+def lines_of(res):
+    return [line for line in res.output.splitlines() if line.strip()]
+
+
+def test_rank_and_ls_fit_80_columns_and_show_the_bond_length(h2_scan, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    for args in (["rank", "-r", h2_scan, "--step", "vqe", "--by", "abs_error:min", "--top", "0"],
+                 ["ls", "-r", h2_scan, "--step", "vqe", "-n", "0"],
+                 ["ls", "-r", h2_scan, "-n", "0"],
+                 ["rank", "-r", h2_scan, "--by", "energy_error:min", "--by", "jsd:min"]):
+        res = run(*args)
+        assert res.exit_code == 0, res.output
+        widths = [len(line) for line in lines_of(res)]
+        assert max(widths) <= 80, (args, max(widths), res.output)
+        assert "bond_length" in res.output
+        if args[0] == "rank" and "vqe" in args:
+            # one row per vqe run: 5 workflows x 2 optimizers, each row on one line with its bond
+            for b in BONDS:
+                assert any(f" {b:g} " in line for line in lines_of(res)), (b, res.output)
+
+
+def test_rank_and_ls_json_and_csv_have_every_column(h2_scan):
+    res = run("rank", "-r", h2_scan, "--step", "vqe", "--by", "abs_error:min", "--top", "0", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    all_cols = set(Catalog(default_db(h2_scan)).runs().columns)
+    assert len(rows) == 10 and all_cols <= set(rows[0]) and {"position", "score", "bond_length"} <= set(rows[0])
+    assert sorted({r["bond_length"] for r in rows}) == BONDS
+    res = run("ls", "-r", h2_scan, "--json", "-n", "0")
+    rows = json.loads(res.output)
+    assert len(rows) == 40 and all_cols | {"bond_length"} <= set(rows[0])
+    res = run("ls", "-r", h2_scan, "--csv", "-n", "0")
+    df = pd.read_csv(io.StringIO(res.output))
+    assert len(df) == 40 and all_cols <= set(df.columns) and sorted(df["bond_length"].unique()) == BONDS
+    res = run("ls", "-r", h2_scan, "-c", "task_id,bond_length,energy")
+    assert res.exit_code == 0 and "bond_length" in res.output and "optimizer" not in res.output
+
+
+def test_no_results_option_uses_the_latest_fetched_study(h2_scan, study, tmp_path, monkeypatch):
+    monkeypatch.delenv("HPCQ_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+    # as `hpcq submit` + `hpcq fetch` leave it: an older study, then h2-scan fetched into its folder
+    records.save(records.Submission(name="noise-study", kind="workflow", colony="dev",
+                                    results_dir=str(study)))
+    old = records.records_dir() / "noise-study.json"
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    records.save(records.Submission(name="h2-scan", kind="workflow", colony="dev",
+                                    results_dir=str(h2_scan)))
+    res = run("ls", "--step", "vqe", "--json", "-n", "0")
+    assert res.exit_code == 0, res.output
+    assert {r["study"] for r in json.loads(res.output)} == {"h2-scan"}
+    res = run("rank", "--step", "vqe", "--by", "abs_error:min", "--json")
+    assert res.exit_code == 0 and {r["study"] for r in json.loads(res.output)} == {"h2-scan"}
+    # fetch's default folder, results/NAME, when the record has none
+    shutil.copytree(study, tmp_path / "results" / "late")  # `study` is tmp_path/results
+    records.save(records.Submission(name="late", kind="workflow", colony="dev"))
+    res = run("ls", "--step", "vqe", "--json", "-n", "0")
+    assert {r["study"] for r in json.loads(res.output)} == {"noise-study"}
+
+
+def test_rerun_and_validate_are_results_commands_and_ls_needs_no_qiskit():
+    from hpcq.cli import COMMANDS
+    from hpcq.results import cli
+
+    assert {"rerun", "validate"} <= set(cli.results.commands)
+    assert COMMANDS["rerun"] == "hpcq.results.cli:rerun"
+    code = ("import sys; from click.testing import CliRunner; from hpcq.cli import main; "
+            "r = CliRunner().invoke(main, ['results', 'ls', '--help']); assert r.exit_code == 0, r.output; "
+            "bad = [m for m in sys.modules if m.startswith(('qiskit', 'hpcq.sim'))]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
