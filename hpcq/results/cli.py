@@ -45,10 +45,14 @@ def resolve_db(db: str | None, results: str | None) -> Path:
     results = results or os.environ.get("HPCQ_RESULTS_DIR") or latest_results_dir()
     if results:
         return default_db(results)
+    from hpcq.client import records
+
+    sub = records.latest()
+    why = (f"the latest study, {sub.name}, is not fetched: `hpcq fetch {sub.name}`" if sub
+           else "nothing submitted from this machine")
     raise click.UsageError("say which catalog: --results DIR (the folder of result files; its "
                            "catalog is DIR/.hpcq-catalog.sqlite), --db FILE, or set "
-                           "HPCQ_RESULTS_DIR (default: the latest study fetched with `hpcq fetch`, "
-                           "none found)")
+                           f"HPCQ_RESULTS_DIR (default: the latest fetched study; {why})")
 
 
 def open_catalog(db: str | None, results: str | None) -> Catalog:
@@ -147,7 +151,7 @@ def csv_option(f):
 
 @click.group()
 def results():
-    """Catalog, rank and export result files (HDF5 -> SQLite catalog)."""
+    """Catalog, rank, export, validate and re-run result files (HDF5 -> SQLite catalog)."""
 
 
 @results.command()

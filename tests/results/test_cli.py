@@ -45,8 +45,9 @@ def test_ls_lists_runs_and_filters(study):
     assert res.exit_code != 0 and "--columns" in res.output and "abs_error" in res.output
 
 
-def test_ls_without_a_catalog_says_how(monkeypatch):
+def test_ls_without_a_catalog_says_how(monkeypatch, tmp_path):
     monkeypatch.delenv("HPCQ_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path))  # no submissions recorded
     res = run("ls")
     assert res.exit_code != 0 and "--results DIR" in res.output
 
@@ -165,6 +166,10 @@ def test_no_results_option_uses_the_latest_fetched_study(h2_scan, study, tmp_pat
     res = run("rank", "--step", "vqe", "--by", "abs_error:min", "--json")
     assert res.exit_code == 0 and {r["study"] for r in json.loads(res.output)} == {"h2-scan"}
     # fetch's default folder, results/NAME, when the record has none
+    records.save(records.Submission(name="later", kind="workflow", colony="dev"))
+    res = run("ls")  # not fetched yet: the error says so
+    assert res.exit_code != 0 and "hpcq fetch later" in res.output and "--results DIR" in res.output
+    (records.records_dir() / "later.json").unlink()
     shutil.copytree(study, tmp_path / "results" / "late")  # `study` is tmp_path/results
     records.save(records.Submission(name="late", kind="workflow", colony="dev"))
     res = run("ls", "--step", "vqe", "--json", "-n", "0")
