@@ -55,6 +55,7 @@ def test_api_is_read_only(client):
 
 def test_ui_command_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("HPCQ_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path))  # no fetched study to default to
     res = CliRunner().invoke(main, ["ui", "--db", str(tmp_path / "none.sqlite")])
     assert res.exit_code != 0 and "hpcq results index" in res.output
     res = CliRunner().invoke(main, ["ui"])
