@@ -117,7 +117,7 @@ class LockstepBatcher:
 
 def run_aer_parallel(sweep: dict, threads: int) -> tuple[float, dict, dict]:
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    from hpcq.sim.runner import run_task
+    from hpcq.sim.vqe import run_task
     from hpcq.sim.spec import parse_sweep
 
     tasks = parse_sweep(sweep).tasks()

@@ -16,7 +16,7 @@ def rerun_file(path: str, task: str | None = None, threads: int = 1) -> list[dic
     from hpcq.sim.aer_env import pin_threads
 
     pin_threads(threads)
-    from hpcq.sim.runner import run_task
+    from hpcq.sim.vqe import run_task
 
     ids = task_ids(path)
     if task is not None:

@@ -77,7 +77,7 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     params = kwargs if isinstance(kwargs, SweepParams) else parse_sweep(kwargs)
     threads = max(1, int(ctx.threads or threads_from_env()))
     pin_threads(threads)
-    from hpcq.sim.runner import run_task
+    from hpcq.sim.vqe import run_task
 
     comm = mpi_world()
     rank = comm.Get_rank() if comm else 0

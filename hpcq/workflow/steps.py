@@ -228,7 +228,7 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     import numpy as np
 
     from hpcq.results.h5format import FINAL_PARAMETERS, METRICS, TASKS, now_iso
-    from hpcq.sim.runner import run_task
+    from hpcq.sim.vqe import run_task
     from hpcq.sim.spec import parse_sweep
 
     if ctx.rank != 0:

@@ -73,7 +73,7 @@ def test_reference_mismatch_fails_loudly(monkeypatch):
 
 def test_uccsd_vqe_water_reaches_chemical_accuracy():
     """8-qubit CAS(4e,4o) water, HF + UCCSD (26 parameters), noiseless L-BFGS-B (chemistry.md: 3.7 s)."""
-    from hpcq.sim.runner import run_task
+    from hpcq.sim.vqe import run_task
 
     sw = parse_sweep({"problems": [dict(kind="molecule", geometry="h2o", active_electrons=4, active_orbitals=4,
                                         mapping="jordan_wigner")],

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from hpcq.sim.runner import run_task
+from hpcq.sim.vqe import run_task
 from hpcq.sim.spec import parse_sweep
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Run one VQE task (``TaskSpec``) on Aer and measure it: the unit of work of a sweep.
+"""Run one VQE task (``TaskSpec``) on Aer and measure it: the unit of work of a sweep (hpcq.sim.vqe;
+the Slurm job's entry point is hpcq.job.runner, the MPI task farm hpcq.worker.dispatch).
 
 Determinism: the transpiler, the simulator, the optimizer and the initial point are all seeded
 from ``spec.seed``, so the same spec gives bit-identical numbers wherever it runs (for circuits
