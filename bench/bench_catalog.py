@@ -35,8 +35,17 @@ SHARD_WORKFLOWS = 250  # 500 files per shard
 
 def _shard(args: tuple[str, int, int]) -> int:
     out, i, n = args
-    return len(make_study(Path(out) / f"shard{i:03d}", n_workflows=n, study=f"bench-{i:03d}",
-                          seed=i, noise_per_vqe=3, vqe_per_workflow=2, payload="full"))
+    return len(
+        make_study(
+            Path(out) / f"shard{i:03d}",
+            n_workflows=n,
+            study=f"bench-{i:03d}",
+            seed=i,
+            noise_per_vqe=3,
+            vqe_per_workflow=2,
+            payload="full",
+        )
+    )
 
 
 def generate(out: Path, n_files: int, workers: int) -> tuple[int, float]:
@@ -72,10 +81,17 @@ def rank_figures(cat: Catalog, step: str, by: list[str], weights: str | None) ->
     _, t_save = timed(lambda: cat.save_ranking(f"bench-{step}", spec.definition(), ranked))
     lex = make_spec(by, None, "lexicographic", step)
     _, t_lex = timed(lambda: rank(runs, lex))
-    return {"runs": len(runs), "by": by, "load_s": round(t_load, 3),
-            "rank_weighted_s": round(t_rank, 4), "rank_lexicographic_s": round(t_lex, 4),
-            "save_s": round(t_save, 3), "total_s": round(t_load + t_rank + t_save, 3),
-            "target_s": 2.0, "within_target": (t_load + t_rank + t_save) <= 2.0}
+    return {
+        "runs": len(runs),
+        "by": by,
+        "load_s": round(t_load, 3),
+        "rank_weighted_s": round(t_rank, 4),
+        "rank_lexicographic_s": round(t_lex, 4),
+        "save_s": round(t_save, 3),
+        "total_s": round(t_load + t_rank + t_save, 3),
+        "target_s": 2.0,
+        "within_target": (t_load + t_rank + t_save) <= 2.0,
+    }
 
 
 def main() -> None:
@@ -91,10 +107,16 @@ def main() -> None:
     data = Path(args.dir) / f"files{args.files}"
     n, t_gen = generate(data, args.files, args.workers)
     size = sum(p.stat().st_size for p in data.rglob("*.h5"))
-    res: dict = {"files": n, "bytes": size, "generate_s": round(t_gen, 1),
-                 "cpus": len(os.sched_getaffinity(0)), "workers": args.workers,
-                 "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
-                 "python": platform.python_version(), "index": {}}
+    res: dict = {
+        "files": n,
+        "bytes": size,
+        "generate_s": round(t_gen, 1),
+        "cpus": len(os.sched_getaffinity(0)),
+        "workers": args.workers,
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "index": {},
+    }
 
     for w in (1, args.workers) if args.workers > 1 else (1,):
         db = Path(args.dir) / f"catalog-w{w}.sqlite"
@@ -102,8 +124,7 @@ def main() -> None:
         cat = Catalog(db)
         stats, t = timed(lambda: cat.index(data, workers=w))
         assert stats.added == n and not stats.errors, stats.summary()
-        res["index"][f"workers_{w}"] = {"seconds": round(t, 2), "files_per_s": round(n / t, 1),
-                                        "runs": stats.runs}
+        res["index"][f"workers_{w}"] = {"seconds": round(t, 2), "files_per_s": round(n / t, 1), "runs": stats.runs}
     first = res["index"][f"workers_{1}"]["seconds"]
     best = res["index"][f"workers_{args.workers}"]["seconds"]
     res["index"]["parallel_speedup"] = round(first / best, 2)
@@ -111,7 +132,7 @@ def main() -> None:
     stats, t = timed(lambda: cat.index(data))
     assert stats.unchanged == n, stats.summary()
     res["reindex_unchanged_s"] = round(t, 3)
-    touched = sorted(data.rglob("*.h5"))[:: 100]
+    touched = sorted(data.rglob("*.h5"))[::100]
     for p in touched:
         os.utime(p)
     stats, t = timed(lambda: cat.index(data))

@@ -37,8 +37,16 @@ def hpcq_once(client, colony: str, prvkey: str, etype: str, poll: float, i: int)
 
     from hpcq.functions import encode_kwargs
 
-    spec = func_spec("hpcq_echo", [], colony, etype, kwargs=encode_kwargs({"message": f"bench {i}"}),
-                     maxexectime=3600, maxretries=0, maxwaittime=-1)
+    spec = func_spec(
+        "hpcq_echo",
+        [],
+        colony,
+        etype,
+        kwargs=encode_kwargs({"message": f"bench {i}"}),
+        maxexectime=3600,
+        maxretries=0,
+        maxwaittime=-1,
+    )
     spec.conditions.walltime = 60
     t0 = time.perf_counter()
     p = client.submit_func_spec(spec, prvkey)
@@ -63,8 +71,14 @@ def submitit_once(folder: Path, poll: float | None, i: int) -> float:
     # the same Slurm request as hpcq's side: USR2 lead from the walltime and USR2 ignored at start
     # (submitit's --signal=USR2@90 on a 1-min limit killed jobs at once; issue 14 item 7)
     ex = submitit.AutoExecutor(folder=folder / "%j", cluster="slurm", slurm_python=job_python_command())
-    ex.update_parameters(timeout_min=1, nodes=1, tasks_per_node=1, cpus_per_task=1, name=f"plain-{i}",
-                         slurm_signal_delay_s=signal_lead_s(60))
+    ex.update_parameters(
+        timeout_min=1,
+        nodes=1,
+        tasks_per_node=1,
+        cpus_per_task=1,
+        name=f"plain-{i}",
+        slurm_signal_delay_s=signal_lead_s(60),
+    )
     t0 = time.perf_counter()
     job = ex.submit(echo, {"message": f"bench {i}"}, JobContext())
     if poll is None:
@@ -99,8 +113,9 @@ def main() -> None:
             cluster_note = f"existing cluster {args.slurm_conf}"
         else:
             cluster = stack.enter_context(local_cluster(tmp / "slurm-lab", nodes=2, cpus=8, set_env=True))
-            cluster_note = (f"lab cluster {len(cluster.nodes)} nodes x {cluster.cpus} CPUs "
-                            f"(slurm-up {cluster.up_seconds:.1f} s)")
+            cluster_note = (
+                f"lab cluster {len(cluster.nodes)} nodes x {cluster.cpus} CPUs (slurm-up {cluster.up_seconds:.1f} s)"
+            )
         handle = start_server(tmp / "server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
         stack.callback(handle.stop)
         env = init_colony(handle, colony="bench")
@@ -108,9 +123,25 @@ def main() -> None:
         etype = "hpcq-bench"
         ex_env = {**os.environ, **env, "HPCQ_CONFIG_DIR": str(tmp / "cfg"), "PYTHONUNBUFFERED": "1"}
         ex_log = open(tmp / "executor.log", "w")
-        ex = subprocess.Popen([sys.executable, "-m", "hpcq.executor", "start", "--state-dir", str(tmp / "state"),
-                               "--type", etype, "--backend", "slurm", "--name", "bench-executor"],
-                              env=ex_env, stdout=ex_log, stderr=subprocess.STDOUT)
+        ex = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hpcq.executor",
+                "start",
+                "--state-dir",
+                str(tmp / "state"),
+                "--type",
+                etype,
+                "--backend",
+                "slurm",
+                "--name",
+                "bench-executor",
+            ],
+            env=ex_env,
+            stdout=ex_log,
+            stderr=subprocess.STDOUT,
+        )
         stack.callback(lambda: (ex.terminate(), ex.wait(30)))
         deadline = time.monotonic() + 60
         while "serving colony" not in (tmp / "executor.log").read_text():
@@ -128,13 +159,18 @@ def main() -> None:
                 series["hpcq"].append(h)
                 series["submitit_poll"].append(s)
                 series["submitit_default"].append(d)
-            print(f"run {i:2d}{' (warm-up)' if i < args.warmup else ''}: hpcq {h:.3f} s, "
-                  f"submitit(poll {args.client_poll}s) {s:.3f} s, submitit default {d:.3f} s", flush=True)
+            print(
+                f"run {i:2d}{' (warm-up)' if i < args.warmup else ''}: hpcq {h:.3f} s, "
+                f"submitit(poll {args.client_poll}s) {s:.3f} s, submitit default {d:.3f} s",
+                flush=True,
+            )
 
     med = {k: statistics.median(v) for k, v in series.items()}
     result = {
         "bench": "executor end-to-end latency, trivial process (hpcq_echo)",
-        "runs": args.runs, "warmup": args.warmup, "client_poll_s": args.client_poll,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "client_poll_s": args.client_poll,
         "median_s": {k: round(v, 4) for k, v in med.items()},
         "ratio_hpcq_vs_submitit_poll": round(med["hpcq"] / med["submitit_poll"], 3),
         "ratio_hpcq_vs_submitit_default": round(med["hpcq"] / med["submitit_default"], 3),
@@ -146,8 +182,12 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("median_s", "ratio_hpcq_vs_submitit_poll",
-                                             "ratio_hpcq_vs_submitit_default")}, indent=2))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("median_s", "ratio_hpcq_vs_submitit_poll", "ratio_hpcq_vs_submitit_default")},
+            indent=2,
+        )
+    )
     print(f"wrote {args.out}")
 
 

@@ -51,17 +51,36 @@ def main() -> None:
         with local_cluster(tmp / "lab", nodes=2, cpus=8, dbd=True, set_env=True) as cluster:
             handle = start_server(tmp / "server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
             env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")
-            settings = Settings(host=handle.host, port=handle.port, colony_name=env["COLONIES_COLONY_NAME"],
-                                prvkey=env["COLONIES_PRVKEY"])
+            settings = Settings(
+                host=handle.host,
+                port=handle.port,
+                colony_name=env["COLONIES_COLONY_NAME"],
+                prvkey=env["COLONIES_PRVKEY"],
+            )
             xenv = cluster.env(**env)
             xenv.update(HPCQ_CONFIG_DIR=str(tmp / "config"))
             xenv.pop("HPCQ_EXECUTOR_PRVKEY", None)
-            ex = subprocess.Popen([sys.executable, "-m", "hpcq.executor", "start", "--state-dir", str(tmp / "state"),
-                                   "--backend", "slurm", "--type", "hpcq-bench", "--poll", "0.02"], env=xenv,
-                                  stdout=open(tmp / "executor.log", "w"), stderr=subprocess.STDOUT)
+            ex = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hpcq.executor",
+                    "start",
+                    "--state-dir",
+                    str(tmp / "state"),
+                    "--backend",
+                    "slurm",
+                    "--type",
+                    "hpcq-bench",
+                    "--poll",
+                    "0.02",
+                ],
+                env=xenv,
+                stdout=open(tmp / "executor.log", "w"),
+                stderr=subprocess.STDOUT,
+            )
             try:
-                opts = {"executor_type": "hpcq-bench", "profile": "local",
-                        "resources": {"walltime": 600, "mem": "1Gi"}}
+                opts = {"executor_type": "hpcq-bench", "profile": "local", "resources": {"walltime": 600, "mem": "1Gi"}}
                 local = EstimatorV2(mode="local")
                 fresh = EstimatorV2(mode="remote", settings=settings, **opts)
                 with Session(settings=settings, idle_timeout_s=300, **opts) as session:
@@ -80,8 +99,10 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in samples.items()}
     out = {
         "bench": "primitives round trip (EstimatorV2.run(...).result(), 2 qubits, 1 parameter set)",
-        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "host": platform.node(),
-        "runs": args.runs, "median_s": {k: round(v, 4) for k, v in med.items()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "host": platform.node(),
+        "runs": args.runs,
+        "median_s": {k: round(v, 4) for k, v in med.items()},
         "min_s": {k: round(min(v), 4) for k, v in samples.items()},
         "max_s": {k: round(max(v), 4) for k, v in samples.items()},
         "fresh_over_session": round(med["fresh"] / med["session"], 2),

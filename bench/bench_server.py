@@ -59,8 +59,14 @@ def _client_worker(host, port, colony, user_key, ex_key, seconds, q):
         p = c.assign(colony, 10, ex_key)
         c.close(p.processid, ["ok"], ex_key)
         n += 1
-    q.put({"cycles": n, "wall": time.perf_counter() - t0, "sign_s": sign_time[0],
-           "client_cpu_s": time.process_time() - cpu0})
+    q.put(
+        {
+            "cycles": n,
+            "wall": time.perf_counter() - t0,
+            "sign_s": sign_time[0],
+            "client_cpu_s": time.process_time() - cpu0,
+        }
+    )
 
 
 def _fast_sign(payload_b64: str, prv: str) -> str:
@@ -74,14 +80,22 @@ def _fast_worker(host, port, colony, user_key, ex_key, seconds, q):
     import requests
 
     url = f"http://{host}:{port}/api"
-    spec = {"nodename": "bench", "funcname": "bench", "args": ["x"], "kwargs": {}, "priority": 1,
-            "maxwaittime": -1, "maxexectime": -1, "maxretries": -1,
-            "conditions": {"colonyname": colony, "executortype": "bench"}, "env": {}}
+    spec = {
+        "nodename": "bench",
+        "funcname": "bench",
+        "args": ["x"],
+        "kwargs": {},
+        "priority": 1,
+        "maxwaittime": -1,
+        "maxexectime": -1,
+        "maxretries": -1,
+        "conditions": {"colonyname": colony, "executortype": "bench"},
+        "env": {},
+    }
 
     def rpc(msg, key):
         payload = base64.b64encode(json.dumps(msg).encode()).decode()
-        body = json.dumps({"payloadtype": msg["msgtype"], "payload": payload,
-                           "signature": _fast_sign(payload, key)})
+        body = json.dumps({"payloadtype": msg["msgtype"], "payload": payload, "signature": _fast_sign(payload, key)})
         r = requests.post(url, data=body)
         assert r.status_code == 200, r.text
         return json.loads(base64.b64decode(r.json()["payload"]))
@@ -104,9 +118,13 @@ def proc_cpu_s(pid: int) -> float:
 def run_mode(target, handle, env, keys, workers, seconds):
     ctx = mp.get_context("fork")
     q = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(handle.host, handle.port, env["COLONIES_COLONY_NAME"],
-                                              env["COLONIES_PRVKEY"], keys[i], seconds, q))
-             for i in range(workers)]
+    procs = [
+        ctx.Process(
+            target=target,
+            args=(handle.host, handle.port, env["COLONIES_COLONY_NAME"], env["COLONIES_PRVKEY"], keys[i], seconds, q),
+        )
+        for i in range(workers)
+    ]
     t0 = time.perf_counter()
     cpu0 = proc_cpu_s(handle.proc.pid)
     for p in procs:
@@ -117,11 +135,14 @@ def run_mode(target, handle, env, keys, workers, seconds):
         p.join()
     wall = time.perf_counter() - t0
     cycles = sum(r["cycles"] for r in res)
-    out = {"workers": workers, "cycles": cycles,
-           "cycles_per_s": round(cycles / max(r["wall"] for r in res), 1),
-           "ms_per_cycle_per_worker": round(1000 * sum(r["wall"] for r in res) / cycles, 2),
-           "wall_s_incl_startup": round(wall, 2),
-           "server_cpu_ms_per_cycle": round(1000 * server_cpu / cycles, 2)}
+    out = {
+        "workers": workers,
+        "cycles": cycles,
+        "cycles_per_s": round(cycles / max(r["wall"] for r in res), 1),
+        "ms_per_cycle_per_worker": round(1000 * sum(r["wall"] for r in res) / cycles, 2),
+        "wall_s_incl_startup": round(wall, 2),
+        "server_cpu_ms_per_cycle": round(1000 * server_cpu / cycles, 2),
+    }
     if "sign_s" in res[0]:
         out["client_sign_ms_per_cycle"] = round(1000 * sum(r["sign_s"] for r in res) / cycles, 2)
         out["client_cpu_ms_per_cycle"] = round(1000 * sum(r["client_cpu_s"] for r in res) / cycles, 2)
@@ -139,20 +160,40 @@ def inproc(seconds: float) -> dict:
     ek = new_prvkey()
     with ctx.store.lock, ctx.store.tx():
         from hpcq.server.store import dumps
-        doc = {"executorid": id_from_prvkey(ek), "executortype": "bench", "executorname": "ex",
-               "colonyname": "bench", "state": 1, "requirefuncreg": False, "commissiontime": 1,
-               "lastheardfromtime": 0, "locationname": "", "capabilities": {}, "allocations": {}}
-        ctx.store.db.execute("INSERT INTO executors (colonyname, executorname, executorid, "
-                             "executortype, state, lastheard, doc) VALUES (?,?,?,?,?,?,?)",
-                             ("bench", "ex", doc["executorid"], "bench", 1, 0, dumps(doc)))
+
+        doc = {
+            "executorid": id_from_prvkey(ek),
+            "executortype": "bench",
+            "executorname": "ex",
+            "colonyname": "bench",
+            "state": 1,
+            "requirefuncreg": False,
+            "commissiontime": 1,
+            "lastheardfromtime": 0,
+            "locationname": "",
+            "capabilities": {},
+            "allocations": {},
+        }
+        ctx.store.db.execute(
+            "INSERT INTO executors (colonyname, executorname, executorid, "
+            "executortype, state, lastheard, doc) VALUES (?,?,?,?,?,?,?)",
+            ("bench", "ex", doc["executorid"], "bench", 1, 0, dumps(doc)),
+        )
 
     def env_of(msg, key):
         payload = base64.b64encode(json.dumps(msg).encode()).decode()
-        return json.dumps({"payloadtype": msg["msgtype"], "payload": payload,
-                           "signature": _fast_sign(payload, key)}).encode()
+        return json.dumps(
+            {"payloadtype": msg["msgtype"], "payload": payload, "signature": _fast_sign(payload, key)}
+        ).encode()
 
-    spec = {"funcname": "bench", "args": ["x"], "maxexectime": -1, "maxretries": -1,
-            "maxwaittime": -1, "conditions": {"colonyname": "bench", "executortype": "bench"}}
+    spec = {
+        "funcname": "bench",
+        "args": ["x"],
+        "maxexectime": -1,
+        "maxretries": -1,
+        "maxwaittime": -1,
+        "conditions": {"colonyname": "bench", "executortype": "bench"},
+    }
     submit = env_of({"msgtype": "submitfuncspecmsg", "spec": spec}, env["COLONIES_PRVKEY"])
     assign = env_of({"msgtype": "assignprocessmsg", "colonyname": "bench", "timeout": -1}, ek)
     n, busy, t0 = 0, 0.0, time.perf_counter()
@@ -170,8 +211,11 @@ def inproc(seconds: float) -> dict:
         assert st == 200
         n += 1
     ctx.store.close()
-    return {"cycles": n, "server_ms_per_cycle": round(1000 * busy / n, 3),
-            "cycles_per_s_one_thread": round(n / busy, 1)}
+    return {
+        "cycles": n,
+        "server_ms_per_cycle": round(1000 * busy / n, 3),
+        "cycles_per_s_one_thread": round(n / busy, 1),
+    }
 
 
 def main() -> None:
@@ -182,8 +226,10 @@ def main() -> None:
     counts = [int(x) for x in args.workers.split(",")]
     data = Path(tempfile.mkdtemp(prefix="hpcq-bench-"))
     handle = start_server(data / "srv", env={"COLONIES_SERVER_PRVKEY": ""})
-    result: dict = {"machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
-                    "seconds_per_config": args.seconds}
+    result: dict = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
+        "seconds_per_config": args.seconds,
+    }
     try:
         env = init_colony(handle, colony="bench")
         from pycolonies import Colonies
@@ -192,22 +238,27 @@ def main() -> None:
         keys = []
         for i in range(max(counts)):
             k = new_prvkey()
-            c.add_executor({"executorname": f"ex{i}", "executorid": id_from_prvkey(k),
-                            "colonyname": "bench", "executortype": "bench"},
-                           env["COLONIES_COLONY_PRVKEY"])
+            c.add_executor(
+                {
+                    "executorname": f"ex{i}",
+                    "executorid": id_from_prvkey(k),
+                    "colonyname": "bench",
+                    "executortype": "bench",
+                },
+                env["COLONIES_COLONY_PRVKEY"],
+            )
             c.approve_executor("bench", f"ex{i}", env["COLONIES_COLONY_PRVKEY"])
             keys.append(k)
-        result["client"] = [run_mode(_client_worker, handle, env, keys, w, args.seconds)
-                            for w in counts]
-        result["fastsign"] = [run_mode(_fast_worker, handle, env, keys, w, args.seconds)
-                              for w in counts]
+        result["client"] = [run_mode(_client_worker, handle, env, keys, w, args.seconds) for w in counts]
+        result["fastsign"] = [run_mode(_fast_worker, handle, env, keys, w, args.seconds) for w in counts]
     finally:
         handle.stop()
     result["inproc"] = inproc(args.seconds)
     result["machine"]["loadavg_end"] = os.getloadavg()
     best = max(result["client"], key=lambda r: r["cycles_per_s"])
     result["summary"] = {
-        "best_client_cycles_per_s": best["cycles_per_s"], "best_client_workers": best["workers"],
+        "best_client_cycles_per_s": best["cycles_per_s"],
+        "best_client_workers": best["workers"],
         "client_sign_ms_per_cycle": best["client_sign_ms_per_cycle"],
         "best_fastsign_cycles_per_s": max(r["cycles_per_s"] for r in result["fastsign"]),
         "server_ms_per_cycle_inproc": result["inproc"]["server_ms_per_cycle"],
@@ -215,7 +266,8 @@ def main() -> None:
         "client_cpu_ms_per_cycle": best["client_cpu_ms_per_cycle"],
         # what two idle cores could do if client and server shared them perfectly
         "cpu_bound_estimate_2_idle_cores": round(
-            2000 / (best["client_cpu_ms_per_cycle"] + best["server_cpu_ms_per_cycle"]), 1),
+            2000 / (best["client_cpu_ms_per_cycle"] + best["server_cpu_ms_per_cycle"]), 1
+        ),
         "goal_cycles_per_s": 300,
     }
     out = ROOT / "bench" / "results" / "server.json"

@@ -30,8 +30,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-MPIEXEC = os.environ.get("HPCQ_MPIEXEC") or (str(BIN / "mpiexec") if (BIN / "mpiexec").exists()
-                                             else shutil.which("mpiexec") or "mpiexec")
+MPIEXEC = os.environ.get("HPCQ_MPIEXEC") or (
+    str(BIN / "mpiexec") if (BIN / "mpiexec").exists() else shutil.which("mpiexec") or "mpiexec"
+)
 
 
 def sweep_dict(qubits: int, maxiter: int, tasks: int) -> dict:
@@ -159,8 +160,9 @@ def main() -> None:
     ap.add_argument("--qubits", type=int, default=6)
     ap.add_argument("--maxiter", type=int, default=150)
     ap.add_argument("--tasks", type=int, default=16)
-    ap.add_argument("--repeats", type=int, default=3,
-                    help="variants run interleaved this many times; figures use the fastest run")
+    ap.add_argument(
+        "--repeats", type=int, default=3, help="variants run interleaved this many times; figures use the fastest run"
+    )
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "sweep.json"))
     args = ap.parse_args()
     n = args.ranks
@@ -195,35 +197,57 @@ def main() -> None:
     share1 = max(s["write_time_s"] / s["wall_time_s"] for _, s in runs["1"])
     sharen = max(s["write_time_s"] / s["wall_time_s"] for _, s in runs["n"])
     result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "host": platform.node(), "load_avg_1min_during": [round(x, 2) for x in load],
-                    "note": "figures = fastest of the repeats; the machine may be shared"},
-        "sweep": {"tasks": s1["n_tasks"], "qubits": args.qubits, "maxiter": args.maxiter,
-                  "method": "density_matrix", "noise": "depolarizing p=0.002", "optimizer": "cobyla",
-                  "ansatz": "efficient_su2 reps=2"},
-        "ranks": n, "repeats": args.repeats,
-        "wall_s": {"hpcq_1_rank": round(w1, 3), f"hpcq_{n}_ranks": round(wn, 3),
-                   f"aer_parallel_experiments_{n}_threads": round(wa, 3)},
-        "wall_s_all": {"hpcq_1_rank": [round(w, 3) for w, _ in runs["1"]],
-                       f"hpcq_{n}_ranks": [round(w, 3) for w, _ in runs["n"]],
-                       f"aer_parallel_experiments_{n}_threads": [round(w, 3) for w in runs["aer"]]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "host": platform.node(),
+            "load_avg_1min_during": [round(x, 2) for x in load],
+            "note": "figures = fastest of the repeats; the machine may be shared",
+        },
+        "sweep": {
+            "tasks": s1["n_tasks"],
+            "qubits": args.qubits,
+            "maxiter": args.maxiter,
+            "method": "density_matrix",
+            "noise": "depolarizing p=0.002",
+            "optimizer": "cobyla",
+            "ansatz": "efficient_su2 reps=2",
+        },
+        "ranks": n,
+        "repeats": args.repeats,
+        "wall_s": {
+            "hpcq_1_rank": round(w1, 3),
+            f"hpcq_{n}_ranks": round(wn, 3),
+            f"aer_parallel_experiments_{n}_threads": round(wa, 3),
+        },
+        "wall_s_all": {
+            "hpcq_1_rank": [round(w, 3) for w, _ in runs["1"]],
+            f"hpcq_{n}_ranks": [round(w, 3) for w, _ in runs["n"]],
+            f"aer_parallel_experiments_{n}_threads": [round(w, 3) for w in runs["aer"]],
+        },
         "job_s": {"hpcq_1_rank": job1, f"hpcq_{n}_ranks": jobn},
-        "cpu_s_all": {"hpcq_1_rank": [round(s["cpu_s"], 2) for _, s in runs["1"]],
-                      f"hpcq_{n}_ranks": [round(s["cpu_s"], 2) for _, s in runs["n"]]},
+        "cpu_s_all": {
+            "hpcq_1_rank": [round(s["cpu_s"], 2) for _, s in runs["1"]],
+            f"hpcq_{n}_ranks": [round(s["cpu_s"], 2) for _, s in runs["n"]],
+        },
         "parallel_efficiency": round(w1 / (n * wn), 3),
         # CPU seconds of all processes, 1 rank / N ranks: < 1 means MPI/dispatch overhead; when it
         # is ~1 but the wall-clock efficiency is low, the cores were busy with other work
-        "cpu_efficiency": round(min(s["cpu_s"] for _, s in runs["1"])
-                                / min(s["cpu_s"] for _, s in runs["n"]), 3),
+        "cpu_efficiency": round(min(s["cpu_s"] for _, s in runs["1"]) / min(s["cpu_s"] for _, s in runs["n"]), 3),
         "parallel_efficiency_in_job": round(job1 / (n * jobn), 3),
         "speedup_vs_aer_parallel_experiments": round(wa / wn, 3),
         "hdf5_write_share_worst": {"1_rank": round(share1, 4), f"{n}_ranks": round(sharen, 4)},
-        "hdf5_write_s": {"1_rank": [s["write_time_s"] for _, s in runs["1"]],
-                         f"{n}_ranks": [s["write_time_s"] for _, s in runs["n"]]},
+        "hdf5_write_s": {
+            "1_rank": [s["write_time_s"] for _, s in runs["1"]],
+            f"{n}_ranks": [s["write_time_s"] for _, s in runs["n"]],
+        },
         "aer_baseline": aer_stats,
         "bit_identical": identical,
-        "goals": {"parallel_efficiency": ">= 0.9", "vs_aer_parallel_experiments": ">= 1.0 (no slower)",
-                  "hdf5_write_share": "<= 0.02"},
+        "goals": {
+            "parallel_efficiency": ">= 0.9",
+            "vs_aer_parallel_experiments": ">= 1.0 (no slower)",
+            "hdf5_write_share": "<= 0.02",
+        },
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,10 +27,12 @@ import numpy as np
 
 def cases():
     water = dict(kind="molecule", geometry="h2o", mapping="jordan_wigner")
-    return [("uccsd", dict(water, active_electrons=4, active_orbitals=4)),
-            ("efficient_su2", dict(water, active_electrons=4, active_orbitals=4)),
-            ("efficient_su2", dict(water, active_electrons=8, active_orbitals=5)),
-            ("efficient_su2", dict(water, active_electrons=8, active_orbitals=6))]
+    return [
+        ("uccsd", dict(water, active_electrons=4, active_orbitals=4)),
+        ("efficient_su2", dict(water, active_electrons=4, active_orbitals=4)),
+        ("efficient_su2", dict(water, active_electrons=8, active_orbitals=5)),
+        ("efficient_su2", dict(water, active_electrons=8, active_orbitals=6)),
+    ]
 
 
 def timed(fn, repeat=1):
@@ -75,11 +77,25 @@ def run_case(ansatz_kind, problem, n_traj, target, seed=5):
     sigma = float(np.std(vals, ddof=1))
     shots_eq = max(1, int(np.ceil((sigma / target) ** 2)))
     ops = tqc.count_ops()
-    return {"ansatz": ansatz_kind, "qubits": prob.qubits, "pauli_terms": len(H), "cx": int(ops.get("cx", 0)),
-            "t_sv_s": t_sv, "t_dm_s": t_dm, "t_traj_s": t_traj, "e_ideal": e_ideal, "e_dm": e_dm,
-            "e_traj_mean": float(np.mean(vals)), "e_traj_stderr": sigma / np.sqrt(n_traj), "sigma": sigma,
-            "trajectories": n_traj, "target_stderr": target, "shots_eq": shots_eq,
-            "t_traj_eq_s": shots_eq * t_traj, "ratio_traj_over_dm": shots_eq * t_traj / t_dm}
+    return {
+        "ansatz": ansatz_kind,
+        "qubits": prob.qubits,
+        "pauli_terms": len(H),
+        "cx": int(ops.get("cx", 0)),
+        "t_sv_s": t_sv,
+        "t_dm_s": t_dm,
+        "t_traj_s": t_traj,
+        "e_ideal": e_ideal,
+        "e_dm": e_dm,
+        "e_traj_mean": float(np.mean(vals)),
+        "e_traj_stderr": sigma / np.sqrt(n_traj),
+        "sigma": sigma,
+        "trajectories": n_traj,
+        "target_stderr": target,
+        "shots_eq": shots_eq,
+        "t_traj_eq_s": shots_eq * t_traj,
+        "ratio_traj_over_dm": shots_eq * t_traj / t_dm,
+    }
 
 
 def main():
@@ -94,8 +110,12 @@ def main():
         rows.append(row)
         print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps({"bench": "water", "python": platform.python_version(),
-                                       "machine": platform.machine(), "rows": rows}, indent=1))
+    Path(a.out).write_text(
+        json.dumps(
+            {"bench": "water", "python": platform.python_version(), "machine": platform.machine(), "rows": rows},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,12 +41,15 @@ class LazyGroup(click.Group):
         except (ImportError, AttributeError) as exc:
             why = str(exc)  # `exc` itself is unbound once the except block ends
             if isinstance(exc, ImportError):
-                why += ("; install the extra of this machine's role (README.md, Install): pip install "
-                        "'hpcq[client]' (laptop), 'hpcq[executor,worker]' (HPC login node) or 'hpcq[all]'")
+                why += (
+                    "; install the extra of this machine's role (README.md, Install): pip install "
+                    "'hpcq[client]' (laptop), 'hpcq[executor,worker]' (HPC login node) or 'hpcq[all]'"
+                )
 
             @click.command(name=name, help=f"(unavailable: {why})")
             def _missing():
                 raise click.ClickException(f"`hpcq {name}` is unavailable: {why}")
+
             return _missing
 
 

@@ -44,6 +44,7 @@ def verbosity_option(default: int = logging.WARNING) -> Callable[[Callable], Cal
 
     ``default`` is the level with neither flag (a daemon wants INFO, a one-shot command WARNING).
     """
+
     def deco(f: Callable) -> Callable:
         @functools.wraps(f)
         def wrapper(*args, verbose: int = 0, quiet: int = 0, **kwargs):
@@ -52,8 +53,10 @@ def verbosity_option(default: int = logging.WARNING) -> Callable[[Callable], Cal
 
         name = logging.getLevelName(default)
         wrapper = click.option("-q", "--quiet", count=True, help="Less logging (repeat for even less).")(wrapper)
-        return click.option("-v", "--verbose", count=True,
-                            help=f"More logging (default {name}; -v one level more, -vv two).")(wrapper)
+        return click.option(
+            "-v", "--verbose", count=True, help=f"More logging (default {name}; -v one level more, -vv two)."
+        )(wrapper)
+
     return deco
 
 
@@ -68,8 +71,16 @@ class _SecondsOption(click.Option):
             self.opts = opts
 
 
-def seconds_option(name: str, default: float | None, help: str, *, min_s: float = 0, max_s: float = 86400,
-                   legacy: tuple[str, ...] = (), dest: str | None = None) -> Callable[[Callable], Callable]:
+def seconds_option(
+    name: str,
+    default: float | None,
+    help: str,
+    *,
+    min_s: float = 0,
+    max_s: float = 86400,
+    legacy: tuple[str, ...] = (),
+    dest: str | None = None,
+) -> Callable[[Callable], Callable]:
     """``--<name>-s``: a duration in seconds (float, range-checked). ``legacy`` = old spellings still accepted.
 
     The function parameter is ``<name>_s`` (dashes become underscores) unless ``dest`` is given.
@@ -78,5 +89,13 @@ def seconds_option(name: str, default: float | None, help: str, *, min_s: float 
         raise ValueError(f"seconds_option({name!r}): give the name without the -s suffix")
     flag = f"--{name}-s"
     param = dest or f"{name.replace('-', '_')}_s"
-    return click.option(flag, *legacy, param, cls=_SecondsOption, type=click.FloatRange(min_s, max_s),
-                        default=default, show_default=default is not None, help=f"{help} (seconds)")
+    return click.option(
+        flag,
+        *legacy,
+        param,
+        cls=_SecondsOption,
+        type=click.FloatRange(min_s, max_s),
+        default=default,
+        show_default=default is not None,
+        help=f"{help} (seconds)",
+    )

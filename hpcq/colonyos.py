@@ -33,8 +33,13 @@ class ProcessState(IntEnum):
 NO_PROCESS = "No process available for assignment"
 
 # Text of a pycolonies exception when the server could not be reached at all.
-UNREACHABLE_MARKERS = ("Connection refused", "Max retries exceeded", "Failed to establish",
-                       "Connection aborted", "Remote end closed")
+UNREACHABLE_MARKERS = (
+    "Connection refused",
+    "Max retries exceeded",
+    "Failed to establish",
+    "Connection aborted",
+    "Remote end closed",
+)
 
 
 def is_no_process(exc: BaseException) -> bool:

@@ -74,10 +74,7 @@ def check_private_file(path: Path) -> None:
     """Refuse key/env files readable by group or others (like ssh does)."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        raise ConfigError(
-            f"{path} has mode {mode:04o} but holds private keys; it must be 0600. "
-            f"Fix: chmod 600 {path}"
-        )
+        raise ConfigError(f"{path} has mode {mode:04o} but holds private keys; it must be 0600. Fix: chmod 600 {path}")
 
 
 def write_private_file(path: Path, text: str) -> None:
@@ -106,7 +103,7 @@ def parse_env_file(path: Path) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         if line.startswith("export "):
-            line = line[len("export "):].strip()
+            line = line[len("export ") :].strip()
         if "=" not in line:
             raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE, got {raw!r}")
         key, value = line.split("=", 1)
@@ -143,15 +140,17 @@ class ExecutorSettings(BaseModel):
 
     type: str = Field("hpcq", min_length=1, description="ColonyOS executortype to serve")
     backend: Literal["auto", "slurm", "local"] = Field("auto", description="auto = slurm when sbatch is on PATH")
-    assign_timeout_s: int = Field(10, ge=1, le=300, description="assign long-poll (the server drops executors "
-                                  "silent for 600 s)")
+    assign_timeout_s: int = Field(
+        10, ge=1, le=300, description="assign long-poll (the server drops executors silent for 600 s)"
+    )
     batch_max: int = Field(100, ge=1, le=10000, description="max processes per Slurm job array")
     batch_wait_s: float = Field(2.0, ge=0, le=600, description="max time a batch waits to fill")
     pack: int = Field(1, ge=1, le=10000, description="processes run one after another in one array element")
     poll_s: float = Field(0.05, ge=0.01, le=60, description="outcome-file poll interval")
     query_every_s: float = Field(2.0, ge=0.1, le=600, description="squeue/sacct interval")
-    wait_server_s: float = Field(300.0, ge=0, le=86400, description="at start, how long to wait for an "
-                                 "unreachable ColonyOS server")
+    wait_server_s: float = Field(
+        300.0, ge=0, le=86400, description="at start, how long to wait for an unreachable ColonyOS server"
+    )
 
 
 class Settings(BaseModel):
@@ -173,8 +172,9 @@ class Settings(BaseModel):
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
-    def load(cls, env_file: Path | None = None, overrides: dict[str, Any] | None = None,
-             config_file: Path | None = None) -> "Settings":
+    def load(
+        cls, env_file: Path | None = None, overrides: dict[str, Any] | None = None, config_file: Path | None = None
+    ) -> "Settings":
         """Merge the sources in precedence order (``overrides`` = command-line arguments, dotted
         keys such as ``"executor.pack"``; None values are ignored) and validate the result."""
         data: dict[str, Any] = {}
@@ -199,8 +199,10 @@ class Settings(BaseModel):
                 if name in ENV_NAMES:
                     put(ENV_NAMES[name], value, f"{path} ({name})")
                 elif name.startswith(("COLONIES_", "HPCQ_")) and name not in OTHER_VARS:
-                    raise ConfigError(f"{path}: unknown setting {name}{_did_you_mean(name, [*ENV_NAMES, *OTHER_VARS])}"
-                                      f". Fix: rename or remove it (settings: docs/configuration.md)")
+                    raise ConfigError(
+                        f"{path}: unknown setting {name}{_did_you_mean(name, [*ENV_NAMES, *OTHER_VARS])}"
+                        f". Fix: rename or remove it (settings: docs/configuration.md)"
+                    )
         cfg = Path(config_file) if config_file else config_dir() / "config.yaml"
         if cfg.exists():
             loaded = yaml.safe_load(cfg.read_text()) or {}
@@ -271,20 +273,30 @@ def _explain(exc: ValidationError, sources: dict[str, str]) -> str:
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
-            lines.append(f"unknown setting {key!r} (from {sources.get(key, '?')}){_did_you_mean(key, _all_keys())}. "
-                         f"Fix: rename or remove it; known settings: {', '.join(_all_keys())}")
+            lines.append(
+                f"unknown setting {key!r} (from {sources.get(key, '?')}){_did_you_mean(key, _all_keys())}. "
+                f"Fix: rename or remove it; known settings: {', '.join(_all_keys())}"
+            )
         else:
-            lines.append(f"setting {key}={err.get('input')!r} (from {sources.get(key, 'default')}): {err['msg']}. "
-                         f"Fix: change it there, or override it with {KEY_ENV.get(key, key)} or the command line")
+            lines.append(
+                f"setting {key}={err.get('input')!r} (from {sources.get(key, 'default')}): {err['msg']}. "
+                f"Fix: change it there, or override it with {KEY_ENV.get(key, key)} or the command line"
+            )
     return "; ".join(lines)
 
 
 # environment / env-file variable -> setting (the same names in both places)
 FIELD_ENV = {
-    "host": "COLONIES_SERVER_HOST", "port": "COLONIES_SERVER_PORT", "tls": "COLONIES_SERVER_TLS",
-    "colony_name": "COLONIES_COLONY_NAME", "colony_prvkey": "COLONIES_COLONY_PRVKEY",
-    "executor_name": "COLONIES_EXECUTOR_NAME", "prvkey": "COLONIES_PRVKEY",
-    "default_profile": "HPCQ_PROFILE", "results_dir": "HPCQ_RESULTS_DIR", "watch_interval_s": "HPCQ_WATCH_INTERVAL_S",
+    "host": "COLONIES_SERVER_HOST",
+    "port": "COLONIES_SERVER_PORT",
+    "tls": "COLONIES_SERVER_TLS",
+    "colony_name": "COLONIES_COLONY_NAME",
+    "colony_prvkey": "COLONIES_COLONY_PRVKEY",
+    "executor_name": "COLONIES_EXECUTOR_NAME",
+    "prvkey": "COLONIES_PRVKEY",
+    "default_profile": "HPCQ_PROFILE",
+    "results_dir": "HPCQ_RESULTS_DIR",
+    "watch_interval_s": "HPCQ_WATCH_INTERVAL_S",
 }
 KEY_ENV = {**FIELD_ENV, **{f"executor.{k}": f"HPCQ_EXECUTOR_{k.upper()}" for k in ExecutorSettings.model_fields}}
 ENV_NAMES = {v: k for k, v in KEY_ENV.items()}

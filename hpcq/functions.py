@@ -106,8 +106,10 @@ def decode_kwargs(kwargs: dict[str, Any] | None) -> dict[str, Any]:
     if PARAMS_KEY in kwargs:
         raw = kwargs.pop(PARAMS_KEY)
         if kwargs:
-            raise ValueError(f"kwargs: use either kwargs.params (JSON) or plain kwargs, not both "
-                             f"(extra: {', '.join(sorted(kwargs))})")
+            raise ValueError(
+                f"kwargs: use either kwargs.params (JSON) or plain kwargs, not both "
+                f"(extra: {', '.join(sorted(kwargs))})"
+            )
         try:
             value = json.loads(raw) if isinstance(raw, str) else raw
         except json.JSONDecodeError as exc:
@@ -141,39 +143,112 @@ def validate_kwargs(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 # --- the registered functions ------------------------------------------------------------------
 
 # Diagnostics used by `hpcq executor selftest` and the executor tests.
-register(FunctionDef("hpcq_echo", "hpcq.executor.selftest:echo", "hpcq.executor.selftest:EchoParams",
-                     "Return the given message; proves the path ColonyOS -> Slurm -> ColonyOS."))
-register(FunctionDef("hpcq_sleep", "hpcq.executor.selftest:sleep", "hpcq.executor.selftest:SleepParams",
-                     "Sleep for `seconds` (time-limit and cancellation tests)."))
-register(FunctionDef("hpcq_fail", "hpcq.executor.selftest:fail", "hpcq.executor.selftest:FailParams",
-                     "Raise RuntimeError(message) (error-propagation tests)."))
+register(
+    FunctionDef(
+        "hpcq_echo",
+        "hpcq.executor.selftest:echo",
+        "hpcq.executor.selftest:EchoParams",
+        "Return the given message; proves the path ColonyOS -> Slurm -> ColonyOS.",
+    )
+)
+register(
+    FunctionDef(
+        "hpcq_sleep",
+        "hpcq.executor.selftest:sleep",
+        "hpcq.executor.selftest:SleepParams",
+        "Sleep for `seconds` (time-limit and cancellation tests).",
+    )
+)
+register(
+    FunctionDef(
+        "hpcq_fail",
+        "hpcq.executor.selftest:fail",
+        "hpcq.executor.selftest:FailParams",
+        "Raise RuntimeError(message) (error-propagation tests).",
+    )
+)
 
 # The noise-study workflow's light steps (hpcq/workflow/steps.py); VQE/noise steps use vqe_sweep.
-register(FunctionDef("study_hamiltonian", "hpcq.workflow.steps:hamiltonian",
-                     "hpcq.workflow.params:HamiltonianParams",
-                     "Problem Hamiltonian and exact ground energy (workflow root)."))
-register(FunctionDef("study_ansatz", "hpcq.workflow.steps:ansatz", "hpcq.workflow.params:AnsatzParams",
-                     "Ansatz size report for a problem (workflow step 2)."))
-register(FunctionDef("study_integrals", "hpcq.workflow.steps:integrals", "hpcq.workflow.params:IntegralsParams",
-                     "PySCF RHF + active space -> FCIDUMP result file (chemistry workflow root)."))
-register(FunctionDef("study_vqe", "hpcq.workflow.steps:vqe", "hpcq.sim.spec:SweepParams",
-                     "Noiseless VQE on the parent hamiltonian step's operator file (one task).", mpi=True))
-register(FunctionDef("study_noise", "hpcq.workflow.steps:noise", "hpcq.workflow.params:NoiseStepParams",
-                     "Energy under noise at the parent VQE's optimal parameters (+ optional re-optimisation)."))
-register(FunctionDef("study_aggregate", "hpcq.workflow.steps:aggregate", "hpcq.workflow.params:AggregateParams",
-                     "Gather every run's HDF5 file from the parents' outputs and rank the noise runs."))
+register(
+    FunctionDef(
+        "study_hamiltonian",
+        "hpcq.workflow.steps:hamiltonian",
+        "hpcq.workflow.params:HamiltonianParams",
+        "Problem Hamiltonian and exact ground energy (workflow root).",
+    )
+)
+register(
+    FunctionDef(
+        "study_ansatz",
+        "hpcq.workflow.steps:ansatz",
+        "hpcq.workflow.params:AnsatzParams",
+        "Ansatz size report for a problem (workflow step 2).",
+    )
+)
+register(
+    FunctionDef(
+        "study_integrals",
+        "hpcq.workflow.steps:integrals",
+        "hpcq.workflow.params:IntegralsParams",
+        "PySCF RHF + active space -> FCIDUMP result file (chemistry workflow root).",
+    )
+)
+register(
+    FunctionDef(
+        "study_vqe",
+        "hpcq.workflow.steps:vqe",
+        "hpcq.sim.spec:SweepParams",
+        "Noiseless VQE on the parent hamiltonian step's operator file (one task).",
+        mpi=True,
+    )
+)
+register(
+    FunctionDef(
+        "study_noise",
+        "hpcq.workflow.steps:noise",
+        "hpcq.workflow.params:NoiseStepParams",
+        "Energy under noise at the parent VQE's optimal parameters (+ optional re-optimisation).",
+    )
+)
+register(
+    FunctionDef(
+        "study_aggregate",
+        "hpcq.workflow.steps:aggregate",
+        "hpcq.workflow.params:AggregateParams",
+        "Gather every run's HDF5 file from the parents' outputs and rank the noise runs.",
+    )
+)
 
 # MPI-parallel Aer VQE sweeps (hpcq.worker); kwargs = hpcq.sim.spec:SweepParams (no Qiskit import).
-register(FunctionDef("vqe_sweep", "hpcq.worker.entry:run_sweep", "hpcq.sim.spec:SweepParams",
-                     "VQE sweep problems x ansatze x optimizers x noise x seeds on Qiskit Aer; ranks "
-                     "share the tasks; writes one HDF5 result file (docs/results-format.md).",
-                     mpi=True))
+register(
+    FunctionDef(
+        "vqe_sweep",
+        "hpcq.worker.entry:run_sweep",
+        "hpcq.sim.spec:SweepParams",
+        "VQE sweep problems x ansatze x optimizers x noise x seeds on Qiskit Aer; ranks "
+        "share the tasks; writes one HDF5 result file (docs/results-format.md).",
+        mpi=True,
+    )
+)
 
 # Qiskit primitives V2 (hpcq.primitives, issue 12): PUBs travel as data (QPY + Pauli labels + arrays).
-register(FunctionDef("primitive_run", "hpcq.primitives.engine:primitive_run",
-                     "hpcq.primitives.params:PrimitiveRunParams",
-                     "Run EstimatorV2/SamplerV2 PUBs on Qiskit Aer; parameter sets and PUBs are split over "
-                     "the MPI ranks; the result is the process output (docs/primitives.md).", mpi=True))
-register(FunctionDef("primitive_session", "hpcq.executor.sessions:serve", "hpcq.primitives.params:SessionParams",
-                     "A Slurm allocation serving primitive_run calls routed to it until close, idle timeout "
-                     "or walltime (docs/primitives.md).", mpi=True))
+register(
+    FunctionDef(
+        "primitive_run",
+        "hpcq.primitives.engine:primitive_run",
+        "hpcq.primitives.params:PrimitiveRunParams",
+        "Run EstimatorV2/SamplerV2 PUBs on Qiskit Aer; parameter sets and PUBs are split over "
+        "the MPI ranks; the result is the process output (docs/primitives.md).",
+        mpi=True,
+    )
+)
+register(
+    FunctionDef(
+        "primitive_session",
+        "hpcq.executor.sessions:serve",
+        "hpcq.primitives.params:SessionParams",
+        "A Slurm allocation serving primitive_run calls routed to it until close, idle timeout "
+        "or walltime (docs/primitives.md).",
+        mpi=True,
+    )
+)

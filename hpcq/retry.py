@@ -32,10 +32,15 @@ class Backoff:
             n += 1
 
 
-def retry(fn: Callable[[], object], *, should_retry: Callable[[BaseException], bool],
-          deadline_s: float, policy: Backoff = Backoff(),
-          on_retry: Callable[[BaseException, float], None] | None = None,
-          sleep: Callable[[float], object] = time.sleep):
+def retry(
+    fn: Callable[[], object],
+    *,
+    should_retry: Callable[[BaseException], bool],
+    deadline_s: float,
+    policy: Backoff = Backoff(),
+    on_retry: Callable[[BaseException, float], None] | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+):
     """Call ``fn`` until it returns; retry the exceptions ``should_retry`` accepts until
     ``deadline_s`` seconds have passed (then the last exception is raised)."""
     end = time.monotonic() + deadline_s

@@ -32,8 +32,10 @@ def _funcspec(d: dict[str, Any]):
 
     cond = dict(d["conditions"])
     gpu = cond.pop("gpu", None)
-    return FuncSpec(**{k: v for k, v in d.items() if k != "conditions"},
-                    conditions=Conditions(**cond, gpu=Gpu(**gpu) if gpu else Gpu()))
+    return FuncSpec(
+        **{k: v for k, v in d.items() if k != "conditions"},
+        conditions=Conditions(**cond, gpu=Gpu(**gpu) if gpu else Gpu()),
+    )
 
 
 class Client:
@@ -51,25 +53,41 @@ class Client:
 
         if not study.colony:
             study.colony = self.colony
-        return self.submit_specs(study.name, build_specs(study), workflow=study.mode == "workflow",
-                                 executortype=study.executor.type, kind=study.mode, save=save)
+        return self.submit_specs(
+            study.name,
+            build_specs(study),
+            workflow=study.mode == "workflow",
+            executortype=study.executor.type,
+            kind=study.mode,
+            save=save,
+        )
 
-    def submit_specs(self, name: str, specs: list[dict[str, Any]], *, workflow: bool,
-                     executortype: str = "hpcq", kind: str = "", save: bool = True) -> Submission:
+    def submit_specs(
+        self,
+        name: str,
+        specs: list[dict[str, Any]],
+        *,
+        workflow: bool,
+        executortype: str = "hpcq",
+        kind: str = "",
+        save: bool = True,
+    ) -> Submission:
         """Submit FuncSpec-shaped dicts (see hpcq.workflow.dag) as one workflow or as processes."""
         records.check_name(name, "study name")
         for s in specs:
             s["conditions"].setdefault("colonyname", self.colony)
             s["conditions"]["colonyname"] = s["conditions"]["colonyname"] or self.colony
         colony = specs[0]["conditions"]["colonyname"] if specs else self.colony
-        sub = Submission(name=name, kind=kind or ("workflow" if workflow else "sweep"), colony=colony,
-                         executortype=executortype)
+        sub = Submission(
+            name=name, kind=kind or ("workflow" if workflow else "sweep"), colony=colony, executortype=executortype
+        )
         try:
             if workflow:
                 from model import Workflow
 
                 graph = self.colonies.submit_workflow(
-                    Workflow(colonyname=colony, functionspecs=[_funcspec(s) for s in specs]), self.key)
+                    Workflow(colonyname=colony, functionspecs=[_funcspec(s) for s in specs]), self.key
+                )
                 sub.processgraphid = graph.processgraphid
                 sub.processids = list(graph.processids)
                 for pid in sub.processids:
@@ -80,8 +98,9 @@ class Client:
                     sub.processids.append(p.processid)
                     sub.nodenames[p.processid] = s["nodename"]
         except Exception as exc:
-            raise ClientError(f"submitting {name!r} to colony {colony!r} at "
-                              f"{self.settings.host}:{self.settings.port} failed: {exc}") from exc
+            raise ClientError(
+                f"submitting {name!r} to colony {colony!r} at {self.settings.host}:{self.settings.port} failed: {exc}"
+            ) from exc
         finally:
             if save and sub.processids:
                 records.save(sub)
@@ -165,9 +184,15 @@ class Client:
         from hpcq.functions import encode_kwargs
 
         spec = {
-            "nodename": f"cancel-{sub.name}", "funcname": "hpcq_cancel", "args": [],
+            "nodename": f"cancel-{sub.name}",
+            "funcname": "hpcq_cancel",
+            "args": [],
             "kwargs": encode_kwargs({"processids": pids, "reason": f"cancelled by the user (hpcq cancel {sub.name})"}),
-            "priority": 50000, "maxwaittime": -1, "maxexectime": 60, "maxretries": 3, "label": sub.name,
+            "priority": 50000,
+            "maxwaittime": -1,
+            "maxexectime": 60,
+            "maxretries": 3,
+            "label": sub.name,
             "conditions": {"colonyname": sub.colony, "executortype": sub.executortype, "dependencies": []},
         }
         self.colonies.submit_func_spec(_funcspec(spec), self.key)
@@ -203,7 +228,8 @@ class Client:
             raise ClientError(
                 f"{len(unreachable)} result file(s) live only on the cluster filesystem (e.g. {unreachable[0]}) "
                 "and are not in S3. Configure AWS_S3_* on the executor so results are uploaded, or copy "
-                "them with scp/rsync; fetched so far: " + str(len(got)))
+                "them with scp/rsync; fetched so far: " + str(len(got))
+            )
         return got
 
     def _download(self, processid: str, dest: Path) -> bool:
@@ -215,10 +241,8 @@ class Client:
         ok = False
         for f in files:
             try:
-                self.colonies.download_file(self.colony, self.key, dst=str(dest), label=label,
-                                            filename=f["name"])
+                self.colonies.download_file(self.colony, self.key, dst=str(dest), label=label, filename=f["name"])
                 ok = True
             except Exception:  # noqa: BLE001 - file refs (protocol "file") cannot be downloaded
                 return False
         return ok
-

@@ -56,8 +56,10 @@ def _submit(study_file: str, mode: str | None, watch: bool, timeout: float | Non
         sub = client.submit(study)
     except (StudyError, ClientError, ValueError) as exc:
         _fail(exc)
-    console.print(f"submitted study [bold]{sub.name}[/bold] ({sub.kind}): {len(sub.processids)} process(es)"
-                  + (f", workflow {sub.processgraphid[:12]}…" if sub.processgraphid else ""))
+    console.print(
+        f"submitted study [bold]{sub.name}[/bold] ({sub.kind}): {len(sub.processids)} process(es)"
+        + (f", workflow {sub.processgraphid[:12]}…" if sub.processgraphid else "")
+    )
     if watch:
         snap = client.watch(sub, timeout=timeout, console=console)
         console.print(snap.line())
@@ -69,8 +71,12 @@ def _submit(study_file: str, mode: str | None, watch: bool, timeout: float | Non
 
 @click.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
-@click.option("--mode", type=click.Choice(["workflow", "sweep", "single"]), default=None,
-              help="Override the study's mode: workflow (DAG), sweep (one process per task), single (one job).")
+@click.option(
+    "--mode",
+    type=click.Choice(["workflow", "sweep", "single"]),
+    default=None,
+    help="Override the study's mode: workflow (DAG), sweep (one process per task), single (one job).",
+)
 @click.option("--watch/--no-watch", default=True, show_default=True, help="Show live progress until done.")
 @seconds_option("timeout", None, "Stop watching after this long", legacy=("--timeout",))
 @verbosity_option()
@@ -102,8 +108,16 @@ def status(name, watch, as_json):
     else:
         snap = client.tracker(sub).poll()
     if as_json:
-        click.echo(json.dumps({"name": sub.name, "counts": snap.counts, "total": snap.total,
-                               "failed": [{"processid": p, "node": n, "errors": e} for p, n, e in snap.failed]}))
+        click.echo(
+            json.dumps(
+                {
+                    "name": sub.name,
+                    "counts": snap.counts,
+                    "total": snap.total,
+                    "failed": [{"processid": p, "node": n, "errors": e} for p, n, e in snap.failed],
+                }
+            )
+        )
         return
     console.print(f"[bold]{sub.name}[/bold]: {snap.line()}")
     if snap.failed:
@@ -128,14 +142,22 @@ def logs(target, node, count, follow):
         if node:
             matches = [p for p, n in sub.nodenames.items() if n == node]
             if not matches:
-                _fail(click.ClickException(f"--node {node!r}: no such step in {sub.name}; steps: "
-                                           + ", ".join(sorted(sub.nodenames.values()))))
+                _fail(
+                    click.ClickException(
+                        f"--node {node!r}: no such step in {sub.name}; steps: "
+                        + ", ".join(sorted(sub.nodenames.values()))
+                    )
+                )
             pid = matches[0]
         elif len(sub.processids) == 1:
             pid = sub.processids[0]
         else:
-            _fail(click.ClickException(f"{sub.name} has {len(sub.processids)} processes; pick one with --node "
-                                       "(see `hpcq status`) or give a process id"))
+            _fail(
+                click.ClickException(
+                    f"{sub.name} has {len(sub.processids)} processes; pick one with --node "
+                    "(see `hpcq status`) or give a process id"
+                )
+            )
     since = 0
     while True:
         for entry in client.logs(pid, count, since):
@@ -151,8 +173,12 @@ def logs(target, node, count, follow):
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--dest", type=click.Path(file_okay=False), default=None,
-              help="Where to put the HDF5 files (default: ./results/NAME).")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to put the HDF5 files (default: ./results/NAME).",
+)
 @click.option("--index/--no-index", default=True, show_default=True, help="Index them into the results catalog.")
 def fetch(name, dest, index):
     """Fetch a study's HDF5 result files (S3 download or shared-filesystem copy) and index them."""

@@ -36,8 +36,16 @@ def _slurm_available() -> tuple[bool, str]:
 
 
 # the demo plays every role on this machine: these come with `pip install 'hpcq[all]'`
-DEMO_MODULES = {"pycolonies": "client", "coincurve": "server", "submitit": "executor", "qiskit_aer": "worker",
-                "mpi4py": "worker", "h5py": "worker", "pandas": "client", "networkx": "client"}
+DEMO_MODULES = {
+    "pycolonies": "client",
+    "coincurve": "server",
+    "submitit": "executor",
+    "qiskit_aer": "worker",
+    "mpi4py": "worker",
+    "h5py": "worker",
+    "pandas": "client",
+    "networkx": "client",
+}
 
 
 def missing_extras() -> str:
@@ -48,17 +56,34 @@ def missing_extras() -> str:
     if not missing:
         return ""
     extras = sorted({DEMO_MODULES[m] for m in missing})
-    return (f"hpcq demo runs every role on this machine, and {', '.join(missing)} "
-            f"({'/'.join(extras)} extra) {'is' if len(missing) == 1 else 'are'} not installed: "
-            "pip install 'hpcq[all]'")
+    return (
+        f"hpcq demo runs every role on this machine, and {', '.join(missing)} "
+        f"({'/'.join(extras)} extra) {'is' if len(missing) == 1 else 'are'} not installed: "
+        "pip install 'hpcq[all]'"
+    )
 
 
 @contextlib.contextmanager
 def _executor(workdir: Path, env: dict[str, str], backend: str):
     log = open(workdir / "executor.log", "ab")
-    cmd = [sys.executable, "-m", "hpcq.executor", "start", "--profile", "local", "--backend", backend,
-           "--state-dir", str(workdir / "executor"), "--jobs-dir", str(workdir / "jobs"),
-           "--results-dir", str(workdir / "runs"), "--name", "demo-executor"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hpcq.executor",
+        "start",
+        "--profile",
+        "local",
+        "--backend",
+        backend,
+        "--state-dir",
+        str(workdir / "executor"),
+        "--jobs-dir",
+        str(workdir / "jobs"),
+        "--results-dir",
+        str(workdir / "runs"),
+        "--name",
+        "demo-executor",
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield proc
@@ -82,23 +107,44 @@ def ranked_table(results: Path, top: int = 15) -> Table:
     cat = Catalog(default_db(results))
     ranked = rank(join_parents(cat.runs()), make_spec(["abs_error:min", "jsd:min"], [0.7, 0.3]))
     t = Table(title=f"noise runs ranked by 0.7·|E-E_exact| + 0.3·JSD ({len(ranked)} runs)")
-    for name in ("#", "optimizer", "noise", "energy (Ha)", "|ΔE| (mHa)", "JSD", "ΔH (bits)",
-                 "noiseless |ΔE| (mHa)"):
+    for name in ("#", "optimizer", "noise", "energy (Ha)", "|ΔE| (mHa)", "JSD", "ΔH (bits)", "noiseless |ΔE| (mHa)"):
         t.add_column(name, justify="left" if name in ("optimizer", "noise") else "right")
     for _, r in ranked.head(top).iterrows():
-        t.add_row(str(r["position"]), str(r["optimizer"]), noise_label(r["noise_model"], r["noise_params"]),
-                  f"{r['energy']:.6f}", f"{1e3 * r['abs_error']:.3f}", f"{r['jsd']:.4f}",
-                  f"{r['delta_entropy']:+.4f}", f"{1e3 * r.get('vqe_abs_error', float('nan')):.3f}")
+        t.add_row(
+            str(r["position"]),
+            str(r["optimizer"]),
+            noise_label(r["noise_model"], r["noise_params"]),
+            f"{r['energy']:.6f}",
+            f"{1e3 * r['abs_error']:.3f}",
+            f"{r['jsd']:.4f}",
+            f"{r['delta_entropy']:+.4f}",
+            f"{1e3 * r.get('vqe_abs_error', float('nan')):.3f}",
+        )
     return t
 
 
 @click.command()
-@click.option("--workdir", type=click.Path(file_okay=False), default=".hpcq-demo", show_default=True,
-              help="Everything the demo writes (server DB, keys, Slurm lab, jobs, results).")
-@click.option("--study", "study_file", type=click.Path(dir_okay=False), default=None,
-              help="Run this study file instead of the built-in demo study.")
-@click.option("--backend", type=click.Choice(["auto", "slurm", "local"]), default="auto", show_default=True,
-              help="auto: a local Slurm cluster when root with Slurm installed, else submitit's local executor.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    default=".hpcq-demo",
+    show_default=True,
+    help="Everything the demo writes (server DB, keys, Slurm lab, jobs, results).",
+)
+@click.option(
+    "--study",
+    "study_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Run this study file instead of the built-in demo study.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "slurm", "local"]),
+    default="auto",
+    show_default=True,
+    help="auto: a local Slurm cluster when root with Slurm installed, else submitit's local executor.",
+)
 @click.option("--timeout", type=float, default=1800, show_default=True, help="Give up after this many seconds.")
 def demo(workdir, study_file, backend, timeout):
     """Run a small VQE noise study end to end on this machine and print the ranked metrics table."""
@@ -126,8 +172,10 @@ def demo(workdir, study_file, backend, timeout):
         ok, reason = _slurm_available()
         backend = "slurm" if ok else "local"
         if not ok:
-            console.print(f"[yellow]no local Slurm cluster: {reason}. Running the jobs with submitit's local "
-                          "executor instead.[/yellow]")
+            console.print(
+                f"[yellow]no local Slurm cluster: {reason}. Running the jobs with submitit's local "
+                "executor instead.[/yellow]"
+            )
     t0 = time.time()
     with contextlib.ExitStack() as stack:
         try:
@@ -135,31 +183,35 @@ def demo(workdir, study_file, backend, timeout):
             server = stack.enter_context(start_server(workdir / "server", port=0))
             env_values = init_colony(server, colony="demo", env_file=workdir / "config" / "colonies.env")
             os.environ.update(env_values)
-            console.print(f"      server on {server.host}:{server.port}, colony 'demo', keys in "
-                          f"{workdir / 'config' / 'colonies.env'} (0600)")
+            console.print(
+                f"      server on {server.host}:{server.port}, colony 'demo', keys in "
+                f"{workdir / 'config' / 'colonies.env'} (0600)"
+            )
             env = dict(os.environ)
             if backend == "slurm":
                 from hpcq.executor.lab import local_cluster
 
                 console.print("[bold]2/6[/bold] starting a local Slurm cluster (2 virtual nodes, slurmdbd)")
-                cluster = stack.enter_context(local_cluster(workdir / "slurm", nodes=2, cpus=4, dbd=True,
-                                                            set_env=True))
+                cluster = stack.enter_context(local_cluster(workdir / "slurm", nodes=2, cpus=4, dbd=True, set_env=True))
                 env["SLURM_CONF"] = str(cluster.conf)
                 console.print(f"      {cluster.up_output.strip().splitlines()[0] if cluster.up_output else 'up'}")
             else:
                 console.print("[bold]2/6[/bold] no Slurm: jobs run through submitit's local executor")
-            console.print(f"[bold]3/6[/bold] starting the hpcq executor (backend {backend}; log "
-                          f"{workdir / 'executor.log'})")
+            console.print(
+                f"[bold]3/6[/bold] starting the hpcq executor (backend {backend}; log {workdir / 'executor.log'})"
+            )
             stack.enter_context(_executor(workdir, env, backend))
-            console.print(f"[bold]4/6[/bold] submitting study {study.name!r} ({study.mode}, "
-                          f"{len(study.params.tasks())} VQE runs)")
+            console.print(
+                f"[bold]4/6[/bold] submitting study {study.name!r} ({study.mode}, {len(study.params.tasks())} VQE runs)"
+            )
             client = Client(Settings.load())
             sub = client.submit(study)
             snap = client.watch(sub, timeout=timeout, console=console)
             console.print(f"      {snap.line()} in {time.time() - t0:.0f} s")
             if not snap.finished:
-                raise click.ClickException(f"the study did not finish within {timeout:.0f} s; see "
-                                           f"{workdir / 'executor.log'}")
+                raise click.ClickException(
+                    f"the study did not finish within {timeout:.0f} s; see {workdir / 'executor.log'}"
+                )
             console.print("[bold]5/6[/bold] fetching the HDF5 results and indexing them")
             results = workdir / "results"
             files = client.fetch(sub, results)
@@ -169,8 +221,10 @@ def demo(workdir, study_file, backend, timeout):
             console.print(f"      {len(files)} file(s) in {results}; catalog: {stats.summary()}")
             console.print("[bold]6/6[/bold] ranked metrics")
             console.print(ranked_table(results))
-            console.print(f"\nOpen the dashboard:  [bold].venv/bin/hpcq ui --results {results}[/bold]  "
-                          "then browse http://127.0.0.1:8050")
+            console.print(
+                f"\nOpen the dashboard:  [bold].venv/bin/hpcq ui --results {results}[/bold]  "
+                "then browse http://127.0.0.1:8050"
+            )
             if snap.counts["failed"]:
                 raise click.ClickException(f"{snap.counts['failed']} step(s) failed (see above)")
         except KeyboardInterrupt:

@@ -21,14 +21,22 @@ def inspect(study) -> list[dict]:
     for i, prob in enumerate(params.problems):
         op = P.hamiltonian(prob)
         refs = P.reference(prob)
-        row = {"index": i, "kind": prob.kind, "mapping": prob.mapping if prob.kind != "tfim" else None,
-               "qubits": op.num_qubits, "pauli_terms": len(op),
-               "electrons": list(prob.electrons) if prob.electrons else None,
-               "spatial_orbitals": prob.spatial_orbitals,
-               "hf_energy": refs.get("hf_energy"), "exact_energy": P.exact_ground_energy(prob),
-               "exact_method": refs.get("exact_method", "exact diagonalisation"),
-               "pyscf_energy": refs.get("pyscf_energy"), "pyscf_method": refs.get("pyscf_method"),
-               "energy_kind": refs.get("energy_kind", "electronic (h2) or model units"), "ansatze": []}
+        row = {
+            "index": i,
+            "kind": prob.kind,
+            "mapping": prob.mapping if prob.kind != "tfim" else None,
+            "qubits": op.num_qubits,
+            "pauli_terms": len(op),
+            "electrons": list(prob.electrons) if prob.electrons else None,
+            "spatial_orbitals": prob.spatial_orbitals,
+            "hf_energy": refs.get("hf_energy"),
+            "exact_energy": P.exact_ground_energy(prob),
+            "exact_method": refs.get("exact_method", "exact diagonalisation"),
+            "pyscf_energy": refs.get("pyscf_energy"),
+            "pyscf_method": refs.get("pyscf_method"),
+            "energy_kind": refs.get("energy_kind", "electronic (h2) or model units"),
+            "ansatze": [],
+        }
         if prob.kind == "molecule":
             row["molecule"] = prob.geometry if isinstance(prob.geometry, str) else "custom"
             row["basis"] = prob.basis
@@ -74,14 +82,22 @@ def show(study_file: str, as_json: bool):
         name += f" [{r['mapping']}]" if r["mapping"] else ""
         for j, a in enumerate(r["ansatze"]):
             first = j == 0
-            t.add_row(str(r["index"]) if first else "", name if first else "", str(r["qubits"]) if first else "",
-                      str(r["pauli_terms"]) if first else "",
-                      (str(tuple(r["electrons"])) if r["electrons"] else "-") if first else "",
-                      fmt(r["hf_energy"]) if first else "", fmt(r["exact_energy"]) if first else "",
-                      f"{a['kind']} r{a['reps']}", str(a.get("n_params", "-")),
-                      str(a.get("two_qubit_gates", a.get("error", "-"))))
+            t.add_row(
+                str(r["index"]) if first else "",
+                name if first else "",
+                str(r["qubits"]) if first else "",
+                str(r["pauli_terms"]) if first else "",
+                (str(tuple(r["electrons"])) if r["electrons"] else "-") if first else "",
+                fmt(r["hf_energy"]) if first else "",
+                fmt(r["exact_energy"]) if first else "",
+                f"{a['kind']} r{a['reps']}",
+                str(a.get("n_params", "-")),
+                str(a.get("two_qubit_gates", a.get("error", "-"))),
+            )
     Console().print(t)
     for r in rows:
         if r.get("pyscf_method"):
-            click.echo(f"problem {r['index']}: exact = {r['exact_method']}; equals {r['pyscf_method']} "
-                       f"{r['pyscf_energy']:.10f} within 1e-8 Ha; energies are {r['energy_kind']}")
+            click.echo(
+                f"problem {r['index']}: exact = {r['exact_method']}; equals {r['pyscf_method']} "
+                f"{r['pyscf_energy']:.10f} within 1e-8 Ha; energies are {r['energy_kind']}"
+            )

@@ -15,8 +15,13 @@ from hpcq.retry import Backoff, retry
 
 __all__ = ["STATE_NAMES", "Snapshot", "Tracker", "is_not_found", "rich_watch", "watch"]
 # how the progress line names each ColonyOS state (cancelled = taken out by the user, like removed)
-STATE_NAMES = {ProcessState.WAITING: "waiting", ProcessState.RUNNING: "running", ProcessState.SUCCESS: "done",
-               ProcessState.FAILED: "failed", ProcessState.CANCELLED: "removed"}
+STATE_NAMES = {
+    ProcessState.WAITING: "waiting",
+    ProcessState.RUNNING: "running",
+    ProcessState.SUCCESS: "done",
+    ProcessState.FAILED: "failed",
+    ProcessState.CANCELLED: "removed",
+}
 SERVER_WAIT_S = 300.0  # a watch keeps retrying an unreachable server this long before giving up
 
 
@@ -36,8 +41,10 @@ class Snapshot:
         c = self.counts
         eta = f", ETA {self.eta_s:.0f} s" if self.eta_s is not None and not self.finished else ""
         removed = f" / {c['removed']} removed" if c["removed"] else ""
-        return (f"{c['done']} done / {c['failed']} failed / {c['running']} running / "
-                f"{c['waiting']} waiting{removed} of {self.total}{eta}")
+        return (
+            f"{c['done']} done / {c['failed']} failed / {c['running']} running / "
+            f"{c['waiting']} waiting{removed} of {self.total}{eta}"
+        )
 
 
 class Tracker:
@@ -81,8 +88,13 @@ class Tracker:
         return {pid: out for pid, (state, _, out) in self.final.items() if state == ProcessState.SUCCESS}
 
 
-def watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = None,
-          show: Callable[[Snapshot], None] | None = None) -> Snapshot:
+def watch(
+    tracker: Tracker,
+    *,
+    interval: float = 1.0,
+    timeout: float | None = None,
+    show: Callable[[Snapshot], None] | None = None,
+) -> Snapshot:
     """Poll until every process is finished (or timeout); ``show`` gets each snapshot."""
     deadline = time.time() + timeout if timeout else None
     while True:
@@ -94,24 +106,40 @@ def watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = No
         time.sleep(interval)
 
 
-def rich_watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = None,
-               console=None) -> Snapshot:
+def rich_watch(tracker: Tracker, *, interval: float = 1.0, timeout: float | None = None, console=None) -> Snapshot:
     """``watch`` with a rich progress bar (done+failed of total) and the state counts."""
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = console or Console()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                  TextColumn("{task.fields[states]}"), console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[states]}"),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task("processes", total=len(tracker.ids), states="")
         seen_failed: set[str] = set()
 
         def show(snap: Snapshot) -> None:
             c = snap.counts
-            bar.update(task, completed=c["done"] + c["failed"] + c["removed"],
-                       states=f"{c['running']} running, {c['waiting']} waiting, {c['failed']} failed")
+            bar.update(
+                task,
+                completed=c["done"] + c["failed"] + c["removed"],
+                states=f"{c['running']} running, {c['waiting']} waiting, {c['failed']} failed",
+            )
             for pid, node, errors in snap.failed:
                 if pid not in seen_failed:
                     seen_failed.add(pid)

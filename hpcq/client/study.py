@@ -75,21 +75,30 @@ class Study(BaseModel):
     colony: str = Field("", description="default: COLONIES_COLONY_NAME")
     executor: ExecutorTarget = Field(default_factory=ExecutorTarget)
     resources: Resources = Field(default_factory=Resources)
-    queue_allowance: int = Field(3600, ge=0, description="seconds of Slurm queue time allowed on top "
-                                 "of walltime before ColonyOS re-queues the process (maxexectime)")
+    queue_allowance: int = Field(
+        3600,
+        ge=0,
+        description="seconds of Slurm queue time allowed on top "
+        "of walltime before ColonyOS re-queues the process (maxexectime)",
+    )
     maxretries: int = Field(2, ge=-1, le=100, description="ColonyOS re-runs after maxexectime expiry")
     maxwaittime: int = Field(-1, ge=-1, description="seconds a process may wait to be assigned; -1 = forever")
     priority: int = Field(0, ge=-50000, le=50000)
-    reoptimize_noise: bool = Field(False, description="workflow: each noise step also re-optimises under "
-                                   "noise, starting from its parent VQE's optimal parameters")
+    reoptimize_noise: bool = Field(
+        False,
+        description="workflow: each noise step also re-optimises under "
+        "noise, starting from its parent VQE's optimal parameters",
+    )
     sweep: dict[str, Any]
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError(f"{v!r} is not a valid study name; use letters, digits, '.', '_', '-' "
-                             "(max 100), starting with a letter or digit")
+            raise ValueError(
+                f"{v!r} is not a valid study name; use letters, digits, '.', '_', '-' "
+                "(max 100), starting with a letter or digit"
+            )
         return v
 
     @model_validator(mode="after")
@@ -114,8 +123,9 @@ class Study(BaseModel):
 
 def _messages(exc: ValidationError) -> list[str]:
     """'noise[2].p: message' per error (sweep-level messages come from hpcq.sim.spec)."""
-    return [f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()]
+    return [
+        f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
+    ]
 
 
 def _format(exc: ValidationError) -> str:
@@ -164,17 +174,21 @@ def embed_files(data: Any, base: Path, source: str) -> Any:
                 continue
             ref = entry["file"]
             if ref.startswith(CLUSTER_PREFIX):
-                entry["file"] = ref[len(CLUSTER_PREFIX):]
+                entry["file"] = ref[len(CLUSTER_PREFIX) :]
                 continue
             path = (base / ref).expanduser()
             if not path.is_file():
-                raise StudyError(f"{source}: sweep.{section}[{i}].file: {ref} not found (relative to {base}); "
-                                 f"fix the path, or write {CLUSTER_PREFIX}/abs/path for a file on the cluster")
+                raise StudyError(
+                    f"{source}: sweep.{section}[{i}].file: {ref} not found (relative to {base}); "
+                    f"fix the path, or write {CLUSTER_PREFIX}/abs/path for a file on the cluster"
+                )
             raw = path.read_bytes()
             if len(raw) > MAX_EMBED_BYTES:
-                raise StudyError(f"{source}: sweep.{section}[{i}].file: {ref} is {len(raw)} bytes, over the "
-                                 f"{MAX_EMBED_BYTES} byte embed limit; copy it to the cluster and write "
-                                 f"{CLUSTER_PREFIX}/abs/path")
+                raise StudyError(
+                    f"{source}: sweep.{section}[{i}].file: {ref} is {len(raw)} bytes, over the "
+                    f"{MAX_EMBED_BYTES} byte embed limit; copy it to the cluster and write "
+                    f"{CLUSTER_PREFIX}/abs/path"
+                )
             binary = path.suffix.lower() in _BINARY or raw[:8] == b"\x89HDF\r\n\x1a\n"
             entry["file"] = path.name
             if binary:
@@ -185,8 +199,10 @@ def embed_files(data: Any, base: Path, source: str) -> Any:
                 try:
                     entry["data"] = raw.decode()
                 except UnicodeDecodeError:
-                    raise StudyError(f"{source}: sweep.{section}[{i}].file: {ref} is not text; use a .h5/.qpy "
-                                     "suffix for binary files") from None
+                    raise StudyError(
+                        f"{source}: sweep.{section}[{i}].file: {ref} is not text; use a .h5/.qpy "
+                        "suffix for binary files"
+                    ) from None
     return data
 
 

@@ -69,8 +69,9 @@ class ExecutorConfig:
         self.jobs_dir = Path(self.jobs_dir).resolve() if self.jobs_dir else self.state_dir / "jobs"
         self.results_dir = Path(self.results_dir).resolve() if self.results_dir else self.state_dir / "results"
         if not 1 <= self.assign_timeout_s <= 300:
-            raise ValueError(f"assign_timeout_s={self.assign_timeout_s}: use 1..300 s "
-                             "(the server drops executors silent for 600 s)")
+            raise ValueError(
+                f"assign_timeout_s={self.assign_timeout_s}: use 1..300 s (the server drops executors silent for 600 s)"
+            )
 
 
 @dataclass
@@ -102,22 +103,40 @@ class Executor:
     # -- lifecycle -------------------------------------------------------------------------------
     def setup(self) -> None:
         """Register (retrying while the server is unreachable, up to ``wait_server_s``)."""
-        def unreachable(exc: BaseException, wait: float) -> None:
-            log.warning("ColonyOS server %s:%s unreachable; retrying in %.0f s", self.settings.host,
-                        self.settings.port, wait)
 
-        self.key = retry(lambda: ensure_registered(self.settings, self.cfg.state_dir, self.cfg.executor_type,
-                                                   self.cfg.name, self.cfg.executor_prvkey),
-                         should_retry=lambda exc: isinstance(exc, ConfigError) and is_unreachable(exc),
-                         deadline_s=self.cfg.wait_server_s, policy=self.backoff, on_retry=unreachable)
+        def unreachable(exc: BaseException, wait: float) -> None:
+            log.warning(
+                "ColonyOS server %s:%s unreachable; retrying in %.0f s", self.settings.host, self.settings.port, wait
+            )
+
+        self.key = retry(
+            lambda: ensure_registered(
+                self.settings, self.cfg.state_dir, self.cfg.executor_type, self.cfg.name, self.cfg.executor_prvkey
+            ),
+            should_retry=lambda exc: isinstance(exc, ConfigError) and is_unreachable(exc),
+            deadline_s=self.cfg.wait_server_s,
+            policy=self.backoff,
+            on_retry=unreachable,
+        )
         register_functions(self.client, self.colony, self.key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
-        ident = Identity(client=self.client, prvkey=self.key.prvkey, colony=self.colony,
-                         executor_id=self.key.executor_id, executor_name=self.key.name)
+        ident = Identity(
+            client=self.client,
+            prvkey=self.key.prvkey,
+            colony=self.colony,
+            executor_id=self.key.executor_id,
+            executor_name=self.key.name,
+        )
         self.watcher = Watcher(ident, self.journal, self.backend, self.cfg.watch)
         self.watcher.resubmit = self._resubmit
-        log.info("executor %s (id %s…) type=%s backend=%s profile=%s state=%s", self.key.name,
-                 self.key.executor_id[:8], self.key.executor_type, self.backend.name, self.cfg.profile,
-                 self.cfg.state_dir)
+        log.info(
+            "executor %s (id %s…) type=%s backend=%s profile=%s state=%s",
+            self.key.name,
+            self.key.executor_id[:8],
+            self.key.executor_type,
+            self.backend.name,
+            self.cfg.profile,
+            self.cfg.state_dir,
+        )
 
     @property
     def backoff(self) -> Backoff:
@@ -153,6 +172,7 @@ class Executor:
             self.stop()
             if self._in_assign:
                 raise _Interrupted()
+
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
@@ -202,8 +222,10 @@ class Executor:
             timeout = self.cfg.assign_timeout_s
             if not self._resubmit_q.empty():
                 continue
-            deadline = min([d for d in [self.packer.next_deadline(), *(w for w, _ in self._retry.values())]
-                            if d is not None], default=None)
+            deadline = min(
+                [d for d in [self.packer.next_deadline(), *(w for w, _ in self._retry.values())] if d is not None],
+                default=None,
+            )
             if deadline is not None:
                 timeout = max(1, min(timeout, int(deadline - time.monotonic() + 0.999)))
             try:
@@ -303,8 +325,14 @@ class Executor:
         params_obj = model.model_validate(params) if model is not None else None
         conditions = spec.conditions.model_dump()
         spec_profile = (spec.env or {}).get("HPCQ_PROFILE", "")
-        plan = plan_process(spec_profile or self.cfg.profile, conditions, params_obj, fd.mpi, int(spec.maxexectime),
-                            from_spec=bool(spec_profile))
+        plan = plan_process(
+            spec_profile or self.cfg.profile,
+            conditions,
+            params_obj,
+            fd.mpi,
+            int(spec.maxexectime),
+            from_spec=bool(spec_profile),
+        )
         return Prepared(process=process, fd=fd, params=params, plan=plan)
 
     # -- submission -------------------------------------------------------------------------------
@@ -326,22 +354,47 @@ class Executor:
             tasks = []
             for prep in chunk:
                 p = prep.process
-                task = Task(process_id=p.processid, funcname=prep.fd.name, params=prep.params,
-                            workdir=str(self.cfg.results_dir / self.colony / p.processid),
-                            outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"),
-                            inputs=list(p.input or []),
-                            gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count))
+                task = Task(
+                    process_id=p.processid,
+                    funcname=prep.fd.name,
+                    params=prep.params,
+                    workdir=str(self.cfg.results_dir / self.colony / p.processid),
+                    outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"),
+                    inputs=list(p.input or []),
+                    gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count),
+                )
                 tasks.append(task)
-                procs.append(ProcRow(process_id=p.processid, batch_id=batch_id, element=i, funcname=prep.fd.name,
-                                     task=asdict(task), assigned=now))
+                procs.append(
+                    ProcRow(
+                        process_id=p.processid,
+                        batch_id=batch_id,
+                        element=i,
+                        funcname=prep.fd.name,
+                        task=asdict(task),
+                        assigned=now,
+                    )
+                )
             element_tasks.append(tasks)
-        batch = BatchRow(batch_id=batch_id, job_name=job_name, backend=self.backend.name, folder=str(folder),
-                         params=params, elements=len(chunks), created=now, submitted=None)
+        batch = BatchRow(
+            batch_id=batch_id,
+            job_name=job_name,
+            backend=self.backend.name,
+            folder=str(folder),
+            params=params,
+            elements=len(chunks),
+            created=now,
+            submitted=None,
+        )
         self.journal.record_intent(batch, procs)  # BEFORE sbatch: a crash now is recovered by job name
         self._submit_batch(batch_id, element_tasks=element_tasks)
 
-    def _submit_batch(self, batch_id: str, check_existing: bool = False, watch: bool = True,
-                      element_tasks: list[list[Task]] | None = None) -> None:
+    def _submit_batch(
+        self,
+        batch_id: str,
+        check_existing: bool = False,
+        watch: bool = True,
+        element_tasks: list[list[Task]] | None = None,
+    ) -> None:
         """sbatch a journaled batch (or adopt the job if Slurm already has it). Transient Slurm
         errors (slurmctld down or slow) keep the intent and retry with backoff; permanent ones
         (bad partition, impossible request) fail the batch's processes with sbatch's message."""
@@ -360,8 +413,13 @@ class Executor:
             if ids is None:
                 ids = self.backend.submit(_runner(), element_tasks, batch.params, batch.job_name, folder)
                 self.submitted_jobs += 1
-                log.info("submitted batch=%s job=%s processes=%d elements=%d", batch_id, ids[0].split("_")[0],
-                         len(procs), len(ids))
+                log.info(
+                    "submitted batch=%s job=%s processes=%d elements=%d",
+                    batch_id,
+                    ids[0].split("_")[0],
+                    len(procs),
+                    len(ids),
+                )
             else:
                 log.info("batch %s was submitted before as job %s: adopting it", batch_id, ids[0].split("_")[0])
         except Exception as exc:  # noqa: BLE001
@@ -378,8 +436,12 @@ class Executor:
         self._retry.pop(batch_id, None)
         self.journal.record_submitted(batch_id, ids)
         if watch:
-            self.watcher.watch([_watched(ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}),
-                                         str(folder)) for p in procs])
+            self.watcher.watch(
+                [
+                    _watched(ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}), str(folder))
+                    for p in procs
+                ]
+            )
 
     def _resubmit(self, watched: list[Watched]) -> None:
         """Called by the watcher thread: queue processes whose job died of Slurm before running."""
@@ -402,11 +464,29 @@ class Executor:
             folder = Path(old.folder)
             task = Task(**{**row.task, "outcome_path": str(folder / "outcomes" / batch_id / f"{pid}.json")})
             self.journal.supersede(pid)
-            batch = BatchRow(batch_id=batch_id, job_name=f"hpcq-{batch_id}", backend=old.backend, folder=old.folder,
-                             params=old.params, elements=1, created=time.time(), submitted=None)
-            self.journal.record_intent(batch, [ProcRow(process_id=pid, batch_id=batch_id, element=0,
-                                                       funcname=row.funcname, task=asdict(task),
-                                                       assigned=row.assigned)])
+            batch = BatchRow(
+                batch_id=batch_id,
+                job_name=f"hpcq-{batch_id}",
+                backend=old.backend,
+                folder=old.folder,
+                params=old.params,
+                elements=1,
+                created=time.time(),
+                submitted=None,
+            )
+            self.journal.record_intent(
+                batch,
+                [
+                    ProcRow(
+                        process_id=pid,
+                        batch_id=batch_id,
+                        element=0,
+                        funcname=row.funcname,
+                        task=asdict(task),
+                        assigned=row.assigned,
+                    )
+                ],
+            )
             log.info("resubmitting process=%s (its job %s died of Slurm before the function ran)", pid, row.job_id)
             self._submit_batch(batch_id, element_tasks=[[task]])
 
@@ -437,6 +517,14 @@ def _runner():
 
 def _watched(p: ProcRow, folder: str) -> Watched:
     t = p.task
-    return Watched(process_id=p.process_id, job_id=p.job_id or "", batch_id=p.batch_id, element=p.element,
-                   folder=folder, funcname=p.funcname, outcome_path=t["outcome_path"], workdir=t["workdir"],
-                   submitted=p.assigned)
+    return Watched(
+        process_id=p.process_id,
+        job_id=p.job_id or "",
+        batch_id=p.batch_id,
+        element=p.element,
+        folder=folder,
+        funcname=p.funcname,
+        outcome_path=t["outcome_path"],
+        workdir=t["workdir"],
+        submitted=p.assigned,
+    )

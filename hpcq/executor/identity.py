@@ -60,8 +60,9 @@ def load_or_create_key(state_dir: Path) -> str:
     return key
 
 
-def ensure_registered(settings: Settings, state_dir: Path, executor_type: str, name: str | None,
-                      executor_prvkey: str | None = None) -> ExecutorKey:
+def ensure_registered(
+    settings: Settings, state_dir: Path, executor_type: str, name: str | None, executor_prvkey: str | None = None
+) -> ExecutorKey:
     """Return a working, approved executor identity (registering it when we hold the colony key)."""
     settings.require("colony_name")
     client = settings.client()
@@ -70,25 +71,35 @@ def ensure_registered(settings: Settings, state_dir: Path, executor_type: str, n
     if pre or not settings.colony_prvkey:
         key = pre or settings.prvkey
         if not key:
-            raise ConfigError("no executor identity: set COLONIES_COLONY_PRVKEY (self-registration) or pass "
-                              "HPCQ_EXECUTOR_PRVKEY (an executor approved by the colony owner)")
+            raise ConfigError(
+                "no executor identity: set COLONIES_COLONY_PRVKEY (self-registration) or pass "
+                "HPCQ_EXECUTOR_PRVKEY (an executor approved by the colony owner)"
+            )
         return ExecutorKey(name=name, prvkey=key, executor_id=_id(key), executor_type=executor_type)
     key = load_or_create_key(state_dir)
     eid = _id(key)
     try:
         ex = client.get_executor(settings.colony_name, name, key)
-        known = (ex.get("executorid") == eid and ex.get("state") == 1
-                 and ex.get("executortype") == executor_type)
+        known = ex.get("executorid") == eid and ex.get("state") == 1 and ex.get("executortype") == executor_type
     except Exception:  # noqa: BLE001 - not registered yet (or not a member yet)
         known = False
     if not known:
         try:
-            client.add_executor({"executorname": name, "executorid": eid, "colonyname": settings.colony_name,
-                                 "executortype": executor_type}, settings.colony_prvkey)
+            client.add_executor(
+                {
+                    "executorname": name,
+                    "executorid": eid,
+                    "colonyname": settings.colony_name,
+                    "executortype": executor_type,
+                },
+                settings.colony_prvkey,
+            )
             client.approve_executor(settings.colony_name, name, settings.colony_prvkey)
         except Exception as exc:  # noqa: BLE001
-            raise ConfigError(f"could not register executor {name!r} in colony {settings.colony_name!r}: {exc}. "
-                              "Fix: check COLONIES_COLONY_PRVKEY, or pick another --name") from None
+            raise ConfigError(
+                f"could not register executor {name!r} in colony {settings.colony_name!r}: {exc}. "
+                "Fix: check COLONIES_COLONY_PRVKEY, or pick another --name"
+            ) from None
         log.info("registered executor %s (type %s) in colony %s", name, executor_type, settings.colony_name)
     return ExecutorKey(name=name, prvkey=key, executor_id=eid, executor_type=executor_type)
 

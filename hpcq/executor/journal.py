@@ -111,18 +111,38 @@ class Journal:
 
     # -- writes -----------------------------------------------------------------------------
     def record_intent(self, batch: BatchRow, procs: list[ProcRow]) -> None:
-        stmts = [("INSERT INTO batches VALUES (?,?,?,?,?,?,?,NULL)",
-                  (batch.batch_id, batch.job_name, batch.backend, batch.folder,
-                   json.dumps(batch.params, sort_keys=True), batch.elements, batch.created))]
-        stmts += [("INSERT INTO procs VALUES (?,?,?,?,?,NULL,'intent',NULL,NULL,?)",
-                   (p.process_id, batch.batch_id, p.element, p.funcname, json.dumps(p.task), p.assigned))
-                  for p in procs]
+        stmts = [
+            (
+                "INSERT INTO batches VALUES (?,?,?,?,?,?,?,NULL)",
+                (
+                    batch.batch_id,
+                    batch.job_name,
+                    batch.backend,
+                    batch.folder,
+                    json.dumps(batch.params, sort_keys=True),
+                    batch.elements,
+                    batch.created,
+                ),
+            )
+        ]
+        stmts += [
+            (
+                "INSERT INTO procs VALUES (?,?,?,?,?,NULL,'intent',NULL,NULL,?)",
+                (p.process_id, batch.batch_id, p.element, p.funcname, json.dumps(p.task), p.assigned),
+            )
+            for p in procs
+        ]
         self._tx(stmts)
 
     def record_submitted(self, batch_id: str, element_job_ids: list[str]) -> None:
         stmts = [("UPDATE batches SET submitted=? WHERE batch_id=?", (time.time(), batch_id))]
-        stmts += [("UPDATE procs SET job_id=?, state='submitted' WHERE batch_id=? AND element=? AND state='intent'",
-                   (jid, batch_id, i)) for i, jid in enumerate(element_job_ids)]
+        stmts += [
+            (
+                "UPDATE procs SET job_id=?, state='submitted' WHERE batch_id=? AND element=? AND state='intent'",
+                (jid, batch_id, i),
+            )
+            for i, jid in enumerate(element_job_ids)
+        ]
         self._tx(stmts)
 
     def mark_closed(self, process_id: str, closed_as: str) -> bool:
@@ -130,19 +150,33 @@ class Journal:
         with self._lock:
             cur = self._db.execute(
                 "UPDATE procs SET state='closed', closed_as=?, closed_at=? WHERE process_id=? AND state!='closed'",
-                (closed_as, time.time(), process_id))
+                (closed_as, time.time(), process_id),
+            )
             return cur.rowcount == 1
 
     def supersede(self, process_id: str) -> None:
         """ColonyOS assigned this process again (its exec deadline passed): keep the old attempt
         under another key so the new attempt gets a fresh row."""
-        self._tx([("UPDATE procs SET process_id=process_id || '#' || CAST(rowid AS TEXT), state='closed', "
-                   "closed_as=COALESCE(closed_as, 'superseded'), closed_at=COALESCE(closed_at, ?) "
-                   "WHERE process_id=?", (time.time(), process_id))])
+        self._tx(
+            [
+                (
+                    "UPDATE procs SET process_id=process_id || '#' || CAST(rowid AS TEXT), state='closed', "
+                    "closed_as=COALESCE(closed_as, 'superseded'), closed_at=COALESCE(closed_at, ?) "
+                    "WHERE process_id=?",
+                    (time.time(), process_id),
+                )
+            ]
+        )
 
     def set_log_offset(self, path: str, offset: int) -> None:
-        self._tx([("INSERT INTO log_offsets VALUES (?,?) ON CONFLICT(path) DO UPDATE SET offset=excluded.offset",
-                   (path, offset))])
+        self._tx(
+            [
+                (
+                    "INSERT INTO log_offsets VALUES (?,?) ON CONFLICT(path) DO UPDATE SET offset=excluded.offset",
+                    (path, offset),
+                )
+            ]
+        )
 
     # -- reads ------------------------------------------------------------------------------
     def log_offset(self, path: str) -> int:
@@ -181,10 +215,27 @@ _BATCH_COLS = "batch_id, job_name, backend, folder, params, elements, created, s
 
 
 def _proc(r: tuple) -> ProcRow:
-    return ProcRow(process_id=r[0], batch_id=r[1], element=r[2], funcname=r[3], task=json.loads(r[4]),
-                   job_id=r[5], state=r[6], closed_as=r[7], assigned=r[8])
+    return ProcRow(
+        process_id=r[0],
+        batch_id=r[1],
+        element=r[2],
+        funcname=r[3],
+        task=json.loads(r[4]),
+        job_id=r[5],
+        state=r[6],
+        closed_as=r[7],
+        assigned=r[8],
+    )
 
 
 def _batch(r: tuple) -> BatchRow:
-    return BatchRow(batch_id=r[0], job_name=r[1], backend=r[2], folder=r[3], params=json.loads(r[4]),
-                    elements=r[5], created=r[6], submitted=r[7])
+    return BatchRow(
+        batch_id=r[0],
+        job_name=r[1],
+        backend=r[2],
+        folder=r[3],
+        params=json.loads(r[4]),
+        elements=r[5],
+        created=r[6],
+        submitted=r[7],
+    )

@@ -31,15 +31,35 @@ SCRIPTS = Path(__file__).resolve().parent / "lab_scripts"  # package data (setup
 UP_SCRIPT = SCRIPTS / "slurm-up.sh"
 DOWN_SCRIPT = SCRIPTS / "slurm-down.sh"
 # Debian 12 packages slurm-up.sh installs (with apt-get) when missing; dbd=False needs only the first four
-DEBIAN_PACKAGES = ("slurmctld", "slurmd", "slurm-client", "psmisc", "slurmdbd", "mariadb-server-core",
-                   "mariadb-client-core")
-NEEDS = ("a local Slurm cluster needs root (slurmd runs the jobs as root, SlurmUser=root) and Debian's "
-         f"Slurm 22.05 packages ({' '.join(DEBIAN_PACKAGES)}), which slurm-up.sh installs with apt-get "
-         "when they are missing")
+DEBIAN_PACKAGES = (
+    "slurmctld",
+    "slurmd",
+    "slurm-client",
+    "psmisc",
+    "slurmdbd",
+    "mariadb-server-core",
+    "mariadb-client-core",
+)
+NEEDS = (
+    "a local Slurm cluster needs root (slurmd runs the jobs as root, SlurmUser=root) and Debian's "
+    f"Slurm 22.05 packages ({' '.join(DEBIAN_PACKAGES)}), which slurm-up.sh installs with apt-get "
+    "when they are missing"
+)
 
 SACCT_FIELDS = (
-    "JobID", "JobName", "State", "ExitCode", "NodeList", "NNodes", "AllocCPUS",
-    "Partition", "Account", "QOS", "Elapsed", "Start", "End",
+    "JobID",
+    "JobName",
+    "State",
+    "ExitCode",
+    "NodeList",
+    "NNodes",
+    "AllocCPUS",
+    "Partition",
+    "Account",
+    "QOS",
+    "Elapsed",
+    "Start",
+    "End",
 )
 SQUEUE_FORMAT = ("JobID", "%i"), ("Name", "%j"), ("State", "%T"), ("Time", "%M"), ("Nodes", "%D"), ("NodeList", "%R")
 
@@ -111,8 +131,7 @@ class LocalCluster:
 
     def run(self, *cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run a Slurm client command against this cluster; CalledProcessError carries its stderr."""
-        return subprocess.run(list(cmd), env=self.env(), capture_output=True, text=True, check=check,
-                              timeout=timeout)
+        return subprocess.run(list(cmd), env=self.env(), capture_output=True, text=True, check=check, timeout=timeout)
 
     # --- queries -------------------------------------------------------------------------------
     def sacct(self, jobid: str | int) -> list[dict[str, str]]:
@@ -258,39 +277,59 @@ def _wait_gone(pid: int, timeout: float) -> None:
     raise SlurmLabError(f"process {pid} still alive after {timeout} s")
 
 
-def start_cluster(dir: str | Path, nodes: int = 3, cpus: int = 8, dbd: bool = True,
-                  port: int | None = None, mpi: str = "pmi2", slurmd_timeout: int = 10,
-                  mem_mb: int = 16000) -> LocalCluster:
+def start_cluster(
+    dir: str | Path,
+    nodes: int = 3,
+    cpus: int = 8,
+    dbd: bool = True,
+    port: int | None = None,
+    mpi: str = "pmi2",
+    slurmd_timeout: int = 10,
+    mem_mb: int = 16000,
+) -> LocalCluster:
     """Run slurm-up.sh in ``dir`` and return the running cluster (call .down() later)."""
     ok, reason = prerequisites()
     if not ok:
         raise SlurmLabError(reason)
     port = port or free_port_base(nodes)
-    env = {**os.environ, "SLURM_LAB_NODES": str(nodes), "SLURM_LAB_CPUS": str(cpus),
-           "SLURM_LAB_DBD": "1" if dbd else "0", "SLURM_LAB_PORT": str(port), "SLURM_LAB_MPI": mpi,
-           "SLURM_LAB_SLURMD_TIMEOUT": str(slurmd_timeout), "SLURM_LAB_MEM_MB": str(mem_mb)}
-    cluster = LocalCluster(dir=Path(dir).resolve(), nodes=[f"n{i}" for i in range(1, nodes + 1)],
-                           cpus=cpus, port=port, dbd=dbd)
+    env = {
+        **os.environ,
+        "SLURM_LAB_NODES": str(nodes),
+        "SLURM_LAB_CPUS": str(cpus),
+        "SLURM_LAB_DBD": "1" if dbd else "0",
+        "SLURM_LAB_PORT": str(port),
+        "SLURM_LAB_MPI": mpi,
+        "SLURM_LAB_SLURMD_TIMEOUT": str(slurmd_timeout),
+        "SLURM_LAB_MEM_MB": str(mem_mb),
+    }
+    cluster = LocalCluster(
+        dir=Path(dir).resolve(), nodes=[f"n{i}" for i in range(1, nodes + 1)], cpus=cpus, port=port, dbd=dbd
+    )
     t0 = time.monotonic()
-    r = subprocess.run(["bash", str(UP_SCRIPT), str(cluster.dir)], env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(["bash", str(UP_SCRIPT), str(cluster.dir)], env=env, capture_output=True, text=True, timeout=300)
     cluster.up_seconds = time.monotonic() - t0
     cluster.up_output = r.stdout
     if r.returncode != 0:
         cluster.down()
-        raise SlurmLabError(f"{UP_SCRIPT} {cluster.dir} failed (rc {r.returncode}):\n"
-                            f"{r.stdout}{r.stderr}")
+        raise SlurmLabError(f"{UP_SCRIPT} {cluster.dir} failed (rc {r.returncode}):\n{r.stdout}{r.stderr}")
     return cluster
 
 
 @contextlib.contextmanager
-def local_cluster(dir: str | Path, nodes: int = 3, cpus: int = 8, dbd: bool = True,
-                  port: int | None = None, mpi: str = "pmi2", slurmd_timeout: int = 10,
-                  set_env: bool = False, purge: bool = True) -> Iterator[LocalCluster]:
+def local_cluster(
+    dir: str | Path,
+    nodes: int = 3,
+    cpus: int = 8,
+    dbd: bool = True,
+    port: int | None = None,
+    mpi: str = "pmi2",
+    slurmd_timeout: int = 10,
+    set_env: bool = False,
+    purge: bool = True,
+) -> Iterator[LocalCluster]:
     """A lab cluster for the duration of a with-block; torn down on exit, exception or Ctrl-C.
     set_env=True also points os.environ["SLURM_CONF"] at it (restored afterwards)."""
-    cluster = start_cluster(dir, nodes=nodes, cpus=cpus, dbd=dbd, port=port, mpi=mpi,
-                            slurmd_timeout=slurmd_timeout)
+    cluster = start_cluster(dir, nodes=nodes, cpus=cpus, dbd=dbd, port=port, mpi=mpi, slurmd_timeout=slurmd_timeout)
     atexit.register(cluster.down)  # last resort if the interpreter exits inside the block
     old = os.environ.get("SLURM_CONF")
     if set_env:

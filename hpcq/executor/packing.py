@@ -58,14 +58,13 @@ class Packer:
     def due(self, now: float | None = None) -> list[Group]:
         """Remove and return the groups that are full or past their deadline."""
         now = time.monotonic() if now is None else now
-        ready = [g for g in self.groups.values()
-                 if len(g.items) >= self.cfg.max_batch or g.deadline <= now]
+        ready = [g for g in self.groups.values() if len(g.items) >= self.cfg.max_batch or g.deadline <= now]
         for g in ready:
             del self.groups[g.key]
         out = []
         for g in ready:  # a group over max_batch (cannot happen via add+due, but be safe) is split
             for i in range(0, len(g.items), self.cfg.max_batch):
-                out.append(Group(g.key, g.items[i:i + self.cfg.max_batch], g.deadline))
+                out.append(Group(g.key, g.items[i : i + self.cfg.max_batch], g.deadline))
         return out
 
     def flush(self) -> list[Group]:
@@ -94,4 +93,4 @@ class Packer:
 
 def elements(items: list[Any], per_element: int) -> list[list[Any]]:
     """Split a batch into array elements of at most ``per_element`` items each."""
-    return [items[i:i + per_element] for i in range(0, len(items), per_element)]
+    return [items[i : i + per_element] for i in range(0, len(items), per_element)]

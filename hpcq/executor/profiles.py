@@ -93,8 +93,10 @@ class Profile(BaseModel):
     default_walltime_s: int = Field(default=3600, gt=0)
     max_nodes: int = Field(default=1, gt=0)
     aer: Literal["pypi", "mpi", "gpu"] = Field(
-        default="pypi", description="which qiskit-aer the site's jobs run: pypi wheel (no MPI), mpi (built with "
-        "scripts/build-aer-mpi.sh: one statevector over ranks), gpu (qiskit-aer-gpu); hpcq.executor.sizing")
+        default="pypi",
+        description="which qiskit-aer the site's jobs run: pypi wheel (no MPI), mpi (built with "
+        "scripts/build-aer-mpi.sh: one statevector over ranks), gpu (qiskit-aer-gpu); hpcq.executor.sizing",
+    )
     verify: list[str] = Field(default_factory=list, description="keys a user must check")
     notes: dict[str, str] = Field(default_factory=dict)
     path: str = Field(default="", description="file it was loaded from (set by the loader)")
@@ -159,8 +161,9 @@ class Profile(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> "Profile":
         if self.default_walltime_s > self.max_walltime_s:
-            raise ValueError(f"default_walltime_s {self.default_walltime_s} exceeds max_walltime_s "
-                             f"{self.max_walltime_s}")
+            raise ValueError(
+                f"default_walltime_s {self.default_walltime_s} exceeds max_walltime_s {self.max_walltime_s}"
+            )
         if self.gpus_per_node and self.gpu_vendor == "none":
             raise ValueError("gpus_per_node > 0 needs gpu_vendor (nvidia, amd or intel)")
         if not self.gpus_per_node and self.gpu_vendor != "none":
@@ -177,6 +180,7 @@ class Profile(BaseModel):
 
 # --- loading -------------------------------------------------------------------------------------
 
+
 def user_dir() -> Path:
     return config_dir() / "profiles"
 
@@ -190,8 +194,11 @@ def shipped_files() -> list[Path]:
     (an executor must never run without its profiles)."""
     files = _yaml_files(SHIPPED_DIR)
     if not files:
-        raise ProfileError("profile", f"hpcq's shipped profiles are missing (no .yaml in {SHIPPED_DIR}): "
-                           "the install is incomplete; reinstall hpcq (pip install --force-reinstall hpcq)")
+        raise ProfileError(
+            "profile",
+            f"hpcq's shipped profiles are missing (no .yaml in {SHIPPED_DIR}): "
+            "the install is incomplete; reinstall hpcq (pip install --force-reinstall hpcq)",
+        )
     return files
 
 
@@ -217,8 +224,9 @@ def parse_profile(text: str, path: str | Path = "<string>", name: str | None = N
     except yaml.YAMLError as exc:  # say where, never echo the file's text (it may not be a profile)
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ProfileError("profile", f"{path} is not valid YAML{where}: "
-                           f"{getattr(exc, 'problem', None) or type(exc).__name__}") from None
+        raise ProfileError(
+            "profile", f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or type(exc).__name__}"
+        ) from None
     if not isinstance(data, dict):
         raise ProfileError("profile", f"{path}: expected a mapping of profile keys (see slurm_templates/README.md)")
     data.setdefault("name", name or Path(str(path)).stem)
@@ -226,12 +234,12 @@ def parse_profile(text: str, path: str | Path = "<string>", name: str | None = N
     try:
         return Profile.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ProfileError("profile", f"{path}: {_format_validation(exc)}; fix the file "
-                           "(format: slurm_templates/README.md)") from None
+        raise ProfileError(
+            "profile", f"{path}: {_format_validation(exc)}; fix the file (format: slurm_templates/README.md)"
+        ) from None
 
 
-def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
-                 allow_path: bool = True) -> Profile:
+def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = None, allow_path: bool = True) -> Profile:
     """A profile by name (user dir first, then shipped) or by YAML file path; ``overrides``
     replaces keys (e.g. {"account": "project_465000123"}) and is validated like the file.
     Pass allow_path=False when the name comes from a process spec: then only a plain profile
@@ -243,14 +251,18 @@ def load_profile(name_or_path: str | Path, overrides: dict[str, Any] | None = No
         raise ProfileError("profile", f"{s!r} is not a profile name; use one of `hpcq profiles list`")
     if looks_like_path:
         if not path.is_file():
-            raise ProfileError("profile", f"no profile file {path}; give an existing .yaml path or a name "
-                               f"from `hpcq profiles list`")
+            raise ProfileError(
+                "profile", f"no profile file {path}; give an existing .yaml path or a name from `hpcq profiles list`"
+            )
     else:
         files = profile_files()
         if s not in files:
-            raise ProfileError("profile", f"unknown profile {s!r}: no {s}.yaml in {user_dir()} (yours) nor in "
-                               f"{SHIPPED_DIR} (shipped); use one of {', '.join(sorted(files))} "
-                               f"(`hpcq profiles list`) or write {user_dir()}/{s}.yaml")
+            raise ProfileError(
+                "profile",
+                f"unknown profile {s!r}: no {s}.yaml in {user_dir()} (yours) nor in "
+                f"{SHIPPED_DIR} (shipped); use one of {', '.join(sorted(files))} "
+                f"(`hpcq profiles list`) or write {user_dir()}/{s}.yaml",
+            )
         path = files[s]
     prof = parse_profile(path.read_text(), path)
     if overrides:
@@ -270,6 +282,7 @@ def list_profiles() -> list[Profile]:
 
 
 # --- conditions -> resources --------------------------------------------------------------------
+
 
 @dataclass
 class JobResources:
@@ -342,8 +355,9 @@ def parse_mem_bytes(v: Any, label: str = "mem") -> int:
             if n < 0:
                 raise ConditionsError(label, f"{v!r} is negative")
             return int(n * _MEM_UNITS[m.group(2)])
-    raise ConditionsError(label, f"{v!r} has no valid unit; write e.g. '2048Mi' or '4Gi' (Ki, Mi, Gi, Ti; "
-                          "case matters)")
+    raise ConditionsError(
+        label, f"{v!r} has no valid unit; write e.g. '2048Mi' or '4Gi' (Ki, Mi, Gi, Ti; case matters)"
+    )
 
 
 def _fmt_s(s: int) -> str:
@@ -365,13 +379,17 @@ def resolve_resources(profile: Profile, conditions: dict | None) -> JobResources
     procs = _int(c, "processes")
     if ppn == 0 and procs:
         if procs % nodes:
-            raise ConditionsError("processes", f"{procs} processes do not divide evenly over {nodes} nodes; "
-                                  "set conditions.processespernode instead")
+            raise ConditionsError(
+                "processes",
+                f"{procs} processes do not divide evenly over {nodes} nodes; set conditions.processespernode instead",
+            )
         ppn = procs // nodes
     ppn = ppn or 1
     if procs and procs != nodes * ppn:
-        raise ConditionsError("processes", f"{procs} != nodes {nodes} x processespernode {ppn}; "
-                              "drop conditions.processes or make them agree")
+        raise ConditionsError(
+            "processes",
+            f"{procs} != nodes {nodes} x processespernode {ppn}; drop conditions.processes or make them agree",
+        )
     millicores = parse_millicores(c.get("cpu"))
     cpt = max(1, math.ceil(millicores / 1000)) if millicores else 1
     mem_bytes = parse_mem_bytes(c.get("mem"))
@@ -385,51 +403,79 @@ def resolve_resources(profile: Profile, conditions: dict | None) -> JobResources
 
     where = f"profile {p.name}"
     if nodes > p.max_nodes:
-        raise ConditionsError("nodes", f"{nodes} nodes exceed the {where} max of {p.max_nodes}; "
-                              "use fewer nodes or pick another profile")
+        raise ConditionsError(
+            "nodes", f"{nodes} nodes exceed the {where} max of {p.max_nodes}; use fewer nodes or pick another profile"
+        )
     if ppn > p.cores_per_node:
-        raise ConditionsError("processespernode", f"{ppn} ranks per node exceed the {p.cores_per_node} cores "
-                              f"per node of {where}; use fewer ranks per node or more nodes")
+        raise ConditionsError(
+            "processespernode",
+            f"{ppn} ranks per node exceed the {p.cores_per_node} cores "
+            f"per node of {where}; use fewer ranks per node or more nodes",
+        )
     if ppn * cpt > p.cores_per_node:
-        raise ConditionsError("cpu", f"{ppn} ranks/node x {cpt} cores = {ppn * cpt} cores > "
-                              f"{p.cores_per_node} cores per node of {where}; lower conditions.cpu or "
-                              "conditions.processespernode")
+        raise ConditionsError(
+            "cpu",
+            f"{ppn} ranks/node x {cpt} cores = {ppn * cpt} cores > "
+            f"{p.cores_per_node} cores per node of {where}; lower conditions.cpu or "
+            "conditions.processespernode",
+        )
     node_mem = p.mem_per_node_gb * 1024 * MIB
     if mem_bytes > node_mem:
-        raise ConditionsError("mem", f"{mem_bytes / 1024**3:.1f} GiB per node > {p.mem_per_node_gb:g} GiB "
-                              f"per node of {where}; ask for less or pick another profile")
+        raise ConditionsError(
+            "mem",
+            f"{mem_bytes / 1024**3:.1f} GiB per node > {p.mem_per_node_gb:g} GiB "
+            f"per node of {where}; ask for less or pick another profile",
+        )
     if gpus or gpu_mem or gpu_name:
         if not p.has_gpus:
-            raise ConditionsError("gpu.count" if gpus else "gpu", f"{where} has no GPUs (CPU-only nodes); "
-                                  "drop conditions.gpu or pick a GPU profile (see `hpcq profiles list`)")
+            raise ConditionsError(
+                "gpu.count" if gpus else "gpu",
+                f"{where} has no GPUs (CPU-only nodes); "
+                "drop conditions.gpu or pick a GPU profile (see `hpcq profiles list`)",
+            )
         if gpus > p.gpus_per_node:
             raise ConditionsError("gpu.count", f"{gpus} GPUs per node > {p.gpus_per_node} on {where}")
         if gpu_mem and p.gpu_mem_gb and gpu_mem > p.gpu_mem_gb * 1024 * MIB:
-            raise ConditionsError("gpu.mem", f"{gpu_mem / 1024**3:.1f} GiB > {p.gpu_mem_gb:g} GiB per GPU "
-                                  f"on {where}")
+            raise ConditionsError("gpu.mem", f"{gpu_mem / 1024**3:.1f} GiB > {p.gpu_mem_gb:g} GiB per GPU on {where}")
         if gpu_name and p.gpu_model and gpu_name.lower() not in p.gpu_model.lower():
             raise ConditionsError("gpu.name", f"{gpu_name!r} does not match the {p.gpu_model} GPUs of {where}")
         gpus = gpus or 1
     if walltime > p.max_walltime_s:
-        raise ConditionsError("walltime", f"{walltime} s exceeds the {where} max of {p.max_walltime_s} s; "
-                              "lower it or pick another profile")
+        raise ConditionsError(
+            "walltime",
+            f"{walltime} s exceeds the {where} max of {p.max_walltime_s} s; lower it or pick another profile",
+        )
     if p.account_required and not p.account:
-        raise ProfileError("account", f"{where} needs a Slurm account (project) but has none; "
-                           f"copy {p.path or 'the profile'} to {user_dir()}/{p.name}.yaml and set account"
-                           + (f" ({p.notes['account']})" if "account" in p.notes else ""))
+        raise ProfileError(
+            "account",
+            f"{where} needs a Slurm account (project) but has none; "
+            f"copy {p.path or 'the profile'} to {user_dir()}/{p.name}.yaml and set account"
+            + (f" ({p.notes['account']})" if "account" in p.notes else ""),
+        )
     if p.qos_required and not p.qos:
-        raise ProfileError("qos", f"{where} needs a Slurm QOS but has none; copy {p.path or 'the profile'} "
-                           f"to {user_dir()}/{p.name}.yaml and set qos"
-                           + (f" ({p.notes['qos']})" if "qos" in p.notes else ""))
+        raise ProfileError(
+            "qos",
+            f"{where} needs a Slurm QOS but has none; copy {p.path or 'the profile'} "
+            f"to {user_dir()}/{p.name}.yaml and set qos" + (f" ({p.notes['qos']})" if "qos" in p.notes else ""),
+        )
     if mem_bytes == 0:
         share = 1.0 if p.exclusive else min(1.0, ppn * cpt / p.cores_per_node)
         mem_gb = math.floor(p.mem_per_node_gb * share * 1024) / 1024
     else:
         mem_gb = math.ceil(mem_bytes / MIB) / 1024
     mem_gb = max(mem_gb, 1 / 1024)
-    res = JobResources(nodes=nodes, tasks_per_node=ppn, cpus_per_task=cpt, mem_gb=mem_gb,
-                       gpus_per_node=gpus, walltime_s=walltime or p.default_walltime_s,
-                       partition=p.partition, account=p.account, qos=p.qos, profile=p.name)
+    res = JobResources(
+        nodes=nodes,
+        tasks_per_node=ppn,
+        cpus_per_task=cpt,
+        mem_gb=mem_gb,
+        gpus_per_node=gpus,
+        walltime_s=walltime or p.default_walltime_s,
+        partition=p.partition,
+        account=p.account,
+        qos=p.qos,
+        profile=p.name,
+    )
     res.setup = job_setup_lines(p, res)
     # --kill-on-bad-exit: one rank dying (e.g. MPI_Init failing) ends the whole step at once
     # instead of leaving the other ranks blocked in MPI until the time limit

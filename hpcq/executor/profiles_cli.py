@@ -39,25 +39,43 @@ def list_cmd(as_json: bool):
         click.echo(json.dumps([p.model_dump() for p in profs], indent=2))
         return
     t = Table(title="hpcq site profiles (`hpcq profiles show NAME` for details)")
-    for col in ("name", "partition", "qos", "cores", "GPUs", "mem GB", "max wall", "max nodes", "verify",
-                "from"):
+    for col in ("name", "partition", "qos", "cores", "GPUs", "mem GB", "max wall", "max nodes", "verify", "from"):
         t.add_column(col, no_wrap=col == "name")
     for p in profs:
         gpus = f"{p.gpus_per_node} {p.gpu_vendor}" if p.gpus_per_node else "0"
-        t.add_row(p.name, p.partition or "-", p.qos or "-", str(p.cores_per_node), gpus,
-                  f"{p.mem_per_node_gb:g}", _hours(p.max_walltime_s), str(p.max_nodes),
-                  f"{len(p.verify)} keys" if p.verify else "-", _origin(p))
+        t.add_row(
+            p.name,
+            p.partition or "-",
+            p.qos or "-",
+            str(p.cores_per_node),
+            gpus,
+            f"{p.mem_per_node_gb:g}",
+            _hours(p.max_walltime_s),
+            str(p.max_nodes),
+            f"{len(p.verify)} keys" if p.verify else "-",
+            _origin(p),
+        )
     console = Console()
     Console(width=max(console.width, 130)).print(t)
 
 
 @profiles.command("show")
 @click.argument("name")
-@click.option("--conditions", "conditions_json", default=None, metavar="JSON",
-              help='also resolve ColonyOS conditions, e.g. \'{"nodes": 2, "processespernode": 4, '
-                   '"cpu": "2000m", "walltime": 600}\', and print the submitit parameters')
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="override a key for this view, e.g. --set account=project_465000123")
+@click.option(
+    "--conditions",
+    "conditions_json",
+    default=None,
+    metavar="JSON",
+    help='also resolve ColonyOS conditions, e.g. \'{"nodes": 2, "processespernode": 4, '
+    '"cpu": "2000m", "walltime": 600}\', and print the submitit parameters',
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="override a key for this view, e.g. --set account=project_465000123",
+)
 def show_cmd(name: str, conditions_json: str | None, sets: tuple[str, ...]):
     """One profile (NAME or a YAML file path) as YAML, with the keys you must verify."""
     overrides = {}

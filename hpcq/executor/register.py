@@ -24,8 +24,15 @@ from typing import Any
 
 from hpcq.colonyos import file_label
 
-S3_REQUIRED = ("AWS_S3_ENDPOINT", "AWS_S3_ACCESSKEY", "AWS_S3_SECRETKEY", "AWS_S3_REGION", "AWS_S3_TLS",
-               "AWS_S3_BUCKET", "AWS_S3_SKIPVERIFY")
+S3_REQUIRED = (
+    "AWS_S3_ENDPOINT",
+    "AWS_S3_ACCESSKEY",
+    "AWS_S3_SECRETKEY",
+    "AWS_S3_REGION",
+    "AWS_S3_TLS",
+    "AWS_S3_BUCKET",
+    "AWS_S3_SKIPVERIFY",
+)
 
 
 def s3_configured(env: dict[str, str] | None = None) -> bool:
@@ -47,11 +54,29 @@ def file_ref_message(colony: str, label: str, path: str | Path) -> dict[str, Any
     return {
         "msgtype": "addfilemsg",
         "file": {
-            "fileid": "", "colonyname": colony, "label": label, "name": path.name,
-            "size": path.stat().st_size, "sequencenr": 1, "checksum": sha256_file(path), "checksumalg": "SHA256",
-            "ref": {"protocol": "file", "s3object": {
-                "server": "", "port": 0, "tls": False, "accesskey": "", "secretkey": "", "region": "",
-                "encryptionkey": "", "encryptionalg": "", "object": str(path), "bucket": ""}},
+            "fileid": "",
+            "colonyname": colony,
+            "label": label,
+            "name": path.name,
+            "size": path.stat().st_size,
+            "sequencenr": 1,
+            "checksum": sha256_file(path),
+            "checksumalg": "SHA256",
+            "ref": {
+                "protocol": "file",
+                "s3object": {
+                    "server": "",
+                    "port": 0,
+                    "tls": False,
+                    "accesskey": "",
+                    "secretkey": "",
+                    "region": "",
+                    "encryptionkey": "",
+                    "encryptionalg": "",
+                    "object": str(path),
+                    "bucket": "",
+                },
+            },
         },
     }
 

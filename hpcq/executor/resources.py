@@ -36,8 +36,9 @@ class Plan:
         return json.dumps(self.params, sort_keys=True, default=str)
 
 
-def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any, mpi: bool,
-                 maxexectime: int, from_spec: bool = False) -> Plan:
+def plan_process(
+    profile_name: str, conditions: dict[str, Any], params_obj: Any, mpi: bool, maxexectime: int, from_spec: bool = False
+) -> Plan:
     """Map conditions + site profile to submitit parameters; refuse what cannot run.
     ``from_spec``: the profile name came from the process (spec.env), so it must be a plain
     profile name, never a path on the login node. ``params_obj``: the validated function
@@ -57,13 +58,18 @@ def plan_process(profile_name: str, conditions: dict[str, Any], params_obj: Any,
 def check_rules(plan: Plan, conditions: dict[str, Any], mpi: bool, maxexectime: int) -> None:
     """hpcq's own rules on top of the profile: MPI only for MPI functions; maxexectime must cover walltime."""
     if plan.ranks > 1 and not mpi:
-        raise PlanError(f"this function is not MPI-enabled but the conditions ask for {plan.ranks} ranks: "
-                        "set conditions.nodes=1 and conditions.processespernode=1")
+        raise PlanError(
+            f"this function is not MPI-enabled but the conditions ask for {plan.ranks} ranks: "
+            "set conditions.nodes=1 and conditions.processespernode=1"
+        )
     requested = int(conditions.get("walltime") or 0) or plan.walltime_s
     if maxexectime == 0:
-        raise PlanError("maxexectime=0 makes ColonyOS expire the process at once: set maxexectime to "
-                        "walltime + a queue allowance (hpcq's client does), or -1 for no limit")
+        raise PlanError(
+            "maxexectime=0 makes ColonyOS expire the process at once: set maxexectime to "
+            "walltime + a queue allowance (hpcq's client does), or -1 for no limit"
+        )
     if maxexectime > 0 and requested > maxexectime:
-        raise PlanError(f"conditions.walltime={requested} s cannot fit in maxexectime={maxexectime} s "
-                        "(ColonyOS counts Slurm queue time too): set maxexectime >= walltime + queue allowance")
-
+        raise PlanError(
+            f"conditions.walltime={requested} s cannot fit in maxexectime={maxexectime} s "
+            "(ColonyOS counts Slurm queue time too): set maxexectime >= walltime + queue allowance"
+        )

@@ -40,8 +40,16 @@ def echo(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         path = Path(ctx.workdir) / "echo.txt"
         path.write_text(kwargs.get("message", "") + "\n")
         files.append(str(path))
-    return FunctionResult(summary={"message": kwargs.get("message", ""), "slurm_job_id": ctx.slurm_job_id,
-                                   "nodes": ctx.nodes, "ranks": ctx.size, "threads": ctx.threads}, files=files)
+    return FunctionResult(
+        summary={
+            "message": kwargs.get("message", ""),
+            "slurm_job_id": ctx.slurm_job_id,
+            "nodes": ctx.nodes,
+            "ranks": ctx.size,
+            "threads": ctx.threads,
+        },
+        files=files,
+    )
 
 
 def sleep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:

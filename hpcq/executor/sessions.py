@@ -57,33 +57,61 @@ def route(ex, prepared) -> None:
     try:
         row = ex.journal.proc(sid)
         if row is None or row.funcname != SESSION_FUNC:
-            raise SessionRefused(f"kwargs.session: {sid!r} is not a session this executor ({ex.key.name}) serves; "
-                                 "start a Session first, with the same executor type")
+            raise SessionRefused(
+                f"kwargs.session: {sid!r} is not a session this executor ({ex.key.name}) serves; "
+                "start a Session first, with the same executor type"
+            )
         if row.state == "closed":
-            raise SessionRefused(f"kwargs.session: session {sid} has ended (closed, idle timeout or walltime); "
-                                 "start a new Session")
+            raise SessionRefused(
+                f"kwargs.session: session {sid} has ended (closed, idle timeout or walltime); start a new Session"
+            )
         if not row.job_id:
             raise SessionRefused(f"kwargs.session: session {sid} has no Slurm job yet; retry in a moment")
         inbox = inbox_of(row.task["workdir"])
         old = ex.journal.batch(row.batch_id)
         folder = Path(old.folder if old else ex.cfg.jobs_dir)
         batch_id = uuid.uuid4().hex[:12]
-        task = Task(process_id=pid, funcname=prepared.fd.name, params=prepared.params,
-                    workdir=str(ex.cfg.results_dir / ex.colony / pid),
-                    outcome_path=str(folder / "outcomes" / batch_id / f"{pid}.json"), inputs=list(p.input or []))
+        task = Task(
+            process_id=pid,
+            funcname=prepared.fd.name,
+            params=prepared.params,
+            workdir=str(ex.cfg.results_dir / ex.colony / pid),
+            outcome_path=str(folder / "outcomes" / batch_id / f"{pid}.json"),
+            inputs=list(p.input or []),
+        )
         now = time.time()
         # the session job's own parameters: if a crash lands between intent and routing, recovery
         # runs the call as a job of its own (same result, never lost)
-        batch = BatchRow(batch_id=batch_id, job_name=f"hpcq-{batch_id}", backend=ex.backend.name, folder=str(folder),
-                         params=dict(old.params) if old else {}, elements=1, created=now, submitted=None)
-        ex.journal.record_intent(batch, [ProcRow(process_id=pid, batch_id=batch_id, element=0, funcname=task.funcname,
-                                                 task=asdict(task), assigned=now)])
+        batch = BatchRow(
+            batch_id=batch_id,
+            job_name=f"hpcq-{batch_id}",
+            backend=ex.backend.name,
+            folder=str(folder),
+            params=dict(old.params) if old else {},
+            elements=1,
+            created=now,
+            submitted=None,
+        )
+        ex.journal.record_intent(
+            batch,
+            [
+                ProcRow(
+                    process_id=pid,
+                    batch_id=batch_id,
+                    element=0,
+                    funcname=task.funcname,
+                    task=asdict(task),
+                    assigned=now,
+                )
+            ],
+        )
         try:
             post(inbox, task)
         except OSError as exc:
             ex.journal.record_submitted(batch_id, [])
-            raise SessionRefused(f"kwargs.session: session {sid} is not accepting calls any more ({exc}); "
-                                 "start a new Session") from None
+            raise SessionRefused(
+                f"kwargs.session: session {sid} is not accepting calls any more ({exc}); start a new Session"
+            ) from None
         ex.journal.record_submitted(batch_id, [row.job_id])
     except SessionRefused as exc:
         ex._fail_many([pid], str(exc))
@@ -91,9 +119,23 @@ def route(ex, prepared) -> None:
     from hpcq.executor.daemon import _watched
 
     log.info("routed process=%s to session=%s job=%s", pid, sid, row.job_id)
-    ex.watcher.watch([_watched(ProcRow(process_id=pid, batch_id=batch_id, element=0, funcname=task.funcname,
-                                       task=asdict(task), job_id=row.job_id, state="submitted", assigned=now),
-                               str(folder))])
+    ex.watcher.watch(
+        [
+            _watched(
+                ProcRow(
+                    process_id=pid,
+                    batch_id=batch_id,
+                    element=0,
+                    funcname=task.funcname,
+                    task=asdict(task),
+                    job_id=row.job_id,
+                    state="submitted",
+                    assigned=now,
+                ),
+                str(folder),
+            )
+        ]
+    )
 
 
 def post(inbox: Path, task: Task) -> Path:
@@ -128,14 +170,27 @@ def _take(inbox: Path) -> list[tuple[Path, Task]]:
 
 
 def _refuse(task: Task, why: str, ctx) -> None:
-    Outcome(process_id=task.process_id, ok=False, error=f"SessionEnded: {why}", started=time.time(),
-            finished=time.time(), slurm_job_id=ctx.slurm_job_id, nodes=ctx.nodes).write(task.outcome_path)
+    Outcome(
+        process_id=task.process_id,
+        ok=False,
+        error=f"SessionEnded: {why}",
+        started=time.time(),
+        finished=time.time(),
+        slurm_job_id=ctx.slurm_job_id,
+        nodes=ctx.nodes,
+    ).write(task.outcome_path)
 
 
 def _close_ok(task: Task, ctx) -> None:
-    Outcome(process_id=task.process_id, ok=True, summary={"closed": task.params.get("session")},
-            started=time.time(), finished=time.time(), slurm_job_id=ctx.slurm_job_id,
-            nodes=ctx.nodes).write(task.outcome_path)
+    Outcome(
+        process_id=task.process_id,
+        ok=True,
+        summary={"closed": task.params.get("session")},
+        started=time.time(),
+        finished=time.time(),
+        slurm_job_id=ctx.slurm_job_id,
+        nodes=ctx.nodes,
+    ).write(task.outcome_path)
 
 
 class _Channel:
@@ -190,7 +245,7 @@ def serve(kwargs: dict, ctx):
             for i, (_, task) in enumerate(batch):
                 if task.params.get("op") == "close":
                     _close_ok(task, ctx)
-                    for _, rest in batch[i + 1:]:
+                    for _, rest in batch[i + 1 :]:
                         _refuse(rest, f"session {ctx.process_id} was closed before this call ran", ctx)
                     reason = "closed"
                     break
@@ -208,5 +263,11 @@ def serve(kwargs: dict, ctx):
         except OSError as exc:
             log.warning("retiring inbox %s failed: %s", inbox, exc)
     print(f"[hpcq] session {ctx.process_id} ended ({reason}) after {served} call(s)", flush=True)
-    return FunctionResult(summary={"session": ctx.process_id, "calls": served, "ended": reason,
-                                   "wall_time_s": round(time.monotonic() - started, 3)})
+    return FunctionResult(
+        summary={
+            "session": ctx.process_id,
+            "calls": served,
+            "ended": reason,
+            "wall_time_s": round(time.monotonic() - started, 3),
+        }
+    )

@@ -24,8 +24,7 @@ def max_ranks_per_node(mem_per_rank_bytes: int, profile: Profile) -> int:
     return int(node_bytes(profile) // max(1, mem_per_rank_bytes))
 
 
-def check_fits(mem_per_rank_bytes: int, res: JobResources, profile: Profile, what: str = "",
-               hint: str = "") -> None:
+def check_fits(mem_per_rank_bytes: int, res: JobResources, profile: Profile, what: str = "", hint: str = "") -> None:
     """Refuse a job whose ranks cannot hold their simulations: on a node of the profile, or in the
     memory the job asked for. The ConditionsError carries the numbers and the fix (``hint``: what
     would fit, from ``memory.advice``)."""
@@ -35,20 +34,29 @@ def check_fits(mem_per_rank_bytes: int, res: JobResources, profile: Profile, wha
     node = node_bytes(profile)
     total = res.tasks_per_node * need
     if need > node:
-        raise ConditionsError("processespernode", f"{label} {fmt_bytes(need)} per rank, more than the "
-                              f"{fmt_bytes(node)} of a whole node of profile {profile.name}; use fewer qubits, "
-                              f"single precision, more ranks (distribute) or a profile with bigger nodes{tail}")
+        raise ConditionsError(
+            "processespernode",
+            f"{label} {fmt_bytes(need)} per rank, more than the "
+            f"{fmt_bytes(node)} of a whole node of profile {profile.name}; use fewer qubits, "
+            f"single precision, more ranks (distribute) or a profile with bigger nodes{tail}",
+        )
     if total > node:
         fit = max_ranks_per_node(need, profile)
-        raise ConditionsError("processespernode", f"{label} {fmt_bytes(need)} per rank; {res.tasks_per_node} "
-                              f"ranks/node x {fmt_bytes(need)} = {fmt_bytes(total)} > {fmt_bytes(node)} of profile "
-                              f"{profile.name}'s nodes; use at most {fit} ranks per node (more nodes){tail}")
+        raise ConditionsError(
+            "processespernode",
+            f"{label} {fmt_bytes(need)} per rank; {res.tasks_per_node} "
+            f"ranks/node x {fmt_bytes(need)} = {fmt_bytes(total)} > {fmt_bytes(node)} of profile "
+            f"{profile.name}'s nodes; use at most {fit} ranks per node (more nodes){tail}",
+        )
     asked = res.mem_gb * memory.GiB
     if profile.send_mem and total > asked:
         mib = math.ceil(total / memory.MiB)
-        raise ConditionsError("mem", f"{label} {fmt_bytes(need)} per rank; {res.tasks_per_node} ranks/node x "
-                              f"{fmt_bytes(need)} = {fmt_bytes(total)} > the {fmt_bytes(asked)} per node the job asks "
-                              f"for; set conditions.mem to at least {mib}Mi{tail}")
+        raise ConditionsError(
+            "mem",
+            f"{label} {fmt_bytes(need)} per rank; {res.tasks_per_node} ranks/node x "
+            f"{fmt_bytes(need)} = {fmt_bytes(total)} > the {fmt_bytes(asked)} per node the job asks "
+            f"for; set conditions.mem to at least {mib}Mi{tail}",
+        )
 
 
 def gpus_per_rank(res: JobResources, profile: Profile, device: str) -> int:
@@ -57,12 +65,18 @@ def gpus_per_rank(res: JobResources, profile: Profile, device: str) -> int:
         return 0
     if profile.gpus_per_node == 0 or res.gpus_per_node == 0:
         if device == "GPU":
-            raise ConditionsError("gpu.count", f"device: GPU but profile {profile.name} has no GPUs (or the job asks "
-                                  "for none); use a GPU profile and conditions.gpu.count, or device: auto/CPU")
+            raise ConditionsError(
+                "gpu.count",
+                f"device: GPU but profile {profile.name} has no GPUs (or the job asks "
+                "for none); use a GPU profile and conditions.gpu.count, or device: auto/CPU",
+            )
         return 0
     if device == "GPU" and profile.aer != "gpu":
-        raise ConditionsError("gpu.count", f"device: GPU but profile {profile.name} runs aer: {profile.aer}; "
-                              "set aer: gpu in the profile (qiskit-aer-gpu installed) or use device: CPU")
+        raise ConditionsError(
+            "gpu.count",
+            f"device: GPU but profile {profile.name} runs aer: {profile.aer}; "
+            "set aer: gpu in the profile (qiskit-aer-gpu installed) or use device: CPU",
+        )
     return max(1, res.gpus_per_node // res.tasks_per_node)
 
 
@@ -74,9 +88,12 @@ def check_params_fit(params: Any, res: JobResources, profile: Profile) -> None:
     if hasattr(params, "footprints"):
         distributed = bool(getattr(params, "distribute", False))
         if distributed and profile.aer != "mpi":
-            raise ConditionsError("aer", f"distribute: true runs one statevector over all ranks and needs an "
-                                  f"MPI-built Aer, but profile {profile.name} has aer: {profile.aer}; build one with "
-                                  "scripts/build-aer-mpi.sh and set aer: mpi in the profile, or distribute: false")
+            raise ConditionsError(
+                "aer",
+                f"distribute: true runs one statevector over all ranks and needs an "
+                f"MPI-built Aer, but profile {profile.name} has aer: {profile.aer}; build one with "
+                "scripts/build-aer-mpi.sh and set aer: mpi in the profile, or distribute: false",
+            )
         ranks = res.ranks if distributed else 1
         gpr = gpus_per_rank(res, profile, str(getattr(params, "device", "auto")))
         try:
@@ -85,16 +102,25 @@ def check_params_fit(params: Any, res: JobResources, profile: Profile) -> None:
             raise ConditionsError("processespernode", str(exc)) from None
         fp = max(fps, key=lambda f: (f.rank_bytes, f.gpu_bytes))
         gpu_mem = profile.gpu_mem_gb * memory.GiB
-        hint = memory.advice(fp.n_qubits, fp.method, fp.precision, node_bytes(profile) / res.tasks_per_node,
-                             gpus_per_rank=gpr, gpu_mem_bytes=gpu_mem)
+        hint = memory.advice(
+            fp.n_qubits,
+            fp.method,
+            fp.precision,
+            node_bytes(profile) / res.tasks_per_node,
+            gpus_per_rank=gpr,
+            gpu_mem_bytes=gpu_mem,
+        )
         spread = distributed_hint(fp.n_qubits, fp.method, fp.precision, profile)
         if spread and (spread_ranks := int(spread.split(" over ")[1].split()[0])) != ranks:
             hint += f"; {spread}" if spread_ranks > 1 else ""
         check_fits(fp.rank_bytes, res, profile, what=fp.label, hint=hint)
         if gpr and gpu_mem and fp.gpu_bytes > gpu_mem:
-            raise ConditionsError("gpu.count", f"{fp.label} needs {fmt_bytes(fp.gpu_bytes)} per GPU > the "
-                                  f"{fmt_bytes(gpu_mem)} of a {profile.gpu_model or 'GPU'} of profile {profile.name}; "
-                                  f"would fit: {hint}")
+            raise ConditionsError(
+                "gpu.count",
+                f"{fp.label} needs {fmt_bytes(fp.gpu_bytes)} per GPU > the "
+                f"{fmt_bytes(gpu_mem)} of a {profile.gpu_model or 'GPU'} of profile {profile.name}; "
+                f"would fit: {hint}",
+            )
     elif hasattr(params, "memory_per_rank_bytes"):
         check_fits(int(params.memory_per_rank_bytes()), res, profile)
 
@@ -115,7 +141,9 @@ def distributed_hint(n: int, method: str, precision: str, profile: Profile) -> s
             if p == 1:
                 return f"{n} qubits over 1 rank"
             how = "parallel: statevector" + ("" if profile.aer == "mpi" else " on a profile with aer: mpi")
-            return (f"{n} qubits over {p} ranks ({math.ceil(p / per_node)} nodes x {per_node} per node, "
-                    f"{fmt_bytes(need)} each; {how})")
+            return (
+                f"{n} qubits over {p} ranks ({math.ceil(p / per_node)} nodes x {per_node} per node, "
+                f"{fmt_bytes(need)} each; {how})"
+            )
         p *= 2
     return ""

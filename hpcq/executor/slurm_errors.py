@@ -9,12 +9,19 @@ from __future__ import annotations
 from hpcq.logfmt import BEGIN
 
 # sbatch/squeue errors worth retrying (controller down or busy), vs. a request Slurm refuses.
-TRANSIENT_SLURM = ("Unable to contact slurm controller", "Socket timed out", "temporarily unavailable",
-                   "Connection refused", "Zero Bytes were transmitted", "Resource temporarily unavailable",
-                   "did not answer in", "Slurm temporarily unable", "Transport endpoint")
+TRANSIENT_SLURM = (
+    "Unable to contact slurm controller",
+    "Socket timed out",
+    "temporarily unavailable",
+    "Connection refused",
+    "Zero Bytes were transmitted",
+    "Resource temporarily unavailable",
+    "did not answer in",
+    "Slurm temporarily unable",
+    "Transport endpoint",
+)
 # srun inside the job could not reach slurmctld (controller down while the step launched)
-INFRA_MARKERS = ("Unable to contact slurm controller", "Unable to confirm allocation",
-                 "Socket timed out on send/recv")
+INFRA_MARKERS = ("Unable to contact slurm controller", "Unable to confirm allocation", "Socket timed out on send/recv")
 # MPI itself failed to start (pip MPICH/UCX address exchange, seen rarely here): the function
 # had not computed anything yet, even though the runner had already printed its begin marker
 MPI_START_MARKERS = ("Fatal error in internal_Init_thread", "Fatal error in PMPI_Init")
@@ -32,8 +39,9 @@ def is_transient(exc: BaseException | str) -> bool:
 def is_lost(terminal_seen: int, terminal_for_s: float | None, grace_s: float, has_outcome: bool) -> bool:
     """The job ended (final state seen ``terminal_seen`` times, the first ``terminal_for_s`` ago)
     and left no outcome file after ``grace_s``: its process gets no result from it."""
-    return (terminal_for_s is not None and terminal_seen >= LOST_QUERIES and terminal_for_s >= grace_s
-            and not has_outcome)
+    return (
+        terminal_for_s is not None and terminal_seen >= LOST_QUERIES and terminal_for_s >= grace_s and not has_outcome
+    )
 
 
 def died_before_running(process_id: str, stderr: str) -> bool:

@@ -38,6 +38,7 @@ LOG_CHUNK = 16_000  # characters per add_log message
 AFTERLIFE_S = 900.0  # how long a job is still watched for a Slurm requeue after its processes closed
 __all__ = ["INFRA_RETRIES", "Watcher", "Watched", "WatchConfig"]
 
+
 @dataclass
 class WatchConfig:
     poll_s: float = 0.05  # outcome-file checks (one directory listing per batch)
@@ -144,8 +145,9 @@ class Watcher(threading.Thread):
         need_info = any(w.info is None or w.info.start is None for w in finished)
         # jobs not seen running yet are looked at more often (squeue is cheap), so that their start
         # time and nodes are known before they finish and closing needs no extra query
-        young = any(w.info is None or w.info.start is None or w.terminal_since is not None
-                    for w in self.active.values())
+        young = any(
+            w.info is None or w.info.start is None or w.terminal_since is not None for w in self.active.values()
+        )
         period = min(self.cfg.query_s, self.cfg.young_query_s) if young else self.cfg.query_s
         query = None
         if now - self._last["query"] >= period or need_info:
@@ -157,15 +159,27 @@ class Watcher(threading.Thread):
         if query is not None:
             query.result()
         # final state seen by two queries at least grace_s apart and still no outcome file: lost
-        lost = [w for w in self.active.values() if w.retry_after <= now
-                and is_lost(w.terminal_seen, None if w.terminal_since is None else now - w.terminal_since,
-                            self.cfg.grace_s, Path(w.outcome_path).exists())]
+        lost = [
+            w
+            for w in self.active.values()
+            if w.retry_after <= now
+            and is_lost(
+                w.terminal_seen,
+                None if w.terminal_since is None else now - w.terminal_since,
+                self.cfg.grace_s,
+                Path(w.outcome_path).exists(),
+            )
+        ]
         if lost:
             self._stream_logs()
             lost = self._resubmit_infra_failures(lost)
         if finished or lost:
-            log.debug("cycle: %d finished, %d lost; listing+query+logs took %.0f ms", len(finished), len(lost),
-                      1000 * (time.monotonic() - now))
+            log.debug(
+                "cycle: %d finished, %d lost; listing+query+logs took %.0f ms",
+                len(finished),
+                len(lost),
+                1000 * (time.monotonic() - now),
+            )
             self._close_all([(w, Outcome.read(w.outcome_path)) for w in finished] + [(w, None) for w in lost])
         if now - self._last["colony"] >= self.cfg.colony_s:
             self._last["colony"] = now
@@ -184,9 +198,14 @@ class Watcher(threading.Thread):
             if tries < INFRA_RETRIES and died_before_running(w.process_id, tail):
                 self._infra_retries[w.process_id] = tries + 1
                 self.active.pop(w.process_id, None)
-                log.warning("job %s of process=%s died of Slurm before the function ran (%s); resubmitting "
-                            "(%d/%d)", w.job_id, w.process_id, tail.strip().splitlines()[-1][:200], tries + 1,
-                            INFRA_RETRIES)
+                log.warning(
+                    "job %s of process=%s died of Slurm before the function ran (%s); resubmitting (%d/%d)",
+                    w.job_id,
+                    w.process_id,
+                    tail.strip().splitlines()[-1][:200],
+                    tries + 1,
+                    INFRA_RETRIES,
+                )
                 again.append(w)
             else:
                 rest.append(w)
@@ -250,8 +269,14 @@ class Watcher(threading.Thread):
             self.active[w.process_id] = w
             new.append(w)
         # the Slurm job id is known from submission on: show it at once (in parallel: sweeps)
-        list(self._pool.map(lambda w: register.add_attributes(self.me.client, self.me.prvkey, w.process_id,
-                                                              {"slurm_job_id": w.job_id}), new))
+        list(
+            self._pool.map(
+                lambda w: register.add_attributes(
+                    self.me.client, self.me.prvkey, w.process_id, {"slurm_job_id": w.job_id}
+                ),
+                new,
+            )
+        )
 
     def _query(self, now: float) -> None:
         ids = sorted({w.job_id for w in self.active.values()} | set(self._afterlife))
@@ -272,7 +297,8 @@ class Watcher(threading.Thread):
                 if info.submit:
                     early["queue_time_s"] = round(max(0.0, info.start - info.submit), 3)
                 self._early[w.process_id] = self._pool.submit(
-                    register.add_attributes, self.me.client, self.me.prvkey, w.process_id, early)
+                    register.add_attributes, self.me.client, self.me.prvkey, w.process_id, early
+                )
             if not info.terminal:
                 w.terminal_since, w.terminal_seen = None, 0  # e.g. NODE_FAIL, then requeued by Slurm
             else:
@@ -335,8 +361,9 @@ class Watcher(threading.Thread):
                 a["slurm_state"] = w.info.state if w.info else "UNKNOWN"
             attrs += [(w.process_id, k, v) for k, v in a.items()]
         t0 = time.monotonic()
-        list(self._pool.map(lambda t: register.add_attributes(self.me.client, self.me.prvkey, t[0], {t[1]: t[2]}),
-                            attrs))
+        list(
+            self._pool.map(lambda t: register.add_attributes(self.me.client, self.me.prvkey, t[0], {t[1]: t[2]}), attrs)
+        )
         log.debug("attributes: %d in %.0f ms", len(attrs), 1000 * (time.monotonic() - t0))
         for (w, out), (how, exc) in zip(items, self._pool.map(lambda it: self._close_one(*it), items)):
             if how in ("success", "failed"):
@@ -370,8 +397,10 @@ class Watcher(threading.Thread):
             return [f"{w.funcname} failed in Slurm job {out.slurm_job_id or w.job_id}: {first}", out.error]
         info = w.info
         state = info.state if info else "UNKNOWN"
-        errors = [f"Slurm job {w.job_id} ended {state}: {EXPLAIN.get(state, 'the job ended without a result')}"
-                  f" (function {w.funcname}, nodes {info.nodes if info and info.nodes else '?'})"]
+        errors = [
+            f"Slurm job {w.job_id} ended {state}: {EXPLAIN.get(state, 'the job ended without a result')}"
+            f" (function {w.funcname}, nodes {info.nodes if info and info.nodes else '?'})"
+        ]
         tail = self._stderr_tail(w)
         if tail:
             errors.append("last lines of stderr:\n" + tail)
@@ -440,14 +469,18 @@ class Watcher(threading.Thread):
                 for pid, line in lines:
                     if pid in active:
                         per.setdefault(pid, []).append(prefix + line)
-                msgs = [(pid, text[i:i + LOG_CHUNK]) for pid, pl in per.items()
-                        for text in ["\n".join(pl)] for i in range(0, len(text), LOG_CHUNK)]
+                msgs = [
+                    (pid, text[i : i + LOG_CHUNK])
+                    for pid, pl in per.items()
+                    for text in ["\n".join(pl)]
+                    for i in range(0, len(text), LOG_CHUNK)
+                ]
                 sends.append((path, bool(lines), msgs))
         all_msgs = [m for _, _, msgs in sends for m in msgs]
         results = list(self._pool.map(self._add_log, all_msgs))
         i = 0
         for path, had_lines, msgs in sends:
-            sent_ok = all(results[i:i + len(msgs)])
+            sent_ok = all(results[i : i + len(msgs)])
             i += len(msgs)
             tail = self._tails.get(str(path))
             if tail is not None and had_lines and sent_ok:
@@ -480,7 +513,7 @@ class Watcher(threading.Thread):
         out = []
         for line in complete:
             if line.startswith(BEGIN):
-                tail.current = line[len(BEGIN):].strip()
+                tail.current = line[len(BEGIN) :].strip()
                 continue
             if line.startswith(END):
                 continue
@@ -513,10 +546,10 @@ class Watcher(threading.Thread):
         # only this process's part of a packed element
         for i in range(len(lines) - 1, -1, -1):
             if lines[i].startswith(BEGIN + w.process_id):
-                lines = lines[i + 1:]
+                lines = lines[i + 1 :]
                 break
         lines = [ln for ln in lines if not ln.startswith(END)]
-        return "\n".join(lines[-self.cfg.stderr_lines:])
+        return "\n".join(lines[-self.cfg.stderr_lines :])
 
     def status(self) -> dict[str, Any]:
         return {"watching": len(self.active), "closed": self.closed_count, "errors": self.errors}

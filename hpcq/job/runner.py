@@ -38,8 +38,11 @@ def job_python_command(python: str | None = None) -> str:
 def _warn_time_limit(signum, frame) -> None:  # noqa: ARG001
     # submitit's default handler would requeue or raise; hpcq lets Slurm end the job so that
     # sacct reports TIMEOUT, which the executor turns into the process error.
-    print("[hpcq] Slurm time-limit warning received; the job will be killed at its time limit",
-          file=sys.stderr, flush=True)
+    print(
+        "[hpcq] Slurm time-limit warning received; the job will be killed at its time limit",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _mark(line: str) -> None:
@@ -51,8 +54,16 @@ def run_one(task: Task) -> Outcome:
     from hpcq import functions
 
     ctx = build_context(task.process_id, task.workdir, task.inputs, task.gpu)
-    out = Outcome(process_id=task.process_id, ok=False, started=time.time(), slurm_job_id=ctx.slurm_job_id,
-                  nodes=ctx.nodes, hostname=ctx.extra.get("hostname", ""), ranks=ctx.size, threads=ctx.threads)
+    out = Outcome(
+        process_id=task.process_id,
+        ok=False,
+        started=time.time(),
+        slurm_job_id=ctx.slurm_job_id,
+        nodes=ctx.nodes,
+        hostname=ctx.extra.get("hostname", ""),
+        ranks=ctx.size,
+        threads=ctx.threads,
+    )
     try:
         # inside the try: a read-only or full results filesystem becomes the process error
         Path(task.workdir).mkdir(parents=True, exist_ok=True)

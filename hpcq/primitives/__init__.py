@@ -18,8 +18,16 @@ _EXPORTS = {
     "PrimitiveJobError": "hpcq.primitives.job",
     "JobTimeout": "hpcq.primitives.job",
 }
-__all__ = ["EstimatorOptions", "EstimatorV2", "JobTimeout", "OptionsError", "PrimitiveJobError",
-           "SamplerOptions", "SamplerV2", "Session"]
+__all__ = [
+    "EstimatorOptions",
+    "EstimatorV2",
+    "JobTimeout",
+    "OptionsError",
+    "PrimitiveJobError",
+    "SamplerOptions",
+    "SamplerV2",
+    "Session",
+]
 
 
 def __getattr__(name: str) -> Any:

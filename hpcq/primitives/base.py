@@ -48,9 +48,13 @@ class _Primitive:
         if not coerced:
             raise ValueError("run(pubs): give at least one PUB")
         session = self._mode if not isinstance(self._mode, str) else None
-        params = {"primitive": self._primitive, "pubs": [encode_pub(p) for p in coerced],
-                  "options": self._exec.model_dump(mode="json"), "h5": self._options.h5,
-                  "label": self._options.label}
+        params = {
+            "primitive": self._primitive,
+            "pubs": [encode_pub(p) for p in coerced],
+            "options": self._exec.model_dump(mode="json"),
+            "h5": self._options.h5,
+            "label": self._options.label,
+        }
         if session is not None:
             params["session"] = session.session_id
         PrimitiveRunParams.model_validate(params)  # the same check the executor makes
@@ -77,22 +81,34 @@ class _Primitive:
         return self._client
 
 
-def spec_for(client, funcname: str, params: dict[str, Any], options, walltime: int | None = None,
-             maxexectime: int | None = None) -> dict[str, Any]:
+def spec_for(
+    client, funcname: str, params: dict[str, Any], options, walltime: int | None = None, maxexectime: int | None = None
+) -> dict[str, Any]:
     """A FuncSpec-shaped dict (hpcq.client.api.Client.submit_specs) for one hpcq primitive process."""
     from hpcq.functions import encode_kwargs
 
     res = options.resources
-    conditions = {"colonyname": client.colony, "executortype": options.executor_type, "dependencies": [],
-                  **res.conditions()}
+    conditions = {
+        "colonyname": client.colony,
+        "executortype": options.executor_type,
+        "dependencies": [],
+        **res.conditions(),
+    }
     if walltime is not None:
         conditions["walltime"] = walltime
     wall = int(conditions["walltime"])
-    spec = {"nodename": f"{options.label}-{uuid.uuid4().hex[:8]}", "funcname": funcname, "args": [],
-            "kwargs": encode_kwargs(params), "priority": 0, "maxwaittime": -1,
-            "maxexectime": maxexectime if maxexectime is not None else wall + options.queue_allowance_s,
-            "maxretries": 0,  # a primitive call runs once: no duplicate results
-            "label": options.label, "conditions": conditions}
+    spec = {
+        "nodename": f"{options.label}-{uuid.uuid4().hex[:8]}",
+        "funcname": funcname,
+        "args": [],
+        "kwargs": encode_kwargs(params),
+        "priority": 0,
+        "maxwaittime": -1,
+        "maxexectime": maxexectime if maxexectime is not None else wall + options.queue_allowance_s,
+        "maxretries": 0,  # a primitive call runs once: no duplicate results
+        "label": options.label,
+        "conditions": conditions,
+    }
     if options.profile:
         spec["env"] = {"HPCQ_PROFILE": options.profile}
     return spec
@@ -100,8 +116,14 @@ def spec_for(client, funcname: str, params: dict[str, Any], options, walltime: i
 
 def submit_call(client, params: dict[str, Any], options, funcname: str = "primitive_run", **spec_kw):
     spec = spec_for(client, funcname, params, options, **spec_kw)
-    return client.submit_specs(f"{options.label}-{uuid.uuid4().hex[:8]}", [spec], workflow=False,
-                               executortype=options.executor_type, kind="primitive", save=False)
+    return client.submit_specs(
+        f"{options.label}-{uuid.uuid4().hex[:8]}",
+        [spec],
+        workflow=False,
+        executortype=options.executor_type,
+        kind="primitive",
+        save=False,
+    )
 
 
 def run_local(primitive: str, params: dict[str, Any], workdir: str | None = None):

@@ -104,7 +104,7 @@ class _Runner:
         if not c.num_parameters:
             return {}
         arr = np.asarray(pub.parameter_values.as_array(c.parameters), dtype=float).reshape(-1, c.num_parameters)
-        return {p: arr[s.start:s.stop, k] for k, p in enumerate(c.parameters)}
+        return {p: arr[s.start : s.stop, k] for k, p in enumerate(c.parameters)}
 
     def seed_of(self, s: Slice) -> int | None:
         return None if self.seed is None else self.seed + seed_step() * s.first
@@ -131,8 +131,13 @@ class _Runner:
             values = np.array([[result.data(j)[p] for p in paulis] for j in range(n)], dtype=float)
             return s, values, dict(result.metadata)
         pub = self.pubs[s.pub]
-        result = self.backend.run([pub.circuit], shots=pub.shots, seed_simulator=self.seed_of(s),
-                                  parameter_binds=[self.binds(s.pub, s)], memory=True).result()
+        result = self.backend.run(
+            [pub.circuit],
+            shots=pub.shots,
+            seed_simulator=self.seed_of(s),
+            parameter_binds=[self.binds(s.pub, s)],
+            memory=True,
+        ).result()
         from qiskit_aer.primitives.sampler_v2 import _prepare_memory
 
         return s, _prepare_memory(result), dict(result.metadata)
@@ -176,8 +181,12 @@ def _assemble_estimator(r: _Runner, i: int, parts: list) -> dict[str, Any]:
     if pub.precision > 0:
         rng = np.random.default_rng(r.seed)
         evs = rng.normal(evs, pub.precision, evs.shape)
-    meta = {"target_precision": pub.precision, "circuit_metadata": pub.circuit.metadata,
-            "simulator_metadata": parts[0][2], "hpcq_slices": len(parts)}
+    meta = {
+        "target_precision": pub.precision,
+        "circuit_metadata": pub.circuit.metadata,
+        "simulator_metadata": parts[0][2],
+        "hpcq_slices": len(parts),
+    }
     return estimator_pub_json(evs, stds, _json_safe(meta))
 
 
@@ -199,10 +208,15 @@ def _assemble_sampler(r: _Runner, i: int, parts: list) -> dict[str, Any]:
     for samples, index in zip(memory_array, np.ndindex(*shape)):
         for it in meas_info:
             arrays[it.creg_name][index] = _samples_to_packed_array(samples, it.num_bits, it.start)
-    meta = {"shots": pub.shots, "circuit_metadata": pub.circuit.metadata, "simulator_metadata": parts[0][2],
-            "hpcq_slices": len(parts)}
-    return sampler_pub_json({it.creg_name: (arrays[it.creg_name], it.num_bits) for it in meas_info}, shape,
-                            _json_safe(meta))
+    meta = {
+        "shots": pub.shots,
+        "circuit_metadata": pub.circuit.metadata,
+        "simulator_metadata": parts[0][2],
+        "hpcq_slices": len(parts),
+    }
+    return sampler_pub_json(
+        {it.creg_name: (arrays[it.creg_name], it.num_bits) for it in meas_info}, shape, _json_safe(meta)
+    )
 
 
 def execute(params: PrimitiveRunParams, comm=None, threads: int | None = None) -> dict[str, Any] | None:
@@ -220,9 +234,14 @@ def execute(params: PrimitiveRunParams, comm=None, threads: int | None = None) -
         by_pub[part[0].pub].append(part)
     assemble = _assemble_estimator if params.primitive == "estimator" else _assemble_sampler
     pubs = [assemble(r, i, by_pub[i]) for i in range(len(r.pubs))]
-    return {"primitive": params.primitive, "pubs": pubs,
-            "metadata": {"version": 2, "hpcq": {"ranks": size, "slices": len(slices),
-                                                "wall_time_s": round(time.perf_counter() - t0, 6)}}}
+    return {
+        "primitive": params.primitive,
+        "pubs": pubs,
+        "metadata": {
+            "version": 2,
+            "hpcq": {"ranks": size, "slices": len(slices), "wall_time_s": round(time.perf_counter() - t0, 6)},
+        },
+    }
 
 
 def primitive_run(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
@@ -233,8 +252,10 @@ def primitive_run(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     comm = mpi_world()
     rank = comm.Get_rank() if comm else 0
     if ctx.size > 1 and (comm.Get_size() if comm else 1) != ctx.size:
-        raise RuntimeError(f"the job has {ctx.size} tasks but the MPI world has "
-                           f"{comm.Get_size() if comm else 1} rank(s): launch the ranks as one MPI world")
+        raise RuntimeError(
+            f"the job has {ctx.size} tasks but the MPI world has "
+            f"{comm.Get_size() if comm else 1} rank(s): launch the ranks as one MPI world"
+        )
     try:
         result = execute(params, comm, threads=max(1, int(ctx.threads or 1)) if ctx.slurm_job_id else None)
         if rank != 0:

@@ -34,6 +34,8 @@ class EstimatorV2(_Primitive, BaseEstimatorV2):
             try:
                 coerced.append(EstimatorPub.coerce(pub, precision))
             except Exception as exc:  # noqa: BLE001 - Qiskit raises ValueError/TypeError/QiskitError
-                raise ValueError(f"pubs[{i}] is not a valid estimator PUB (circuit, observables[, parameter "
-                                 f"values[, precision]]): {exc}") from None
+                raise ValueError(
+                    f"pubs[{i}] is not a valid estimator PUB (circuit, observables[, parameter "
+                    f"values[, precision]]): {exc}"
+                ) from None
         return self._submit(coerced)

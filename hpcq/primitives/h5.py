@@ -26,14 +26,25 @@ def _provenance(params, ctx) -> dict[str, Any]:
     from hpcq.results.h5format import now_iso
 
     return {
-        "hpcq_version": hpcq.__version__, "qiskit_version": qiskit.__version__,
-        "aer_version": qiskit_aer.__version__, "python_version": platform.python_version(),
-        "numpy_version": numpy.__version__, "scipy_version": scipy.__version__, "h5py_version": h5py.__version__,
-        "hostname": socket.gethostname(), "slurm_job_id": ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID", ""),
-        "slurm_nodes": ctx.nodes or os.environ.get("SLURM_JOB_NODELIST", ""), "mpi_ranks": ctx.size,
-        "threads_per_rank": ctx.threads, "colonies_process_id": ctx.process_id, "workflow_id": "",
-        "started": now_iso(), "finished": now_iso(), "wall_time_s": 0.0,
-        "command": f"primitive_run ({params.primitive})", "seeds": [params.options.seed or 0],
+        "hpcq_version": hpcq.__version__,
+        "qiskit_version": qiskit.__version__,
+        "aer_version": qiskit_aer.__version__,
+        "python_version": platform.python_version(),
+        "numpy_version": numpy.__version__,
+        "scipy_version": scipy.__version__,
+        "h5py_version": h5py.__version__,
+        "hostname": socket.gethostname(),
+        "slurm_job_id": ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID", ""),
+        "slurm_nodes": ctx.nodes or os.environ.get("SLURM_JOB_NODELIST", ""),
+        "mpi_ranks": ctx.size,
+        "threads_per_rank": ctx.threads,
+        "colonies_process_id": ctx.process_id,
+        "workflow_id": "",
+        "started": now_iso(),
+        "finished": now_iso(),
+        "wall_time_s": 0.0,
+        "command": f"primitive_run ({params.primitive})",
+        "seeds": [params.options.seed or 0],
         "sweep_json": params.model_dump_json(),
     }
 

@@ -20,9 +20,13 @@ from hpcq.colonyos import ProcessState
 from hpcq.retry import Backoff
 
 POLL = Backoff(base_s=0.01, cap_s=0.5, factor=1.5, jitter=0.1)
-_STATUS = {ProcessState.WAITING: JobStatus.QUEUED, ProcessState.RUNNING: JobStatus.RUNNING,
-           ProcessState.SUCCESS: JobStatus.DONE, ProcessState.FAILED: JobStatus.ERROR,
-           ProcessState.CANCELLED: JobStatus.CANCELLED}
+_STATUS = {
+    ProcessState.WAITING: JobStatus.QUEUED,
+    ProcessState.RUNNING: JobStatus.RUNNING,
+    ProcessState.SUCCESS: JobStatus.DONE,
+    ProcessState.FAILED: JobStatus.ERROR,
+    ProcessState.CANCELLED: JobStatus.CANCELLED,
+}
 _FINAL = (JobStatus.DONE, JobStatus.ERROR, JobStatus.CANCELLED)
 
 

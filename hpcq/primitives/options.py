@@ -65,8 +65,10 @@ class _Common(BaseModel):
             try:
                 nm = NoiseModel.from_backend(self.backend)
             except Exception as exc:  # noqa: BLE001 - any non-backend object
-                raise OptionsError(f"options.backend: cannot take a noise model from {self.backend!r} ({exc}); "
-                                   "pass a BackendV2 such as qiskit_ibm_runtime.fake_provider.FakeManilaV2()") from None
+                raise OptionsError(
+                    f"options.backend: cannot take a noise model from {self.backend!r} ({exc}); "
+                    "pass a BackendV2 such as qiskit_ibm_runtime.fake_provider.FakeManilaV2()"
+                ) from None
         text = None
         if nm is not None:
             if isinstance(nm, dict):
@@ -81,12 +83,20 @@ class _Common(BaseModel):
                 except Exception as exc:  # noqa: BLE001
                     raise OptionsError(f"options.noise_model: not a NoiseModel.to_dict() ({exc})") from None
             if not hasattr(nm, "to_dict"):
-                raise OptionsError(f"options.noise_model: {type(nm).__name__} is not a qiskit_aer NoiseModel; "
-                                   "pass NoiseModel(...) or NoiseModel.to_dict()")
+                raise OptionsError(
+                    f"options.noise_model: {type(nm).__name__} is not a qiskit_aer NoiseModel; "
+                    "pass NoiseModel(...) or NoiseModel.to_dict()"
+                )
             text = noise_model_to_json(nm)
         try:
-            return ExecutionOptions(method=self.method, device=self.device, noise=self.noise, noise_model=text,
-                                    seed=self.seed, parameter_sets_per_task=self.parameter_sets_per_task)
+            return ExecutionOptions(
+                method=self.method,
+                device=self.device,
+                noise=self.noise,
+                noise_model=text,
+                seed=self.seed,
+                parameter_sets_per_task=self.parameter_sets_per_task,
+            )
         except ValidationError as exc:
             raise OptionsError(_format(exc)) from None
 

@@ -40,8 +40,10 @@ def broadcast_shapes(a: list[int], b: list[int]) -> list[int]:
         x = a[-i] if i <= len(a) else 1
         y = b[-i] if i <= len(b) else 1
         if x != y and 1 not in (x, y):
-            raise ValueError(f"observables shape {tuple(a)} and parameter values shape {tuple(b)} do not "
-                             "broadcast; make their shapes compatible (numpy broadcasting rules)")
+            raise ValueError(
+                f"observables shape {tuple(a)} and parameter values shape {tuple(b)} do not "
+                "broadcast; make their shapes compatible (numpy broadcasting rules)"
+            )
         out.append(max(x, y))
     return out[::-1]
 
@@ -75,17 +77,23 @@ class PubPayload(_Strict):
         if not self.parameter_shape or any(d < 0 for d in self.parameter_shape):
             raise ValueError(f"parameter_shape {self.parameter_shape}: give bshape + [number of parameters]")
         if len(self.parameter_values) != _prod(self.parameter_shape):
-            raise ValueError(f"parameter_values has {len(self.parameter_values)} numbers but parameter_shape "
-                             f"{self.parameter_shape} needs {_prod(self.parameter_shape)}")
+            raise ValueError(
+                f"parameter_values has {len(self.parameter_values)} numbers but parameter_shape "
+                f"{self.parameter_shape} needs {_prod(self.parameter_shape)}"
+            )
         if self.observables is not None:
             if len(self.observables) != _prod(self.observables_shape):
-                raise ValueError(f"observables has {len(self.observables)} entries but observables_shape "
-                                 f"{self.observables_shape} needs {_prod(self.observables_shape)}")
+                raise ValueError(
+                    f"observables has {len(self.observables)} entries but observables_shape "
+                    f"{self.observables_shape} needs {_prod(self.observables_shape)}"
+                )
             for i, obs in enumerate(self.observables):
                 for label in obs:
                     if len(label) != self.num_qubits or not set(label) <= PAULI_CHARS:
-                        raise ValueError(f"observables[{i}]: {label!r} is not a Pauli label on {self.num_qubits} "
-                                         "qubits; use I, X, Y, Z, one letter per qubit")
+                        raise ValueError(
+                            f"observables[{i}]: {label!r} is not a Pauli label on {self.num_qubits} "
+                            "qubits; use I, X, Y, Z, one letter per qubit"
+                        )
             broadcast_shapes(self.observables_shape, self.parameter_shape[:-1])
         return self
 
@@ -99,8 +107,16 @@ class PubPayload(_Strict):
         return _prod(self.bshape)
 
 
-Method = Literal["automatic", "statevector", "density_matrix", "matrix_product_state", "stabilizer",
-                 "extended_stabilizer", "unitary", "superop"]
+Method = Literal[
+    "automatic",
+    "statevector",
+    "density_matrix",
+    "matrix_product_state",
+    "stabilizer",
+    "extended_stabilizer",
+    "unitary",
+    "superop",
+]
 
 
 class ExecutionOptions(_Strict):
@@ -112,8 +128,11 @@ class ExecutionOptions(_Strict):
     noise: NoiseSpec | None = None
     noise_model: str | None = Field(None, description="Aer NoiseModel JSON (to_dict(serializable=True))")
     seed: int | None = Field(None, ge=0, lt=2**63)
-    parameter_sets_per_task: int | None = Field(None, ge=1, description="split PUBs into tasks of at most this "
-                                                "many parameter sets (default: spread over the MPI ranks)")
+    parameter_sets_per_task: int | None = Field(
+        None,
+        ge=1,
+        description="split PUBs into tasks of at most this many parameter sets (default: spread over the MPI ranks)",
+    )
 
     @model_validator(mode="after")
     def _one_noise(self):
@@ -180,8 +199,9 @@ class SessionParams(_Strict):
     """kwargs of ``primitive_session``: the job serves calls from its inbox until close, idle
     timeout or walltime."""
 
-    idle_timeout_s: float = Field(300.0, gt=0, le=7 * 86400,
-                                  description="end the session when no call came for this long")
+    idle_timeout_s: float = Field(
+        300.0, gt=0, le=7 * 86400, description="end the session when no call came for this long"
+    )
     poll_s: float = Field(0.02, gt=0, le=5.0, description="inbox polling period")
     label: str = Field("session", max_length=100)
 

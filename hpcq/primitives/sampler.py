@@ -28,10 +28,13 @@ class SamplerV2(_Primitive, BaseSamplerV2):
             try:
                 pub = SamplerPub.coerce(pub, shots)
             except Exception as exc:  # noqa: BLE001
-                raise ValueError(f"pubs[{i}] is not a valid sampler PUB (circuit[, parameter values[, shots]]): "
-                                 f"{exc}") from None
+                raise ValueError(
+                    f"pubs[{i}] is not a valid sampler PUB (circuit[, parameter values[, shots]]): {exc}"
+                ) from None
             if not pub.circuit.cregs:
-                raise ValueError(f"pubs[{i}]: the circuit has no classical registers, so there is nothing to "
-                                 "sample; add measurements (e.g. circuit.measure_all())")
+                raise ValueError(
+                    f"pubs[{i}]: the circuit has no classical registers, so there is nothing to "
+                    "sample; add measurements (e.g. circuit.measure_all())"
+                )
             coerced.append(pub)
         return self._submit(coerced)

@@ -22,8 +22,15 @@ class SessionError(RuntimeError):
 
 
 class Session:
-    def __init__(self, *, options: Any = None, settings: Any = None, idle_timeout_s: float = 300.0,
-                 start_timeout_s: float = 120.0, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        options: Any = None,
+        settings: Any = None,
+        idle_timeout_s: float = 300.0,
+        start_timeout_s: float = 120.0,
+        **kwargs: Any,
+    ):
         from hpcq.client.api import Client
         from hpcq.primitives.params import SessionParams
 
@@ -49,14 +56,18 @@ class Session:
         while True:
             p = self.process()
             if ProcessState(p.state).final:
-                raise SessionError(f"session {self.session_id} ended before it started: "
-                                   + "; ".join(p.errors or [ProcessState(p.state).label]))
+                raise SessionError(
+                    f"session {self.session_id} ended before it started: "
+                    + "; ".join(p.errors or [ProcessState(p.state).label])
+                )
             if self.slurm_job_id(p):
                 return self
             if time.monotonic() > end:
-                raise SessionError(f"session {self.session_id} has no Slurm job after {self.start_timeout_s} s "
-                                   f"(state {ProcessState(p.state).label}); is an hpcq executor of type "
-                                   f"{self._options.executor_type!r} running?")
+                raise SessionError(
+                    f"session {self.session_id} has no Slurm job after {self.start_timeout_s} s "
+                    f"(state {ProcessState(p.state).label}); is an hpcq executor of type "
+                    f"{self._options.executor_type!r} running?"
+                )
             time.sleep(0.1)
 
     def process(self):

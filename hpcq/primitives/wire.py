@@ -43,8 +43,12 @@ def _param_array(circuit, values: BindingsArray) -> np.ndarray:
 def encode_pub(pub: EstimatorPub | SamplerPub) -> dict[str, Any]:
     circuit = pub.circuit
     arr = _param_array(circuit, pub.parameter_values)
-    d: dict[str, Any] = {"circuit": circuit_to_b64(circuit), "num_qubits": circuit.num_qubits,
-                         "parameter_values": arr.ravel().tolist(), "parameter_shape": list(arr.shape)}
+    d: dict[str, Any] = {
+        "circuit": circuit_to_b64(circuit),
+        "num_qubits": circuit.num_qubits,
+        "parameter_values": arr.ravel().tolist(),
+        "parameter_shape": list(arr.shape),
+    }
     if isinstance(pub, EstimatorPub):
         obs = pub.observables
         d["observables"] = [{k: float(np.real(v)) for k, v in o.items()} for o in obs.ravel().tolist()]
@@ -61,10 +65,15 @@ def decode_pub(p: PubPayload, primitive: str) -> EstimatorPub | SamplerPub:
         raise ValueError(f"the circuit has {circuit.num_qubits} qubits but the PUB says {p.num_qubits}")
     arr = np.asarray(p.parameter_values, dtype=float).reshape(p.parameter_shape)
     if arr.shape[-1] != circuit.num_parameters:
-        raise ValueError(f"the circuit has {circuit.num_parameters} parameters but the PUB gives "
-                         f"{arr.shape[-1]} values per parameter set")
-    values = BindingsArray({tuple(circuit.parameters): arr}) if circuit.num_parameters else \
-        BindingsArray(shape=tuple(p.bshape))
+        raise ValueError(
+            f"the circuit has {circuit.num_parameters} parameters but the PUB gives "
+            f"{arr.shape[-1]} values per parameter set"
+        )
+    values = (
+        BindingsArray({tuple(circuit.parameters): arr})
+        if circuit.num_parameters
+        else BindingsArray(shape=tuple(p.bshape))
+    )
     if primitive == "estimator":
         obs = np.empty(len(p.observables), dtype=object)
         for i, o in enumerate(p.observables):
@@ -76,8 +85,11 @@ def decode_pub(p: PubPayload, primitive: str) -> EstimatorPub | SamplerPub:
 
 # -- results -------------------------------------------------------------------------------------
 def _pack(a: np.ndarray) -> dict[str, Any]:
-    return {"dtype": str(a.dtype), "shape": list(a.shape),
-            "b64": base64.b64encode(zlib.compress(np.ascontiguousarray(a).tobytes(), 6)).decode()}
+    return {
+        "dtype": str(a.dtype),
+        "shape": list(a.shape),
+        "b64": base64.b64encode(zlib.compress(np.ascontiguousarray(a).tobytes(), 6)).decode(),
+    }
 
 
 def _unpack(d: dict[str, Any]) -> np.ndarray:
@@ -87,14 +99,22 @@ def _unpack(d: dict[str, Any]) -> np.ndarray:
 
 def estimator_pub_json(evs: np.ndarray, stds: np.ndarray, metadata: dict[str, Any]) -> dict[str, Any]:
     # plain lists: JSON floats round-trip exactly (repr), and the summary stays readable
-    return {"shape": list(evs.shape), "evs": np.asarray(evs, dtype=float).ravel().tolist(),
-            "stds": np.asarray(stds, dtype=float).ravel().tolist(), "metadata": metadata}
+    return {
+        "shape": list(evs.shape),
+        "evs": np.asarray(evs, dtype=float).ravel().tolist(),
+        "stds": np.asarray(stds, dtype=float).ravel().tolist(),
+        "metadata": metadata,
+    }
 
 
-def sampler_pub_json(arrays: dict[str, tuple[np.ndarray, int]], shape: tuple[int, ...],
-                     metadata: dict[str, Any]) -> dict[str, Any]:
-    return {"shape": list(shape), "metadata": metadata,
-            "registers": {name: {"num_bits": nbits, "array": _pack(a)} for name, (a, nbits) in arrays.items()}}
+def sampler_pub_json(
+    arrays: dict[str, tuple[np.ndarray, int]], shape: tuple[int, ...], metadata: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "shape": list(shape),
+        "metadata": metadata,
+        "registers": {name: {"num_bits": nbits, "array": _pack(a)} for name, (a, nbits) in arrays.items()},
+    }
 
 
 def result_from_json(primitive: str, data: dict[str, Any]) -> PrimitiveResult:

@@ -27,9 +27,15 @@ def running_address(data_dir: Path) -> tuple[str, int] | None:
         return None
 
 
-def init_data_dir(data_dir: Path, colony: str = "dev", host: str | None = None,
-                  port: int | None = None, executor_name: str | None = None,
-                  user_name: str = "hpcq-user", tls: bool = False) -> dict[str, str]:
+def init_data_dir(
+    data_dir: Path,
+    colony: str = "dev",
+    host: str | None = None,
+    port: int | None = None,
+    executor_name: str | None = None,
+    user_name: str = "hpcq-user",
+    tls: bool = False,
+) -> dict[str, str]:
     """Create colony + user; return the COLONIES_* values (server key excluded)."""
     data_dir = Path(data_dir)
     if not colony or not colony.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -45,13 +51,21 @@ def init_data_dir(data_dir: Path, colony: str = "dev", host: str | None = None,
                 raise InitError(
                     f"colony {colony!r} already exists in {data_dir}; its private key is only in "
                     "the env file written when it was created. Use that file, or pick another "
-                    "name with --colony")
-            store.db.execute("INSERT INTO colonies (name, colonyid, doc) VALUES (?,?,?)",
-                             (colony, colony_id, dumps({"colonyid": colony_id, "name": colony})))
+                    "name with --colony"
+                )
+            store.db.execute(
+                "INSERT INTO colonies (name, colonyid, doc) VALUES (?,?,?)",
+                (colony, colony_id, dumps({"colonyid": colony_id, "name": colony})),
+            )
             store.db.execute(
                 "INSERT INTO users (colonyname, name, userid, doc) VALUES (?,?,?,?)",
-                (colony, user_name, user_id, dumps({"colonyname": colony, "userid": user_id,
-                                                    "name": user_name, "email": "", "phone": ""})))
+                (
+                    colony,
+                    user_name,
+                    user_id,
+                    dumps({"colonyname": colony, "userid": user_id, "name": user_name, "email": "", "phone": ""}),
+                ),
+            )
     finally:
         store.close()
     addr = running_address(data_dir)
@@ -95,17 +109,28 @@ def make_self_signed(data_dir: Path, hosts: list[str]) -> tuple[Path, Path]:
             names.append(x509.DNSName(h))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_path, key_path = data_dir / "tls.crt", data_dir / "tls.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     from hpcq.config import write_private_file
-    write_private_file(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()).decode())
+
+    write_private_file(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+    )
     return cert_path, key_path

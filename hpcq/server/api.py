@@ -35,8 +35,7 @@ def parse_envelope(body: bytes) -> tuple[str, str, str, dict]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad(f"failed to parse RPC message: body is not JSON ({exc})") from None
     if not isinstance(env, dict):
-        raise bad("failed to parse RPC message: expected a JSON object with payloadtype, "
-                  "payload and signature")
+        raise bad("failed to parse RPC message: expected a JSON object with payloadtype, payload and signature")
     ptype, payload, sig = env.get("payloadtype"), env.get("payload"), env.get("signature", "")
     if not isinstance(ptype, str) or not ptype:
         raise bad("failed to parse RPC message: field 'payloadtype' (string) is required")
@@ -62,8 +61,10 @@ def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
     try:
         ptype, payload, sig, msg = parse_envelope(body)
         if ptype in UNSIGNED:
-            return 200, encode_reply(ptype, {"buildversion": f"hpcq-{__version__}",
-                                             "buildtime": "", "colonies": "v1.9.7", "cancel": "v1.9.12"})
+            return 200, encode_reply(
+                ptype,
+                {"buildversion": f"hpcq-{__version__}", "buildtime": "", "colonies": "v1.9.7", "cancel": "v1.9.12"},
+            )
         if ptype != "assignprocessmsg" and ptype not in HANDLERS:
             raise forbidden(f"invalid rpcMsg.PayloadType: {ptype}")
         try:
@@ -71,8 +72,9 @@ def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
         except SignatureError as exc:
             raise forbidden(str(exc)) from None
         if msg.get("msgtype") != ptype:
-            raise bad(f"failed to parse msg: msg.MsgType ({msg.get('msgtype')!r}) does not match "
-                      f"payloadType ({ptype!r})")
+            raise bad(
+                f"failed to parse msg: msg.MsgType ({msg.get('msgtype')!r}) does not match payloadType ({ptype!r})"
+            )
         store = ctx.store
         if ptype == "assignprocessmsg":
             with store.lock:

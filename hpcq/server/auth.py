@@ -46,8 +46,7 @@ def require_colony_owner(ctx: Ctx, caller: str, colonyname: str) -> dict:
 
 
 def member_executor(ctx: Ctx, caller: str, colonyname: str) -> dict | None:
-    return ctx.store.one(
-        "SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller, colonyname)
+    return ctx.store.one("SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller, colonyname)
 
 
 def require_member(ctx: Ctx, caller: str, colonyname: str, approved: bool = True) -> str:
@@ -69,8 +68,11 @@ def require_assignee(ctx: Ctx, caller: str, process: dict) -> dict:
     """Only the executor the process is assigned to may report on it."""
     if not process["isassigned"] or process["assignedexecutorid"] != caller:
         raise forbidden("Access denied, not assigned executor of process")
-    ex = ctx.store.one("SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller,
-                       process["spec"]["conditions"]["colonyname"])
+    ex = ctx.store.one(
+        "SELECT doc FROM executors WHERE executorid=? AND colonyname=?",
+        caller,
+        process["spec"]["conditions"]["colonyname"],
+    )
     if ex is None:
         raise forbidden("Access denied, executor not found in colony")
     return ex

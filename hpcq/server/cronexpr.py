@@ -13,9 +13,15 @@ _MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep o
 _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
 _BOUNDS = [(0, 59, {}), (0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 6, _DAYS)]
 _FIELDS = ("second", "minute", "hour", "day of month", "month", "day of week")
-_DESCRIPTORS = {"@yearly": "0 0 0 1 1 *", "@annually": "0 0 0 1 1 *", "@monthly": "0 0 0 1 * *",
-                "@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@midnight": "0 0 0 * * *",
-                "@hourly": "0 0 * * * *"}
+_DESCRIPTORS = {
+    "@yearly": "0 0 0 1 1 *",
+    "@annually": "0 0 0 1 1 *",
+    "@monthly": "0 0 0 1 * *",
+    "@weekly": "0 0 0 * * 0",
+    "@daily": "0 0 0 * * *",
+    "@midnight": "0 0 0 * * *",
+    "@hourly": "0 0 * * * *",
+}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
@@ -104,9 +110,9 @@ def _field(text: str, i: int) -> tuple[frozenset, bool]:
 def parse(expr: str) -> Schedule:
     expr = (expr or "").strip()
     if not expr:
-        raise CronError("empty cron expression: give six fields, e.g. \"0/5 * * * * *\" (every 5 s)")
+        raise CronError('empty cron expression: give six fields, e.g. "0/5 * * * * *" (every 5 s)')
     if expr.startswith("@every "):
-        spec = expr[len("@every "):].strip()
+        spec = expr[len("@every ") :].strip()
         parts = _DURATION.findall(spec)
         if not parts or "".join(n + u for n, u in parts) != spec:
             raise CronError(f"failed to parse duration {spec!r} (use e.g. 1h30m, 10s)")
@@ -117,8 +123,10 @@ def parse(expr: str) -> Schedule:
         expr = _DESCRIPTORS[expr]
     fields = expr.split()
     if len(fields) != 6:
-        raise CronError(f"expected exactly 6 fields (second minute hour day-of-month month "
-                        f"day-of-week), found {len(fields)}: {expr!r}")
+        raise CronError(
+            f"expected exactly 6 fields (second minute hour day-of-month month "
+            f"day-of-week), found {len(fields)}: {expr!r}"
+        )
     parsed = [_field(f, i) for i, f in enumerate(fields)]
     return Schedule(sets=tuple(p[0] for p in parsed), dom_star=parsed[3][1], dow_star=parsed[5][1])
 

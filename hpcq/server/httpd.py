@@ -53,6 +53,7 @@ def server_prvkey(data_dir: Path) -> str:
     path = Path(data_dir) / KEY_NAME
     if path.exists():
         from hpcq.config import check_private_file
+
         check_private_file(path)
         return path.read_text().strip()
     key = new_prvkey()
@@ -75,8 +76,9 @@ def open_ctx(cfg: ServerConfig) -> Ctx:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # specs and logs: owner only
     other = running_pid(data_dir)
     if other:
-        raise SystemExit(f"another hpcq server (pid {other}) is serving {data_dir}; stop it first "
-                         "or use another --data-dir")
+        raise SystemExit(
+            f"another hpcq server (pid {other}) is serving {data_dir}; stop it first or use another --data-dir"
+        )
     try:
         server_id = id_from_prvkey(server_prvkey(data_dir))
     except SignatureError as exc:
@@ -84,9 +86,14 @@ def open_ctx(cfg: ServerConfig) -> Ctx:
     store = Store(data_dir / DB_NAME)
     with store.lock, store.tx():
         store.meta_set("serverid", server_id)
-    return Ctx(store=store, server_id=server_id, allow_reregister=cfg.allow_reregister,
-               stale_executor_s=cfg.stale_executor_s, cleanup_interval_s=cfg.cleanup_interval_s,
-               sweep_interval_s=cfg.sweep_interval_s)
+    return Ctx(
+        store=store,
+        server_id=server_id,
+        allow_reregister=cfg.allow_reregister,
+        stale_executor_s=cfg.stale_executor_s,
+        cleanup_interval_s=cfg.cleanup_interval_s,
+        sweep_interval_s=cfg.sweep_interval_s,
+    )
 
 
 def make_handler(ctx: Ctx, max_body: int):
@@ -173,8 +180,11 @@ def make_handler(ctx: Ctx, max_body: int):
                 return
             if length > max_body:
                 self.close_connection = True
-                self._send(*api.error_reply(RPCError(
-                    413, f"request body of {length} bytes exceeds the limit of {max_body} bytes")))
+                self._send(
+                    *api.error_reply(
+                        RPCError(413, f"request body of {length} bytes exceeds the limit of {max_body} bytes")
+                    )
+                )
                 return
             body = self.rfile.read(length)
             self._send(*api.handle(ctx, body))
@@ -225,10 +235,10 @@ def serve(cfg: ServerConfig, ready=None) -> None:
             log.info("removed %d stale executor(s)", n)
 
     workers = [
-        threading.Thread(target=_loop, args=(stop, cfg.sweep_interval_s, sweep, "timeout sweep"),
-                         daemon=True),
-        threading.Thread(target=_loop, args=(stop, cfg.cleanup_interval_s, cleanup,
-                                             "stale-executor cleanup"), daemon=True),
+        threading.Thread(target=_loop, args=(stop, cfg.sweep_interval_s, sweep, "timeout sweep"), daemon=True),
+        threading.Thread(
+            target=_loop, args=(stop, cfg.cleanup_interval_s, cleanup, "stale-executor cleanup"), daemon=True
+        ),
     ]
     for w in workers:
         w.start()
@@ -241,13 +251,20 @@ def serve(cfg: ServerConfig, ready=None) -> None:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
     info_path = Path(cfg.data_dir) / INFO_NAME
-    info = {"host": host, "port": port, "pid": os.getpid(), "url": f"{scheme}://{host}:{port}/api",
-            "serverid": ctx.server_id, "started": time.time()}
+    info = {
+        "host": host,
+        "port": port,
+        "pid": os.getpid(),
+        "url": f"{scheme}://{host}:{port}/api",
+        "serverid": ctx.server_id,
+        "started": time.time(),
+    }
     tmp = info_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info))
     os.replace(tmp, info_path)
-    log.info("hpcq colonies server on %s://%s:%d (data %s, server id %s)", scheme, host, port,
-             cfg.data_dir, ctx.server_id)
+    log.info(
+        "hpcq colonies server on %s://%s:%d (data %s, server id %s)", scheme, host, port, cfg.data_dir, ctx.server_id
+    )
     if ready is not None:
         ready(httpd)
     try:

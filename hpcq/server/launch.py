@@ -51,31 +51,46 @@ class ServerHandle:
 
     def _launch(self, port: int, timeout: float) -> None:
         info = self.data_dir / INFO_NAME  # ready once it names our pid
-        cmd = [sys.executable, "-m", "hpcq.server", "start", "--data-dir", str(self.data_dir),
-               "--host", self.host, "--port", str(port), *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hpcq.server",
+            "start",
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            *self.args,
+        ]
         env = dict(os.environ, **(self.env or {}))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         env=env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerStartError(f"server exited with {self.proc.returncode}; log: "
-                                       f"{self.log_path}\n{self.log_path.read_text()[-2000:]}")
+                raise ServerStartError(
+                    f"server exited with {self.proc.returncode}; log: "
+                    f"{self.log_path}\n{self.log_path.read_text()[-2000:]}"
+                )
             try:
                 data = json.loads(info.read_text())
                 if data.get("pid") == self.proc.pid:
                     self.port = int(data["port"])
-                    if requests.get(f"{self.base_url}/health", timeout=2,
-                                    verify=self.tls_cert or True).status_code == 200:
+                    if (
+                        requests.get(f"{self.base_url}/health", timeout=2, verify=self.tls_cert or True).status_code
+                        == 200
+                    ):
                         return
             except (OSError, ValueError, requests.RequestException):
                 pass
             time.sleep(0.05)
         self.kill()
-        raise ServerStartError(f"server did not answer /health within {timeout}s; log: "
-                               f"{self.log_path}")
+        raise ServerStartError(f"server did not answer /health within {timeout}s; log: {self.log_path}")
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM and wait (clean shutdown); SIGKILL if it does not exit in time."""
@@ -110,24 +125,28 @@ class ServerHandle:
         self.stop()
 
 
-def start_server(data_dir: Path | str, host: str = "127.0.0.1", port: int = 0,
-                 args: list[str] | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 20.0) -> ServerHandle:
+def start_server(
+    data_dir: Path | str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 20.0,
+) -> ServerHandle:
     """Launch ``python -m hpcq.server start`` and wait for /health. Port 0 picks a free port
     (the server writes the bound port to <data_dir>/server.json)."""
-    handle = ServerHandle(data_dir=Path(data_dir), host=host, port=port, args=list(args or []),
-                          env=env)
+    handle = ServerHandle(data_dir=Path(data_dir), host=host, port=port, args=list(args or []), env=env)
     handle._launch(port, timeout)
     return handle
 
 
-def init_colony(handle_or_data_dir: ServerHandle | Path | str, colony: str = "dev",
-                env_file: Path | str | None = None, **kw) -> dict[str, str]:
+def init_colony(
+    handle_or_data_dir: ServerHandle | Path | str, colony: str = "dev", env_file: Path | str | None = None, **kw
+) -> dict[str, str]:
     """Create a colony + user key; write ``env_file`` (0600) if given; return the COLONIES_* values."""
     if isinstance(handle_or_data_dir, ServerHandle):
         h = handle_or_data_dir
-        data_dir, kw = h.data_dir, dict(kw, host=kw.get("host") or h.host,
-                                        port=kw.get("port") or h.port)
+        data_dir, kw = h.data_dir, dict(kw, host=kw.get("host") or h.host, port=kw.get("port") or h.port)
     else:
         data_dir = Path(handle_or_data_dir)
     if env_file is not None:

@@ -65,8 +65,10 @@ def serve(ctx: Ctx, body: bytes, send) -> bool:
     server just drops the socket there, which is what makes ``wait()`` raise)."""
     ptype, payload, sig, msg = api.parse_envelope(body)
     if ptype not in ("subscribeprocessmsg", "subscribechannelmsg"):
-        raise forbidden(f"invalid rpcMsg.PayloadType for /pubsub: {ptype} (only "
-                        "subscribeprocessmsg and subscribechannelmsg are supported)")
+        raise forbidden(
+            f"invalid rpcMsg.PayloadType for /pubsub: {ptype} (only "
+            "subscribeprocessmsg and subscribechannelmsg are supported)"
+        )
     try:
         caller = recover_id(payload, sig)
     except SignatureError as exc:

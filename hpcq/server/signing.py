@@ -62,4 +62,3 @@ def recover_id(payload_b64: str, signature_hex: str) -> str:
     # No separate verify: recovery computes Q = r^-1 (sR - zG), for which (r, s) verifies by
     # construction (and libsecp256k1 refuses r/s that recover nothing); low-s is checked above.
     return pubkey_id(pub)
-

@@ -85,8 +85,7 @@ class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
-                                  timeout=30)
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a crash of this process (SIGKILL);
@@ -143,11 +142,27 @@ class Store:
             " waitforparents, prioritytime, processgraphid, submissiontime, starttime, endtime,"
             " waitdeadline, execdeadline, maxwaittime, maxexectime, label, initiatorname, doc)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (p["processid"], spec["conditions"]["colonyname"], p["state"],
-             spec["conditions"]["executortype"], int(p["isassigned"]), int(p["waitforparents"]),
-             p["prioritytime"], p["processgraphid"], p["submissiontime"], p["starttime"],
-             p["endtime"], p["waitdeadline"], p["execdeadline"], spec["maxwaittime"],
-             spec["maxexectime"], spec.get("label") or "", p["initiatorname"], dumps(p)))
+            (
+                p["processid"],
+                spec["conditions"]["colonyname"],
+                p["state"],
+                spec["conditions"]["executortype"],
+                int(p["isassigned"]),
+                int(p["waitforparents"]),
+                p["prioritytime"],
+                p["processgraphid"],
+                p["submissiontime"],
+                p["starttime"],
+                p["endtime"],
+                p["waitdeadline"],
+                p["execdeadline"],
+                spec["maxwaittime"],
+                spec["maxexectime"],
+                spec.get("label") or "",
+                p["initiatorname"],
+                dumps(p),
+            ),
+        )
 
     def get_process(self, processid: str) -> dict | None:
         return self.one("SELECT doc FROM processes WHERE processid=?", processid)

@@ -15,20 +15,28 @@ def sweep(ctx: Ctx) -> None:
     """maxexectime expiry (requeue with retries+1, or FAILED after maxretries) and maxwaittime."""
     now = now_ns()
     expired = ctx.store.all(
-        "SELECT doc FROM processes WHERE state=? AND maxexectime!=-1 AND execdeadline<?", S.RUNNING, now)
+        "SELECT doc FROM processes WHERE state=? AND maxexectime!=-1 AND execdeadline<?", S.RUNNING, now
+    )
     for p in expired:
         maxretries = p["spec"]["maxretries"]
         if maxretries > -1 and p["retries"] >= maxretries:
             mark_failed(ctx, p, [EXEC_TIMEOUT_MSG])
             continue
         maxwait = p["spec"]["maxwaittime"]
-        p.update(state=S.WAITING, isassigned=False, assignedexecutorid="", retries=p["retries"] + 1,
-                 endtime=now, execdeadline=0,
-                 waitdeadline=deadline(now, maxwait))
+        p.update(
+            state=S.WAITING,
+            isassigned=False,
+            assignedexecutorid="",
+            retries=p["retries"] + 1,
+            endtime=now,
+            execdeadline=0,
+            waitdeadline=deadline(now, maxwait),
+        )
         ctx.store.put_process(p)
         ctx.store.cond.notify_all()
-    late = ctx.store.all("SELECT doc FROM processes WHERE state=? AND maxwaittime NOT IN (0, -1)"
-                         " AND waitdeadline<?", S.WAITING, now)
+    late = ctx.store.all(
+        "SELECT doc FROM processes WHERE state=? AND maxwaittime NOT IN (0, -1) AND waitdeadline<?", S.WAITING, now
+    )
     for p in late:
         current = ctx.store.get_process(p["processid"])  # a graph may have changed it already
         if current and current["state"] == S.WAITING:
@@ -38,10 +46,10 @@ def sweep(ctx: Ctx) -> None:
 def cleanup_stale_executors(ctx: Ctx) -> int:
     cutoff = now_ns() - int(ctx.stale_executor_s * 1e9)
     db = ctx.store.db
-    stale = db.execute("SELECT colonyname, executorname FROM executors WHERE lastheard!=0 AND "
-                       "lastheard<?", (cutoff,)).fetchall()
+    stale = db.execute(
+        "SELECT colonyname, executorname FROM executors WHERE lastheard!=0 AND lastheard<?", (cutoff,)
+    ).fetchall()
     for row in stale:
         db.execute("DELETE FROM executors WHERE colonyname=? AND executorname=?", tuple(row))
         db.execute("DELETE FROM functions WHERE colonyname=? AND executorname=?", tuple(row))
     return len(stale)
-

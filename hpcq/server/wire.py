@@ -47,8 +47,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 def check_id(value: Any, what: str) -> str:
     """An object id as the real server requires it (64 lowercase hex characters)."""
     if not isinstance(value, str) or not _HEX64.match(value):
-        raise bad(f"invalid {what} {value!r}: must be 64 lowercase hex characters (an id from "
-                  "a private key)")
+        raise bad(f"invalid {what} {value!r}: must be 64 lowercase hex characters (an id from a private key)")
     return value
 
 
@@ -111,13 +110,14 @@ _MEM_RE = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
 
 
 def norm_mem(value: Any, fieldname: str) -> str:
-    """"" -> "0Mi", "10Gi" -> "10240Mi"; an unknown unit is refused like the real parser does."""
+    """ "" -> "0Mi", "10Gi" -> "10240Mi"; an unknown unit is refused like the real parser does."""
     if value in (None, ""):
         return "0Mi"
     m = _MEM_RE.match(str(value))
     if not m or (m.group(2) and m.group(2) not in _MEM_UNITS):
-        raise bad(f"failed to parse {fieldname} {value!r}: use an integer with unit Ki, Mi, Gi "
-                  "or Ti (e.g. \"512Mi\", \"4Gi\")")
+        raise bad(
+            f'failed to parse {fieldname} {value!r}: use an integer with unit Ki, Mi, Gi or Ti (e.g. "512Mi", "4Gi")'
+        )
     n, unit = int(m.group(1)), m.group(2)
     if not unit:  # plain bytes
         return f"{n // (1024 * 1024)}Mi"
@@ -129,7 +129,7 @@ def mem_mib(value: str) -> int:
 
 
 def norm_cpu(value: Any) -> str:
-    """"<n>m" is kept; anything else silently becomes "0m" (the real server's quirk)."""
+    """ "<n>m" is kept; anything else silently becomes "0m" (the real server's quirk)."""
     s = str(value or "").strip()
     if s.endswith("m") and s[:-1].isdigit():
         return f"{int(s[:-1])}m"

@@ -27,8 +27,10 @@ def resolve_device(requested: str) -> str:
     """auto -> GPU when Aer reports one, else CPU; GPU without one is an error."""
     devs = available_devices()
     if requested == "GPU" and "GPU" not in devs:
-        raise RuntimeError("device: 'GPU' requested but this qiskit-aer reports only "
-                           f"{', '.join(devs)}; install qiskit-aer-gpu on a GPU node or use device 'auto'")
+        raise RuntimeError(
+            "device: 'GPU' requested but this qiskit-aer reports only "
+            f"{', '.join(devs)}; install qiskit-aer-gpu on a GPU node or use device 'auto'"
+        )
     if requested in ("auto", "GPU") and "GPU" in devs:
         return "GPU"
     return "CPU"

@@ -40,7 +40,7 @@ def excitations(norb: int, nelec: tuple[int, int]) -> list[tuple[tuple[int, ...]
     occ_b, vir_b = [norb + i for i in range(nb)], [norb + i for i in range(nb, norb)]
     ex: list = [((a,), (i,)) for i in occ_a for a in vir_a]
     ex += [((a,), (i,)) for i in occ_b for a in vir_b]
-    pairs = lambda xs: [(x, y) for k, x in enumerate(xs) for y in xs[k + 1:]]  # noqa: E731
+    pairs = lambda xs: [(x, y) for k, x in enumerate(xs) for y in xs[k + 1 :]]  # noqa: E731
     ex += [((a, b), (i, j)) for i, j in pairs(occ_a) for a, b in pairs(vir_a)]
     ex += [((a, b), (i, j)) for i in occ_a for j in occ_b for a in vir_a for b in vir_b]
     ex += [((a, b), (i, j)) for i, j in pairs(occ_b) for a, b in pairs(vir_b)]
@@ -78,8 +78,10 @@ def _file_circuit(spec: AnsatzSpec, n_qubits: int) -> QuantumCircuit:
     name, raw = source_bytes(spec.file, spec.data, "base64" if spec.kind == "qpy" else "text", f"{spec.kind} ansatz")
     qc = load_circuit(name, raw, spec.kind)
     if qc.num_qubits != n_qubits:
-        raise ProblemFileError(f"{name}: the circuit has {qc.num_qubits} qubits but the problem {n_qubits}; "
-                               "match the Hamiltonian's qubit count")
+        raise ProblemFileError(
+            f"{name}: the circuit has {qc.num_qubits} qubits but the problem {n_qubits}; "
+            "match the Hamiltonian's qubit count"
+        )
     if qc.num_clbits or any(i.operation.name == "measure" for i in qc.data):
         qc = qc.remove_final_measurements(inplace=False)
     if qc.num_clbits:
@@ -92,8 +94,10 @@ def _file_circuit(spec: AnsatzSpec, n_qubits: int) -> QuantumCircuit:
 def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = None) -> QuantumCircuit:
     if spec.kind == "uccsd":
         if problem is None or problem.kind not in CHEMISTRY:
-            raise ValueError("ansatz uccsd needs a chemistry problem (molecule, fcidump, pauli with "
-                             "num_particles, h2); use a hardware-efficient ansatz for spin chains")
+            raise ValueError(
+                "ansatz uccsd needs a chemistry problem (molecule, fcidump, pauli with "
+                "num_particles, h2); use a hardware-efficient ansatz for spin chains"
+            )
         return uccsd_circuit(problem, spec.reps if spec.reps else 1)
     if spec.kind in ("qasm3", "qpy"):
         return _file_circuit(spec, n_qubits)
@@ -102,10 +106,12 @@ def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = 
     elif spec.kind == "real_amplitudes":
         body = real_amplitudes(n_qubits, reps=spec.reps, entanglement=spec.entanglement)
     else:
-        body = n_local(n_qubits, spec.rotation_blocks, spec.entanglement_blocks,
-                       entanglement=spec.entanglement, reps=spec.reps)
-    hf = spec.initial_state == "hf" or (spec.initial_state == "auto" and problem is not None
-                                        and problem.kind in ("molecule", "fcidump", "pauli"))
+        body = n_local(
+            n_qubits, spec.rotation_blocks, spec.entanglement_blocks, entanglement=spec.entanglement, reps=spec.reps
+        )
+    hf = spec.initial_state == "hf" or (
+        spec.initial_state == "auto" and problem is not None and problem.kind in ("molecule", "fcidump", "pauli")
+    )
     if not hf:
         return body
     if problem is None or problem.kind not in CHEMISTRY:
@@ -130,5 +136,8 @@ def transpiled_size(circ: QuantumCircuit, seed: int = 0) -> dict[str, int]:
 
     tqc = transpile(circ, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=seed)
     ops = tqc.count_ops()
-    return {"n_params": circ.num_parameters, "depth": tqc.depth(),
-            "two_qubit_gates": int(sum(v for k, v in ops.items() if k in ("cx", "cz", "ecr", "swap")))}
+    return {
+        "n_params": circ.num_parameters,
+        "depth": tqc.depth(),
+        "two_qubit_gates": int(sum(v for k, v in ops.items() if k in ("cx", "cz", "ecr", "swap"))),
+    }

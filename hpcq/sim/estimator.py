@@ -143,16 +143,20 @@ class TrajectoryEstimate:
     shots: int
 
 
-def trajectory_energies(run_block: Callable[[int, int, int], np.ndarray], shots: int, seed: int,
-                        comm=None, block: int = TRAJECTORY_BLOCK) -> TrajectoryEstimate:
+def trajectory_energies(
+    run_block: Callable[[int, int, int], np.ndarray], shots: int, seed: int, comm=None, block: int = TRAJECTORY_BLOCK
+) -> TrajectoryEstimate:
     """Noisy-statevector estimate over ``shots`` trajectories, blocks shared round-robin by the ranks
     of ``comm`` (None: all here). ``run_block(b, seed_b, shots_b)`` returns the per-shot energies,
     shape (points, shots_b). Every rank gets the same combined mean and standard error, identical
     for any rank count: blocks are combined in block order, whoever ran them."""
     sizes = block_sizes(shots, block)
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
-    mine = {b: np.asarray(run_block(b, block_seed(seed, b), s), dtype=float)
-            for b, s in enumerate(sizes) if b % size == rank}
+    mine = {
+        b: np.asarray(run_block(b, block_seed(seed, b), s), dtype=float)
+        for b, s in enumerate(sizes)
+        if b % size == rank
+    }
     if comm is not None and size > 1:
         from hpcq.worker.dispatch import polling_allgather
 

@@ -73,9 +73,18 @@ def _primitive_integrals(R: float):
                                     Q = (c * C + d * D) / q
                                     kcd = math.exp(-c * d / q * float(np.dot(C - D, C - D)))
                                     pq2 = float(np.dot(P - Q, P - Q))
-                                    val += (ca * cb * cc * cd * 2.0 * math.pi ** 2.5
-                                            / (p * q * math.sqrt(p + q)) * kab * kcd
-                                            * _boys0(p * q / (p + q) * pq2))
+                                    val += (
+                                        ca
+                                        * cb
+                                        * cc
+                                        * cd
+                                        * 2.0
+                                        * math.pi**2.5
+                                        / (p * q * math.sqrt(p + q))
+                                        * kab
+                                        * kcd
+                                        * _boys0(p * q / (p + q) * pq2)
+                                    )
                     eri[i, j, k_, m] = val
     return S, T + V, eri
 

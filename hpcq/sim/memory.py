@@ -58,8 +58,10 @@ def _check(n: int, method: str, precision: str) -> None:
     if precision not in AMPLITUDE_BYTES:
         raise SizingError(f"precision must be 'double' or 'single', got {precision!r}")
     if method not in METHODS:
-        raise SizingError(f"cannot size method {method!r}; use one of: {', '.join(METHODS)} "
-                          "(resolve 'automatic' first: TaskSpec.resolved_method)")
+        raise SizingError(
+            f"cannot size method {method!r}; use one of: {', '.join(METHODS)} "
+            "(resolve 'automatic' first: TaskSpec.resolved_method)"
+        )
 
 
 def mps_bond(n: int, bond_dimension: int | None) -> int:
@@ -104,8 +106,16 @@ class Footprint:
         return f"{self.label}: state {fmt_bytes(self.state_bytes)}, {fmt_bytes(self.rank_bytes)} per rank{gpu}"
 
 
-def footprint(n: int, method: str, precision: str = "double", *, ranks: int = 1, gpus_per_rank: int = 0,
-              bond_dimension: int | None = None, dense_results: bool | None = None) -> Footprint:
+def footprint(
+    n: int,
+    method: str,
+    precision: str = "double",
+    *,
+    ranks: int = 1,
+    gpus_per_rank: int = 0,
+    bond_dimension: int | None = None,
+    dense_results: bool | None = None,
+) -> Footprint:
     """Per-rank (and per-GPU) bytes to simulate ``n`` qubits with Aer ``method``.
 
     ``ranks`` > 1 means ONE state distributed over that many ranks (statevector only, power of two,
@@ -113,14 +123,20 @@ def footprint(n: int, method: str, precision: str = "double", *, ranks: int = 1,
     ``dense_results``: the runner keeps full distributions (default: n <= DENSE_MAX_QUBITS)."""
     state = state_bytes(n, method, precision, bond_dimension)
     if ranks < 1 or ranks & (ranks - 1):
-        raise SizingError(f"ranks={ranks}: a distributed statevector needs a power-of-two rank count "
-                          "(1, 2, 4, ...); set processespernode x nodes accordingly")
+        raise SizingError(
+            f"ranks={ranks}: a distributed statevector needs a power-of-two rank count "
+            "(1, 2, 4, ...); set processespernode x nodes accordingly"
+        )
     if ranks > 1 and method != "statevector":
-        raise SizingError(f"method {method!r} cannot be distributed over ranks (Aer distributes only "
-                          "statevector); use distribute: false, or method statevector")
+        raise SizingError(
+            f"method {method!r} cannot be distributed over ranks (Aer distributes only "
+            "statevector); use distribute: false, or method statevector"
+        )
     if ranks > 1 and ranks.bit_length() - 1 > n - 2:
-        raise SizingError(f"{n} qubits cannot be split over {ranks} ranks (each rank needs a chunk of at "
-                          "least 2 qubits); use fewer ranks")
+        raise SizingError(
+            f"{n} qubits cannot be split over {ranks} ranks (each rank needs a chunk of at "
+            "least 2 qubits); use fewer ranks"
+        )
     dense = n <= DENSE_MAX_QUBITS if dense_results is None else dense_results
     # full distributions: final statevector (complex128) + two probability vectors, on rank 0
     results = (16 + 2 * 8) * (1 << n) if dense else 0
@@ -156,16 +172,29 @@ def fits(fp: Footprint, mem_per_rank_bytes: float, gpu_mem_bytes: float = 0) -> 
     return not fp.gpus_per_rank or fp.gpu_bytes <= gpu_mem_bytes
 
 
-def max_qubits(method: str, precision: str, mem_per_rank_bytes: float, *, ranks: int = 1,
-               gpus_per_rank: int = 0, gpu_mem_bytes: float = 0, bond_dimension: int | None = None,
-               limit: int = 4096) -> int:
+def max_qubits(
+    method: str,
+    precision: str,
+    mem_per_rank_bytes: float,
+    *,
+    ranks: int = 1,
+    gpus_per_rank: int = 0,
+    gpu_mem_bytes: float = 0,
+    bond_dimension: int | None = None,
+    limit: int = 4096,
+) -> int:
     """The largest qubit count whose footprint fits (0 if none); MPS and tableaux grow slowly, so
     the search stops at ``limit``."""
     lo = 0
     for n in range(max(1, 2 * (ranks.bit_length() - 1) or 1), limit + 1):
         try:
-            ok = fits(footprint(n, method, precision, ranks=ranks, gpus_per_rank=gpus_per_rank,
-                                bond_dimension=bond_dimension), mem_per_rank_bytes, gpu_mem_bytes)
+            ok = fits(
+                footprint(
+                    n, method, precision, ranks=ranks, gpus_per_rank=gpus_per_rank, bond_dimension=bond_dimension
+                ),
+                mem_per_rank_bytes,
+                gpu_mem_bytes,
+            )
         except SizingError:
             ok = False
         if ok:
@@ -208,18 +237,36 @@ def blocking_qubits(n: int, ranks: int, precision: str = "double", mem_per_rank_
     return b
 
 
-def advice(n: int, method: str, precision: str, mem_per_rank_bytes: float, *, gpus_per_rank: int = 0,
-           gpu_mem_bytes: float = 0, bond_dimension: int | None = None) -> str:
+def advice(
+    n: int,
+    method: str,
+    precision: str,
+    mem_per_rank_bytes: float,
+    *,
+    gpus_per_rank: int = 0,
+    gpu_mem_bytes: float = 0,
+    bond_dimension: int | None = None,
+) -> str:
     """What would fit in this much memory per rank, as a phrase for a refusal message (the
     executor adds distributed layouts from the profile's nodes: hpcq.executor.sizing)."""
     parts = []
-    best = max_qubits(method, precision, mem_per_rank_bytes, gpus_per_rank=gpus_per_rank,
-                      gpu_mem_bytes=gpu_mem_bytes, bond_dimension=bond_dimension)
-    parts.append(f"at most {best} qubits with {method} ({precision}) per rank" if best
-                 else f"no {method} ({precision}) simulation at all in {fmt_bytes(mem_per_rank_bytes)} per rank")
+    best = max_qubits(
+        method,
+        precision,
+        mem_per_rank_bytes,
+        gpus_per_rank=gpus_per_rank,
+        gpu_mem_bytes=gpu_mem_bytes,
+        bond_dimension=bond_dimension,
+    )
+    parts.append(
+        f"at most {best} qubits with {method} ({precision}) per rank"
+        if best
+        else f"no {method} ({precision}) simulation at all in {fmt_bytes(mem_per_rank_bytes)} per rank"
+    )
     if method in STATE_EXPONENT and precision == "double":
-        single = max_qubits(method, "single", mem_per_rank_bytes, gpus_per_rank=gpus_per_rank,
-                            gpu_mem_bytes=gpu_mem_bytes)
+        single = max_qubits(
+            method, "single", mem_per_rank_bytes, gpus_per_rank=gpus_per_rank, gpu_mem_bytes=gpu_mem_bytes
+        )
         if single > best:
             parts.append(f"{single} in single precision")
     if method == "density_matrix":

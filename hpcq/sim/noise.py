@@ -24,15 +24,15 @@ def fake_backend(name: str):
     try:
         from qiskit_ibm_runtime import fake_provider
     except ImportError as exc:  # pragma: no cover - extra not installed
-        raise RuntimeError(f"noise kind 'fake_backend' needs qiskit-ibm-runtime ({exc}); "
-                           "pip install 'hpcq[fake-backends]'") from None
+        raise RuntimeError(
+            f"noise kind 'fake_backend' needs qiskit-ibm-runtime ({exc}); pip install 'hpcq[fake-backends]'"
+        ) from None
     return getattr(fake_provider, name)()
 
 
 def build_noise_model(spec: NoiseSpec):
     """Aer NoiseModel for ``spec`` (None for kind 'none')."""
-    from qiskit_aer.noise import (NoiseModel, ReadoutError, depolarizing_error, pauli_error,
-                                  thermal_relaxation_error)
+    from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error, pauli_error, thermal_relaxation_error
 
     k = spec.kind
     if k == "none":

@@ -65,8 +65,9 @@ def _gradient_points(x: np.ndarray, kind: str) -> tuple[np.ndarray, float]:
     return X, (2.0 if kind == "parameter_shift" else 2.0 * s)
 
 
-def minimize(spec: OptimizerSpec, fun_batch: FunBatch, x0: np.ndarray, seed: int,
-             gradient: str | None = None) -> OptResult:
+def minimize(
+    spec: OptimizerSpec, fun_batch: FunBatch, x0: np.ndarray, seed: int, gradient: str | None = None
+) -> OptResult:
     f = _Counted(fun_batch)
     x0 = np.asarray(x0, dtype=float)
     if spec.kind == "cobyla":
@@ -89,7 +90,7 @@ def minimize(spec: OptimizerSpec, fun_batch: FunBatch, x0: np.ndarray, seed: int
             X, div = _gradient_points(np.asarray(x, float), kind)
             vals = f.batch(X)
             n = len(x)
-            return float(vals[0]), (vals[1:n + 1] - vals[n + 1:]) / div
+            return float(vals[0]), (vals[1 : n + 1] - vals[n + 1 :]) / div
 
         def cb(xk):
             xk = np.asarray(xk, float)
@@ -98,8 +99,7 @@ def minimize(spec: OptimizerSpec, fun_batch: FunBatch, x0: np.ndarray, seed: int
             tf.append(f.one(xk) if v is None else v)
 
         opts = {"maxiter": spec.maxiter}
-        res = scipy_minimize(obj, x0, jac=True, method="L-BFGS-B", tol=spec.tol, options=opts,
-                             callback=cb)
+        res = scipy_minimize(obj, x0, jac=True, method="L-BFGS-B", tol=spec.tol, options=opts, callback=cb)
         return OptResult(np.asarray(res.x), float(res.fun), f.evaluations, tx, tf, str(res.message))
     return _spsa(spec, f, x0, seed)
 

@@ -44,8 +44,15 @@ def integrals(problem: ProblemSpec):
     from hpcq.sim.chem.molecule import molecule_integrals
 
     if problem.kind == "molecule":
-        return molecule_integrals(problem.geometry, problem.basis, problem.charge, problem.spin,
-                                  problem.active_electrons, problem.active_orbitals, problem.freeze_core)
+        return molecule_integrals(
+            problem.geometry,
+            problem.basis,
+            problem.charge,
+            problem.spin,
+            problem.active_electrons,
+            problem.active_orbitals,
+            problem.freeze_core,
+        )
     if problem.kind == "fcidump":
         return files.load_fcidump(*files.source_bytes(problem.file, problem.data, problem.encoding, "FCIDUMP"))
     return None
@@ -108,15 +115,23 @@ def qubit_references(op: SparsePauliOp, mapping: str, norb: int, nelec: tuple[in
     hf_index = int(sum(int(b) << k for k, b in enumerate(hf_bits)))
     M = restricted_matrix(op, states)
     pos = int(np.searchsorted(states, hf_index))
-    return {"exact_energy": e_sector, "exact_method": "qubit Hamiltonian, lowest eigenvalue in the "
-            f"(N_alpha, N_beta) = {tuple(nelec)} sector ({len(states)} states)",
-            "hf_energy": float(np.real(M[pos, pos])), "n_alpha": int(nelec[0]), "n_beta": int(nelec[1]),
-            "spatial_orbitals": int(norb), "sector_dim": len(states), "hf_bits": hf_index,
-            "energy_kind": "total (nuclear repulsion and frozen core included), Ha"}
+    return {
+        "exact_energy": e_sector,
+        "exact_method": "qubit Hamiltonian, lowest eigenvalue in the "
+        f"(N_alpha, N_beta) = {tuple(nelec)} sector ({len(states)} states)",
+        "hf_energy": float(np.real(M[pos, pos])),
+        "n_alpha": int(nelec[0]),
+        "n_beta": int(nelec[1]),
+        "spatial_orbitals": int(norb),
+        "sector_dim": len(states),
+        "hf_bits": hf_index,
+        "energy_kind": "total (nuclear repulsion and frozen core included), Ha",
+    }
 
 
-def check_references(ref: dict[str, Any], pyscf_energy: float, label: str, pyscf_hf: float | None = None
-                     ) -> dict[str, Any]:
+def check_references(
+    ref: dict[str, Any], pyscf_energy: float, label: str, pyscf_hf: float | None = None
+) -> dict[str, Any]:
     """Add the PySCF reference; raise ReferenceMismatch when it and the qubit sector disagree."""
     ref = dict(ref, pyscf_energy=float(pyscf_energy), pyscf_method=label)
     e_sector = ref["exact_energy"]
@@ -124,13 +139,16 @@ def check_references(ref: dict[str, Any], pyscf_energy: float, label: str, pyscf
         raise ReferenceMismatch(
             f"exact references disagree: {label} {pyscf_energy:.10f} Ha vs qubit sector {e_sector:.10f} Ha "
             f"(|diff| {abs(pyscf_energy - e_sector):.2e} > {REFERENCE_TOL}); the mapping or the integrals are "
-            "inconsistent, so no result is recorded")
+            "inconsistent, so no result is recorded"
+        )
     if pyscf_hf is not None:
         ref["pyscf_hf_energy"] = float(pyscf_hf)
         if abs(ref["hf_energy"] - pyscf_hf) > REFERENCE_TOL:
-            raise ReferenceMismatch(f"HF determinant energy {ref['hf_energy']:.10f} of the qubit Hamiltonian "
-                                    f"differs from PySCF RHF {pyscf_hf:.10f} Ha by "
-                                    f"{abs(ref['hf_energy'] - pyscf_hf):.2e}")
+            raise ReferenceMismatch(
+                f"HF determinant energy {ref['hf_energy']:.10f} of the qubit Hamiltonian "
+                f"differs from PySCF RHF {pyscf_hf:.10f} Ha by "
+                f"{abs(ref['hf_energy'] - pyscf_hf):.2e}"
+            )
     return ref
 
 

@@ -16,8 +16,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Simulated register size of the fake backends we accept (qiskit-ibm-runtime, offline).
-FAKE_BACKENDS = {"FakeManilaV2": 5, "FakeLimaV2": 5, "FakeBelemV2": 5, "FakeQuitoV2": 5,
-                 "FakeAthensV2": 5, "FakeNairobiV2": 7, "FakeLagosV2": 7, "FakeJakartaV2": 7}
+FAKE_BACKENDS = {
+    "FakeManilaV2": 5,
+    "FakeLimaV2": 5,
+    "FakeBelemV2": 5,
+    "FakeQuitoV2": 5,
+    "FakeAthensV2": 5,
+    "FakeNairobiV2": 7,
+    "FakeLagosV2": 7,
+    "FakeJakartaV2": 7,
+}
 # A sanity bound on register sizes only: the real limit follows from method, precision and the
 # allocation (hpcq.sim.memory, checked by the executor before queueing and by ``hpcq run``).
 MAX_QUBITS = 10_000
@@ -54,7 +62,8 @@ class ProblemSpec(_Strict):
     boundary: Literal["open", "periodic"] = "open"
     # molecule
     geometry: str | list[list[str | float]] | None = Field(
-        None, description="built-in name (h2, lih, h2o, beh2, n2) or [[symbol, x, y, z], ...] in Å")
+        None, description="built-in name (h2, lih, h2o, beh2, n2) or [[symbol, x, y, z], ...] in Å"
+    )
     basis: str = Field("sto-3g", min_length=1, max_length=40)
     charge: int = Field(0, ge=-10, le=10)
     spin: int = Field(0, ge=0, le=20, description="2S = N_alpha - N_beta")
@@ -82,11 +91,14 @@ class ProblemSpec(_Strict):
             if not 0.2 <= self.bond_length <= 5.0:
                 raise ValueError(f"bond_length {self.bond_length} Å is out of range; use 0.2-5.0 Å")
             if self.mapping == "bravyi_kitaev":
-                raise ValueError("mapping: kind 'h2' offers parity and jordan_wigner; for bravyi_kitaev use "
-                                 "{kind: molecule, geometry: h2}")
+                raise ValueError(
+                    "mapping: kind 'h2' offers parity and jordan_wigner; for bravyi_kitaev use "
+                    "{kind: molecule, geometry: h2}"
+                )
             if self.n_qubits not in (None, self.qubits):
-                raise ValueError(f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; "
-                                 "leave n_qubits out")
+                raise ValueError(
+                    f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; leave n_qubits out"
+                )
             return self
         if self.bond_length is not None:
             raise ValueError(f"bond_length applies to kind 'h2' only; remove it for {self.kind!r}")
@@ -98,22 +110,30 @@ class ProblemSpec(_Strict):
             return self
         if self.kind == "molecule":
             if self.geometry is None:
-                raise ValueError("geometry is required for kind 'molecule'; give h2, lih, h2o, beh2, n2 or "
-                                 "[[symbol, x, y, z], ...] in Å")
+                raise ValueError(
+                    "geometry is required for kind 'molecule'; give h2, lih, h2o, beh2, n2 or "
+                    "[[symbol, x, y, z], ...] in Å"
+                )
             if self.n_qubits is not None:
-                raise ValueError("n_qubits: a molecule's qubits follow from the active space and mapping; "
-                                 "remove n_qubits (set active_orbitals instead)")
+                raise ValueError(
+                    "n_qubits: a molecule's qubits follow from the active space and mapping; "
+                    "remove n_qubits (set active_orbitals instead)"
+                )
         if self.kind in ("fcidump", "pauli") and self.n_qubits is not None and not self.by_reference:
             if self.n_qubits != self.qubits:
-                raise ValueError(f"n_qubits: {self.n_qubits} but the file gives {self.qubits} qubits with mapping "
-                                 f"{self.mapping}; fix n_qubits or leave it out")
+                raise ValueError(
+                    f"n_qubits: {self.n_qubits} but the file gives {self.qubits} qubits with mapping "
+                    f"{self.mapping}; fix n_qubits or leave it out"
+                )
         q = self.qubits  # parses headers / sizes the active space: raises with the field and fix
         if self.kind == "pauli" and not self.by_reference:
             self._size()  # the sector (num_particles) must be known
         if not 1 <= q <= CHEM_MAX_QUBITS:
-            raise ValueError(f"this problem needs {q} qubits; chemistry problems are limited to {CHEM_MAX_QUBITS} "
-                             "(exact sector references, UCCSD): use a smaller active space (active_electrons, "
-                             "active_orbitals) or mapping parity")
+            raise ValueError(
+                f"this problem needs {q} qubits; chemistry problems are limited to {CHEM_MAX_QUBITS} "
+                "(exact sector references, UCCSD): use a smaller active space (active_electrons, "
+                "active_orbitals) or mapping parity"
+            )
         return self
 
     def _size(self) -> tuple[int, tuple[int, int]]:
@@ -121,9 +141,15 @@ class ProblemSpec(_Strict):
         from hpcq.sim.chem import files, geometry
 
         if self.kind == "molecule":
-            _, ncas, nelec = geometry.molecule_size(self.geometry, self.basis, self.charge, self.spin,
-                                                    self.active_electrons, self.active_orbitals,
-                                                    self.freeze_core)
+            _, ncas, nelec = geometry.molecule_size(
+                self.geometry,
+                self.basis,
+                self.charge,
+                self.spin,
+                self.active_electrons,
+                self.active_orbitals,
+                self.freeze_core,
+            )
             return ncas, nelec
         if self.kind == "fcidump":
             name, raw = files.source_bytes(self.file, self.data, self.encoding, "FCIDUMP")
@@ -134,13 +160,16 @@ class ProblemSpec(_Strict):
         doc = files.pauli_header(name, raw)
         npart = self.num_particles or doc.get("num_particles")
         if npart is None:
-            raise ValueError(f"{name}: num_particles is missing; give [n_alpha, n_beta] in the file or the "
-                             "problem (the exact reference is computed in that sector)")
+            raise ValueError(
+                f"{name}: num_particles is missing; give [n_alpha, n_beta] in the file or the "
+                "problem (the exact reference is computed in that sector)"
+            )
         n = doc["n_qubits"]
         norb = (n + 2) // 2 if self.mapping == "parity" else n // 2
         if (n + (2 if self.mapping == "parity" else 0)) % 2:
-            raise ValueError(f"{name}: {n} qubits is odd; a {self.mapping} Hamiltonian has an even count "
-                             "(check mapping)")
+            raise ValueError(
+                f"{name}: {n} qubits is odd; a {self.mapping} Hamiltonian has an even count (check mapping)"
+            )
         return norb, (int(npart[0]), int(npart[1]))
 
     @property
@@ -148,8 +177,13 @@ class ProblemSpec(_Strict):
         """A file on the cluster filesystem that is not readable here: sized by its declared n_qubits."""
         import os
 
-        return (self.kind in ("fcidump", "pauli") and self.data is None and self.n_qubits is not None
-                and bool(self.file) and not os.path.isfile(self.file))
+        return (
+            self.kind in ("fcidump", "pauli")
+            and self.data is None
+            and self.n_qubits is not None
+            and bool(self.file)
+            and not os.path.isfile(self.file)
+        )
 
     @property
     def electrons(self) -> tuple[int, int] | None:
@@ -176,8 +210,9 @@ class ProblemSpec(_Strict):
             if self.kind == "pauli":
                 from hpcq.sim.chem import files
 
-                return files.pauli_header(*files.source_bytes(self.file, self.data, self.encoding,
-                                                              "Pauli file"))["n_qubits"]
+                return files.pauli_header(*files.source_bytes(self.file, self.data, self.encoding, "Pauli file"))[
+                    "n_qubits"
+                ]
             norb = self._size()[0]
             return 2 * norb - 2 if self.mapping == "parity" else 2 * norb
         return int(self.n_qubits)
@@ -199,7 +234,8 @@ class AnsatzSpec(_Strict):
     kind: Literal["efficient_su2", "real_amplitudes", "two_local", "uccsd", "qasm3", "qpy"] = "efficient_su2"
     reps: int = Field(2, ge=1, le=20)
     initial_state: Literal["auto", "hf", "zero"] = Field(
-        "auto", description="auto = Hartree-Fock on chemistry problems, |0...0> otherwise")
+        "auto", description="auto = Hartree-Fock on chemistry problems, |0...0> otherwise"
+    )
     file: str | None = Field(None, max_length=4096, description="qasm3/qpy: path (cluster) or embedded name")
     data: str | None = Field(None, description="qasm3: the text; qpy: base64")
     entanglement: Literal["linear", "reverse_linear", "full", "circular", "pairwise"] = "linear"
@@ -256,14 +292,13 @@ class NoiseSpec(_Strict):
             raise ValueError(f"p is required for noise kind {k!r}; give a probability 0 <= p <= 1")
         if k == "thermal":
             if self.t1 is None or self.t2 is None or self.t1 <= 0 or self.t2 <= 0:
-                raise ValueError("t1 and t2 (seconds, > 0) are required for thermal noise, e.g. "
-                                 "t1=50e-6, t2=70e-6")
+                raise ValueError("t1 and t2 (seconds, > 0) are required for thermal noise, e.g. t1=50e-6, t2=70e-6")
             if self.t2 > 2 * self.t1:
-                raise ValueError(f"t2={self.t2} exceeds 2*t1={2 * self.t1}, which is unphysical; "
-                                 "use t2 <= 2*t1")
+                raise ValueError(f"t2={self.t2} exceeds 2*t1={2 * self.t1}, which is unphysical; use t2 <= 2*t1")
         if k == "fake_backend" and self.backend not in FAKE_BACKENDS:
-            raise ValueError(f"backend {self.backend!r} is not supported; use one of "
-                             + ", ".join(sorted(FAKE_BACKENDS)))
+            raise ValueError(
+                f"backend {self.backend!r} is not supported; use one of " + ", ".join(sorted(FAKE_BACKENDS))
+            )
         return self
 
     @property
@@ -319,8 +354,7 @@ class TaskSpec(_Strict):
         if self.method != "automatic":
             return self.method
         noisy = self.noise.kind not in ("none", "readout")
-        return "density_matrix" if noisy and self.simulated_qubits <= AUTO_DENSITY_MATRIX_MAX_QUBITS \
-            else "statevector"
+        return "density_matrix" if noisy and self.simulated_qubits <= AUTO_DENSITY_MATRIX_MAX_QUBITS else "statevector"
 
     @property
     def noisy(self) -> bool:
@@ -330,8 +364,14 @@ class TaskSpec(_Strict):
         """This task's memory (hpcq.sim.memory.Footprint); ``ranks`` > 1 = one distributed state."""
         from hpcq.sim import memory
 
-        return memory.footprint(self.simulated_qubits, self.resolved_method, self.precision, ranks=ranks,
-                                gpus_per_rank=gpus_per_rank, bond_dimension=self.mps.bond_dimension)
+        return memory.footprint(
+            self.simulated_qubits,
+            self.resolved_method,
+            self.precision,
+            ranks=ranks,
+            gpus_per_rank=gpus_per_rank,
+            bond_dimension=self.mps.bond_dimension,
+        )
 
     def memory_bytes(self, ranks: int = 1, gpus_per_rank: int = 0) -> int:
         return self.footprint(ranks, gpus_per_rank).rank_bytes
@@ -353,12 +393,14 @@ class SweepParams(_Strict):
     noise: list[NoiseSpec] = Field(default_factory=lambda: [NoiseSpec()], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     method: Method = "automatic"
-    shots: int = Field(1024, ge=1, le=10_000_000,
-                       description="trajectories per evaluation for noisy statevector runs")
+    shots: int = Field(1024, ge=1, le=10_000_000, description="trajectories per evaluation for noisy statevector runs")
     device: Device = "auto"
     precision: Precision = Field("double", description="single halves statevector memory (complex64)")
-    parallel: Parallel = Field("tasks", description="what the job's ranks share: tasks | trajectories | "
-                               "statevector (one circuit over all ranks, needs an MPI Aer)")
+    parallel: Parallel = Field(
+        "tasks",
+        description="what the job's ranks share: tasks | trajectories | "
+        "statevector (one circuit over all ranks, needs an MPI Aer)",
+    )
     mps: MPSSpec = Field(default_factory=MPSSpec, description="method matrix_product_state only")
 
     @property
@@ -370,8 +412,7 @@ class SweepParams(_Strict):
     @classmethod
     def _study(cls, v: str) -> str:
         if not all(c.isalnum() or c in "-_." for c in v):
-            raise ValueError(f"{v!r} has characters other than letters, digits, '-', '_', '.'; "
-                             "rename the study")
+            raise ValueError(f"{v!r} has characters other than letters, digits, '-', '_', '.'; rename the study")
         return v
 
     @field_validator("seeds")
@@ -387,47 +428,80 @@ class SweepParams(_Strict):
     @model_validator(mode="after")
     def _check(self):
         if self.mps != MPSSpec() and self.method != "matrix_product_state":
-            raise ValueError("mps: bond_dimension/truncation_threshold apply to method 'matrix_product_state'; "
-                             "set method: matrix_product_state or remove mps")
+            raise ValueError(
+                "mps: bond_dimension/truncation_threshold apply to method 'matrix_product_state'; "
+                "set method: matrix_product_state or remove mps"
+            )
         if self.parallel == "statevector" and self.method not in ("statevector", "automatic"):
-            raise ValueError(f"parallel: 'statevector' distributes a statevector; method {self.method!r} "
-                             "cannot be distributed: use method statevector or parallel 'tasks'")
+            raise ValueError(
+                f"parallel: 'statevector' distributes a statevector; method {self.method!r} "
+                "cannot be distributed: use method statevector or parallel 'tasks'"
+            )
         if self.parallel == "statevector" and self.device == "GPU":
             raise ValueError("parallel: 'statevector' runs on the MPI-built CPU Aer; use device auto/CPU")
         from hpcq.sim import memory
 
         for i, t in enumerate(self.tasks()):
             if self.parallel == "statevector" and t.resolved_method != "statevector":
-                raise ValueError(f"task {i} ({t.task_id}): parallel 'statevector' needs method statevector, "
-                                 f"but this task resolves to {t.resolved_method}; set method: statevector")
+                raise ValueError(
+                    f"task {i} ({t.task_id}): parallel 'statevector' needs method statevector, "
+                    f"but this task resolves to {t.resolved_method}; set method: statevector"
+                )
             fp = t.footprint()
-            if fp.rank_bytes > memory.MAX_NODE_BYTES and not (self.parallel == "statevector"
-                                                             and t.resolved_method == "statevector"):
-                hint = memory.advice(t.simulated_qubits, t.resolved_method, self.precision, memory.MAX_NODE_BYTES,
-                                     bond_dimension=t.mps.bond_dimension)
-                raise ValueError(f"task {i} ({t.task_id}): {fp.describe()}, more than any node has "
-                                 f"({memory.fmt_bytes(memory.MAX_NODE_BYTES)}); would fit: {hint}")
+            if fp.rank_bytes > memory.MAX_NODE_BYTES and not (
+                self.parallel == "statevector" and t.resolved_method == "statevector"
+            ):
+                hint = memory.advice(
+                    t.simulated_qubits,
+                    t.resolved_method,
+                    self.precision,
+                    memory.MAX_NODE_BYTES,
+                    bond_dimension=t.mps.bond_dimension,
+                )
+                raise ValueError(
+                    f"task {i} ({t.task_id}): {fp.describe()}, more than any node has "
+                    f"({memory.fmt_bytes(memory.MAX_NODE_BYTES)}); would fit: {hint}"
+                )
         return self
 
     def tasks(self) -> list[TaskSpec]:
         out = []
         for problem, ansatz, opt, noise, seed in itertools.product(
-                self.problems, self.ansatze, self.optimizers, self.noise, self.seeds):
-            common = dict(problem=problem.model_dump(mode="json"), ansatz=ansatz.model_dump(mode="json"),
-                          optimizer=opt.model_dump(mode="json"), seed=seed, method=self.method,
-                          shots=self.shots, device=self.device)
+            self.problems, self.ansatze, self.optimizers, self.noise, self.seeds
+        ):
+            common = dict(
+                problem=problem.model_dump(mode="json"),
+                ansatz=ansatz.model_dump(mode="json"),
+                optimizer=opt.model_dump(mode="json"),
+                seed=seed,
+                method=self.method,
+                shots=self.shots,
+                device=self.device,
+            )
             # scale fields enter the id only when set, so ids of existing studies stay stable
             scale = dict(precision=self.precision, parallel=self.parallel, mps=self.mps.model_dump(mode="json"))
             default = dict(precision="double", parallel="tasks", mps=MPSSpec().model_dump(mode="json"))
             common.update({k: v for k, v in scale.items() if v != default[k]})
             content = dict(common, noise=noise.model_dump(mode="json"))
-            parent = "" if noise.kind == "none" else _task_id(
-                dict(common, noise=NoiseSpec().model_dump(mode="json")))
-            out.append(TaskSpec(task_id=_task_id(content), step="vqe" if noise.kind == "none" else "noise",
-                                parent_task_id=parent, problem=problem, ansatz=ansatz, optimizer=opt,
-                                noise=noise, seed=seed, method=self.method, shots=self.shots,
-                                device=self.device, precision=self.precision, parallel=self.parallel,
-                                mps=self.mps))
+            parent = "" if noise.kind == "none" else _task_id(dict(common, noise=NoiseSpec().model_dump(mode="json")))
+            out.append(
+                TaskSpec(
+                    task_id=_task_id(content),
+                    step="vqe" if noise.kind == "none" else "noise",
+                    parent_task_id=parent,
+                    problem=problem,
+                    ansatz=ansatz,
+                    optimizer=opt,
+                    noise=noise,
+                    seed=seed,
+                    method=self.method,
+                    shots=self.shots,
+                    device=self.device,
+                    precision=self.precision,
+                    parallel=self.parallel,
+                    mps=self.mps,
+                )
+            )
         return out
 
     def footprints(self, ranks: int = 1, gpus_per_rank: int = 0) -> list:
@@ -453,8 +527,9 @@ def error_location(parts) -> str:
 
 def format_errors(exc: ValidationError) -> str:
     """'noise[2].p: 1.5 is not a probability; use 0 <= p <= 1' style messages."""
-    return "; ".join(f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}"
-                     for err in exc.errors())
+    return "; ".join(
+        f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
+    )
 
 
 def parse_sweep(data: dict[str, Any]) -> SweepParams:

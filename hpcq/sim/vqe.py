@@ -18,8 +18,14 @@ import numpy as np
 from hpcq.sim import metrics as M
 from hpcq.sim.aer_env import resolve_device
 from hpcq.sim.ansatz import build_ansatz, initial_point
-from hpcq.sim.noise import (BASIS_GATES, apply_readout, build_noise_model, fake_backend,
-                            readout_attenuation, readout_matrices)
+from hpcq.sim.noise import (
+    BASIS_GATES,
+    apply_readout,
+    build_noise_model,
+    fake_backend,
+    readout_attenuation,
+    readout_matrices,
+)
 from hpcq.sim.optimizers import minimize
 from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
 from hpcq.sim import memory
@@ -55,9 +61,16 @@ class TaskResult:
 def _simulator(method: str, device: str, noise_model, threads: int, seed: int, **opts):
     from qiskit_aer import AerSimulator
 
-    return AerSimulator(method=method, device=device, noise_model=noise_model,
-                        max_parallel_threads=threads, max_parallel_experiments=threads,
-                        max_parallel_shots=1, seed_simulator=seed, **opts)
+    return AerSimulator(
+        method=method,
+        device=device,
+        noise_model=noise_model,
+        max_parallel_threads=threads,
+        max_parallel_experiments=threads,
+        max_parallel_shots=1,
+        seed_simulator=seed,
+        **opts,
+    )
 
 
 def simulator_options(spec: TaskSpec, ranks: int = 1) -> dict[str, Any]:
@@ -113,8 +126,16 @@ def aer_execute(sim, circuit, binds: list[dict], shots: int) -> list[float]:
     return [float(np.real(res.data(i)["energy"])) for i in range(len(res.results))]
 
 
-def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execute,
-             x0: np.ndarray | None = None, optimize: bool = True, comm=None, ranks: int = 1) -> TaskResult:
+def run_task(
+    spec: TaskSpec,
+    threads: int = 1,
+    rank: int = 0,
+    execute=aer_execute,
+    x0: np.ndarray | None = None,
+    optimize: bool = True,
+    comm=None,
+    ranks: int = 1,
+) -> TaskResult:
     """Run one task. ``execute`` runs the energy circuit (benchmarks swap in a cross-task
     batcher to compare with Aer's own parallel_experiments). ``x0``: start here (a noise step
     starts from its parent's optimum); ``optimize=False``: only evaluate the energy at ``x0``.
@@ -149,7 +170,7 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
     if att is not None:  # exact effect of symmetric readout flips on every Pauli expectation
         weights = np.array([sum(1 for c in lbl if c != "I") for lbl in H_phys.paulis.to_labels()])
         H_eval = H_phys.copy()
-        H_eval.coeffs = H_eval.coeffs * att ** weights
+        H_eval.coeffs = H_eval.coeffs * att**weights
     else:
         H_eval = H_phys
     t_setup = time.perf_counter()
@@ -165,8 +186,11 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
     last_se = [math.nan]
 
     def run_block(binds, b: int, seed_b: int, shots_b: int) -> np.ndarray:
-        res = _simulator(method, device, nm, threads, seed_b, **sim_opts).run(
-            energy_circ, parameter_binds=binds, shots=shots_b).result()
+        res = (
+            _simulator(method, device, nm, threads, seed_b, **sim_opts)
+            .run(energy_circ, parameter_binds=binds, shots=shots_b)
+            .result()
+        )
         if not res.success:
             raise RuntimeError(f"Aer failed: {res.status}")
         return np.stack([ec.energies_pershot(res.data(i)) for i in range(len(res.results))])
@@ -185,8 +209,7 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
         return np.array([ec.energy(res.data(i)) for i in range(len(res.results))], dtype=float)
 
     gradient = spec.optimizer.gradient
-    if spec.optimizer.kind == "l_bfgs_b" and gradient == "parameter_shift" \
-            and not _shift_rule_valid(tqc, params):
+    if spec.optimizer.kind == "l_bfgs_b" and gradient == "parameter_shift" and not _shift_rule_valid(tqc, params):
         gradient = "finite_difference"
     rng = np.random.default_rng(seed)
     if x0 is None:
@@ -205,11 +228,32 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
 
     final_se = last_se[0]
     if trajectories:  # the standard error at the optimum (the trace's last point need not be it)
-        final_se = float(trajectory_energies(lambda b, sb, nb: run_block(_binds(params, opt.x[None, :]), b, sb, nb),
-                                             shots, seed, comm).stderr[0])
+        final_se = float(
+            trajectory_energies(
+                lambda b, sb, nb: run_block(_binds(params, opt.x[None, :]), b, sb, nb), shots, seed, comm
+            ).stderr[0]
+        )
     if n_sim > memory.DENSE_MAX_QUBITS or method == "matrix_product_state":
-        return _large_result(spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, sim_opts,
-                             ec, final_se, t0, t_setup, t_opt)
+        return _large_result(
+            spec,
+            opt,
+            exact,
+            tqc,
+            nm,
+            H,
+            params,
+            rank,
+            threads,
+            device,
+            gradient,
+            refs,
+            sim_opts,
+            ec,
+            final_se,
+            t0,
+            t_setup,
+            t_opt,
+        )
     # Output distributions of the final circuit, noiseless and with the noise model
     final = tqc.assign_parameters(dict(zip(params, opt.x)))
     ideal_circ = final.copy()
@@ -230,10 +274,12 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
         noisy_circ.save_probabilities(measured, label="p")
         if save_dm:
             noisy_circ.save_density_matrix(label="rho")
-        res = _simulator(method, device, nm if noisy else None, threads, seed).run(
-            noisy_circ, shots=spec.shots if method == "statevector" and noisy else 1).result()
-        dist_noisy = apply_readout(np.asarray(res.data(0)["p"], dtype=float),
-                                   readout_matrices(nm, measured))
+        res = (
+            _simulator(method, device, nm if noisy else None, threads, seed)
+            .run(noisy_circ, shots=spec.shots if method == "statevector" and noisy else 1)
+            .result()
+        )
+        dist_noisy = apply_readout(np.asarray(res.data(0)["p"], dtype=float), readout_matrices(nm, measured))
         if save_dm:
             rho = np.asarray(res.data(0)["rho"])
             v = np.asarray(psi.data)
@@ -242,20 +288,40 @@ def run_task(spec: TaskSpec, threads: int = 1, rank: int = 0, execute=aer_execut
 
     m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
     m.update(M.distribution_metrics(dist_ideal, dist_noisy))
-    m.update(iterations=opt.iterations, evaluations=opt.evaluations, wall_time_s=t_end - t0,
-             ideal_energy=ideal_energy, state_fidelity=state_fid)
+    m.update(
+        iterations=opt.iterations,
+        evaluations=opt.evaluations,
+        wall_time_s=t_end - t0,
+        ideal_energy=ideal_energy,
+        state_fidelity=state_fid,
+    )
     m.update(_scale_metrics(spec, ec, final_se, sim_opts))
     for k in ("hf_energy", "pyscf_energy"):  # chemistry references (totals, Ha)
         if k in refs:
             m[k] = float(refs[k])
     trace_p = np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params))
     return TaskResult(
-        spec=spec, metrics=m, circuit=tqc, noise_model=nm, hamiltonian=H,
-        trace_energy=np.array(opt.trace_f, dtype=float), trace_parameters=trace_p,
-        final_parameters=np.asarray(opt.x, dtype=float), dist_ideal=dist_ideal,
-        dist_noisy=dist_noisy, rank=rank, threads=threads, device=device, gradient=gradient,
-        timings={"setup_s": t_setup - t0, "optimize_s": t_opt - t_setup,
-                 "distributions_s": t_end - t_opt, "total_s": t_end - t0})
+        spec=spec,
+        metrics=m,
+        circuit=tqc,
+        noise_model=nm,
+        hamiltonian=H,
+        trace_energy=np.array(opt.trace_f, dtype=float),
+        trace_parameters=trace_p,
+        final_parameters=np.asarray(opt.x, dtype=float),
+        dist_ideal=dist_ideal,
+        dist_noisy=dist_noisy,
+        rank=rank,
+        threads=threads,
+        device=device,
+        gradient=gradient,
+        timings={
+            "setup_s": t_setup - t0,
+            "optimize_s": t_opt - t_setup,
+            "distributions_s": t_end - t_opt,
+            "total_s": t_end - t0,
+        },
+    )
 
 
 def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[str, Any]:
@@ -271,23 +337,57 @@ def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[st
     return m
 
 
-def _large_result(spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, sim_opts,
-                  ec, stderr, t0, t_setup, t_opt) -> TaskResult:
+def _large_result(
+    spec,
+    opt,
+    exact,
+    tqc,
+    nm,
+    H,
+    params,
+    rank,
+    threads,
+    device,
+    gradient,
+    refs,
+    sim_opts,
+    ec,
+    stderr,
+    t0,
+    t_setup,
+    t_opt,
+) -> TaskResult:
     """Above DENSE_MAX_QUBITS (and for MPS) no 2^n arrays: energy, trace and parameters only;
     distribution metrics are NaN (sampled counts: not yet, docs/simulation.md)."""
     t_end = time.perf_counter()
     m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
-    m.update({k: math.nan for k in ("entropy_ideal", "entropy_noisy", "delta_entropy", "entropy_ratio",
-                                    "jsd", "fidelity")})
-    m.update(iterations=opt.iterations, evaluations=opt.evaluations, wall_time_s=t_end - t0,
-             ideal_energy=opt.fun if nm is None else math.nan, state_fidelity=math.nan)
+    m.update(
+        {k: math.nan for k in ("entropy_ideal", "entropy_noisy", "delta_entropy", "entropy_ratio", "jsd", "fidelity")}
+    )
+    m.update(
+        iterations=opt.iterations,
+        evaluations=opt.evaluations,
+        wall_time_s=t_end - t0,
+        ideal_energy=opt.fun if nm is None else math.nan,
+        state_fidelity=math.nan,
+    )
     m.update(_scale_metrics(spec, ec, stderr, sim_opts))
     trace_p = np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params))
     empty = np.zeros(0)
     return TaskResult(
-        spec=spec, metrics=m, circuit=tqc, noise_model=nm, hamiltonian=H,
-        trace_energy=np.array(opt.trace_f, dtype=float), trace_parameters=trace_p,
-        final_parameters=np.asarray(opt.x, dtype=float), dist_ideal=empty, dist_noisy=empty, rank=rank,
-        threads=threads, device=device, gradient=gradient,
-        timings={"setup_s": t_setup - t0, "optimize_s": t_opt - t_setup, "distributions_s": 0.0,
-                 "total_s": t_end - t0})
+        spec=spec,
+        metrics=m,
+        circuit=tqc,
+        noise_model=nm,
+        hamiltonian=H,
+        trace_energy=np.array(opt.trace_f, dtype=float),
+        trace_parameters=trace_p,
+        final_parameters=np.asarray(opt.x, dtype=float),
+        dist_ideal=empty,
+        dist_noisy=empty,
+        rank=rank,
+        threads=threads,
+        device=device,
+        gradient=gradient,
+        timings={"setup_s": t_setup - t0, "optimize_s": t_opt - t_setup, "distributions_s": 0.0, "total_s": t_end - t0},
+    )

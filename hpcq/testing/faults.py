@@ -29,8 +29,12 @@ from hpcq.colonyos import ProcessState
 from hpcq.logfmt import BEGIN_RE, CLOSED_RE, SERVING
 from hpcq.testing import wait_for  # noqa: F401 - re-exported for the fault tests
 
-WAITING, RUNNING, SUCCESS, FAILED = (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.SUCCESS,
-                                     ProcessState.FAILED)  # re-exported for the fault tests
+WAITING, RUNNING, SUCCESS, FAILED = (
+    ProcessState.WAITING,
+    ProcessState.RUNNING,
+    ProcessState.SUCCESS,
+    ProcessState.FAILED,
+)  # re-exported for the fault tests
 FINAL = tuple(s for s in ProcessState if s.final)
 
 
@@ -65,17 +69,35 @@ class ExecutorProc:
         return self.state_dir / "results"
 
     def start(self, wait_ready: float = 60) -> "ExecutorProc":
-        cmd = [sys.executable, "-m", "hpcq.executor", "start",
-               *(["--env-file", str(self.env_file)] if self.env_file else []), "--state-dir", str(self.state_dir),
-               "--backend", self.backend, "--name", self.name,
-               "--type", self.executor_type, "--assign-timeout-s", "2", "--batch-wait-s", "0.3",
-               "--query-every-s", "1", *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "hpcq.executor",
+            "start",
+            *(["--env-file", str(self.env_file)] if self.env_file else []),
+            "--state-dir",
+            str(self.state_dir),
+            "--backend",
+            self.backend,
+            "--name",
+            self.name,
+            "--type",
+            self.executor_type,
+            "--assign-timeout-s",
+            "2",
+            "--batch-wait-s",
+            "0.3",
+            "--query-every-s",
+            "1",
+            *self.extra_args,
+        ]
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
         before = self.log_text().count(SERVING % "")
         env = self.env if self.env_file is None else {**os.environ, **self.env}
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )
         self.starts += 1
         deadline = time.monotonic() + wait_ready
         while time.monotonic() < deadline:
@@ -121,15 +143,31 @@ class ExecutorProc:
 
 
 # --- submitting and waiting ----------------------------------------------------------------------
-def make_spec(colony: str, funcname: str, params: dict[str, Any] | None = None, executortype: str = "hpcq",
-              walltime: int = 120, maxexectime: int = -1, maxretries: int = 0, **conditions: Any):
+def make_spec(
+    colony: str,
+    funcname: str,
+    params: dict[str, Any] | None = None,
+    executortype: str = "hpcq",
+    walltime: int = 120,
+    maxexectime: int = -1,
+    maxretries: int = 0,
+    **conditions: Any,
+):
     """A pycolonies FuncSpec for a catalogued function (kwargs.params JSON convention)."""
     from pycolonies import func_spec
 
     from hpcq.functions import encode_kwargs
 
-    spec = func_spec(funcname, [], colony, executortype, kwargs=encode_kwargs(params or {}),
-                     maxexectime=maxexectime, maxretries=maxretries, maxwaittime=-1)
+    spec = func_spec(
+        funcname,
+        [],
+        colony,
+        executortype,
+        kwargs=encode_kwargs(params or {}),
+        maxexectime=maxexectime,
+        maxretries=maxretries,
+        maxwaittime=-1,
+    )
     spec.conditions.walltime = walltime
     for k, v in conditions.items():
         setattr(spec.conditions, k, v)
@@ -203,8 +241,7 @@ def sacct_states(cluster, job_ids: list[str], settle_s: float = 20) -> dict[str,
     mains = sorted({j.split("_")[0] for j in job_ids})
     deadline = time.monotonic() + settle_s
     while True:
-        out = cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(mains),
-                          check=False).stdout
+        out = cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(mains), check=False).stdout
         raw = {}
         for line in out.splitlines():
             jid, _, state = line.partition("|")
@@ -245,10 +282,13 @@ class Ledger:
 
     def summary(self) -> dict[str, Any]:
         states = Counter(getattr(self.procs.get(p), "state", None) for p in self.pids)
-        return {"processes": len(self.pids), "states": dict(states),
-                "slurm_jobs": len({j for js in self.jobs.values() for j in js}),
-                "runs": sum(self.runs[p] for p in self.pids),
-                "closes": sum(self.closes[p] for p in self.pids)}
+        return {
+            "processes": len(self.pids),
+            "states": dict(states),
+            "slurm_jobs": len({j for js in self.jobs.values() for j in js}),
+            "runs": sum(self.runs[p] for p in self.pids),
+            "closes": sum(self.closes[p] for p in self.pids),
+        }
 
 
 def ledger(client, prvkey: str, pids: list[str], ex: ExecutorProc, cluster=None) -> Ledger:
@@ -259,8 +299,14 @@ def ledger(client, prvkey: str, pids: list[str], ex: ExecutorProc, cluster=None)
     jobs = jobs_by_process(ex.jobs_dir)
     all_ids = sorted({j for js in jobs.values() for j in js})
     states = sacct_states(cluster, all_ids) if cluster is not None else {}
-    return Ledger(pids=pids, procs=procs, jobs=jobs, runs=runs_by_process(ex.jobs_dir),
-                  closes=closes_by_process(ex.log_text()), job_states=states)
+    return Ledger(
+        pids=pids,
+        procs=procs,
+        jobs=jobs,
+        runs=runs_by_process(ex.jobs_dir),
+        closes=closes_by_process(ex.log_text()),
+        job_states=states,
+    )
 
 
 # --- node faults -----------------------------------------------------------------------------------
@@ -308,8 +354,9 @@ def small_tmpfs(path: Path, size: str = "256k") -> Iterator[Path]:
     """Mount a tiny tmpfs at ``path`` (root only) so writes fail with ENOSPC; unmounted after."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(path)], check=True, capture_output=True
+    )
     try:
         yield path
     finally:

@@ -52,16 +52,21 @@ class ColoniesServer:
 
         return Colonies(self.handle.host, self.handle.port)
 
-    def add_executor(self, name: str, executortype: str = "hpcq-test",
-                     approve: bool = True) -> str:
+    def add_executor(self, name: str, executortype: str = "hpcq-test", approve: bool = True) -> str:
         """Register (and approve) an executor with a fresh key; return its private key."""
         from hpcq.server.signing import id_from_prvkey, new_prvkey
 
         prv = new_prvkey()
         c = self.client()
-        c.add_executor({"executorname": name, "executorid": id_from_prvkey(prv),
-                        "colonyname": self.colony, "executortype": executortype},
-                       self.colony_prvkey)
+        c.add_executor(
+            {
+                "executorname": name,
+                "executorid": id_from_prvkey(prv),
+                "colonyname": self.colony,
+                "executortype": executortype,
+            },
+            self.colony_prvkey,
+        )
         if approve:
             c.approve_executor(self.colony, name, self.colony_prvkey)
         return prv
@@ -74,8 +79,9 @@ class ColoniesServer:
 
 def _make(tmp_path: Path, args: list[str] | None = None) -> ColoniesServer:
     data_dir = tmp_path / "colonies-server"
-    handle = start_server(data_dir, port=0, args=args,
-                          env={"COLONIES_SERVER_PRVKEY": ""})  # always the data-dir key in tests
+    handle = start_server(
+        data_dir, port=0, args=args, env={"COLONIES_SERVER_PRVKEY": ""}
+    )  # always the data-dir key in tests
     env_file = tmp_path / "colonies.env"
     env = init_colony(handle, colony="dev", env_file=env_file)
     return ColoniesServer(handle=handle, env=env, env_file=env_file)

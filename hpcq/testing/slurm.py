@@ -12,7 +12,12 @@ import signal
 from typing import Iterator
 
 from hpcq.executor.lab import (  # noqa: F401 - the lab's API, re-exported for tests and benches
-    LocalCluster, SlurmLabError, free_port_base, local_cluster, prerequisites, start_cluster,
+    LocalCluster,
+    SlurmLabError,
+    free_port_base,
+    local_cluster,
+    prerequisites,
+    start_cluster,
 )
 
 
@@ -39,8 +44,9 @@ if pytest is not None:
         if old_handler is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _sigterm_to_exit)
         try:
-            with local_cluster(tmp_path_factory.mktemp("slurm-lab"), nodes=3, cpus=8, dbd=True,
-                               set_env=True) as cluster:
+            with local_cluster(
+                tmp_path_factory.mktemp("slurm-lab"), nodes=3, cpus=8, dbd=True, set_env=True
+            ) as cluster:
                 yield cluster
         finally:
             if old_handler is signal.SIG_DFL:

@@ -76,8 +76,7 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
 
 
-def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, Any],
-               created: str) -> Path:
+def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, Any], created: str) -> Path:
     """Write one result file in format v1, atomically (h5format.write_file)."""
     return h5.write_file(path, study, tasks, provenance, created)
 
@@ -130,8 +129,9 @@ def scan_point(problem: str, name: str, value: float) -> tuple[float, dict[str, 
     return exact + 0.6 * (1 - np.exp(-1.4 * (value - x0))) ** 2, {**pparams, name: value}
 
 
-def _vqe_task(rng, task_id, problem, ansatz, reps, optimizer, seed, payload,
-              point: tuple[float, dict[str, Any]] | None = None) -> Task:
+def _vqe_task(
+    rng, task_id, problem, ansatz, reps, optimizer, seed, payload, point: tuple[float, dict[str, Any]] | None = None
+) -> Task:
     n_qubits, exact, pparams = PROBLEMS[problem]
     if point is not None:
         exact, pparams = point
@@ -144,19 +144,40 @@ def _vqe_task(rng, task_id, problem, ansatz, reps, optimizer, seed, payload,
     ideal = _distribution(rng, n_qubits)
     n_params = n_qubits * (reps + 1) * (2 if ansatz == "EfficientSU2" else 1)
     attrs = {
-        "task_id": task_id, "step": "vqe", "parent_task_id": "", "problem": problem,
-        "problem_params": _dumps(pparams), "n_qubits": n_qubits, "ansatz": ansatz,
-        "reps": reps, "optimizer": optimizer, "optimizer_params": _dumps(oparams),
-        "noise_model": "none", "noise_params": _dumps({}), "method": "statevector",
-        "seed": seed, "shots": 0, "rank": 0, "wall_time_s": wall,
+        "task_id": task_id,
+        "step": "vqe",
+        "parent_task_id": "",
+        "problem": problem,
+        "problem_params": _dumps(pparams),
+        "n_qubits": n_qubits,
+        "ansatz": ansatz,
+        "reps": reps,
+        "optimizer": optimizer,
+        "optimizer_params": _dumps(oparams),
+        "noise_model": "none",
+        "noise_params": _dumps({}),
+        "method": "statevector",
+        "seed": seed,
+        "shots": 0,
+        "rank": 0,
+        "wall_time_s": wall,
     }
     nan = float("nan")
     metrics = {
-        "energy": energy, "exact_energy": exact, "abs_error": abs_error,
-        "rel_error": abs_error / abs(exact), "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
-        "iterations": iterations, "evaluations": evaluations, "wall_time_s": wall,
-        "entropy_ideal": entropy(ideal), "entropy_noisy": nan, "delta_entropy": nan,
-        "entropy_ratio": nan, "jsd": nan, "fidelity": nan,
+        "energy": energy,
+        "exact_energy": exact,
+        "abs_error": abs_error,
+        "rel_error": abs_error / abs(exact),
+        "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
+        "iterations": iterations,
+        "evaluations": evaluations,
+        "wall_time_s": wall,
+        "entropy_ideal": entropy(ideal),
+        "entropy_noisy": nan,
+        "delta_entropy": nan,
+        "entropy_ratio": nan,
+        "jsd": nan,
+        "fidelity": nan,
     }
     data: dict[str, Any] = {}
     if payload == "full":
@@ -179,30 +200,60 @@ def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> T
     abs_error = pm["abs_error"] + lam * abs(exact) * rng.uniform(0.2, 0.5)
     wall = float(pm["wall_time_s"] * rng.uniform(0.3, 0.6))
     e_ideal, e_noisy = entropy(ideal), entropy(noisy)
-    a.update({
-        "task_id": task_id, "step": "noise", "parent_task_id": parent.attrs["task_id"],
-        "noise_model": model, "noise_params": _dumps(nparams), "method": "density_matrix",
-        "shots": shots, "wall_time_s": wall,
-    })
+    a.update(
+        {
+            "task_id": task_id,
+            "step": "noise",
+            "parent_task_id": parent.attrs["task_id"],
+            "noise_model": model,
+            "noise_params": _dumps(nparams),
+            "method": "density_matrix",
+            "shots": shots,
+            "wall_time_s": wall,
+        }
+    )
     metrics = {
-        "energy": exact + abs_error, "exact_energy": exact, "abs_error": abs_error,
-        "rel_error": abs_error / abs(exact), "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
-        "iterations": 0, "evaluations": 1, "wall_time_s": wall,
-        "entropy_ideal": e_ideal, "entropy_noisy": e_noisy, "delta_entropy": e_noisy - e_ideal,
+        "energy": exact + abs_error,
+        "exact_energy": exact,
+        "abs_error": abs_error,
+        "rel_error": abs_error / abs(exact),
+        "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
+        "iterations": 0,
+        "evaluations": 1,
+        "wall_time_s": wall,
+        "entropy_ideal": e_ideal,
+        "entropy_noisy": e_noisy,
+        "delta_entropy": e_noisy - e_ideal,
         "entropy_ratio": e_noisy / e_ideal if e_ideal else float("nan"),
-        "jsd": jsd(ideal, noisy), "fidelity": float(np.sqrt(ideal * noisy).sum() ** 2),
+        "jsd": jsd(ideal, noisy),
+        "fidelity": float(np.sqrt(ideal * noisy).sum() ** 2),
     }
     data: dict[str, Any] = {}
     if payload == "full":
         n_params = len(parent.data[h5.FINAL_PARAMETERS])
-        data = _datasets(rng, n_qubits, ideal, noisy, np.zeros(0), np.zeros((0, n_params)),
-                         _dumps({"errors": [], "x90_gates": [], "model": model, **nparams}),
-                         final=parent.data[h5.FINAL_PARAMETERS])
+        data = _datasets(
+            rng,
+            n_qubits,
+            ideal,
+            noisy,
+            np.zeros(0),
+            np.zeros((0, n_params)),
+            _dumps({"errors": [], "x90_gates": [], "model": model, **nparams}),
+            final=parent.data[h5.FINAL_PARAMETERS],
+        )
     return Task(a, metrics, data)
 
 
-def _datasets(rng, n_qubits, ideal, noisy, trace, params, noise_json, final=None,
-              ) -> dict[str, Any]:
+def _datasets(
+    rng,
+    n_qubits,
+    ideal,
+    noisy,
+    trace,
+    params,
+    noise_json,
+    final=None,
+) -> dict[str, Any]:
     final = params[-1] if final is None else final
     paulis = ["".join(rng.choice(list("IXYZ"), n_qubits)) for _ in range(4 * n_qubits)]
     return {
@@ -220,21 +271,36 @@ def _datasets(rng, n_qubits, ideal, noisy, trace, params, noise_json, final=None
 
 def _provenance(rng, wf: int, job: int, started: datetime, wall: float, n_tasks: int) -> dict:
     return {
-        "hpcq_version": "0.1.0", "qiskit_version": "2.6.0", "aer_version": "0.18.0",
-        "python_version": "3.11.2", "numpy_version": np.__version__,
-        "hostname": f"node{job % 4:02d}", "slurm_job_id": str(1000 + job),
-        "slurm_nodes": f"node{job % 4:02d}", "mpi_ranks": int(min(4, n_tasks)),
-        "threads_per_rank": 2, "colonies_process_id": hashlib.sha256(
-            f"proc{job}".encode()).hexdigest(), "workflow_id": f"wf-{wf:05d}",
-        "started": started.isoformat(), "finished": (started + timedelta(seconds=wall)).isoformat(),
-        "wall_time_s": wall, "command": "hpcq-run vqe_sweep",
+        "hpcq_version": "0.1.0",
+        "qiskit_version": "2.6.0",
+        "aer_version": "0.18.0",
+        "python_version": "3.11.2",
+        "numpy_version": np.__version__,
+        "hostname": f"node{job % 4:02d}",
+        "slurm_job_id": str(1000 + job),
+        "slurm_nodes": f"node{job % 4:02d}",
+        "mpi_ranks": int(min(4, n_tasks)),
+        "threads_per_rank": 2,
+        "colonies_process_id": hashlib.sha256(f"proc{job}".encode()).hexdigest(),
+        "workflow_id": f"wf-{wf:05d}",
+        "started": started.isoformat(),
+        "finished": (started + timedelta(seconds=wall)).isoformat(),
+        "wall_time_s": wall,
+        "command": "hpcq-run vqe_sweep",
     }
 
 
-def make_study(out_dir: str | Path, n_workflows: int = 4, study: str = "noise-study",
-               seed: int = 7, noise_per_vqe: int = 3, vqe_per_workflow: int = 2,
-               payload: str = "full", problems: list[str] | None = None,
-               scan: tuple[str, list[float]] | None = None) -> list[Path]:
+def make_study(
+    out_dir: str | Path,
+    n_workflows: int = 4,
+    study: str = "noise-study",
+    seed: int = 7,
+    noise_per_vqe: int = 3,
+    vqe_per_workflow: int = 2,
+    payload: str = "full",
+    problems: list[str] | None = None,
+    scan: tuple[str, list[float]] | None = None,
+) -> list[Path]:
     """Write ``2 * n_workflows`` result files under ``out_dir``; return their paths.
 
     Workflow ``w`` takes a (problem, ansatz, reps) and runs ``vqe_per_workflow`` optimizers
@@ -259,15 +325,15 @@ def make_study(out_dir: str | Path, n_workflows: int = 4, study: str = "noise-st
         for k in range(vqe_per_workflow):
             opt = optimizers[(w + k) % len(optimizers)]
             tid = f"{study}-w{w:05d}-vqe{k}"
-            vqes.append(_vqe_task(rng, tid, problem, ansatz, reps, opt, 1000 + w * 10 + k, payload,
-                                  point))
+            vqes.append(_vqe_task(rng, tid, problem, ansatz, reps, opt, 1000 + w * 10 + k, payload, point))
         started = t0 + timedelta(minutes=10 * w)
         wall = sum(t.attrs["wall_time_s"] for t in vqes)
         prov = _provenance(rng, w, 2 * w, started, wall, len(vqes))
         for i, t in enumerate(vqes):
             t.attrs["rank"] = i % prov["mpi_ranks"]
-        paths.append(write_file(out / f"wf{w:05d}-vqe.h5", study, vqes, prov,
-                                (started + timedelta(seconds=wall)).isoformat()))
+        paths.append(
+            write_file(out / f"wf{w:05d}-vqe.h5", study, vqes, prov, (started + timedelta(seconds=wall)).isoformat())
+        )
         noises: list[Task] = []
         for t in vqes:
             picks = rng.choice(len(noise_choices), size=noise_per_vqe, replace=False)
@@ -280,6 +346,9 @@ def make_study(out_dir: str | Path, n_workflows: int = 4, study: str = "noise-st
         prov2 = _provenance(rng, w, 2 * w + 1, started2, wall2, len(noises))
         for i, t in enumerate(noises):
             t.attrs["rank"] = i % prov2["mpi_ranks"]
-        paths.append(write_file(out / f"wf{w:05d}-noise.h5", study, noises, prov2,
-                                (started2 + timedelta(seconds=wall2)).isoformat()))
+        paths.append(
+            write_file(
+                out / f"wf{w:05d}-noise.h5", study, noises, prov2, (started2 + timedelta(seconds=wall2)).isoformat()
+            )
+        )
     return paths

@@ -8,13 +8,21 @@ from hpcq.results.catalog import CatalogError
 
 
 @click.command()
-@click.option("--results", "-r", type=click.Path(file_okay=False),
-              help="folder of result files; indexed (incrementally) before serving "
-                   "[default: $HPCQ_RESULTS_DIR]")
-@click.option("--db", type=click.Path(dir_okay=False),
-              help="catalog file (default: DIR/.hpcq-catalog.sqlite of --results)")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="address to listen on (keep 127.0.0.1 unless behind an ssh tunnel/proxy)")
+@click.option(
+    "--results",
+    "-r",
+    type=click.Path(file_okay=False),
+    help="folder of result files; indexed (incrementally) before serving [default: $HPCQ_RESULTS_DIR]",
+)
+@click.option(
+    "--db", type=click.Path(dir_okay=False), help="catalog file (default: DIR/.hpcq-catalog.sqlite of --results)"
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="address to listen on (keep 127.0.0.1 unless behind an ssh tunnel/proxy)",
+)
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--debug", is_flag=True, help="Dash debug mode (reloader, dev tools)")
 def ui(results, db, host, port, debug):
@@ -28,7 +36,10 @@ def ui(results, db, host, port, debug):
     except CatalogError as exc:
         raise click.ClickException(str(exc))
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host}: the dashboard has no authentication; anyone "
-                   "who can reach this address can read the results", err=True)
+        click.echo(
+            f"warning: listening on {host}: the dashboard has no authentication; anyone "
+            "who can reach this address can read the results",
+            err=True,
+        )
     click.echo(f"hpcq ui: http://{host}:{port}/  (catalog {cat.db_path}; API /api/v1/runs)")
     app.run(host=host, port=port, debug=debug)

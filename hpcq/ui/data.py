@@ -21,21 +21,54 @@ from hpcq.results.graph import aggregate, build_graph, elements
 from hpcq.results.rank import make_spec, numeric_columns, rank
 
 # the columns a user reads first, in order (those present are shown)
-FIRST_COLUMNS = ["position", "noise_model", "noise_params", "optimizer", "energy", "abs_error_mha",
-                 "jsd", "delta_entropy"]
+FIRST_COLUMNS = [
+    "position",
+    "noise_model",
+    "noise_params",
+    "optimizer",
+    "energy",
+    "abs_error_mha",
+    "jsd",
+    "delta_entropy",
+]
 # then the problem (with its scanned parameters, inserted after "problem"), then the full task id
-NEXT_COLUMNS = ["score", "study", "problem", "ansatz", "reps", "fidelity", "chemical_accuracy",
-                "task_id"]
+NEXT_COLUMNS = ["score", "study", "problem", "ansatz", "reps", "fidelity", "chemical_accuracy", "task_id"]
 # on demand (the column chooser)
 MORE_COLUMNS = [
-    "n_qubits", "exact_energy", "abs_error", "rel_error", "entropy_ideal", "entropy_noisy",
-    "entropy_ratio", "shots", "wall_time_s", "vqe_task_id", "vqe_energy", "vqe_abs_error",
-    "vqe_rel_error", "vqe_chemical_accuracy", "vqe_iterations", "vqe_evaluations",
-    "vqe_wall_time_s", "optimizer_params", "method", "seed", "slurm_job_id", "workflow_id", "file",
+    "n_qubits",
+    "exact_energy",
+    "abs_error",
+    "rel_error",
+    "entropy_ideal",
+    "entropy_noisy",
+    "entropy_ratio",
+    "shots",
+    "wall_time_s",
+    "vqe_task_id",
+    "vqe_energy",
+    "vqe_abs_error",
+    "vqe_rel_error",
+    "vqe_chemical_accuracy",
+    "vqe_iterations",
+    "vqe_evaluations",
+    "vqe_wall_time_s",
+    "optimizer_params",
+    "method",
+    "seed",
+    "slurm_job_id",
+    "workflow_id",
+    "file",
 ]
-HEADERS = {"position": "rank", "abs_error_mha": "|ΔE| (mHa)", "delta_entropy": "ΔH (bits)",
-           "jsd": "JSD", "energy": "energy (Ha)", "noise_params": "noise parameters",
-           "noise_model": "noise model", "task_id": "task id"}
+HEADERS = {
+    "position": "rank",
+    "abs_error_mha": "|ΔE| (mHa)",
+    "delta_entropy": "ΔH (bits)",
+    "jsd": "JSD",
+    "energy": "energy (Ha)",
+    "noise_params": "noise parameters",
+    "noise_model": "noise model",
+    "task_id": "task id",
+}
 DEFAULT_RANKING = ["abs_error:min"]
 CHEMICAL_ACCURACY_HA = 1.6e-3
 GRAPH_NODE_LIMIT = 600  # above this many nodes the graph aggregates (noise runs per VQE run, ...)
@@ -72,11 +105,16 @@ def load(cat: Catalog) -> Loaded:
     Why: building them for 40,000 runs takes seconds; every UI change needs them. The
     fingerprint (file count, sums of sizes and mtimes, last index time, run count) changes
     whenever ``index`` adds, rewrites or removes a file."""
-    fp = tuple(cat.query(
-        "SELECT (SELECT COUNT(*) FROM files), (SELECT SUM(size) FROM files), "
-        "(SELECT SUM(mtime_ns % 4294967291) FROM files), (SELECT MAX(mtime_ns) FROM files), "
-        "(SELECT MAX(indexed_at) FROM files), "
-        "(SELECT COUNT(*) FROM runs)").iloc[0].tolist())
+    fp = tuple(
+        cat.query(
+            "SELECT (SELECT COUNT(*) FROM files), (SELECT SUM(size) FROM files), "
+            "(SELECT SUM(mtime_ns % 4294967291) FROM files), (SELECT MAX(mtime_ns) FROM files), "
+            "(SELECT MAX(indexed_at) FROM files), "
+            "(SELECT COUNT(*) FROM runs)"
+        )
+        .iloc[0]
+        .tolist()
+    )
     key = str(cat.db_path.resolve())
     with _cache_lock:
         hit = _cache.get(key)
@@ -92,14 +130,31 @@ def load(cat: Catalog) -> Loaded:
 
 def metric_options(noise: pd.DataFrame) -> list[str]:
     """Numeric columns of the noise view that have values (rankable metrics)."""
-    skip = {"seed", "rank", "vqe_rank", "vqe_seed", "shots", "vqe_shots", "n_qubits",
-            "vqe_n_qubits", "reps", "vqe_reps", "abs_error_mha"}
+    skip = {
+        "seed",
+        "rank",
+        "vqe_rank",
+        "vqe_seed",
+        "shots",
+        "vqe_shots",
+        "n_qubits",
+        "vqe_n_qubits",
+        "reps",
+        "vqe_reps",
+        "abs_error_mha",
+    }
     return [c for c in numeric_columns(noise) if c not in skip and noise[c].notna().any()]
 
 
-def ranked_view(cat: Catalog, by: list[str] | None = None, weights: str | None = None,
-                mode: str = "weighted", top: int | None = None, studies: list[str] | None = None,
-                node_limit: int = GRAPH_NODE_LIMIT) -> View:
+def ranked_view(
+    cat: Catalog,
+    by: list[str] | None = None,
+    weights: str | None = None,
+    mode: str = "weighted",
+    top: int | None = None,
+    studies: list[str] | None = None,
+    node_limit: int = GRAPH_NODE_LIMIT,
+) -> View:
     """Noise runs of ``studies`` (default all; joined with vqe_ parents), ranked by ``by`` if
     given, cut to the top ``top`` positions; and the workflow graph with the same ranks."""
     data = load(cat)
@@ -122,8 +177,14 @@ def ranked_view(cat: Catalog, by: list[str] | None = None, weights: str | None =
     if n_nodes > node_limit:
         els, note = aggregate(g, noise if by else None, top if by else None, node_limit)
     scan = [c for c in data.scan if c in noise.columns and noise[c].nunique() > 1]
-    return View(noise.reset_index(drop=True), els, definition,
-                total=int((runs["step"] == "noise").sum()), graph_note=note, scan=scan)
+    return View(
+        noise.reset_index(drop=True),
+        els,
+        definition,
+        total=int((runs["step"] == "noise").sum()),
+        graph_note=note,
+        scan=scan,
+    )
 
 
 def records(df: pd.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:
@@ -181,8 +242,10 @@ def table_records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- plots' data
 
-def scope(cat: Catalog, view_rows: pd.DataFrame, shown: list[dict[str, Any]] | None,
-          node: dict[str, Any] | None) -> pd.DataFrame:
+
+def scope(
+    cat: Catalog, view_rows: pd.DataFrame, shown: list[dict[str, Any]] | None, node: dict[str, Any] | None
+) -> pd.DataFrame:
     """The noise runs the plots show: the table's rows as filtered in the grid (``shown``: its
     virtual row data; None = all), narrowed to the selected graph node's subtree."""
     rows = view_rows
@@ -236,8 +299,7 @@ def _numeric(text: Any) -> dict[str, float]:
         return {}
     if not isinstance(d, dict):
         return {}
-    return {k: float(v) for k, v in d.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: float(v) for k, v in d.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _clean(v: Any) -> Any:

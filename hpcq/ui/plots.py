@@ -16,15 +16,13 @@ import plotly.graph_objects as go
 
 from hpcq.ui.data import CHEMICAL_ACCURACY_HA, MAX_TRACES, noise_strength
 
-LAYOUT = dict(margin=dict(l=60, r=20, t=50, b=50), height=360, template="plotly_white",
-              legend=dict(font=dict(size=10)))
+LAYOUT = dict(margin=dict(l=60, r=20, t=50, b=50), height=360, template="plotly_white", legend=dict(font=dict(size=10)))
 MAX_OUTCOMES_SHOWN = 32
 
 
 def _fig(title: str, traces: list[Any], points: int, empty: str, **layout) -> go.Figure:
     fig = go.Figure(traces)
-    fig.update_layout(title=dict(text=title, font=dict(size=14)), meta={"points": points},
-                      **LAYOUT, **layout)
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), meta={"points": points}, **LAYOUT, **layout)
     if not points:
         fig.add_annotation(text=empty, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     return fig
@@ -50,18 +48,37 @@ def convergence(rows: pd.DataFrame, vqe: pd.DataFrame, series: dict[str, dict]) 
         if relative:
             y = [None if v is None else (v - exact) * 1e3 for v in y]
         points += len(y)
-        traces.append(go.Scatter(x=list(range(1, len(y) + 1)), y=y, mode="lines",
-                                 name=_label(runs.loc[t], "optimizer", "ansatz") + f" {t}"))
-    fig = _fig(f"VQE convergence ({len(chosen)} of {len(order)} runs in scope)", traces, points,
-               "no VQE trace in scope", xaxis_title="iteration",
-               yaxis_title="E − E_exact (mHa)" if relative else "energy (Ha)")
+        traces.append(
+            go.Scatter(
+                x=list(range(1, len(y) + 1)),
+                y=y,
+                mode="lines",
+                name=_label(runs.loc[t], "optimizer", "ansatz") + f" {t}",
+            )
+        )
+    fig = _fig(
+        f"VQE convergence ({len(chosen)} of {len(order)} runs in scope)",
+        traces,
+        points,
+        "no VQE trace in scope",
+        xaxis_title="iteration",
+        yaxis_title="E − E_exact (mHa)" if relative else "energy (Ha)",
+    )
     if chosen:
         base = 0.0 if relative else exacts.pop()
         width = CHEMICAL_ACCURACY_HA * (1e3 if relative else 1.0)
-        fig.add_hrect(y0=base - width, y1=base + width, fillcolor="#55efc4", opacity=0.3, line_width=0,
-                      annotation_text="chemical accuracy (1.6 mHa)", annotation_position="top left")
-        fig.add_hline(y=base, line_dash="dash", line_color="#2d3436",
-                      annotation_text="exact", annotation_position="bottom right")
+        fig.add_hrect(
+            y0=base - width,
+            y1=base + width,
+            fillcolor="#55efc4",
+            opacity=0.3,
+            line_width=0,
+            annotation_text="chemical accuracy (1.6 mHa)",
+            annotation_position="top left",
+        )
+        fig.add_hline(
+            y=base, line_dash="dash", line_color="#2d3436", annotation_text="exact", annotation_position="bottom right"
+        )
     return fig
 
 
@@ -77,22 +94,44 @@ def noise_response(rows: pd.DataFrame) -> go.Figure:
             if single:
                 fixed.append(name.split()[0])
             points += len(pts)
-            traces.append(go.Scatter(x=list(pts.index), y=list(pts.values),
-                                     mode="markers" if single else "lines+markers",
-                                     name=f"{name} · {opt}"))
+            traces.append(
+                go.Scatter(
+                    x=list(pts.index),
+                    y=list(pts.values),
+                    mode="markers" if single else "lines+markers",
+                    name=f"{name} · {opt}",
+                )
+            )
     title = "Energy error vs noise strength"
     if fixed:
         title += f"<br><sup>one strength only (points): {', '.join(sorted(set(fixed)))}</sup>"
-    fig = _fig(title, traces, points, "no noise run in scope",
-               xaxis_title="noise strength (the model's varying parameter)", xaxis_type="log",
-               yaxis_title="|ΔE| (mHa)", yaxis_type="log")
+    fig = _fig(
+        title,
+        traces,
+        points,
+        "no noise run in scope",
+        xaxis_title="noise strength (the model's varying parameter)",
+        xaxis_type="log",
+        yaxis_title="|ΔE| (mHa)",
+        yaxis_type="log",
+    )
     if points:
-        fig.add_hline(y=CHEMICAL_ACCURACY_HA * 1e3, line_dash="dot", line_color="#00b894",
-                      annotation_text="chemical accuracy", annotation_position="bottom right")
+        fig.add_hline(
+            y=CHEMICAL_ACCURACY_HA * 1e3,
+            line_dash="dot",
+            line_color="#00b894",
+            annotation_text="chemical accuracy",
+            annotation_position="bottom right",
+        )
         base = rows["vqe_abs_error"].dropna()
         if len(base):
-            fig.add_hline(y=float(base.mean()) * 1e3, line_dash="dash", line_color="#636e72",
-                          annotation_text="noiseless VQE (mean)", annotation_position="top left")
+            fig.add_hline(
+                y=float(base.mean()) * 1e3,
+                line_dash="dash",
+                line_color="#636e72",
+                annotation_text="noiseless VQE (mean)",
+                annotation_position="top left",
+            )
     return fig
 
 
@@ -103,8 +142,14 @@ def distributions(run: pd.Series | None, series: dict[str, dict]) -> go.Figure:
     traces, points, title = [], 0, "Output distribution"
     if dist:
         n = max(1, (int(dist["n_outcomes"]) - 1).bit_length())
-        top = sorted(range(len(dist["outcomes"])), key=lambda i: -max(
-            dist.get("ideal", [0] * len(dist["outcomes"]))[i], dist.get("noisy", [0] * len(dist["outcomes"]))[i]))
+        top = sorted(
+            range(len(dist["outcomes"])),
+            key=lambda i: (
+                -max(
+                    dist.get("ideal", [0] * len(dist["outcomes"]))[i], dist.get("noisy", [0] * len(dist["outcomes"]))[i]
+                )
+            ),
+        )
         keep = sorted(top[:MAX_OUTCOMES_SHOWN])
         labels = [format(dist["outcomes"][i], f"0{n}b") for i in keep]
         for name, values in dist.items():
@@ -115,10 +160,16 @@ def distributions(run: pd.Series | None, series: dict[str, dict]) -> go.Figure:
             label = {"ideal": "ideal", "noisy": "noisy"}.get(name, f"sampled {name} (frequency)")
             traces.append(go.Bar(x=labels, y=y, name=label))
             points += len(y)
-        title += f" of {run['task_id']} ({run.get('noise_model', '')}; {len(keep)} of " \
-                 f"{dist['n_outcomes']} outcomes)"
-    return _fig(title, traces, points, "no stored distribution for this run", barmode="group",
-                xaxis_title="outcome (bitstring)", yaxis_title="probability")
+        title += f" of {run['task_id']} ({run.get('noise_model', '')}; {len(keep)} of {dist['n_outcomes']} outcomes)"
+    return _fig(
+        title,
+        traces,
+        points,
+        "no stored distribution for this run",
+        barmode="group",
+        xaxis_title="outcome (bitstring)",
+        yaxis_title="probability",
+    )
 
 
 def energy_curve(rows: pd.DataFrame, vqe: pd.DataFrame, scan: list[str]) -> go.Figure:
@@ -129,19 +180,32 @@ def energy_curve(rows: pd.DataFrame, vqe: pd.DataFrame, scan: list[str]) -> go.F
         parents = vqe[vqe["task_id"].isin(rows["parent_task_id"])]
         exact = pd.concat([rows[[param, "exact_energy"]], parents[[param, "exact_energy"]]])
         exact = exact.dropna().groupby(param)["exact_energy"].mean().sort_index()
-        traces.append(go.Scatter(x=list(exact.index), y=list(exact.values), mode="lines",
-                                 name="exact", line=dict(color="#2d3436", dash="dash")))
+        traces.append(
+            go.Scatter(
+                x=list(exact.index),
+                y=list(exact.values),
+                mode="lines",
+                name="exact",
+                line=dict(color="#2d3436", dash="dash"),
+            )
+        )
         points += len(exact)
         for opt, grp in parents.groupby("optimizer"):
             pts = grp.groupby(param)["energy"].mean().sort_index()
-            traces.append(go.Scatter(x=list(pts.index), y=list(pts.values), mode="lines+markers",
-                                     name=f"VQE {opt}"))
+            traces.append(go.Scatter(x=list(pts.index), y=list(pts.values), mode="lines+markers", name=f"VQE {opt}"))
             points += len(pts)
         for model, grp in rows.groupby("noise_model"):
             pts = grp.groupby(param)["energy"].mean().sort_index()
-            traces.append(go.Scatter(x=list(pts.index), y=list(pts.values), mode="markers",
-                                     name=f"noisy: {model} (mean)"))
+            traces.append(
+                go.Scatter(x=list(pts.index), y=list(pts.values), mode="markers", name=f"noisy: {model} (mean)")
+            )
             points += len(pts)
     title = f"Energy curve over {param}" if param else "Energy curve"
-    return _fig(title, traces, points, "this study scans no problem parameter",
-                xaxis_title=param or "scanned parameter", yaxis_title="energy (Ha)")
+    return _fig(
+        title,
+        traces,
+        points,
+        "this study scans no problem parameter",
+        xaxis_title=param or "scanned parameter",
+        yaxis_title="energy (Ha)",
+    )

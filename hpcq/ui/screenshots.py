@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Iterator
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 GRID_READY = """() => { try { return dash_ag_grid.getApi('runs-grid').getDisplayedRowCount() > 0; }
                        catch (e) { return false; } }"""
 # every plot drew its data points (layout.meta.points, see hpcq/ui/plots.py)
@@ -45,8 +52,7 @@ def make_demo_results(out: Path) -> Path:
     from hpcq.testing.synthetic import make_study
 
     make_study(out / "noise-study", n_workflows=4, study="noise-study")
-    make_study(out / "h2-scan", n_workflows=len(SCAN[1]), study="h2-scan", problems=["h2"],
-               scan=SCAN, seed=11)
+    make_study(out / "h2-scan", n_workflows=len(SCAN[1]), study="h2-scan", problems=["h2"], scan=SCAN, seed=11)
     Catalog(default_db(out)).index(out)
     return default_db(out)
 
@@ -84,8 +90,7 @@ def capture(out_dir: Path = DOCS_IMG) -> list[Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
-    with tempfile.TemporaryDirectory() as tmp, serve(make_demo_results(Path(tmp))) as url, \
-            sync_playwright() as p:
+    with tempfile.TemporaryDirectory() as tmp, serve(make_demo_results(Path(tmp))) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)

@@ -15,10 +15,19 @@ import click
 
 @click.command()
 @click.argument("sweep_json", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="directory for the HDF5 result file (created if missing)")
-@click.option("--threads", type=int, default=None, help="Aer threads per rank (default: Slurm's "
-              "cpus-per-task, else OMP_NUM_THREADS, else 1)")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="directory for the HDF5 result file (created if missing)",
+)
+@click.option(
+    "--threads",
+    type=int,
+    default=None,
+    help="Aer threads per rank (default: Slurm's cpus-per-task, else OMP_NUM_THREADS, else 1)",
+)
 @click.option("--process-id", default="", help="ColonyOS process id to record in provenance")
 @click.option("-q", "--quiet", is_flag=True, help="no per-task progress lines on stderr")
 def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, quiet: bool) -> None:
@@ -26,8 +35,7 @@ def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, qu
 
     import logging
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("hpcq").setLevel(logging.WARNING if quiet else logging.INFO)
     threads = threads or threads_from_env()
     pin_threads(threads)  # before anything starts Aer's OpenMP runtime
@@ -43,11 +51,16 @@ def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, qu
         raise click.ClickException(f"{sweep_json}: {exc}") from None
     os.makedirs(out_dir, exist_ok=True)
     comm = mpi_world()
-    ctx = JobContext(process_id=process_id, workdir=out_dir,
-                     slurm_job_id=os.environ.get("SLURM_JOB_ID", ""),
-                     nodes=os.environ.get("SLURM_JOB_NODELIST", ""),
-                     rank=comm.Get_rank() if comm else 0, size=comm.Get_size() if comm else 1,
-                     threads=threads, extra={"command": " ".join(["python -m hpcq.worker"] + sys.argv[1:])})
+    ctx = JobContext(
+        process_id=process_id,
+        workdir=out_dir,
+        slurm_job_id=os.environ.get("SLURM_JOB_ID", ""),
+        nodes=os.environ.get("SLURM_JOB_NODELIST", ""),
+        rank=comm.Get_rank() if comm else 0,
+        size=comm.Get_size() if comm else 1,
+        threads=threads,
+        extra={"command": " ".join(["python -m hpcq.worker"] + sys.argv[1:])},
+    )
     result = run_sweep(params, ctx)
     if result is not None:
         click.echo(json.dumps({"summary": result.summary, "files": result.files}, indent=2))

@@ -82,14 +82,14 @@ class TaskFailed(RuntimeError):
 def _unwrap(outcomes: list) -> list:
     errors = [v for kind, v in outcomes if kind == "error"]
     if errors:
-        msg = "; ".join(f"task {tid} failed on rank {r}: {tb.strip().splitlines()[-1]}"
-                        for tid, r, tb in errors)
+        msg = "; ".join(f"task {tid} failed on rank {r}: {tb.strip().splitlines()[-1]}" for tid, r, tb in errors)
         raise TaskFailed(msg + "\n\n" + "\n".join(tb for _, _, tb in errors))
     return [v for _, v in outcomes]
 
 
-def run_tasks(tasks: Sequence[Any], work: Callable[[Any], Any], comm=None,
-              order: Sequence[int] | None = None) -> list | None:
+def run_tasks(
+    tasks: Sequence[Any], work: Callable[[Any], Any], comm=None, order: Sequence[int] | None = None
+) -> list | None:
     """Run ``work(task)`` for every task across the ranks of ``comm`` (None = this process only).
 
     ``order``: the sequence in which task indices are handed out (e.g. most expensive first).

@@ -20,7 +20,8 @@ log = logging.getLogger("hpcq.worker")
 ONE_CIRCUIT_SPLITTING_UNAVAILABLE = (
     "unavailable: this qiskit-aer is built without MPI (the PyPI wheel), so one circuit cannot be "
     "split across ranks; ranks share the sweep instead. An AER_MPI source build would run one "
-    "circuit over all ranks with blocking_enable=True, blocking_qubits=<qubits per rank chunk>.")
+    "circuit over all ranks with blocking_enable=True, blocking_qubits=<qubits per rank chunk>."
+)
 
 
 def task_cost(t: TaskSpec) -> float:
@@ -33,8 +34,9 @@ def task_cost(t: TaskSpec) -> float:
     return (state + 2e3) * t.optimizer.maxiter * per_iter
 
 
-def _provenance(params: SweepParams, ctx: JobContext, threads: int, size: int, started: str,
-                wall: float, aer_mpi: int, device: str) -> dict[str, Any]:
+def _provenance(
+    params: SweepParams, ctx: JobContext, threads: int, size: int, started: str, wall: float, aer_mpi: int, device: str
+) -> dict[str, Any]:
     import h5py
     import numpy
     import qiskit
@@ -45,25 +47,34 @@ def _provenance(params: SweepParams, ctx: JobContext, threads: int, size: int, s
     from hpcq.results.h5format import now_iso
 
     return {
-        "hpcq_version": hpcq.__version__, "qiskit_version": qiskit.__version__,
-        "aer_version": qiskit_aer.__version__, "python_version": platform.python_version(),
-        "numpy_version": numpy.__version__, "scipy_version": scipy.__version__,
-        "h5py_version": h5py.__version__, "hostname": socket.gethostname(),
+        "hpcq_version": hpcq.__version__,
+        "qiskit_version": qiskit.__version__,
+        "aer_version": qiskit_aer.__version__,
+        "python_version": platform.python_version(),
+        "numpy_version": numpy.__version__,
+        "scipy_version": scipy.__version__,
+        "h5py_version": h5py.__version__,
+        "hostname": socket.gethostname(),
         "slurm_job_id": ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID", ""),
         "slurm_nodes": ctx.nodes or os.environ.get("SLURM_JOB_NODELIST", ""),
-        "mpi_ranks": size, "threads_per_rank": threads,
-        "colonies_process_id": ctx.process_id, "workflow_id": str(ctx.extra.get("workflow_id", "")),
-        "started": started, "finished": now_iso(), "wall_time_s": wall,
+        "mpi_ranks": size,
+        "threads_per_rank": threads,
+        "colonies_process_id": ctx.process_id,
+        "workflow_id": str(ctx.extra.get("workflow_id", "")),
+        "started": started,
+        "finished": now_iso(),
+        "wall_time_s": wall,
         "command": str(ctx.extra.get("command", "vqe_sweep")),
-        "seeds": params.seeds, "sweep_json": params.model_dump_json(),
-        "device": device, "aer_mpi_processes": aer_mpi,
+        "seeds": params.seeds,
+        "sweep_json": params.model_dump_json(),
+        "device": device,
+        "aer_mpi_processes": aer_mpi,
         "one_circuit_splitting": "available" if aer_mpi > 1 else ONE_CIRCUIT_SPLITTING_UNAVAILABLE,
     }
 
 
 def output_name(params: SweepParams, ctx: JobContext) -> str:
-    tag = ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID") or ctx.process_id[:16] \
-        or time.strftime("%Y%m%dT%H%M%S")
+    tag = ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID") or ctx.process_id[:16] or time.strftime("%Y%m%dT%H%M%S")
     return f"{params.study}-{tag}.h5"
 
 
@@ -86,13 +97,21 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         # each task of the job would run the whole sweep and write the same file
         raise RuntimeError(
             f"the job has {ctx.size} tasks but the MPI world has {size} rank(s): launch the ranks as "
-            "one MPI world (srun --mpi=pmi2 / MpiDefault=pmi2 with pip MPICH, or mpiexec)")
+            "one MPI world (srun --mpi=pmi2 / MpiDefault=pmi2 with pip MPICH, or mpiexec)"
+        )
     tasks = params.tasks()
     order = sorted(range(len(tasks)), key=lambda i: -task_cost(tasks[i]))
+
     def work(t: TaskSpec):
         r = run_task(t, threads=threads, rank=rank)
-        log.info("rank %d: %s done in %.2f s: E=%.10g abs_error=%.3g", rank, t.task_id,
-                 r.metrics["wall_time_s"], r.metrics["energy"], r.metrics["abs_error"])
+        log.info(
+            "rank %d: %s done in %.2f s: E=%.10g abs_error=%.3g",
+            rank,
+            t.task_id,
+            r.metrics["wall_time_s"],
+            r.metrics["energy"],
+            r.metrics["abs_error"],
+        )
         return r
 
     if rank == 0:
@@ -101,14 +120,17 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         # every rank runs every task together: trajectories split over comm, or Aer spreads one
         # statevector over MPI_COMM_WORLD (identical circuits on every rank: PYTHONHASHSEED=0)
         if params.parallel == "statevector" and size > 1 and os.environ.get("PYTHONHASHSEED") != "0":
-            raise RuntimeError("parallel: statevector needs PYTHONHASHSEED=0 on every rank (Aer builds the "
-                               "circuit's measurements from a Python set); export it in the job")
+            raise RuntimeError(
+                "parallel: statevector needs PYTHONHASHSEED=0 on every rank (Aer builds the "
+                "circuit's measurements from a Python set); export it in the job"
+            )
         share = comm if params.parallel == "trajectories" else None
 
         def work(t: TaskSpec):  # noqa: F811 - the same work, over all ranks
             r = run_task(t, threads=threads, rank=rank, comm=share, ranks=size)
-            log.info("rank %d: %s done in %.2f s: E=%.10g", rank, t.task_id, r.metrics["wall_time_s"],
-                     r.metrics["energy"])
+            log.info(
+                "rank %d: %s done in %.2f s: E=%.10g", rank, t.task_id, r.metrics["wall_time_s"], r.metrics["energy"]
+            )
             return r
 
         try:
@@ -127,14 +149,21 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         polling_barrier(comm)  # other ranks sleep until rank 0 has written the file
 
 
-def _finish(params: SweepParams, ctx: JobContext, results: list, threads: int, size: int,
-            started: str, t0: float, extra_provenance: dict | None = None) -> FunctionResult:
+def _finish(
+    params: SweepParams,
+    ctx: JobContext,
+    results: list,
+    threads: int,
+    size: int,
+    started: str,
+    t0: float,
+    extra_provenance: dict | None = None,
+) -> FunctionResult:
     from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
     from hpcq.results.h5format import write_results
 
     device = resolve_device(params.device)
-    prov = _provenance(params, ctx, threads, size, started, time.perf_counter() - t0,
-                       aer_mpi_processes(), device)
+    prov = _provenance(params, ctx, threads, size, started, time.perf_counter() - t0, aer_mpi_processes(), device)
     prov.update(extra_provenance or {})  # e.g. a noise step's parent parameters (hpcq.workflow.steps)
     path = Path(ctx.workdir) / output_name(params, ctx)
     tw = time.perf_counter()
@@ -146,11 +175,18 @@ def _finish(params: SweepParams, ctx: JobContext, results: list, threads: int, s
         sha = str(f.attrs["content_sha256"])
     best = min(results, key=lambda r: r.metrics["abs_error"])
     summary = {
-        "study": params.study, "file": path.name, "n_tasks": len(results),
-        "content_sha256": sha, "mpi_ranks": size, "threads_per_rank": threads, "device": device,
+        "study": params.study,
+        "file": path.name,
+        "n_tasks": len(results),
+        "content_sha256": sha,
+        "mpi_ranks": size,
+        "threads_per_rank": threads,
+        "device": device,
         "chemical_accuracy": sum(bool(r.metrics["chemical_accuracy"]) for r in results),
-        "best_task": best.task_id, "best_abs_error": best.metrics["abs_error"],
-        "wall_time_s": round(time.perf_counter() - t0, 3), "write_time_s": round(write_s, 4),
+        "best_task": best.task_id,
+        "best_abs_error": best.metrics["abs_error"],
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "write_time_s": round(write_s, 4),
         "one_circuit_splitting": "available" if aer_mpi_processes() > 1 else "unavailable",
     }
     return FunctionResult(summary=summary, files=[str(path)])

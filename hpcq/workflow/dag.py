@@ -31,8 +31,9 @@ def _short(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:6]
 
 
-def _spec(study: Study, nodename: str, funcname: str, params: dict, conditions: dict,
-          dependencies: list[str] | None = None) -> dict[str, Any]:
+def _spec(
+    study: Study, nodename: str, funcname: str, params: dict, conditions: dict, dependencies: list[str] | None = None
+) -> dict[str, Any]:
     cond = {
         "colonyname": study.colony,
         "executortype": study.executor.type,
@@ -75,8 +76,10 @@ def single_spec(study: Study) -> list[dict[str, Any]]:
 
 def sweep_specs(study: Study) -> list[dict[str, Any]]:
     """One process per task; the executor packs them into job arrays."""
-    return [_spec(study, f"task-{t.task_id}", "vqe_sweep", _one_task_sweep(study, t),
-                  study.resources.conditions()) for t in study.params.tasks()]
+    return [
+        _spec(study, f"task-{t.task_id}", "vqe_sweep", _one_task_sweep(study, t), study.resources.conditions())
+        for t in study.params.tasks()
+    ]
 
 
 def workflow_specs(study: Study) -> list[dict[str, Any]]:
@@ -106,30 +109,53 @@ def workflow_specs(study: Study) -> list[dict[str, Any]]:
             specs.append(_spec(study, ham_nodes[pkey], "study_hamiltonian", {"problem": problem}, light, parents))
         if (pkey, akey) not in ans_nodes:
             ans_nodes[(pkey, akey)] = f"ansatz-{pkey}-{akey}"
-            specs.append(_spec(study, ans_nodes[(pkey, akey)], "study_ansatz",
-                               {"ansatz": t.ansatz.model_dump(mode="json"), "n_qubits": t.problem.qubits,
-                                "problem": problem}, light, [ham_nodes[pkey]]))
+            specs.append(
+                _spec(
+                    study,
+                    ans_nodes[(pkey, akey)],
+                    "study_ansatz",
+                    {"ansatz": t.ansatz.model_dump(mode="json"), "n_qubits": t.problem.qubits, "problem": problem},
+                    light,
+                    [ham_nodes[pkey]],
+                )
+            )
     for t in tasks:  # noiseless VQE runs first, so noise runs can depend on them
         if t.step != "vqe":
             continue
         pkey, akey = keys(t)
         vqe_nodes[t.task_id] = f"vqe-{t.task_id}"
-        specs.append(_spec(study, vqe_nodes[t.task_id], "study_vqe", _one_task_sweep(study, t),
-                           study.resources.conditions(), [ans_nodes[(pkey, akey)]]))
+        specs.append(
+            _spec(
+                study,
+                vqe_nodes[t.task_id],
+                "study_vqe",
+                _one_task_sweep(study, t),
+                study.resources.conditions(),
+                [ans_nodes[(pkey, akey)]],
+            )
+        )
     missing_parent = [t.task_id for t in tasks if t.step == "noise" and t.parent_task_id not in vqe_nodes]
     if missing_parent:
-        raise ValueError("sweep.noise: workflow mode needs {kind: none} among the noise models (the "
-                         "noiseless VQE run is the parent of every noise run); add it or use mode: sweep")
+        raise ValueError(
+            "sweep.noise: workflow mode needs {kind: none} among the noise models (the "
+            "noiseless VQE run is the parent of every noise run); add it or use mode: sweep"
+        )
     leaves = list(vqe_nodes.values())
     for t in tasks:
         if t.step == "noise":
             node = f"noise-{t.task_id}"
             leaves.append(node)
-            specs.append(_spec(study, node, "study_noise",
-                               dict(_one_task_sweep(study, t), reoptimize=study.reoptimize_noise),
-                               study.resources.conditions(), [vqe_nodes[t.parent_task_id]]))
-    specs.append(_spec(study, f"aggregate-{study.name}", "study_aggregate",
-                       {"study": study.name}, light, leaves))
+            specs.append(
+                _spec(
+                    study,
+                    node,
+                    "study_noise",
+                    dict(_one_task_sweep(study, t), reoptimize=study.reoptimize_noise),
+                    study.resources.conditions(),
+                    [vqe_nodes[t.parent_task_id]],
+                )
+            )
+    specs.append(_spec(study, f"aggregate-{study.name}", "study_aggregate", {"study": study.name}, light, leaves))
     return specs
 
 

@@ -33,8 +33,10 @@ def parent_file(inputs: list, key: str, step: str) -> str:
         path = doc.get(key)
         if path and Path(path).is_file():
             return str(path)
-    raise RuntimeError(f"{step}: no parent output names an existing {key} ({len(inputs)} inputs); the "
-                       "parent step failed to hand its file over (check it with hpcq status)")
+    raise RuntimeError(
+        f"{step}: no parent output names an existing {key} ({len(inputs)} inputs); the "
+        "parent step failed to hand its file over (check it with hpcq status)"
+    )
 
 
 def _problem_key(problem: ProblemSpec) -> str:
@@ -57,22 +59,43 @@ def integrals(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     ints = build(problem)
     path = Path(ctx.workdir) / f"integrals-{problem.kind}-{_problem_key(problem)}.fcidump"
     ms2 = ints.nelec[0] - ints.nelec[1]
-    fcidump.from_integrals(str(path), ints.h1, ao2mo.restore(8, ints.h2, ints.norb), ints.norb,
-                           sum(ints.nelec), nuc=ints.ecore, ms=ms2, tol=1e-15)
-    summary = {"step": "integrals", "problem": problem.model_dump(mode="json"), "integrals_file": str(path),
-               "spatial_orbitals": ints.norb, "n_alpha": ints.nelec[0], "n_beta": ints.nelec[1],
-               "ecore": ints.ecore, "hf_energy": ints.e_hf, "casci_energy": ints.e_casci,
-               "casci_is_fci": bool(ints.info.get("casci_is_fci", False)) if ints.info else False,
-               "energy_kind": "total (nuclear repulsion and frozen core included), Ha"}
+    fcidump.from_integrals(
+        str(path),
+        ints.h1,
+        ao2mo.restore(8, ints.h2, ints.norb),
+        ints.norb,
+        sum(ints.nelec),
+        nuc=ints.ecore,
+        ms=ms2,
+        tol=1e-15,
+    )
+    summary = {
+        "step": "integrals",
+        "problem": problem.model_dump(mode="json"),
+        "integrals_file": str(path),
+        "spatial_orbitals": ints.norb,
+        "n_alpha": ints.nelec[0],
+        "n_beta": ints.nelec[1],
+        "ecore": ints.ecore,
+        "hf_energy": ints.e_hf,
+        "casci_energy": ints.e_casci,
+        "casci_is_fci": bool(ints.info.get("casci_is_fci", False)) if ints.info else False,
+        "energy_kind": "total (nuclear repulsion and frozen core included), Ha",
+    }
     return FunctionResult(summary=summary, files=[str(path)])
 
 
 def write_operator(path: Path, op, problem: ProblemSpec, refs: dict) -> None:
     """A Pauli-list file (the format ``kind: pauli`` reads) plus the references."""
-    doc = {"labels": op.paulis.to_labels(), "coeffs": [float(c.real) for c in op.coeffs],
-           "num_particles": list(problem.electrons) if problem.electrons else None,
-           "mapping": problem.mapping, "n_qubits": op.num_qubits,
-           "problem": problem.model_dump(mode="json"), "references": refs}
+    doc = {
+        "labels": op.paulis.to_labels(),
+        "coeffs": [float(c.real) for c in op.coeffs],
+        "num_particles": list(problem.electrons) if problem.electrons else None,
+        "mapping": problem.mapping,
+        "n_qubits": op.num_qubits,
+        "problem": problem.model_dump(mode="json"),
+        "references": refs,
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, sort_keys=True))
     tmp.replace(path)
@@ -106,8 +129,12 @@ def hamiltonian(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         op = qubit_hamiltonian(ints.h1, ints.h2, ints.ecore, problem.mapping, ints.nelec)
         refs = P.qubit_references(op, problem.mapping, ints.norb, ints.nelec)
         parent = next(d for d in parent_summaries(ctx.inputs) if d.get("integrals_file") == src)
-        refs = P.check_references(refs, fci_energy(ints), "PySCF FCI of the integrals file",
-                                  parent.get("hf_energy") if problem.kind == "molecule" else None)
+        refs = P.check_references(
+            refs,
+            fci_energy(ints),
+            "PySCF FCI of the integrals file",
+            parent.get("hf_energy") if problem.kind == "molecule" else None,
+        )
         if parent.get("casci_energy") is not None:
             refs = P.check_references(refs, parent["casci_energy"], "PySCF CASCI (integrals step)")
         refs["integrals_file"] = src
@@ -116,10 +143,18 @@ def hamiltonian(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         refs = P.reference(problem) or {"exact_energy": P.exact_ground_energy(problem)}
     path = Path(ctx.workdir) / f"hamiltonian-{problem.kind}-{_problem_key(problem)}.json"
     write_operator(path, op, problem, refs)
-    return FunctionResult(summary={
-        "step": "hamiltonian", "problem": problem.model_dump(mode="json"), "n_qubits": op.num_qubits,
-        "n_terms": len(op), "exact_energy": refs["exact_energy"], "hf_energy": refs.get("hf_energy"),
-        "hamiltonian_file": str(path)}, files=[str(path)])
+    return FunctionResult(
+        summary={
+            "step": "hamiltonian",
+            "problem": problem.model_dump(mode="json"),
+            "n_qubits": op.num_qubits,
+            "n_terms": len(op),
+            "exact_energy": refs["exact_energy"],
+            "hf_energy": refs.get("hf_energy"),
+            "hamiltonian_file": str(path),
+        },
+        files=[str(path)],
+    )
 
 
 def ansatz(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
@@ -133,11 +168,16 @@ def ansatz(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     circ = build_ansatz(spec, int(kwargs["n_qubits"]), problem)
     size = transpiled_size(circ)
     ham = [d["hamiltonian_file"] for d in parent_summaries(ctx.inputs) if d.get("hamiltonian_file")]
-    return FunctionResult(summary={
-        "step": "ansatz", "ansatz": spec.model_dump(mode="json"), "n_qubits": circ.num_qubits,
-        "hamiltonian_file": ham[0] if ham else None,
-        **size, "transpiled_to": "cx, rz, sx, x (optimization_level 1)",
-    })
+    return FunctionResult(
+        summary={
+            "step": "ansatz",
+            "ansatz": spec.model_dump(mode="json"),
+            "n_qubits": circ.num_qubits,
+            "hamiltonian_file": ham[0] if ham else None,
+            **size,
+            "transpiled_to": "cx, rz, sx, x (optimization_level 1)",
+        }
+    )
 
 
 def result_files(inputs: list) -> list[str]:
@@ -161,20 +201,44 @@ def aggregate(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
 
     files = result_files(ctx.inputs)
     if not files:
-        raise RuntimeError(f"aggregate: none of the {len(ctx.inputs)} parent outputs names an existing "
-                           "HDF5 result file; check the parents' outputs (hpcq status)")
+        raise RuntimeError(
+            f"aggregate: none of the {len(ctx.inputs)} parent outputs names an existing "
+            "HDF5 result file; check the parents' outputs (hpcq status)"
+        )
     runs = pd.concat([open_results(f) for f in files], ignore_index=True)
     table = join_parents(runs)
     spec = make_spec(kwargs.get("rank_by") or ["abs_error:min", "jsd:min"], kwargs.get("weights"))
     ranked = rank(table, spec)
     out = Path(ctx.workdir) / f"ranking-{kwargs['study']}.csv"
     ranked.to_csv(out, index=False)
-    cols = [c for c in ("position", "task_id", "noise_model", "noise_params", "optimizer", "energy",
-                        "abs_error", "jsd", "delta_entropy") if c in ranked.columns]
+    cols = [
+        c
+        for c in (
+            "position",
+            "task_id",
+            "noise_model",
+            "noise_params",
+            "optimizer",
+            "energy",
+            "abs_error",
+            "jsd",
+            "delta_entropy",
+        )
+        if c in ranked.columns
+    ]
     top = json.loads(ranked[cols].head(int(kwargs.get("top", 10))).to_json(orient="records"))
-    return FunctionResult(summary={"step": "aggregate", "study": kwargs["study"], "files": len(files),
-                                   "runs": int(len(runs)), "noise_runs": int(len(table)),
-                                   "ranking": spec.definition(), "top": top, "ranking_csv": str(out)})
+    return FunctionResult(
+        summary={
+            "step": "aggregate",
+            "study": kwargs["study"],
+            "files": len(files),
+            "runs": int(len(runs)),
+            "noise_runs": int(len(table)),
+            "ranking": spec.definition(),
+            "top": top,
+            "ranking_csv": str(out),
+        }
+    )
 
 
 def _provide_parent_operator(params, ctx: JobContext, step: str) -> str:
@@ -200,11 +264,15 @@ def method_reason(task) -> str:
     if not task.noisy:
         return f"statevector: {task.noise.kind} noise acts at readout only, exact expectation values"
     if m == "density_matrix":
-        return (f"density_matrix: {n} qubits <= {DM_MAX}, so one exact noisy evaluation (16*4^{n} B = "
-                f"{16 * 4 ** n / 2**20:.1f} MiB) is cheaper than {task.shots} statevector trajectories")
-    return (f"statevector trajectories: {n} qubits > {DM_MAX}; a density matrix would cost 4^{n} per gate "
-            f"(~2^{n} x a statevector), more than {task.shots} trajectories (shots); the energy is a "
-            f"{task.shots}-trajectory mean")
+        return (
+            f"density_matrix: {n} qubits <= {DM_MAX}, so one exact noisy evaluation (16*4^{n} B = "
+            f"{16 * 4**n / 2**20:.1f} MiB) is cheaper than {task.shots} statevector trajectories"
+        )
+    return (
+        f"statevector trajectories: {n} qubits > {DM_MAX}; a density matrix would cost 4^{n} per gate "
+        f"(~2^{n} x a statevector), more than {task.shots} trajectories (shots); the energy is a "
+        f"{task.shots}-trajectory mean"
+    )
 
 
 def vqe(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
@@ -263,12 +331,25 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         summary_extra["reoptimized_energy"] = r.metrics["energy"]
     from hpcq.worker.entry import _finish
 
-    extra = {"parent_parameters": [float(v) for v in x_parent], "parent_task_id": task.parent_task_id,
-             "parent_file": parent_path, "parent_content_sha256": parent_sha, "parent_energy": parent_energy,
-             "hamiltonian_file": ham, "method": task.resolved_method, "method_reason": method_reason(task),
-             "noise_step": "energy at the parent's parameters"
-             + (" + re-optimisation from them (task id suffix -reopt)" if reoptimize else "")}
+    extra = {
+        "parent_parameters": [float(v) for v in x_parent],
+        "parent_task_id": task.parent_task_id,
+        "parent_file": parent_path,
+        "parent_content_sha256": parent_sha,
+        "parent_energy": parent_energy,
+        "hamiltonian_file": ham,
+        "method": task.resolved_method,
+        "method_reason": method_reason(task),
+        "noise_step": "energy at the parent's parameters"
+        + (" + re-optimisation from them (task id suffix -reopt)" if reoptimize else ""),
+    }
     res = _finish(params, ctx, results, threads, 1, started, t0, extra_provenance=extra)
-    res.summary.update(step="noise", parent_task_id=task.parent_task_id, hamiltonian_file=ham,
-                       method=task.resolved_method, method_reason=method_reason(task), **summary_extra)
+    res.summary.update(
+        step="noise",
+        parent_task_id=task.parent_task_id,
+        hamiltonian_file=ham,
+        method=task.resolved_method,
+        method_reason=method_reason(task),
+        **summary_extra,
+    )
     return res

@@ -50,19 +50,27 @@ def test_pauli_json_and_hdf5(tmp_path):
         f["labels"] = doc["labels"]
         f["coeffs"] = np.array(doc["coeffs"])
         f.attrs["num_particles"] = [2, 2]
-    ph = ProblemSpec(kind="pauli", file="h.h5", data=base64.b64encode(buf.getvalue()).decode(),
-                     encoding="base64", mapping="jordan_wigner")
+    ph = ProblemSpec(
+        kind="pauli",
+        file="h.h5",
+        data=base64.b64encode(buf.getvalue()).decode(),
+        encoding="base64",
+        mapping="jordan_wigner",
+    )
     assert ph.qubits == 8
     assert problems.exact_ground_energy(ph) == pytest.approx(problems.exact_ground_energy(pj), abs=1e-12)
 
 
-@pytest.mark.parametrize("data, words", [
-    ("&FCI NORB=2,\n  0.5 1 1 1 1\n", "&END"),
-    ("&FCI NELEC=2,\n&END\n", "NORB is missing"),
-    ("&FCI NORB=2, NELEC=2,\n&END\n 0.5 1 1 x 1\n", "line 3"),
-    ("&FCI NORB=2, NELEC=2,\n&END\n 0.5 1 1 7 1\n", "line 3: orbital index"),
-    ("hello", "line 1"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ("&FCI NORB=2,\n  0.5 1 1 1 1\n", "&END"),
+        ("&FCI NELEC=2,\n&END\n", "NORB is missing"),
+        ("&FCI NORB=2, NELEC=2,\n&END\n 0.5 1 1 x 1\n", "line 3"),
+        ("&FCI NORB=2, NELEC=2,\n&END\n 0.5 1 1 7 1\n", "line 3: orbital index"),
+        ("hello", "line 1"),
+    ],
+)
 def test_bad_fcidump_names_file_and_line(data, words):
     with pytest.raises(ValueError, match=words) as exc:
         p = ProblemSpec(kind="fcidump", file="bad.fcidump", data=data)
@@ -70,15 +78,19 @@ def test_bad_fcidump_names_file_and_line(data, words):
     assert "bad.fcidump" in str(exc.value)
 
 
-@pytest.mark.parametrize("doc, words", [
-    ({"labels": ["ZZ", "XI"], "coeffs": [1.0]}, "coeffs"),
-    ({"labels": ["ZZ", "XQ"], "coeffs": [1.0, 2.0], "num_particles": [1, 0]}, r"labels\[1\]"),
-    ({"labels": ["ZZ"], "coeffs": [1.0]}, "num_particles"),
-])
+@pytest.mark.parametrize(
+    "doc, words",
+    [
+        ({"labels": ["ZZ", "XI"], "coeffs": [1.0]}, "coeffs"),
+        ({"labels": ["ZZ", "XQ"], "coeffs": [1.0, 2.0], "num_particles": [1, 0]}, r"labels\[1\]"),
+        ({"labels": ["ZZ"], "coeffs": [1.0]}, "num_particles"),
+    ],
+)
 def test_bad_pauli_file(doc, words):
     with pytest.raises(ValueError, match=words) as exc:
-        parse_sweep({"problems": [{"kind": "pauli", "file": "mine.json", "data": json.dumps(doc),
-                                   "mapping": "jordan_wigner"}]})
+        parse_sweep(
+            {"problems": [{"kind": "pauli", "file": "mine.json", "data": json.dumps(doc), "mapping": "jordan_wigner"}]}
+        )
     assert "mine.json" in str(exc.value)
 
 
@@ -109,7 +121,8 @@ def test_study_embeds_local_files_and_keeps_cluster_references(tmp_path):
     (tmp_path / "h2o.fcidump").write_text(_fcidump_text(tmp_path))
     (tmp_path / "s.yaml").write_text(
         "name: byo\nsweep:\n  problems:\n    - {kind: fcidump, file: h2o.fcidump, mapping: jordan_wigner}\n"
-        "    - {kind: fcidump, file: 'cluster:/scratch/none.fcidump', n_qubits: 8}\n")
+        "    - {kind: fcidump, file: 'cluster:/scratch/none.fcidump', n_qubits: 8}\n"
+    )
     study = load_study(tmp_path / "s.yaml")
     p0, p1 = study.params.problems
     assert p0.data and p0.file == "h2o.fcidump" and p0.qubits == 8

@@ -8,8 +8,12 @@ from hpcq.sim.chem.mappings import qubit_hamiltonian
 from hpcq.sim.chem.molecule import molecule_integrals
 from hpcq.sim.chem.sector import sector_ground_energy, sector_states
 
-CASES = {"h2": dict(geometry="h2"), "lih": dict(geometry="lih", freeze_core=True),
-         "lih-full": dict(geometry="lih"), "h2o-cas44": dict(geometry="h2o", active_electrons=4, active_orbitals=4)}
+CASES = {
+    "h2": dict(geometry="h2"),
+    "lih": dict(geometry="lih", freeze_core=True),
+    "lih-full": dict(geometry="lih"),
+    "h2o-cas44": dict(geometry="h2o", active_electrons=4, active_orbitals=4),
+}
 
 
 def _nature(ints, mapping):
@@ -22,8 +26,11 @@ def _nature(ints, mapping):
     from qiskit.quantum_info import SparsePauliOp
 
     ee = ElectronicEnergy.from_raw_integrals(ints.h1, ints.h2)  # auto-detects chemists' index order
-    mapper = {"jordan_wigner": JordanWignerMapper(), "bravyi_kitaev": BravyiKitaevMapper(),
-              "parity": ParityMapper(num_particles=ints.nelec)}[mapping]
+    mapper = {
+        "jordan_wigner": JordanWignerMapper(),
+        "bravyi_kitaev": BravyiKitaevMapper(),
+        "parity": ParityMapper(num_particles=ints.nelec),
+    }[mapping]
     op = mapper.map(ee.second_q_op())
     return op + SparsePauliOp("I" * op.num_qubits, [ints.ecore])
 

@@ -22,12 +22,15 @@ def test_h2_total_energy_and_agreement_with_h2_kind():
         assert total == pytest.approx(problems.exact_ground_energy(mol(geometry="h2", mapping=mapping)), abs=1e-8)
 
 
-@pytest.mark.parametrize("kw, qubits, e_casci", [
-    (dict(geometry="lih", freeze_core=True, mapping="jordan_wigner"), 10, -7.88217599),
-    (dict(geometry="lih", freeze_core=True, mapping="parity"), 8, -7.88217599),
-    (dict(geometry="n2", active_electrons=6, active_orbitals=6, mapping="bravyi_kitaev"), 12, -107.62184886),
-    (dict(geometry="h2o", active_electrons=4, active_orbitals=4, mapping="jordan_wigner"), 8, -74.97045438),
-])
+@pytest.mark.parametrize(
+    "kw, qubits, e_casci",
+    [
+        (dict(geometry="lih", freeze_core=True, mapping="jordan_wigner"), 10, -7.88217599),
+        (dict(geometry="lih", freeze_core=True, mapping="parity"), 8, -7.88217599),
+        (dict(geometry="n2", active_electrons=6, active_orbitals=6, mapping="bravyi_kitaev"), 12, -107.62184886),
+        (dict(geometry="h2o", active_electrons=4, active_orbitals=4, mapping="jordan_wigner"), 8, -74.97045438),
+    ],
+)
 def test_active_spaces_match_pyscf_casci(kw, qubits, e_casci):
     p = mol(**kw)
     assert p.qubits == qubits
@@ -42,17 +45,20 @@ def test_explicit_geometry_equals_builtin():
     assert problems.exact_ground_energy(p) == pytest.approx(-1.13730604, abs=1e-8)
 
 
-@pytest.mark.parametrize("kw, words", [
-    (dict(), "geometry is required"),
-    (dict(geometry="xyz"), "unknown molecule"),
-    (dict(geometry="h2o", active_electrons=3, active_orbitals=4), "active_electrons"),
-    (dict(geometry="h2o", active_electrons=4, active_orbitals=9), "active_orbitals"),
-    (dict(geometry="h2o", spin=1), "spin"),
-    (dict(geometry="h2o"), "16"),  # 14 qubits parity is fine; full JW is too: checked below
-    (dict(geometry=[["Xx", 0, 0, 0]]), "element"),
-    (dict(geometry="h2o", basis="6-31g", mapping="jordan_wigner"), "26 qubits"),
-    (dict(geometry="h2o", basis="no-such-basis"), "basis"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(), "geometry is required"),
+        (dict(geometry="xyz"), "unknown molecule"),
+        (dict(geometry="h2o", active_electrons=3, active_orbitals=4), "active_electrons"),
+        (dict(geometry="h2o", active_electrons=4, active_orbitals=9), "active_orbitals"),
+        (dict(geometry="h2o", spin=1), "spin"),
+        (dict(geometry="h2o"), "16"),  # 14 qubits parity is fine; full JW is too: checked below
+        (dict(geometry=[["Xx", 0, 0, 0]]), "element"),
+        (dict(geometry="h2o", basis="6-31g", mapping="jordan_wigner"), "26 qubits"),
+        (dict(geometry="h2o", basis="no-such-basis"), "basis"),
+    ],
+)
 def test_field_errors_name_the_field_and_fix(kw, words):
     if kw.get("geometry") == "h2o" and len(kw) == 1:
         assert mol(**kw).qubits == 12  # full-space water with parity: allowed (12 <= 16)
@@ -75,11 +81,16 @@ def test_uccsd_vqe_water_reaches_chemical_accuracy():
     """8-qubit CAS(4e,4o) water, HF + UCCSD (26 parameters), noiseless L-BFGS-B (chemistry.md: 3.7 s)."""
     from hpcq.sim.vqe import run_task
 
-    sw = parse_sweep({"problems": [dict(kind="molecule", geometry="h2o", active_electrons=4, active_orbitals=4,
-                                        mapping="jordan_wigner")],
-                      "ansatze": [{"kind": "uccsd", "reps": 1}],
-                      "optimizers": [{"kind": "l_bfgs_b", "maxiter": 50, "gradient": "finite_difference"}],
-                      "method": "statevector"})
+    sw = parse_sweep(
+        {
+            "problems": [
+                dict(kind="molecule", geometry="h2o", active_electrons=4, active_orbitals=4, mapping="jordan_wigner")
+            ],
+            "ansatze": [{"kind": "uccsd", "reps": 1}],
+            "optimizers": [{"kind": "l_bfgs_b", "maxiter": 50, "gradient": "finite_difference"}],
+            "method": "statevector",
+        }
+    )
     r = run_task(sw.tasks()[0])
     assert r.final_parameters.shape == (26,)
     assert r.metrics["abs_error"] < 1.6e-3

@@ -28,12 +28,24 @@ def cli(*args):
 
 
 def test_failing_step_is_named_with_its_error(stack):
-    study = parse_study({"name": "failing", "colony": stack.colony, "resources": {"walltime": 60},
-                         "sweep": {"problems": [{"kind": "h2", "bond_length": 0.735}]}})
+    study = parse_study(
+        {
+            "name": "failing",
+            "colony": stack.colony,
+            "resources": {"walltime": 60},
+            "sweep": {"problems": [{"kind": "h2", "bond_length": 0.735}]},
+        }
+    )
     specs = [
         _spec(study, "prepare", "hpcq_echo", {"message": "ready"}, study.resources.conditions()),
-        _spec(study, "boom", "hpcq_fail", {"message": "deliberate failure in step boom"},
-              study.resources.conditions(), ["prepare"]),
+        _spec(
+            study,
+            "boom",
+            "hpcq_fail",
+            {"message": "deliberate failure in step boom"},
+            study.resources.conditions(),
+            ["prepare"],
+        ),
         _spec(study, "after", "hpcq_echo", {"message": "never"}, study.resources.conditions(), ["boom"]),
     ]
     sub = stack.submit_specs("failing", specs, workflow=True)

@@ -17,8 +17,15 @@ def cfg(tmp_path, monkeypatch):
 
 
 def test_precedence(cfg, monkeypatch):
-    write_env_file(cfg / "colonies.env", {"COLONIES_SERVER_PORT": "5000", "HPCQ_EXECUTOR_PACK": "2",
-                                          "HPCQ_EXECUTOR_BATCH_WAIT_S": "9", "HPCQ_PROFILE": "envfile"})
+    write_env_file(
+        cfg / "colonies.env",
+        {
+            "COLONIES_SERVER_PORT": "5000",
+            "HPCQ_EXECUTOR_PACK": "2",
+            "HPCQ_EXECUTOR_BATCH_WAIT_S": "9",
+            "HPCQ_PROFILE": "envfile",
+        },
+    )
     (cfg / "config.yaml").write_text("default_profile: yaml\nexecutor:\n  pack: 4\n  batch_wait_s: 1.5\n")
     monkeypatch.setenv("HPCQ_EXECUTOR_BATCH_WAIT_S", "0.5")
     s = Settings.load(overrides={"default_profile": "arg", "executor.assign_timeout_s": None})

@@ -17,18 +17,24 @@ def study(**kw):
     return base
 
 
-@pytest.mark.parametrize("data, field, fix", [
-    (study(resorces={}), "resorces", "unknown field"),
-    (study(resources={"mem": "2GB"}), "resources.mem", "2048Mi or 4Gi"),
-    (study(resources={"walltime": -5}), "resources.walltime", "greater than or equal"),
-    (study(name="../etc"), "name", "letters, digits"),
-    (study(mode="fast"), "mode", "workflow"),
-    (study(sweep={"problems": [{"kind": "h2"}]}), "sweep.problems[0]", "bond_length is required"),
-    (study(sweep={"problems": [H2], "noise": [{"kind": "depolarizing", "p": 1.5}]}), "sweep.noise[0].p",
-     "0 <= p <= 1"),
-    (study(sweep={"problems": [H2], "optimizers": [{"kind": "adam"}]}), "sweep.optimizers[0].kind", "cobyla"),
-    ({"name": "t"}, "sweep", "required"),
-])
+@pytest.mark.parametrize(
+    "data, field, fix",
+    [
+        (study(resorces={}), "resorces", "unknown field"),
+        (study(resources={"mem": "2GB"}), "resources.mem", "2048Mi or 4Gi"),
+        (study(resources={"walltime": -5}), "resources.walltime", "greater than or equal"),
+        (study(name="../etc"), "name", "letters, digits"),
+        (study(mode="fast"), "mode", "workflow"),
+        (study(sweep={"problems": [{"kind": "h2"}]}), "sweep.problems[0]", "bond_length is required"),
+        (
+            study(sweep={"problems": [H2], "noise": [{"kind": "depolarizing", "p": 1.5}]}),
+            "sweep.noise[0].p",
+            "0 <= p <= 1",
+        ),
+        (study(sweep={"problems": [H2], "optimizers": [{"kind": "adam"}]}), "sweep.optimizers[0].kind", "cobyla"),
+        ({"name": "t"}, "sweep", "required"),
+    ],
+)
 def test_bad_field_is_named(data, field, fix):
     with pytest.raises(StudyError) as err:
         parse_study(data, "study.yaml")
@@ -53,10 +59,16 @@ def test_yaml_and_toml_files(tmp_path):
 
 
 def test_workflow_dag_shape_and_conditions():
-    s = parse_study(study(sweep={"problems": [H2], "optimizers": [{"kind": "cobyla"}, {"kind": "spsa"}],
-                                 "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.01},
-                                           {"kind": "bit_flip", "p": 0.01}]},
-                          resources={"ranks_per_node": 2, "cpus_per_rank": 2, "mem": "3Gi", "walltime": 900}))
+    s = parse_study(
+        study(
+            sweep={
+                "problems": [H2],
+                "optimizers": [{"kind": "cobyla"}, {"kind": "spsa"}],
+                "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.01}, {"kind": "bit_flip", "p": 0.01}],
+            },
+            resources={"ranks_per_node": 2, "cpus_per_rank": 2, "mem": "3Gi", "walltime": 900},
+        )
+    )
     specs = build_specs(s)
     by_node = {sp["nodename"]: sp for sp in specs}
     assert len(by_node) == len(specs)  # unique node names

@@ -27,12 +27,29 @@ class Colony:
     colony_prvkey: str
     env: dict[str, str]
 
-    def submit(self, funcname: str, params: dict | None = None, walltime: int = 60, maxexectime: int = 3600,
-               maxretries: int = 0, executortype: str = EXECUTOR_TYPE, env: dict | None = None, **conditions):
+    def submit(
+        self,
+        funcname: str,
+        params: dict | None = None,
+        walltime: int = 60,
+        maxexectime: int = 3600,
+        maxretries: int = 0,
+        executortype: str = EXECUTOR_TYPE,
+        env: dict | None = None,
+        **conditions,
+    ):
         from pycolonies import func_spec
 
-        spec = func_spec(funcname, [], self.colony, executortype, kwargs=encode_kwargs(params or {}),
-                         maxexectime=maxexectime, maxretries=maxretries, maxwaittime=-1)
+        spec = func_spec(
+            funcname,
+            [],
+            self.colony,
+            executortype,
+            kwargs=encode_kwargs(params or {}),
+            maxexectime=maxexectime,
+            maxretries=maxretries,
+            maxwaittime=-1,
+        )
         spec.conditions.walltime = walltime
         spec.env.update(env or {})
         for k, v in conditions.items():
@@ -76,8 +93,13 @@ def make_colony(tmp: Path) -> tuple[object, Colony]:
 
     handle = start_server(tmp / "colonies-server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
     env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")
-    col = Colony(client=Colonies(handle.host, handle.port), colony=env["COLONIES_COLONY_NAME"],
-                 prvkey=env["COLONIES_PRVKEY"], colony_prvkey=env["COLONIES_COLONY_PRVKEY"], env=env)
+    col = Colony(
+        client=Colonies(handle.host, handle.port),
+        colony=env["COLONIES_COLONY_NAME"],
+        prvkey=env["COLONIES_PRVKEY"],
+        colony_prvkey=env["COLONIES_COLONY_PRVKEY"],
+        env=env,
+    )
     return handle, col
 
 
@@ -90,8 +112,9 @@ class Lab:
     tmp: Path
     executors: list[ExecutorProc] = field(default_factory=list)
 
-    def executor(self, name: str, *args: str, executor_type: str = EXECUTOR_TYPE,
-                 extra_env: dict[str, str] | None = None) -> ExecutorProc:
+    def executor(
+        self, name: str, *args: str, executor_type: str = EXECUTOR_TYPE, extra_env: dict[str, str] | None = None
+    ) -> ExecutorProc:
         env = self.cluster.env(**self.col.env, **(extra_env or {}))
         env["HPCQ_CONFIG_DIR"] = str(self.tmp / "config")
         env.pop("COLONIES_EXECUTOR_NAME", None)
@@ -99,15 +122,23 @@ class Lab:
         env["PYTHONUNBUFFERED"] = "1"
         state = self.tmp / name / "state"
         state.parent.mkdir(parents=True, exist_ok=True)
-        ex = ExecutorProc(env_file=None, env=env, state_dir=state, backend="slurm", name=name,
-                          executor_type=executor_type, extra_args=list(args))
+        ex = ExecutorProc(
+            env_file=None,
+            env=env,
+            state_dir=state,
+            backend="slurm",
+            name=name,
+            executor_type=executor_type,
+            extra_args=list(args),
+        )
         self.executors.append(ex)
         return ex.start()
 
     def sacct_jobs(self, job_ids: set[str]) -> list[dict[str, str]]:
         """Allocation rows (no steps) for these main job ids, straight from slurmdbd."""
-        out = self.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State",
-                               "-j", ",".join(sorted(job_ids))).stdout
+        out = self.cluster.run(
+            "sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-j", ",".join(sorted(job_ids))
+        ).stdout
         return [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
 
     def wait_sacct_state(self, job_id: str, timeout: float = 60) -> str:

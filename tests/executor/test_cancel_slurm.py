@@ -23,10 +23,20 @@ def test_workflow_cancelled_mid_run_leaves_no_slurm_job(lab):
     col = lab.col
     ex = lab.executor("exec-cancel")
     specs = []
-    for name, deps, fn, params in (("long", [], "hpcq_sleep", {"seconds": 600}),
-                                   ("after", ["long"], "hpcq_echo", {"message": "never"})):
-        s = func_spec(fn, [], col.colony, EXECUTOR_TYPE, kwargs=encode_kwargs(params), maxexectime=3600,
-                      maxretries=0, maxwaittime=-1)
+    for name, deps, fn, params in (
+        ("long", [], "hpcq_sleep", {"seconds": 600}),
+        ("after", ["long"], "hpcq_echo", {"message": "never"}),
+    ):
+        s = func_spec(
+            fn,
+            [],
+            col.colony,
+            EXECUTOR_TYPE,
+            kwargs=encode_kwargs(params),
+            maxexectime=3600,
+            maxretries=0,
+            maxwaittime=-1,
+        )
         s.nodename, s.conditions.dependencies, s.conditions.walltime = name, deps, 300
         specs.append(s)
     g = col.client.submit_workflow(Workflow(colonyname=col.colony, functionspecs=specs), col.prvkey)

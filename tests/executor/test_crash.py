@@ -34,13 +34,15 @@ def test_sigkill_while_jobs_run_then_restart(lab):
     running = [r for r in lab.cluster.squeue() if r["State"] in ("RUNNING", "PENDING")]
     assert running, "the jobs ended before the crash; the test would prove nothing"
     ex.kill()  # SIGKILL: no cleanup
-    pids += [col.submit("hpcq_echo", {"message": f"while down {i}"}, executortype="hpcq-crash").processid
-             for i in range(2)]
+    pids += [
+        col.submit("hpcq_echo", {"message": f"while down {i}"}, executortype="hpcq-crash").processid for i in range(2)
+    ]
     time.sleep(1)
     ex.start()  # same name, state dir, key
     done = {pid: col.wait(pid, 120) for pid in pids}
-    assert all(p.state == PS.SUCCESS for p in done.values()), {k: p.errors for k, p in done.items()
-                                                               if p.state != PS.SUCCESS}
+    assert all(p.state == PS.SUCCESS for p in done.values()), {
+        k: p.errors for k, p in done.items() if p.state != PS.SUCCESS
+    }
     jobs_dir = ex.state_dir / "jobs"
     assert {pid: len(js) for pid, js in jobs_by_process(jobs_dir).items()} == {pid: 1 for pid in pids}
     assert runs_by_process(jobs_dir) == Counter({pid: 1 for pid in pids})
@@ -52,10 +54,19 @@ def test_sigkill_while_jobs_run_then_restart(lab):
 
 
 def _executor(lab, name: str, etype: str) -> Executor:
-    s = Settings(host="127.0.0.1", port=int(lab.col.env["COLONIES_SERVER_PORT"]),
-                 colony_name=lab.col.colony, colony_prvkey=lab.col.colony_prvkey)
-    cfg = ExecutorConfig(state_dir=lab.tmp / name / "state", name=name, executor_type=etype, backend="slurm",
-                         packing=PackingConfig(max_wait_s=0))
+    s = Settings(
+        host="127.0.0.1",
+        port=int(lab.col.env["COLONIES_SERVER_PORT"]),
+        colony_name=lab.col.colony,
+        colony_prvkey=lab.col.colony_prvkey,
+    )
+    cfg = ExecutorConfig(
+        state_dir=lab.tmp / name / "state",
+        name=name,
+        executor_type=etype,
+        backend="slurm",
+        packing=PackingConfig(max_wait_s=0),
+    )
     ex = Executor(cfg, s)
     ex.setup()
     return ex
@@ -71,15 +82,38 @@ def _assign_and_plan(ex: Executor, col, etype: str):
 def _journal_intent(ex: Executor, prep, batch_id: str) -> tuple[BatchRow, list[list[Task]]]:
     p = prep.process
     folder = ex.cfg.jobs_dir
-    task = Task(process_id=p.processid, funcname=prep.fd.name, params=prep.params,
-                workdir=str(ex.cfg.results_dir / p.processid),
-                outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"))
-    batch = BatchRow(batch_id=batch_id, job_name=f"hpcq-{batch_id}", backend="slurm", folder=str(folder),
-                     params=prep.plan.params, elements=1, created=time.time(), submitted=None)
+    task = Task(
+        process_id=p.processid,
+        funcname=prep.fd.name,
+        params=prep.params,
+        workdir=str(ex.cfg.results_dir / p.processid),
+        outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"),
+    )
+    batch = BatchRow(
+        batch_id=batch_id,
+        job_name=f"hpcq-{batch_id}",
+        backend="slurm",
+        folder=str(folder),
+        params=prep.plan.params,
+        elements=1,
+        created=time.time(),
+        submitted=None,
+    )
     from dataclasses import asdict
 
-    ex.journal.record_intent(batch, [ProcRow(process_id=p.processid, batch_id=batch_id, element=0,
-                                             funcname=prep.fd.name, task=asdict(task), assigned=time.time())])
+    ex.journal.record_intent(
+        batch,
+        [
+            ProcRow(
+                process_id=p.processid,
+                batch_id=batch_id,
+                element=0,
+                funcname=prep.fd.name,
+                task=asdict(task),
+                assigned=time.time(),
+            )
+        ],
+    )
     return batch, [[task]]
 
 

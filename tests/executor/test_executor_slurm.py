@@ -69,8 +69,9 @@ def test_refusals_fail_clearly_and_executor_keeps_serving(served):
     bad_kwargs = col.submit("hpcq_echo", {"mesage": "typo"})
     too_long = col.submit("hpcq_echo", {}, walltime=7200, maxexectime=600)
     bad_cond = col.submit("hpcq_echo", {}, processespernode=4)  # hpcq_echo is not MPI-enabled
-    too_big = col.submit("vqe_sweep", {"problems": [{"kind": "tfim", "n_qubits": 12}], "method": "density_matrix"},
-                         mem="64Mi")  # quantum sizing: ~1 GiB per rank does not fit in 64 MiB
+    too_big = col.submit(
+        "vqe_sweep", {"problems": [{"kind": "tfim", "n_qubits": 12}], "method": "density_matrix"}, mem="64Mi"
+    )  # quantum sizing: ~1 GiB per rank does not fit in 64 MiB
     path_profile = col.submit("hpcq_echo", {}, env={"HPCQ_PROFILE": "/etc/passwd.yaml"})
     p = col.wait(unknown.processid, 30)
     assert p.state == PS.FAILED and "'no_such_function' is not in hpcq's function catalog" in p.errors[0]
@@ -95,8 +96,7 @@ def test_sweep_of_200_is_packed_into_few_slurm_jobs(served):
     col = lab.col
     # a second executor (own type) that also packs 10 short processes into each array element
     sweeper = lab.executor("exec-sweep", "--pack", "10", "--batch-wait-s", "3", executor_type="hpcq-sweep")
-    pids = [col.submit("hpcq_echo", {"message": f"task {i}"}, executortype="hpcq-sweep").processid
-            for i in range(200)]
+    pids = [col.submit("hpcq_echo", {"message": f"task {i}"}, executortype="hpcq-sweep").processid for i in range(200)]
     done = [col.wait(pid, timeout=300) for pid in pids]
     assert all(p.state == PS.SUCCESS for p in done), [p.errors for p in done if p.state != PS.SUCCESS][:3]
     assert sorted(json.loads(p.output[1])["message"] for p in done) == sorted(f"task {i}" for i in range(200))
@@ -112,8 +112,11 @@ def test_scancel_fails_process_naming_cancelled(served):
     col = lab.col
     pid = early["scancel"]
     job = col.wait_attr(pid, "slurm_job_id", 60)
-    wait_for(lambda: "hpcq_sleep: tick" in col.logs(pid), 60,  # running and streaming its stdout
-             what="log lines from the running job")
+    wait_for(
+        lambda: "hpcq_sleep: tick" in col.logs(pid),
+        60,  # running and streaming its stdout
+        what="log lines from the running job",
+    )
     lab.cluster.run("scancel", job)
     p = col.wait(pid, 60)
     assert p.state == PS.FAILED and "CANCELLED" in p.errors[0], p.errors
@@ -151,7 +154,8 @@ def test_result_file_registered_as_shared_filesystem_reference(served):
     assert data == b"to a file\n"
     files = col.client.get_files(file_label(col.colony, p.processid), col.colony, col.prvkey)
     assert [(f["name"], f["size"], f["checksum"]) for f in files] == [
-        ("echo.txt", len(data), hashlib.sha256(data).hexdigest())]
+        ("echo.txt", len(data), hashlib.sha256(data).hexdigest())
+    ]
 
 
 def test_hpcq_cancel_control_process_cancels_job_and_fails_process(served):
@@ -161,11 +165,15 @@ def test_hpcq_cancel_control_process_cancels_job_and_fails_process(served):
     col = lab.col
     pid = col.submit("hpcq_sleep", {"seconds": 600}, walltime=300).processid
     job = col.wait_attr(pid, "slurm_job_id", 60)
-    wait_for(lambda: "hpcq_sleep: tick" in col.logs(pid), 60,  # running and streaming its stdout
-             what="log lines from the running job")
+    wait_for(
+        lambda: "hpcq_sleep: tick" in col.logs(pid),
+        60,  # running and streaming its stdout
+        what="log lines from the running job",
+    )
     # what `hpcq cancel` submits (hpcq/client/api.py): a high-priority control process
-    ctl = col.client.submit_func_spec(_control_spec(col, encode_kwargs(
-        {"processids": [pid], "reason": "cancelled by the user (test)"})), col.prvkey)
+    ctl = col.client.submit_func_spec(
+        _control_spec(col, encode_kwargs({"processids": [pid], "reason": "cancelled by the user (test)"})), col.prvkey
+    )
     c = col.wait(ctl.processid, 60)
     assert c.state == PS.SUCCESS and json.loads(c.output[0]) == {"cancelled": 1, "not_ours": []}
     p = col.wait(pid, 60)
@@ -176,8 +184,17 @@ def test_hpcq_cancel_control_process_cancels_job_and_fails_process(served):
 def _control_spec(col, kwargs):
     from pycolonies import func_spec
 
-    spec = func_spec("hpcq_cancel", [], col.colony, "hpcq-test", kwargs=kwargs, priority=50000,
-                     maxexectime=60, maxretries=3, maxwaittime=-1)
+    spec = func_spec(
+        "hpcq_cancel",
+        [],
+        col.colony,
+        "hpcq-test",
+        kwargs=kwargs,
+        priority=50000,
+        maxexectime=60,
+        maxretries=3,
+        maxwaittime=-1,
+    )
     return spec
 
 
@@ -190,9 +207,24 @@ def test_selftest_command_succeeds(served):
     for k in list(env):
         if k.startswith("COLONIES_"):
             env.pop(k)
-    r = subprocess.run([sys.executable, "-m", "hpcq.executor", "selftest",
-                        "--env-file", str(lab.tmp / "colonies.env"), "--type", "hpcq-test", "--timeout-s", "120"],
-                       env=env, capture_output=True, text=True, timeout=180)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hpcq.executor",
+            "selftest",
+            "--env-file",
+            str(lab.tmp / "colonies.env"),
+            "--type",
+            "hpcq-test",
+            "--timeout-s",
+            "120",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS" in r.stdout
 
@@ -207,12 +239,19 @@ def test_result_file_uploaded_to_s3_when_configured(served, monkeypatch):
     s3.start()
     try:
         host, port = s3.get_host_and_port()
-        s3env = {"AWS_S3_ENDPOINT": f"{host}:{port}", "AWS_S3_ACCESSKEY": "test", "AWS_S3_SECRETKEY": "test",
-                 "AWS_S3_REGION": "us-east-1", "AWS_S3_TLS": "false", "AWS_S3_BUCKET": "hpcq-results",
-                 "AWS_S3_SKIPVERIFY": "false"}
+        s3env = {
+            "AWS_S3_ENDPOINT": f"{host}:{port}",
+            "AWS_S3_ACCESSKEY": "test",
+            "AWS_S3_SECRETKEY": "test",
+            "AWS_S3_REGION": "us-east-1",
+            "AWS_S3_TLS": "false",
+            "AWS_S3_BUCKET": "hpcq-results",
+            "AWS_S3_SKIPVERIFY": "false",
+        }
         ex = lab.executor("exec-s3", executor_type="hpcq-s3", extra_env=s3env)
-        p = col.wait(col.submit("hpcq_echo", {"message": "to s3", "write_file": True},
-                                executortype="hpcq-s3").processid, 120)
+        p = col.wait(
+            col.submit("hpcq_echo", {"message": "to s3", "write_file": True}, executortype="hpcq-s3").processid, 120
+        )
         assert p.state == PS.SUCCESS, p.errors
         label = file_label(col.colony, p.processid)
         for k, v in s3env.items():
@@ -231,8 +270,12 @@ def test_mpi_vqe_sweep_runs_as_one_slurm_job_with_two_ranks(served):
     profile), HDF5 result registered, summary as output."""
     lab, _, _ = served
     col = lab.col
-    params = {"study": "executor-mpi", "problems": [{"kind": "tfim", "n_qubits": 4}],
-              "optimizers": [{"kind": "cobyla", "maxiter": 5}], "seeds": [0, 1, 2, 3]}
+    params = {
+        "study": "executor-mpi",
+        "problems": [{"kind": "tfim", "n_qubits": 4}],
+        "optimizers": [{"kind": "cobyla", "maxiter": 5}],
+        "seeds": [0, 1, 2, 3],
+    }
     p = col.wait(col.submit("vqe_sweep", params, walltime=300, processespernode=2, cpu="1000m").processid, 240)
     assert p.state == PS.SUCCESS, p.errors
     ref, summary = p.output

@@ -16,8 +16,7 @@ def test_step_launch_failure_while_slurmctld_down_is_resubmitted(lab):
     prof_dir = lab.tmp / "config" / "profiles"
     prof_dir.mkdir(parents=True, exist_ok=True)
     local = yaml.safe_load(open("slurm_templates/profiles/local.yaml"))
-    local.update(name="slowstart", description="local, with a 6 s pause before the step",
-                 setup=["sleep 6"])
+    local.update(name="slowstart", description="local, with a 6 s pause before the step", setup=["sleep 6"])
     (prof_dir / "slowstart.yaml").write_text(yaml.safe_dump(local))
     ex = lab.executor("infra", "--profile", "slowstart", "--batch-wait-s", "0.2", "--query-every-s", "1")
     col = lab.col
@@ -40,7 +39,6 @@ def test_step_launch_failure_while_slurmctld_down_is_resubmitted(lab):
     ex.stop()
 
 
-
 def test_resubmit_decision_reads_every_rank_and_is_bounded(tmp_path):
     """Which lost jobs get a fresh job: srun could not reach slurmctld before the function began,
     or MPI failed to start on any rank (that text is in rank 1's own stderr file); a job whose
@@ -57,15 +55,27 @@ def test_resubmit_decision_reads_every_rank_and_is_bounded(tmp_path):
         (d / f"{job}_0_log.err").write_text(rank0)
         if rank1:
             (d / f"{job}_1_log.err").write_text(rank1)
-        return Watched(process_id=pid, job_id=job, batch_id="b", element=0, folder=str(folder),
-                       funcname="vqe_sweep", outcome_path=str(tmp_path / f"{pid}.json"), workdir=str(tmp_path))
+        return Watched(
+            process_id=pid,
+            job_id=job,
+            batch_id="b",
+            element=0,
+            folder=str(folder),
+            funcname="vqe_sweep",
+            outcome_path=str(tmp_path / f"{pid}.json"),
+            workdir=str(tmp_path),
+        )
 
     w = Watcher(None, None, SlurmBackend())
     handed_back = []
     w.resubmit = handed_back.extend
     ctld = lost("1", "p1", "srun: error: Unable to confirm allocation for job 1: Unable to contact slurm controller\n")
-    mpi = lost("2", "p2", BEGIN + "p2\nsrun: error: n1: task 1: Exited with exit code 15\n",
-               BEGIN + "p2\nAbort(1) on node 1: Fatal error in internal_Init_thread: Other MPI error\n")
+    mpi = lost(
+        "2",
+        "p2",
+        BEGIN + "p2\nsrun: error: n1: task 1: Exited with exit code 15\n",
+        BEGIN + "p2\nAbort(1) on node 1: Fatal error in internal_Init_thread: Other MPI error\n",
+    )
     began = lost("3", "p3", BEGIN + "p3\nsrun: error: Unable to contact slurm controller\n")
     crashed = lost("4", "p4", BEGIN + "p4\nSegmentation fault\n")
     rest = w._resubmit_infra_failures([ctld, mpi, began, crashed])

@@ -22,10 +22,27 @@ from hpcq.testing import wait_for
 
 # --- journal ---------------------------------------------------------------------------------------
 def _batch(bid="b1", n=2) -> tuple[BatchRow, list[ProcRow]]:
-    b = BatchRow(batch_id=bid, job_name=f"hpcq-{bid}", backend="slurm", folder="/x", params={"timeout_min": 1},
-                 elements=n, created=time.time(), submitted=None)
-    procs = [ProcRow(process_id=f"{bid}-p{i}", batch_id=bid, element=i, funcname="hpcq_echo",
-                     task={"process_id": f"{bid}-p{i}"}, assigned=time.time()) for i in range(n)]
+    b = BatchRow(
+        batch_id=bid,
+        job_name=f"hpcq-{bid}",
+        backend="slurm",
+        folder="/x",
+        params={"timeout_min": 1},
+        elements=n,
+        created=time.time(),
+        submitted=None,
+    )
+    procs = [
+        ProcRow(
+            process_id=f"{bid}-p{i}",
+            batch_id=bid,
+            element=i,
+            funcname="hpcq_echo",
+            task={"process_id": f"{bid}-p{i}"},
+            assigned=time.time(),
+        )
+        for i in range(n)
+    ]
     return b, procs
 
 
@@ -39,8 +56,10 @@ def test_journal_intent_submit_close_survives_reopen(tmp_path):
     j.close()
     j = Journal(tmp_path / "j.sqlite")  # what a restarted executor sees
     assert j.unsubmitted_batches() == []
-    assert {(p.process_id, p.job_id, p.state) for p in j.open_procs()} == {("b1-p0", "7_0", "submitted"),
-                                                                          ("b1-p1", "7_1", "submitted")}
+    assert {(p.process_id, p.job_id, p.state) for p in j.open_procs()} == {
+        ("b1-p0", "7_0", "submitted"),
+        ("b1-p1", "7_1", "submitted"),
+    }
     assert j.mark_closed("b1-p0", "success") is True
     assert j.mark_closed("b1-p0", "success") is False  # a second close is refused by the journal
     assert [p.process_id for p in j.open_procs()] == ["b1-p1"]
@@ -106,9 +125,11 @@ def test_elements_and_config_errors():
 
 # --- sacct / squeue parsing -------------------------------------------------------------------------
 def test_parse_sacct_arrays_states_and_times():
-    text = ("12_[3-4,7%8]|hpcq-a|PENDING|None assigned|2026-11-25T00:00:00|Unknown|Unknown|0|0:0\n"
-            "12_0|hpcq-a|CANCELLED by 0|n1|2026-11-25T00:00:00|2026-11-25T00:00:02|2026-11-25T00:00:05|2|0:15\n"
-            "12_0.batch|batch|CANCELLED||||||\n")
+    text = (
+        "12_[3-4,7%8]|hpcq-a|PENDING|None assigned|2026-11-25T00:00:00|Unknown|Unknown|0|0:0\n"
+        "12_0|hpcq-a|CANCELLED by 0|n1|2026-11-25T00:00:00|2026-11-25T00:00:02|2026-11-25T00:00:05|2|0:15\n"
+        "12_0.batch|batch|CANCELLED||||||\n"
+    )
     infos = parse_sacct(text)
     assert sorted(infos) == ["12_0", "12_3", "12_4", "12_7"]
     assert infos["12_0"].state == "CANCELLED" and infos["12_0"].terminal
@@ -154,9 +175,11 @@ def test_rules_mpi_and_maxexectime():
 
 # --- in-job runner --------------------------------------------------------------------------------------
 def test_runner_writes_one_outcome_per_task(tmp_path, capsys):
-    tasks = [Task("p1", "hpcq_echo", {"message": "hi"}, str(tmp_path / "w1"), str(tmp_path / "o" / "p1.json")),
-             Task("p2", "hpcq_fail", {"message": "bad"}, str(tmp_path / "w2"), str(tmp_path / "o" / "p2.json")),
-             Task("p3", "nope", {}, str(tmp_path / "w3"), str(tmp_path / "o" / "p3.json"))]
+    tasks = [
+        Task("p1", "hpcq_echo", {"message": "hi"}, str(tmp_path / "w1"), str(tmp_path / "o" / "p1.json")),
+        Task("p2", "hpcq_fail", {"message": "bad"}, str(tmp_path / "w2"), str(tmp_path / "o" / "p2.json")),
+        Task("p3", "nope", {}, str(tmp_path / "w3"), str(tmp_path / "o" / "p3.json")),
+    ]
     assert [s["ok"] for s in run_tasks(tasks)] == [True, False, False]
     o1, o2, o3 = (Outcome.read(t.outcome_path) for t in tasks)
     assert o1.summary["message"] == "hi" and o1.finished >= o1.started
@@ -166,9 +189,15 @@ def test_runner_writes_one_outcome_per_task(tmp_path, capsys):
 
 
 def test_context_from_slurm_environment(monkeypatch):
-    for k, v in {"SLURM_ARRAY_JOB_ID": "40", "SLURM_ARRAY_TASK_ID": "3", "SLURM_JOB_ID": "43",
-                 "SLURM_PROCID": "1", "SLURM_NTASKS": "4", "SLURM_CPUS_PER_TASK": "8",
-                 "SLURM_JOB_NODELIST": "n[1-2]"}.items():
+    for k, v in {
+        "SLURM_ARRAY_JOB_ID": "40",
+        "SLURM_ARRAY_TASK_ID": "3",
+        "SLURM_JOB_ID": "43",
+        "SLURM_PROCID": "1",
+        "SLURM_NTASKS": "4",
+        "SLURM_CPUS_PER_TASK": "8",
+        "SLURM_JOB_NODELIST": "n[1-2]",
+    }.items():
         monkeypatch.setenv(k, v)
     assert slurm_job_id() == "40_3"
     ctx = build_context("p", "/w", ["in"])

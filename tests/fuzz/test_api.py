@@ -19,14 +19,41 @@ from hpcq.server.handlers import HANDLERS
 from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, json_val, text
 
 MSGTYPES = sorted(HANDLERS) + ["assignprocessmsg", "versionmsg", "getserverinfomsg", "nosuchmsg", ""]
-FIELDS = ["colonyname", "processid", "executorname", "name", "label", "count", "state", "timeout", "out",
-          "errors", "spec", "executor", "colony", "user", "attribute", "file", "fun", "processgraphid",
-          "message", "since", "fileid", "attributeid", "snapshotid", "insert", "parentprocessid"]
+FIELDS = [
+    "colonyname",
+    "processid",
+    "executorname",
+    "name",
+    "label",
+    "count",
+    "state",
+    "timeout",
+    "out",
+    "errors",
+    "spec",
+    "executor",
+    "colony",
+    "user",
+    "attribute",
+    "file",
+    "fun",
+    "processgraphid",
+    "message",
+    "since",
+    "fileid",
+    "attributeid",
+    "snapshotid",
+    "insert",
+    "parentprocessid",
+]
 
 ident_vals = st.one_of(json_val, st.sampled_from(["dev", "", "../../etc", "x" * 10_000, -1, 2**63, None]))
-message = st.builds(lambda mt, d, drop: ({} if drop else {"msgtype": mt}) | d,
-                    st.sampled_from(MSGTYPES),
-                    st.dictionaries(st.sampled_from(FIELDS), ident_vals, max_size=6), st.booleans())
+message = st.builds(
+    lambda mt, d, drop: ({} if drop else {"msgtype": mt}) | d,
+    st.sampled_from(MSGTYPES),
+    st.dictionaries(st.sampled_from(FIELDS), ident_vals, max_size=6),
+    st.booleans(),
+)
 
 
 def _b64(obj) -> str:
@@ -43,9 +70,12 @@ envelope = st.one_of(
     # validly signed random message: goes past the signature check into the handlers
     st.builds(lambda m, k: ("signed", m, k), message, st.sampled_from(["user", "colony", "server"])),
     # garbage in every slot
-    st.builds(lambda pt, pl, sig: ("raw", {"payloadtype": pt, "payload": pl, "signature": sig}),
-              st.one_of(st.sampled_from(MSGTYPES), json_val), st.one_of(text, json_val, message.map(_b64)),
-              st.one_of(st.text(alphabet="0123456789abcdef", min_size=130, max_size=130), text, json_val)),
+    st.builds(
+        lambda pt, pl, sig: ("raw", {"payloadtype": pt, "payload": pl, "signature": sig}),
+        st.one_of(st.sampled_from(MSGTYPES), json_val),
+        st.one_of(text, json_val, message.map(_b64)),
+        st.one_of(st.text(alphabet="0123456789abcdef", min_size=130, max_size=130), text, json_val),
+    ),
     st.builds(lambda b: ("bytes", b), st.binary(max_size=300)),
     st.builds(lambda j: ("json", j), json_val),
 )
@@ -58,8 +88,9 @@ def _post(server, item) -> requests.Response:
     if kind == "signed":
         _, msg, who = item
         payload = _b64(msg)
-        body = json.dumps({"payloadtype": msg.get("msgtype", ""), "payload": payload,
-                           "signature": _sign(payload, keys[who])})
+        body = json.dumps(
+            {"payloadtype": msg.get("msgtype", ""), "payload": payload, "signature": _sign(payload, keys[who])}
+        )
         return requests.post(url, data=body, timeout=30)
     if kind == "raw":
         return requests.post(url, data=json.dumps(item[1]), timeout=30)

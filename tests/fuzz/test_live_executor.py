@@ -49,9 +49,18 @@ def _funcspec(colony: str, f: dict):
     g = dict(c.pop("gpu"))
     g["mem"] = ""
     gpu = Gpu(**g)
-    return FuncSpec(nodename="fuzz", funcname=f["funcname"], args=[], kwargs=f["kwargs"], priority=0,
-                    maxwaittime=-1, maxexectime=f["maxexectime"], maxretries=0, env=f["env"],
-                    conditions=Conditions(colonyname=colony, executortype="hpcq", gpu=gpu, **c))
+    return FuncSpec(
+        nodename="fuzz",
+        funcname=f["funcname"],
+        args=[],
+        kwargs=f["kwargs"],
+        priority=0,
+        maxwaittime=-1,
+        maxexectime=f["maxexectime"],
+        maxretries=0,
+        env=f["env"],
+        conditions=Conditions(colonyname=colony, executortype="hpcq", gpu=gpu, **c),
+    )
 
 
 def _run(colonies_server, tmp_path, n):
@@ -79,9 +88,12 @@ def _run(colonies_server, tmp_path, n):
             assert procs[p].errors and procs[p].errors[0].strip(), procs[p]
     assert not PWNED.exists(), "a fuzzed spec ran a shell command"
     assert "Traceback" not in ex.log_text(), ex.log_text()[-3000:]
-    return {"submitted": len(pids), "refused_at_submit": refused_at_submit,
-            "failed": sum(s == PS.FAILED for s in states.values()),
-            "succeeded": sum(s == PS.SUCCESS for s in states.values())}
+    return {
+        "submitted": len(pids),
+        "refused_at_submit": refused_at_submit,
+        "failed": sum(s == PS.FAILED for s in states.values()),
+        "succeeded": sum(s == PS.SUCCESS for s in states.values()),
+    }
 
 
 def test_fuzzed_specs_against_live_executor(colonies_server, tmp_path):

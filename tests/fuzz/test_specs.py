@@ -19,8 +19,11 @@ from hpcq.executor.daemon import Executor, ExecutorConfig
 from hpcq.executor.resources import PlanError
 from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, any_spec, fuzz_strings
 
-FIELD = re.compile(r"funcname|kwargs|conditions|maxexectime|walltime|profile|HPCQ_PROFILE|params|"
-                   r"nodes|processespernode|mem|cpu|gpu|env", re.I)
+FIELD = re.compile(
+    r"funcname|kwargs|conditions|maxexectime|walltime|profile|HPCQ_PROFILE|params|"
+    r"nodes|processespernode|mem|cpu|gpu|env",
+    re.I,
+)
 COMMAND = "/venv/bin/python -u -m submitit.core._submit /jobs/%j"
 
 
@@ -36,8 +39,14 @@ def _process(fields: dict):
     from model import Conditions, FuncSpec  # pycolonies' model module
 
     cond = Conditions(colonyname="dev", executortype="hpcq", **fields["conditions"])
-    spec = FuncSpec.model_construct(funcname=fields["funcname"], kwargs=fields["kwargs"], conditions=cond,
-                                    env=fields["env"], maxexectime=fields["maxexectime"], args=[])
+    spec = FuncSpec.model_construct(
+        funcname=fields["funcname"],
+        kwargs=fields["kwargs"],
+        conditions=cond,
+        env=fields["env"],
+        maxexectime=fields["maxexectime"],
+        args=[],
+    )
     return SimpleNamespace(processid="f" * 64, spec=spec, input=[])
 
 
@@ -97,10 +106,18 @@ def test_valid_specs_are_accepted(executor, tmp_path):
     """The property is not vacuous: ordinary specs pass and produce a script."""
     import json
 
-    for name, params in [("hpcq_echo", {"message": "hi; rm -rf ~"}), ("hpcq_sleep", {"seconds": 1}),
-                         ("vqe_sweep", {"problems": [{"kind": "tfim", "n_qubits": 2, "h": 1.0}]})]:
-        fields = {"funcname": name, "kwargs": {"params": json.dumps(params)}, "env": {},
-                  "conditions": {"nodes": 1, "processespernode": 1, "walltime": 60}, "maxexectime": -1}
+    for name, params in [
+        ("hpcq_echo", {"message": "hi; rm -rf ~"}),
+        ("hpcq_sleep", {"seconds": 1}),
+        ("vqe_sweep", {"problems": [{"kind": "tfim", "n_qubits": 2, "h": 1.0}]}),
+    ]:
+        fields = {
+            "funcname": name,
+            "kwargs": {"params": json.dumps(params)},
+            "env": {},
+            "conditions": {"nodes": 1, "processespernode": 1, "walltime": 60},
+            "maxexectime": -1,
+        }
         p = executor.prepare(_process(fields))
         script = sbatch_text(p.plan.params, tmp_path)
         assert "#SBATCH" in script and "rm -rf" not in script
@@ -109,5 +126,14 @@ def test_valid_specs_are_accepted(executor, tmp_path):
 def test_catalog_refuses_code_and_dotted_names(executor):
     for name in ["os.system", "subprocess.run", "hpcq.executor.selftest:echo", "builtins.exec"]:
         with pytest.raises(PlanError, match="not in hpcq's function catalog"):
-            executor.prepare(_process({"funcname": name, "kwargs": {}, "env": {"code": "aW1wb3J0IG9z"},
-                                       "conditions": {}, "maxexectime": -1}))
+            executor.prepare(
+                _process(
+                    {
+                        "funcname": name,
+                        "kwargs": {},
+                        "env": {"code": "aW1wb3J0IG9z"},
+                        "conditions": {},
+                        "maxexectime": -1,
+                    }
+                )
+            )

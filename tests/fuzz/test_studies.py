@@ -13,30 +13,89 @@ from hypothesis import strategies as st
 from hpcq.client.study import Study, StudyError, load_study, parse_study
 from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, evil, json_val, text
 
-STUDY_FIELDS = ["name", "mode", "colony", "executor", "resources", "queue_allowance", "maxretries",
-                "maxwaittime", "priority", "sweep"]
-FIELD_RE = re.compile("|".join(STUDY_FIELDS + ["problems", "noise", "optimizers", "ansatze", "seeds", "shots",
-                                               "study", "kind", "sweep", "mapping", "unknown", "evil"]))
+STUDY_FIELDS = [
+    "name",
+    "mode",
+    "colony",
+    "executor",
+    "resources",
+    "queue_allowance",
+    "maxretries",
+    "maxwaittime",
+    "priority",
+    "sweep",
+]
+FIELD_RE = re.compile(
+    "|".join(
+        STUDY_FIELDS
+        + [
+            "problems",
+            "noise",
+            "optimizers",
+            "ansatze",
+            "seeds",
+            "shots",
+            "study",
+            "kind",
+            "sweep",
+            "mapping",
+            "unknown",
+            "evil",
+        ]
+    )
+)
 
-resources = st.fixed_dictionaries({}, optional={
-    "nodes": st.one_of(st.integers(-5, 500), text), "ranks_per_node": st.integers(-5, 500),
-    "cpus_per_rank": st.integers(-5, 5000), "mem": st.one_of(st.sampled_from(["2Gi", "2048Mi", "1T", "-1Gi"]), text),
-    "walltime": st.integers(-5, 10**8), "gpus": st.integers(-1, 40), "evil": text})
-sweep = st.fixed_dictionaries({"problems": st.one_of(
-    st.just([{"kind": "h2", "bond_length": 0.735}]),
-    st.lists(st.dictionaries(st.sampled_from(["kind", "bond_length", "n_qubits", "J", "h", "mapping"]),
-                             json_val, max_size=4), max_size=3), json_val)},
-    optional={"noise": st.lists(st.fixed_dictionaries({"kind": st.sampled_from(["none", "depolarizing", "x"]),
-                                                      "p": st.floats(-1, 2)}), max_size=3),
-              "seeds": st.lists(st.integers(-3, 2**33), max_size=3), "shots": st.integers(-3, 10**8),
-              "study": text})
+resources = st.fixed_dictionaries(
+    {},
+    optional={
+        "nodes": st.one_of(st.integers(-5, 500), text),
+        "ranks_per_node": st.integers(-5, 500),
+        "cpus_per_rank": st.integers(-5, 5000),
+        "mem": st.one_of(st.sampled_from(["2Gi", "2048Mi", "1T", "-1Gi"]), text),
+        "walltime": st.integers(-5, 10**8),
+        "gpus": st.integers(-1, 40),
+        "evil": text,
+    },
+)
+sweep = st.fixed_dictionaries(
+    {
+        "problems": st.one_of(
+            st.just([{"kind": "h2", "bond_length": 0.735}]),
+            st.lists(
+                st.dictionaries(
+                    st.sampled_from(["kind", "bond_length", "n_qubits", "J", "h", "mapping"]), json_val, max_size=4
+                ),
+                max_size=3,
+            ),
+            json_val,
+        )
+    },
+    optional={
+        "noise": st.lists(
+            st.fixed_dictionaries({"kind": st.sampled_from(["none", "depolarizing", "x"]), "p": st.floats(-1, 2)}),
+            max_size=3,
+        ),
+        "seeds": st.lists(st.integers(-3, 2**33), max_size=3),
+        "shots": st.integers(-3, 10**8),
+        "study": text,
+    },
+)
 study_dict = st.fixed_dictionaries(
-    {"name": st.one_of(st.sampled_from(["h2-noise", "../../etc/passwd", "a/b", ".hidden", "ok.1", ""]), text, evil),
-     "sweep": st.one_of(sweep, json_val)},
-    optional={"mode": st.sampled_from(["workflow", "sweep", "single", "shell"]), "resources": resources,
-              "maxretries": st.integers(-3, 200), "priority": st.integers(-10**6, 10**6), "colony": text,
-              "executor": st.fixed_dictionaries({}, optional={"type": text, "names": st.lists(text, max_size=2)}),
-              "queue_allowance": st.integers(-5, 10**7), "unknown": json_val})
+    {
+        "name": st.one_of(st.sampled_from(["h2-noise", "../../etc/passwd", "a/b", ".hidden", "ok.1", ""]), text, evil),
+        "sweep": st.one_of(sweep, json_val),
+    },
+    optional={
+        "mode": st.sampled_from(["workflow", "sweep", "single", "shell"]),
+        "resources": resources,
+        "maxretries": st.integers(-3, 200),
+        "priority": st.integers(-(10**6), 10**6),
+        "colony": text,
+        "executor": st.fixed_dictionaries({}, optional={"type": text, "names": st.lists(text, max_size=2)}),
+        "queue_allowance": st.integers(-5, 10**7),
+        "unknown": json_val,
+    },
+)
 any_data = st.one_of(study_dict, json_val)
 
 
@@ -69,8 +128,10 @@ def _run_files(tmp_path, n: int) -> int:
     count = [0]
 
     @settings(FUZZ, max_examples=n)
-    @given(st.one_of(st.text(max_size=300), study_dict.map(lambda d: __import__("yaml").safe_dump(d))),
-           st.sampled_from([".yaml", ".toml", ".json"]))
+    @given(
+        st.one_of(st.text(max_size=300), study_dict.map(lambda d: __import__("yaml").safe_dump(d))),
+        st.sampled_from([".yaml", ".toml", ".json"]),
+    )
     def prop(body, suffix):
         path = tmp_path / f"study{suffix}"
         path.write_bytes(body.encode("utf-8", "replace"))

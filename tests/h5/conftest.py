@@ -9,8 +9,12 @@ SWEEP = {
     "problems": [{"kind": "h2", "bond_length": 0.735}, {"kind": "tfim", "n_qubits": 3}],
     "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
     "optimizers": [{"kind": "cobyla", "maxiter": 25}],
-    "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.01},
-              {"kind": "thermal", "t1": 5e-5, "t2": 7e-5}, {"kind": "readout", "p": 0.02}],
+    "noise": [
+        {"kind": "none"},
+        {"kind": "depolarizing", "p": 0.01},
+        {"kind": "thermal", "t1": 5e-5, "t2": 7e-5},
+        {"kind": "readout", "p": 0.02},
+    ],
     "seeds": [7],
     "method": "density_matrix",
 }
@@ -21,6 +25,7 @@ def result_file(tmp_path_factory):
     from hpcq.worker.entry import run_sweep
 
     out = tmp_path_factory.mktemp("h5")
-    res = run_sweep(SWEEP, JobContext(process_id="proc-123", workdir=str(out), threads=1,
-                                      extra={"workflow_id": "wf-9"}))
+    res = run_sweep(
+        SWEEP, JobContext(process_id="proc-123", workdir=str(out), threads=1, extra={"workflow_id": "wf-9"})
+    )
     return res.files[0]

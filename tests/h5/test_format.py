@@ -52,8 +52,12 @@ def test_qiskit_objects_round_trip_equal(result_file):
         rec = F.load_task(result_file, tid)
         spec = rec.spec
         assert spec.task_id == tid
-        rebuilt = transpile(build_ansatz(spec.ansatz, spec.problem.qubits), basis_gates=BASIS_GATES,
-                            optimization_level=1, seed_transpiler=spec.seed)
+        rebuilt = transpile(
+            build_ansatz(spec.ansatz, spec.problem.qubits),
+            basis_gates=BASIS_GATES,
+            optimization_level=1,
+            seed_transpiler=spec.seed,
+        )
         # fresh builds get new Parameter UUIDs, so compare the circuits bound to the stored point
         x = rec.final_parameters
         assert rec.circuit.assign_parameters(x) == rebuilt.assign_parameters(x)
@@ -177,10 +181,14 @@ def test_in_memory_objects_equal_after_write_and_load(tmp_path):
     from hpcq.sim.vqe import run_task
     from hpcq.sim.spec import parse_sweep
 
-    task = parse_sweep({"problems": [{"kind": "h2", "bond_length": 1.2, "mapping": "jordan_wigner"}],
-                        "ansatze": [{"kind": "efficient_su2", "reps": 1}],
-                        "optimizers": [{"kind": "spsa", "maxiter": 3}],
-                        "noise": [{"kind": "thermal", "t1": 4e-5, "t2": 3e-5}]}).tasks()[0]
+    task = parse_sweep(
+        {
+            "problems": [{"kind": "h2", "bond_length": 1.2, "mapping": "jordan_wigner"}],
+            "ansatze": [{"kind": "efficient_su2", "reps": 1}],
+            "optimizers": [{"kind": "spsa", "maxiter": 3}],
+            "noise": [{"kind": "thermal", "t1": 4e-5, "t2": 3e-5}],
+        }
+    ).tasks()[0]
     r = run_task(task)
     path = F.write_results(tmp_path / "one.h5", [r], {"mpi_ranks": 1}, study="one")
     rec = F.load_task(path, task.task_id)

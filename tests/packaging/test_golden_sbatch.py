@@ -23,8 +23,10 @@ JOBS = Path("/shared/hpcq/jobs")  # fixed paths, so the text does not depend on 
 PYTHON = "/opt/hpcq/venv/bin/python"
 CASES = {
     "local": ({}, {"nodes": 2, "processespernode": 2, "cpu": "2000m", "mem": "1024Mi", "walltime": 600}),
-    "lumi-c": ({"account": "project_465000123"},
-               {"nodes": 2, "processespernode": 16, "cpu": "8000m", "walltime": 3600}),
+    "lumi-c": (
+        {"account": "project_465000123"},
+        {"nodes": 2, "processespernode": 16, "cpu": "8000m", "walltime": 3600},
+    ),
 }
 
 
@@ -43,4 +45,4 @@ def test_sbatch_script_matches_golden(profile):
     if os.environ.get("HPCQ_REGEN_GOLDEN") == "1":
         path.write_text(text)
     assert text == path.read_text(), f"sbatch for {profile} changed; see this file's docstring to regenerate"
-    assert "#SBATCH --signal=USR2@" in text and "trap \"\" USR2; exec" in text
+    assert "#SBATCH --signal=USR2@" in text and 'trap "" USR2; exec' in text

@@ -47,8 +47,10 @@ def wheel(tmp_path_factory) -> Path:
             shutil.copytree(p, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(p, src / name)
-    _timed("pip wheel --no-deps", [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp / "dist"),
-                                   str(src)])
+    _timed(
+        "pip wheel --no-deps",
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp / "dist"), str(src)],
+    )
     [whl] = (tmp / "dist").glob("hpcq-*.whl")
     return whl
 
@@ -59,8 +61,19 @@ def venv(wheel, tmp_path_factory) -> Path:
     into it with --python, so the venv itself needs no pip)."""
     v = tmp_path_factory.mktemp("venv") / "v"
     _timed("python -m venv", [sys.executable, "-m", "venv", "--without-pip", str(v)])
-    _timed("pip install hpcq[executor]", [sys.executable, "-m", "pip", "--python", str(v / "bin" / "python"),
-                                          "install", "-q", f"hpcq[executor] @ {wheel.as_uri()}"])
+    _timed(
+        "pip install hpcq[executor]",
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(v / "bin" / "python"),
+            "install",
+            "-q",
+            f"hpcq[executor] @ {wheel.as_uri()}",
+        ],
+    )
     return v
 
 
@@ -81,8 +94,11 @@ def test_the_wheel_holds_every_runtime_file_and_role_extras(wheel):
     for p in (REPO / "hpcq").rglob("*"):  # every data file of the package (studies, lab scripts, ...)
         if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".sh", ".md") and "__pycache__" not in p.parts:
             assert p.relative_to(REPO).as_posix() in names, p
-    assert {"hpcq/executor/lab_scripts/slurm-up.sh", "hpcq/executor/lab_scripts/slurm-down.sh",
-            "hpcq/client/studies/demo.yaml"} <= names
+    assert {
+        "hpcq/executor/lab_scripts/slurm-up.sh",
+        "hpcq/executor/lab_scripts/slurm-down.sh",
+        "hpcq/client/studies/demo.yaml",
+    } <= names
     meta = Parser().parsestr(zipfile.ZipFile(wheel).read("hpcq-0.1.0.dist-info/METADATA").decode())
     requires = meta.get_all("Requires-Dist")
     base = {r.split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in requires if ";" not in r}
@@ -95,11 +111,13 @@ def test_the_wheel_holds_every_runtime_file_and_role_extras(wheel):
 def test_profiles_from_a_clean_venv_outside_the_tree(venv, outside):
     cwd, env = outside
     hpcq = str(venv / "bin" / "hpcq")
-    where = _timed("import hpcq", [str(venv / "bin" / "python"), "-c", "import hpcq; print(hpcq.__file__)"],
-                   cwd=cwd, env=env).stdout.strip()
+    where = _timed(
+        "import hpcq", [str(venv / "bin" / "python"), "-c", "import hpcq; print(hpcq.__file__)"], cwd=cwd, env=env
+    ).stdout.strip()
     assert where.startswith(str(venv)) and not where.startswith(str(REPO)), where
-    listed = json.loads(_timed("hpcq profiles list --json", [hpcq, "profiles", "list", "--json"], cwd=cwd,
-                               env=env).stdout)
+    listed = json.loads(
+        _timed("hpcq profiles list --json", [hpcq, "profiles", "list", "--json"], cwd=cwd, env=env).stdout
+    )
     assert sorted(p["name"] for p in listed) == SHIPPED
     assert all(p["path"].startswith(str(venv)) for p in listed)  # read from the install, not the checkout
     out = _timed("hpcq profiles check", [hpcq, "profiles", "check"], cwd=cwd, env=env).stdout
@@ -113,8 +131,7 @@ def test_what_an_executor_install_lacks_is_said_plainly(venv, outside):
     extra to install instead of failing with a traceback."""
     cwd, env = outside
     hpcq = str(venv / "bin" / "hpcq")
-    r = subprocess.run([hpcq, "demo", "--workdir", str(cwd / "demo")], cwd=cwd, env=env, capture_output=True,
-                       text=True)
+    r = subprocess.run([hpcq, "demo", "--workdir", str(cwd / "demo")], cwd=cwd, env=env, capture_output=True, text=True)
     assert r.returncode == 1 and "pip install 'hpcq[all]'" in r.stderr and "qiskit_aer" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (cwd / "demo").exists()  # refused before starting anything
     r = subprocess.run([hpcq, "ui"], cwd=cwd, env=env, capture_output=True, text=True)
@@ -129,15 +146,41 @@ def test_executor_selftest_from_the_wheel_on_the_lab_cluster(venv, outside, slur
     env["SLURM_CONF"] = str(slurm_cluster.conf)
     hpcq = str(venv / "bin" / "hpcq")
     log = open(cwd / "executor.log", "w")
-    ex = subprocess.Popen([hpcq, "executor", "start", "--backend", "slurm", "--profile", "local",
-                           "--state-dir", str(cwd / "state"), "--type", "hpcq-wheel", "--name", "wheel-executor"],
-                          cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    ex = subprocess.Popen(
+        [
+            hpcq,
+            "executor",
+            "start",
+            "--backend",
+            "slurm",
+            "--profile",
+            "local",
+            "--state-dir",
+            str(cwd / "state"),
+            "--type",
+            "hpcq-wheel",
+            "--name",
+            "wheel-executor",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        r = subprocess.run([hpcq, "executor", "selftest", "--type", "hpcq-wheel", "--timeout", "150",
-                            "--message", "from the wheel"], cwd=cwd, env=env, capture_output=True, text=True,
-                           timeout=200)
-        assert r.returncode == 0 and "SUCCESS" in r.stdout, (r.stdout, r.stderr,
-                                                             (cwd / "executor.log").read_text()[-3000:])
+        r = subprocess.run(
+            [hpcq, "executor", "selftest", "--type", "hpcq-wheel", "--timeout", "150", "--message", "from the wheel"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=200,
+        )
+        assert r.returncode == 0 and "SUCCESS" in r.stdout, (
+            r.stdout,
+            r.stderr,
+            (cwd / "executor.log").read_text()[-3000:],
+        )
         assert "from the wheel" in r.stdout
     finally:
         ex.terminate()

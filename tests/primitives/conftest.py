@@ -24,8 +24,12 @@ class Remote:
     tmp: Path
 
     def options(self, **kw) -> dict:
-        base = {"executor_type": EXECUTOR_TYPE, "profile": "local",
-                "resources": {"walltime": 120, "mem": "1Gi"}, "result_timeout_s": 240}
+        base = {
+            "executor_type": EXECUTOR_TYPE,
+            "profile": "local",
+            "resources": {"walltime": 120, "mem": "1Gi"},
+            "result_timeout_s": 240,
+        }
         base.update(kw)
         return base
 
@@ -45,17 +49,36 @@ def remote(slurm_cluster, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("primitives")
     handle = start_server(tmp / "colonies-server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
     env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")
-    settings = Settings(host=handle.host, port=handle.port, colony_name=env["COLONIES_COLONY_NAME"],
-                        prvkey=env["COLONIES_PRVKEY"])
+    settings = Settings(
+        host=handle.host, port=handle.port, colony_name=env["COLONIES_COLONY_NAME"], prvkey=env["COLONIES_PRVKEY"]
+    )
     xenv = slurm_cluster.env(**env)
     xenv.update(HPCQ_CONFIG_DIR=str(tmp / "config"), PYTHONUNBUFFERED="1")
     xenv.pop("COLONIES_EXECUTOR_NAME", None)
     xenv.pop("HPCQ_EXECUTOR_PRVKEY", None)
     log = tmp / "executor.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "hpcq.executor", "start", "--state-dir", str(tmp / "state"),
-                                 "--backend", "slurm", "--type", EXECUTOR_TYPE, "--name", "prim-exec",
-                                 "--poll", "0.02"], env=xenv, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hpcq.executor",
+                "start",
+                "--state-dir",
+                str(tmp / "state"),
+                "--backend",
+                "slurm",
+                "--type",
+                EXECUTOR_TYPE,
+                "--name",
+                "prim-exec",
+                "--poll",
+                "0.02",
+            ],
+            env=xenv,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     r = Remote(cluster=slurm_cluster, settings=settings, executor=proc, log=log, tmp=tmp)
     try:
         yield r

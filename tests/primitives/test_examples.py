@@ -25,9 +25,11 @@ def test_qiskit_algorithms_vqe_runs_unchanged_and_matches_aer():
     from qiskit_algorithms.optimizers import COBYLA
 
     h2 = runpy.run_path(str(EXAMPLES / "vqe_scipy.py"))["H2"]
-    ours = VQE(EstimatorV2(mode="local"), efficient_su2(2, reps=1), COBYLA(maxiter=60),
-               initial_point=np.full(8, 0.1)).compute_minimum_eigenvalue(h2)
-    aer = VQE(AerEstimator(), efficient_su2(2, reps=1), COBYLA(maxiter=60),
-              initial_point=np.full(8, 0.1)).compute_minimum_eigenvalue(h2)
+    ours = VQE(
+        EstimatorV2(mode="local"), efficient_su2(2, reps=1), COBYLA(maxiter=60), initial_point=np.full(8, 0.1)
+    ).compute_minimum_eigenvalue(h2)
+    aer = VQE(
+        AerEstimator(), efficient_su2(2, reps=1), COBYLA(maxiter=60), initial_point=np.full(8, 0.1)
+    ).compute_minimum_eigenvalue(h2)
     assert abs(ours.eigenvalue - aer.eigenvalue) < 1e-10
     assert ours.cost_function_evals == aer.cost_function_evals

@@ -89,12 +89,20 @@ def test_fake_backend_noise_equals_aer():
     qc = transpile(_ansatz(2), basis_gates=["cx", "rz", "sx", "x"], optimization_level=0)
     vals = np.linspace(0, 1, 2 * qc.num_parameters).reshape(2, -1)
     pubs = [(qc, ["ZZ", "XX"], vals[:, None, :].repeat(1, axis=1).reshape(2, 1, -1))]
-    aer = AerEstimator(options={"backend_options": {"method": "density_matrix",
-                                                    "noise_model": NoiseModel.from_backend(fake)}}).run(pubs).result()
+    aer = (
+        AerEstimator(
+            options={"backend_options": {"method": "density_matrix", "noise_model": NoiseModel.from_backend(fake)}}
+        )
+        .run(pubs)
+        .result()
+    )
     ours = EstimatorV2(mode="local", method="density_matrix", backend=fake).run(pubs).result()
     _assert_estimator_equal(ours, aer)
-    by_name = EstimatorV2(mode="local", method="density_matrix",
-                          noise={"kind": "fake_backend", "backend": "FakeManilaV2"}).run(pubs).result()
+    by_name = (
+        EstimatorV2(mode="local", method="density_matrix", noise={"kind": "fake_backend", "backend": "FakeManilaV2"})
+        .run(pubs)
+        .result()
+    )
     _assert_estimator_equal(by_name, aer)
 
 

@@ -129,8 +129,10 @@ def _count(remote) -> int:
     from hpcq.colonyos import ProcessState
 
     c = remote.settings.client()
-    return sum(len(c.list_processes(remote.settings.colony_name, 100, s, remote.settings.prvkey) or [])
-               for s in (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.SUCCESS, ProcessState.FAILED))
+    return sum(
+        len(c.list_processes(remote.settings.colony_name, 100, s, remote.settings.prvkey) or [])
+        for s in (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.SUCCESS, ProcessState.FAILED)
+    )
 
 
 def _slurm_id(job) -> str:

@@ -28,14 +28,38 @@ from hpcq.executor.profiles import (
     submitit_params,
 )
 
-REQUIRED = ["local", "lumi-c", "lumi-g", "leonardo-booster", "leonardo-dcgp", "mn5-gpp", "mn5-acc",
-            "karolina", "meluxina", "vega", "deucalion", "discoverer", "jupiter"]
+REQUIRED = [
+    "local",
+    "lumi-c",
+    "lumi-g",
+    "leonardo-booster",
+    "leonardo-dcgp",
+    "mn5-gpp",
+    "mn5-acc",
+    "karolina",
+    "meluxina",
+    "vega",
+    "deucalion",
+    "discoverer",
+    "jupiter",
+]
 
 # A FunctionSpec.conditions dict exactly as the embedded/real server returns it for a spec that set
 # nothing: zero values, "0m" cpu, "0Mi" mem/storage, an empty gpu object.
-SERVER_EMPTY = {"colonyname": "c", "executornames": None, "executortype": "hpcq", "dependencies": [],
-                "nodes": 0, "cpu": "0m", "processes": 0, "processespernode": 0, "mem": "0Mi",
-                "storage": "0Mi", "gpu": {"name": "", "mem": "0Mi", "count": 0, "nodecount": 0}, "walltime": 0}
+SERVER_EMPTY = {
+    "colonyname": "c",
+    "executornames": None,
+    "executortype": "hpcq",
+    "dependencies": [],
+    "nodes": 0,
+    "cpu": "0m",
+    "processes": 0,
+    "processespernode": 0,
+    "mem": "0Mi",
+    "storage": "0Mi",
+    "gpu": {"name": "", "mem": "0Mi", "count": 0, "nodecount": 0},
+    "walltime": 0,
+}
 
 
 def lumi_c():
@@ -43,6 +67,7 @@ def lumi_c():
 
 
 # --- shipped profiles --------------------------------------------------------------------------
+
 
 def test_every_required_profile_ships_and_validates():
     names = {p.name for p in list_profiles()}
@@ -72,8 +97,18 @@ def test_cli_list_show_check():
     assert r.exit_code == 0, r.output
     for name in REQUIRED:
         assert name in r.output
-    r = CliRunner().invoke(main, ["profiles", "show", "leonardo-booster", "--set", "account=EUHPC_D12_345",
-                                  "--conditions", '{"gpu": {"count": 2}, "walltime": 600}'])
+    r = CliRunner().invoke(
+        main,
+        [
+            "profiles",
+            "show",
+            "leonardo-booster",
+            "--set",
+            "account=EUHPC_D12_345",
+            "--conditions",
+            '{"gpu": {"count": 2}, "walltime": 600}',
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert '"slurm_gres": "gpu:2"' in r.output and '"slurm_account": "EUHPC_D12_345"' in r.output
     r = CliRunner().invoke(main, ["profiles", "show", "lumi-c", "--conditions", '{"walltime": 900000}'])
@@ -85,15 +120,18 @@ def test_cli_list_show_check():
 
 # --- lookup and schema errors ----------------------------------------------------------------------
 
+
 def test_user_profile_overrides_shipped_and_paths_work(tmp_path, monkeypatch):
     monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path))
     (tmp_path / "profiles").mkdir()
-    text = (SHIPPED_DIR / "lumi-c.yaml").read_text().replace(
-        "account: {value: null", "account: {value: project_465000999")
+    text = (
+        (SHIPPED_DIR / "lumi-c.yaml").read_text().replace("account: {value: null", "account: {value: project_465000999")
+    )
     (tmp_path / "profiles" / "lumi-c.yaml").write_text(text)
     (tmp_path / "profiles" / "mine.yaml").write_text(
         "source: me\npartition: p1\ncores_per_node: 4\nmem_per_node_gb: 8\nmax_walltime_s: 600\n"
-        "default_walltime_s: 60\n")
+        "default_walltime_s: 60\n"
+    )
     assert load_profile("lumi-c").account == "project_465000999"
     assert load_profile("mine").partition == "p1"
     assert load_profile(str(tmp_path / "profiles" / "mine.yaml")).name == "mine"
@@ -128,21 +166,24 @@ def test_unknown_profile_names_the_places_searched_and_the_known_ones(tmp_path, 
 BASE = "source: s\npartition: p\ncores_per_node: 4\nmem_per_node_gb: 8\nmax_walltime_s: 600\ndefault_walltime_s: 60\n"
 
 
-@pytest.mark.parametrize("extra, field", [
-    ("cores_per_node: 0\n", "cores_per_node"),
-    ("partiton: x\n", "partiton"),  # typo: extra keys are refused
-    ("partition: 'a b'\n", "partition"),
-    ("account: 'x;rm -rf /'\n", "account"),
-    ("modules: ['ok', 'bad module']\n", "modules"),
-    ('setup: ["echo a\\nrm -rf /"]\n', "setup"),
-    ("srun_args: ['cpu-bind=none']\n", "srun_args"),
-    ("gpu_flag_style: gpus\n", "gpu_flag_style"),
-    ("gpus_per_node: 2\n", "gpu_vendor"),
-    ("max_walltime_s: 30\n", "default_walltime_s"),
-    ("mpi: 'pmi2; id'\n", "mpi"),
-    ("env: {'A B': x}\n", "env"),
-    ("account: {value: x, verfy: true}\n", "verfy"),
-])
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        ("cores_per_node: 0\n", "cores_per_node"),
+        ("partiton: x\n", "partiton"),  # typo: extra keys are refused
+        ("partition: 'a b'\n", "partition"),
+        ("account: 'x;rm -rf /'\n", "account"),
+        ("modules: ['ok', 'bad module']\n", "modules"),
+        ('setup: ["echo a\\nrm -rf /"]\n', "setup"),
+        ("srun_args: ['cpu-bind=none']\n", "srun_args"),
+        ("gpu_flag_style: gpus\n", "gpu_flag_style"),
+        ("gpus_per_node: 2\n", "gpu_vendor"),
+        ("max_walltime_s: 30\n", "default_walltime_s"),
+        ("mpi: 'pmi2; id'\n", "mpi"),
+        ("env: {'A B': x}\n", "env"),
+        ("account: {value: x, verfy: true}\n", "verfy"),
+    ],
+)
 def test_bad_profiles_name_the_field(extra, field):
     with pytest.raises(ProfileError) as ei:
         parse_profile(BASE + extra, "bad.yaml")
@@ -170,6 +211,7 @@ def test_not_yaml_and_not_mapping():
 
 # --- resolve_resources ------------------------------------------------------------------------------
 
+
 def test_defaults_from_server_shaped_empty_conditions():
     p = load_profile("local")
     for cond in ({}, None, SERVER_EMPTY):
@@ -192,8 +234,7 @@ def test_full_conditions_map_to_slurm_numbers():
     assert params["slurm_partition"] == "standard" and params["slurm_account"] == "project_465000123"
     assert params["slurm_exclusive"] is True
     assert params["slurm_srun_args"] == ["--kill-on-bad-exit=1", "--mpi=cray_shasta"]
-    assert params["slurm_setup"][:3] == ["module load LUMI/24.03", "module load partition/C",
-                                         "module load cray-python"]
+    assert params["slurm_setup"][:3] == ["module load LUMI/24.03", "module load partition/C", "module load cray-python"]
     assert "export OMP_NUM_THREADS=16" in params["slurm_setup"]
 
 
@@ -217,29 +258,32 @@ def test_gpu_flags_gres_and_gpus_per_node():
     assert "slurm_gpus_per_node" not in submitit_params(resolve_resources(g, {}), g)
 
 
-@pytest.mark.parametrize("cond, field, words", [
-    ({"walltime": 172801}, "conditions.walltime", "172801 s exceeds the profile lumi-c max of 172800 s"),
-    ({"nodes": 513}, "conditions.nodes", "max of 512"),
-    ({"processespernode": 129}, "conditions.processespernode", "128 cores"),
-    ({"processespernode": 8, "cpu": "17000m"}, "conditions.cpu", "8 ranks/node x 17 cores = 136 cores"),
-    ({"mem": "300Gi"}, "conditions.mem", "224 GiB"),
-    ({"gpu": {"count": 1}}, "conditions.gpu.count", "no GPUs"),
-    ({"gpu": {"name": "A100", "count": 0}}, "conditions.gpu", "no GPUs"),
-    ({"nodes": -1}, "conditions.nodes", "negative"),
-    ({"walltime": -5}, "conditions.walltime", "negative"),
-    ({"nodes": "two"}, "conditions.nodes", "not a whole number"),
-    ({"nodes": True}, "conditions.nodes", "not a whole number"),
-    ({"cpu": "4"}, "conditions.cpu", "'4000m'"),
-    ({"cpu": "4 cores"}, "conditions.cpu", "millicores"),
-    ({"cpu": 4}, "conditions.cpu", "millicores"),
-    ({"cpu": "-1000m"}, "conditions.cpu", "negative"),
-    ({"mem": "2048MB"}, "conditions.mem", "Mi"),
-    ({"mem": "2gi"}, "conditions.mem", "case matters"),
-    ({"mem": 2048}, "conditions.mem", "unit"),
-    ({"gpu": "1"}, "conditions.gpu", "mapping"),
-    ({"nodes": 2, "processes": 3}, "conditions.processes", "divide evenly"),
-    ({"nodes": 2, "processespernode": 2, "processes": 3}, "conditions.processes", "!= nodes 2"),
-])
+@pytest.mark.parametrize(
+    "cond, field, words",
+    [
+        ({"walltime": 172801}, "conditions.walltime", "172801 s exceeds the profile lumi-c max of 172800 s"),
+        ({"nodes": 513}, "conditions.nodes", "max of 512"),
+        ({"processespernode": 129}, "conditions.processespernode", "128 cores"),
+        ({"processespernode": 8, "cpu": "17000m"}, "conditions.cpu", "8 ranks/node x 17 cores = 136 cores"),
+        ({"mem": "300Gi"}, "conditions.mem", "224 GiB"),
+        ({"gpu": {"count": 1}}, "conditions.gpu.count", "no GPUs"),
+        ({"gpu": {"name": "A100", "count": 0}}, "conditions.gpu", "no GPUs"),
+        ({"nodes": -1}, "conditions.nodes", "negative"),
+        ({"walltime": -5}, "conditions.walltime", "negative"),
+        ({"nodes": "two"}, "conditions.nodes", "not a whole number"),
+        ({"nodes": True}, "conditions.nodes", "not a whole number"),
+        ({"cpu": "4"}, "conditions.cpu", "'4000m'"),
+        ({"cpu": "4 cores"}, "conditions.cpu", "millicores"),
+        ({"cpu": 4}, "conditions.cpu", "millicores"),
+        ({"cpu": "-1000m"}, "conditions.cpu", "negative"),
+        ({"mem": "2048MB"}, "conditions.mem", "Mi"),
+        ({"mem": "2gi"}, "conditions.mem", "case matters"),
+        ({"mem": 2048}, "conditions.mem", "unit"),
+        ({"gpu": "1"}, "conditions.gpu", "mapping"),
+        ({"nodes": 2, "processes": 3}, "conditions.processes", "divide evenly"),
+        ({"nodes": 2, "processespernode": 2, "processes": 3}, "conditions.processes", "!= nodes 2"),
+    ],
+)
 def test_impossible_conditions_name_the_field(cond, field, words):
     with pytest.raises(ConditionsError) as ei:
         resolve_resources(lumi_c(), cond)
@@ -271,8 +315,13 @@ def test_missing_account_or_qos_is_a_profile_error_with_the_fix():
 
 def test_submitit_accepts_every_key():
     """The parameter names are real AutoExecutor parameters (update_parameters raises on unknown)."""
-    for prof in [load_profile("local"), lumi_c(), load_profile("leonardo-booster", {"account": "A"}),
-                 load_profile("lumi-g", {"account": "A"}), load_profile("mn5-acc", {"account": "A"})]:
+    for prof in [
+        load_profile("local"),
+        lumi_c(),
+        load_profile("leonardo-booster", {"account": "A"}),
+        load_profile("lumi-g", {"account": "A"}),
+        load_profile("mn5-acc", {"account": "A"}),
+    ]:
         cond = {"gpu": {"count": 1}} if prof.gpus_per_node else {}
         params = submitit_params(resolve_resources(prof, cond), prof)
         ex = submitit.AutoExecutor(folder="/tmp/hpcq-test-submitit-unused", cluster="debug")
@@ -284,7 +333,7 @@ def _sbatch_text(params: dict, tmp_path) -> str:
     conv = {"timeout_min": "time", "mem_gb": "mem", "tasks_per_node": "ntasks_per_node"}
     kw = {}
     for k, v in params.items():
-        k = k[len("slurm_"):] if k.startswith("slurm_") else conv.get(k, k)
+        k = k[len("slurm_") :] if k.startswith("slurm_") else conv.get(k, k)
         kw[k] = f"{int(v * 1024)}MB" if k == "mem" else v
     return _make_sbatch_string(command="python -m x", folder=tmp_path, **kw)
 
@@ -296,10 +345,15 @@ cond_values = st.one_of(st.integers(-3, 300), hostile, st.none(), st.booleans(),
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["nodes", "cpu", "mem", "walltime", "processespernode", "processes",
-                                        "storage", "label", "gpu"]),
-                       st.one_of(cond_values, st.dictionaries(st.sampled_from(["count", "name", "mem"]),
-                                                              cond_values, max_size=3)), max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["nodes", "cpu", "mem", "walltime", "processespernode", "processes", "storage", "label", "gpu"]
+        ),
+        st.one_of(cond_values, st.dictionaries(st.sampled_from(["count", "name", "mem"]), cond_values, max_size=3)),
+        max_size=6,
+    )
+)
 def test_no_spec_text_reaches_the_job_script(tmp_path_factory, cond):
     prof = load_profile("leonardo-booster", {"account": "EUHPC_D12_345"})
     try:
@@ -330,6 +384,7 @@ def test_module_and_env_values_are_quoted():
 
 # --- sizing -----------------------------------------------------------------------------------------
 
+
 def test_memory_model():
     # THE model lives in hpcq.sim.memory (tests/scale/test_memory.py); sizing compares it with nodes
     from hpcq.sim import memory
@@ -347,8 +402,10 @@ def test_check_fits_refuses_with_numbers():
     with pytest.raises(ConditionsError) as ei:
         sizing.check_fits(need, res, p, what="14 qubits density_matrix")
     msg = str(ei.value)
-    assert msg.startswith("conditions.processespernode: 14 qubits density_matrix needs 4.78 GiB per rank; "
-                          "8 ranks/node x 4.78 GiB = 38.2 GiB > 15.6 GiB of profile local's nodes"), msg
+    assert msg.startswith(
+        "conditions.processespernode: 14 qubits density_matrix needs 4.78 GiB per rank; "
+        "8 ranks/node x 4.78 GiB = 38.2 GiB > 15.6 GiB of profile local's nodes"
+    ), msg
     assert "at most 3 ranks per node" in msg
     with pytest.raises(ConditionsError, match=r"^conditions.processespernode: .* more than .* whole node"):
         sizing.check_fits(rank_bytes(16, "density_matrix"), resolve_resources(p, {}), p)

@@ -16,18 +16,22 @@ def _inside_job():
     from mpi4py import MPI
 
     env = submitit.JobEnvironment()
-    keys = ("SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS", "SLURM_MEM_PER_NODE", "SLURM_JOB_PARTITION",
-            "SLURMD_NODENAME")
-    return (env.global_rank, env.num_tasks, env.num_nodes, MPI.COMM_WORLD.Get_rank(),
-            MPI.COMM_WORLD.Get_size(), {k: os.environ.get(k) for k in keys})
+    keys = ("SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS", "SLURM_MEM_PER_NODE", "SLURM_JOB_PARTITION", "SLURMD_NODENAME")
+    return (
+        env.global_rank,
+        env.num_tasks,
+        env.num_nodes,
+        MPI.COMM_WORLD.Get_rank(),
+        MPI.COMM_WORLD.Get_size(),
+        {k: os.environ.get(k) for k in keys},
+    )
 
 
 def test_local_profile_params_run_an_mpi_job(slurm_cluster, tmp_path):
     import submitit
 
     prof = load_profile("local")
-    res = resolve_resources(prof, {"nodes": 2, "processespernode": 2, "cpu": "2000m", "mem": "1024Mi",
-                                   "walltime": 120})
+    res = resolve_resources(prof, {"nodes": 2, "processespernode": 2, "cpu": "2000m", "mem": "1024Mi", "walltime": 120})
     params = submitit_params(res, prof)
     ex = submitit.AutoExecutor(folder=tmp_path / "sub", cluster="slurm")
     ex.update_parameters(**params)
@@ -43,6 +47,7 @@ def test_local_profile_params_run_an_mpi_job(slurm_cluster, tmp_path):
     assert {e["SLURM_JOB_PARTITION"] for e in envs} == {"debug"}
     assert len({e["SLURMD_NODENAME"] for e in envs}) == 2
     assert slurm_cluster.wait_job(job.job_id) == "COMPLETED"  # sacct lags the result file
-    row = slurm_cluster.run("sacct", "-n", "-X", "-P", "-o", "Timelimit,Partition,NNodes",
-                            "-j", job.job_id).stdout.split()
+    row = slurm_cluster.run(
+        "sacct", "-n", "-X", "-P", "-o", "Timelimit,Partition,NNodes", "-j", job.job_id
+    ).stdout.split()
     assert row == ["00:02:00|debug|2"]

@@ -20,8 +20,13 @@ class _Sized:
 
 
 def test_conditions_map_through_the_profile():
-    plan = plan_process("local", {"nodes": 2, "processespernode": 4, "cpu": "2000m", "mem": "3Gi",
-                                  "walltime": 90}, None, mpi=True, maxexectime=600)
+    plan = plan_process(
+        "local",
+        {"nodes": 2, "processespernode": 4, "cpu": "2000m", "mem": "3Gi", "walltime": 90},
+        None,
+        mpi=True,
+        maxexectime=600,
+    )
     assert plan.ranks == 8 and plan.walltime_s == 90
     assert plan.params["nodes"] == 2 and plan.params["tasks_per_node"] == 4 and plan.params["cpus_per_task"] == 2
     assert plan.params["mem_gb"] == 3.0 and plan.params["timeout_min"] == 2
@@ -58,7 +63,7 @@ def test_a_broken_install_without_shipped_profiles_is_an_error(tmp_path, monkeyp
 
 
 def test_sizing_refuses_what_cannot_fit():
-    gib = 1024 ** 3
+    gib = 1024**3
     plan_process("local", {"mem": "2Gi"}, _Sized(gib), mpi=False, maxexectime=-1)  # fits
     with pytest.raises(PlanError, match=r"^conditions\.\w+: .*per rank"):
         plan_process("local", {"mem": "2Gi"}, _Sized(400 * gib), mpi=False, maxexectime=-1)

@@ -16,8 +16,21 @@ import time
 
 import pytest
 
-from hpcq.testing.faults import (FAILED, SUCCESS, can_mount, crash_node_job, fill, ledger, make_spec, read_only_dir,
-                                 running_job_ids, small_tmpfs, submit_many, wait_final, wait_for)
+from hpcq.testing.faults import (
+    FAILED,
+    SUCCESS,
+    can_mount,
+    crash_node_job,
+    fill,
+    ledger,
+    make_spec,
+    read_only_dir,
+    running_job_ids,
+    small_tmpfs,
+    submit_many,
+    wait_final,
+    wait_for,
+)
 
 LONG_REPEATS = int(os.environ.get("HPCQ_FAULT_REPEATS", "3"))
 
@@ -25,9 +38,12 @@ LONG_REPEATS = int(os.environ.get("HPCQ_FAULT_REPEATS", "3"))
 def _assert_invariants(rig, pids, expect=SUCCESS, allowed_failed=(), case="", **extra):
     led = ledger(rig.client, rig.prv, pids, rig.ex, rig.cluster)
     rig.record(case, **led.summary(), **extra)
-    assert led.lost(expect) == [], (f"lost/unexpected: {led.summary()}\n"
-                                    + "\n".join(str(led.procs.get(p) and led.procs[p].errors) for p in led.lost(expect))
-                                    + "\n" + rig.ex.log_text()[-4000:])
+    assert led.lost(expect) == [], (
+        f"lost/unexpected: {led.summary()}\n"
+        + "\n".join(str(led.procs.get(p) and led.procs[p].errors) for p in led.lost(expect))
+        + "\n"
+        + rig.ex.log_text()[-4000:]
+    )
     assert led.duplicate_jobs(allowed_failed) == {}, f"duplicate Slurm jobs: {led.duplicate_jobs(allowed_failed)}"
     assert led.duplicate_closes() == {}, f"duplicate closes: {led.duplicate_closes()}"
     assert all(len(led.jobs.get(p, [])) >= 1 for p in pids if expect == SUCCESS), "a process never got a job"
@@ -35,8 +51,9 @@ def _assert_invariants(rig, pids, expect=SUCCESS, allowed_failed=(), case="", **
 
 
 def _sleepers(rig, n, seconds, **kw):
-    return submit_many(rig.client, rig.prv,
-                       [make_spec(rig.colony, "hpcq_sleep", {"seconds": seconds}, **kw) for _ in range(n)])
+    return submit_many(
+        rig.client, rig.prv, [make_spec(rig.colony, "hpcq_sleep", {"seconds": seconds}, **kw) for _ in range(n)]
+    )
 
 
 # --- executor SIGKILLed mid-sweep and restarted -------------------------------------------------------
@@ -71,6 +88,7 @@ def _job_node(rig, timeout=60) -> tuple[str, str]:
             if row["State"] == "RUNNING" and row["Name"].startswith("hpcq-"):
                 return row["JobID"], row["NodeList"]
         return None
+
     return wait_for(running, timeout, 0.3, "a RUNNING hpcq job")
 
 
@@ -106,8 +124,10 @@ def _node_fail(rig, seconds, case, crash_job: bool, hurry: bool = True):
 def _skip_requeue_delay(rig, job_id: str) -> None:
     """Slurm holds a requeued job back for about two minutes (BeginTime); the short form moves
     that start time to now, like an admin would, so CI does not idle. The long form waits."""
+
     def requeued():
         return any(r["JobID"] == str(job_id) and r["State"] == "PENDING" for r in rig.cluster.squeue())
+
     try:
         wait_for(requeued, 90, 0.5, "the requeue after NODE_FAIL")
     except TimeoutError:
@@ -117,8 +137,9 @@ def _skip_requeue_delay(rig, job_id: str) -> None:
 
 def _history(rig, job_id: str) -> list[str]:
     """Every incarnation of a job (sacct --duplicates shows the requeued ones)."""
-    out = rig.cluster.run("sacct", "-D", "-X", "-n", "-P", "-o", "JobID,State,NodeList", "-j",
-                          str(job_id).split("_")[0]).stdout
+    out = rig.cluster.run(
+        "sacct", "-D", "-X", "-n", "-P", "-o", "JobID,State,NodeList", "-j", str(job_id).split("_")[0]
+    ).stdout
     return [ln for ln in out.splitlines() if ln.strip()]
 
 
@@ -211,8 +232,12 @@ def test_server_sigkill_long(rig):
 
 
 # --- a failing HDF5 write -----------------------------------------------------------------------------
-SWEEP = {"study": "faults", "problems": [{"kind": "tfim", "n_qubits": 2, "h": 1.0}],
-         "optimizers": [{"kind": "cobyla", "maxiter": 3}], "seeds": [0]}
+SWEEP = {
+    "study": "faults",
+    "problems": [{"kind": "tfim", "n_qubits": 2, "h": 1.0}],
+    "optimizers": [{"kind": "cobyla", "maxiter": 3}],
+    "seeds": [0],
+}
 
 
 def _registered_files(rig, pid) -> list:
@@ -259,8 +284,9 @@ def _ctld_down(rig, before, during, down_s, case):
     wait_for(lambda: len(running_job_ids(rig.ex.jobs_dir)) >= 1, 60, 0.2, "a Slurm job")
     rig.cluster.stop_ctld()
     try:
-        pids += submit_many(rig.client, rig.prv,
-                            [make_spec(rig.colony, "hpcq_echo", {"message": f"during {i}"}) for i in range(during)])
+        pids += submit_many(
+            rig.client, rig.prv, [make_spec(rig.colony, "hpcq_echo", {"message": f"during {i}"}) for i in range(during)]
+        )
         time.sleep(down_s)
         assert rig.ex.alive(), "the executor died while slurmctld was down"
     finally:

@@ -14,8 +14,15 @@ def _state_and_h(n=6):
     qc = efficient_su2(n, reps=2, entanglement="linear")
     rng = np.random.default_rng(3)
     x = rng.uniform(-np.pi, np.pi, qc.num_parameters)
-    terms = [("XX", [0, 1], 0.7), ("YY", [1, 2], -0.4), ("ZZ", [2, 3], 1.1), ("XYZ", [0, 3, 5], 0.3),
-             ("Y", [4], -0.9), ("X", [5], 0.25), ("ZX", [1, 4], 0.6)]
+    terms = [
+        ("XX", [0, 1], 0.7),
+        ("YY", [1, 2], -0.4),
+        ("ZZ", [2, 3], 1.1),
+        ("XYZ", [0, 3, 5], 0.3),
+        ("Y", [4], -0.9),
+        ("X", [5], 0.25),
+        ("ZX", [1, 4], 0.6),
+    ]
     H = SparsePauliOp.from_sparse_list(terms, n) + SparsePauliOp("I" * n, [0.5])
     return qc, x, H
 
@@ -29,8 +36,11 @@ def test_energy_paths_equal_exact(strategy):
     exact = float(np.real(Statevector(qc.assign_parameters(x)).expectation_value(H)))
     ec = build_energy_circuit(qc, H, strategy)
     for method in ("statevector", "matrix_product_state"):
-        res = AerSimulator(method=method).run(ec.circuit, parameter_binds=[
-            {p: [v] for p, v in zip(qc.parameters, x)}]).result()
+        res = (
+            AerSimulator(method=method)
+            .run(ec.circuit, parameter_binds=[{p: [v] for p, v in zip(qc.parameters, x)}])
+            .result()
+        )
         assert abs(ec.energy(res.data(0)) - exact) < 1e-10, (strategy, method)
     if strategy == "rotated_z":
         assert ec.groups < len(H)  # qubit-wise-commuting groups, not one circuit per term

@@ -27,8 +27,9 @@ def _profile(tmp_path, aer="mpi", mem=16):
 
 
 def _sweep(n=28, parallel="statevector", **kw):
-    return parse_sweep({"problems": [{"kind": "tfim", "n_qubits": n}], "method": "statevector",
-                        "parallel": parallel, **kw})
+    return parse_sweep(
+        {"problems": [{"kind": "tfim", "n_qubits": n}], "method": "statevector", "parallel": parallel, **kw}
+    )
 
 
 def test_state_and_rank_bytes():
@@ -68,8 +69,7 @@ def test_limits_follow_from_memory():
 
 def test_28_qubits_distributed_admitted_on_2x16_gib(tmp_path):
     prof = _profile(tmp_path)
-    plan = plan_process(prof, {"nodes": 2, "processespernode": 1, "mem": "16Gi"}, _sweep(), mpi=True,
-                        maxexectime=-1)
+    plan = plan_process(prof, {"nodes": 2, "processespernode": 1, "mem": "16Gi"}, _sweep(), mpi=True, maxexectime=-1)
     assert plan.ranks == 2
     # single process, whole node: fits too (4.8 GiB); as a 2-rank task farm each rank holds its own state
     plan_process(prof, {"nodes": 1, "mem": "16Gi"}, _sweep(parallel="tasks"), mpi=True, maxexectime=-1)
@@ -80,9 +80,11 @@ def test_28_qubits_refused_with_numbers_where_it_does_not_fit(tmp_path):
     with pytest.raises(PlanError) as ei:  # 2 ranks of one state, but the job asks 3 GiB per node
         plan_process(prof, {"nodes": 2, "processespernode": 1, "mem": "3Gi"}, _sweep(), mpi=True, maxexectime=-1)
     msg = str(ei.value)
-    assert msg.startswith("conditions.mem: 28-qubit statevector (double) over 2 ranks needs 4.38 GiB per rank; "
-                          "1 ranks/node x 4.38 GiB = 4.38 GiB > the 3 GiB per node the job asks for; "
-                          "set conditions.mem to at least 4480Mi"), msg
+    assert msg.startswith(
+        "conditions.mem: 28-qubit statevector (double) over 2 ranks needs 4.38 GiB per rank; "
+        "1 ranks/node x 4.38 GiB = 4.38 GiB > the 3 GiB per node the job asks for; "
+        "set conditions.mem to at least 4480Mi"
+    ), msg
     assert msg.endswith("would fit: at most 29 qubits with statevector (double) per rank; 30 in single precision"), msg
     # 4 GiB nodes (4 of them): one rank per node over 2 nodes is too much; the refusal names what fits
     small = _profile(tmp_path, mem=4)
@@ -93,10 +95,14 @@ def test_28_qubits_refused_with_numbers_where_it_does_not_fit(tmp_path):
     with pytest.raises(PlanError) as ei:
         plan_process(small, {"nodes": 2, "processespernode": 1}, _sweep(), mpi=True, maxexectime=-1)
     msg = str(ei.value)
-    assert msg.startswith("conditions.processespernode: 28-qubit statevector (double) over 2 ranks needs 4.38 GiB "
-                          "per rank, more than the 4 GiB of a whole node of profile two-mpi-4"), msg
-    assert msg.endswith("would fit: at most 27 qubits with statevector (double) per rank; 28 in single precision; "
-                        "28 qubits over 4 ranks (4 nodes x 1 per node, 2.38 GiB each; parallel: statevector)"), msg
+    assert msg.startswith(
+        "conditions.processespernode: 28-qubit statevector (double) over 2 ranks needs 4.38 GiB "
+        "per rank, more than the 4 GiB of a whole node of profile two-mpi-4"
+    ), msg
+    assert msg.endswith(
+        "would fit: at most 27 qubits with statevector (double) per rank; 28 in single precision; "
+        "28 qubits over 4 ranks (4 nodes x 1 per node, 2.38 GiB each; parallel: statevector)"
+    ), msg
     plan_process(small, {"nodes": 4, "processespernode": 1, "mem": "4Gi"}, _sweep(), mpi=True, maxexectime=-1)
     # without an MPI Aer one state cannot be split: refused, naming the profile field and the build script
     with pytest.raises(PlanError, match=r"^conditions.aer: .*aer: pypi.*scripts/build-aer-mpi.sh"):

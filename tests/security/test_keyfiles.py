@@ -71,8 +71,22 @@ def test_executor_refuses_loose_env_file(colonies_server, tmp_path):
     import sys
 
     colonies_server.env_file.chmod(0o644)
-    r = subprocess.run([sys.executable, "-m", "hpcq.executor", "start", "--env-file", str(colonies_server.env_file),
-                        "--state-dir", str(tmp_path / "st"), "--backend", "local"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hpcq.executor",
+            "start",
+            "--env-file",
+            str(colonies_server.env_file),
+            "--state-dir",
+            str(tmp_path / "st"),
+            "--backend",
+            "local",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0 and "chmod 600" in r.stderr, r.stderr[-2000:]
     assert colonies_server.colony_prvkey not in r.stdout + r.stderr

@@ -24,8 +24,9 @@ CODE = f"import pathlib; pathlib.Path({str(MARK)!r}).write_text('pwned')"
 
 def _hpcq(args: list[str], env_file: Path, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "HPCQ_ENV_FILE": str(env_file), "HPCQ_CONFIG_DIR": str(env_file.parent / "cfg")}
-    return subprocess.run([sys.executable, "-m", "hpcq.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "hpcq.cli", *args], capture_output=True, text=True, env=env, timeout=120, **kw
+    )
 
 
 @pytest.fixture
@@ -37,10 +38,25 @@ def flow(colonies_server, tmp_path):
     specs = [
         make_spec(s.colony, "hpcq_echo", {"message": "hello"}),
         make_spec(s.colony, "hpcq_fail", {"message": "boom"}),
-        func_spec("os.system", ["touch " + str(MARK)], s.colony, "hpcq", kwargs={"command": "id"},
-                  maxexectime=-1, maxretries=0),
-        func_spec("hpcq_echo", [], s.colony, "hpcq", code=CODE, kwargs=encode_kwargs({"message": "x"}),
-                  maxexectime=-1, maxretries=0),  # pycolonies puts base64 code into env["code"]
+        func_spec(
+            "os.system",
+            ["touch " + str(MARK)],
+            s.colony,
+            "hpcq",
+            kwargs={"command": "id"},
+            maxexectime=-1,
+            maxretries=0,
+        ),
+        func_spec(
+            "hpcq_echo",
+            [],
+            s.colony,
+            "hpcq",
+            code=CODE,
+            kwargs=encode_kwargs({"message": "x"}),
+            maxexectime=-1,
+            maxretries=0,
+        ),  # pycolonies puts base64 code into env["code"]
         func_spec("exec", [], s.colony, "hpcq", code=CODE, maxexectime=-1, maxretries=0),
     ]
     with ex.start():
@@ -68,9 +84,11 @@ def test_no_private_key_anywhere(flow):
     secrets = [s.colony_prvkey, s.user_prvkey, s.server_prvkey, (ex.state_dir / "executor.key").read_text().strip()]
     assert all(len(k) == 64 for k in secrets)
     # CLI output too (config show masks, status/logs talk to the server)
-    outs = [_hpcq(["config", "show"], s.env_file), _hpcq(["executor", "journal", "--state-dir", str(ex.state_dir)],
-                                                        s.env_file),
-            _hpcq(["server", "--help"], s.env_file)]
+    outs = [
+        _hpcq(["config", "show"], s.env_file),
+        _hpcq(["executor", "journal", "--state-dir", str(ex.state_dir)], s.env_file),
+        _hpcq(["server", "--help"], s.env_file),
+    ]
     for r in outs:
         for k in secrets:
             assert k not in r.stdout + r.stderr, r.args

@@ -83,12 +83,17 @@ def test_member_of_another_colony_refused(colonies_server):
     s, c = colonies_server, colonies_server.client()
     other_key, user_key = new_prvkey(), new_prvkey()
     c.add_colony({"colonyid": id_from_prvkey(other_key), "name": "other"}, s.server_prvkey)
-    c.add_user({"colonyname": "other", "userid": id_from_prvkey(user_key), "name": "mallory",
-                "email": "", "phone": ""}, other_key)
+    c.add_user(
+        {"colonyname": "other", "userid": id_from_prvkey(user_key), "name": "mallory", "email": "", "phone": ""},
+        other_key,
+    )
     pid = c.submit_func_spec(make_spec(s.colony, "hpcq_echo"), s.user_prvkey).processid
-    for call in (lambda: c.get_process(pid, user_key), lambda: c.list_processes(s.colony, 10, 0, user_key),
-                 lambda: c.submit_func_spec(make_spec(s.colony, "hpcq_echo"), user_key),
-                 lambda: c.remove_process(pid, user_key)):
+    for call in (
+        lambda: c.get_process(pid, user_key),
+        lambda: c.list_processes(s.colony, 10, 0, user_key),
+        lambda: c.submit_func_spec(make_spec(s.colony, "hpcq_echo"), user_key),
+        lambda: c.remove_process(pid, user_key),
+    ):
         with pytest.raises(ColoniesConnectionError, match="(?i)access denied|not a member"):
             call()
     assert c.get_process(pid, s.user_prvkey).state == 0  # untouched

@@ -18,8 +18,7 @@ def sign(payload_b64: str, prvkey: str) -> str:
 def raw_rpc(url: str, msg: dict, prvkey: str, payloadtype: str | None = None):
     """POST one signed envelope; return (http status, reply payloadtype, decoded payload, error)."""
     payload = base64.b64encode(json.dumps(msg).encode()).decode()
-    env = {"payloadtype": payloadtype or msg["msgtype"], "payload": payload,
-           "signature": sign(payload, prvkey)}
+    env = {"payloadtype": payloadtype or msg["msgtype"], "payload": payload, "signature": sign(payload, prvkey)}
     return decode(requests.post(url, data=json.dumps(env), timeout=30))
 
 

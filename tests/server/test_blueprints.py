@@ -7,19 +7,31 @@ from pycolonies import ColoniesConnectionError
 DEFINITION = {
     "kind": "BlueprintDefinition",
     "metadata": {"name": "executor-deployment", "colonyname": "dev"},
-    "spec": {"group": "compute.colonies.io", "version": "v1", "scope": "Namespaced",
-             "names": {"kind": "ExecutorDeployment", "singular": "executordeployment",
-                       "plural": "executordeployments"},
-             "schema": {"type": "object", "required": ["image", "replicas"],
-                        "properties": {"image": {"type": "string"}, "replicas": {"type": "number"},
-                                       "mode": {"type": "string", "enum": ["fast", "safe"]}}},
-             "handler": {"executorType": "reconciler", "functionName": "reconcile"}},
+    "spec": {
+        "group": "compute.colonies.io",
+        "version": "v1",
+        "scope": "Namespaced",
+        "names": {"kind": "ExecutorDeployment", "singular": "executordeployment", "plural": "executordeployments"},
+        "schema": {
+            "type": "object",
+            "required": ["image", "replicas"],
+            "properties": {
+                "image": {"type": "string"},
+                "replicas": {"type": "number"},
+                "mode": {"type": "string", "enum": ["fast", "safe"]},
+            },
+        },
+        "handler": {"executorType": "reconciler", "functionName": "reconcile"},
+    },
 }
 
 
 def blueprint(name="web", replicas=2, **spec):
-    return {"kind": "ExecutorDeployment", "metadata": {"name": name, "colonyname": "dev"},
-            "spec": {"image": "hpcq:1", "replicas": replicas, **spec}}
+    return {
+        "kind": "ExecutorDeployment",
+        "metadata": {"name": name, "colonyname": "dev"},
+        "spec": {"image": "hpcq:1", "replicas": replicas, **spec},
+    }
 
 
 def test_definitions_are_owned_by_the_colony_owner(srv):
@@ -47,8 +59,9 @@ def test_blueprint_lifecycle_and_reconciliation(srv):
         c.add_blueprint(blueprint(), up)
     c.add_blueprint_definition(DEFINITION, owner)
     with pytest.raises(ColoniesConnectionError, match="required field 'replicas'"):
-        c.add_blueprint({"kind": "ExecutorDeployment", "metadata": {"name": "x", "colonyname": "dev"},
-                         "spec": {"image": "i"}}, up)
+        c.add_blueprint(
+            {"kind": "ExecutorDeployment", "metadata": {"name": "x", "colonyname": "dev"}, "spec": {"image": "i"}}, up
+        )
     with pytest.raises(ColoniesConnectionError, match="'replicas' must be a number"):
         c.add_blueprint(blueprint(replicas="two"), up)
     with pytest.raises(ColoniesConnectionError, match="must be one of"):

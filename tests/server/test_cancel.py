@@ -36,7 +36,9 @@ def test_cancel_waiting_and_running_process(srv):
     with pytest.raises(ColoniesConnectionError, match="cancelled"):
         cancel.cancel_process(c, waiting.processid, up)
     assert [p["processid"] for p in c.list_processes("dev", 10, S.CANCELLED, up)] == [
-        waiting.processid, running.processid]  # newest endtime first
+        waiting.processid,
+        running.processid,
+    ]  # newest endtime first
     c.remove_process(running.processid, up)  # cancelled processes can be removed
 
 
@@ -46,14 +48,19 @@ def test_cancel_refuses_workflow_member_and_outsiders(srv):
     with pytest.raises(ColoniesConnectionError, match="cancel the entire workflow"):
         cancel.cancel_process(c, g.processids[0], up)
     from hpcq.server.signing import new_prvkey
+
     with pytest.raises(ColoniesConnectionError, match="not member"):
         cancel.cancel_processgraph(c, g.processgraphid, new_prvkey())
 
 
 def test_cancel_workflow_cascades(srv):
     c, up, e = srv.client(), srv.user_prvkey, srv.e1
-    g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[
-        node("a"), node("b", ["a"]), node("c", ["a"]), node("d", ["b", "c"])]), up)
+    g = c.submit_workflow(
+        Workflow(
+            colonyname="dev", functionspecs=[node("a"), node("b", ["a"]), node("c", ["a"]), node("d", ["b", "c"])]
+        ),
+        up,
+    )
     a = c.assign("dev", 5, e)
     c.close(a.processid, ["a"], e)
     b = c.assign("dev", 5, e)  # b runs, c waits, d waits for its parents
@@ -67,8 +74,7 @@ def test_cancel_workflow_cascades(srv):
     with pytest.raises(ColoniesConnectionError):
         c.close(b.processid, ["late"], e)
     assert c.get_processgraph(g.processgraphid, up).state == S.CANCELLED  # nothing reopens it
-    assert [x["processgraphid"] for x in c.get_processgraphs("dev", 10, up, state=S.CANCELLED)] == [
-        g.processgraphid]
+    assert [x["processgraphid"] for x in c.get_processgraphs("dev", 10, up, state=S.CANCELLED)] == [g.processgraphid]
     with pytest.raises(ColoniesConnectionError, match="already cancelled"):
         cancel.cancel_processgraph(c, g.processgraphid, up)
     c.remove_processgraph(g.processgraphid, up)

@@ -53,12 +53,18 @@ def test_init_writes_env_file_readable_by_settings(tmp_path, monkeypatch):
 def test_start_status_client_and_sigint(tmp_path):
     port = free_port()
     server_key = new_prvkey()
-    env = dict(os.environ, HPCQ_CONFIG_DIR=str(tmp_path / "cfg"), COLONIES_SERVER_PORT=str(port),
-               COLONIES_SERVER_HOST="127.0.0.1", COLONIES_SERVER_PRVKEY=server_key)
+    env = dict(
+        os.environ,
+        HPCQ_CONFIG_DIR=str(tmp_path / "cfg"),
+        COLONIES_SERVER_PORT=str(port),
+        COLONIES_SERVER_HOST="127.0.0.1",
+        COLONIES_SERVER_PRVKEY=server_key,
+    )
     env.pop("HPCQ_ENV_FILE", None)
     hpcq = [sys.executable, "-m", "hpcq.cli", "server"]
-    proc = subprocess.Popen(hpcq + ["start"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        hpcq + ["start"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -72,17 +78,19 @@ def test_start_status_client_and_sigint(tmp_path):
         assert not (tmp_path / "cfg" / "server" / "server.key").exists()  # env key used
         out = subprocess.run(hpcq + ["init"], env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        st = subprocess.run(hpcq + ["status", "--json"], env=env, capture_output=True, text=True,
-                            timeout=60)
+        st = subprocess.run(hpcq + ["status", "--json"], env=env, capture_output=True, text=True, timeout=60)
         status = json.loads(st.stdout)
         assert st.returncode == 0 and status["running"] and status["colonies"] == 1
         # pycolonies' own colonies_client() reads the env file's variables
-        script = ("from pycolonies import colonies_client, func_spec\n"
-                  "c, colony, _, _, prv = colonies_client()\n"
-                  "print(c.submit_func_spec(func_spec('f', [], colony, 't'), prv).state)\n")
+        script = (
+            "from pycolonies import colonies_client, func_spec\n"
+            "c, colony, _, _, prv = colonies_client()\n"
+            "print(c.submit_func_spec(func_spec('f', [], colony, 't'), prv).state)\n"
+        )
         file_env = parse_env_file(tmp_path / "cfg" / "colonies.env")
-        run = subprocess.run([sys.executable, "-c", script], env=dict(env, **file_env),
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [sys.executable, "-c", script], env=dict(env, **file_env), capture_output=True, text=True, timeout=60
+        )
         assert run.stdout.strip() == "0", run.stderr
     finally:
         os.killpg(proc.pid, signal.SIGINT)
@@ -105,7 +113,19 @@ def test_start_refuses_a_readable_key_file(tmp_path, monkeypatch):
 
 
 def test_second_server_on_the_same_data_dir_is_refused(colonies_server):
-    r = subprocess.run([sys.executable, "-m", "hpcq.server", "start", "--data-dir",
-                        str(colonies_server.handle.data_dir), "--port", "0"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hpcq.server",
+            "start",
+            "--data-dir",
+            str(colonies_server.handle.data_dir),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0 and "another hpcq server" in r.stderr

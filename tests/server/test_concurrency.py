@@ -27,15 +27,15 @@ def test_two_executors_1000_processes_each_assigned_once(srv):
     e2 = srv.add_executor("e2", "t")
     ctx = mp.get_context("fork")
     q, start, done = ctx.Queue(), ctx.Event(), ctx.Event()
-    workers = [ctx.Process(target=_executor, args=(srv.handle.host, srv.handle.port, k, q, start, done))
-               for k in (srv.e1, e2)]
+    workers = [
+        ctx.Process(target=_executor, args=(srv.handle.host, srv.handle.port, k, q, start, done)) for k in (srv.e1, e2)
+    ]
     for w in workers:
         w.start()
     c = srv.client()
     submitted = []
     for i in range(N):
-        submitted.append(c.submit_func_spec(func_spec("f", [str(i)], "dev", "t"),
-                                            srv.user_prvkey).processid)
+        submitted.append(c.submit_func_spec(func_spec("f", [str(i)], "dev", "t"), srv.user_prvkey).processid)
         if i == N // 2:
             start.set()  # the executors race each other (and the submitter) from here on
     done.set()  # after this, an empty queue means the executors are finished

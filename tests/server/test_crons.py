@@ -73,6 +73,7 @@ def test_run_cron_and_validation(srv):
     with pytest.raises(ColoniesConnectionError, match="not found"):
         c.get_cron("0" * 64, up)
     from hpcq.server.signing import new_prvkey
+
     with pytest.raises(ColoniesConnectionError, match="not member"):
         c.get_crons("dev", 10, new_prvkey())
 
@@ -80,8 +81,14 @@ def test_run_cron_and_validation(srv):
 def test_interval_cron_waits_for_previous_workflow(srv):
     """interval > 0 and waitforprevprocessgraph (sent raw: pycolonies misspells that field)."""
     up = srv.user_prvkey
-    cron = {"name": "iv", "colonyname": "dev", "interval": 1, "waitforprevprocessgraph": True,
-            "cronexpression": "", "workflowspec": json.dumps(workflow("w").model_dump(by_alias=True))}
+    cron = {
+        "name": "iv",
+        "colonyname": "dev",
+        "interval": 1,
+        "waitforprevprocessgraph": True,
+        "cronexpression": "",
+        "workflowspec": json.dumps(workflow("w").model_dump(by_alias=True)),
+    }
     st, _, added, err = raw_rpc(srv.url, {"msgtype": "addcronmsg", "cron": cron}, up)
     assert st == 200 and not err and added["interval"] == 1
     c = srv.client()
@@ -96,14 +103,14 @@ def test_interval_cron_waits_for_previous_workflow(srv):
 def test_generator_trigger_and_timeout(srv):
     c, up = srv.client(), srv.user_prvkey
     spec = json.dumps(workflow("gen").model_dump(by_alias=True))
-    g = c.add_generator({"name": "batch", "colonyname": "dev", "workflowspec": spec, "trigger": 2,
-                         "timeout": 1}, up)
+    g = c.add_generator({"name": "batch", "colonyname": "dev", "workflowspec": spec, "trigger": 2, "timeout": 1}, up)
     assert g["trigger"] == 2 and g["queuesize"] == 0 and g["firstpack"] == "0001-01-01T00:00:00Z"
     assert [x["generatorid"] for x in c.get_generators("dev", up)] == [g["generatorid"]]
 
     def pack(arg):
-        st, _, _, err = raw_rpc(srv.url, {"msgtype": "packgeneratormsg", "generatorid": g["generatorid"],
-                                          "arg": arg}, up)
+        st, _, _, err = raw_rpc(
+            srv.url, {"msgtype": "packgeneratormsg", "generatorid": g["generatorid"], "arg": arg}, up
+        )
         assert st == 200 and not err
 
     for arg in ("x1", "x2", "x3"):

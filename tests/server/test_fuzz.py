@@ -12,25 +12,57 @@ from hpcq.server.handlers import HANDLERS
 
 from .conftest import raw_rpc
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False),
-                    st.text(max_size=8), st.sampled_from(["dev", "e1", "t", "0" * 64, "", "/a"]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
-    max_leaves=8)
-FIELDS = ["colonyname", "processid", "processgraphid", "executorname", "count", "state", "timeout",
-          "spec", "out", "errors", "attribute", "attributeid", "fun", "file", "fileid", "label",
-          "name", "since", "latest", "executor", "user", "colony", "message", "snapshotid"]
-messages = st.tuples(st.sampled_from(sorted(HANDLERS) + ["assignprocessmsg"]),
-                     st.dictionaries(st.sampled_from(FIELDS), values, max_size=6),
-                     st.booleans())
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.sampled_from(["dev", "e1", "t", "0" * 64, "", "/a"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=8,
+)
+FIELDS = [
+    "colonyname",
+    "processid",
+    "processgraphid",
+    "executorname",
+    "count",
+    "state",
+    "timeout",
+    "spec",
+    "out",
+    "errors",
+    "attribute",
+    "attributeid",
+    "fun",
+    "file",
+    "fileid",
+    "label",
+    "name",
+    "since",
+    "latest",
+    "executor",
+    "user",
+    "colony",
+    "message",
+    "snapshotid",
+]
+messages = st.tuples(
+    st.sampled_from(sorted(HANDLERS) + ["assignprocessmsg"]),
+    st.dictionaries(st.sampled_from(FIELDS), values, max_size=6),
+    st.booleans(),
+)
 
 
 def test_random_messages_never_break_the_server(srv):
     url = srv.handle.url
     keys = {True: srv.colony_prvkey, False: srv.user_prvkey}
 
-    @settings(max_examples=250, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(messages)
     def one(m):
         msgtype, body, as_owner = m
@@ -38,8 +70,10 @@ def test_random_messages_never_break_the_server(srv):
             body["timeout"] = -1  # never long-poll in the fuzzer
         msg = dict(body, msgtype=msgtype)
         code, ptype, payload, error = raw_rpc(url, msg, keys[as_owner])
-        assert code in (200, 400, 403, 404) or (code, payload["message"]) == (
-            500, "executor not found"), (code, payload)  # the real server's 500 for a non-executor
+        assert code in (200, 400, 403, 404) or (code, payload["message"]) == (500, "executor not found"), (
+            code,
+            payload,
+        )  # the real server's 500 for a non-executor
         assert error == (code != 200) and (ptype == "error") == error
         if error:
             assert payload["status"] == code and payload["message"]
@@ -50,6 +84,7 @@ def test_random_messages_never_break_the_server(srv):
     assert json.dumps(st_)
     # the database is intact and consistent: the normal flow still works end to end
     from pycolonies import func_spec
+
     c = srv.client()
     c.remove_all_processes("dev", srv.colony_prvkey)
     p = c.submit_func_spec(func_spec("f", [], "dev", "t"), srv.user_prvkey)

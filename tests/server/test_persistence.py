@@ -24,10 +24,22 @@ def test_restart_mid_run_keeps_everything(srv):
     b = func_spec("b", [], "dev", "t", priority=9)
     b.conditions.dependencies = ["a"]
     g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[a, b]), up)
-    raw_rpc(srv.handle.url, {"msgtype": "addfilemsg", "file": {
-        "colonyname": "dev", "label": "/res", "name": "r.h5", "size": 3, "checksum": "abc",
-        "checksumalg": "SHA256", "ref": {"protocol": "s3", "s3object": {"object": "o", "bucket": "b"}}}},
-        up)
+    raw_rpc(
+        srv.handle.url,
+        {
+            "msgtype": "addfilemsg",
+            "file": {
+                "colonyname": "dev",
+                "label": "/res",
+                "name": "r.h5",
+                "size": 3,
+                "checksum": "abc",
+                "checksumalg": "SHA256",
+                "ref": {"protocol": "s3", "s3object": {"object": "o", "bucket": "b"}},
+            },
+        },
+        up,
+    )
     snap = c.create_snapshot("dev", "/res", "snap1", up)
     before = c.stats("dev", up)
     key = srv.server_prvkey
@@ -45,8 +57,7 @@ def test_restart_mid_run_keeps_everything(srv):
     r = c.get_process(running.processid, up)
     assert r.state == S.RUNNING and r.isassigned and r.attributes[0].key == "k"
     assert c.get_attribute(attr["attributeid"], up)["value"] == "v"
-    assert [x["message"] for x in c.get_process_log("dev", running.processid, 10, 0, up)] == \
-        ["before restart"]
+    assert [x["message"] for x in c.get_process_log("dev", running.processid, 10, 0, up)] == ["before restart"]
     assert c.get_processgraph(g.processgraphid, up).processids == g.processids
     assert c.get_file("dev", up, label="/res", filename="r.h5")[0]["checksum"] == "abc"
     assert c.get_snapshot_by_name("dev", "snap1", up)["snapshotid"] == snap["snapshotid"]

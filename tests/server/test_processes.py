@@ -22,12 +22,29 @@ def spec(name="f", etype="t", executorname=None, **kw):
 
 def test_submit_normalises_and_echoes(srv):
     c = srv.client()
-    s = FuncSpec(nodename="n", funcname="simulate", args=["a", 2], kwargs={"params": "{}"},
-                 priority=3, maxwaittime=-1, maxexectime=-1, maxretries=2, label="lbl",
-                 env={"A": "1", "B": "2"},
-                 conditions=Conditions(colonyname="dev", executortype="t", cpu="1500m",
-                                       mem="2Gi", storage="", nodes=1, processespernode=4,
-                                       walltime=60, gpu=Gpu(mem="1Gi", count=1)))
+    s = FuncSpec(
+        nodename="n",
+        funcname="simulate",
+        args=["a", 2],
+        kwargs={"params": "{}"},
+        priority=3,
+        maxwaittime=-1,
+        maxexectime=-1,
+        maxretries=2,
+        label="lbl",
+        env={"A": "1", "B": "2"},
+        conditions=Conditions(
+            colonyname="dev",
+            executortype="t",
+            cpu="1500m",
+            mem="2Gi",
+            storage="",
+            nodes=1,
+            processespernode=4,
+            walltime=60,
+            gpu=Gpu(mem="1Gi", count=1),
+        ),
+    )
     before = time.time_ns()
     p = c.submit_func_spec(s, srv.user_prvkey)
     assert p.state == S.WAITING and not p.isassigned and p.retries == 0
@@ -41,8 +58,7 @@ def test_submit_normalises_and_echoes(srv):
     assert abs(p.prioritytime - (-3 * 86_400 * 10**9 + before)) < 5 * 10**9
     assert p.starttime.year == 1 and p.execdeadline.year == 1  # Go zero time
     # a cpu without "m" silently becomes 0m (real server quirk)
-    q = c.submit_func_spec(spec(conditions=Conditions(colonyname="dev", executortype="t", cpu="2")),
-                           srv.user_prvkey)
+    q = c.submit_func_spec(spec(conditions=Conditions(colonyname="dev", executortype="t", cpu="2")), srv.user_prvkey)
     assert q.spec.conditions.cpu == "0m"
 
 
@@ -66,14 +82,16 @@ def test_assign_by_priority_then_fifo(srv):
 def test_assign_matching_rules(srv):
     c, up = srv.client(), srv.user_prvkey
     other_type = srv.add_executor("e2", "other")
-    c.submit_func_spec(spec("for-e9", executorname="e9"), up)             # names exclude e1
-    c.submit_func_spec(spec("storage", conditions=Conditions(
-        colonyname="dev", executortype="t", storage="1Gi")), up)          # storage>0: never
-    c.submit_func_spec(spec("big", conditions=Conditions(
-        colonyname="dev", executortype="t", nodes=128)), up)              # >127: never
+    c.submit_func_spec(spec("for-e9", executorname="e9"), up)  # names exclude e1
+    c.submit_func_spec(
+        spec("storage", conditions=Conditions(colonyname="dev", executortype="t", storage="1Gi")), up
+    )  # storage>0: never
+    c.submit_func_spec(
+        spec("big", conditions=Conditions(colonyname="dev", executortype="t", nodes=128)), up
+    )  # >127: never
     p_other = c.submit_func_spec(spec("other", etype="other"), up)
     with pytest.raises(ColoniesConnectionError, match=NO_PROCESS):
-        c.assign("dev", -1, srv.e1)                                       # one attempt, 404
+        c.assign("dev", -1, srv.e1)  # one attempt, 404
     assert c.assign("dev", -1, other_type).processid == p_other.processid
     named = c.submit_func_spec(spec("for-e1", executorname="e1"), up)
     assert c.assign("dev", -1, srv.e1).processid == named.processid
@@ -81,11 +99,9 @@ def test_assign_matching_rules(srv):
     star_spec = star.spec
     assert star_spec.conditions.executornames is None
     assert c.assign("dev", -1, srv.e1).processid == star.processid
-    code, _, p, _ = raw_rpc(srv.handle.url, {"msgtype": "assignprocessmsg", "colonyname": "dev",
-                                             "timeout": 0}, srv.e1)
+    code, _, p, _ = raw_rpc(srv.handle.url, {"msgtype": "assignprocessmsg", "colonyname": "dev", "timeout": 0}, srv.e1)
     assert code == 400 and "timeout" in p["message"]
-    code, _, p, _ = raw_rpc(srv.handle.url, {"msgtype": "assignprocessmsg", "colonyname": "dev",
-                                             "timeout": -1}, srv.e1)
+    code, _, p, _ = raw_rpc(srv.handle.url, {"msgtype": "assignprocessmsg", "colonyname": "dev", "timeout": -1}, srv.e1)
     assert (code, p["message"]) == (404, NO_PROCESS)
 
 
@@ -124,7 +140,7 @@ def test_close_fail_and_output_state_rules(srv):
     assert c.get_process(p.processid, up).output == ["partial"]
     c.set_output(p.processid, [], e1)  # empty output is not stored
     assert c.get_process(p.processid, up).output == ["partial"]
-    c.close(p.processid, [], e1)       # empty out keeps the earlier output
+    c.close(p.processid, [], e1)  # empty out keeps the earlier output
     done = c.get_process(p.processid, up)
     assert done.state == S.SUCCESS and done.output == ["partial"] and done.endtime.year > 2000
     with pytest.raises(ColoniesConnectionError, match="successful state"):
@@ -160,13 +176,21 @@ def test_logs_attributes_and_stats(srv):
     assert [x["message"] for x in logs] == [f"line {i}" for i in range(5)]
     assert all(x["executorname"] == "e1" and x["timestamp"] > 10**18 for x in logs)
     since = logs[2]["timestamp"]
-    assert [x["message"] for x in c.get_process_log("dev", p.processid, 100, since, up)] == \
-        ["line 3", "line 4"]
+    assert [x["message"] for x in c.get_process_log("dev", p.processid, 100, since, up)] == ["line 3", "line 4"]
     assert len(c.get_process_log("dev", p.processid, 2, 0, up)) == 2
     assert len(c.get_executor_log("dev", "e1", 100, 0, up)) == 5
-    code, _, latest, _ = raw_rpc(srv.handle.url, {"msgtype": "getlogsmsg", "colonyname": "dev",
-                                                  "processid": p.processid, "count": 2,
-                                                  "since": 0, "latest": True}, up)
+    code, _, latest, _ = raw_rpc(
+        srv.handle.url,
+        {
+            "msgtype": "getlogsmsg",
+            "colonyname": "dev",
+            "processid": p.processid,
+            "count": 2,
+            "since": 0,
+            "latest": True,
+        },
+        up,
+    )
     assert code == 200 and [x["message"] for x in latest] == ["line 3", "line 4"]
     a = c.add_attribute(p.processid, "result", "42", e1)
     assert a["attributetype"] == 1 and a["targetcolonyname"] == "dev"
@@ -188,12 +212,22 @@ def test_list_filters_and_limits(srv):
     c, up = srv.client(), srv.user_prvkey
     c.submit_func_spec(spec("x", label="a"), up)
     c.submit_func_spec(spec("y", label="b", etype="u"), up)
-    code, _, rows, _ = raw_rpc(srv.handle.url, {"msgtype": "getprocessesmsg", "colonyname": "dev",
-                                                "count": 10, "state": 0, "label": "b"}, up)
+    code, _, rows, _ = raw_rpc(
+        srv.handle.url, {"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 10, "state": 0, "label": "b"}, up
+    )
     assert code == 200 and [r["spec"]["funcname"] for r in rows] == ["y"]
-    code, _, rows, _ = raw_rpc(srv.handle.url, {"msgtype": "getprocessesmsg", "colonyname": "dev",
-                                                "count": 10, "state": 0, "executortype": "t",
-                                                "initiator": "hpcq-user"}, up)
+    code, _, rows, _ = raw_rpc(
+        srv.handle.url,
+        {
+            "msgtype": "getprocessesmsg",
+            "colonyname": "dev",
+            "count": 10,
+            "state": 0,
+            "executortype": "t",
+            "initiator": "hpcq-user",
+        },
+        up,
+    )
     assert [r["spec"]["funcname"] for r in rows] == ["x"]
     with pytest.raises(ColoniesConnectionError, match="max count"):
         c.list_processes("dev", 101, S.WAITING, up)
@@ -225,9 +259,18 @@ def test_location_resources_and_star(srv):
     c, up = srv.client(), srv.user_prvkey
     url = srv.handle.url
     from hpcq.server.signing import id_from_prvkey, new_prvkey
+
     lk = new_prvkey()
-    c.add_executor({"executorname": "lumi", "executorid": id_from_prvkey(lk), "colonyname": "dev",
-                    "executortype": "t", "locationname": "LUMI"}, srv.colony_prvkey)
+    c.add_executor(
+        {
+            "executorname": "lumi",
+            "executorid": id_from_prvkey(lk),
+            "colonyname": "dev",
+            "executortype": "t",
+            "locationname": "LUMI",
+        },
+        srv.colony_prvkey,
+    )
     c.approve_executor("dev", "lumi", srv.colony_prvkey)
     placed = spec("placed")
     placed.conditions.executornames = ["*"]
@@ -238,11 +281,15 @@ def test_location_resources_and_star(srv):
     with pytest.raises(ColoniesConnectionError, match=NO_PROCESS):
         c.assign("dev", -1, srv.e1)  # e1 has no location
     assert c.assign("dev", -1, lk).processid == p["processid"]  # case-insensitive match, "*"
-    heavy = spec("heavy", conditions=Conditions(colonyname="dev", executortype="t", cpu="4000m",
-                                                mem="8Gi"))
+    heavy = spec("heavy", conditions=Conditions(colonyname="dev", executortype="t", cpu="4000m", mem="8Gi"))
     h = c.submit_func_spec(heavy, up)
-    small = {"msgtype": "assignprocessmsg", "colonyname": "dev", "timeout": -1,
-             "availablecpu": "2000m", "availablemem": "16Gi"}
+    small = {
+        "msgtype": "assignprocessmsg",
+        "colonyname": "dev",
+        "timeout": -1,
+        "availablecpu": "2000m",
+        "availablemem": "16Gi",
+    }
     code, _, p, _ = raw_rpc(url, small, srv.e1)
     assert code == 404  # needs 4000m, 2000m available
     code, _, p, _ = raw_rpc(url, dict(small, availablecpu="8000m", availablemem="4Gi"), srv.e1)
@@ -253,21 +300,20 @@ def test_location_resources_and_star(srv):
 
 def test_remaining_lookups_and_removals(srv):
     c, up, url = srv.client(), srv.user_prvkey, srv.handle.url
-    code, _, u, _ = raw_rpc(url, {"msgtype": "getusermsg", "colonyname": "dev",
-                                  "name": "hpcq-user"}, up)
+    code, _, u, _ = raw_rpc(url, {"msgtype": "getusermsg", "colonyname": "dev", "name": "hpcq-user"}, up)
     assert code == 200 and u["name"] == "hpcq-user"
     code, _, _, _ = raw_rpc(url, {"msgtype": "getusermsg", "colonyname": "dev", "name": "x"}, up)
     assert code == 404
     f = c.add_function("dev", "e1", "fn", srv.e1)
     code, _, p, _ = raw_rpc(url, {"msgtype": "removefunctionmsg", "functionid": f["functionid"]}, up)
     assert code == 403
-    code, _, _, _ = raw_rpc(url, {"msgtype": "removefunctionmsg", "functionid": f["functionid"]},
-                            srv.e1)
+    code, _, _, _ = raw_rpc(url, {"msgtype": "removefunctionmsg", "functionid": f["functionid"]}, srv.e1)
     assert code == 200 and c.get_functions_by_colony("dev", up) is None
     snap = c.create_snapshot("dev", "/empty", "s1", up)
     assert snap["fileids"] == [] and snap["label"] == "/empty"
-    code, _, _, _ = raw_rpc(url, {"msgtype": "removesnapshotmsg", "colonyname": "dev",
-                                  "snapshotid": snap["snapshotid"]}, up)
+    code, _, _, _ = raw_rpc(
+        url, {"msgtype": "removesnapshotmsg", "colonyname": "dev", "snapshotid": snap["snapshotid"]}, up
+    )
     assert code == 200 and c.get_snapshots("dev", up) is None
     with pytest.raises(ColoniesConnectionError, match="not found"):
         c.get_snapshot_by_name("dev", "s1", up)

@@ -24,8 +24,9 @@ def assert_error(resp, status, text):
 
 def envelope(msg: dict, prvkey: str, payloadtype=None) -> str:
     payload = base64.b64encode(json.dumps(msg).encode()).decode()
-    return json.dumps({"payloadtype": payloadtype or msg["msgtype"], "payload": payload,
-                       "signature": sign(payload, prvkey)})
+    return json.dumps(
+        {"payloadtype": payloadtype or msg["msgtype"], "payload": payload, "signature": sign(payload, prvkey)}
+    )
 
 
 def test_error_shapes(colonies_server):
@@ -34,26 +35,34 @@ def test_error_shapes(colonies_server):
     assert_error(post(s, b"not json{"), 400, "not JSON")
     assert_error(post(s, b"[1,2]"), 400, "JSON object")
     assert_error(post(s, json.dumps({"payloadtype": "getcolonymsg"})), 400, "payload")
-    assert_error(post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": "%%%",
-                                     "signature": ""})), 400, "base64")
+    assert_error(post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": "%%%", "signature": ""})), 400, "base64")
     bad_json = base64.b64encode(b"{nope").decode()
-    assert_error(post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": bad_json,
-                                     "signature": sign(bad_json, up)})), 400, "not JSON")
+    assert_error(
+        post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": bad_json, "signature": sign(bad_json, up)})),
+        400,
+        "not JSON",
+    )
     # msgtype in the payload differs from payloadtype
     msg = {"msgtype": "getcolonymsg", "colonyname": "dev"}
     assert_error(post(s, envelope(msg, up, "getcolonystatsmsg")), 400, "does not match")
     # unknown payload type -> 403 like the real server
-    assert_error(post(s, envelope({"msgtype": "launchmissilesmsg"}, up)), 403,
-                 "invalid rpcMsg.PayloadType: launchmissilesmsg")
+    assert_error(
+        post(s, envelope({"msgtype": "launchmissilesmsg"}, up)), 403, "invalid rpcMsg.PayloadType: launchmissilesmsg"
+    )
     # bad signatures -> 403
     payload = base64.b64encode(json.dumps(msg).encode()).decode()
-    assert_error(post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": payload,
-                                     "signature": "00" * 65})), 403, "signature")
-    assert_error(post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": payload,
-                                     "signature": "abc"})), 403, "signature")
+    assert_error(
+        post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": payload, "signature": "00" * 65})),
+        403,
+        "signature",
+    )
+    assert_error(
+        post(s, json.dumps({"payloadtype": "getcolonymsg", "payload": payload, "signature": "abc"})), 403, "signature"
+    )
     # wrong field types inside a valid, signed message -> 400 naming the field
-    code, _, p, _ = raw_rpc(s.handle.url, {"msgtype": "getprocessesmsg", "colonyname": "dev",
-                                            "count": "ten", "state": 0}, up)
+    code, _, p, _ = raw_rpc(
+        s.handle.url, {"msgtype": "getprocessesmsg", "colonyname": "dev", "count": "ten", "state": 0}, up
+    )
     assert code == 400 and "count" in p["message"]
     code, _, p, _ = raw_rpc(s.handle.url, {"msgtype": "submitfuncspecmsg", "spec": "x"}, up)
     assert code == 400 and "spec" in p["message"]
@@ -72,11 +81,15 @@ def test_oversize_body_is_413(colonies_server):
 
 def test_unknown_caller_is_forbidden_and_unsigned_version_works(colonies_server):
     s = colonies_server
-    code, _, p, err = raw_rpc(s.handle.url, {"msgtype": "getcolonymsg", "colonyname": "dev"},
-                              new_prvkey())
+    code, _, p, err = raw_rpc(s.handle.url, {"msgtype": "getcolonymsg", "colonyname": "dev"}, new_prvkey())
     assert (code, err) == (403, True) and "Access denied" in p["message"]
-    body = json.dumps({"payloadtype": "versionmsg", "payload": base64.b64encode(
-        b'{"msgtype":"versionmsg"}').decode(), "signature": ""})
+    body = json.dumps(
+        {
+            "payloadtype": "versionmsg",
+            "payload": base64.b64encode(b'{"msgtype":"versionmsg"}').decode(),
+            "signature": "",
+        }
+    )
     code, ptype, p, err = decode(post(s, body))
     assert (code, ptype, err) == (200, "versionmsg", False) and "buildversion" in p
 
@@ -88,18 +101,29 @@ def test_other_routes(colonies_server):
     assert requests.post(base + "/nothing", data="{}", timeout=5).status_code == 404
 
 
-@pytest.mark.parametrize("payload", [
-    {"msgtype": "submitfuncspecmsg", "spec": {"conditions": {"colonyname": "dev",
-                                                             "executortype": "t", "mem": "4gb"}}},
-    {"msgtype": "submitfuncspecmsg", "spec": {"priority": 60000, "conditions": {
-        "colonyname": "dev", "executortype": "t"}}},
-    {"msgtype": "submitfuncspecmsg", "spec": {"conditions": {"colonyname": "dev",
-                                                             "executortype": "t", "nodes": "2"}}},
-    {"msgtype": "submitfuncspecmsg", "spec": {"env": {"a": 1}, "conditions": {
-        "colonyname": "dev", "executortype": "t"}}},
-    {"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 101, "state": 0},
-    {"msgtype": "getlogsmsg", "colonyname": "dev", "count": 501, "processid": "x"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {
+            "msgtype": "submitfuncspecmsg",
+            "spec": {"conditions": {"colonyname": "dev", "executortype": "t", "mem": "4gb"}},
+        },
+        {
+            "msgtype": "submitfuncspecmsg",
+            "spec": {"priority": 60000, "conditions": {"colonyname": "dev", "executortype": "t"}},
+        },
+        {
+            "msgtype": "submitfuncspecmsg",
+            "spec": {"conditions": {"colonyname": "dev", "executortype": "t", "nodes": "2"}},
+        },
+        {
+            "msgtype": "submitfuncspecmsg",
+            "spec": {"env": {"a": 1}, "conditions": {"colonyname": "dev", "executortype": "t"}},
+        },
+        {"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 101, "state": 0},
+        {"msgtype": "getlogsmsg", "colonyname": "dev", "count": 501, "processid": "x"},
+    ],
+)
 def test_validation_errors_are_400_and_change_nothing(colonies_server, payload):
     s = colonies_server
     code, ptype, p, err = raw_rpc(s.handle.url, payload, s.user_prvkey)
@@ -111,13 +135,15 @@ def test_null_versus_empty_list_shapes(colonies_server):
     """Go nil slices are JSON null in list replies; the fields pycolonies' pydantic models
     require as lists/dicts are always [] / {}."""
     up, url = colonies_server.user_prvkey, colonies_server.handle.url
-    for msg in ({"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 10, "state": 0},
-                {"msgtype": "getexecutorsmsg", "colonyname": "dev"},
-                {"msgtype": "getfunctionsmsg", "colonyname": "dev"},
-                {"msgtype": "getprocessgraphsmsg", "colonyname": "dev", "count": 10},
-                {"msgtype": "getsnapshotsmsg", "colonyname": "dev"},
-                {"msgtype": "getfilesmsg", "colonyname": "dev", "label": "/x"},
-                {"msgtype": "getfilelabelsmsg", "colonyname": "dev"}):
+    for msg in (
+        {"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 10, "state": 0},
+        {"msgtype": "getexecutorsmsg", "colonyname": "dev"},
+        {"msgtype": "getfunctionsmsg", "colonyname": "dev"},
+        {"msgtype": "getprocessgraphsmsg", "colonyname": "dev", "count": 10},
+        {"msgtype": "getsnapshotsmsg", "colonyname": "dev"},
+        {"msgtype": "getfilesmsg", "colonyname": "dev", "label": "/x"},
+        {"msgtype": "getfilelabelsmsg", "colonyname": "dev"},
+    ):
         code, _, payload, _ = raw_rpc(url, msg, up)
         assert (code, payload) == (200, None), msg
     spec = {"funcname": "f", "conditions": {"colonyname": "dev", "executortype": "t"}}
@@ -131,8 +157,9 @@ def test_null_versus_empty_list_shapes(colonies_server):
     assert p["spec"]["fs"] == {"mount": "", "snapshots": None, "dirs": None}
     assert "channels" not in p["spec"]
     assert p["starttime"] == "0001-01-01T00:00:00Z" and p["submissiontime"].endswith("Z")
-    code, _, logs, _ = raw_rpc(url, {"msgtype": "getlogsmsg", "colonyname": "dev",
-                                     "processid": p["processid"], "count": 10, "since": 0}, up)
+    code, _, logs, _ = raw_rpc(
+        url, {"msgtype": "getlogsmsg", "colonyname": "dev", "processid": p["processid"], "count": 10, "since": 0}, up
+    )
     assert (code, logs) == (200, None)
     code, _, ok, _ = raw_rpc(url, {"msgtype": "removeprocessmsg", "processid": p["processid"]}, up)
     assert (code, ok) == (200, {})

@@ -29,8 +29,10 @@ def test_server_owner_manages_colonies(colonies_server):
     refused(c.del_colony, "other", new_colony_key, match="not server owner")
     # removal cascades: an executor of "other" disappears with it
     ek = new_prvkey()
-    c.add_executor({"executorname": "x", "executorid": id_from_prvkey(ek), "colonyname": "other",
-                    "executortype": "t"}, new_colony_key)
+    c.add_executor(
+        {"executorname": "x", "executorid": id_from_prvkey(ek), "colonyname": "other", "executortype": "t"},
+        new_colony_key,
+    )
     assert c.del_colony("other", sk) == {}
     assert [x["name"] for x in c.list_colonies(sk)] == ["dev"]
     refused(c.list_executors, "other", new_colony_key)
@@ -39,8 +41,7 @@ def test_server_owner_manages_colonies(colonies_server):
 def test_colony_owner_manages_executors_but_is_not_a_member(colonies_server):
     s, c = colonies_server, colonies_server.client()
     ek = new_prvkey()
-    ex = {"executorname": "e1", "executorid": id_from_prvkey(ek), "colonyname": "dev",
-          "executortype": "t"}
+    ex = {"executorname": "e1", "executorid": id_from_prvkey(ek), "colonyname": "dev", "executortype": "t"}
     refused(c.add_executor, ex, s.user_prvkey, match="not colony owner")
     added = c.add_executor(ex, s.colony_prvkey)
     assert added["state"] == 0 and added["executorname"] == "e1"
@@ -66,8 +67,7 @@ def test_colony_owner_manages_executors_but_is_not_a_member(colonies_server):
 def test_user_management_and_user_cannot_assign(colonies_server):
     s, c = colonies_server, colonies_server.client()
     uk = new_prvkey()
-    user = {"colonyname": "dev", "userid": id_from_prvkey(uk), "name": "alice",
-            "email": "a@x", "phone": ""}
+    user = {"colonyname": "dev", "userid": id_from_prvkey(uk), "name": "alice", "email": "a@x", "phone": ""}
     refused(c.add_user, user, s.user_prvkey, match="not colony owner")
     assert c.add_user(user, s.colony_prvkey) == user
     with pytest.raises(ColoniesConnectionError, match="already exists"):
@@ -89,9 +89,13 @@ def test_only_the_assigned_executor_reports(srv):
     # not yet assigned: nobody may close it
     refused(c.close, p.processid, [], srv.e1, match="not assigned executor")
     assert c.assign("dev", 5, srv.e1).processid == p.processid
-    for fn, args in ((c.close, (p.processid, ["x"])), (c.fail, (p.processid, ["e"])),
-                     (c.set_output, (p.processid, ["x"])), (c.add_log, (p.processid, "hi")),
-                     (c.add_attribute, (p.processid, "k", "v"))):
+    for fn, args in (
+        (c.close, (p.processid, ["x"])),
+        (c.fail, (p.processid, ["e"])),
+        (c.set_output, (p.processid, ["x"])),
+        (c.add_log, (p.processid, "hi")),
+        (c.add_attribute, (p.processid, "k", "v")),
+    ):
         refused(fn, *args, other, match="not assigned executor")
         refused(fn, *args, srv.user_prvkey, match="not assigned executor")
     c.close(p.processid, ["ok"], srv.e1)
@@ -101,12 +105,10 @@ def test_functions_only_by_the_executor_itself(srv):
     c = srv.client()
     refused(c.add_function, "dev", "e1", "simulate", srv.user_prvkey, match="executor itself")
     f = c.add_function("dev", "e1", "simulate", srv.e1)
-    assert (f["funcname"], f["executorname"], f["executortype"], f["counter"]) == \
-        ("simulate", "e1", "t", 0)
+    assert (f["funcname"], f["executorname"], f["executortype"], f["counter"]) == ("simulate", "e1", "t", 0)
     with pytest.raises(ColoniesConnectionError, match="already registered"):
         c.add_function("dev", "e1", "simulate", srv.e1)
-    assert [x["funcname"] for x in c.get_functions_by_executor("dev", "e1", srv.user_prvkey)] == \
-        ["simulate"]
+    assert [x["funcname"] for x in c.get_functions_by_executor("dev", "e1", srv.user_prvkey)] == ["simulate"]
     assert len(c.get_functions_by_colony("dev", srv.user_prvkey)) == 1
     assert c.get_functions_by_executor("dev", "nobody", srv.user_prvkey) is None
     # the counter follows successful runs of that function

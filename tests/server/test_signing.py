@@ -9,12 +9,9 @@ from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey, reco
 
 # Public dev keys from colonies' docker-compose.env and their ids (spec §1 check vectors).
 VECTORS = {
-    "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d":
-        "039231c7644e04b6895471dd5335cf332681c54e27f81fac54f9067b3f2c0103",
-    "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514":
-        "4787a5071856a4acf702b2ffcea422e3237a679c681314113d86139461290cf4",
-    "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05":
-        "3fc05cf3df4b494e95d6a3d297a34f19938f7daa7422ab0d4f794454133341ac",
+    "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d": "039231c7644e04b6895471dd5335cf332681c54e27f81fac54f9067b3f2c0103",  # noqa: E501
+    "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514": "4787a5071856a4acf702b2ffcea422e3237a679c681314113d86139461290cf4",  # noqa: E501
+    "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05": "3fc05cf3df4b494e95d6a3d297a34f19938f7daa7422ab0d4f794454133341ac",  # noqa: E501
 }
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -51,12 +48,15 @@ def test_high_s_refused():
         recover_id(payload, high.hex())
 
 
-@pytest.mark.parametrize("sig,match", [
-    ("zz", "not hex"),
-    ("00" * 64, "65 bytes"),
-    ("00" * 64 + "1b", "recovery id"),  # 27: Ethereum style, refused (only 0/1)
-    ("00" * 65, "out of range"),
-])
+@pytest.mark.parametrize(
+    "sig,match",
+    [
+        ("zz", "not hex"),
+        ("00" * 64, "65 bytes"),
+        ("00" * 64 + "1b", "recovery id"),  # 27: Ethereum style, refused (only 0/1)
+        ("00" * 65, "out of range"),
+    ],
+)
 def test_malformed_signatures_refused(sig, match):
     with pytest.raises(SignatureError, match=match):
         recover_id("e30=", sig)

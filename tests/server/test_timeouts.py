@@ -70,7 +70,6 @@ def test_stale_executors_are_removed(colonies_server_factory):
     never = s.add_executor("never-polled", "t")
     with pytest.raises(ColoniesConnectionError):
         c.assign("dev", -1, ek)  # heard from once
-    wait_for(lambda: [x["executorname"] for x in c.list_executors("dev", never)] ==
-             ["never-polled"], timeout=6)
+    wait_for(lambda: [x["executorname"] for x in c.list_executors("dev", never)] == ["never-polled"], timeout=6)
     with pytest.raises(ColoniesConnectionError, match="Access denied"):
         c.assign("dev", -1, ek)

@@ -22,8 +22,10 @@ def test_tls_round_trip_with_pycolonies(tmp_path, monkeypatch):
         c = Colonies("127.0.0.1", h.port, tls=True)
         assert c.url.startswith("https://")
         e = new_prvkey()
-        c.add_executor({"executorname": "e", "executorid": id_from_prvkey(e), "colonyname": "dev",
-                        "executortype": "t"}, env["COLONIES_COLONY_PRVKEY"])
+        c.add_executor(
+            {"executorname": "e", "executorid": id_from_prvkey(e), "colonyname": "dev", "executortype": "t"},
+            env["COLONIES_COLONY_PRVKEY"],
+        )
         c.approve_executor("dev", "e", env["COLONIES_COLONY_PRVKEY"])
         p = c.submit_func_spec(func_spec("f", [], "dev", "t"), env["COLONIES_PRVKEY"])
         a = c.assign("dev", 5, e)

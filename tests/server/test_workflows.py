@@ -26,8 +26,9 @@ def run(c, e, out, pid=None):
 
 def test_two_level_workflow_passes_outputs_to_inputs(srv):
     c, up, e = srv.client(), srv.user_prvkey, srv.e1
-    wf = Workflow(colonyname="dev", functionspecs=[
-        node("a"), node("b"), node("join", ["b", "a"]), node("last", ["join"])])
+    wf = Workflow(
+        colonyname="dev", functionspecs=[node("a"), node("b"), node("join", ["b", "a"]), node("last", ["join"])]
+    )
     g = c.submit_workflow(wf, up)
     assert g.state == S.WAITING and len(g.rootprocessids) == 2 and len(g.processids) == 4
     assert g.nodes == [] and g.edges == []
@@ -57,7 +58,8 @@ def test_two_level_workflow_passes_outputs_to_inputs(srv):
     assert {(x.source, x.target) for x in full.edges} == {
         (procs["a"].processid, procs["join"].processid),
         (procs["b"].processid, procs["join"].processid),
-        (procs["join"].processid, procs["last"].processid)}
+        (procs["join"].processid, procs["last"].processid),
+    }
     assert all(x.id == f"{x.source}-{x.target}" for x in full.edges)
     listed = c.get_processgraphs("dev", 10, up, state=S.SUCCESS)
     assert [x["processgraphid"] for x in listed] == [g.processgraphid]
@@ -67,8 +69,13 @@ def test_two_level_workflow_passes_outputs_to_inputs(srv):
 def test_failure_flips_every_process_of_the_graph(srv):
     c, up, e = srv.client(), srv.user_prvkey, srv.e1
     e2 = srv.add_executor("e2", "t")
-    g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[
-        node("root"), node("side"), node("child", ["root"]), node("grandchild", ["child"])]), up)
+    g = c.submit_workflow(
+        Workflow(
+            colonyname="dev",
+            functionspecs=[node("root"), node("side"), node("child", ["root"]), node("grandchild", ["child"])],
+        ),
+        up,
+    )
     first = c.assign("dev", 5, e)
     second = c.assign("dev", 5, e2)
     assert {first.spec.nodename, second.spec.nodename} == {"root", "side"}
@@ -76,8 +83,7 @@ def test_failure_flips_every_process_of_the_graph(srv):
     eroot = e if root is first else e2
     eside = e2 if root is first else e
     c.fail(root.processid, ["root broke"], eroot)
-    states = {c.get_process(pid, up).spec.nodename: c.get_process(pid, up).state
-              for pid in g.processids}
+    states = {c.get_process(pid, up).spec.nodename: c.get_process(pid, up).state for pid in g.processids}
     assert states == {"root": 3, "side": 3, "child": 3, "grandchild": 3}
     # only the state changed: the still-running side process keeps no errors, and its
     # executor's later close is refused, as on the real server
@@ -93,8 +99,7 @@ def test_failure_flips_every_process_of_the_graph(srv):
 
 def test_failed_leaf_only_fails_the_graph(srv):
     c, up, e = srv.client(), srv.user_prvkey, srv.e1
-    g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[
-        node("a"), node("leaf", ["a"])]), up)
+    g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[node("a"), node("leaf", ["a"])]), up)
     a = run(c, e, ["x"])
     leaf = c.assign("dev", 5, e)
     c.fail(leaf.processid, ["nope"], e)
@@ -134,8 +139,9 @@ def test_graph_removal_rules_and_quirks(srv):
         c.remove_processgraph(g.processgraphid, up)
     c.close(p.processid, [], e)
     c.assign("dev", 5, e)
-    code, _, _, _ = raw_rpc(srv.handle.url, {"msgtype": "removeallprocessgraphsmsg",
-                                             "colonyname": "dev", "state": -1}, srv.colony_prvkey)
+    code, _, _, _ = raw_rpc(
+        srv.handle.url, {"msgtype": "removeallprocessgraphsmsg", "colonyname": "dev", "state": -1}, srv.colony_prvkey
+    )
     assert code == 200
     assert c.get_processgraph(g.processgraphid, up).state == S.RUNNING  # running graphs survive
     g2 = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[node("x")]), up)
@@ -155,18 +161,15 @@ def test_add_child_appends_and_inserts(srv):
     refused = func_spec("x", [], "dev", "t")
     with pytest.raises(ColoniesConnectionError, match="not assigned"):
         c.add_child(g.processgraphid, a.processid, "", refused, "x", False, up)
-    extra = c.add_child(g.processgraphid, a.processid, "", func_spec("leaf", [], "dev", "t"),
-                        "leaf", False, e)
+    extra = c.add_child(g.processgraphid, a.processid, "", func_spec("leaf", [], "dev", "t"), "leaf", False, e)
     assert extra["parents"] == [a.processid] and extra["waitforparents"]
-    mid = c.add_child(g.processgraphid, a.processid, "", func_spec("mid", [], "dev", "t"),
-                      "mid", True, e)
+    mid = c.add_child(g.processgraphid, a.processid, "", func_spec("mid", [], "dev", "t"), "mid", True, e)
     z = next(pid for pid in g.processids if c.get_process(pid, up).spec.nodename == "z")
     assert set(mid["children"]) == {z, extra["processid"]}
     assert c.get_process(z, up).parents == [mid["processid"]]
     assert c.get_process(a.processid, up).children == [mid["processid"]]
     with pytest.raises(ColoniesConnectionError, match="already exists"):
-        c.add_child(g.processgraphid, a.processid, "", func_spec("mid", [], "dev", "t"),
-                    "mid", False, e)
+        c.add_child(g.processgraphid, a.processid, "", func_spec("mid", [], "dev", "t"), "mid", False, e)
     c.close(a.processid, ["from-a"], e)
     m = c.assign("dev", 5, e)
     assert m.spec.nodename == "mid" and m.input == ["from-a"]

@@ -7,8 +7,13 @@ from hpcq.sim import h2, problems
 from hpcq.sim.spec import ProblemSpec
 
 # Published Qiskit tutorial H2 (STO-3G, 0.735 Å, ParityMapper with two-qubit reduction)
-QISKIT_H2_0735 = {"II": -1.052373245772859, "IZ": 0.39793742484318045,
-                  "ZI": -0.39793742484318045, "ZZ": -0.01128010425623538, "XX": 0.18093119978423156}
+QISKIT_H2_0735 = {
+    "II": -1.052373245772859,
+    "IZ": 0.39793742484318045,
+    "ZI": -0.39793742484318045,
+    "ZZ": -0.01128010425623538,
+    "XX": 0.18093119978423156,
+}
 
 
 def test_sto3g_integrals_match_szabo_ostlund():
@@ -46,8 +51,11 @@ def test_h2_mappings_agree(r):
 
 def test_h2_dissociation_curve_minimum_near_equilibrium():
     rs = np.arange(0.5, 2.51, 0.05)
-    total = [problems.exact_ground_energy(ProblemSpec(kind="h2", bond_length=float(r)))
-             + problems.nuclear_repulsion(ProblemSpec(kind="h2", bond_length=float(r))) for r in rs]
+    total = [
+        problems.exact_ground_energy(ProblemSpec(kind="h2", bond_length=float(r)))
+        + problems.nuclear_repulsion(ProblemSpec(kind="h2", bond_length=float(r)))
+        for r in rs
+    ]
     assert 0.70 <= rs[int(np.argmin(total))] <= 0.76
     assert min(total) == pytest.approx(-1.1373, abs=2e-4)  # STO-3G FCI of H2
 
@@ -57,10 +65,16 @@ def test_spin_chain_references():
     assert problems.exact_ground_energy(ProblemSpec(kind="tfim", n_qubits=6)) == pytest.approx(-7.29623, abs=1e-5)
     assert problems.exact_ground_energy(ProblemSpec(kind="heisenberg", n_qubits=2)) == pytest.approx(-3.0)
     assert problems.exact_ground_energy(
-        ProblemSpec(kind="heisenberg", n_qubits=4, boundary="periodic")) == pytest.approx(-8.0)
+        ProblemSpec(kind="heisenberg", n_qubits=4, boundary="periodic")
+    ) == pytest.approx(-8.0)
     op = problems.hamiltonian(ProblemSpec(kind="tfim", n_qubits=3, J=2.0, h=0.5))
     assert dict(zip(op.paulis.to_labels(), op.coeffs.real)) == {
-        "IZZ": -2.0, "ZZI": -2.0, "IIX": -0.5, "IXI": -0.5, "XII": -0.5}
+        "IZZ": -2.0,
+        "ZZI": -2.0,
+        "IIX": -0.5,
+        "IXI": -0.5,
+        "XII": -0.5,
+    }
 
 
 def test_sparse_diagonalisation_agrees_with_dense(monkeypatch):

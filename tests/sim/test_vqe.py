@@ -19,8 +19,14 @@ def one(**sweep):
 
 
 def test_h2_noiseless_cobyla_reaches_chemical_accuracy():
-    r = run_task(one(problems=[H2], ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-                     optimizers=[{"kind": "cobyla", "maxiter": 100}], seeds=[1]))
+    r = run_task(
+        one(
+            problems=[H2],
+            ansatze=[{"kind": "real_amplitudes", "reps": 1}],
+            optimizers=[{"kind": "cobyla", "maxiter": 100}],
+            seeds=[1],
+        )
+    )
     m = r.metrics
     assert m["abs_error"] < 1.6e-3 and m["chemical_accuracy"] is True
     assert m["exact_energy"] == pytest.approx(-1.857275, abs=1e-6)
@@ -31,26 +37,43 @@ def test_h2_noiseless_cobyla_reaches_chemical_accuracy():
 
 
 def test_h2_lbfgsb_parameter_shift_is_exact():
-    r = run_task(one(problems=[H2], ansatze=[{"kind": "efficient_su2", "reps": 1}],
-                     optimizers=[{"kind": "l_bfgs_b", "maxiter": 50}], seeds=[1]))
+    r = run_task(
+        one(
+            problems=[H2],
+            ansatze=[{"kind": "efficient_su2", "reps": 1}],
+            optimizers=[{"kind": "l_bfgs_b", "maxiter": 50}],
+            seeds=[1],
+        )
+    )
     assert r.gradient == "parameter_shift"
     assert r.metrics["abs_error"] < 1e-6
 
 
 def test_tfim6_lbfgsb_within_1e3_relative():
-    r = run_task(one(problems=[{"kind": "tfim", "n_qubits": 6}],
-                     ansatze=[{"kind": "real_amplitudes", "reps": 3}],
-                     optimizers=[{"kind": "l_bfgs_b", "maxiter": 100}], seeds=[2]))
+    r = run_task(
+        one(
+            problems=[{"kind": "tfim", "n_qubits": 6}],
+            ansatze=[{"kind": "real_amplitudes", "reps": 3}],
+            optimizers=[{"kind": "l_bfgs_b", "maxiter": 100}],
+            seeds=[2],
+        )
+    )
     assert r.metrics["exact_energy"] == pytest.approx(-7.29623, abs=1e-5)
     assert r.metrics["rel_error"] < 1e-3
 
 
 def test_depolarizing_error_grows_with_p():
     ps = [0.0, 1e-3, 1e-2, 5e-2]
-    sweep = parse_sweep({"problems": [H2], "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-                         "optimizers": [{"kind": "cobyla", "maxiter": 80}], "seeds": [3],
-                         "noise": [{"kind": "depolarizing", "p": p} for p in ps],
-                         "method": "density_matrix"})
+    sweep = parse_sweep(
+        {
+            "problems": [H2],
+            "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
+            "optimizers": [{"kind": "cobyla", "maxiter": 80}],
+            "seeds": [3],
+            "noise": [{"kind": "depolarizing", "p": p} for p in ps],
+            "method": "density_matrix",
+        }
+    )
     res = [run_task(t) for t in sweep.tasks()]
     errors = [r.metrics["abs_error"] for r in res]
     assert errors == sorted(errors) and errors[-1] > 10 * errors[1], errors
@@ -60,14 +83,24 @@ def test_depolarizing_error_grows_with_p():
     assert fid[0] == pytest.approx(1.0) and fid == sorted(fid, reverse=True)
 
 
-@pytest.mark.parametrize("noise", [
-    {"kind": "bit_flip", "p": 0.02},
-    {"kind": "thermal", "t1": 50e-6, "t2": 70e-6},
-    {"kind": "readout", "p": 0.05},
-])
+@pytest.mark.parametrize(
+    "noise",
+    [
+        {"kind": "bit_flip", "p": 0.02},
+        {"kind": "thermal", "t1": 50e-6, "t2": 70e-6},
+        {"kind": "readout", "p": 0.05},
+    ],
+)
 def test_noise_models_degrade_distribution_and_energy(noise):
-    r = run_task(one(problems=[H2], ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-                     optimizers=[{"kind": "cobyla", "maxiter": 40}], seeds=[1], noise=[noise]))
+    r = run_task(
+        one(
+            problems=[H2],
+            ansatze=[{"kind": "real_amplitudes", "reps": 1}],
+            optimizers=[{"kind": "cobyla", "maxiter": 40}],
+            seeds=[1],
+            noise=[noise],
+        )
+    )
     m = r.metrics
     assert m["abs_error"] > 1e-4
     assert 0 < m["jsd"] < 1 and 0 < m["fidelity"] < 1 and m["entropy_noisy"] > m["entropy_ideal"]
@@ -77,9 +110,15 @@ def test_noise_models_degrade_distribution_and_energy(noise):
 
 
 def test_noisy_statevector_trajectories_are_seeded():
-    task = one(problems=[H2], ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-               optimizers=[{"kind": "spsa", "maxiter": 5}], seeds=[4], shots=64,
-               noise=[{"kind": "depolarizing", "p": 0.05}], method="statevector")
+    task = one(
+        problems=[H2],
+        ansatze=[{"kind": "real_amplitudes", "reps": 1}],
+        optimizers=[{"kind": "spsa", "maxiter": 5}],
+        seeds=[4],
+        shots=64,
+        noise=[{"kind": "depolarizing", "p": 0.05}],
+        method="statevector",
+    )
     a, b = run_task(task), run_task(task)
     assert a.metrics["energy"] == b.metrics["energy"]
     assert np.array_equal(a.trace_energy, b.trace_energy)
@@ -87,9 +126,13 @@ def test_noisy_statevector_trajectories_are_seeded():
 
 
 def test_same_seed_same_bits_any_thread_count_other_seed_differs():
-    base = dict(problems=[{"kind": "tfim", "n_qubits": 4}], ansatze=[{"kind": "efficient_su2", "reps": 1}],
-                optimizers=[{"kind": "spsa", "maxiter": 15}], noise=[{"kind": "depolarizing", "p": 0.01}],
-                method="density_matrix")
+    base = dict(
+        problems=[{"kind": "tfim", "n_qubits": 4}],
+        ansatze=[{"kind": "efficient_su2", "reps": 1}],
+        optimizers=[{"kind": "spsa", "maxiter": 15}],
+        noise=[{"kind": "depolarizing", "p": 0.01}],
+        method="density_matrix",
+    )
     t5 = one(**base, seeds=[5])
     a, b = run_task(t5, threads=1), run_task(t5, threads=2)
     assert a.metrics["energy"] == b.metrics["energy"]
@@ -99,8 +142,12 @@ def test_same_seed_same_bits_any_thread_count_other_seed_differs():
 
 
 def test_noise_model_json_round_trip_equal():
-    for spec in [NoiseSpec(kind="depolarizing", p=0.01, p2=0.02), NoiseSpec(kind="bit_flip", p=0.01),
-                 NoiseSpec(kind="thermal", t1=5e-5, t2=7e-5), NoiseSpec(kind="readout", p=0.03)]:
+    for spec in [
+        NoiseSpec(kind="depolarizing", p=0.01, p2=0.02),
+        NoiseSpec(kind="bit_flip", p=0.01),
+        NoiseSpec(kind="thermal", t1=5e-5, t2=7e-5),
+        NoiseSpec(kind="readout", p=0.03),
+    ]:
         nm = build_noise_model(spec)
         text = noise_model_to_json(nm)
         assert noise_model_from_json(text) == nm
@@ -113,21 +160,37 @@ def test_noise_model_json_round_trip_equal():
 
 def test_fake_backend_noise_runs_on_device_layout():
     pytest.importorskip("qiskit_ibm_runtime")
-    r = run_task(one(problems=[H2], ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-                     optimizers=[{"kind": "cobyla", "maxiter": 15}], seeds=[1],
-                     noise=[{"kind": "fake_backend", "backend": "FakeManilaV2"}], method="density_matrix"))
+    r = run_task(
+        one(
+            problems=[H2],
+            ansatze=[{"kind": "real_amplitudes", "reps": 1}],
+            optimizers=[{"kind": "cobyla", "maxiter": 15}],
+            seeds=[1],
+            noise=[{"kind": "fake_backend", "backend": "FakeManilaV2"}],
+            method="density_matrix",
+        )
+    )
     assert r.circuit.num_qubits == 5  # transpiled onto the device
     assert r.dist_noisy.shape == (4,) and 0 < r.metrics["fidelity"] < 1
 
 
-
-@pytest.mark.parametrize("ansatz", [{"kind": "efficient_su2", "reps": 1, "entanglement": "full"},
-                                    {"kind": "real_amplitudes", "reps": 2, "entanglement": "circular"},
-                                    {"kind": "two_local", "reps": 1, "rotation_blocks": ["rx", "rz"],
-                                     "entanglement_blocks": "cz"}])
+@pytest.mark.parametrize(
+    "ansatz",
+    [
+        {"kind": "efficient_su2", "reps": 1, "entanglement": "full"},
+        {"kind": "real_amplitudes", "reps": 2, "entanglement": "circular"},
+        {"kind": "two_local", "reps": 1, "rotation_blocks": ["rx", "rz"], "entanglement_blocks": "cz"},
+    ],
+)
 def test_ansatz_families_run_with_exact_parameter_shift(ansatz):
-    r = run_task(one(problems=[{"kind": "heisenberg", "n_qubits": 3}], ansatze=[ansatz],
-                     optimizers=[{"kind": "l_bfgs_b", "maxiter": 3}], seeds=[1]))
+    r = run_task(
+        one(
+            problems=[{"kind": "heisenberg", "n_qubits": 3}],
+            ansatze=[ansatz],
+            optimizers=[{"kind": "l_bfgs_b", "maxiter": 3}],
+            seeds=[1],
+        )
+    )
     assert r.gradient == "parameter_shift"
     assert r.trace_energy[-1] <= r.trace_energy[0] + 1e-12
     assert r.metrics["energy"] >= r.metrics["exact_energy"] - 1e-9  # variational bound

@@ -24,8 +24,14 @@ def test_cluster_is_up_and_env_points_at_it(slurm_cluster):
     assert slurm_cluster.node_states() == {"n1": "idle", "n2": "idle", "n3": "idle"}
     cpus = slurm_cluster.run("sinfo", "-h", "-N", "-o", "%c").stdout.split()
     assert cpus == ["8", "8", "8"]  # overcommitted past the 2 real cores
-    assert set(slurm_cluster.daemon_pids()) == {"slurmctld", "slurmdbd", "mariadbd",
-                                                 "slurmd-n1", "slurmd-n2", "slurmd-n3"}
+    assert set(slurm_cluster.daemon_pids()) == {
+        "slurmctld",
+        "slurmdbd",
+        "mariadbd",
+        "slurmd-n1",
+        "slurmd-n2",
+        "slurmd-n3",
+    }
 
 
 def test_sbatch_then_real_sacct(slurm_cluster, tmp_path):
@@ -52,11 +58,12 @@ def test_srun_mpi_hello_two_nodes(slurm_cluster):
     except ImportError:
         mpi4py = None
     need(mpi4py is not None, "mpi4py + pip mpich are not installed in this Python")
-    code = ("from mpi4py import MPI; import os; c = MPI.COMM_WORLD; "
-            "print(c.Get_rank(), c.Get_size(), os.environ['SLURMD_NODENAME'], "
-            "c.allreduce(c.Get_rank()), flush=True)")
-    r = slurm_cluster.run("srun", "-N2", "--ntasks-per-node=2", "--mpi=pmi2", sys.executable, "-c", code,
-                          timeout=120)
+    code = (
+        "from mpi4py import MPI; import os; c = MPI.COMM_WORLD; "
+        "print(c.Get_rank(), c.Get_size(), os.environ['SLURMD_NODENAME'], "
+        "c.allreduce(c.Get_rank()), flush=True)"
+    )
+    r = slurm_cluster.run("srun", "-N2", "--ntasks-per-node=2", "--mpi=pmi2", sys.executable, "-c", code, timeout=120)
     rows = sorted(line.split() for line in r.stdout.splitlines())
     assert [row[0] for row in rows] == ["0", "1", "2", "3"]
     assert {row[1] for row in rows} == {"4"}  # one MPI world of 4, not 4 singletons
@@ -79,8 +86,14 @@ def test_submitit_autoexecutor_completed_from_sacct(slurm_cluster, tmp_path):
     ex = submitit.AutoExecutor(folder=tmp_path / "submitit", cluster="slurm")
     # submitit's default --signal=USR2@90 on a 2-min limit can arrive at once (Slurm signals up to
     # 60 s early) and kill a rank still starting Python: the lead hpcq uses (issue 14 item 7)
-    ex.update_parameters(slurm_partition="debug", timeout_min=2, tasks_per_node=2, nodes=1,
-                         cpus_per_task=1, slurm_signal_delay_s=signal_lead_s(120))
+    ex.update_parameters(
+        slurm_partition="debug",
+        timeout_min=2,
+        tasks_per_node=2,
+        nodes=1,
+        cpus_per_task=1,
+        slurm_signal_delay_s=signal_lead_s(120),
+    )
     job = ex.submit(_whoami, "x")
     results = job.results()
     assert sorted(r[1] for r in results) == [0, 1]
@@ -170,17 +183,37 @@ def test_teardown_leaves_no_slurm_process(tmp_path):
 def test_ctrl_c_in_a_pytest_session_tears_the_cluster_down(tmp_path):
     """SIGINT (Ctrl-C) to a pytest run holding the session cluster: the fixture's teardown still
     runs slurm-down.sh, so no daemon of that cluster survives."""
-    (tmp_path / "test_hold.py").write_text(textwrap.dedent("""\
+    (tmp_path / "test_hold.py").write_text(
+        textwrap.dedent("""\
         import time
         def test_hold(slurm_cluster):
             print("LAB=" + str(slurm_cluster.dir), flush=True)
             time.sleep(120)
-        """))
+        """)
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-s", "-q", "-p", "hpcq.testing.slurm", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), "-c", "/dev/null", f"--basetemp={tmp_path / 'bt'}",
-         str(tmp_path / "test_hold.py")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-s",
+            "-q",
+            "-p",
+            "hpcq.testing.slurm",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            "/dev/null",
+            f"--basetemp={tmp_path / 'bt'}",
+            str(tmp_path / "test_hold.py"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
     lab = None
     try:
         deadline = time.monotonic() + 120

@@ -55,8 +55,13 @@ def _load(n: int) -> list[subprocess.Popen]:
 
 def test_a_60s_walltime_process_under_load_survives_usr2(slurm_cluster, tmp_path):
     pid = uuid.uuid4().hex
-    task = Task(process_id=pid, funcname="hpcq_sleep", params={"seconds": 3.0}, workdir=str(tmp_path / "w"),
-                outcome_path=str(tmp_path / "outcome.json"))
+    task = Task(
+        process_id=pid,
+        funcname="hpcq_sleep",
+        params={"seconds": 3.0},
+        workdir=str(tmp_path / "w"),
+        outcome_path=str(tmp_path / "outcome.json"),
+    )
     backend = SlurmBackend()
     busy = _load(2)  # the 2-core CI machine: Python's start-up now takes seconds
     sent = 0

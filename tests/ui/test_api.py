@@ -28,8 +28,7 @@ def test_runs_endpoint_matches_the_catalog(client, ui_results):
 
 def test_rank_endpoint_is_the_cli_ranking(client, ui_results):
     r = client.get("/api/v1/rank?by=abs_error:min&by=jsd:min&weights=0.7,0.3&top=5").get_json()
-    expected = rank(Catalog(default_db(ui_results)).noise_runs(),
-                    make_spec(["abs_error:min", "jsd:min"], "0.7,0.3"))
+    expected = rank(Catalog(default_db(ui_results)).noise_runs(), make_spec(["abs_error:min", "jsd:min"], "0.7,0.3"))
     assert [x["task_id"] for x in r["runs"]] == list(expected["task_id"][:5])
     assert r["definition"]["weights"] == [0.7, 0.3]
     bad = client.get("/api/v1/rank?by=nope")
@@ -80,9 +79,12 @@ def test_hpcq_ui_command_serves_the_api(ui_results, tmp_path):
         port = s.getsockname()[1]
     results = tmp_path / "r"
     shutil.copytree(ui_results, results, ignore=shutil.ignore_patterns("*.sqlite"))
-    proc = subprocess.Popen([sys.executable, "-m", "hpcq.cli", "ui", "--results", str(results),
-                             "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hpcq.cli", "ui", "--results", str(results), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         deadline = time.time() + 60
         while True:

@@ -18,8 +18,11 @@ BIN = Path(sys.executable).parent
 MPIEXEC = BIN / "mpiexec"
 SWEEP = {
     "study": "ranks",
-    "problems": [{"kind": "h2", "bond_length": 0.735}, {"kind": "tfim", "n_qubits": 4},
-                 {"kind": "heisenberg", "n_qubits": 3}],
+    "problems": [
+        {"kind": "h2", "bond_length": 0.735},
+        {"kind": "tfim", "n_qubits": 4},
+        {"kind": "heisenberg", "n_qubits": 3},
+    ],
     "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
     "optimizers": [{"kind": "cobyla", "maxiter": 30}],
     "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}],
@@ -50,9 +53,14 @@ def sweep_file(tmp_path_factory):
 def one_process(sweep_file, tmp_path_factory):
     """Reference: the same sweep in one process without MPI."""
     out = tmp_path_factory.mktemp("one")
-    subprocess.run([sys.executable, "-m", "hpcq.worker", str(sweep_file), "--out", str(out),
-                    "--threads", "1"], check=True, env=dict(_env(), HPCQ_NO_MPI="1"),
-                   capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "hpcq.worker", str(sweep_file), "--out", str(out), "--threads", "1"],
+        check=True,
+        env=dict(_env(), HPCQ_NO_MPI="1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     (path,) = out.glob("*.h5")
     return _energies(path)[0]
 
@@ -74,8 +82,7 @@ def test_run_sweep_entry_in_process(tmp_path):
     fd = get("vqe_sweep")
     assert fd.mpi and fd.load() is run_sweep
     small = dict(SWEEP, problems=SWEEP["problems"][:1], noise=[{"kind": "none"}])
-    res = run_sweep(small, JobContext(process_id="p-1", workdir=str(tmp_path), threads=1,
-                                      slurm_job_id="4242"))
+    res = run_sweep(small, JobContext(process_id="p-1", workdir=str(tmp_path), threads=1, slurm_job_id="4242"))
     assert isinstance(res, FunctionResult)
     assert res.files == [str(tmp_path / "ranks-4242.h5")]
     json.dumps(res.summary)  # small and JSON-able: becomes the ColonyOS process output
@@ -87,9 +94,25 @@ def test_run_sweep_entry_in_process(tmp_path):
 def test_two_ranks_mpiexec_bit_identical_to_one_process(sweep_file, one_process, tmp_path):
     need(MPIEXEC.exists(), f"{MPIEXEC} missing (pip install mpich)")
     out = tmp_path / "two"
-    r = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "hpcq.worker", str(sweep_file),
-                        "--out", str(out), "--threads", "1"], env=_env(), capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [
+            str(MPIEXEC),
+            "-n",
+            "2",
+            sys.executable,
+            "-m",
+            "hpcq.worker",
+            str(sweep_file),
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     files = list(out.glob("*.h5"))
     assert len(files) == 1  # rank 0 alone writes
@@ -119,8 +142,9 @@ def test_dispatch_is_dynamic_uneven_tasks_balance(tmp_path):
     need(MPIEXEC.exists(), f"{MPIEXEC} missing (pip install mpich)")
     script = tmp_path / "d.py"
     script.write_text(DISPATCH_SCRIPT)
-    r = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, str(script)], env=_env(),
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [str(MPIEXEC), "-n", "2", sys.executable, str(script)], env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     done = json.loads(r.stdout.strip().splitlines()[-1])
     assert sorted(i for i, _ in done) == list(range(9))
@@ -134,9 +158,24 @@ def test_dispatch_is_dynamic_uneven_tasks_balance(tmp_path):
 def test_two_ranks_srun_pmi2_bit_identical(slurm_cluster, sweep_file, one_process, tmp_path):
     need(MPIEXEC.exists(), "pip mpich missing")
     out = tmp_path / "srun"
-    r = slurm_cluster.run("srun", "--mpi=pmi2", "-n", "2", "-c", "1", "-t", "5",
-                          sys.executable, "-m", "hpcq.worker", str(sweep_file), "--out", str(out),
-                          check=False, timeout=300)
+    r = slurm_cluster.run(
+        "srun",
+        "--mpi=pmi2",
+        "-n",
+        "2",
+        "-c",
+        "1",
+        "-t",
+        "5",
+        sys.executable,
+        "-m",
+        "hpcq.worker",
+        str(sweep_file),
+        "--out",
+        str(out),
+        check=False,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     (path,) = out.glob("*.h5")
     energies, ranks = _energies(path)

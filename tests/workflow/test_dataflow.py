@@ -11,8 +11,7 @@ from hpcq.executor.register import success_output
 from hpcq.functions import JobContext, get, validate_kwargs
 from hpcq.sim import problems
 
-WATER = {"kind": "molecule", "geometry": "h2o", "active_electrons": 4, "active_orbitals": 4,
-         "mapping": "jordan_wigner"}
+WATER = {"kind": "molecule", "geometry": "h2o", "active_electrons": 4, "active_orbitals": 4, "mapping": "jordan_wigner"}
 
 
 def run_step(funcname, params, inputs, workdir):
@@ -35,10 +34,15 @@ def test_water_dataflow_integrals_to_noise(tmp_path, monkeypatch):
     ans = {"kind": "uccsd", "reps": 1}
     res, out_ans = run_step("study_ansatz", {"ansatz": ans, "n_qubits": 8, "problem": WATER}, out_ham, tmp_path / "a")
     assert res.summary["n_params"] == 26 and res.summary["hamiltonian_file"]
-    sweep = {"study": "water-t", "problems": [WATER], "ansatze": [ans],
-             "optimizers": [{"kind": "spsa", "maxiter": 4, "learning_rate": 0.05}], "noise": [{"kind": "none"}],
-             "seeds": [3],
-             "method": "automatic"}
+    sweep = {
+        "study": "water-t",
+        "problems": [WATER],
+        "ansatze": [ans],
+        "optimizers": [{"kind": "spsa", "maxiter": 4, "learning_rate": 0.05}],
+        "noise": [{"kind": "none"}],
+        "seeds": [3],
+        "method": "automatic",
+    }
     # the VQE must use the parent's operator: poison the local builder to prove it
     monkeypatch.setattr(problems, "_chem_hamiltonian", lambda *_: (_ for _ in ()).throw(AssertionError("rebuilt")))
     res, out_vqe = run_step("study_vqe", sweep, out_ans, tmp_path / "v")
@@ -60,8 +64,10 @@ def test_water_dataflow_integrals_to_noise(tmp_path, monkeypatch):
         assert g.attrs["parent_task_id"] == vqe_id and g.attrs["method"] == "density_matrix"
         assert np.array_equal(g["final_parameters"][()], x_opt)  # evaluated at the parent's optimum
         e_noisy = float(g["metrics"].attrs["energy"])
-        assert np.array_equal(f["tasks"][ids[1]]["trace"]["parameters"][()][0], x_opt) or \
-            f["tasks"][ids[1]]["metrics"].attrs["evaluations"] > 1
+        assert (
+            np.array_equal(f["tasks"][ids[1]]["trace"]["parameters"][()][0], x_opt)
+            or f["tasks"][ids[1]]["metrics"].attrs["evaluations"] > 1
+        )
     assert e_noisy > e_vqe  # depolarizing noise raises the energy at the noiseless optimum
     assert res.summary["energy_at_parent_parameters"] == pytest.approx(e_noisy)
 

@@ -35,8 +35,11 @@ def test_water_workflow_on_slurm(stack, tmp_path):
     study = yaml.safe_load((files("hpcq.client") / "studies" / "water.yaml").read_text())
     study["name"] = "water-e2e"
     study["resources"].update(walltime=300)
-    study["sweep"].update(ansatze=[{"kind": "uccsd", "reps": 1}], optimizers=[{"kind": "cobyla", "maxiter": 25}],
-                          noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.001, "p2": 0.01}])
+    study["sweep"].update(
+        ansatze=[{"kind": "uccsd", "reps": 1}],
+        optimizers=[{"kind": "cobyla", "maxiter": 25}],
+        noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.001, "p2": 0.01}],
+    )
     f = tmp_path / "water.yaml"
     f.write_text(yaml.safe_dump(study))
     res = cli("submit", str(f), "--timeout", "600")
@@ -51,8 +54,7 @@ def test_water_workflow_on_slurm(stack, tmp_path):
     for path in dest.glob("*.h5"):
         with h5py.File(path) as h:
             for tid, g in h["tasks"].items():
-                rec = (tid, g["final_parameters"][()], float(g["metrics"].attrs["energy"]),
-                       dict(h["provenance"].attrs))
+                rec = (tid, g["final_parameters"][()], float(g["metrics"].attrs["energy"]), dict(h["provenance"].attrs))
                 if g.attrs["step"] == "vqe":
                     vqe = rec
                 else:

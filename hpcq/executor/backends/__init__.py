@@ -13,9 +13,11 @@ from hpcq.executor.backends.base import TERMINAL, Backend, JobInfo
 def make_backend(name: str) -> Backend:
     if name == "slurm":
         from hpcq.executor.backends.slurm import SlurmBackend
+
         return SlurmBackend()
     if name == "local":
         from hpcq.executor.backends.local import LocalBackend
+
         return LocalBackend()
     raise ValueError(f"backend {name!r} is unknown; use --backend slurm or --backend local")
 

@@ -7,8 +7,19 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 # Slurm job states after which nothing more will happen (sacct spelling).
-TERMINAL = {"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "CANCELLED", "PREEMPTED",
-            "BOOT_FAIL", "DEADLINE", "REVOKED", "LOST"}
+TERMINAL = {
+    "COMPLETED",
+    "FAILED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "CANCELLED",
+    "PREEMPTED",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "REVOKED",
+    "LOST",
+}
 
 EXPLAIN = {
     "TIMEOUT": "the job reached its Slurm time limit (raise conditions.walltime)",
@@ -44,8 +55,9 @@ class JobInfo:
 class Backend(Protocol):
     name: str
 
-    def submit(self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any],
-               job_name: str, folder: Path) -> list[str]:
+    def submit(
+        self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any], job_name: str, folder: Path
+    ) -> list[str]:
         """Submit one job (one element) or one array (several); return the element job ids."""
 
     def find(self, job_name: str, since: float, elements: int) -> list[str] | None:

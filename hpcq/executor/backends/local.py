@@ -35,8 +35,9 @@ class LocalBackend:
         self._submitted: dict[str, float] = {}
         self._names: dict[str, list[str]] = {}  # job name -> element ids (this executor's lifetime)
 
-    def submit(self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any],
-               job_name: str, folder: Path) -> list[str]:
+    def submit(
+        self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any], job_name: str, folder: Path
+    ) -> list[str]:
         import submitit
 
         ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="local")
@@ -66,8 +67,7 @@ class LocalBackend:
             else:
                 state = "RUNNING" if jid.isdigit() and _pid_alive(int(jid)) else "LOST"
             t = self._submitted.get(jid)
-            out[jid] = JobInfo(job_id=jid, state=state, nodes=os.uname().nodename, submit=t, start=t,
-                               alloc_cpus=1)
+            out[jid] = JobInfo(job_id=jid, state=state, nodes=os.uname().nodename, submit=t, start=t, alloc_cpus=1)
         return out
 
     def cancel(self, job_ids: list[str]) -> None:

@@ -64,10 +64,17 @@ def parse_sacct(text: str) -> dict[str, JobInfo]:
             continue
         jid, name, state, nodes, submit, start, end, cpus, exit_code = parts[:9]
         for one in _expand(jid):
-            infos[one] = JobInfo(job_id=one, state=(state.split() or ["UNKNOWN"])[0], name=name,
-                                 nodes="" if nodes in ("None assigned", "(null)") else nodes,
-                                 submit=_time(submit), start=_time(start), end=_time(end),
-                                 alloc_cpus=int(cpus) if cpus.isdigit() else 0, exit_code=exit_code)
+            infos[one] = JobInfo(
+                job_id=one,
+                state=(state.split() or ["UNKNOWN"])[0],
+                name=name,
+                nodes="" if nodes in ("None assigned", "(null)") else nodes,
+                submit=_time(submit),
+                start=_time(start),
+                end=_time(end),
+                alloc_cpus=int(cpus) if cpus.isdigit() else 0,
+                exit_code=exit_code,
+            )
     return infos
 
 
@@ -79,8 +86,7 @@ def make_executor(params: dict[str, Any], job_name: str, folder: Path, python: s
 
     from hpcq.job.runner import job_python_command
 
-    ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="slurm",
-                               slurm_python=job_python_command(python))
+    ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="slurm", slurm_python=job_python_command(python))
     ex.update_parameters(**params)
     ex.update_parameters(name=job_name)
     return ex
@@ -89,8 +95,9 @@ def make_executor(params: dict[str, Any], job_name: str, folder: Path, python: s
 class SlurmBackend:
     name = "slurm"
 
-    def submit(self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any],
-               job_name: str, folder: Path) -> list[str]:
+    def submit(
+        self, fn: Callable[..., Any], element_args: list[Any], params: dict[str, Any], job_name: str, folder: Path
+    ) -> list[str]:
         ex = make_executor(params, job_name, folder)
         if len(element_args) == 1:
             jobs = [ex.submit(fn, element_args[0])]

@@ -68,13 +68,13 @@ def _inputs_from_parents(ctx: Ctx, p: dict) -> list:
     return out
 
 
-def try_assign(ctx: Ctx, executor: dict, colonyname: str, avail_cpu: int | None,
-               avail_mem: int | None) -> dict | None:
+def try_assign(ctx: Ctx, executor: dict, colonyname: str, avail_cpu: int | None, avail_mem: int | None) -> dict | None:
     """Atomic pick (caller holds the lock and a transaction) of the lowest prioritytime match."""
     cur = ctx.store.db.execute(
         "SELECT doc FROM processes WHERE colonyname=? AND executortype=? AND state=? AND "
         "isassigned=0 AND waitforparents=0 ORDER BY prioritytime ASC",
-        (colonyname, executor["executortype"], S.WAITING))
+        (colonyname, executor["executortype"], S.WAITING),
+    )
     chosen = None
     for row in cur:
         p = json.loads(row["doc"])
@@ -85,8 +85,7 @@ def try_assign(ctx: Ctx, executor: dict, colonyname: str, avail_cpu: int | None,
     if chosen is None:
         return None
     now = now_ns()
-    chosen.update(state=S.RUNNING, isassigned=True, assignedexecutorid=executor["executorid"],
-                  starttime=now)
+    chosen.update(state=S.RUNNING, isassigned=True, assignedexecutorid=executor["executorid"], starttime=now)
     maxexec = chosen["spec"]["maxexectime"]
     chosen["execdeadline"] = deadline(now, maxexec)
     if chosen["processgraphid"] and chosen["parents"]:  # roots keep theirs (a cron's previous output)
@@ -116,17 +115,21 @@ def assign(ctx: Ctx, caller: str, msg: dict, wait) -> dict:
             if first:
                 require_member(ctx, caller, colonyname)
             executor = ctx.store.one(
-                "SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller, colonyname)
+                "SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller, colonyname
+            )
             if executor is None:
                 raise RPCError(500, "executor not found")
             if first:
                 if timeout == 0:
-                    raise bad("invalid timeout 0: assign needs a timeout in seconds (> 0 to "
-                              "long-poll, < 0 for a single attempt)")
+                    raise bad(
+                        "invalid timeout 0: assign needs a timeout in seconds (> 0 to "
+                        "long-poll, < 0 for a single attempt)"
+                    )
                 executor["lastheardfromtime"] = now_ns()  # assign is the liveness signal
                 ctx.store.db.execute(
                     "UPDATE executors SET lastheard=?, doc=? WHERE executorid=? AND colonyname=?",
-                    (executor["lastheardfromtime"], json.dumps(executor), caller, colonyname))
+                    (executor["lastheardfromtime"], json.dumps(executor), caller, colonyname),
+                )
                 first = False
             p = try_assign(ctx, executor, colonyname, avail_cpu, avail_mem)
             if p is not None:
@@ -137,4 +140,3 @@ def assign(ctx: Ctx, caller: str, msg: dict, wait) -> dict:
         if timeout < 0 or remaining <= 0:
             raise notfound("No process available for assignment")
         wait(min(remaining, 60.0))  # re-check at least every minute (and stay < TIMEOUT_MAX)
-

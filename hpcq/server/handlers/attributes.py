@@ -31,10 +31,16 @@ def add_attribute(ctx: Ctx, caller: str, msg: dict) -> dict:
     require_assignee(ctx, caller, p)
     if p["state"] != S.RUNNING:
         raise bad("Failed to add attribute, process is not running")
-    doc = {"attributeid": attribute_id(p["processid"], key, atype), "targetid": p["processid"],
-           "targetcolonyname": p["spec"]["conditions"]["colonyname"],
-           "targetprocessgraphid": p["processgraphid"], "state": p["state"],
-           "attributetype": atype, "key": key, "value": value}
+    doc = {
+        "attributeid": attribute_id(p["processid"], key, atype),
+        "targetid": p["processid"],
+        "targetcolonyname": p["spec"]["conditions"]["colonyname"],
+        "targetprocessgraphid": p["processgraphid"],
+        "state": p["state"],
+        "attributetype": atype,
+        "key": key,
+        "value": value,
+    }
     procs.put_attribute(ctx, doc)
     return doc
 
@@ -57,11 +63,17 @@ def add_log(ctx: Ctx, caller: str, msg: dict) -> dict:
         raise bad("Failed to add log, process is not running")
     ts = now_ns()
     colonyname = p["spec"]["conditions"]["colonyname"]
-    doc = {"processid": p["processid"], "colonyname": colonyname,
-           "executorname": ex["executorname"], "message": message, "timestamp": ts}
-    ctx.store.db.execute("INSERT INTO logs (colonyname, processid, executorname, timestamp, doc)"
-                         " VALUES (?,?,?,?,?)", (colonyname, p["processid"], ex["executorname"],
-                                                 ts, dumps(doc)))
+    doc = {
+        "processid": p["processid"],
+        "colonyname": colonyname,
+        "executorname": ex["executorname"],
+        "message": message,
+        "timestamp": ts,
+    }
+    ctx.store.db.execute(
+        "INSERT INTO logs (colonyname, processid, executorname, timestamp, doc) VALUES (?,?,?,?,?)",
+        (colonyname, p["processid"], ex["executorname"], ts, dumps(doc)),
+    )
     return {}
 
 
@@ -83,11 +95,18 @@ def get_logs(ctx: Ctx, caller: str, msg: dict) -> list | None:
     else:
         raise bad("getlogsmsg needs processid or executorname")
     if latest:
-        rows = ctx.store.all(f"SELECT doc FROM logs WHERE {where} AND timestamp>? ORDER BY "
-                             "timestamp DESC, seq DESC LIMIT ?", *args, since, count)
+        rows = ctx.store.all(
+            f"SELECT doc FROM logs WHERE {where} AND timestamp>? ORDER BY timestamp DESC, seq DESC LIMIT ?",
+            *args,
+            since,
+            count,
+        )
         rows.reverse()
     else:
-        rows = ctx.store.all(f"SELECT doc FROM logs WHERE {where} AND timestamp>? ORDER BY "
-                             "timestamp ASC, seq ASC LIMIT ?", *args, since, count)
+        rows = ctx.store.all(
+            f"SELECT doc FROM logs WHERE {where} AND timestamp>? ORDER BY timestamp ASC, seq ASC LIMIT ?",
+            *args,
+            since,
+            count,
+        )
     return rows or None
-

@@ -51,8 +51,10 @@ def add_definition(ctx: Ctx, caller: str, msg: dict) -> dict:
     doc = dict(d, blueprintdefinitionid=d.get("blueprintdefinitionid") or random_id())
     if ctx.store.scalar("SELECT 1 FROM blueprint_definitions WHERE colonyname=? AND name=?", colonyname, name):
         raise bad(f"BlueprintDefinition '{name}' already exists in namespace '{colonyname}'")
-    ctx.store.db.execute("INSERT INTO blueprint_definitions (colonyname, name, kind, doc) VALUES (?,?,?,?)",
-                         (colonyname, name, kind, dumps(doc)))
+    ctx.store.db.execute(
+        "INSERT INTO blueprint_definitions (colonyname, name, kind, doc) VALUES (?,?,?,?)",
+        (colonyname, name, kind, dumps(doc)),
+    )
     return doc
 
 
@@ -80,8 +82,9 @@ def remove_definition(ctx: Ctx, caller: str, msg: dict) -> dict:
     kind = d["spec"]["names"]["kind"]
     n = ctx.store.scalar("SELECT COUNT(*) FROM blueprints WHERE colonyname=? AND kind=?", colonyname, kind)
     if n:
-        raise RPCError(409, f"cannot remove BlueprintDefinition '{name}': {n} blueprint(s) of kind '{kind}' "
-                            "still exist")
+        raise RPCError(
+            409, f"cannot remove BlueprintDefinition '{name}': {n} blueprint(s) of kind '{kind}' still exist"
+        )
     ctx.store.db.execute("DELETE FROM blueprint_definitions WHERE colonyname=? AND name=?", (colonyname, name))
     return {}
 
@@ -99,8 +102,9 @@ def _check_value(name: str, value: Any, prop: dict) -> None:
     if kinds:
         is_bool = isinstance(value, bool)
         if not isinstance(value, kinds) or (is_bool and bool not in kinds):
-            raise bad(f"blueprint validation failed: field '{name}' must be a {prop['type']}, "
-                      f"got {type(value).__name__}")
+            raise bad(
+                f"blueprint validation failed: field '{name}' must be a {prop['type']}, got {type(value).__name__}"
+            )
     if prop.get("enum") and value not in prop["enum"]:
         raise bad(f"blueprint validation failed: field '{name}' must be one of {prop['enum']}, got {value!r}")
     if isinstance(value, list) and isinstance(prop.get("items"), dict):
@@ -139,25 +143,52 @@ def _put(ctx: Ctx, bp: dict) -> None:
     ctx.store.db.execute(
         "INSERT OR REPLACE INTO blueprints (blueprintid, colonyname, name, kind, locationname, doc)"
         " VALUES (?,?,?,?,?,?)",
-        (bp["blueprintid"], m["colonyname"], m["name"], bp["kind"], m.get("locationname") or "", dumps(bp)))
+        (bp["blueprintid"], m["colonyname"], m["name"], bp["kind"], m.get("locationname") or "", dumps(bp)),
+    )
 
 
 def _history(ctx: Ctx, bp: dict, caller: str, change: str) -> None:
     m = bp["metadata"]
-    doc = {"historyid": random_id(), "blueprintid": bp["blueprintid"], "kind": bp["kind"],
-           "namespace": m["colonyname"], "name": m["name"], "generation": m.get("generation", 0),
-           "spec": bp.get("spec") or {}, "status": bp.get("status") or {}, "timestamp": gotime(now_ns()),
-           "changedby": caller, "changetype": change}
-    ctx.store.db.execute("INSERT INTO blueprint_history (blueprintid, doc) VALUES (?,?)",
-                         (bp["blueprintid"], dumps(doc)))
+    doc = {
+        "historyid": random_id(),
+        "blueprintid": bp["blueprintid"],
+        "kind": bp["kind"],
+        "namespace": m["colonyname"],
+        "name": m["name"],
+        "generation": m.get("generation", 0),
+        "spec": bp.get("spec") or {},
+        "status": bp.get("status") or {},
+        "timestamp": gotime(now_ns()),
+        "changedby": caller,
+        "changetype": change,
+    }
+    ctx.store.db.execute(
+        "INSERT INTO blueprint_history (blueprintid, doc) VALUES (?,?)", (bp["blueprintid"], dumps(doc))
+    )
 
 
-def _submit(ctx: Ctx, caller: str, name: str, colonyname: str, executortype: str, funcname: str,
-            kwargs: dict, location: str = "", nodename: str = "") -> dict:
-    spec = normalise_spec({"nodename": nodename or f"{executortype}-{funcname}", "funcname": funcname,
-                           "kwargs": kwargs, "maxexectime": -1, "maxwaittime": -1, "maxretries": -1,
-                           "conditions": {"colonyname": colonyname, "executortype": executortype,
-                                          "locationname": location}})
+def _submit(
+    ctx: Ctx,
+    caller: str,
+    name: str,
+    colonyname: str,
+    executortype: str,
+    funcname: str,
+    kwargs: dict,
+    location: str = "",
+    nodename: str = "",
+) -> dict:
+    spec = normalise_spec(
+        {
+            "nodename": nodename or f"{executortype}-{funcname}",
+            "funcname": funcname,
+            "kwargs": kwargs,
+            "maxexectime": -1,
+            "maxwaittime": -1,
+            "maxretries": -1,
+            "conditions": {"colonyname": colonyname, "executortype": executortype, "locationname": location},
+        }
+    )
     p = pr.new_process(spec, caller, name, now_ns())
     pr.store_new(ctx, p)
     ctx.store.cond.notify_all()
@@ -206,14 +237,43 @@ def add_blueprint(ctx: Ctx, caller: str, msg: dict) -> dict:
     if etype and func:
         cron_name = _cron_name(bp)
         if not ctx.store.scalar("SELECT 1 FROM crons WHERE colonyname=? AND name=?", m["colonyname"], cron_name):
-            wf = {"colonyname": m["colonyname"], "functionspecs": [{
-                "nodename": f"{etype}-{func}", "funcname": func, "kwargs": {"kind": bp["kind"]},
-                "conditions": {"colonyname": m["colonyname"], "executortype": etype,
-                               "locationname": m.get("locationname") or ""}}]}
-            crons.new_cron(ctx, caller, {"colonyname": m["colonyname"], "name": cron_name, "interval": 60,
-                                         "waitforprevprocessgraph": True, "workflowspec": json.dumps(wf)}, who)
-        _submit(ctx, caller, who, m["colonyname"], etype, func,
-                {"kind": bp["kind"], "blueprintName": m["name"]}, m.get("locationname") or "")
+            wf = {
+                "colonyname": m["colonyname"],
+                "functionspecs": [
+                    {
+                        "nodename": f"{etype}-{func}",
+                        "funcname": func,
+                        "kwargs": {"kind": bp["kind"]},
+                        "conditions": {
+                            "colonyname": m["colonyname"],
+                            "executortype": etype,
+                            "locationname": m.get("locationname") or "",
+                        },
+                    }
+                ],
+            }
+            crons.new_cron(
+                ctx,
+                caller,
+                {
+                    "colonyname": m["colonyname"],
+                    "name": cron_name,
+                    "interval": 60,
+                    "waitforprevprocessgraph": True,
+                    "workflowspec": json.dumps(wf),
+                },
+                who,
+            )
+        _submit(
+            ctx,
+            caller,
+            who,
+            m["colonyname"],
+            etype,
+            func,
+            {"kind": bp["kind"], "blueprintName": m["name"]},
+            m.get("locationname") or "",
+        )
     return bp
 
 
@@ -254,8 +314,16 @@ def update_blueprint(ctx: Ctx, caller: str, msg: dict) -> dict:
         _history(ctx, bp, caller, "update")
         etype, func = _handler(definition)
         if etype and func:
-            _submit(ctx, caller, who, m["colonyname"], etype, func,
-                    {"kind": bp["kind"], "blueprintName": m["name"]}, m.get("locationname") or "")
+            _submit(
+                ctx,
+                caller,
+                who,
+                m["colonyname"],
+                etype,
+                func,
+                {"kind": bp["kind"], "blueprintName": m["name"]},
+                m.get("locationname") or "",
+            )
     return bp
 
 
@@ -265,16 +333,17 @@ def remove_blueprint(ctx: Ctx, caller: str, msg: dict) -> dict:
     bp = _load(ctx, colonyname, name)
     loc = bp["metadata"].get("locationname") or ""
     ctx.store.db.execute("DELETE FROM blueprints WHERE blueprintid=?", (bp["blueprintid"],))
-    left = ctx.store.scalar("SELECT COUNT(*) FROM blueprints WHERE colonyname=? AND kind=? AND locationname=?",
-                            colonyname, bp["kind"], loc)
+    left = ctx.store.scalar(
+        "SELECT COUNT(*) FROM blueprints WHERE colonyname=? AND kind=? AND locationname=?", colonyname, bp["kind"], loc
+    )
     if not left:
         ctx.store.db.execute("DELETE FROM crons WHERE colonyname=? AND name=?", (colonyname, _cron_name(bp)))
-    definition = ctx.store.one("SELECT doc FROM blueprint_definitions WHERE colonyname=? AND kind=?",
-                               colonyname, bp["kind"])
+    definition = ctx.store.one(
+        "SELECT doc FROM blueprint_definitions WHERE colonyname=? AND kind=?", colonyname, bp["kind"]
+    )
     etype = _handler(definition)[0] if definition else ""
     if etype:
-        _submit(ctx, caller, who, colonyname, etype, "cleanup", {"blueprintName": name},
-                nodename=f"{etype}-cleanup")
+        _submit(ctx, caller, who, colonyname, etype, "cleanup", {"blueprintName": name}, nodename=f"{etype}-cleanup")
     return {}
 
 
@@ -298,8 +367,9 @@ def reconcile(ctx: Ctx, caller: str, msg: dict) -> dict:
     if force:
         bp["metadata"]["generation"] = bp["metadata"].get("generation", 1) + 1
         _put(ctx, bp)
-    definition = ctx.store.one("SELECT doc FROM blueprint_definitions WHERE colonyname=? AND kind=?",
-                               colonyname, bp["kind"])
+    definition = ctx.store.one(
+        "SELECT doc FROM blueprint_definitions WHERE colonyname=? AND kind=?", colonyname, bp["kind"]
+    )
     etype, func = _handler(definition) if definition else ("", "")
     if not etype:
         raise bad("Blueprint has no handler with executor type defined")
@@ -319,6 +389,9 @@ def get_history(ctx: Ctx, caller: str, msg: dict) -> list:
         raise notfound("Blueprint not found")
     _member_or_owner(ctx, caller, bp["metadata"]["colonyname"])
     limit = field(msg, "limit", int, 0)
-    rows = ctx.store.all("SELECT doc FROM blueprint_history WHERE blueprintid=? ORDER BY seq DESC LIMIT ?",
-                         bid, limit if limit > 0 else -1)
+    rows = ctx.store.all(
+        "SELECT doc FROM blueprint_history WHERE blueprintid=? ORDER BY seq DESC LIMIT ?",
+        bid,
+        limit if limit > 0 else -1,
+    )
     return rows

@@ -64,9 +64,14 @@ def append(ctx: Ctx, caller: str, msg: dict) -> dict:
         raise bad(f"message of {len(data)} bytes exceeds the channel limit of {MAX_MESSAGE} bytes")
     if len(log) >= MAX_ENTRIES:
         raise RPCError(500, f"channel is full ({MAX_ENTRIES} entries)")
-    entry = {"sequence": field(msg, "sequence", int, 0), "inreplyto": field(msg, "inreplyto", int, 0),
-             "timestamp": now_ns(), "senderid": caller, "payload": data,
-             "type": field(msg, "payloadtype", str, "") or "data"}
+    entry = {
+        "sequence": field(msg, "sequence", int, 0),
+        "inreplyto": field(msg, "inreplyto", int, 0),
+        "timestamp": now_ns(),
+        "senderid": caller,
+        "payload": data,
+        "type": field(msg, "payloadtype", str, "") or "data",
+    }
     log.append(entry)
     i = len(log) - 1  # the router's order: by sequence within one sender, else by arrival
     while i > 0 and log[i - 1]["senderid"] == caller and log[i - 1]["sequence"] > entry["sequence"]:
@@ -77,8 +82,13 @@ def append(ctx: Ctx, caller: str, msg: dict) -> dict:
 
 
 def render_entry(e: dict) -> dict:
-    out = {"sequence": e["sequence"], "timestamp": gotime(e["timestamp"]), "senderid": e["senderid"],
-           "payload": base64.b64encode(e["payload"]).decode(), "type": e["type"]}
+    out = {
+        "sequence": e["sequence"],
+        "timestamp": gotime(e["timestamp"]),
+        "senderid": e["senderid"],
+        "payload": base64.b64encode(e["payload"]).decode(),
+        "type": e["type"],
+    }
     if e["inreplyto"]:
         out["inreplyto"] = e["inreplyto"]
     return out

@@ -24,8 +24,7 @@ def add_colony(ctx: Ctx, caller: str, msg: dict) -> dict:
     if ctx.store.scalar("SELECT 1 FROM colonies WHERE name=?", name):
         raise bad(f"A colony with name <{name}> already exists")
     doc = {"colonyid": cid, "name": name}
-    ctx.store.db.execute("INSERT INTO colonies (name, colonyid, doc) VALUES (?,?,?)",
-                         (name, cid, dumps(doc)))
+    ctx.store.db.execute("INSERT INTO colonies (name, colonyid, doc) VALUES (?,?,?)", (name, cid, dumps(doc)))
     return doc
 
 
@@ -36,8 +35,19 @@ def remove_colony(ctx: Ctx, caller: str, msg: dict) -> dict:
     db = ctx.store.db
     pids = [r[0] for r in db.execute("SELECT processid FROM processes WHERE colonyname=?", (name,))]
     procs.delete_processes(ctx, pids)
-    for table in ("graphs", "executors", "users", "functions", "files", "snapshots", "logs", "crons",
-                  "generators", "blueprint_definitions", "blueprints"):
+    for table in (
+        "graphs",
+        "executors",
+        "users",
+        "functions",
+        "files",
+        "snapshots",
+        "logs",
+        "crons",
+        "generators",
+        "blueprint_definitions",
+        "blueprints",
+    ):
         db.execute(f"DELETE FROM {table} WHERE colonyname=?", (name,))
     db.execute("DELETE FROM colonies WHERE name=?", (name,))
     return {}
@@ -63,13 +73,18 @@ def add_user(ctx: Ctx, caller: str, msg: dict) -> dict:
     if not name:
         raise bad("user.name is empty: give the user a name")
     uid = check_id(user.get("userid"), "user.userid")
-    if ctx.store.scalar("SELECT 1 FROM users WHERE colonyname=? AND (name=? OR userid=?)",
-                        colonyname, name, uid):
+    if ctx.store.scalar("SELECT 1 FROM users WHERE colonyname=? AND (name=? OR userid=?)", colonyname, name, uid):
         raise bad(f"A user with name <{name}> or id <{uid}> already exists in colony <{colonyname}>")
-    doc = {"colonyname": colonyname, "userid": uid, "name": name,
-           "email": field(user, "email", str, ""), "phone": field(user, "phone", str, "")}
-    ctx.store.db.execute("INSERT INTO users (colonyname, name, userid, doc) VALUES (?,?,?,?)",
-                         (colonyname, name, uid, dumps(doc)))
+    doc = {
+        "colonyname": colonyname,
+        "userid": uid,
+        "name": name,
+        "email": field(user, "email", str, ""),
+        "phone": field(user, "phone", str, ""),
+    }
+    ctx.store.db.execute(
+        "INSERT INTO users (colonyname, name, userid, doc) VALUES (?,?,?,?)", (colonyname, name, uid, dumps(doc))
+    )
     return doc
 
 
@@ -97,4 +112,3 @@ def remove_user(ctx: Ctx, caller: str, msg: dict) -> dict:
     if cur.rowcount == 0:
         raise notfound(f"User with name <{name}> not found")
     return {}
-

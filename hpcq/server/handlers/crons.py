@@ -45,13 +45,16 @@ def _next_run(cron: dict) -> int:
 
 
 def render_cron(ctx: Ctx, c: dict) -> dict:
-    return dict(c, nextrun=gotime(c["nextrun"]), lastrun=gotime(c["lastrun"]),
-                checkerperiod=int(ctx.sweep_interval_s * 1000))
+    return dict(
+        c, nextrun=gotime(c["nextrun"]), lastrun=gotime(c["lastrun"]), checkerperiod=int(ctx.sweep_interval_s * 1000)
+    )
 
 
 def _put_cron(ctx: Ctx, c: dict) -> None:
-    ctx.store.db.execute("INSERT OR REPLACE INTO crons (cronid, colonyname, name, doc) VALUES (?,?,?,?)",
-                         (c["cronid"], c["colonyname"], c["name"], dumps(c)))
+    ctx.store.db.execute(
+        "INSERT OR REPLACE INTO crons (cronid, colonyname, name, doc) VALUES (?,?,?,?)",
+        (c["cronid"], c["colonyname"], c["name"], dumps(c)),
+    )
 
 
 def new_cron(ctx: Ctx, caller: str, raw: dict, initiatorname: str) -> dict:
@@ -70,14 +73,24 @@ def new_cron(ctx: Ctx, caller: str, raw: dict, initiatorname: str) -> dict:
             raise bad(f"invalid cron.cronexpression {expr!r}: {exc}") from None
         if random:
             raise bad("Random cron is only supported when specifying intervals")
-    c = {"cronid": random_id(), "initiatorid": caller, "initiatorname": initiatorname,
-         "colonyname": colonyname, "name": field(raw, "name", str, ""), "cronexpression": expr,
-         "interval": interval, "random": random, "nextrun": 0, "lastrun": 0,
-         "workflowspec": raw["workflowspec"], "prevprocessgraphid": "",
-         # the real field name; pycolonies 1.0.25 misspells it ("waitforprevprocessgrap"), so from
-         # pycolonies it is always false, as on the real server
-         "waitforprevprocessgraph": field(raw, "waitforprevprocessgraph", bool, False),
-         "checkerperiod": 0}
+    c = {
+        "cronid": random_id(),
+        "initiatorid": caller,
+        "initiatorname": initiatorname,
+        "colonyname": colonyname,
+        "name": field(raw, "name", str, ""),
+        "cronexpression": expr,
+        "interval": interval,
+        "random": random,
+        "nextrun": 0,
+        "lastrun": 0,
+        "workflowspec": raw["workflowspec"],
+        "prevprocessgraphid": "",
+        # the real field name; pycolonies 1.0.25 misspells it ("waitforprevprocessgrap"), so from
+        # pycolonies it is always false, as on the real server
+        "waitforprevprocessgraph": field(raw, "waitforprevprocessgraph", bool, False),
+        "checkerperiod": 0,
+    }
     _put_cron(ctx, c)
     return c
 
@@ -106,8 +119,7 @@ def get_crons(ctx: Ctx, caller: str, msg: dict) -> list:
     colonyname = field(msg, "colonyname", str, "")
     count = field(msg, "count", int, 0)
     require_member(ctx, caller, colonyname)
-    rows = ctx.store.all("SELECT doc FROM crons WHERE colonyname=? ORDER BY rowid LIMIT ?", colonyname,
-                         max(count, 0))
+    rows = ctx.store.all("SELECT doc FROM crons WHERE colonyname=? ORDER BY rowid LIMIT ?", colonyname, max(count, 0))
     return [render_cron(ctx, c) for c in rows]  # [] rather than null, as the real handler
 
 
@@ -133,12 +145,14 @@ def start_cron(ctx: Ctx, c: dict) -> None:
         return
     root_input: list = []
     if c["prevprocessgraphid"]:
-        for p in ctx.store.all("SELECT doc FROM processes WHERE processgraphid=? ORDER BY submissiontime, rowid",
-                               c["prevprocessgraphid"]):
+        for p in ctx.store.all(
+            "SELECT doc FROM processes WHERE processgraphid=? ORDER BY submissiontime, rowid", c["prevprocessgraphid"]
+        ):
             if not p["children"]:
                 root_input.extend(p["out"] or [])
-    g = graphs.create_graph(ctx, c["initiatorid"], c["initiatorname"], colonyname or c["colonyname"], specs,
-                            root_input=root_input)
+    g = graphs.create_graph(
+        ctx, c["initiatorid"], c["initiatorname"], colonyname or c["colonyname"], specs, root_input=root_input
+    )
     c.update(nextrun=_next_run(c), lastrun=now_ns(), prevprocessgraphid=g["processgraphid"])
     _put_cron(ctx, c)
 
@@ -172,13 +186,20 @@ def _queue(ctx: Ctx, gid: str) -> int:
 
 
 def render_generator(ctx: Ctx, g: dict) -> dict:
-    return dict(g, firstpack=gotime(g["firstpack"]), lastrun=gotime(g["lastrun"]),
-                queuesize=_queue(ctx, g["generatorid"]), checkerperiod=int(ctx.sweep_interval_s * 1000))
+    return dict(
+        g,
+        firstpack=gotime(g["firstpack"]),
+        lastrun=gotime(g["lastrun"]),
+        queuesize=_queue(ctx, g["generatorid"]),
+        checkerperiod=int(ctx.sweep_interval_s * 1000),
+    )
 
 
 def _put_generator(ctx: Ctx, g: dict) -> None:
-    ctx.store.db.execute("INSERT OR REPLACE INTO generators (generatorid, colonyname, name, doc) VALUES (?,?,?,?)",
-                         (g["generatorid"], g["colonyname"], g["name"], dumps(g)))
+    ctx.store.db.execute(
+        "INSERT OR REPLACE INTO generators (generatorid, colonyname, name, doc) VALUES (?,?,?,?)",
+        (g["generatorid"], g["colonyname"], g["name"], dumps(g)),
+    )
 
 
 def add_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -189,10 +210,20 @@ def add_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
     trigger = field(raw, "trigger", int, 0)
     if trigger < 1:  # the real server divides by it; refuse instead of crashing the checker
         raise bad(f"invalid generator.trigger {trigger}: must be >= 1 (arguments per workflow)")
-    g = {"generatorid": random_id(), "initiatorid": caller, "initiatorname": name, "colonyname": colonyname,
-         "name": field(raw, "name", str, ""), "workflowspec": raw["workflowspec"], "trigger": trigger,
-         "timeout": field(raw, "timeout", int, 0), "firstpack": 0, "lastrun": 0, "queuesize": 0,
-         "checkerperiod": 0}
+    g = {
+        "generatorid": random_id(),
+        "initiatorid": caller,
+        "initiatorname": name,
+        "colonyname": colonyname,
+        "name": field(raw, "name", str, ""),
+        "workflowspec": raw["workflowspec"],
+        "trigger": trigger,
+        "timeout": field(raw, "timeout", int, 0),
+        "firstpack": 0,
+        "lastrun": 0,
+        "queuesize": 0,
+        "checkerperiod": 0,
+    }
     _put_generator(ctx, g)
     return render_generator(ctx, g)
 
@@ -225,8 +256,9 @@ def get_generators(ctx: Ctx, caller: str, msg: dict) -> list:
     colonyname = field(msg, "colonyname", str, "")
     count = field(msg, "count", int, 0)
     require_member(ctx, caller, colonyname)
-    rows = ctx.store.all("SELECT doc FROM generators WHERE colonyname=? ORDER BY rowid LIMIT ?", colonyname,
-                         max(count, 0))
+    rows = ctx.store.all(
+        "SELECT doc FROM generators WHERE colonyname=? ORDER BY rowid LIMIT ?", colonyname, max(count, 0)
+    )
     return [render_generator(ctx, g) for g in rows]
 
 
@@ -251,14 +283,16 @@ def pack_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
 
 
 def _submit_generator(ctx: Ctx, g: dict, n: int) -> None:
-    rows = ctx.store.db.execute("SELECT seq, arg FROM generator_args WHERE generatorid=? ORDER BY seq LIMIT ?",
-                                (g["generatorid"], n)).fetchall()
+    rows = ctx.store.db.execute(
+        "SELECT seq, arg FROM generator_args WHERE generatorid=? ORDER BY seq LIMIT ?", (g["generatorid"], n)
+    ).fetchall()
     try:
         colonyname, specs = _workflow(g["workflowspec"], "generator")
     except RPCError:
         return
-    graphs.create_graph(ctx, g["initiatorid"], g["initiatorname"], colonyname or g["colonyname"], specs,
-                        args=[r["arg"] for r in rows])
+    graphs.create_graph(
+        ctx, g["initiatorid"], g["initiatorname"], colonyname or g["colonyname"], specs, args=[r["arg"] for r in rows]
+    )
     ctx.store.db.executemany("DELETE FROM generator_args WHERE seq=?", [(r["seq"],) for r in rows])
     g["lastrun"] = now_ns()
     _put_generator(ctx, g)

@@ -32,20 +32,23 @@ def add_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
         raise bad("executor.executortype is empty: give the executor a type")
     eid = check_id(ex.get("executorid"), "executor.executorid")
     db = ctx.store.db
-    existing = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?",
-                             colonyname, name)
+    existing = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?", colonyname, name)
     if existing and not ctx.allow_reregister:
         raise bad(f"Executor with name <{name}> already exists in colony <{colonyname}>")
-    other = ctx.store.one("SELECT doc FROM executors WHERE executorid=? AND colonyname=?",
-                          eid, colonyname)
+    other = ctx.store.one("SELECT doc FROM executors WHERE executorid=? AND colonyname=?", eid, colonyname)
     if other and other["executorname"] != name:
         raise bad(f"Executor with id <{eid}> already exists in colony <{colonyname}>")
     caps = ex.get("capabilities") if isinstance(ex.get("capabilities"), dict) else {}
     allocs = ex.get("allocations") if isinstance(ex.get("allocations"), dict) else {}
     doc = {
-        "executorid": eid, "executortype": etype, "executorname": name, "colonyname": colonyname,
-        "state": PENDING, "requirefuncreg": bool(ex.get("requirefuncreg", False)),
-        "commissiontime": now_ns(), "lastheardfromtime": 0,
+        "executorid": eid,
+        "executortype": etype,
+        "executorname": name,
+        "colonyname": colonyname,
+        "state": PENDING,
+        "requirefuncreg": bool(ex.get("requirefuncreg", False)),
+        "commissiontime": now_ns(),
+        "lastheardfromtime": 0,
         "locationname": field(ex, "locationname", str, ""),
         "capabilities": {"hardware": caps.get("hardware"), "software": caps.get("software")},
         "allocations": {"projects": allocs.get("projects") or {}},
@@ -53,15 +56,16 @@ def add_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
         "blueprintgen": field(ex, "blueprintgen", int, 0),
     }
     db.execute("DELETE FROM executors WHERE colonyname=? AND executorname=?", (colonyname, name))
-    db.execute("INSERT INTO executors (colonyname, executorname, executorid, executortype, state,"
-               " lastheard, doc) VALUES (?,?,?,?,?,?,?)",
-               (colonyname, name, eid, etype, PENDING, 0, dumps(doc)))
+    db.execute(
+        "INSERT INTO executors (colonyname, executorname, executorid, executortype, state,"
+        " lastheard, doc) VALUES (?,?,?,?,?,?,?)",
+        (colonyname, name, eid, etype, PENDING, 0, dumps(doc)),
+    )
     return render_executor(doc)
 
 
 def _load_executor(ctx: Ctx, colonyname: str, name: str) -> dict:
-    ex = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?",
-                       colonyname, name)
+    ex = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?", colonyname, name)
     if ex is None:
         raise notfound(f"Executor with name <{name}> not found in colony <{colonyname}>")
     return ex
@@ -72,8 +76,10 @@ def _set_executor_state(ctx: Ctx, caller: str, msg: dict, state: int) -> dict:
     require_colony_owner(ctx, caller, colonyname)
     ex = _load_executor(ctx, colonyname, field(msg, "executorname", str, ""))
     ex["state"] = state
-    ctx.store.db.execute("UPDATE executors SET state=?, doc=? WHERE colonyname=? AND executorname=?",
-                         (state, dumps(ex), colonyname, ex["executorname"]))
+    ctx.store.db.execute(
+        "UPDATE executors SET state=?, doc=? WHERE colonyname=? AND executorname=?",
+        (state, dumps(ex), colonyname, ex["executorname"]),
+    )
     return {}
 
 
@@ -89,18 +95,19 @@ def remove_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
     colonyname = field(msg, "colonyname", str, "")
     require_colony_owner(ctx, caller, colonyname)
     ex = _load_executor(ctx, colonyname, field(msg, "executorname", str, ""))
-    ctx.store.db.execute("DELETE FROM executors WHERE colonyname=? AND executorname=?",
-                         (colonyname, ex["executorname"]))
-    ctx.store.db.execute("DELETE FROM functions WHERE colonyname=? AND executorname=?",
-                         (colonyname, ex["executorname"]))
+    ctx.store.db.execute(
+        "DELETE FROM executors WHERE colonyname=? AND executorname=?", (colonyname, ex["executorname"])
+    )
+    ctx.store.db.execute(
+        "DELETE FROM functions WHERE colonyname=? AND executorname=?", (colonyname, ex["executorname"])
+    )
     return {}
 
 
 def get_executors(ctx: Ctx, caller: str, msg: dict) -> list | None:
     colonyname = field(msg, "colonyname", str, "")
     require_member(ctx, caller, colonyname, approved=False)
-    rows = ctx.store.all("SELECT doc FROM executors WHERE colonyname=? ORDER BY executorname",
-                         colonyname)
+    rows = ctx.store.all("SELECT doc FROM executors WHERE colonyname=? ORDER BY executorname", colonyname)
     return [render_executor(e) for e in rows] or None
 
 
@@ -117,22 +124,33 @@ def add_function(ctx: Ctx, caller: str, msg: dict) -> dict:
     exname = field(fun, "executorname", str, "")
     funcname = field(fun, "funcname", str, "")
     require_member(ctx, caller, colonyname)
-    ex = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?",
-                       colonyname, exname)
+    ex = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?", colonyname, exname)
     if ex is None or ex["executorid"] != caller:
         raise forbidden("Access denied, only the executor itself may register its functions")
     if not funcname:
         raise bad("fun.funcname is empty: name the function")
-    if ctx.store.scalar("SELECT 1 FROM functions WHERE colonyname=? AND executorname=? AND "
-                        "funcname=?", colonyname, exname, funcname):
+    if ctx.store.scalar(
+        "SELECT 1 FROM functions WHERE colonyname=? AND executorname=? AND funcname=?", colonyname, exname, funcname
+    ):
         raise bad(f"Function <{funcname}> already registered for executor <{exname}>")
-    doc = {"functionid": random_id(), "executorname": exname, "executortype": ex["executortype"],
-           "colonyname": colonyname, "funcname": funcname, "counter": 0,
-           "minwaittime": 0.0, "maxwaittime": 0.0, "minexectime": 0.0, "maxexectime": 0.0,
-           "avgwaittime": 0.0, "avgexectime": 0.0}
-    ctx.store.db.execute("INSERT INTO functions (functionid, colonyname, executorname, funcname, doc)"
-                         " VALUES (?,?,?,?,?)", (doc["functionid"], colonyname, exname, funcname,
-                                                 dumps(doc)))
+    doc = {
+        "functionid": random_id(),
+        "executorname": exname,
+        "executortype": ex["executortype"],
+        "colonyname": colonyname,
+        "funcname": funcname,
+        "counter": 0,
+        "minwaittime": 0.0,
+        "maxwaittime": 0.0,
+        "minexectime": 0.0,
+        "maxexectime": 0.0,
+        "avgwaittime": 0.0,
+        "avgexectime": 0.0,
+    }
+    ctx.store.db.execute(
+        "INSERT INTO functions (functionid, colonyname, executorname, funcname, doc) VALUES (?,?,?,?,?)",
+        (doc["functionid"], colonyname, exname, funcname, dumps(doc)),
+    )
     return doc
 
 
@@ -141,10 +159,13 @@ def get_functions(ctx: Ctx, caller: str, msg: dict) -> list | None:
     exname = field(msg, "executorname", str, "")
     require_member(ctx, caller, colonyname)
     if exname:
-        return ctx.store.all("SELECT doc FROM functions WHERE colonyname=? AND executorname=? "
-                             "ORDER BY rowid", colonyname, exname) or None
-    return ctx.store.all("SELECT doc FROM functions WHERE colonyname=? ORDER BY rowid",
-                         colonyname) or None
+        return (
+            ctx.store.all(
+                "SELECT doc FROM functions WHERE colonyname=? AND executorname=? ORDER BY rowid", colonyname, exname
+            )
+            or None
+        )
+    return ctx.store.all("SELECT doc FROM functions WHERE colonyname=? ORDER BY rowid", colonyname) or None
 
 
 def remove_function(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -152,10 +173,10 @@ def remove_function(ctx: Ctx, caller: str, msg: dict) -> dict:
     f = ctx.store.one("SELECT doc FROM functions WHERE functionid=?", fid)
     if f is None:
         raise notfound(f"Function with id <{fid}> not found")
-    ex = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?",
-                       f["colonyname"], f["executorname"])
+    ex = ctx.store.one(
+        "SELECT doc FROM executors WHERE colonyname=? AND executorname=?", f["colonyname"], f["executorname"]
+    )
     if ex is None or ex["executorid"] != caller:
         raise forbidden("Access denied, only the executor itself may remove its functions")
     ctx.store.db.execute("DELETE FROM functions WHERE functionid=?", (fid,))
     return {}
-

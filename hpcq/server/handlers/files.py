@@ -35,20 +35,34 @@ def add_file(ctx: Ctx, caller: str, msg: dict) -> dict:
     if not isinstance(ref, dict) or not isinstance(ref.get("s3object"), dict):
         raise bad("file.ref.s3object is missing: a file reference needs protocol and s3object")
     s3 = ref["s3object"]
-    s3doc = {"server": field(s3, "server", str, ""), "port": field(s3, "port", int, 0),
-             "tls": field(s3, "tls", bool, False), "accesskey": field(s3, "accesskey", str, ""),
-             "secretkey": field(s3, "secretkey", str, ""), "region": field(s3, "region", str, ""),
-             "encryptionkey": field(s3, "encryptionkey", str, ""),
-             "encryptionalg": field(s3, "encryptionalg", str, ""),
-             "object": field(s3, "object", str, ""), "bucket": field(s3, "bucket", str, "")}
-    doc = {"fileid": random_id(), "colonyname": colonyname, "label": _label(f.get("label")),
-           "name": name, "size": field(f, "size", int, 0), "sequencenr": ctx.store.next_seq("file"),
-           "checksum": field(f, "checksum", str, ""), "checksumalg": field(f, "checksumalg", str, ""),
-           "ref": {"protocol": field(ref, "protocol", str, ""), "s3object": s3doc},
-           "added": now_ns()}
-    ctx.store.db.execute("INSERT INTO files (fileid, colonyname, label, name, sequencenr, doc) "
-                         "VALUES (?,?,?,?,?,?)", (doc["fileid"], colonyname, doc["label"], name,
-                                                  doc["sequencenr"], dumps(doc)))
+    s3doc = {
+        "server": field(s3, "server", str, ""),
+        "port": field(s3, "port", int, 0),
+        "tls": field(s3, "tls", bool, False),
+        "accesskey": field(s3, "accesskey", str, ""),
+        "secretkey": field(s3, "secretkey", str, ""),
+        "region": field(s3, "region", str, ""),
+        "encryptionkey": field(s3, "encryptionkey", str, ""),
+        "encryptionalg": field(s3, "encryptionalg", str, ""),
+        "object": field(s3, "object", str, ""),
+        "bucket": field(s3, "bucket", str, ""),
+    }
+    doc = {
+        "fileid": random_id(),
+        "colonyname": colonyname,
+        "label": _label(f.get("label")),
+        "name": name,
+        "size": field(f, "size", int, 0),
+        "sequencenr": ctx.store.next_seq("file"),
+        "checksum": field(f, "checksum", str, ""),
+        "checksumalg": field(f, "checksumalg", str, ""),
+        "ref": {"protocol": field(ref, "protocol", str, ""), "s3object": s3doc},
+        "added": now_ns(),
+    }
+    ctx.store.db.execute(
+        "INSERT INTO files (fileid, colonyname, label, name, sequencenr, doc) VALUES (?,?,?,?,?,?)",
+        (doc["fileid"], colonyname, doc["label"], name, doc["sequencenr"], dumps(doc)),
+    )
     return _render_file(doc)
 
 
@@ -56,11 +70,13 @@ def _find_files(ctx: Ctx, msg: dict) -> list[dict]:
     colonyname = field(msg, "colonyname", str, "")
     fileid = field(msg, "fileid", str, "")
     if fileid:
-        return ctx.store.all("SELECT doc FROM files WHERE fileid=? AND colonyname=?", fileid,
-                             colonyname)
-    return ctx.store.all("SELECT doc FROM files WHERE colonyname=? AND label=? AND name=? "
-                         "ORDER BY sequencenr DESC", colonyname, _label(msg.get("label")),
-                         field(msg, "name", str, ""))
+        return ctx.store.all("SELECT doc FROM files WHERE fileid=? AND colonyname=?", fileid, colonyname)
+    return ctx.store.all(
+        "SELECT doc FROM files WHERE colonyname=? AND label=? AND name=? ORDER BY sequencenr DESC",
+        colonyname,
+        _label(msg.get("label")),
+        field(msg, "name", str, ""),
+    )
 
 
 def get_file(ctx: Ctx, caller: str, msg: dict) -> list:
@@ -74,8 +90,7 @@ def get_file(ctx: Ctx, caller: str, msg: dict) -> list:
 
 
 def _latest_under(ctx: Ctx, colonyname: str, label: str, sublabels: bool) -> list[dict]:
-    rows = ctx.store.all("SELECT doc FROM files WHERE colonyname=? ORDER BY sequencenr DESC",
-                         colonyname)
+    rows = ctx.store.all("SELECT doc FROM files WHERE colonyname=? ORDER BY sequencenr DESC", colonyname)
     seen, out = set(), []
     for f in rows:
         inside = f["label"] == label or (sublabels and f["label"].startswith(label.rstrip("/") + "/"))
@@ -89,8 +104,10 @@ def get_files(ctx: Ctx, caller: str, msg: dict) -> list | None:
     colonyname = field(msg, "colonyname", str, "")
     require_member(ctx, caller, colonyname)
     files = _latest_under(ctx, colonyname, _label(msg.get("label")), sublabels=False)
-    return [{"name": f["name"], "checksum": f["checksum"], "size": f["size"],
-             "s3filename": f["ref"]["s3object"]["object"]} for f in files] or None
+    return [
+        {"name": f["name"], "checksum": f["checksum"], "size": f["size"], "s3filename": f["ref"]["s3object"]["object"]}
+        for f in files
+    ] or None
 
 
 def get_file_labels(ctx: Ctx, caller: str, msg: dict) -> list | None:
@@ -136,11 +153,19 @@ def create_snapshot(ctx: Ctx, caller: str, msg: dict) -> dict:
         raise bad("snapshot name is empty: name the snapshot")
     label = _label(msg.get("label"))
     files = _latest_under(ctx, colonyname, label, sublabels=True)
-    doc = {"snapshotid": random_id(), "colonyname": colonyname, "label": label, "name": name,
-           "fileids": [f["fileid"] for f in files], "added": now_ns()}
+    doc = {
+        "snapshotid": random_id(),
+        "colonyname": colonyname,
+        "label": label,
+        "name": name,
+        "fileids": [f["fileid"] for f in files],
+        "added": now_ns(),
+    }
     try:
-        ctx.store.db.execute("INSERT INTO snapshots (snapshotid, colonyname, name, doc) VALUES "
-                             "(?,?,?,?)", (doc["snapshotid"], colonyname, name, dumps(doc)))
+        ctx.store.db.execute(
+            "INSERT INTO snapshots (snapshotid, colonyname, name, doc) VALUES (?,?,?,?)",
+            (doc["snapshotid"], colonyname, name, dumps(doc)),
+        )
     except sqlite3.IntegrityError:
         raise bad(f"A snapshot with name <{name}> already exists in colony <{colonyname}>") from None
     return _render_snapshot(doc)
@@ -152,8 +177,7 @@ def get_snapshot(ctx: Ctx, caller: str, msg: dict) -> dict:
     sid = field(msg, "snapshotid", str, "")
     name = field(msg, "name", str, "")
     if sid:
-        s = ctx.store.one("SELECT doc FROM snapshots WHERE snapshotid=? AND colonyname=?", sid,
-                          colonyname)
+        s = ctx.store.one("SELECT doc FROM snapshots WHERE snapshotid=? AND colonyname=?", sid, colonyname)
     else:
         s = ctx.store.one("SELECT doc FROM snapshots WHERE name=? AND colonyname=?", name, colonyname)
     if s is None:
@@ -164,8 +188,10 @@ def get_snapshot(ctx: Ctx, caller: str, msg: dict) -> dict:
 def get_snapshots(ctx: Ctx, caller: str, msg: dict) -> list | None:
     colonyname = field(msg, "colonyname", str, "")
     require_member(ctx, caller, colonyname)
-    return [_render_snapshot(s) for s in ctx.store.all(
-        "SELECT doc FROM snapshots WHERE colonyname=? ORDER BY rowid", colonyname)] or None
+    return [
+        _render_snapshot(s)
+        for s in ctx.store.all("SELECT doc FROM snapshots WHERE colonyname=? ORDER BY rowid", colonyname)
+    ] or None
 
 
 def remove_snapshot(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -174,9 +200,8 @@ def remove_snapshot(ctx: Ctx, caller: str, msg: dict) -> dict:
     sid = field(msg, "snapshotid", str, "")
     name = field(msg, "name", str, "")
     cur = ctx.store.db.execute(
-        "DELETE FROM snapshots WHERE colonyname=? AND (snapshotid=? OR (?='' AND name=?))",
-        (colonyname, sid, sid, name))
+        "DELETE FROM snapshots WHERE colonyname=? AND (snapshotid=? OR (?='' AND name=?))", (colonyname, sid, sid, name)
+    )
     if cur.rowcount == 0:
         raise notfound("Snapshot not found")
     return {}
-

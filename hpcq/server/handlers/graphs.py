@@ -52,8 +52,7 @@ def check_workflow(wf: dict) -> tuple[str, list[dict]]:
     for s in specs:
         for d in s["conditions"]["dependencies"]:
             if d not in names:
-                raise bad(f"node <{s['nodename']}> depends on <{d}>, which is not a nodename in "
-                          "this workflow")
+                raise bad(f"node <{s['nodename']}> depends on <{d}>, which is not a nodename in this workflow")
         ts.add(s["nodename"], *s["conditions"]["dependencies"])
     try:
         ts.prepare()
@@ -62,8 +61,15 @@ def check_workflow(wf: dict) -> tuple[str, list[dict]]:
     return colonyname, specs
 
 
-def create_graph(ctx: Ctx, caller: str, name: str, colonyname: str, specs: list[dict],
-                 args: list | None = None, root_input: list | None = None) -> dict:
+def create_graph(
+    ctx: Ctx,
+    caller: str,
+    name: str,
+    colonyname: str,
+    specs: list[dict],
+    args: list | None = None,
+    root_input: list | None = None,
+) -> dict:
     """Store the graph and its processes (as CreateProcessGraph): ``args`` replace the roots' args
     (generators), ``root_input`` becomes the roots' input (a cron passes its previous leaves' output)."""
     now = now_ns()
@@ -82,11 +88,18 @@ def create_graph(ctx: Ctx, caller: str, name: str, colonyname: str, specs: list[
             if root_input:
                 p["in"] = list(root_input)
     graph = {
-        "processgraphid": gid, "initiatorid": caller, "initiatorname": name,
+        "processgraphid": gid,
+        "initiatorid": caller,
+        "initiatorname": name,
         "colonyname": colonyname,
         "rootprocessids": [p["processid"] for p in procs.values() if not p["parents"]],
-        "state": S.WAITING, "submissiontime": now, "starttime": 0, "endtime": 0,
-        "processids": [p["processid"] for p in procs.values()], "nodes": [], "edges": [],
+        "state": S.WAITING,
+        "submissiontime": now,
+        "starttime": 0,
+        "endtime": 0,
+        "processids": [p["processid"] for p in procs.values()],
+        "nodes": [],
+        "edges": [],
     }
     _put_graph(ctx, graph)
     for p in procs.values():
@@ -97,14 +110,16 @@ def create_graph(ctx: Ctx, caller: str, name: str, colonyname: str, specs: list[
 
 def _put_graph(ctx: Ctx, g: dict) -> None:
     ctx.store.db.execute(
-        "INSERT OR REPLACE INTO graphs (processgraphid, colonyname, state, submissiontime, doc)"
-        " VALUES (?,?,?,?,?)",
-        (g["processgraphid"], g["colonyname"], g["state"], g["submissiontime"], json.dumps(g)))
+        "INSERT OR REPLACE INTO graphs (processgraphid, colonyname, state, submissiontime, doc) VALUES (?,?,?,?,?)",
+        (g["processgraphid"], g["colonyname"], g["state"], g["submissiontime"], json.dumps(g)),
+    )
 
 
 def _graph_procs(ctx: Ctx, gid: str) -> dict[str, dict]:
-    return {p["processid"]: p for p in ctx.store.all(
-        "SELECT doc FROM processes WHERE processgraphid=? ORDER BY submissiontime, rowid", gid)}
+    return {
+        p["processid"]: p
+        for p in ctx.store.all("SELECT doc FROM processes WHERE processgraphid=? ORDER BY submissiontime, rowid", gid)
+    }
 
 
 def resolve(ctx: Ctx, gid: str, pid: str | None = None) -> None:
@@ -118,8 +133,9 @@ def resolve(ctx: Ctx, gid: str, pid: str | None = None) -> None:
     p = ctx.store.get_process(pid) if pid else None
     released = False
     if p is not None and p["state"] == S.FAILED and p["children"]:
-        for q in ctx.store.all("SELECT doc FROM processes WHERE processgraphid=? AND state NOT IN (?,?)",
-                               gid, S.FAILED, S.CANCELLED):
+        for q in ctx.store.all(
+            "SELECT doc FROM processes WHERE processgraphid=? AND state NOT IN (?,?)", gid, S.FAILED, S.CANCELLED
+        ):
             q["state"] = S.FAILED
             ctx.store.put_process(q)
     elif p is not None and p["state"] == S.SUCCESS:
@@ -127,15 +143,16 @@ def resolve(ctx: Ctx, gid: str, pid: str | None = None) -> None:
             child = ctx.store.get_process(cid)
             if child is None or not child["waitforparents"]:
                 continue
-            states = [ctx.store.scalar("SELECT state FROM processes WHERE processid=?", x)
-                      for x in child["parents"]]
+            states = [ctx.store.scalar("SELECT state FROM processes WHERE processid=?", x) for x in child["parents"]]
             if all(st == S.SUCCESS for st in states if st is not None):
                 child["waitforparents"] = False
                 ctx.store.put_process(child)
                 released = True
-    counts = dict(ctx.store.db.execute(
-        "SELECT state, COUNT(*) FROM processes WHERE processgraphid=? GROUP BY state", (gid,)
-    ).fetchall())
+    counts = dict(
+        ctx.store.db.execute(
+            "SELECT state, COUNT(*) FROM processes WHERE processgraphid=? GROUP BY state", (gid,)
+        ).fetchall()
+    )
     total = sum(counts.values())
     if counts.get(S.FAILED):
         state = S.FAILED
@@ -157,16 +174,20 @@ def resolve(ctx: Ctx, gid: str, pid: str | None = None) -> None:
         ctx.store.cond.notify_all()
 
 
-_COLORS = {S.WAITING: "#e0e0e0", S.RUNNING: "#ffd54f", S.SUCCESS: "#81c784", S.FAILED: "#e57373",
-           S.CANCELLED: "#b0bec5"}
+_COLORS = {
+    S.WAITING: "#e0e0e0",
+    S.RUNNING: "#ffd54f",
+    S.SUCCESS: "#81c784",
+    S.FAILED: "#e57373",
+    S.CANCELLED: "#b0bec5",
+}
 
 
 def render_full_graph(ctx: Ctx, g: dict) -> dict:
     """getprocessgraph: recompute processids, nodes (layered layout, colour by state) and edges."""
     procs = _graph_procs(ctx, g["processgraphid"])
     depth: dict[str, int] = {}
-    ts = graphlib.TopologicalSorter({pid: [x for x in p["parents"] if x in procs]
-                                     for pid, p in procs.items()})
+    ts = graphlib.TopologicalSorter({pid: [x for x in p["parents"] if x in procs] for pid, p in procs.items()})
     try:
         order = list(ts.static_order())  # iterative: deep chains must not hit the recursion limit
     except graphlib.CycleError:
@@ -181,13 +202,25 @@ def render_full_graph(ctx: Ctx, g: dict) -> dict:
         d = depth.get(pid, 0)
         rows[d] = rows.get(d, 0) + 1
         kind = "input" if not p["parents"] else ("output" if not p["children"] else "")
-        nodes.append({"id": pid, "data": {"label": p["spec"]["nodename"]},
-                      "position": {"x": (rows[d] - 1) * 200, "y": d * 100}, "type": kind,
-                      "style": {"color": "#000000", "background": _COLORS.get(p["state"], "#ffffff")}})
+        nodes.append(
+            {
+                "id": pid,
+                "data": {"label": p["spec"]["nodename"]},
+                "position": {"x": (rows[d] - 1) * 200, "y": d * 100},
+                "type": kind,
+                "style": {"color": "#000000", "background": _COLORS.get(p["state"], "#ffffff")},
+            }
+        )
         for child in p["children"]:
             if child in procs:
-                edges.append({"id": f"{pid}-{child}", "source": pid, "target": child,
-                              "animated": procs[child]["state"] == S.RUNNING})
+                edges.append(
+                    {
+                        "id": f"{pid}-{child}",
+                        "source": pid,
+                        "target": child,
+                        "animated": procs[child]["state"] == S.RUNNING,
+                    }
+                )
     out = dict(g, processids=list(procs), nodes=nodes, edges=edges)
     return render_graph(out)
 
@@ -214,8 +247,12 @@ def list_graphs(ctx: Ctx, caller: str, msg: dict) -> list | None:
     if state not in pr.ORDER:
         raise bad("invalid msg.State")
     require_member(ctx, caller, colonyname)
-    gs = ctx.store.all("SELECT doc FROM graphs WHERE colonyname=? AND state=? ORDER BY "
-                       "submissiontime DESC LIMIT ?", colonyname, state, count)
+    gs = ctx.store.all(
+        "SELECT doc FROM graphs WHERE colonyname=? AND state=? ORDER BY submissiontime DESC LIMIT ?",
+        colonyname,
+        state,
+        count,
+    )
     return [render_full_graph(ctx, g) for g in gs] or None
 
 
@@ -279,11 +316,11 @@ def add_child(ctx: Ctx, caller: str, msg: dict) -> dict:
         moved = [target] if target else list(parent["children"])
         for pid in moved:
             grand = procs_[pid]
-            grand["parents"] = [child["processid"] if x == parent["processid"] else x
-                                for x in grand["parents"]]
+            grand["parents"] = [child["processid"] if x == parent["processid"] else x for x in grand["parents"]]
             deps = grand["spec"]["conditions"]["dependencies"]
             grand["spec"]["conditions"]["dependencies"] = [
-                spec["nodename"] if d == parent["spec"]["nodename"] else d for d in deps]
+                spec["nodename"] if d == parent["spec"]["nodename"] else d for d in deps
+            ]
             ctx.store.put_process(grand)
         child["children"] = moved
         parent["children"] = [x for x in parent["children"] if x not in moved]

@@ -49,11 +49,13 @@ def put_attribute(ctx: Ctx, attr: dict) -> None:
     try:
         ctx.store.db.execute(
             "INSERT INTO attributes (attributeid, targetid, seq, doc) VALUES (?,?,?,?)",
-            (attr["attributeid"], attr["targetid"], ctx.store.next_seq("attribute"),
-             json.dumps(attr)))
+            (attr["attributeid"], attr["targetid"], ctx.store.next_seq("attribute"), json.dumps(attr)),
+        )
     except sqlite3.IntegrityError:
-        raise bad(f"attribute with key <{attr['key']}> and type {attr['attributetype']} already "
-                  f"exists for target <{attr['targetid']}> (keys can only be added once)") from None
+        raise bad(
+            f"attribute with key <{attr['key']}> and type {attr['attributetype']} already "
+            f"exists for target <{attr['targetid']}> (keys can only be added once)"
+        ) from None
 
 
 def new_process(spec: dict, initiatorid: str, initiatorname: str, now: int) -> dict:
@@ -86,16 +88,19 @@ def new_process(spec: dict, initiatorid: str, initiatorname: str, now: int) -> d
 def store_new(ctx: Ctx, p: dict) -> None:
     ctx.store.put_process(p)
     for key, value in p["spec"]["env"].items():
-        put_attribute(ctx, {
-            "attributeid": attribute_id(p["processid"], key, ATTR_ENV),
-            "targetid": p["processid"],
-            "targetcolonyname": p["spec"]["conditions"]["colonyname"],
-            "targetprocessgraphid": p["processgraphid"],
-            "state": S.WAITING,
-            "attributetype": ATTR_ENV,
-            "key": key,
-            "value": value,
-        })
+        put_attribute(
+            ctx,
+            {
+                "attributeid": attribute_id(p["processid"], key, ATTR_ENV),
+                "targetid": p["processid"],
+                "targetcolonyname": p["spec"]["conditions"]["colonyname"],
+                "targetprocessgraphid": p["processgraphid"],
+                "state": S.WAITING,
+                "attributetype": ATTR_ENV,
+                "key": key,
+                "value": value,
+            },
+        )
 
 
 # --- submit / get / list / remove ------------------------------------------------------------
@@ -114,10 +119,20 @@ def get(ctx: Ctx, caller: str, msg: dict) -> dict:
     return render(ctx, p)
 
 
-ORDER = {S.WAITING: "prioritytime ASC", S.RUNNING: "starttime ASC", S.SUCCESS: "endtime DESC",
-         S.FAILED: "endtime DESC", S.CANCELLED: "endtime DESC"}
-STATE_NAMES = {S.WAITING: "waiting", S.RUNNING: "running", S.SUCCESS: "successful", S.FAILED: "failed",
-               S.CANCELLED: "cancelled"}
+ORDER = {
+    S.WAITING: "prioritytime ASC",
+    S.RUNNING: "starttime ASC",
+    S.SUCCESS: "endtime DESC",
+    S.FAILED: "endtime DESC",
+    S.CANCELLED: "endtime DESC",
+}
+STATE_NAMES = {
+    S.WAITING: "waiting",
+    S.RUNNING: "running",
+    S.SUCCESS: "successful",
+    S.FAILED: "failed",
+    S.CANCELLED: "cancelled",
+}
 
 
 def check_count(msg: dict, limit: int = MAX_COUNT) -> int:
@@ -138,8 +153,7 @@ def list_(ctx: Ctx, caller: str, msg: dict) -> list | None:
     require_member(ctx, caller, colonyname)
     sql = "SELECT doc FROM processes WHERE colonyname=? AND state=?"
     args: list[Any] = [colonyname, state]
-    for key, col in (("executortype", "executortype"), ("label", "label"),
-                     ("initiator", "initiatorname")):
+    for key, col in (("executortype", "executortype"), ("label", "label"), ("initiator", "initiatorname")):
         value = field(msg, key, str, "")
         if value:
             sql += f" AND {col}=?"
@@ -161,8 +175,7 @@ def remove(ctx: Ctx, caller: str, msg: dict) -> dict:
     p = load(ctx, msg.get("processid"))
     require_member(ctx, caller, p["spec"]["conditions"]["colonyname"])
     if p["processgraphid"]:
-        raise bad("Failed to remove process, process is part of a processgraph: remove the "
-                  "processgraph instead")
+        raise bad("Failed to remove process, process is part of a processgraph: remove the processgraph instead")
     if p["state"] == S.RUNNING:
         raise bad("Failed to remove process, process is running")
     delete_processes(ctx, [p["processid"]])
@@ -198,7 +211,7 @@ def _out_list(msg: dict, key: str) -> list:
 def _update_function_stats(ctx: Ctx, p: dict, executor: dict) -> None:
     row = ctx.store.db.execute(
         "SELECT functionid, doc FROM functions WHERE colonyname=? AND executorname=? AND funcname=?",
-        (p["spec"]["conditions"]["colonyname"], executor["executorname"], p["spec"]["funcname"])
+        (p["spec"]["conditions"]["colonyname"], executor["executorname"], p["spec"]["funcname"]),
     ).fetchone()
     if row is None:
         return
@@ -215,8 +228,7 @@ def _update_function_stats(ctx: Ctx, p: dict, executor: dict) -> None:
     f["avgwaittime"] = (f["avgwaittime"] * n + wait) / (n + 1)
     f["avgexectime"] = (f["avgexectime"] * n + exe) / (n + 1)
     f["counter"] = n + 1
-    ctx.store.db.execute("UPDATE functions SET doc=? WHERE functionid=?",
-                         (json.dumps(f), row["functionid"]))
+    ctx.store.db.execute("UPDATE functions SET doc=? WHERE functionid=?", (json.dumps(f), row["functionid"]))
 
 
 def close_successful(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -271,14 +283,15 @@ def set_output(ctx: Ctx, caller: str, msg: dict) -> dict:
     return {}
 
 
-
 # --- cancellation (colonies v1.9.12) ---------------------------------------------------------------
 def mark_cancelled(ctx: Ctx, p: dict) -> None:
     """WAITING or RUNNING -> CANCELLED (as MarkCancelled): never assigned again; its executor sees
     the state, stops the work, and its close is refused."""
     if S(p["state"]).final:
-        raise bad(f"Tried to cancel {STATE_NAMES[p['state']]} process"
-                  + (" (already cancelled)" if p["state"] == S.CANCELLED else ""))
+        raise bad(
+            f"Tried to cancel {STATE_NAMES[p['state']]} process"
+            + (" (already cancelled)" if p["state"] == S.CANCELLED else "")
+        )
     p["state"] = S.CANCELLED
     p["endtime"] = now_ns()
     ctx.store.put_process(p)
@@ -290,7 +303,9 @@ def cancel(ctx: Ctx, caller: str, msg: dict) -> dict:
     p = load(ctx, msg.get("processid"))
     require_member(ctx, caller, p["spec"]["conditions"]["colonyname"])
     if p["processgraphid"]:
-        raise bad("Failed to cancel, cannot cancel a process part of a workflow, cancel the entire "
-                  "workflow instead (cancelprocessgraphmsg)")
+        raise bad(
+            "Failed to cancel, cannot cancel a process part of a workflow, cancel the entire "
+            "workflow instead (cancelprocessgraphmsg)"
+        )
     mark_cancelled(ctx, p)
     return {}

@@ -31,20 +31,26 @@ def source_bytes(file: str | None, data: str | None, encoding: str = "text", wha
             try:
                 raw = base64.b64decode(data, validate=True)
             except (binascii.Error, ValueError):
-                raise ProblemFileError(f"{name}: data is not valid base64; re-embed the file "
-                                       "(hpcq embeds files given by path automatically)") from None
+                raise ProblemFileError(
+                    f"{name}: data is not valid base64; re-embed the file "
+                    "(hpcq embeds files given by path automatically)"
+                ) from None
         else:
             raw = data.encode()
         if len(raw) > MAX_EMBED_BYTES:
-            raise ProblemFileError(f"{name}: {len(raw)} bytes exceeds the {MAX_EMBED_BYTES} byte embed limit; "
-                                   "put the file on the cluster filesystem and reference it (embed: false)")
+            raise ProblemFileError(
+                f"{name}: {len(raw)} bytes exceeds the {MAX_EMBED_BYTES} byte embed limit; "
+                "put the file on the cluster filesystem and reference it (embed: false)"
+            )
         return name, raw
     if not file:
         raise ProblemFileError(f"no {what} given; set file (a path) or data (embedded content)")
     path = Path(file)
     if not path.is_file():
-        raise ProblemFileError(f"{file}: no such file here; embed it in the study (the default for a local "
-                               "path) or give a path that exists on the cluster filesystem")
+        raise ProblemFileError(
+            f"{file}: no such file here; embed it in the study (the default for a local "
+            "path) or give a path that exists on the cluster filesystem"
+        )
     return name, path.read_bytes()
 
 
@@ -60,8 +66,10 @@ def fcidump_header(name: str, raw: bytes) -> dict[str, int]:
     except UnicodeDecodeError:
         raise ProblemFileError(f"{name}: not a text file; an FCIDUMP is text starting with '&FCI NORB=...'") from None
     if not lines or "&FCI" not in lines[0].upper():
-        raise ProblemFileError(f"{name}: line 1: an FCIDUMP starts with '&FCI NORB=n, NELEC=m, MS2=s,'; "
-                               "write it with pyscf.tools.fcidump.from_integrals")
+        raise ProblemFileError(
+            f"{name}: line 1: an FCIDUMP starts with '&FCI NORB=n, NELEC=m, MS2=s,'; "
+            "write it with pyscf.tools.fcidump.from_integrals"
+        )
     head = ""
     for i, line in enumerate(lines[:10]):
         head += " " + line
@@ -76,8 +84,9 @@ def fcidump_header(name: str, raw: bytes) -> dict[str, int]:
     vals.setdefault("MS2", 0)
     vals["header_lines"] = i + 1
     if "IUHF" in head.upper():
-        raise ProblemFileError(f"{name}: header: unrestricted (IUHF) FCIDUMPs are not supported; write "
-                               "restricted integrals")
+        raise ProblemFileError(
+            f"{name}: header: unrestricted (IUHF) FCIDUMPs are not supported; write restricted integrals"
+        )
     return vals
 
 
@@ -94,7 +103,7 @@ def load_fcidump(name: str, raw: bytes):
     hdr = fcidump_header(name, raw)
     lines = raw.decode().splitlines()
     n = hdr["NORB"]
-    for ln, line in enumerate(lines[hdr["header_lines"]:], start=hdr["header_lines"] + 1):
+    for ln, line in enumerate(lines[hdr["header_lines"] :], start=hdr["header_lines"] + 1):
         parts = line.replace(",", " ").split()
         if not parts:
             continue
@@ -104,8 +113,9 @@ def load_fcidump(name: str, raw: bytes):
             float(parts[0].replace("D", "E").replace("d", "e"))
             idx = [int(p) for p in parts[1:]]
         except ValueError:
-            raise ProblemFileError(f"{name}: line {ln}: {line.strip()!r} is not 'value i j k l' (a float and "
-                                   "four integers)") from None
+            raise ProblemFileError(
+                f"{name}: line {ln}: {line.strip()!r} is not 'value i j k l' (a float and four integers)"
+            ) from None
         if any(not 0 <= k <= n for k in idx):
             raise ProblemFileError(f"{name}: line {ln}: orbital index out of 0..NORB={n}")
     text = re.sub(r"(?<=\d)[dD](?=[-+]?\d)", "E", raw.decode())  # Fortran exponents
@@ -120,12 +130,18 @@ def load_fcidump(name: str, raw: bytes):
     if (nelec_t + ms2) % 2 or nelec_t > 2 * n:
         raise ProblemFileError(f"{name}: header: NELEC={nelec_t}, MS2={ms2} is inconsistent with NORB={n}")
     h2 = ao2mo.restore(1, np.asarray(d["H2"]), n)
-    return Integrals(h1=np.asarray(d["H1"], dtype=float), h2=np.asarray(h2, dtype=float),
-                     ecore=float(d.get("ECORE", 0.0)), norb=n,
-                     nelec=((nelec_t + ms2) // 2, (nelec_t - ms2) // 2), info={"source": name})
+    return Integrals(
+        h1=np.asarray(d["H1"], dtype=float),
+        h2=np.asarray(h2, dtype=float),
+        ecore=float(d.get("ECORE", 0.0)),
+        norb=n,
+        nelec=((nelec_t + ms2) // 2, (nelec_t - ms2) // 2),
+        info={"source": name},
+    )
 
 
 # ------------------------------------------------------------------------------------------ Pauli lists
+
 
 def _is_hdf5(raw: bytes) -> bool:
     return raw[:8] == b"\x89HDF\r\n\x1a\n"
@@ -135,8 +151,10 @@ def _pauli_json(name: str, raw: bytes) -> dict:
     try:
         doc = json.loads(raw.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProblemFileError(f"{name}: not valid JSON ({exc}); a Pauli file is "
-                               '{"labels": [...], "coeffs": [...], "num_particles": [na, nb]}') from None
+        raise ProblemFileError(
+            f"{name}: not valid JSON ({exc}); a Pauli file is "
+            '{"labels": [...], "coeffs": [...], "num_particles": [na, nb]}'
+        ) from None
     if not isinstance(doc, dict):
         raise ProblemFileError(f"{name}: the top level must be an object with labels, coeffs, num_particles")
     return doc
@@ -169,14 +187,18 @@ def pauli_header(name: str, raw: bytes) -> dict:
     if not isinstance(labels, list) or not labels:
         raise ProblemFileError(f"{name}: field labels: give a non-empty list of Pauli strings like 'IZXY'")
     if not isinstance(coeffs, list) or len(coeffs) != len(labels):
-        raise ProblemFileError(f"{name}: field coeffs: give one coefficient per label ({len(labels)}); "
-                               f"got {len(coeffs) if isinstance(coeffs, list) else type(coeffs).__name__}")
+        raise ProblemFileError(
+            f"{name}: field coeffs: give one coefficient per label ({len(labels)}); "
+            f"got {len(coeffs) if isinstance(coeffs, list) else type(coeffs).__name__}"
+        )
     n = len(labels[0]) if isinstance(labels[0], str) else 0
     out = []
     for i, (lbl, c) in enumerate(zip(labels, coeffs)):
         if not isinstance(lbl, str) or len(lbl) != n or set(lbl) - set("IXYZ"):
-            raise ProblemFileError(f"{name}: field labels[{i}]: {lbl!r} is not a Pauli string of length {n} "
-                                   "over I, X, Y, Z (qubit 0 rightmost)")
+            raise ProblemFileError(
+                f"{name}: field labels[{i}]: {lbl!r} is not a Pauli string of length {n} "
+                "over I, X, Y, Z (qubit 0 rightmost)"
+            )
         if isinstance(c, (int, float)) and not isinstance(c, bool):
             out.append(complex(c))
         elif isinstance(c, list) and len(c) == 2 and all(isinstance(v, (int, float)) for v in c):
@@ -184,13 +206,15 @@ def pauli_header(name: str, raw: bytes) -> dict:
         else:
             raise ProblemFileError(f"{name}: field coeffs[{i}]: {c!r} is not a number or [re, im]")
     if any(abs(c.imag) > 1e-12 for c in out):
-        raise ProblemFileError(f"{name}: field coeffs: imaginary parts found; a Hamiltonian has real Pauli "
-                               "coefficients")
+        raise ProblemFileError(
+            f"{name}: field coeffs: imaginary parts found; a Hamiltonian has real Pauli coefficients"
+        )
     doc["coeffs"] = out
     doc["n_qubits"] = n
     npart = doc.get("num_particles")
-    if npart is not None and not (isinstance(npart, list) and len(npart) == 2
-                                  and all(isinstance(v, int) and v >= 0 for v in npart)):
+    if npart is not None and not (
+        isinstance(npart, list) and len(npart) == 2 and all(isinstance(v, int) and v >= 0 for v in npart)
+    ):
         raise ProblemFileError(f"{name}: field num_particles: {npart!r}; give [n_alpha, n_beta]")
     return doc
 
@@ -203,6 +227,7 @@ def load_pauli(name: str, raw: bytes):
 
 
 # ------------------------------------------------------------------------------------------ circuits
+
 
 def load_circuit(name: str, raw: bytes, fmt: str):
     """An ansatz from OpenQASM 3 (text) or QPY (binary); its free parameters are the VQE's."""
@@ -227,5 +252,7 @@ def load_circuit(name: str, raw: bytes, fmt: str):
     try:
         return qasm3.loads(text)
     except Exception as exc:  # noqa: BLE001 - the importer raises QASM3ImporterError with a line
-        raise ProblemFileError(f"{name}: OpenQASM 3 parse error: {exc}; declare angles as 'input float[64] "
-                               "theta;' and use standard gates (stdgates.inc)") from None
+        raise ProblemFileError(
+            f"{name}: OpenQASM 3 parse error: {exc}; declare angles as 'input float[64] "
+            "theta;' and use standard gates (stdgates.inc)"
+        ) from None

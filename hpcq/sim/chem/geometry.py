@@ -34,8 +34,10 @@ def atoms_of(geometry) -> list[tuple[str, float, float, float]]:
     if isinstance(geometry, str):
         key = geometry.strip().lower()
         if key not in BUILTIN:
-            raise ValueError(f"unknown molecule {geometry!r}; use one of {', '.join(BUILTIN)} or give "
-                             "atoms as [[symbol, x, y, z], ...] in Å")
+            raise ValueError(
+                f"unknown molecule {geometry!r}; use one of {', '.join(BUILTIN)} or give "
+                "atoms as [[symbol, x, y, z], ...] in Å"
+            )
         return BUILTIN[key]
     atoms = []
     for i, a in enumerate(geometry):
@@ -54,35 +56,55 @@ def atoms_of(geometry) -> list[tuple[str, float, float, float]]:
     return atoms
 
 
-def active_space(n_electrons: int, norb_total: int, spin: int, active_electrons: int | None,
-                 active_orbitals: int | None, n_core_frozen: int) -> tuple[int, int, tuple[int, int]]:
+def active_space(
+    n_electrons: int,
+    norb_total: int,
+    spin: int,
+    active_electrons: int | None,
+    active_orbitals: int | None,
+    n_core_frozen: int,
+) -> tuple[int, int, tuple[int, int]]:
     """(ncore, ncas, (na, nb)) from the spec's fields; ValueError names the field and the fix."""
     if (n_electrons + spin) % 2:
-        raise ValueError(f"spin: {spin} (= 2S) is impossible with {n_electrons} electrons; use an "
-                         f"{'even' if n_electrons % 2 == 0 else 'odd'} spin")
+        raise ValueError(
+            f"spin: {spin} (= 2S) is impossible with {n_electrons} electrons; use an "
+            f"{'even' if n_electrons % 2 == 0 else 'odd'} spin"
+        )
     ncore = n_core_frozen
     if active_electrons is not None:
         if (n_electrons - active_electrons) % 2 or active_electrons > n_electrons or active_electrons < 1:
-            raise ValueError(f"active_electrons: {active_electrons} leaves {n_electrons - active_electrons} "
-                             "core electrons; the core must be an even number >= 0")
+            raise ValueError(
+                f"active_electrons: {active_electrons} leaves {n_electrons - active_electrons} "
+                "core electrons; the core must be an even number >= 0"
+            )
         ncore = (n_electrons - active_electrons) // 2
         if ncore < n_core_frozen:
-            raise ValueError(f"active_electrons: {active_electrons} puts frozen-core electrons in the "
-                             "active space; lower it or drop freeze_core")
+            raise ValueError(
+                f"active_electrons: {active_electrons} puts frozen-core electrons in the "
+                "active space; lower it or drop freeze_core"
+            )
     nact_el = n_electrons - 2 * ncore
     ncas = active_orbitals if active_orbitals is not None else norb_total - ncore
     if ncas < 1 or ncore + ncas > norb_total:
-        raise ValueError(f"active_orbitals: {ncas} with {ncore} core orbitals exceeds the {norb_total} "
-                         f"orbitals of the basis; use at most {norb_total - ncore}")
+        raise ValueError(
+            f"active_orbitals: {ncas} with {ncore} core orbitals exceeds the {norb_total} "
+            f"orbitals of the basis; use at most {norb_total - ncore}"
+        )
     na, nb = (nact_el + spin) // 2, (nact_el - spin) // 2
     if na > ncas or nb < 0:
-        raise ValueError(f"active_orbitals: {ncas} orbitals cannot hold {na} alpha electrons; "
-                         "use more active orbitals")
+        raise ValueError(f"active_orbitals: {ncas} orbitals cannot hold {na} alpha electrons; use more active orbitals")
     return ncore, ncas, (na, nb)
 
 
-def molecule_size(geometry, basis: str, charge: int, spin: int, active_electrons: int | None,
-                  active_orbitals: int | None, freeze_core: bool) -> tuple[int, int, tuple[int, int]]:
+def molecule_size(
+    geometry,
+    basis: str,
+    charge: int,
+    spin: int,
+    active_electrons: int | None,
+    active_orbitals: int | None,
+    freeze_core: bool,
+) -> tuple[int, int, tuple[int, int]]:
     """(ncore, ncas, (na, nb)) without running anything: STO-3G orbital counts are tabulated; other
     bases ask PySCF (only the basis-set parser, no SCF)."""
     atoms = atoms_of(geometry)
@@ -95,13 +117,18 @@ def molecule_size(geometry, basis: str, charge: int, spin: int, active_electrons
         try:
             from pyscf import gto
         except ImportError:
-            raise ValueError(f"basis: {basis!r} needs PySCF to count orbitals here; install hpcq[worker] "
-                             "or give active_orbitals") from None
+            raise ValueError(
+                f"basis: {basis!r} needs PySCF to count orbitals here; install hpcq[worker] or give active_orbitals"
+            ) from None
         try:
-            norb = int(gto.M(atom=[(s, (x, y, z)) for s, x, y, z in atoms], basis=basis, charge=charge,
-                             spin=spin, verbose=0).nao)
+            norb = int(
+                gto.M(
+                    atom=[(s, (x, y, z)) for s, x, y, z in atoms], basis=basis, charge=charge, spin=spin, verbose=0
+                ).nao
+            )
         except Exception as exc:  # noqa: BLE001 - PySCF raises assorted types for unknown bases
-            raise ValueError(f"basis: {basis!r} is not usable ({exc}); use a PySCF basis name, e.g. "
-                             "sto-3g, 6-31g, cc-pvdz") from None
+            raise ValueError(
+                f"basis: {basis!r} is not usable ({exc}); use a PySCF basis name, e.g. sto-3g, 6-31g, cc-pvdz"
+            ) from None
     frozen = sum(core_orbitals(a[0]) for a in atoms) if freeze_core else 0
     return active_space(n_el, norb, spin, active_electrons, active_orbitals, frozen)

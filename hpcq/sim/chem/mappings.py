@@ -33,7 +33,7 @@ def encoding_matrix(mapping: str, n_modes: int) -> np.ndarray:
         A = np.zeros((n_modes, n_modes), dtype=np.uint8)
         for k in range(n_modes):  # Fenwick tree: bit k stores modes (k - lowbit(k+1), k]
             low = (k + 1) & -(k + 1)
-            A[k, k - low + 1:k + 1] = 1
+            A[k, k - low + 1 : k + 1] = 1
         return A
     raise ValueError(f"mapping {mapping!r} unknown; use one of {', '.join(MAPPINGS)}")
 
@@ -81,8 +81,7 @@ def annihilation_ops(mapping: str, n_modes: int) -> list[SparsePauliOp]:
     return list(_annihilators(mapping, n_modes))
 
 
-def excitation(mapping: str, n_modes: int, creators: tuple[int, ...], annihilators: tuple[int, ...]
-               ) -> SparsePauliOp:
+def excitation(mapping: str, n_modes: int, creators: tuple[int, ...], annihilators: tuple[int, ...]) -> SparsePauliOp:
     """a+_{c0} a+_{c1} ... a_{a0} a_{a1} ... mapped to qubits (left to right)."""
     a = _annihilators(mapping, n_modes)
     op = SparsePauliOp("I" * n_modes)
@@ -93,8 +92,14 @@ def excitation(mapping: str, n_modes: int, creators: tuple[int, ...], annihilato
     return op.simplify(atol=1e-14)
 
 
-def qubit_hamiltonian(h1: np.ndarray, h2: np.ndarray, ecore: float, mapping: str = "jordan_wigner",
-                      nelec: tuple[int, int] | None = None, atol: float = 1e-12) -> SparsePauliOp:
+def qubit_hamiltonian(
+    h1: np.ndarray,
+    h2: np.ndarray,
+    ecore: float,
+    mapping: str = "jordan_wigner",
+    nelec: tuple[int, int] | None = None,
+    atol: float = 1e-12,
+) -> SparsePauliOp:
     """H = ecore + sum h1_pq E_pq + 1/2 sum (pq|rs) (E_pq E_rs - delta_qr E_ps), E_pq = sum_s a+_ps a_qs.
 
     ``mapping='parity'`` applies the two-qubit reduction (needs ``nelec``), giving 2n - 2 qubits."""
@@ -102,8 +107,10 @@ def qubit_hamiltonian(h1: np.ndarray, h2: np.ndarray, ecore: float, mapping: str
     base = "parity" if mapping == "parity" else mapping
     a = _annihilators(base, 2 * norb)
     N = 2 * norb
-    E = [[(a[p].adjoint().dot(a[q]) + a[p + norb].adjoint().dot(a[q + norb])).simplify(atol=0)
-          for q in range(norb)] for p in range(norb)]
+    E = [
+        [(a[p].adjoint().dot(a[q]) + a[p + norb].adjoint().dot(a[q + norb])).simplify(atol=0) for q in range(norb)]
+        for p in range(norb)
+    ]
     terms = [SparsePauliOp("I" * N, [ecore])]
     one = h1 - 0.5 * np.einsum("pqqs->ps", h2)
     for p in range(norb):
@@ -112,8 +119,9 @@ def qubit_hamiltonian(h1: np.ndarray, h2: np.ndarray, ecore: float, mapping: str
                 terms.append(E[p][q] * one[p, q])
     for p in range(norb):
         for q in range(norb):
-            parts = [E[r][s] * (0.5 * h2[p, q, r, s]) for r in range(norb) for s in range(norb)
-                     if abs(h2[p, q, r, s]) > 0]
+            parts = [
+                E[r][s] * (0.5 * h2[p, q, r, s]) for r in range(norb) for s in range(norb) if abs(h2[p, q, r, s]) > 0
+            ]
             if parts:
                 terms.append(E[p][q].dot(SparsePauliOp.sum(parts).simplify(atol=0)))
     H = SparsePauliOp.sum(terms).simplify(atol=atol)
@@ -154,8 +162,8 @@ def occupation_to_bits(mapping: str, norb: int, occ: np.ndarray) -> np.ndarray:
 
 def hf_occupation(norb: int, nelec: tuple[int, int]) -> np.ndarray:
     occ = np.zeros(2 * norb, dtype=np.uint8)
-    occ[:nelec[0]] = 1
-    occ[norb:norb + nelec[1]] = 1
+    occ[: nelec[0]] = 1
+    occ[norb : norb + nelec[1]] = 1
     return occ
 
 

@@ -40,16 +40,23 @@ def _molecule_integrals(key: str) -> Integrals:
 
     p = json.loads(key)
     atoms = atoms_of(p["geometry"])
-    mol = gto.M(atom=[(s, (x, y, z)) for s, x, y, z in atoms], basis=p["basis"], charge=p["charge"],
-                spin=p["spin"], unit="Angstrom", verbose=0)
+    mol = gto.M(
+        atom=[(s, (x, y, z)) for s, x, y, z in atoms],
+        basis=p["basis"],
+        charge=p["charge"],
+        spin=p["spin"],
+        unit="Angstrom",
+        verbose=0,
+    )
     mf = scf.RHF(mol) if p["spin"] == 0 else scf.ROHF(mol)
     mf.conv_tol = 1e-12
     e_hf = float(mf.kernel())
     if not mf.converged:
         raise RuntimeError("RHF did not converge; check the geometry, charge and spin")
     frozen = sum(core_orbitals(a[0]) for a in atoms) if p["freeze_core"] else 0
-    ncore, ncas, nelec = active_space(int(mol.nelectron), int(mol.nao), p["spin"], p["active_electrons"],
-                                      p["active_orbitals"], frozen)
+    ncore, ncas, nelec = active_space(
+        int(mol.nelectron), int(mol.nao), p["spin"], p["active_electrons"], p["active_orbitals"], frozen
+    )
     cas = mcscf.CASCI(mf, ncas, nelec)
     cas.verbose = 0
     cas.fcisolver.conv_tol = 1e-12
@@ -58,22 +65,49 @@ def _molecule_integrals(key: str) -> Integrals:
 
     h2 = ao2mo.restore(1, cas.get_h2eff(), ncas)
     e_cas = float(cas.kernel()[0])
-    return Integrals(h1=np.asarray(h1), h2=np.asarray(h2), ecore=float(ecore), norb=ncas, nelec=nelec,
-                     e_hf=e_hf, e_casci=e_cas,
-                     info={"ncore": ncore, "ncas": ncas, "nao": int(mol.nao), "nelectron": int(mol.nelectron),
-                           "nuclear_repulsion": float(mol.energy_nuc()),
-                           "casci_is_fci": ncore == 0 and ncas == int(mol.nao)})
+    return Integrals(
+        h1=np.asarray(h1),
+        h2=np.asarray(h2),
+        ecore=float(ecore),
+        norb=ncas,
+        nelec=nelec,
+        e_hf=e_hf,
+        e_casci=e_cas,
+        info={
+            "ncore": ncore,
+            "ncas": ncas,
+            "nao": int(mol.nao),
+            "nelectron": int(mol.nelectron),
+            "nuclear_repulsion": float(mol.energy_nuc()),
+            "casci_is_fci": ncore == 0 and ncas == int(mol.nao),
+        },
+    )
 
 
-def molecule_integrals(geometry, basis: str = "sto-3g", charge: int = 0, spin: int = 0,
-                       active_electrons: int | None = None, active_orbitals: int | None = None,
-                       freeze_core: bool = False) -> Integrals:
+def molecule_integrals(
+    geometry,
+    basis: str = "sto-3g",
+    charge: int = 0,
+    spin: int = 0,
+    active_electrons: int | None = None,
+    active_orbitals: int | None = None,
+    freeze_core: bool = False,
+) -> Integrals:
     """RHF (ROHF for spin > 0), then CASCI in the active space; cached per input."""
     import json
 
-    key = json.dumps({"geometry": geometry, "basis": basis, "charge": charge, "spin": spin,
-                      "active_electrons": active_electrons, "active_orbitals": active_orbitals,
-                      "freeze_core": freeze_core}, sort_keys=True)
+    key = json.dumps(
+        {
+            "geometry": geometry,
+            "basis": basis,
+            "charge": charge,
+            "spin": spin,
+            "active_electrons": active_electrons,
+            "active_orbitals": active_orbitals,
+            "freeze_core": freeze_core,
+        },
+        sort_keys=True,
+    )
     return _molecule_integrals(key)
 
 
@@ -81,6 +115,5 @@ def fci_energy(ints: Integrals) -> float:
     """Exact energy of given integrals in their (na, nb) sector (PySCF FCI), total in Ha."""
     from pyscf import fci
 
-    e, _ = fci.direct_spin1.kernel(ints.h1, ints.h2, ints.norb, ints.nelec, ecore=ints.ecore,
-                                   conv_tol=1e-12)
+    e, _ = fci.direct_spin1.kernel(ints.h1, ints.h2, ints.norb, ints.nelec, ecore=ints.ecore, conv_tol=1e-12)
     return float(e)

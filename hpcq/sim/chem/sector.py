@@ -68,9 +68,11 @@ def restricted_matrix(op: SparsePauliOp, states: np.ndarray):
         total = np.zeros(len(uniq), dtype=complex)
         np.add.at(total, inv, lv)
         if len(total) and np.max(np.abs(total)) > 1e-9:
-            raise ValueError("the Hamiltonian does not conserve the particle numbers of the sector "
-                             f"(leaks amplitude {np.max(np.abs(total)):.2e} out of it); check num_particles "
-                             "and the mapping")
+            raise ValueError(
+                "the Hamiltonian does not conserve the particle numbers of the sector "
+                f"(leaks amplitude {np.max(np.abs(total)):.2e} out of it); check num_particles "
+                "and the mapping"
+            )
     return M
 
 
