@@ -16,6 +16,7 @@ COMMANDS = {
     "rerun": "hpcq.results.cli:rerun",  # alias of `hpcq results rerun`
     "ui": "hpcq.ui.cli:ui",
     "submit": "hpcq.client.cli:submit",
+    "run": "hpcq.client.run_local:run",  # the study on this machine: worker under mpiexec
     "sweep": "hpcq.client.cli:sweep",
     "status": "hpcq.client.cli:status",
     "logs": "hpcq.client.cli:logs",
