@@ -40,6 +40,40 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
+def machine_memory_bytes() -> int:
+    """Memory this machine can give the run now: MemAvailable on Linux, else the physical total."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_fits(params, ranks: int, available: int) -> int:
+    """THE memory model (hpcq.sim.memory, as the executor's admission check) against this machine:
+    every rank holds its own task's state, except parallel: statevector, where the ranks share one."""
+    from hpcq.sim.memory import SizingError, advice, fmt_bytes
+
+    shared = ranks if params.parallel == "statevector" else 1
+    try:
+        per_rank = params.memory_per_rank_bytes(ranks=shared)
+    except SizingError as exc:
+        raise click.ClickException(f"--ranks {ranks}: {exc}") from None
+    need = per_rank * ranks
+    if need > available:
+        big = max(params.tasks(), key=lambda t: t.footprint(shared).rank_bytes)
+        hint = advice(big.simulated_qubits, big.resolved_method, big.precision, available / ranks)
+        raise click.ClickException(
+            f"{params.study} needs {fmt_bytes(per_rank)} per rank x {ranks} rank(s) = {fmt_bytes(need)}, "
+            f"but this machine has {fmt_bytes(available)} available ({hint}); use fewer ranks, a smaller "
+            "study, or submit it to a cluster (hpcq submit)"
+        )
+    return need
+
+
 def _summary(stdout: str) -> dict:
     """Rank 0 prints {"summary": ..., "files": [...]} as the last thing on stdout."""
     start = stdout.find("{")
@@ -74,6 +108,7 @@ def run(study_file: str, ranks: int, threads: int, results_dir: str | None, quie
             f" ({MPIEXEC_ENV}={os.environ[MPIEXEC_ENV]} is not an executable)" if os.environ.get(MPIEXEC_ENV) else ""
         )
         raise click.ClickException(f"mpiexec not found{where}; `hpcq run` needs it to start the worker: {INSTALL_MPI}")
+    check_fits(study.params, ranks, machine_memory_bytes())
     out = Path(results_dir) if results_dir else Path("hpcq-runs") / study.name
     out.mkdir(parents=True, exist_ok=True)
     if study.mode == "workflow":

@@ -82,3 +82,19 @@ def test_missing_mpiexec_says_what_to_install(study_file, tmp_path, monkeypatch)
     r = _run(study_file, "--results", tmp_path / "out")
     assert r.exit_code != 0
     assert "mpiexec not found" in r.output and "pip install mpich" in r.output
+
+
+def test_refused_with_the_numbers_when_it_does_not_fit_this_machine():
+    from hpcq.client.run_local import check_fits
+    from hpcq.client.study import parse_study
+
+    import click
+    import yaml
+
+    data = yaml.safe_load(STUDY)
+    data["sweep"]["problems"] = [{"kind": "tfim", "n_qubits": 30}]
+    data["sweep"]["method"] = "statevector"
+    params = parse_study(data).params
+    with pytest.raises(click.ClickException, match=r"per rank x 2 rank\(s\).*available.*at most \d+ qubits"):
+        check_fits(params, 2, 8 * 2**30)  # 30 qubits: 16 GiB state, not in 8 GiB
+    assert check_fits(params, 1, 64 * 2**30) > 16 * 2**30
