@@ -24,10 +24,10 @@ import math
 import os
 import platform
 import statistics
+import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,8 +114,8 @@ def start_ui(db: Path) -> tuple[subprocess.Popen, str]:
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
     while time.time() < deadline:
-        try:  # the index page only: the layout (and the data cache) stay cold
-            urllib.request.urlopen(url, timeout=2).read()
+        try:  # a TCP connect, no HTTP request: Dash runs the layout (filling the data cache) on the first one
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
             return proc, url
         except OSError:
             if proc.poll() is not None:
