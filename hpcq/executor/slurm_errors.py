@@ -24,7 +24,13 @@ TRANSIENT_SLURM = (
 INFRA_MARKERS = ("Unable to contact slurm controller", "Unable to confirm allocation", "Socket timed out on send/recv")
 # MPI itself failed to start (pip MPICH/UCX address exchange, seen rarely here): the function
 # had not computed anything yet, even though the runner had already printed its begin marker
-MPI_START_MARKERS = ("Fatal error in internal_Init_thread", "Fatal error in PMPI_Init")
+MPI_START_MARKERS = (
+    "Fatal error in internal_Init_thread",
+    "Fatal error in PMPI_Init",
+    # pip MPICH/UCX start-up faults seen on the lab VM: a garbled PMI2 request, a UCX address mismatch
+    "mpi/pmi2: invalid client request",
+    "UCP_OBJECT_VERSION_V2' failed",
+)
 INFRA_RETRIES = 3  # resubmissions of a process whose job died of Slurm itself before the function ran
 LOST_QUERIES = 2  # a final state must be seen by this many job queries ...
 # ... at least WatchConfig.grace_s apart, with still no outcome file, before a job counts as lost

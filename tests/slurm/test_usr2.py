@@ -23,6 +23,7 @@ from hpcq.job.runner import job_python_command, run_tasks
 from hpcq.job.task import Outcome, Task
 
 pytestmark = pytest.mark.slurm
+STEP_START_S = 0.2  # the bash wrapper's own start-up (trap before exec), not Python's
 
 
 def _params(walltime: int) -> dict:
@@ -65,6 +66,7 @@ def test_a_60s_walltime_process_under_load_survives_usr2(slurm_cluster, tmp_path
     backend = SlurmBackend()
     busy = _load(2)  # the 2-core CI machine: Python's start-up now takes seconds
     sent = 0
+    step_seen = 0.0
     try:
         [job_id] = backend.submit(run_tasks, [[task]], _params(60), f"hpcq-usr2-{pid[:8]}", tmp_path / "jobs")
         deadline = time.monotonic() + 120
@@ -72,9 +74,16 @@ def test_a_60s_walltime_process_under_load_survives_usr2(slurm_cluster, tmp_path
         while time.monotonic() < deadline:
             state = slurm_cluster.run("squeue", "-h", "-j", job_id, "-o", "%T", check=False).stdout.strip()
             if state == "RUNNING":
-                # to every step of the job, as Slurm's --signal does (never the batch shell)
-                r = slurm_cluster.run("scancel", "--signal=USR2", job_id, check=False)
-                sent += r.returncode == 0
+                if not step_seen:
+                    # the task's wrapper ignores USR2 from its first line; what it wraps (Python's
+                    # start-up, submitit, hpcq) is what must be covered: start once the step exists
+                    steps = slurm_cluster.run("squeue", "-h", "-s", "-j", job_id, "-o", "%i", check=False).stdout
+                    if f"{job_id}.0" in steps.split():
+                        step_seen = time.monotonic()
+                elif time.monotonic() - step_seen > STEP_START_S:
+                    # to every step of the job, as Slurm's --signal does (never the batch shell)
+                    r = slurm_cluster.run("scancel", "--signal=USR2", job_id, check=False)
+                    sent += r.returncode == 0
             elif state not in ("PENDING", "CONFIGURING", ""):
                 break
             elif not state and sent:
