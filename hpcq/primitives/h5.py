@@ -7,38 +7,16 @@ request (option ``h5=True``). The file is a valid hpcq result file with no VQE t
 from __future__ import annotations
 
 import json
-import os
-import platform
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 
 def _provenance(params, ctx) -> dict[str, Any]:
-    import h5py
-    import numpy
-    import qiskit
-    import qiskit_aer
-    import scipy
-
-    import hpcq
-    from hpcq.results.h5format import now_iso
+    from hpcq.results.h5format import job_provenance, now_iso
 
     return {
-        "hpcq_version": hpcq.__version__,
-        "qiskit_version": qiskit.__version__,
-        "aer_version": qiskit_aer.__version__,
-        "python_version": platform.python_version(),
-        "numpy_version": numpy.__version__,
-        "scipy_version": scipy.__version__,
-        "h5py_version": h5py.__version__,
-        "hostname": socket.gethostname(),
-        "slurm_job_id": ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID", ""),
-        "slurm_nodes": ctx.nodes or os.environ.get("SLURM_JOB_NODELIST", ""),
-        "mpi_ranks": ctx.size,
-        "threads_per_rank": ctx.threads,
-        "colonies_process_id": ctx.process_id,
+        **job_provenance(ctx, ctx.size, ctx.threads),
         "workflow_id": "",
         "started": now_iso(),
         "finished": now_iso(),

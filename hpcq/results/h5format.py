@@ -29,31 +29,79 @@ FORMAT = "hpcq-results"
 FORMAT_VERSION = 1
 ROOT_ATTRS = ("format", "format_version", "study", "created", "n_tasks", "content_sha256")
 PROVENANCE_ATTRS = (
-    "hpcq_version", "qiskit_version", "aer_version", "python_version", "numpy_version",
-    "hostname", "slurm_job_id", "slurm_nodes", "mpi_ranks", "threads_per_rank",
-    "colonies_process_id", "workflow_id", "started", "finished", "wall_time_s", "command",
+    "hpcq_version",
+    "qiskit_version",
+    "aer_version",
+    "python_version",
+    "numpy_version",
+    "hostname",
+    "slurm_job_id",
+    "slurm_nodes",
+    "mpi_ranks",
+    "threads_per_rank",
+    "colonies_process_id",
+    "workflow_id",
+    "started",
+    "finished",
+    "wall_time_s",
+    "command",
 )
 TASK_ATTRS = (
-    "task_id", "step", "parent_task_id", "problem", "problem_params", "n_qubits", "ansatz", "reps",
-    "optimizer", "optimizer_params", "noise_model", "noise_params", "method", "seed", "shots",
-    "rank", "wall_time_s",
+    "task_id",
+    "step",
+    "parent_task_id",
+    "problem",
+    "problem_params",
+    "n_qubits",
+    "ansatz",
+    "reps",
+    "optimizer",
+    "optimizer_params",
+    "noise_model",
+    "noise_params",
+    "method",
+    "seed",
+    "shots",
+    "rank",
+    "wall_time_s",
 )
 METRIC_ATTRS = (
-    "energy", "exact_energy", "abs_error", "rel_error", "chemical_accuracy", "iterations",
-    "evaluations", "wall_time_s", "entropy_ideal", "entropy_noisy", "delta_entropy",
-    "entropy_ratio", "jsd", "fidelity",
+    "energy",
+    "exact_energy",
+    "abs_error",
+    "rel_error",
+    "chemical_accuracy",
+    "iterations",
+    "evaluations",
+    "wall_time_s",
+    "entropy_ideal",
+    "entropy_noisy",
+    "delta_entropy",
+    "entropy_ratio",
+    "jsd",
+    "fidelity",
 )
 # group and dataset names: every module that reads or writes them imports these
 PROVENANCE, TASKS, METRICS = "provenance", "tasks", "metrics"
 CIRCUIT_QPY, NOISE_MODEL_JSON, FINAL_PARAMETERS = "circuit_qpy", "noise_model_json", "final_parameters"
 HAMILTONIAN, TRACE, DISTRIBUTIONS = "hamiltonian", "trace", "distributions"
-HAM_PAULIS, HAM_COEFFS, HAM_COEFFS_IMAG = (f"{HAMILTONIAN}/paulis", f"{HAMILTONIAN}/coeffs",
-                                           f"{HAMILTONIAN}/coeffs_imag")
+HAM_PAULIS, HAM_COEFFS, HAM_COEFFS_IMAG = (
+    f"{HAMILTONIAN}/paulis",
+    f"{HAMILTONIAN}/coeffs",
+    f"{HAMILTONIAN}/coeffs_imag",
+)
 TRACE_ENERGY, TRACE_PARAMETERS = f"{TRACE}/energy", f"{TRACE}/parameters"
 DIST_IDEAL, DIST_NOISY = f"{DISTRIBUTIONS}/ideal", f"{DISTRIBUTIONS}/noisy"
 TASK_DATASETS = (
-    CIRCUIT_QPY, NOISE_MODEL_JSON, HAM_PAULIS, HAM_COEFFS, TRACE_ENERGY, TRACE_PARAMETERS,
-    FINAL_PARAMETERS, DIST_IDEAL, DIST_NOISY,
+    CIRCUIT_QPY,
+    NOISE_MODEL_JSON,
+    HAM_PAULIS,
+    HAM_COEFFS,
+    TRACE_ENERGY,
+    TRACE_PARAMETERS,
+    FINAL_PARAMETERS,
+    DIST_IDEAL,
+    DIST_NOISY,
 )
 PROVENANCE_COLUMNS = ("slurm_job_id", "colonies_process_id", "workflow_id")
 # One JSON string duplicating every task's attributes and metrics, so that indexing a file costs
@@ -68,6 +116,7 @@ class FormatError(ValueError):
 
 # --------------------------------------------------------------------------- checksum
 
+
 def _canon(value: Any) -> bytes:
     """Type-tagged canonical bytes of an attribute or dataset value."""
     if isinstance(value, bytes):
@@ -76,8 +125,7 @@ def _canon(value: Any) -> bytes:
         return b"s:" + value.encode("utf-8", "surrogateescape")
     a = np.asarray(value)
     if a.dtype.kind in "OSU":
-        items = [x.decode("utf-8", "surrogateescape") if isinstance(x, bytes) else str(x)
-                 for x in a.ravel()]
+        items = [x.decode("utf-8", "surrogateescape") if isinstance(x, bytes) else str(x) for x in a.ravel()]
         return b"S:" + str(a.shape).encode() + json.dumps(items).encode()
     a = np.ascontiguousarray(a)
     return f"{a.dtype.str}:{a.shape}:".encode() + a.tobytes()
@@ -104,8 +152,39 @@ def content_sha256(f: h5py.File) -> str:
 
 # --------------------------------------------------------------------------- writing
 
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def job_provenance(ctx: Any, ranks: int, threads: int) -> dict[str, Any]:
+    """The provenance every result file shares: software versions, host, Slurm job and ColonyOS
+    process of the job that wrote it (``ctx`` is the job's hpcq.functions.JobContext). Writers add
+    what is their own (timings, command, seeds, sweep) on top."""
+    import platform
+    import socket
+
+    import qiskit
+    import qiskit_aer
+    import scipy
+
+    import hpcq
+
+    return {
+        "hpcq_version": hpcq.__version__,
+        "qiskit_version": qiskit.__version__,
+        "aer_version": qiskit_aer.__version__,
+        "python_version": platform.python_version(),
+        "numpy_version": np.__version__,
+        "scipy_version": scipy.__version__,
+        "h5py_version": h5py.__version__,
+        "hostname": socket.gethostname(),
+        "slurm_job_id": ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID", ""),
+        "slurm_nodes": ctx.nodes or os.environ.get("SLURM_JOB_NODELIST", ""),
+        "mpi_ranks": ranks,
+        "threads_per_rank": threads,
+        "colonies_process_id": ctx.process_id,
+    }
 
 
 def _json(obj: Any) -> str:
@@ -116,23 +195,35 @@ def _task_attrs(r) -> dict[str, Any]:
     s = r.spec
     noise = s.noise.model_dump(mode="json")
     return {
-        "task_id": s.task_id, "step": s.step, "parent_task_id": s.parent_task_id,
-        "problem": s.problem.kind, "problem_params": _json(s.problem.model_dump(mode="json")),
-        "n_qubits": int(s.problem.qubits), "ansatz": s.ansatz.kind, "reps": int(s.ansatz.reps),
-        "optimizer": s.optimizer.kind, "optimizer_params": _json(s.optimizer.model_dump(mode="json")),
-        "noise_model": s.noise.kind, "noise_params": _json(noise), "method": s.resolved_method,
-        "seed": int(s.seed), "shots": int(s.shots), "rank": int(r.rank),
+        "task_id": s.task_id,
+        "step": s.step,
+        "parent_task_id": s.parent_task_id,
+        "problem": s.problem.kind,
+        "problem_params": _json(s.problem.model_dump(mode="json")),
+        "n_qubits": int(s.problem.qubits),
+        "ansatz": s.ansatz.kind,
+        "reps": int(s.ansatz.reps),
+        "optimizer": s.optimizer.kind,
+        "optimizer_params": _json(s.optimizer.model_dump(mode="json")),
+        "noise_model": s.noise.kind,
+        "noise_params": _json(noise),
+        "method": s.resolved_method,
+        "seed": int(s.seed),
+        "shots": int(s.shots),
+        "rank": int(r.rank),
         "wall_time_s": float(r.metrics["wall_time_s"]),
         # beyond the listed attributes: what rerun needs and how it ran
-        "spec_json": s.model_dump_json(), "requested_method": s.method, "device": r.device,
-        "threads": int(r.threads), "gradient": r.gradient if s.optimizer.kind == "l_bfgs_b" else "",
+        "spec_json": s.model_dump_json(),
+        "requested_method": s.method,
+        "device": r.device,
+        "threads": int(r.threads),
+        "gradient": r.gradient if s.optimizer.kind == "l_bfgs_b" else "",
         "timings_json": _json(r.timings),
     }
 
 
 def _metric_value(k: str, v: Any) -> Any:
-    return bool(v) if k == "chemical_accuracy" else (
-        int(v) if k in ("iterations", "evaluations") else float(v))
+    return bool(v) if k == "chemical_accuracy" else (int(v) if k in ("iterations", "evaluations") else float(v))
 
 
 @dataclass
@@ -189,11 +280,12 @@ def _write_task(g: h5py.Group, t: TaskData) -> dict[str, Any]:
     """Write one task group; returns its {"attrs", "metrics"} entry for the tasks index."""
     attrs = {k: _py(v) for k, v in t.attrs.items()}
     metrics = {k: _metric_value(k, v) for k, v in t.metrics.items()}
-    missing = [k for k in TASK_ATTRS if k not in attrs] + [f"metrics.{k}" for k in METRIC_ATTRS
-                                                          if k not in metrics]
+    missing = [k for k in TASK_ATTRS if k not in attrs] + [f"metrics.{k}" for k in METRIC_ATTRS if k not in metrics]
     if missing:
-        raise FormatError(f"task {attrs.get('task_id')!r} lacks {', '.join(missing)} "
-                          "(TASK_ATTRS/METRIC_ATTRS in hpcq.results.h5format)")
+        raise FormatError(
+            f"task {attrs.get('task_id')!r} lacks {', '.join(missing)} "
+            "(TASK_ATTRS/METRIC_ATTRS in hpcq.results.h5format)"
+        )
     for k, v in attrs.items():
         g.attrs[k] = v
     m = g.create_group(METRICS)
@@ -217,8 +309,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_file(path: str | Path, study: str, tasks: Iterable[TaskData], provenance: dict[str, Any],
-               created: str | None = None) -> Path:
+def write_file(
+    path: str | Path, study: str, tasks: Iterable[TaskData], provenance: dict[str, Any], created: str | None = None
+) -> Path:
     """Write TaskData (any order; stored sorted by task_id) atomically with the tasks index and
     the checksum; returns the path. The one HDF5 writer: write_results and the synthetic files."""
     path = Path(path)
@@ -256,13 +349,13 @@ def write_file(path: str | Path, study: str, tasks: Iterable[TaskData], provenan
     return path
 
 
-def write_results(path: str | Path, results: Iterable, provenance: dict[str, Any],
-                  study: str = "study") -> Path:
+def write_results(path: str | Path, results: Iterable, provenance: dict[str, Any], study: str = "study") -> Path:
     """Write TaskResults (any order; stored sorted by task_id) atomically; returns the path."""
     return write_file(path, study, (task_data(r) for r in results), provenance)
 
 
 # --------------------------------------------------------------------------- reading
+
 
 def _py(v: Any) -> Any:
     if isinstance(v, bytes):
@@ -282,8 +375,9 @@ def _walk_tasks(f: h5py.File) -> list[dict[str, Any]]:
     for name in sorted(f[TASKS]) if TASKS in f else []:
         g = f[TASKS][name]
         metrics = g[METRICS].attrs if METRICS in g else {}
-        tasks.append({"attrs": {k: _py(v) for k, v in g.attrs.items()},
-                      "metrics": {k: _py(v) for k, v in metrics.items()}})
+        tasks.append(
+            {"attrs": {k: _py(v) for k, v in g.attrs.items()}, "metrics": {k: _py(v) for k, v in metrics.items()}}
+        )
     return tasks
 
 
@@ -293,12 +387,14 @@ def read_summary(path: str | Path) -> dict[str, Any]:
     /tasks_index_json (a copy of the task attributes) when present. The catalog indexes with it."""
     with h5py.File(path, "r") as f:
         if _py(f.attrs.get("format")) != FORMAT:
-            raise FormatError(f"{path} is not an hpcq result file (root attribute format != "
-                              f"{FORMAT!r})")
+            raise FormatError(f"{path} is not an hpcq result file (root attribute format != {FORMAT!r})")
         tasks = json.loads(_py(f[INDEX][()])) if INDEX in f else _walk_tasks(f)
         prov = f[PROVENANCE].attrs if PROVENANCE in f else {}
-        return {"attrs": {k: _py(v) for k, v in f.attrs.items()},
-                "provenance": {k: _py(v) for k, v in prov.items()}, "tasks": tasks}
+        return {
+            "attrs": {k: _py(v) for k, v in f.attrs.items()},
+            "provenance": {k: _py(v) for k, v in prov.items()},
+            "tasks": tasks,
+        }
 
 
 def open_results(path: str | Path):
@@ -359,15 +455,23 @@ def load_task(path: str | Path, task_id: str) -> TaskRecord:
         if HAM_COEFFS_IMAG in g:
             coeffs = coeffs + 1j * g[HAM_COEFFS_IMAG][()]
         return TaskRecord(
-            attrs=attrs, metrics={k: _py(v) for k, v in g[METRICS].attrs.items()},
+            attrs=attrs,
+            metrics={k: _py(v) for k, v in g[METRICS].attrs.items()},
             provenance={k: _py(v) for k, v in f[PROVENANCE].attrs.items()},
-            spec=parse_task(json.loads(attrs["spec_json"])), circuit=circuit, noise_model=nm,
-            hamiltonian=SparsePauliOp(labels, coeffs), trace_energy=g[TRACE_ENERGY][()],
-            trace_parameters=g[TRACE_PARAMETERS][()], final_parameters=g[FINAL_PARAMETERS][()],
-            dist_ideal=g[DIST_IDEAL][()], dist_noisy=g[DIST_NOISY][()])
+            spec=parse_task(json.loads(attrs["spec_json"])),
+            circuit=circuit,
+            noise_model=nm,
+            hamiltonian=SparsePauliOp(labels, coeffs),
+            trace_energy=g[TRACE_ENERGY][()],
+            trace_parameters=g[TRACE_PARAMETERS][()],
+            final_parameters=g[FINAL_PARAMETERS][()],
+            dist_ideal=g[DIST_IDEAL][()],
+            dist_noisy=g[DIST_NOISY][()],
+        )
 
 
 # --------------------------------------------------------------------------- validation
+
 
 def validate(path: str | Path, deep: bool = True) -> list[str]:
     """Problems found in a result file ([] = valid). ``deep`` also loads each QPY circuit and
@@ -390,14 +494,14 @@ def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
         problems.append(f"root attribute format is {_py(f.attrs.get('format'))!r}, expected {FORMAT!r}")
         return
     if _py(f.attrs.get("format_version")) != FORMAT_VERSION:
-        problems.append(f"format_version is {_py(f.attrs.get('format_version'))!r}; this reader "
-                        f"understands {FORMAT_VERSION}")
+        problems.append(
+            f"format_version is {_py(f.attrs.get('format_version'))!r}; this reader understands {FORMAT_VERSION}"
+        )
     problems += [f"root attribute {k} missing" for k in ROOT_ATTRS if k not in f.attrs]
     if PROVENANCE not in f:
         problems.append("group /provenance missing")
     else:
-        problems += [f"/provenance attribute {k} missing" for k in PROVENANCE_ATTRS
-                     if k not in f[PROVENANCE].attrs]
+        problems += [f"/provenance attribute {k} missing" for k in PROVENANCE_ATTRS if k not in f[PROVENANCE].attrs]
     tasks = f.get(TASKS)
     if tasks is None:
         problems.append("group /tasks missing")
@@ -413,8 +517,10 @@ def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
     stored = _py(f.attrs.get("content_sha256", ""))
     actual = content_sha256(f)
     if stored != actual:
-        problems.append(f"content_sha256 mismatch: stored {stored[:16]}..., computed {actual[:16]}... "
-                        "(the file was modified or corrupted after writing)")
+        problems.append(
+            f"content_sha256 mismatch: stored {stored[:16]}..., computed {actual[:16]}... "
+            "(the file was modified or corrupted after writing)"
+        )
 
 
 def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> None:
@@ -443,8 +549,7 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
     if "iterations" in metrics and int(metrics["iterations"]) != iters:
         problems.append(f"{where}: metrics.iterations {int(metrics['iterations'])} != trace length {iters}")
     if g[TRACE_PARAMETERS].shape not in ((iters, n_params),):
-        problems.append(f"{where}/trace/parameters shape {g['trace/parameters'].shape} != "
-                        f"({iters}, {n_params})")
+        problems.append(f"{where}/trace/parameters shape {g['trace/parameters'].shape} != ({iters}, {n_params})")
     for d in (DIST_IDEAL, DIST_NOISY):
         arr = g[d][()]
         if arr.shape != (2**n,):
@@ -453,8 +558,7 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
             problems.append(f"{where}/{d} is not a probability distribution (sum {float(arr.sum()):.6g})")
     labels = g[HAM_PAULIS][()]
     if len(labels) != g[HAM_COEFFS].shape[0]:
-        problems.append(f"{where}/hamiltonian: {len(labels)} paulis but "
-                        f"{g['hamiltonian/coeffs'].shape[0]} coeffs")
+        problems.append(f"{where}/hamiltonian: {len(labels)} paulis but {g['hamiltonian/coeffs'].shape[0]} coeffs")
     if any(len(_py(x)) != n for x in labels):
         problems.append(f"{where}/hamiltonian/paulis: labels are not {n} qubits long")
     if deep:
@@ -463,8 +567,9 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
 
             qc = qpy.load(io.BytesIO(g[CIRCUIT_QPY][()].tobytes()))[0]
             if qc.num_parameters != n_params:
-                problems.append(f"{where}/circuit_qpy has {qc.num_parameters} parameters, "
-                                f"final_parameters has {n_params}")
+                problems.append(
+                    f"{where}/circuit_qpy has {qc.num_parameters} parameters, final_parameters has {n_params}"
+                )
         except Exception as exc:  # noqa: BLE001
             problems.append(f"{where}/circuit_qpy does not load: {type(exc).__name__}: {exc}")
         try:
