@@ -23,16 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq.colonyos import file_label
-
-S3_REQUIRED = (
-    "AWS_S3_ENDPOINT",
-    "AWS_S3_ACCESSKEY",
-    "AWS_S3_SECRETKEY",
-    "AWS_S3_REGION",
-    "AWS_S3_TLS",
-    "AWS_S3_BUCKET",
-    "AWS_S3_SKIPVERIFY",
-)
+from hpcq.config import S3_VARS as S3_REQUIRED  # what pycolonies' file upload reads: all must be set
 
 
 def s3_configured(env: dict[str, str] | None = None) -> bool:
