@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ def main() -> None:
     from hpcq.executor.lab import local_cluster
     from hpcq.primitives import EstimatorV2, Session
     from hpcq.server.launch import init_colony, start_server
+    from hpcq.testing.faults import ExecutorProc
 
     qc = efficient_su2(2, reps=1)
     ham = SparsePauliOp.from_list([("ZZ", 1.0), ("XI", 0.4), ("IX", 0.4)])
@@ -60,25 +59,14 @@ def main() -> None:
             xenv = cluster.env(**env)
             xenv.update(HPCQ_CONFIG_DIR=str(tmp / "config"))
             xenv.pop("HPCQ_EXECUTOR_PRVKEY", None)
-            ex = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hpcq.executor",
-                    "start",
-                    "--state-dir",
-                    str(tmp / "state"),
-                    "--backend",
-                    "slurm",
-                    "--type",
-                    "hpcq-bench",
-                    "--poll",
-                    "0.02",
-                ],
+            ex = ExecutorProc(
+                env_file=None,
+                state_dir=tmp / "state",
+                name="bench-prim",
+                executor_type="hpcq-bench",
+                extra_args=["--poll", "0.02"],
                 env=xenv,
-                stdout=open(tmp / "executor.log", "w"),
-                stderr=subprocess.STDOUT,
-            )
+            ).start()
             try:
                 opts = {"executor_type": "hpcq-bench", "profile": "local", "resources": {"walltime": 600, "mem": "1Gi"}}
                 local = EstimatorV2(mode="local")
@@ -93,8 +81,7 @@ def main() -> None:
                             est.run([(qc, ham, x)]).result()
                             samples[name].append(time.perf_counter() - t0)
             finally:
-                ex.send_signal(signal.SIGTERM)
-                ex.wait(30)
+                ex.stop()
                 handle.stop()
     med = {k: statistics.median(v) for k, v in samples.items()}
     out = {

@@ -4,13 +4,12 @@ hpcq's client (pycolonies)."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from hpcq.testing.faults import ExecutorProc
 
 EXECUTOR_TYPE = "hpcq-prim"
 
@@ -19,8 +18,7 @@ EXECUTOR_TYPE = "hpcq-prim"
 class Remote:
     cluster: object
     settings: object  # hpcq.config.Settings of a colony user
-    executor: subprocess.Popen
-    log: Path
+    executor: ExecutorProc
     tmp: Path
 
     def options(self, **kw) -> dict:
@@ -38,7 +36,7 @@ class Remote:
         return [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
 
     def log_text(self) -> str:
-        return self.log.read_text() if self.log.exists() else ""
+        return self.executor.log_text()
 
 
 @pytest.fixture(scope="module")
@@ -56,40 +54,20 @@ def remote(slurm_cluster, tmp_path_factory):
     xenv.update(HPCQ_CONFIG_DIR=str(tmp / "config"), PYTHONUNBUFFERED="1")
     xenv.pop("COLONIES_EXECUTOR_NAME", None)
     xenv.pop("HPCQ_EXECUTOR_PRVKEY", None)
-    log = tmp / "executor.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hpcq.executor",
-                "start",
-                "--state-dir",
-                str(tmp / "state"),
-                "--backend",
-                "slurm",
-                "--type",
-                EXECUTOR_TYPE,
-                "--name",
-                "prim-exec",
-                "--poll",
-                "0.02",
-            ],
-            env=xenv,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    r = Remote(cluster=slurm_cluster, settings=settings, executor=proc, log=log, tmp=tmp)
+    ex = ExecutorProc(
+        env_file=None,
+        state_dir=tmp / "state",
+        name="prim-exec",
+        executor_type=EXECUTOR_TYPE,
+        extra_args=["--poll", "0.02"],
+        env=xenv,
+    ).start()
+    r = Remote(cluster=slurm_cluster, settings=settings, executor=ex, tmp=tmp)
     try:
         yield r
-        assert proc.poll() is None, "executor died:\n" + r.log_text()[-3000:]
+        assert ex.alive(), "executor died:\n" + ex.log_text()[-3000:]
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        ex.stop()
         out = slurm_cluster.run("squeue", "-h", "-o", "%i|%j").stdout
         ids = [ln.split("|")[0] for ln in out.splitlines() if ln.split("|")[-1].startswith("hpcq-")]
         if ids:
