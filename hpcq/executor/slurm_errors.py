@@ -50,8 +50,13 @@ def is_lost(terminal_seen: int, terminal_for_s: float | None, grace_s: float, ha
     )
 
 
+def mpi_start_failed(stderr: str) -> bool:
+    """MPI itself failed to start (see MPI_START_MARKERS): nothing was computed, a rerun may work."""
+    return any(m in stderr for m in MPI_START_MARKERS)
+
+
 def died_before_running(process_id: str, stderr: str) -> bool:
     """A lost job whose stderr (every rank's) shows it died of Slurm or MPI start-up before the
     function computed anything: worth a fresh job instead of a FAILED process."""
     began = BEGIN + process_id in stderr
-    return (not began and any(m in stderr for m in INFRA_MARKERS)) or any(m in stderr for m in MPI_START_MARKERS)
+    return (not began and any(m in stderr for m in INFRA_MARKERS)) or mpi_start_failed(stderr)

@@ -29,6 +29,20 @@ def need(ok: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def retry_mpi_start(run: Callable[[], Any], attempts: int | None = None) -> Any:
+    """``run()`` (a subprocess.CompletedProcess-like result with ``returncode`` and ``stderr``)
+    again when pip MPICH/UCX failed to start MPI (hpcq.executor.slurm_errors.mpi_start_failed),
+    as the executor resubmits such jobs; any other failure is returned as it is."""
+    from hpcq.executor.slurm_errors import INFRA_RETRIES, mpi_start_failed
+
+    for attempt in range(attempts or INFRA_RETRIES):
+        r = run()
+        if r.returncode == 0 or not mpi_start_failed(r.stderr or "") or attempt + 1 == (attempts or INFRA_RETRIES):
+            return r
+        time.sleep(0.5)
+    return r
+
+
 def have_root() -> bool:
     return os.geteuid() == 0
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hpcq.executor.profiles import load_profile, resolve_resources, submitit_params
-from hpcq.executor.slurm_errors import MPI_START_MARKERS
-
-MPI_START_ATTEMPTS = 3
+from hpcq.executor.slurm_errors import INFRA_RETRIES as MPI_START_ATTEMPTS
+from hpcq.executor.slurm_errors import mpi_start_failed
 
 pytestmark = [pytest.mark.slurm, pytest.mark.mpi]
 
@@ -46,7 +45,7 @@ def test_local_profile_params_run_an_mpi_job(slurm_cluster, tmp_path):
             break
         except submitit.core.utils.UncompletedJobError:
             stderr = job.stderr() or ""
-            if attempt + 1 == MPI_START_ATTEMPTS or not any(m in stderr for m in MPI_START_MARKERS):
+            if attempt + 1 == MPI_START_ATTEMPTS or not mpi_start_failed(stderr):
                 raise
     assert sorted(r[0] for r in out) == [0, 1, 2, 3]
     assert all(r[0] == r[3] for r in out)  # submitit rank == MPI rank: one world via --mpi=pmi2

@@ -10,7 +10,7 @@ import pytest
 
 import hpcq.results
 from hpcq.functions import FunctionResult, JobContext, get
-from hpcq.testing import need
+from hpcq.testing import need, retry_mpi_start
 from hpcq.worker.dispatch import TaskFailed, run_tasks
 from hpcq.worker.entry import run_sweep
 
@@ -94,24 +94,9 @@ def test_run_sweep_entry_in_process(tmp_path):
 def test_two_ranks_mpiexec_bit_identical_to_one_process(sweep_file, one_process, tmp_path):
     need(MPIEXEC.exists(), f"{MPIEXEC} missing (pip install mpich)")
     out = tmp_path / "two"
-    r = subprocess.run(
-        [
-            str(MPIEXEC),
-            "-n",
-            "2",
-            sys.executable,
-            "-m",
-            "hpcq.worker",
-            str(sweep_file),
-            "--out",
-            str(out),
-            "--threads",
-            "1",
-        ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    cmd = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "hpcq.worker", str(sweep_file), "--out", str(out)]
+    r = retry_mpi_start(
+        lambda: subprocess.run([*cmd, "--threads", "1"], env=_env(), capture_output=True, text=True, timeout=300)
     )
     assert r.returncode == 0, r.stderr
     files = list(out.glob("*.h5"))
@@ -142,8 +127,14 @@ def test_dispatch_is_dynamic_uneven_tasks_balance(tmp_path):
     need(MPIEXEC.exists(), f"{MPIEXEC} missing (pip install mpich)")
     script = tmp_path / "d.py"
     script.write_text(DISPATCH_SCRIPT)
-    r = subprocess.run(
-        [str(MPIEXEC), "-n", "2", sys.executable, str(script)], env=_env(), capture_output=True, text=True, timeout=120
+    r = retry_mpi_start(
+        lambda: subprocess.run(
+            [str(MPIEXEC), "-n", "2", sys.executable, str(script)],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     )
     assert r.returncode == 0, r.stderr
     done = json.loads(r.stdout.strip().splitlines()[-1])
@@ -158,23 +149,25 @@ def test_dispatch_is_dynamic_uneven_tasks_balance(tmp_path):
 def test_two_ranks_srun_pmi2_bit_identical(slurm_cluster, sweep_file, one_process, tmp_path):
     need(MPIEXEC.exists(), "pip mpich missing")
     out = tmp_path / "srun"
-    r = slurm_cluster.run(
-        "srun",
-        "--mpi=pmi2",
-        "-n",
-        "2",
-        "-c",
-        "1",
-        "-t",
-        "5",
-        sys.executable,
-        "-m",
-        "hpcq.worker",
-        str(sweep_file),
-        "--out",
-        str(out),
-        check=False,
-        timeout=300,
+    r = retry_mpi_start(
+        lambda: slurm_cluster.run(
+            "srun",
+            "--mpi=pmi2",
+            "-n",
+            "2",
+            "-c",
+            "1",
+            "-t",
+            "5",
+            sys.executable,
+            "-m",
+            "hpcq.worker",
+            str(sweep_file),
+            "--out",
+            str(out),
+            check=False,
+            timeout=300,
+        )
     )
     assert r.returncode == 0, r.stderr
     (path,) = out.glob("*.h5")
