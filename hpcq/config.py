@@ -237,10 +237,11 @@ class Settings(BaseModel):
             )
 
     def client(self):
-        """A pycolonies client for these settings (hpcq talks to servers only through it)."""
-        from pycolonies import Colonies
+        """A pycolonies client for these settings (hpcq talks to servers only through it; its
+        signing is libsecp256k1's, byte-identical to pycolonies': hpcq.colonyos.client)."""
+        from hpcq.colonyos import client
 
-        return Colonies(self.host, self.port, tls=self.tls)
+        return client(self.host, self.port, tls=self.tls)
 
     def masked(self) -> dict[str, Any]:
         """Every setting as a flat dotted mapping, private keys masked."""

@@ -32,15 +32,15 @@ class ExecutorKey:
 
 
 def _id(prvkey: str) -> str:
-    from crypto import Crypto  # pycolonies' top-level module
+    from hpcq.server.signing import FastCrypto  # pycolonies' Crypto on libsecp256k1, same ids
 
-    return Crypto().id(prvkey)
+    return FastCrypto().id(prvkey)
 
 
 def _new_key() -> str:
-    from crypto import Crypto
+    from hpcq.server.signing import new_prvkey  # made as pycolonies makes one
 
-    return Crypto().prvkey()
+    return new_prvkey()
 
 
 def default_name() -> str:

@@ -1,11 +1,16 @@
-"""Identity and signature rules (spec §1), checked against pycolonies' own signer."""
+"""Identity and signature rules (spec §1), checked against pycolonies' own signer; hpcq's
+libsecp256k1 client signer checked byte for byte against it."""
 
 import base64
+import json
 
 import pytest
 from crypto import Crypto, get_id, sign
 
-from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey, recover_id
+from hpcq.colonyos import client as hpcq_client
+from hpcq.server import signing
+from hpcq.server.signing import FastCrypto, SignatureError, id_from_prvkey, new_prvkey, recover_id
+from hpcq.server.signing import sign as fast_sign
 
 # Public dev keys from colonies' docker-compose.env and their ids (spec §1 check vectors).
 VECTORS = {
@@ -67,3 +72,75 @@ def test_new_prvkey_is_valid_and_random():
     assert len(keys) == 20
     for k in keys:
         assert len(k) == 64 and id_from_prvkey(k) == get_id(k)
+
+
+# --- hpcq's client signer (hpcq.server.signing.sign / hpcq.colonyos.client) --------------------
+MESSAGES = [
+    "",
+    "e30=",
+    base64.b64encode(b'{"msgtype":"submitfuncspecmsg","spec":{"funcname":"f","args":["x"]}}').decode(),
+    base64.b64encode(b'{"msgtype":"assignprocessmsg","colonyname":"dev","timeout":10}').decode(),
+    base64.b64encode(json.dumps({"msgtype": "addlogmsg", "message": "x" * 5000}).encode()).decode(),
+    "not base64 at all: ünïcødé ✓",
+]
+
+
+def _keys():
+    return list(VECTORS) + [new_prvkey() for _ in range(5)] + ["00" * 31 + "01", format(N - 1, "064x")]
+
+
+@pytest.mark.parametrize("prv", _keys())
+def test_fast_signature_is_pycolonies_signature(prv):
+    """Byte for byte what pycolonies' pure-Python Crypto makes, for several keys and messages."""
+    for m in MESSAGES:
+        assert fast_sign(m, prv) == Crypto().sign(m, prv) == FastCrypto().sign(m, prv), (prv, m)
+    assert FastCrypto().id(prv) == Crypto().id(prv)
+
+
+def test_keys_libsecp256k1_refuses_are_signed_by_pycolonies(monkeypatch):
+    """A short key, a key >= n, and a forced out-of-range nonce take pycolonies' own code: same bytes."""
+    for prv in ["ab" * 31, format(N + 5, "064x")]:
+        assert fast_sign("e30=", prv) == Crypto().sign("e30=", prv)
+    with pytest.raises(Exception, match="Invalid privkey"):  # pycolonies' own error, not another
+        FastCrypto().id(format(N + 5, "064x"))
+    monkeypatch.setattr(signing, "_pycolonies_nonce", lambda digest, key: N)
+    prv = new_prvkey()
+    assert fast_sign("e30=", prv) == Crypto().sign("e30=", prv)
+
+
+def test_every_signing_method_of_pycolonies_is_rebound():
+    import pycolonies
+
+    cls = type(hpcq_client("127.0.0.1", 1))
+    assert issubclass(cls, pycolonies.Colonies)
+    methods = {n: f for n, f in vars(pycolonies.Colonies).items() if hasattr(f, "__code__")}
+    signing_methods = [n for n, f in methods.items() if "Crypto" in f.__code__.co_names]
+    assert "_Colonies__rpc" in signing_methods
+    for name in signing_methods:
+        assert getattr(cls, name).__globals__["Crypto"] is FastCrypto, name
+        assert getattr(cls, name).__code__ is getattr(pycolonies.Colonies, name).__code__  # pycolonies' own code
+
+
+def test_fast_client_against_the_unmodified_server(srv, monkeypatch):
+    """Submit -> assign -> close -> wait through hpcq's client; pure-Python signing never runs."""
+    import crypto
+    from pycolonies import func_spec
+
+    plain = srv.client()
+    c = hpcq_client(srv.handle.host, srv.handle.port)
+    up, e1 = srv.user_prvkey, srv.e1
+    # the same refusal, word for word, as the unmodified client gets
+    errors = []
+    for cl in (plain, c):
+        with pytest.raises(Exception) as exc:
+            cl.get_process("0" * 64, up)
+        errors.append((type(exc.value), str(exc.value)))
+    assert errors[0] == errors[1]
+
+    monkeypatch.setattr(crypto.Crypto, "sign", lambda *a: pytest.fail("pure-Python signing used"))
+    p = c.submit_func_spec(func_spec("f", ["x"], "dev", "t"), up)
+    got = c.assign("dev", 10, e1)
+    assert got.processid == p.processid and got.initiatorname
+    c.close(got.processid, ["ok"], e1)
+    assert c.wait(p, 10, up).state == 2  # the websocket path signs with it too
+    assert c.get_process(p.processid, up).output == ["ok"]
