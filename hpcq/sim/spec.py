@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hpcq.sim.memory import DENSE_MAX_QUBITS
+
 # Simulated register size of the fake backends we accept (qiskit-ibm-runtime, offline).
 FAKE_BACKENDS = {
     "FakeManilaV2": 5,
@@ -324,6 +326,17 @@ class MPSSpec(_Strict):
     truncation_threshold: float = Field(1e-16, gt=0, lt=1, description="discarded Schmidt weight per SVD")
 
 
+class DistributionsSpec(_Strict):
+    """What a result file keeps of the output distributions: up to ``max_qubits`` simulated qubits
+    the full 2^n probabilities; above (and for matrix_product_state) ``shots`` sampled counts per
+    distribution, with entropy/JSD estimated from them (docs/results-format.md)."""
+
+    max_qubits: int = Field(
+        DENSE_MAX_QUBITS, ge=1, le=26, description="largest register whose full 2^n distributions go into the file"
+    )
+    shots: int = Field(4096, ge=1, le=10_000_000, description="samples per distribution above max_qubits")
+
+
 class TaskSpec(_Strict):
     """One VQE run: everything needed to reproduce it bit for bit."""
 
@@ -341,6 +354,12 @@ class TaskSpec(_Strict):
     precision: Precision = "double"
     parallel: Parallel = "tasks"
     mps: MPSSpec = Field(default_factory=MPSSpec)
+    distributions: DistributionsSpec = Field(default_factory=DistributionsSpec)
+
+    @property
+    def sampled_distributions(self) -> bool:
+        """The file keeps sampled counts instead of full 2^n distributions."""
+        return self.resolved_method == "matrix_product_state" or self.simulated_qubits > self.distributions.max_qubits
 
     @property
     def simulated_qubits(self) -> int:
@@ -371,6 +390,7 @@ class TaskSpec(_Strict):
             ranks=ranks,
             gpus_per_rank=gpus_per_rank,
             bond_dimension=self.mps.bond_dimension,
+            dense_results=not self.sampled_distributions,
         )
 
     def memory_bytes(self, ranks: int = 1, gpus_per_rank: int = 0) -> int:
@@ -402,6 +422,10 @@ class SweepParams(_Strict):
         "statevector (one circuit over all ranks, needs an MPI Aer)",
     )
     mps: MPSSpec = Field(default_factory=MPSSpec, description="method matrix_product_state only")
+    distributions: DistributionsSpec = Field(
+        default_factory=DistributionsSpec,
+        description="full 2^n distributions up to max_qubits; above, sampled counts (shots)",
+    )
 
     @property
     def distribute(self) -> bool:
@@ -479,8 +503,18 @@ class SweepParams(_Strict):
                 device=self.device,
             )
             # scale fields enter the id only when set, so ids of existing studies stay stable
-            scale = dict(precision=self.precision, parallel=self.parallel, mps=self.mps.model_dump(mode="json"))
-            default = dict(precision="double", parallel="tasks", mps=MPSSpec().model_dump(mode="json"))
+            scale = dict(
+                precision=self.precision,
+                parallel=self.parallel,
+                mps=self.mps.model_dump(mode="json"),
+                distributions=self.distributions.model_dump(mode="json"),
+            )
+            default = dict(
+                precision="double",
+                parallel="tasks",
+                mps=MPSSpec().model_dump(mode="json"),
+                distributions=DistributionsSpec().model_dump(mode="json"),
+            )
             common.update({k: v for k, v in scale.items() if v != default[k]})
             content = dict(common, noise=noise.model_dump(mode="json"))
             parent = "" if noise.kind == "none" else _task_id(dict(common, noise=NoiseSpec().model_dump(mode="json")))
@@ -500,6 +534,7 @@ class SweepParams(_Strict):
                     precision=self.precision,
                     parallel=self.parallel,
                     mps=self.mps,
+                    distributions=self.distributions,
                 )
             )
         return out
