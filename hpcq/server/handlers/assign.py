@@ -7,10 +7,11 @@ import time
 from typing import Any
 
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx, require_member
+from hpcq.server.auth import Ctx, member_executor, require_member
 from hpcq.server.handlers import graphs
 from hpcq.server.handlers.processes import render
 from hpcq.server.wire import (
+    APPROVED,
     RPCError,
     bad,
     deadline,
@@ -112,12 +113,10 @@ def assign(ctx: Ctx, caller: str, msg: dict, wait) -> dict:
         if ctx.closing:
             raise RPCError(503, "server is shutting down")
         with ctx.store.tx():
-            if first:
-                require_member(ctx, caller, colonyname)
-            executor = ctx.store.one(
-                "SELECT doc FROM executors WHERE executorid=? AND colonyname=?", caller, colonyname
-            )
-            if executor is None:
+            executor = member_executor(ctx, caller, colonyname)
+            if first and (executor is None or executor["state"] != APPROVED):
+                require_member(ctx, caller, colonyname)  # refuses with the real server's reason
+            if executor is None:  # a user, or removed while we waited
                 raise RPCError(500, "executor not found")
             if first:
                 if timeout == 0:
