@@ -28,7 +28,6 @@ from hpcq.sim.noise import (
 )
 from hpcq.sim.optimizers import minimize
 from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
-from hpcq.sim import memory
 from hpcq.sim.estimator import build_energy_circuit, trajectory_energies
 from hpcq.sim.spec import TaskSpec
 
@@ -48,6 +47,7 @@ class TaskResult:
     dist_ideal: np.ndarray
     dist_noisy: np.ndarray
     rank: int = 0
+    counts: dict[str, Any] | None = None  # sampled counts above the dense limit (_sample_counts)
     threads: int = 1
     device: str = "CPU"
     gradient: str = ""
@@ -233,7 +233,7 @@ def run_task(
                 lambda b, sb, nb: run_block(_binds(params, opt.x[None, :]), b, sb, nb), shots, seed, comm
             ).stderr[0]
         )
-    if n_sim > memory.DENSE_MAX_QUBITS or method == "matrix_product_state":
+    if spec.sampled_distributions:  # above distributions.max_qubits (and MPS): sampled counts
         return _large_result(
             spec,
             opt,
@@ -253,13 +253,17 @@ def run_task(
             t0,
             t_setup,
             t_opt,
+            _sample_counts(spec, tqc.assign_parameters(dict(zip(params, opt.x))), measured, nm, threads, sim_opts),
         )
     # Output distributions of the final circuit, noiseless and with the noise model
     final = tqc.assign_parameters(dict(zip(params, opt.x)))
     ideal_circ = final.copy()
     ideal_circ.save_probabilities(measured, label="p")
     ideal_circ.save_statevector(label="psi")
-    ideal_res = _simulator("statevector", device, None, threads, seed).run(ideal_circ).result()
+    # a distributed statevector keeps its chunks for these runs too: without blocking_qubits an MPI Aer
+    # over several ranks segfaults (or blocks automatically, which is wrong); the saves are gathered
+    dist_opts = {k: sim_opts[k] for k in ("blocking_enable", "blocking_qubits") if k in sim_opts}
+    ideal_res = _simulator("statevector", device, None, threads, seed, **dist_opts).run(ideal_circ).result()
     dist_ideal = np.asarray(ideal_res.data(0)["p"], dtype=float)
     psi = ideal_res.data(0)["psi"]
     ideal_energy = float(np.real(psi.expectation_value(H_phys)))
@@ -275,7 +279,7 @@ def run_task(
         if save_dm:
             noisy_circ.save_density_matrix(label="rho")
         res = (
-            _simulator(method, device, nm if noisy else None, threads, seed)
+            _simulator(method, device, nm if noisy else None, threads, seed, **dist_opts)
             .run(noisy_circ, shots=spec.shots if method == "statevector" and noisy else 1)
             .result()
         )
@@ -337,6 +341,38 @@ def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[st
     return m
 
 
+def _sample_counts(spec: TaskSpec, final, measured: list[int], nm, threads: int, sim_opts: dict) -> dict[str, Any]:
+    """``spec.distributions.shots`` measurements of the final circuit, noiseless (seed) and with the
+    noise model (seed + 1; readout errors act on these measurements); without a noise model the
+    noisy counts ARE the ideal ones (paired). Bitstrings in Qiskit order over the measured qubits."""
+    from qiskit import ClassicalRegister
+
+    circ = final.copy()
+    creg = ClassicalRegister(len(measured), "out")
+    circ.add_register(creg)
+    circ.measure(measured, creg)
+    shots = spec.distributions.shots
+    method, device = spec.resolved_method, resolve_device(spec.device)
+
+    def sample(noise_model, seed: int) -> dict[str, int]:
+        res = _simulator(method, device, noise_model, threads, seed, **sim_opts).run(circ, shots=shots).result()
+        if not res.success:
+            raise RuntimeError(f"Aer failed while sampling counts: {res.status}")
+        return {str(k): int(v) for k, v in res.get_counts(0).items()}
+
+    ideal = sample(None, spec.seed)
+    noisy = ideal if nm is None else sample(nm, spec.seed + 1)
+    return {
+        "ideal": ideal,
+        "noisy": noisy,
+        "shots": shots,
+        "seed_ideal": spec.seed,
+        "seed_noisy": spec.seed + (nm is not None),
+        "n_bits": len(measured),
+        "paired": nm is None,
+    }
+
+
 def _large_result(
     spec,
     opt,
@@ -356,14 +392,13 @@ def _large_result(
     t0,
     t_setup,
     t_opt,
+    counts,
 ) -> TaskResult:
-    """Above DENSE_MAX_QUBITS (and for MPS) no 2^n arrays: energy, trace and parameters only;
-    distribution metrics are NaN (sampled counts: not yet, docs/simulation.md)."""
-    t_end = time.perf_counter()
+    """Above distributions.max_qubits (and for MPS) no 2^n arrays: energy, trace, parameters and
+    sampled counts, with the distribution metrics estimated from them (hpcq.sim.metrics)."""
     m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
-    m.update(
-        {k: math.nan for k in ("entropy_ideal", "entropy_noisy", "delta_entropy", "entropy_ratio", "jsd", "fidelity")}
-    )
+    m.update(M.sampled_distribution_metrics(counts["ideal"], counts["noisy"], spec.seed, paired=counts["paired"]))
+    t_end = time.perf_counter()
     m.update(
         iterations=opt.iterations,
         evaluations=opt.evaluations,
@@ -389,5 +424,11 @@ def _large_result(
         threads=threads,
         device=device,
         gradient=gradient,
-        timings={"setup_s": t_setup - t0, "optimize_s": t_opt - t_setup, "distributions_s": 0.0, "total_s": t_end - t0},
+        timings={
+            "setup_s": t_setup - t0,
+            "optimize_s": t_opt - t_setup,
+            "distributions_s": t_end - t_opt,
+            "total_s": t_end - t0,
+        },
+        counts=counts,
     )

@@ -104,6 +104,12 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
                 "circuit's measurements from a Python set); export it in the job"
             )
         share = comm if params.parallel == "trajectories" else None
+        if params.parallel == "statevector":
+            from hpcq.sim.aer_env import aer_mpi_processes
+
+            # its probe circuit must run on EVERY rank (an MPI Aer spans all of them; rank 0 alone
+            # would hang in _finish); cached, so rank 0's provenance reuses the answer
+            aer_mpi_processes()
 
         def work(t: TaskSpec):  # noqa: F811 - the same work, over all ranks
             r = run_task(t, threads=threads, rank=rank, comm=share, ranks=size)
