@@ -1,10 +1,15 @@
-"""HDF5 result format v1: writer, readers, checksum and validator (docs/results-format.md).
+"""HDF5 result format v2 (reads v1): writer, readers, checksum and validator (docs/results-format.md).
 
 Why HDF5 with everything inside: a result file must re-run bit-identically years later, so it
 carries the circuit (QPY), the noise model, the Hamiltonian, seeds and versions, not just numbers.
 Writes are atomic (temp file in the same directory, fsync, rename): a file that exists is whole.
 ``content_sha256`` (root attribute) hashes a canonical traversal of every dataset and attribute
 except itself, so any change of content is detected by ``validate``.
+
+Version 2 (issue 11): a task above the dense limit (spec ``distributions.max_qubits``, default
+hpcq.sim.memory.DENSE_MAX_QUBITS; always for MPS) stores sampled counts (``/tasks/<id>/counts``)
+instead of the 2^n ``distributions``, with the estimators of its entropy/JSD metrics named in the
+counts group and an error per estimated metric (``<metric>_err``). Version-1 files still read.
 
 Only ``load_task`` (circuit/noise-model objects) and ``write_results`` (QPY) import Qiskit.
 """
@@ -17,6 +22,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,8 +31,11 @@ from typing import Any, Iterable
 import h5py
 import numpy as np
 
+from hpcq.sim.metrics import SAMPLED_ERR_METRICS, estimators
+
 FORMAT = "hpcq-results"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: every task stores full 2^n distributions
 ROOT_ATTRS = ("format", "format_version", "study", "created", "n_tasks", "content_sha256")
 PROVENANCE_ATTRS = (
     "hpcq_version",
@@ -92,7 +101,31 @@ HAM_PAULIS, HAM_COEFFS, HAM_COEFFS_IMAG = (
 )
 TRACE_ENERGY, TRACE_PARAMETERS = f"{TRACE}/energy", f"{TRACE}/parameters"
 DIST_IDEAL, DIST_NOISY = f"{DISTRIBUTIONS}/ideal", f"{DISTRIBUTIONS}/noisy"
-TASK_DATASETS = (
+DENSE_DATASETS = (DIST_IDEAL, DIST_NOISY)
+# v2, above the dense limit: sampled counts, per set ("ideal", "noisy") fixed-length ASCII
+# bitstrings (S<n_bits>, Qiskit order: qubit 0 is the LAST character; sorted, unique) + uint64 counts
+COUNTS = "counts"
+COUNT_SETS = ("ideal", "noisy")
+COUNTS_OUTCOMES = {k: f"{COUNTS}/{k}/outcomes" for k in COUNT_SETS}
+COUNTS_COUNTS = {k: f"{COUNTS}/{k}/counts" for k in COUNT_SETS}
+COUNTS_DATASETS = tuple(d for k in COUNT_SETS for d in (COUNTS_OUTCOMES[k], COUNTS_COUNTS[k]))
+# attributes of /tasks/<id>/counts: the sampling and the estimators of the metrics (hpcq.sim.metrics)
+COUNTS_ATTRS = (
+    "shots",
+    "seed_ideal",
+    "seed_noisy",
+    "n_bits",
+    "bit_order",
+    "paired",
+    "entropy_estimator",
+    "jsd_estimator",
+    "fidelity_estimator",
+    "error_estimator",
+    "bootstrap",
+    "bootstrap_replicates",
+)
+BIT_ORDER = "qiskit: character i from the right is measured qubit i"
+COMMON_DATASETS = (
     CIRCUIT_QPY,
     NOISE_MODEL_JSON,
     HAM_PAULIS,
@@ -100,10 +133,10 @@ TASK_DATASETS = (
     TRACE_ENERGY,
     TRACE_PARAMETERS,
     FINAL_PARAMETERS,
-    DIST_IDEAL,
-    DIST_NOISY,
-)
+)  # every task; then DENSE_DATASETS, or (v2, a sampled task) COUNTS_DATASETS
+TASK_DATASETS = COMMON_DATASETS + DENSE_DATASETS  # a task with full distributions (every v1 task)
 PROVENANCE_COLUMNS = ("slurm_job_id", "colonies_process_id", "workflow_id")
+WRITE_TIME = "h5_write_time_s"  # provenance (v2): seconds write_file took up to the checksum
 # One JSON string duplicating every task's attributes and metrics, so that indexing a file costs
 # one dataset read instead of ~40 attribute reads per task (validate checks they agree).
 INDEX = "tasks_index_json"
@@ -235,6 +268,7 @@ class TaskData:
     attrs: dict[str, Any]
     metrics: dict[str, Any]
     data: dict[str, Any] = field(default_factory=dict)
+    group_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # group path -> its attributes
 
 
 def task_data(r) -> TaskData:
@@ -255,12 +289,55 @@ def task_data(r) -> TaskData:
         TRACE_ENERGY: np.asarray(r.trace_energy, dtype=np.float64),
         TRACE_PARAMETERS: np.asarray(r.trace_parameters, dtype=np.float64),
         FINAL_PARAMETERS: np.asarray(r.final_parameters, dtype=np.float64),
-        DIST_IDEAL: np.asarray(r.dist_ideal, dtype=np.float64),
-        DIST_NOISY: np.asarray(r.dist_noisy, dtype=np.float64),
     }
+    group_attrs: dict[str, dict[str, Any]] = {}
+    counts = getattr(r, "counts", None)
+    if counts is not None:  # above the dense limit: sampled counts, no 2^n arrays
+        data.update(counts_datasets(counts))
+        group_attrs[COUNTS] = counts_attrs(counts)
+    else:
+        data[DIST_IDEAL] = np.asarray(r.dist_ideal, dtype=np.float64)
+        data[DIST_NOISY] = np.asarray(r.dist_noisy, dtype=np.float64)
     if np.any(np.imag(coeffs) != 0):
         data[HAM_COEFFS_IMAG] = np.imag(coeffs).astype(np.float64)
-    return TaskData(attrs, dict(r.metrics), data)
+    return TaskData(attrs, dict(r.metrics), data, group_attrs)
+
+
+def counts_datasets(counts: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Datasets of sampled counts ``{"ideal": {bitstring: count}, "noisy": {...}, "n_bits": n,
+    ...}``: per set the sorted bitstrings (fixed-length ASCII) and their uint64 counts."""
+    n = int(counts["n_bits"])
+    out: dict[str, np.ndarray] = {}
+    for k in COUNT_SETS:
+        keys = sorted(counts[k])
+        out[COUNTS_OUTCOMES[k]] = np.array([b.encode("ascii") for b in keys], dtype=f"S{n}").reshape(len(keys))
+        out[COUNTS_COUNTS[k]] = np.array([counts[k][b] for b in keys], dtype=np.uint64).reshape(len(keys))
+    return out
+
+
+def counts_attrs(counts: dict[str, Any]) -> dict[str, Any]:
+    """The counts group's attributes: the sampling and the estimators (hpcq.sim.metrics)."""
+    return {
+        "shots": int(counts["shots"]),
+        "seed_ideal": int(counts["seed_ideal"]),
+        "seed_noisy": int(counts["seed_noisy"]),
+        "n_bits": int(counts["n_bits"]),
+        "bit_order": BIT_ORDER,
+        "paired": bool(counts.get("paired", False)),
+        **estimators(),
+    }
+
+
+def read_counts(g: h5py.Group) -> dict[str, Any] | None:
+    """A task group's sampled counts as ``{"ideal": {bitstring: count}, "noisy": {...}, **attrs}``
+    (None for a task that stores full distributions)."""
+    if COUNTS not in g:
+        return None
+    out: dict[str, Any] = {k: _py(v) for k, v in g[COUNTS].attrs.items()}
+    for k in COUNT_SETS:
+        keys = [x.decode("ascii") for x in g[COUNTS_OUTCOMES[k]][()]]
+        out[k] = dict(zip(keys, (int(c) for c in g[COUNTS_COUNTS[k]][()])))
+    return out
 
 
 def _write_dataset(g: h5py.Group, name: str, value: Any) -> None:
@@ -270,7 +347,9 @@ def _write_dataset(g: h5py.Group, name: str, value: Any) -> None:
         g.create_dataset(name, data=value, dtype=STR)
         return
     a = np.asarray(value)
-    if a.dtype.kind in "UOS":
+    if a.dtype.kind == "S" and a.dtype.itemsize > 0:  # fixed-length ASCII (counts' bitstrings)
+        g.create_dataset(name, data=a)
+    elif a.dtype.kind in "UOS":
         g.create_dataset(name, data=[_py(x) for x in a.ravel()], dtype=STR)
     else:
         g.create_dataset(name, data=a)
@@ -293,6 +372,10 @@ def _write_task(g: h5py.Group, t: TaskData) -> dict[str, Any]:
         m.attrs[k] = v
     for name, value in t.data.items():
         _write_dataset(g, name, value)
+    for name, values in t.group_attrs.items():
+        sub = g.require_group(name)
+        for k, v in values.items():
+            sub.attrs[k] = _py(v)
     return {"attrs": attrs, "metrics": metrics}
 
 
@@ -313,7 +396,10 @@ def write_file(
     path: str | Path, study: str, tasks: Iterable[TaskData], provenance: dict[str, Any], created: str | None = None
 ) -> Path:
     """Write TaskData (any order; stored sorted by task_id) atomically with the tasks index and
-    the checksum; returns the path. The one HDF5 writer: write_results and the synthetic files."""
+    the checksum; returns the path. The one HDF5 writer: write_results and the synthetic files.
+    Records its own time (datasets and attributes, before the checksum) as provenance
+    ``h5_write_time_s``."""
+    t_start = time.perf_counter()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -335,6 +421,7 @@ def write_file(
             group = f.create_group(TASKS)
             index = [_write_task(group.create_group(t.attrs["task_id"]), t) for t in tasks]
             f.create_dataset(INDEX, data=_index_json(index), dtype=STR)
+            prov.attrs[WRITE_TIME] = time.perf_counter() - t_start
             f.flush()
             f.attrs["content_sha256"] = content_sha256(f)
         with open(tmp, "rb+") as fh:
@@ -427,8 +514,9 @@ class TaskRecord:
     trace_energy: np.ndarray
     trace_parameters: np.ndarray
     final_parameters: np.ndarray
-    dist_ideal: np.ndarray
-    dist_noisy: np.ndarray
+    dist_ideal: np.ndarray | None  # None where the task stores sampled counts (v2)
+    dist_noisy: np.ndarray | None
+    counts: dict[str, Any] | None = None  # read_counts: {"ideal": {bitstring: count}, "noisy": ..., attrs}
 
 
 def task_ids(path: str | Path) -> list[str]:
@@ -465,8 +553,9 @@ def load_task(path: str | Path, task_id: str) -> TaskRecord:
             trace_energy=g[TRACE_ENERGY][()],
             trace_parameters=g[TRACE_PARAMETERS][()],
             final_parameters=g[FINAL_PARAMETERS][()],
-            dist_ideal=g[DIST_IDEAL][()],
-            dist_noisy=g[DIST_NOISY][()],
+            dist_ideal=g[DIST_IDEAL][()] if DIST_IDEAL in g else None,
+            dist_noisy=g[DIST_NOISY][()] if DIST_NOISY in g else None,
+            counts=read_counts(g),
         )
 
 
@@ -493,9 +582,10 @@ def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
     if _py(f.attrs.get("format")) != FORMAT:
         problems.append(f"root attribute format is {_py(f.attrs.get('format'))!r}, expected {FORMAT!r}")
         return
-    if _py(f.attrs.get("format_version")) != FORMAT_VERSION:
+    version = _py(f.attrs.get("format_version"))
+    if version not in READABLE_VERSIONS:
         problems.append(
-            f"format_version is {_py(f.attrs.get('format_version'))!r}; this reader understands {FORMAT_VERSION}"
+            f"format_version is {version!r}; this reader understands {', '.join(map(str, READABLE_VERSIONS))}"
         )
     problems += [f"root attribute {k} missing" for k in ROOT_ATTRS if k not in f.attrs]
     if PROVENANCE not in f:
@@ -509,7 +599,7 @@ def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
     if _py(f.attrs.get("n_tasks")) != len(tasks):
         problems.append(f"n_tasks is {_py(f.attrs.get('n_tasks'))} but /tasks has {len(tasks)} groups")
     for tid, g in tasks.items():
-        _validate_task(tid, g, problems, deep)
+        _validate_task(tid, g, problems, deep, version)
     if INDEX not in f:
         problems.append(f"dataset /{INDEX} missing")
     elif _index_json(json.loads(_py(f[INDEX][()]))) != _index_json(_walk_tasks(f)):
@@ -523,7 +613,7 @@ def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
         )
 
 
-def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> None:
+def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool, version: Any = FORMAT_VERSION) -> None:
     where = f"/tasks/{tid}"
     problems += [f"{where} attribute {k} missing" for k in TASK_ATTRS if k not in g.attrs]
     if _py(g.attrs.get("task_id")) != tid:
@@ -539,10 +629,13 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
     else:
         metrics = g[METRICS].attrs
         problems += [f"{where}/metrics attribute {k} missing" for k in METRIC_ATTRS if k not in metrics]
-    missing = [d for d in TASK_DATASETS if d not in g]
+    sampled = version != 1 and COUNTS in g
+    missing = [d for d in COMMON_DATASETS + (COUNTS_DATASETS if sampled else DENSE_DATASETS) if d not in g]
     problems += [f"{where}/{d} missing" for d in missing]
     if missing:
         return
+    if sampled and DISTRIBUTIONS in g:
+        problems.append(f"{where} has both {COUNTS} and {DISTRIBUTIONS}; a task stores one of them")
     n = int(_py(g.attrs.get("n_qubits", 0)))
     n_params = g[FINAL_PARAMETERS].shape[0]
     iters = g[TRACE_ENERGY].shape[0]
@@ -550,7 +643,9 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
         problems.append(f"{where}: metrics.iterations {int(metrics['iterations'])} != trace length {iters}")
     if g[TRACE_PARAMETERS].shape not in ((iters, n_params),):
         problems.append(f"{where}/trace/parameters shape {g['trace/parameters'].shape} != ({iters}, {n_params})")
-    for d in (DIST_IDEAL, DIST_NOISY):
+    if sampled:
+        _validate_counts(where, g, n, metrics, problems)
+    for d in () if sampled else DENSE_DATASETS:
         arr = g[d][()]
         if arr.shape != (2**n,):
             problems.append(f"{where}/{d} shape {arr.shape} != ({2**n},)")
@@ -578,3 +673,35 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool) -> 
             noise_model_from_json(_py(g[NOISE_MODEL_JSON][()]))
         except Exception as exc:  # noqa: BLE001
             problems.append(f"{where}/noise_model_json does not load: {type(exc).__name__}: {exc}")
+
+
+def _validate_counts(where: str, g: h5py.Group, n: int, metrics: Any, problems: list[str]) -> None:
+    """Sampled counts: estimator attributes, bitstrings of n bits (unique, sorted), positive counts
+    summing to the shots, and an error for every estimated metric."""
+    c = g[COUNTS]
+    absent = [k for k in COUNTS_ATTRS if k not in c.attrs]
+    problems += [f"{where}/{COUNTS} attribute {k} missing" for k in absent]
+    problems += [f"{where}/metrics attribute {k} missing" for k in SAMPLED_ERR_METRICS if k not in metrics]
+    if absent:
+        return
+    shots, n_bits = int(c.attrs["shots"]), int(c.attrs["n_bits"])
+    if n_bits != n:
+        problems.append(f"{where}/{COUNTS}: n_bits {n_bits} != n_qubits {n}")
+    for k in COUNT_SETS:
+        outcomes, counts = g[COUNTS_OUTCOMES[k]], g[COUNTS_COUNTS[k]]
+        if outcomes.shape != counts.shape or outcomes.ndim != 1:
+            problems.append(f"{where}/{COUNTS}/{k}: {outcomes.shape} outcomes but {counts.shape} counts")
+            continue
+        if outcomes.dtype != np.dtype(f"S{n_bits}") or counts.dtype != np.uint64:
+            problems.append(f"{where}/{COUNTS}/{k}: dtypes {outcomes.dtype}/{counts.dtype}, expected S{n_bits}/uint64")
+            continue
+        o, cnt = outcomes[()], counts[()]
+        if any(len(x) != n_bits or x.strip(b"01") for x in o):
+            problems.append(f"{where}/{COUNTS}/{k}/outcomes: not all are {n_bits}-bit strings of 0/1")
+        if o.size > 1 and not np.all(o[1:] > o[:-1]):
+            problems.append(f"{where}/{COUNTS}/{k}/outcomes: not sorted and unique")
+        if np.any(cnt == 0):
+            problems.append(f"{where}/{COUNTS}/{k}/counts: zero counts are stored")
+        total = int(cnt.sum(dtype=np.uint64))
+        if total != shots:
+            problems.append(f"{where}/{COUNTS}/{k}/counts sum to {total}, not shots = {shots}")

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from hpcq.results.h5format import DISTRIBUTIONS as DIST_GROUP
-from hpcq.results.h5format import TASKS, TRACE_ENERGY
+from hpcq.results.h5format import COUNTS, TASKS, TRACE_ENERGY, read_counts
 
 MAX_OUTCOMES = 64  # outcomes kept per distribution: the most probable ones (ideal or noisy)
 MAX_TRACE = 2000  # trace points kept (evenly thinned beyond)
@@ -34,6 +34,23 @@ def _cut(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_outcomes": int(n), "outcomes": keep.tolist()}
     for k, a in arrays.items():
         out[k] = a[keep].tolist()
+    return out
+
+
+def _cut_counts(counts: dict[str, Any]) -> dict[str, Any]:
+    """Sampled counts (format v2) in the same shape as a cut distribution: outcome indices (the
+    bitstrings as integers) over 2^n_bits, frequencies per set, the MAX_OUTCOMES most frequent."""
+    keys = sorted(set(counts["ideal"]) | set(counts["noisy"]))
+    freq = {
+        k: np.array([counts[k].get(b, 0) for b in keys], dtype=float) / max(1, int(counts["shots"]))
+        for k in ("ideal", "noisy")
+    }
+    if not keys:
+        return {}
+    peak = np.maximum(freq["ideal"], freq["noisy"])
+    keep = np.sort(np.argsort(-peak, kind="stable")[:MAX_OUTCOMES])
+    out: dict[str, Any] = {"n_outcomes": 2 ** int(counts["n_bits"]), "outcomes": [int(keys[i], 2) for i in keep]}
+    out.update({k: v[keep].tolist() for k, v in freq.items()})
     return out
 
 
@@ -58,6 +75,10 @@ def read_series(path: str | Path) -> dict[str, dict[str, Any]]:
                 arrays = {k: np.asarray(d[()], dtype=float) for k, d in g[DIST_GROUP].items()
                           if isinstance(d, h5py.Dataset) and d.dtype.kind in "fiu"}
                 dist = _cut(arrays)
+                if dist:
+                    rec["dist"] = dist
+            elif COUNTS in g:  # sampled counts: frequencies of the most frequent outcomes
+                dist = _cut_counts(read_counts(g))
                 if dist:
                     rec["dist"] = dist
             if rec:

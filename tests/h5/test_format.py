@@ -1,4 +1,4 @@
-"""HDF5 v1: re-open, validate, round-trip Qiskit objects, detect corruption, atomic writes, rerun."""
+"""HDF5 v2 (v1 still reads): re-open, validate, round-trip Qiskit objects, detect corruption, atomic writes, rerun."""
 
 import json
 import os
@@ -31,7 +31,7 @@ def test_read_summary_reads_attributes_only(result_file):
     s = F.read_summary(result_file)
     with h5py.File(result_file, "r") as f:  # the fast index equals the per-task attributes
         assert s["tasks"] == F._walk_tasks(f) or json.dumps(s["tasks"]) == json.dumps(F._walk_tasks(f))
-    assert s["attrs"]["format"] == "hpcq-results" and s["attrs"]["format_version"] == 1
+    assert s["attrs"]["format"] == "hpcq-results" and s["attrs"]["format_version"] == F.FORMAT_VERSION == 2
     assert s["attrs"]["n_tasks"] == len(s["tasks"]) == 8
     prov = s["provenance"]
     assert prov["mpi_ranks"] == 1 and prov["threads_per_rank"] == 1
@@ -211,3 +211,37 @@ def test_documented_commands_through_hpcq_cli(result_file):
     tid = next(t for t in F.task_ids(result_file) if t.startswith("tfim-readout"))
     res = runner.invoke(main, ["rerun", str(result_file), "--task", tid])
     assert res.exit_code == 0 and "1/1 tasks reproduced bit for bit" in res.output, res.output
+
+
+def _as_version_1(src, dst):
+    """A version-1 file: the v2 dense layout without v2's provenance write time, version 1."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        f.attrs["format_version"] = 1
+        del f[F.PROVENANCE].attrs[F.WRITE_TIME]
+        f.attrs["content_sha256"] = F.content_sha256(f)
+    return dst
+
+
+def test_version_1_files_still_read(result_file, tmp_path):
+    v1 = _as_version_1(result_file, tmp_path / "v1.h5")
+    assert F.validate(v1) == []
+    assert F.read_summary(v1)["attrs"]["format_version"] == 1
+    tid = F.task_ids(v1)[0]
+    rec = F.load_task(v1, tid)
+    assert rec.counts is None and rec.dist_ideal.shape == (2 ** int(rec.attrs["n_qubits"]),)
+    assert len(hpcq.results.open(v1)) == 8
+    with h5py.File(v1, "r+") as f:  # version 1 has no sampled counts: distributions are required
+        del f[F.TASKS][tid][F.DIST_NOISY]
+        f.attrs["content_sha256"] = F.content_sha256(f)
+    assert any(p.endswith(f"/{F.DIST_NOISY} missing") for p in F.validate(v1))
+    with h5py.File(v1, "r+") as f:
+        f.attrs["format_version"] = 3
+    assert any("understands 1, 2" in p for p in F.validate(v1))
+
+
+def test_dense_tasks_record_the_write_time(result_file):
+    with h5py.File(result_file, "r") as f:
+        prov = f[F.PROVENANCE].attrs
+        assert 0 < prov[F.WRITE_TIME] < prov["wall_time_s"]
+        assert all(F.COUNTS not in g and F.DIST_IDEAL in g for g in f[F.TASKS].values())
