@@ -30,7 +30,11 @@ def rerun_file(path: str, task: str | None = None, threads: int = 1) -> list[dic
         old_e, new_e = float(rec.metrics["energy"]), float(new.metrics["energy"])
         same_params = np.array_equal(rec.final_parameters, new.final_parameters)
         same_trace = np.array_equal(rec.trace_energy, new.trace_energy)
+        # sampled counts (format v2) are seeded too: the re-run must measure the same outcomes
+        same_counts = rec.counts is None or (
+            new.counts is not None and all(rec.counts[k] == new.counts[k] for k in ("ideal", "noisy"))
+        )
         rows.append({"task_id": tid, "stored_energy": old_e, "rerun_energy": new_e,
                      "abs_diff": abs(old_e - new_e), "bit_identical": old_e == new_e and same_params
-                     and same_trace, "noise_model": rec.attrs["noise_model"]})
+                     and same_trace and same_counts, "noise_model": rec.attrs["noise_model"]})
     return rows

@@ -173,3 +173,11 @@ def test_large_register_file_holds_no_2n_arrays(tmp_path, monkeypatch):
         assert f[F.TASKS][sorted(f[F.TASKS])[0]][F.COUNTS].attrs["n_bits"] == n
     assert max(sizes)[0] < 2**20, max(sizes)  # nothing near 2^30 entries
     assert (tmp_path / path).stat().st_size < 2**20  # and the file stays small
+
+
+def test_rerun_reproduces_the_sampled_counts(counts_file):
+    from hpcq.results.h5cli import rerun_file
+
+    tid = next(t.task_id for t in parse_sweep(SWEEP).tasks() if t.noise.kind == "depolarizing")
+    (row,) = rerun_file(counts_file, task=tid)
+    assert row["bit_identical"], row  # energy, trace, parameters and both count sets
