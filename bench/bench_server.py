@@ -1,16 +1,24 @@
-"""Signed submit + assign + close cycles per second against the embedded server.
+"""Signed submit -> assign -> close cycles per second against the embedded server.
 
-Run: .venv/bin/python bench/bench_server.py [--seconds 6] [--workers 1,2,4]
+Run: nice -n 10 .venv/bin/python bench/bench_server.py [--seconds 6] [--workers 1,2,4] [--baseline REV]
 
-Measured side by side in one run (same machine, same moment):
-  client   the unmodified pycolonies client (pure-Python signing), W worker processes, each
-           a submitter + an executor doing submit -> assign -> close; the client's own signing
-           time per cycle is measured inside the workers (Crypto.sign wrapped with a timer).
-  fastsign the same three requests over HTTP, signed with coincurve (libsecp256k1): what the
-           server sustains when client-side signing is cheap.
-  inproc   the server's request handling alone (api.handle, no HTTP), one thread.
-CPU times (client inside the workers, server from /proc/<pid>/stat) are reported next to wall
-times because the machine is shared: they do not depend on the load, wall times do.
+Measured side by side in one run (same machine, same moment), a fresh server for each row:
+  pycolonies  the unmodified pycolonies client (pure-Python signing) in W client processes, each
+              a submitter + an executor doing submit -> assign -> close;
+  hpcq        the same loop through hpcq's own client (hpcq.colonyos.client: pycolonies with
+              libsecp256k1 signing, byte-identical signatures), W processes;
+  hpcq-keepalive  hpcq's client with pycolonies' requests.post swapped, in the bench's worker
+              processes only, for one keep-alive Session without proxy lookups: requests'
+              per-call overhead gone, what the server sustains when its clients are cheap;
+  inproc      the server's request handling alone (api.handle on pre-signed envelopes, no HTTP),
+              one thread, with a cProfile of it (--profile) to say where server time goes.
+With --baseline REV the hpcq rows and inproc are also run against the server code of git
+revision REV (exported with `git archive` into a temporary folder, on PYTHONPATH for the server
+process only), interleaved with the current code's rows: server CPU ms/cycle before and after.
+CPU times (clients inside the workers, the server from /proc/<pid>/stat) are reported next to
+wall times because the machine is shared: they do not depend on the load, wall times do.
+server_cpu_util is the server's CPU seconds per wall second: near 1.0, its one interpreter (GIL)
+is saturated, so the server, not the clients, bounds the rate.
 Writes bench/results/server.json and prints it.
 """
 
@@ -18,38 +26,86 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
+import cProfile
+import io
 import json
 import multiprocessing as mp
 import os
+import pstats
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# HPCQ_BENCH_TREE: the hpcq to import (inproc_in runs this file against a baseline tree)
+sys.path.insert(0, os.environ.get("HPCQ_BENCH_TREE") or str(ROOT))
 
 from hpcq.server.launch import init_colony, start_server  # noqa: E402
 from hpcq.server.signing import id_from_prvkey, new_prvkey  # noqa: E402
 
+CLIENTS = ("pycolonies", "hpcq", "hpcq-keepalive")
+INPROC_ROUNDS = 5
 
-def _client_worker(host, port, colony, user_key, ex_key, seconds, q):
+
+class _KeepAlive:
+    """Bench only, in a worker process: pycolonies' ``requests.post`` through one Session
+    (keep-alive, no proxy lookups in the environment), to see the server with cheap clients."""
+
+    def __init__(self):
+        import requests
+
+        self._requests = requests
+        self._session = requests.Session()
+        self._session.trust_env = False
+
+    def post(self, url, data=None, verify=True):
+        return self._session.post(url, data=data, verify=verify)
+
+    def __getattr__(self, name):
+        return getattr(self._requests, name)
+
+
+def _make_client(which: str, host: str, port: int):
+    if which.startswith("hpcq"):
+        from hpcq.colonyos import client
+
+        if which == "hpcq-keepalive":
+            import pycolonies
+
+            pycolonies.requests = _KeepAlive()  # this worker process only
+        return client(host, port)
+    from pycolonies import Colonies
+
+    return Colonies(host, port)
+
+
+def _time_signing(sign_time: list) -> None:
+    """Wrap both signers (pycolonies' Crypto, hpcq's FastCrypto) with a timer."""
     import crypto
-    from pycolonies import Colonies, func_spec
+
+    from hpcq.server.signing import FastCrypto
+
+    for cls in (crypto.Crypto, FastCrypto):
+        orig = cls.sign
+
+        def timed(self, data, prvkey, _orig=orig):
+            t = time.thread_time()  # CPU: a preempted signer does not count its wait
+            try:
+                return _orig(self, data, prvkey)
+            finally:
+                sign_time[0] += time.thread_time() - t
+
+        cls.sign = timed
+
+
+def _worker(which, host, port, colony, user_key, ex_key, seconds, q):
+    from pycolonies import func_spec
 
     sign_time = [0.0]
-    orig = crypto.Crypto.sign
-
-    def timed(self, data, prvkey):
-        t = time.perf_counter()
-        try:
-            return orig(self, data, prvkey)
-        finally:
-            sign_time[0] += time.perf_counter() - t
-
-    crypto.Crypto.sign = timed
-    c = Colonies(host, port)
+    _time_signing(sign_time)
+    c = _make_client(which, host, port)
     spec = func_spec("bench", ["x"], colony, "bench")
     n = 0
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -59,54 +115,7 @@ def _client_worker(host, port, colony, user_key, ex_key, seconds, q):
         p = c.assign(colony, 10, ex_key)
         c.close(p.processid, ["ok"], ex_key)
         n += 1
-    q.put(
-        {
-            "cycles": n,
-            "wall": time.perf_counter() - t0,
-            "sign_s": sign_time[0],
-            "client_cpu_s": time.process_time() - cpu0,
-        }
-    )
-
-
-def _fast_sign(payload_b64: str, prv: str) -> str:
-    import coincurve
-
-    digest = hashlib.sha3_256(payload_b64.encode()).digest()
-    return coincurve.PrivateKey(bytes.fromhex(prv)).sign_recoverable(digest, hasher=None).hex()
-
-
-def _fast_worker(host, port, colony, user_key, ex_key, seconds, q):
-    import requests
-
-    url = f"http://{host}:{port}/api"
-    spec = {
-        "nodename": "bench",
-        "funcname": "bench",
-        "args": ["x"],
-        "kwargs": {},
-        "priority": 1,
-        "maxwaittime": -1,
-        "maxexectime": -1,
-        "maxretries": -1,
-        "conditions": {"colonyname": colony, "executortype": "bench"},
-        "env": {},
-    }
-
-    def rpc(msg, key):
-        payload = base64.b64encode(json.dumps(msg).encode()).decode()
-        body = json.dumps({"payloadtype": msg["msgtype"], "payload": payload, "signature": _fast_sign(payload, key)})
-        r = requests.post(url, data=body)
-        assert r.status_code == 200, r.text
-        return json.loads(base64.b64decode(r.json()["payload"]))
-
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() < t0 + seconds:
-        rpc({"msgtype": "submitfuncspecmsg", "spec": spec}, user_key)
-        p = rpc({"msgtype": "assignprocessmsg", "colonyname": colony, "timeout": 10}, ex_key)
-        rpc({"msgtype": "closesuccessfulmsg", "processid": p["processid"], "out": ["ok"]}, ex_key)
-        n += 1
-    q.put({"cycles": n, "wall": time.perf_counter() - t0})
+    q.put({"cycles": n, "wall": time.perf_counter() - t0, "sign_s": sign_time[0], "cpu_s": time.process_time() - cpu0})
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -115,130 +124,31 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_mode(target, handle, env, keys, workers, seconds):
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=target,
-            args=(handle.host, handle.port, env["COLONIES_COLONY_NAME"], env["COLONIES_PRVKEY"], keys[i], seconds, q),
-        )
-        for i in range(workers)
-    ]
-    t0 = time.perf_counter()
-    cpu0 = proc_cpu_s(handle.proc.pid)
-    for p in procs:
-        p.start()
-    res = [q.get(timeout=seconds + 120) for _ in procs]
-    server_cpu = proc_cpu_s(handle.proc.pid) - cpu0
-    for p in procs:
-        p.join()
-    wall = time.perf_counter() - t0
-    cycles = sum(r["cycles"] for r in res)
-    out = {
-        "workers": workers,
-        "cycles": cycles,
-        "cycles_per_s": round(cycles / max(r["wall"] for r in res), 1),
-        "ms_per_cycle_per_worker": round(1000 * sum(r["wall"] for r in res) / cycles, 2),
-        "wall_s_incl_startup": round(wall, 2),
-        "server_cpu_ms_per_cycle": round(1000 * server_cpu / cycles, 2),
-    }
-    if "sign_s" in res[0]:
-        out["client_sign_ms_per_cycle"] = round(1000 * sum(r["sign_s"] for r in res) / cycles, 2)
-        out["client_cpu_ms_per_cycle"] = round(1000 * sum(r["client_cpu_s"] for r in res) / cycles, 2)
-    return out
+def _server_env(tree: Path | None) -> dict:
+    env = {"COLONIES_SERVER_PRVKEY": ""}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    return env
 
 
-def inproc(seconds: float) -> dict:
-    """Server handling alone: api.handle on pre-signed envelopes, no HTTP, one thread."""
-    from hpcq.server import api
-    from hpcq.server.httpd import ServerConfig, open_ctx
+def run_row(which: str, workers: int, seconds: float, tree: Path | None) -> dict:
+    """A fresh server (from ``tree``, or this checkout), W approved executors, W client processes."""
+    from pycolonies import Colonies
 
-    d = Path(tempfile.mkdtemp(prefix="hpcq-bench-inproc-"))
-    env = init_colony(d, colony="bench")
-    ctx = open_ctx(ServerConfig(data_dir=d))
-    ek = new_prvkey()
-    with ctx.store.lock, ctx.store.tx():
-        from hpcq.server.store import dumps
-
-        doc = {
-            "executorid": id_from_prvkey(ek),
-            "executortype": "bench",
-            "executorname": "ex",
-            "colonyname": "bench",
-            "state": 1,
-            "requirefuncreg": False,
-            "commissiontime": 1,
-            "lastheardfromtime": 0,
-            "locationname": "",
-            "capabilities": {},
-            "allocations": {},
-        }
-        ctx.store.db.execute(
-            "INSERT INTO executors (colonyname, executorname, executorid, "
-            "executortype, state, lastheard, doc) VALUES (?,?,?,?,?,?,?)",
-            ("bench", "ex", doc["executorid"], "bench", 1, 0, dumps(doc)),
-        )
-
-    def env_of(msg, key):
-        payload = base64.b64encode(json.dumps(msg).encode()).decode()
-        return json.dumps(
-            {"payloadtype": msg["msgtype"], "payload": payload, "signature": _fast_sign(payload, key)}
-        ).encode()
-
-    spec = {
-        "funcname": "bench",
-        "args": ["x"],
-        "maxexectime": -1,
-        "maxretries": -1,
-        "maxwaittime": -1,
-        "conditions": {"colonyname": "bench", "executortype": "bench"},
-    }
-    submit = env_of({"msgtype": "submitfuncspecmsg", "spec": spec}, env["COLONIES_PRVKEY"])
-    assign = env_of({"msgtype": "assignprocessmsg", "colonyname": "bench", "timeout": -1}, ek)
-    n, busy, t0 = 0, 0.0, time.perf_counter()
-    while time.perf_counter() < t0 + seconds:
-        close = None
-        t = time.perf_counter()
-        api.handle(ctx, submit)
-        st, body = api.handle(ctx, assign)
-        pid = json.loads(base64.b64decode(json.loads(body)["payload"]))["processid"]
-        busy += time.perf_counter() - t
-        close = env_of({"msgtype": "closesuccessfulmsg", "processid": pid, "out": ["ok"]}, ek)
-        t = time.perf_counter()
-        st, _ = api.handle(ctx, close)
-        busy += time.perf_counter() - t
-        assert st == 200
-        n += 1
-    ctx.store.close()
-    return {
-        "cycles": n,
-        "server_ms_per_cycle": round(1000 * busy / n, 3),
-        "cycles_per_s_one_thread": round(n / busy, 1),
-    }
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=6.0)
-    ap.add_argument("--workers", default="1,2,4")
-    args = ap.parse_args()
-    counts = [int(x) for x in args.workers.split(",")]
     data = Path(tempfile.mkdtemp(prefix="hpcq-bench-"))
-    handle = start_server(data / "srv", env={"COLONIES_SERVER_PRVKEY": ""})
-    result: dict = {
-        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
-        "seconds_per_config": args.seconds,
-    }
+    cwd = os.getcwd()
+    os.chdir(tree or ROOT)  # `python -m hpcq.server` imports hpcq from its working directory first
+    try:
+        handle = start_server(data / "srv", env=_server_env(tree))
+    finally:
+        os.chdir(cwd)
     try:
         env = init_colony(handle, colony="bench")
-        from pycolonies import Colonies
-
-        c = Colonies(handle.host, handle.port)
+        admin = Colonies(handle.host, handle.port)
         keys = []
-        for i in range(max(counts)):
+        for i in range(workers):
             k = new_prvkey()
-            c.add_executor(
+            admin.add_executor(
                 {
                     "executorname": f"ex{i}",
                     "executorid": id_from_prvkey(k),
@@ -247,29 +157,253 @@ def main() -> None:
                 },
                 env["COLONIES_COLONY_PRVKEY"],
             )
-            c.approve_executor("bench", f"ex{i}", env["COLONIES_COLONY_PRVKEY"])
+            admin.approve_executor("bench", f"ex{i}", env["COLONIES_COLONY_PRVKEY"])
             keys.append(k)
-        result["client"] = [run_mode(_client_worker, handle, env, keys, w, args.seconds) for w in counts]
-        result["fastsign"] = [run_mode(_fast_worker, handle, env, keys, w, args.seconds) for w in counts]
+        ctx = mp.get_context("fork")
+        q = ctx.Queue()
+        args = (handle.host, handle.port, "bench", env["COLONIES_PRVKEY"])
+        procs = [ctx.Process(target=_worker, args=(which, *args, keys[i], seconds, q)) for i in range(workers)]
+        server_code = os.readlink(f"/proc/{handle.proc.pid}/cwd")  # where its hpcq came from
+        cpu0, t0 = proc_cpu_s(handle.proc.pid), time.perf_counter()
+        for p in procs:
+            p.start()
+        res = [q.get(timeout=seconds + 120) for _ in procs]
+        server_cpu, wall = proc_cpu_s(handle.proc.pid) - cpu0, time.perf_counter() - t0
+        for p in procs:
+            p.join()
     finally:
         handle.stop()
-    result["inproc"] = inproc(args.seconds)
-    result["machine"]["loadavg_end"] = os.getloadavg()
-    best = max(result["client"], key=lambda r: r["cycles_per_s"])
-    result["summary"] = {
-        "best_client_cycles_per_s": best["cycles_per_s"],
-        "best_client_workers": best["workers"],
-        "client_sign_ms_per_cycle": best["client_sign_ms_per_cycle"],
-        "best_fastsign_cycles_per_s": max(r["cycles_per_s"] for r in result["fastsign"]),
-        "server_ms_per_cycle_inproc": result["inproc"]["server_ms_per_cycle"],
-        "server_cpu_ms_per_cycle_http": best["server_cpu_ms_per_cycle"],
-        "client_cpu_ms_per_cycle": best["client_cpu_ms_per_cycle"],
-        # what two idle cores could do if client and server shared them perfectly
-        "cpu_bound_estimate_2_idle_cores": round(
-            2000 / (best["client_cpu_ms_per_cycle"] + best["server_cpu_ms_per_cycle"]), 1
-        ),
-        "goal_cycles_per_s": 300,
+    cycles = sum(r["cycles"] for r in res)
+    return {
+        "client": which,
+        "server": "baseline" if tree else "current",
+        "server_code": server_code,
+        "workers": workers,
+        "cycles": cycles,
+        "cycles_per_s": round(cycles / max(r["wall"] for r in res), 1),
+        "server_cpu_ms_per_cycle": round(1000 * server_cpu / cycles, 3),
+        "server_cpu_util": round(server_cpu / wall, 2),
+        "client_cpu_ms_per_cycle": round(1000 * sum(r["cpu_s"] for r in res) / cycles, 2),
+        "client_sign_cpu_ms_per_cycle": round(1000 * sum(r["sign_s"] for r in res) / cycles, 3),
     }
+
+
+def inproc(seconds: float, profile: bool) -> dict:
+    """Server handling alone: api.handle on envelopes signed beforehand, no HTTP, one thread.
+    Uses only api.handle, open_ctx and init_colony, so it runs against older server code too."""
+    from hpcq.server import api
+    from hpcq.server.httpd import ServerConfig, open_ctx
+    from crypto import sign  # pycolonies' signer: outside the timed part, and in every hpcq version
+
+    d = Path(tempfile.mkdtemp(prefix="hpcq-bench-inproc-"))
+    env = init_colony(d, colony="bench")
+    ctx = open_ctx(ServerConfig(data_dir=d))
+    ek, owner = new_prvkey(), env["COLONIES_COLONY_PRVKEY"]
+
+    def envelope(msg, key):
+        payload = base64.b64encode(json.dumps(msg).encode()).decode()
+        return json.dumps({"payloadtype": msg["msgtype"], "payload": payload, "signature": sign(payload, key)}).encode()
+
+    def call(body):
+        st, reply = api.handle(ctx, body)
+        assert st == 200, reply
+        return json.loads(base64.b64decode(json.loads(reply)["payload"]))
+
+    ex = {"executorname": "ex", "executorid": id_from_prvkey(ek), "colonyname": "bench", "executortype": "bench"}
+    call(envelope({"msgtype": "addexecutormsg", "executor": ex}, owner))
+    call(envelope({"msgtype": "approveexecutormsg", "colonyname": "bench", "executorname": "ex"}, owner))
+    spec = {
+        "nodename": "bench",
+        "funcname": "bench",
+        "args": ["x"],
+        "maxexectime": -1,
+        "maxretries": -1,
+        "maxwaittime": -1,
+        "conditions": {"colonyname": "bench", "executortype": "bench"},
+    }
+    submit = envelope({"msgtype": "submitfuncspecmsg", "spec": spec}, env["COLONIES_PRVKEY"])
+    assign = envelope({"msgtype": "assignprocessmsg", "colonyname": "bench", "timeout": -1}, ek)
+    prof = cProfile.Profile() if profile else None
+
+    def timed(fn):
+        t = time.perf_counter()
+        if prof:
+            prof.enable()
+        try:
+            return fn()
+        finally:
+            if prof:
+                prof.disable()
+            dt = time.perf_counter() - t
+            timing[0] += dt
+            lat.append(dt)
+
+    statements = [0]  # SQL statements run (BEGIN/COMMIT included): work, whatever the load
+    ctx.store.db.set_trace_callback(lambda _sql: statements.__setitem__(0, statements[0] + 1))
+    timing, signing, n, lat = [0.0], 0.0, 0, []
+    cpu0 = time.process_time()  # every thread of this process: the WAL checkpointer too
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        pid = timed(lambda: call(submit))["processid"]
+        # the close is signed outside the clock (and its CPU taken off): only the server's work counts
+        s0 = time.thread_time()
+        close = envelope({"msgtype": "closesuccessfulmsg", "processid": pid, "out": ["ok"]}, ek)
+        signing += time.thread_time() - s0
+        assert timed(lambda: call(assign))["processid"] == pid
+        timed(lambda: call(close))
+        n += 1
+    cpu = time.process_time() - cpu0 - signing
+    ctx.store.db.set_trace_callback(None)
+    ctx.store.close()
+    lat.sort()
+    import hpcq
+
+    out = {
+        "hpcq": str(Path(hpcq.__file__).parent),
+        "cycles": n,
+        "server_cpu_ms_per_cycle": round(1000 * cpu / n, 3),
+        "server_wall_ms_per_cycle": round(1000 * timing[0] / n, 3),
+        "sql_statements_per_cycle": round(statements[0] / n, 2),
+        # one request's time in api.handle (the store lock held): p50, p99, max
+        "request_ms_p50_p99_max": [round(1000 * lat[int(q * (len(lat) - 1))], 2) for q in (0.5, 0.99, 1.0)],
+    }
+    out["cycles_per_s_one_thread"] = round(1000 / out["server_wall_ms_per_cycle"], 1)
+    if prof:
+        s = io.StringIO()
+        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(20)
+        lines = s.getvalue().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+        out["profile_tottime_top20"] = [line.rstrip() for line in lines[start:] if line.strip()]
+    return out
+
+
+def inproc_in(tree: Path | None, seconds: float, profile: bool) -> dict:
+    """inproc() in a fresh interpreter whose hpcq is ``tree`` (or this checkout)."""
+    env = dict(os.environ, HPCQ_BENCH_TREE=str(tree or ROOT))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--inproc-only", "--seconds", str(seconds)]
+    if profile:
+        cmd.append("--profile")
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, cwd=str(tree or ROOT)).stdout
+    return json.loads(out)
+
+
+def export_tree(rev: str) -> tuple[Path, str]:
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", rev], check=True, capture_output=True, text=True)
+    d = Path(tempfile.mkdtemp(prefix="hpcq-bench-baseline-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "hpcq"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(d)], input=archive.stdout, check=True)
+    return d, sha.stdout.strip()
+
+
+def markdown(result: dict) -> str:
+    """The tables of docs/performance.md "Server throughput", from a server.json."""
+    rows = result["rows"]
+    lines = [
+        "| client | workers | cycles/s | server CPU ms/cycle | server CPU util | client CPU ms/cycle | of it signing |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["server"] != "current", CLIENTS.index(r["client"]), r["workers"])):
+        name = r["client"] + (" (baseline server)" if r["server"] == "baseline" else "")
+        lines.append(
+            f"| {name} | {r['workers']} | {r['cycles_per_s']} | {r['server_cpu_ms_per_cycle']} | "
+            f"{r['server_cpu_util']} | {r['client_cpu_ms_per_cycle']} | {r['client_sign_cpu_ms_per_cycle']} |"
+        )
+    trees = [k for k, v in result["inproc"].items() if isinstance(v, dict)]
+    lines += ["", "| in-process server, one thread | " + " | ".join(trees) + " |"]
+    lines.append("|---|" + "---|" * len(trees))
+    for key in ("server_cpu_ms_per_cycle", "runs_cpu_ms", "sql_statements_per_cycle", "request_ms_p50_p99_max"):
+        vals = [result["inproc"][k].get(key, "") for k in trees]
+        lines.append(f"| {key} | " + " | ".join(str(v) for v in vals) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--baseline", default="", help="git revision whose server code to measure beside this one")
+    ap.add_argument("--profile", action="store_true", help="cProfile the in-process server loop")
+    ap.add_argument("--inproc-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--markdown", action="store_true", help="print the docs tables of bench/results/server.json")
+    args = ap.parse_args()
+    if args.markdown:
+        print(markdown(json.loads((ROOT / "bench" / "results" / "server.json").read_text())))
+        return
+    if args.inproc_only:
+        print(json.dumps(inproc(args.seconds, args.profile)))
+        return
+    counts = [int(x) for x in args.workers.split(",")]
+    base, base_sha = export_tree(args.baseline) if args.baseline else (None, "")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    result: dict = {
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": os.getloadavg()},
+        "seconds_per_row": args.seconds,
+        "current": {
+            "rev": head,
+            "dirty": bool(
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "status", "--porcelain", "hpcq/server"], capture_output=True, text=True
+                ).stdout.strip()
+            ),
+        },
+        "rows": [],
+    }
+    if base:
+        result["baseline"] = {"rev": base_sha}
+    for w in counts:
+        for which in CLIENTS:
+            result["rows"].append(run_row(which, w, args.seconds, None))
+        if base:
+            for which in CLIENTS[1:]:
+                result["rows"].append(run_row(which, w, args.seconds, base))
+    # in-process: ROUNDS short runs per tree, interleaved (the load moves); the median counts
+    trees = {"current": None, **({"baseline": base} if base else {})}
+    runs: dict = {k: [] for k in trees}
+    for _ in range(INPROC_ROUNDS):
+        for name, tree in trees.items():
+            runs[name].append(inproc_in(tree, args.seconds / 2, False))
+    result["inproc"] = {}
+    for name, rs in runs.items():
+        med = sorted(rs, key=lambda r: r["server_cpu_ms_per_cycle"])[len(rs) // 2]
+        result["inproc"][name] = dict(med, runs_cpu_ms=[r["server_cpu_ms_per_cycle"] for r in rs])
+    if args.profile:  # a separate run: cProfile slows what it measures
+        result["inproc"]["profile_current"] = inproc_in(None, args.seconds, True)["profile_tottime_top20"]
+    result["machine"]["loadavg_end"] = os.getloadavg()
+
+    def best(client, server="current"):
+        rows = [r for r in result["rows"] if r["client"] == client and r["server"] == server]
+        return max(rows, key=lambda r: r["cycles_per_s"])
+
+    summary = {
+        "best_pycolonies_cycles_per_s": best("pycolonies")["cycles_per_s"],
+        "best_hpcq_cycles_per_s": best("hpcq")["cycles_per_s"],
+        "best_hpcq_keepalive_cycles_per_s": best("hpcq-keepalive")["cycles_per_s"],
+        "speedup_hpcq_vs_pycolonies": round(best("hpcq")["cycles_per_s"] / best("pycolonies")["cycles_per_s"], 2),
+        "server_cpu_ms_per_cycle_inproc": result["inproc"]["current"]["server_cpu_ms_per_cycle"],
+    }
+    if base:
+        b = result["inproc"]["baseline"]["server_cpu_ms_per_cycle"]
+        summary["server_cpu_ms_per_cycle_inproc_baseline"] = b
+        summary["inproc_cpu_ratio_baseline_vs_current"] = round(b / summary["server_cpu_ms_per_cycle_inproc"], 2)
+        ab = []  # the same client, workers and moment: baseline server code vs current
+        for r in result["rows"]:
+            if r["server"] != "baseline":
+                continue
+            cur = next(
+                x
+                for x in result["rows"]
+                if x["server"] == "current" and x["client"] == r["client"] and x["workers"] == r["workers"]
+            )
+            ab.append(
+                {
+                    "client": r["client"],
+                    "workers": r["workers"],
+                    "cycles_per_s": [r["cycles_per_s"], cur["cycles_per_s"]],
+                    "server_cpu_ms_per_cycle": [r["server_cpu_ms_per_cycle"], cur["server_cpu_ms_per_cycle"]],
+                }
+            )
+        summary["baseline_vs_current"] = ab
+    result["summary"] = summary
     out = ROOT / "bench" / "results" / "server.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
