@@ -3,6 +3,9 @@
 #   - as root: Debian's Slurm 22.05 (+ slurmdbd, MariaDB) for the local test cluster and Chromium
 #     for the dashboard's browser tests (skipped when already installed, or when not root);
 #   - a virtual environment .venv with hpcq, every role's extras and the test extras (.[all,test]) (re-installed when setup.cfg changes).
+#   - qiskit-aer built with MPI in .aer-mpi (scripts/build-aer-mpi.sh, ~7+ min on 2 cores), started in the
+#     BACKGROUND under nice (log .aer-mpi/build.log); tests/scale/test_distributed.py waits for it.
+#     HPCQ_AER_MPI=0 skips it.
 # Idempotent: a second run takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +14,8 @@ PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hpcq needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
 
 APT_PKGS=(slurmctld slurmd slurm-client slurmdbd mariadb-server-core mariadb-client-core chromium psmisc procps)
+# to build the MPI Aer (scripts/build-aer-mpi.sh)
+APT_PKGS+=(g++ make cmake libopenblas-dev nlohmann-json3-dev libspdlog-dev)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${APT_PKGS[@]}"; do
@@ -23,6 +28,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 else
   echo "setup: not root (or no apt-get): skipping Slurm/Chromium packages; tests that need them will say so and skip"
+fi
+
+if [ "${HPCQ_AER_MPI:-1}" != 0 ]; then  # background: it overlaps the venv install and the test suite
+  bash scripts/build-aer-mpi.sh --install-into .aer-mpi --background | sed 's/^/setup: /'
 fi
 
 if [ ! -x .venv/bin/python ]; then
