@@ -195,17 +195,20 @@ def aggregate(g: nx.DiGraph, ranked: pd.DataFrame | None, top: int | None, limit
         parents = [n for n, d in h.nodes(data=True) if d["type"] == ("vqe" if level == "VQE run"
                                                                      else "ansatz")]
         for p in parents:
-            members = [m for m in nx.descendants(h, p) if h.nodes[m]["type"] in kinds]
+            # step 2 folds step 1's aggregates too (else they would be left as orphan roots)
+            members = [m for m in nx.descendants(h, p) if h.nodes[m]["type"] in kinds + ("aggregate",)]
             if not members:
                 continue
             best = min((positions[m] for m in members if m in positions), default=None)
-            n_noise = sum(1 for m in members if h.nodes[m]["type"] == "noise")
-            n_vqe = len(members) - n_noise
+            n_noise = sum(h.nodes[m].get("n_noise", 0) if h.nodes[m]["type"] == "aggregate"
+                          else h.nodes[m]["type"] == "noise" for m in members)
+            n_vqe = sum(h.nodes[m].get("n_vqe", 0) if h.nodes[m]["type"] == "aggregate"
+                        else h.nodes[m]["type"] == "vqe" for m in members)
             label = (f"{n_vqe} VQE, " if n_vqe else "") + f"{n_noise} noise runs"
             agg = f"agg:{p}"
             h.remove_nodes_from(members)
-            h.add_node(agg, type="aggregate", label=label, parent=p, n_runs=len(members),
-                       study=g.nodes[p].get("study"), metrics={})
+            h.add_node(agg, type="aggregate", label=label, parent=p, n_runs=n_vqe + n_noise,
+                       n_noise=n_noise, n_vqe=n_vqe, study=g.nodes[p].get("study"), metrics={})
             h.add_edge(p, agg)
             if best is not None:
                 positions[agg] = best

@@ -15,6 +15,7 @@ from typing import Any
 import dash_ag_grid as dag
 import dash_cytoscape as cyto
 from dash import Dash, Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
 from flask import jsonify, request
 
 from hpcq.results.catalog import Catalog, CatalogError
@@ -39,16 +40,41 @@ MAX_DIRECTION = ("fidelity", "entropy_ratio", "chemical_accuracy")  # larger is 
 PLOTS = ("plot-convergence", "plot-noise", "plot-distribution", "plot-curve")
 
 
-def _column_defs(columns: list[str], shown: list[str], numeric: set[str]) -> list[dict[str, Any]]:
+CHAR_W, CELL_PAD, MAX_COL_W = 8, 44, 420  # px: a character at the grid's 14 px font; padding + icons; a cap
+
+
+def _widths(records: list[dict[str, Any]], columns: list[str], numeric: set[str]) -> dict[str, int]:
+    """Column widths from the header and the longest value (numbers as shown: 6 significant
+    digits). Why not AG Grid's autoSize: it measures every rendered cell in the browser, a
+    quarter of a second of the first page's CPU on the 2-core machine (bench/bench_ui.py)."""
+    out = {}
+    sample = records[:500]
+    for c in columns:
+        n = len(HEADERS.get(c, c))
+        for r in sample:
+            v = r.get(c)
+            if v is None:
+                continue
+            n = max(n, 12 if c in numeric and isinstance(v, float) else len(str(v)))
+        out[c] = min(MAX_COL_W, CHAR_W * n + CELL_PAD)
+    return out
+
+
+def _column_defs(
+    columns: list[str], shown: list[str], numeric: set[str], widths: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
     defs = []
     for c in columns:
         d: dict[str, Any] = {"field": c, "headerName": HEADERS.get(c, c), "hide": c not in shown}
+        if widths and c in widths:
+            d["width"] = widths[c]
         if c in numeric:
             d["filter"] = "agNumberColumnFilter"
             d["valueFormatter"] = NUMERIC_FMT
+            d["useValueFormatterForExport"] = False  # the CSV has full-precision numbers, ASCII minus
             d["type"] = "numericColumn"
         if c == "task_id":  # full ids: never cut
-            d["minWidth"] = 260
+            d["minWidth"] = max(260, (widths or {}).get(c, 0))
             d["wrapText"] = False
             d["autoHeight"] = False
         if c == "position":
@@ -138,19 +164,126 @@ def _box(children, **style) -> html.Div:
     return html.Div(children, style={"border": "1px solid #dfe6e9", "padding": "6px", **style})
 
 
+NUMERIC_ALWAYS = {"position", "score", "n_qubits", "reps", "shots", "seed", "abs_error_mha"}
+
+
+def _table_state(
+    cat: Catalog,
+    study: str | None,
+    compare: str | None,
+    by: list[str] | None,
+    weights: str | None,
+    mode: str | None,
+    top: Any,
+    chosen: list[str] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The view for these controls and what the table, the graph and their notes show."""
+    studies = [s for s in (study, compare) if s]
+    problem = ""
+    try:
+        view = ranked_view(
+            cat,
+            by=by or None,
+            weights=weights,
+            mode=mode or "weighted",
+            top=int(top) if top else None,
+            studies=studies or None,
+        )
+    except RankError as exc:
+        problem = f"ranking not applied: {exc}".replace("--", "")
+        view = ranked_view(cat, studies=studies or None)
+    columns, shown = table_columns(view.rows, view.scan)
+    if chosen:
+        shown = [c for c in columns if c in chosen]
+    numeric = set(metric_options(view.rows)) | NUMERIC_ALWAYS | set(view.scan or [])
+    count = f"{len(view.rows)} of {view.total} noise runs"
+    if view.definition:
+        count += f", ranked by {', '.join(by or [])}"
+    definition = problem or (
+        json.dumps(view.definition) if view.definition else "not ranked (choose metrics under 'rank by')"
+    )
+    recs = table_records(view.rows, columns)
+    return view, {
+        "rowData": recs,
+        "columnDefs": _column_defs(columns, shown, numeric, _widths(recs, columns, numeric)),
+        "elements": view.elements,
+        "count": count,
+        "note": view.graph_note,
+        "definition": definition,
+        "options": [{"label": HEADERS.get(c, c), "value": c} for c in columns],
+        "shown": shown,
+    }
+
+
+def _plots(cat: Catalog, view_rows, studies: list[str], keys: list[str] | None, node: dict[str, Any] | None):
+    """The four figures and the scope note for the table's rows (``keys``: the grid filter's
+    row keys, None = all) narrowed to the graph ``node``."""
+    rows = scope(cat, view_rows, keys, node)
+    data = load(cat)
+    vqe = data.runs[data.runs["step"] == "vqe"]
+    if studies:
+        vqe = vqe[vqe["study"].isin(studies)]
+    run = rows.iloc[0] if len(rows) else None
+    ser = series_for(
+        cat,
+        list(rows["parent_task_id"].dropna().unique()[: plots.MAX_TRACES])
+        + ([run["task_id"]] if run is not None else []),
+    )
+    where = f"node {node.get('label')}" if node else "the table's rows"
+    note = (
+        f"plots: {len(rows)} noise runs in scope ({where}); the distribution is of the first of them ({run['task_id']})"
+        if run is not None
+        else "plots: no run in scope"
+    )
+    scan = [c for c in data.scan if c in view_rows.columns and view_rows[c].nunique() > 1]
+    return (
+        plots.convergence(rows, vqe, ser),
+        plots.noise_response(rows),
+        plots.distributions(run, ser),
+        plots.energy_curve(rows, vqe, scan),
+        note,
+    )
+
+
+def _plots_key(keys: list[str] | None, node: dict[str, Any] | None) -> dict[str, Any]:
+    """What the plots show (the store ``plots-state``): a repeated request is not recomputed."""
+    return {"keys": keys, "node": (node or {}).get("id")}
+
+
+# the grid filter's row keys (hpcq.ui.data.row_key), sorted (a re-sort is not a new scope);
+# null while every row passes; unchanged -> no update (no server round trip after the grid draws)
+GRID_FILTER_JS = """function (virtual, rows, current) {
+    if (!virtual || !rows) { return window.dash_clientside.no_update; }
+    const keys = virtual.length === rows.length ? null :
+        virtual.map(r => r.task_id + '|' + r.file).sort();
+    return JSON.stringify(keys) === JSON.stringify(current === undefined ? null : current)
+        ? window.dash_clientside.no_update : keys;
+}"""
+
+
 def create_app(db_path: str, title: str = "hpcq results") -> Dash:
-    """A Dash app over the catalog at ``db_path`` (opened read-only per request)."""
+    """A Dash app over the catalog at ``db_path`` (opened read-only per request).
+
+    Why the first page needs no callback: the layout carries the table, the graph and the four
+    figures for the default controls (newest study, default ranking), so the browser draws them
+    as soon as the bundles are loaded; callbacks run only when the user changes something
+    (docs/performance.md, "Dashboard first page")."""
     cat = Catalog(db_path, readonly=True)
     app = Dash(__name__, title=title, serve_locally=True)
 
     def layout():
         studies = _studies(cat)
         metrics = metric_options(load(cat).noise)
+        study0 = studies[0] if studies else None
+        view, st = _table_state(cat, study0, None, DEFAULT_RANKING, None, "weighted", None)
+        *figs, scope_note = _plots(cat, view.rows, [study0] if study0 else [], None, None)
         ctl = {"display": "flex", "gap": "12px", "alignItems": "center", "minHeight": "40px", "flexWrap": "wrap"}
         return html.Div(
             id="hpcq-ui",
             style={"fontFamily": "sans-serif", "margin": "12px"},
             children=[
+                dcc.Store(id="grid-filter", data=None),
+                dcc.Store(id="plots-state", data=_plots_key(None, None)),
                 html.H2(title, id="page-title", style={"margin": "4px 0"}),
                 html.Div(
                     id="table-view",
@@ -163,7 +296,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                                 dcc.Dropdown(
                                     id="study-select",
                                     options=studies,
-                                    value=studies[0] if studies else None,
+                                    value=study0,
                                     clearable=False,
                                     style={"width": "260px"},
                                 ),
@@ -175,7 +308,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                                     clearable=True,
                                     style={"width": "260px"},
                                 ),
-                                html.Span(id="runs-count", style={"fontWeight": "bold"}),
+                                html.Span(st["count"], id="runs-count", style={"fontWeight": "bold"}),
                             ],
                         ),
                         html.Div(
@@ -224,6 +357,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                             ],
                         ),
                         html.Pre(
+                            st["definition"],
                             id="rank-definition",
                             style={
                                 "fontSize": "11px",
@@ -238,7 +372,13 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                             children=[
                                 html.H3("Noise runs", style={"margin": "0"}),
                                 html.Label("columns"),
-                                dcc.Dropdown(id="table-columns", multi=True, style={"minWidth": "500px", "flex": "1"}),
+                                dcc.Dropdown(
+                                    id="table-columns",
+                                    options=st["options"],
+                                    value=st["shown"],
+                                    multi=True,
+                                    style={"minWidth": "500px", "flex": "1"},
+                                ),
                                 html.Button("export CSV (as shown)", id="export-csv"),
                             ],
                         ),
@@ -246,8 +386,8 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                             style={"height": "380px"},
                             children=dag.AgGrid(
                                 id="runs-grid",
-                                rowData=[],
-                                columnDefs=[],
+                                rowData=st["rowData"],
+                                columnDefs=st["columnDefs"],
                                 defaultColDef={
                                     "sortable": True,
                                     "filter": True,
@@ -258,7 +398,6 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                                 getRowId="params.data.task_id + '|' + params.data.file",
                                 dashGridOptions={"animateRows": False, "tooltipShowDelay": 200},
                                 csvExportParams={"fileName": "hpcq-runs.csv", "allColumns": False},
-                                columnSize="autoSize",
                                 style={"height": "380px"},
                             ),
                         ),
@@ -267,13 +406,15 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                 html.Div(
                     id="plots",
                     style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "8px", "marginTop": "8px"},
-                    children=[_box(dcc.Graph(id=p, config={"displaylogo": False})) for p in PLOTS],
+                    children=[
+                        _box(dcc.Graph(id=p, figure=f, config={"displaylogo": False})) for p, f in zip(PLOTS, figs)
+                    ],
                 ),
                 html.Div(
                     style={"display": "flex", "gap": "8px", "alignItems": "center"},
                     children=[
                         html.Button("all runs", id="plot-all"),
-                        html.Span(id="plot-scope", style={"fontSize": "12px", "color": "#636e72"}),
+                        html.Span(scope_note, id="plot-scope", style={"fontSize": "12px", "color": "#636e72"}),
                     ],
                 ),
                 html.Div(
@@ -281,13 +422,13 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
                     children=[
                         html.H3("Workflow graph", style={"marginBottom": "0"}),
                         _legend(),
-                        html.Div(id="graph-note", style={"color": "#d63031", "minHeight": "20px"}),
+                        html.Div(st["note"], id="graph-note", style={"color": "#d63031", "minHeight": "20px"}),
                         html.Div(
                             style={"display": "flex", "gap": "12px"},
                             children=[
                                 cyto.Cytoscape(
                                     id="workflow-graph",
-                                    elements=[],
+                                    elements=st["elements"],
                                     stylesheet=stylesheet(),
                                     layout={"name": "preset", "fit": True, "padding": 20},
                                     minZoom=0.02,
@@ -313,6 +454,10 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         Output("rank-definition", "children"),
         Output("table-columns", "options"),
         Output("table-columns", "value"),
+        *[Output(p, "figure", allow_duplicate=True) for p in PLOTS],
+        Output("plot-scope", "children", allow_duplicate=True),
+        Output("plots-state", "data", allow_duplicate=True),
+        Output("workflow-graph", "tapNodeData", allow_duplicate=True),
         Input("study-select", "value"),
         Input("study-compare", "value"),
         Input("rank-by", "value"),
@@ -320,106 +465,71 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         Input("rank-mode", "value"),
         Input("rank-top", "value"),
         Input("table-columns", "value"),
+        State("grid-filter", "data"),
+        prevent_initial_call=True,
     )
-    def update(study, compare, by, weights, mode, top, chosen):
-        studies = [s for s in (study, compare) if s]
-        problem = ""
-        try:
-            view = ranked_view(
-                cat,
-                by=by or None,
-                weights=weights,
-                mode=mode or "weighted",
-                top=int(top) if top else None,
-                studies=studies or None,
-            )
-        except RankError as exc:
-            problem = f"ranking not applied: {exc}".replace("--", "")
-            view = ranked_view(cat, studies=studies or None)
-        columns, shown = table_columns(view.rows, view.scan)
-        if chosen and ctx.triggered_id == "table-columns":
-            shown = [c for c in columns if c in chosen]
-        numeric = set(metric_options(view.rows)) | {
-            "position",
-            "score",
-            "n_qubits",
-            "reps",
-            "shots",
-            "seed",
-            "abs_error_mha",
-            *(view.scan or []),
-        }
-        count = f"{len(view.rows)} of {view.total} noise runs"
-        if view.definition:
-            count += f", ranked by {', '.join(by)}"
-        definition = problem or (
-            json.dumps(view.definition) if view.definition else "not ranked (choose metrics under 'rank by')"
-        )
-        options = [{"label": HEADERS.get(c, c), "value": c} for c in columns]
+    def update(study, compare, by, weights, mode, top, chosen, keys):
+        """Table, graph and plots after a control changed (one round trip: the plots do not
+        wait for the grid; a new drawing drops the selected node)."""
+        keep = chosen if ctx.triggered_id == "table-columns" else None  # a new study/ranking: defaults
+        view, st = _table_state(cat, study, compare, by, weights, mode, top, keep)
+        *figs, note = _plots(cat, view.rows, [s for s in (study, compare) if s], keys, None)
         return (
-            table_records(view.rows, columns),
-            _column_defs(columns, shown, numeric),
-            view.elements,
-            count,
-            view.graph_note,
-            definition,
-            options,
-            shown,
+            st["rowData"],
+            st["columnDefs"],
+            st["elements"],
+            st["count"],
+            st["note"],
+            st["definition"],
+            st["options"],
+            st["shown"],
+            *figs,
+            note,
+            _plots_key(keys, None),
+            None,
         )
 
     @app.callback(
         *[Output(p, "figure") for p in PLOTS],
         Output("plot-scope", "children"),
-        Input("runs-grid", "virtualRowData"),
+        Output("plots-state", "data"),
+        Input("grid-filter", "data"),
         Input("workflow-graph", "tapNodeData"),
-        Input("workflow-graph", "elements"),
+        State("plots-state", "data"),
         State("study-select", "value"),
         State("study-compare", "value"),
         State("rank-by", "value"),
         State("rank-weights", "value"),
         State("rank-mode", "value"),
         State("rank-top", "value"),
+        prevent_initial_call=True,
     )
-    def update_plots(shown, node, _els, study, compare, by, weights, mode, top):
+    def update_plots(keys, node, shown_key, study, compare, by, weights, mode, top):
+        """The plots after the grid's filter or the selected node changed."""
+        if _plots_key(keys, node) == shown_key:
+            raise PreventUpdate  # e.g. the node cleared by a new drawing: the plots already follow
         studies = [s for s in (study, compare) if s]
         try:
-            view = ranked_view(
+            rows = ranked_view(
                 cat,
                 by=by or None,
                 weights=weights,
                 mode=mode or "weighted",
                 top=int(top) if top else None,
                 studies=studies or None,
-            )
+                graph=False,
+            ).rows
         except RankError:
-            view = ranked_view(cat, studies=studies or None)
-        if ctx.triggered_id == "workflow-graph" and "workflow-graph.elements" in ctx.triggered_prop_ids:
-            node = None  # a new drawing: the old selection is gone
-        rows = scope(cat, view.rows, shown, node)
-        data = load(cat)
-        vqe = data.runs[data.runs["step"] == "vqe"]
-        if studies:
-            vqe = vqe[vqe["study"].isin(studies)]
-        run = rows.iloc[0] if len(rows) else None
-        ser = series_for(
-            cat,
-            list(rows["parent_task_id"].dropna().unique()[: plots.MAX_TRACES])
-            + ([run["task_id"]] if run is not None else []),
-        )
-        where = f"node {node.get('label')}" if node else "the table's rows"
-        note = (
-            f"plots: {len(rows)} noise runs in scope ({where}); the distribution is of the "
-            f"first of them ({run['task_id']})"
-            if run is not None
-            else "plots: no run in scope"
-        )
-        return (
-            plots.convergence(rows, vqe, ser),
-            plots.noise_response(rows),
-            plots.distributions(run, ser),
-            plots.energy_curve(rows, vqe, view.scan or []),
-            note,
-        )
+            rows = ranked_view(cat, studies=studies or None, graph=False).rows
+        return (*_plots(cat, rows, studies, keys, node), _plots_key(keys, node))
+
+    app.clientside_callback(
+        GRID_FILTER_JS,
+        Output("grid-filter", "data"),
+        Input("runs-grid", "virtualRowData"),
+        State("runs-grid", "rowData"),
+        State("grid-filter", "data"),
+    )
 
     # the graph box may move after async components load: re-measure after each draw
     app.clientside_callback(
@@ -445,7 +555,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
     def clear_node(_n):
         return None
 
-    @app.callback(Output("node-info", "children"), Input("workflow-graph", "tapNodeData"))
+    @app.callback(Output("node-info", "children"), Input("workflow-graph", "tapNodeData"), prevent_initial_call=True)
     def node_info(data):
         return _node_info(data)
 

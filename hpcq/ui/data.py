@@ -71,7 +71,10 @@ HEADERS = {
 }
 DEFAULT_RANKING = ["abs_error:min"]
 CHEMICAL_ACCURACY_HA = 1.6e-3
-GRAPH_NODE_LIMIT = 600  # above this many nodes the graph aggregates (noise runs per VQE run, ...)
+# above this many nodes the graph aggregates (noise runs per VQE run, then per ansatz, then pages
+# by problem). Why 300: Cytoscape's drawing of ~500 nodes cost 3-4 s of the first page's CPU on the
+# 2-core machine (bench/bench_ui.py), and a fitted drawing of more is unreadable anyway
+GRAPH_NODE_LIMIT = 300
 MAX_TRACES = 10  # convergence traces drawn at once (the best-ranked runs in scope)
 
 
@@ -154,9 +157,11 @@ def ranked_view(
     top: int | None = None,
     studies: list[str] | None = None,
     node_limit: int = GRAPH_NODE_LIMIT,
+    graph: bool = True,
 ) -> View:
     """Noise runs of ``studies`` (default all; joined with vqe_ parents), ranked by ``by`` if
-    given, cut to the top ``top`` positions; and the workflow graph with the same ranks."""
+    given, cut to the top ``top`` positions; and the workflow graph with the same ranks
+    (``graph=False``: rows only, no elements; what the plots need)."""
     data = load(cat)
     noise, runs = data.noise, data.runs
     if studies:
@@ -169,13 +174,15 @@ def ranked_view(
         definition = spec.definition()
         if top:
             noise = noise[noise["position"] <= top]
-    g = data.graph
-    if studies:
-        g = g.subgraph([n for n, d in g.nodes(data=True) if d.get("study") in studies])
-    els, note = elements(g, noise if by else None, top if by else None), ""
-    n_nodes = sum(1 for e in els if "source" not in e["data"])
-    if n_nodes > node_limit:
-        els, note = aggregate(g, noise if by else None, top if by else None, node_limit)
+    els, note = [], ""
+    if graph:
+        g = data.graph
+        if studies:
+            g = g.subgraph([n for n, d in g.nodes(data=True) if d.get("study") in studies])
+        els = elements(g, noise if by else None, top if by else None)
+        n_nodes = sum(1 for e in els if "source" not in e["data"])
+        if n_nodes > node_limit:
+            els, note = aggregate(g, noise if by else None, top if by else None, node_limit)
     scan = [c for c in data.scan if c in noise.columns and noise[c].nunique() > 1]
     return View(
         noise.reset_index(drop=True),
@@ -243,15 +250,19 @@ def table_records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- plots' data
 
 
-def scope(
-    cat: Catalog, view_rows: pd.DataFrame, shown: list[dict[str, Any]] | None, node: dict[str, Any] | None
-) -> pd.DataFrame:
-    """The noise runs the plots show: the table's rows as filtered in the grid (``shown``: its
-    virtual row data; None = all), narrowed to the selected graph node's subtree."""
+def row_key(task_id: Any, file: Any) -> str:
+    """A grid row's id (``getRowId`` in hpcq/ui/app.py): ``task_id|file``."""
+    return f"{task_id}|{file}"
+
+
+def scope(cat: Catalog, view_rows: pd.DataFrame, shown: list[str] | None, node: dict[str, Any] | None) -> pd.DataFrame:
+    """The noise runs the plots show: the table's rows as filtered in the grid (``shown``: the
+    row keys (:func:`row_key`) the grid's filter lets through; None = all), narrowed to the
+    selected graph node's subtree."""
     rows = view_rows
     if shown is not None:
-        keys = {(r.get("task_id"), r.get("file")) for r in shown}
-        rows = rows[[k in keys for k in zip(rows["task_id"], rows["file"])]]
+        keys = set(shown)
+        rows = rows[[row_key(t, f) in keys for t, f in zip(rows["task_id"], rows["file"])]]
     if node and node.get("id"):
         g = load(cat).graph
         nid = node.get("parent") if node.get("type") == "aggregate" else node["id"]

@@ -75,11 +75,15 @@ def serve(db_path: str | Path) -> Iterator[str]:
         t.join(10)
 
 
-def wait_ready(page, plots: tuple[str, ...] = ()) -> None:
-    page.wait_for_function(GRID_READY, timeout=30000)
-    page.wait_for_function(f"{CY}.nodes().length > 0", timeout=30000)
+WAIT_MS = 90_000  # generous (a loaded 2-core machine took 60 s for a first page) but bounded
+
+
+def wait_ready(page, plots: tuple[str, ...] = (), timeout: float = WAIT_MS) -> None:
+    """Until the grid has rows, the graph has nodes and (``plots``) those plots drew data."""
+    page.wait_for_function(GRID_READY, timeout=timeout)
+    page.wait_for_function(f"{CY}.nodes().length > 0", timeout=timeout)
     if plots:
-        page.wait_for_function(PLOTS_READY, arg=list(plots), timeout=30000)
+        page.wait_for_function(PLOTS_READY, arg=list(plots), timeout=timeout)
 
 
 def capture(out_dir: Path = DOCS_IMG) -> list[Path]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hpcq.testing import need
-from hpcq.ui.screenshots import CHROMIUM, CHROMIUM_ARGS, make_demo_results, serve, wait_ready
+from hpcq.ui.screenshots import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, make_demo_results, serve, wait_ready
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
@@ -53,6 +53,7 @@ def page(browser, ui_server):
     page as the next expects); a screenshot is saved at the end."""
     ctx = browser.new_context(viewport={"width": 1500, "height": 1400}, accept_downloads=True)
     pg = ctx.new_page()
+    pg.set_default_timeout(WAIT_MS)  # clicks and fills on a loaded machine
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(ui_server + "/")

@@ -115,6 +115,13 @@ def test_graph_too_big_to_draw_is_aggregated_and_says_so(ui_results):
     assert len(types) <= 40 and "aggregated per VQE run" in view.graph_note
     agg = [e["data"] for e in view.elements if e["data"].get("type") == "aggregate"]
     assert sum(d["n_runs"] for d in agg) == 36
+    # per ansatz: the per-VQE aggregates fold in too (none left over as a root of its own)
+    view = ranked_view(cat, studies=["h2-scan"], node_limit=20)
+    agg = [e["data"] for e in view.elements if e["data"].get("type") == "aggregate"]
+    assert len(agg) == 6 and sum(d["n_runs"] for d in agg) == 48 and "per ansatz" in view.graph_note
+    targets = {e["data"]["target"]: e["data"]["source"] for e in view.elements if "source" in e["data"]}
+    assert all(targets[d["id"]].startswith("ansatz:") for d in agg)
+    assert {d["label"] for d in agg} == {"2 VQE, 6 noise runs"}
     view = ranked_view(cat, by=["jsd:min"], studies=["h2-scan"], node_limit=10)
     nodes = [e["data"] for e in view.elements if "source" not in e["data"]]
     assert len(nodes) <= 10 and "problems 1-" in view.graph_note

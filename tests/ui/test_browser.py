@@ -7,9 +7,10 @@ import pytest
 from hpcq.results.catalog import Catalog
 from hpcq.results.rank import make_spec, rank
 from hpcq.ui.app import PLOTS
-from hpcq.ui.screenshots import CY, PLOTS_READY
+from hpcq.ui.screenshots import CY, PLOTS_READY, WAIT_MS
 
 pytestmark = pytest.mark.browser
+CLICK_MS = 10_000  # a click on the graph that does not select within this is retried
 
 FIRST = ["position", "noise_model", "noise_params", "optimizer", "energy", "abs_error_mha", "jsd", "delta_entropy"]
 
@@ -49,7 +50,7 @@ def plot_points(page):
 
 def wait_count(page, text):
     page.wait_for_function(
-        "(t) => document.querySelector('#runs-count').innerText.includes(t)", arg=text, timeout=15000
+        "(t) => document.querySelector('#runs-count').innerText.includes(t)", arg=text, timeout=WAIT_MS
     )
 
 
@@ -64,7 +65,7 @@ def click_node(page, node_id):
                 "(id) => document.querySelector('#node-info-title').innerText.length > 0 && "
                 "document.querySelector('#plot-scope').innerText.includes('node ')",
                 arg=node_id,
-                timeout=5000,
+                timeout=CLICK_MS,
             )
             return
         except Exception:
@@ -105,16 +106,16 @@ def test_table_opens_on_the_newest_study_with_the_columns_read_first(page, ui_db
 
 
 def test_each_plot_has_data_after_load_and_after_selecting_a_node(page):
-    page.wait_for_function(PLOTS_READY, arg=list(PLOTS), timeout=30000)
+    page.wait_for_function(PLOTS_READY, arg=list(PLOTS), timeout=WAIT_MS)
     before = plot_points(page)
     assert all(v > 0 for v in before.values()), before
     vqe = next(n for n in nodes(page) if n["type"] == "vqe")
     click_node(page, vqe["id"])
     page.wait_for_function(
-        "(t) => document.querySelector('#plot-scope').innerText.includes('3 noise runs')", timeout=15000
+        "(t) => document.querySelector('#plot-scope').innerText.includes('3 noise runs')", timeout=WAIT_MS
     )
     three = [p for p in PLOTS if p != "plot-curve"]  # one VQE run sits at one bond length
-    page.wait_for_function(PLOTS_READY, arg=three, timeout=30000)
+    page.wait_for_function(PLOTS_READY, arg=three, timeout=WAIT_MS)
     after = plot_points(page)
     assert all(after[p] > 0 for p in three), after
     assert after["plot-convergence"] < before["plot-convergence"]  # one trace instead of ten
@@ -122,4 +123,154 @@ def test_each_plot_has_data_after_load_and_after_selecting_a_node(page):
     assert title.startswith("VQE convergence (1 of 1 runs")
     assert page.inner_text("#node-field-type") == "vqe"
     page.click("#plot-all")
-    page.wait_for_function("document.querySelector('#plot-scope').innerText.includes('36 noise runs')", timeout=15000)
+    page.wait_for_function("document.querySelector('#plot-scope').innerText.includes('36 noise runs')", timeout=WAIT_MS)
+
+
+def traces(page, plot_id):
+    """The trace names of a plot as drawn."""
+    return page.evaluate("(id) => document.querySelector('#' + id + ' .js-plotly-plot').data.map(t => t.name)", plot_id)
+
+
+def test_legend_covers_every_step_type(page):
+    for t in ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate"):
+        assert page.is_visible(f"#legend-{t}"), t
+
+
+def test_a_filter_in_the_table_narrows_every_plot(page, ui_db):
+    runs = scan_runs(ui_db)
+    want = runs[runs["noise_model"] == "depolarizing"]
+    assert 0 < len(want) < len(runs)
+    grid(page, "api.ensureColumnVisible('noise_model');")  # the first check scrolled right
+    page.locator(".ag-floating-filter[col-id='noise_model'] input").fill("depolarizing")
+    page.wait_for_function(
+        "(n) => dash_ag_grid.getApi('runs-grid').getDisplayedRowCount() === n", arg=len(want), timeout=WAIT_MS
+    )
+    wait_scope = "(t) => document.querySelector('#plot-scope').innerText.startsWith(t)"
+    page.wait_for_function(wait_scope, arg=f"plots: {len(want)} noise runs in scope (the table's", timeout=WAIT_MS)
+    page.wait_for_function(PLOTS_READY, arg=list(PLOTS), timeout=WAIT_MS)
+    assert sorted(column(page, "task_id")) == sorted(want["task_id"])
+    # noise response and energy curve: only the filtered model's lines
+    assert traces(page, "plot-noise") and all(n.startswith("depolarizing ") for n in traces(page, "plot-noise"))
+    noisy = [n for n in traces(page, "plot-curve") if n.startswith("noisy")]
+    assert noisy == ["noisy: depolarizing (mean)"]
+    # convergence: the VQE runs behind the filtered rows (best-ranked first, as in the table)
+    shown = column(page, "vqe_task_id")
+    parents = list(dict.fromkeys(shown))[:10]
+    conv = traces(page, "plot-convergence")
+    assert [n.rsplit(" ", 1)[1] for n in conv] == parents
+    # distribution: of the table's first filtered row
+    title = page.evaluate("document.querySelector('#plot-distribution .js-plotly-plot').layout.title.text")
+    assert column(page, "task_id", 1)[0] in title and "depolarizing" in title
+    # and the selected node narrows within the filter: one VQE run's depolarizing runs
+    vqe = f"task:{shown[0]}"
+    click_node(page, vqe)
+    n_under = int((want["parent_task_id"] == shown[0]).sum())
+    page.wait_for_function(wait_scope, arg=f"plots: {n_under} noise runs in scope (node ", timeout=WAIT_MS)
+    assert [n.rsplit(" ", 1)[1] for n in traces(page, "plot-convergence")] == [shown[0]]
+    assert all(n.startswith("depolarizing ") for n in traces(page, "plot-noise"))
+    page.click("#plot-all")
+    page.wait_for_function(wait_scope, arg=f"plots: {len(want)} noise runs in scope (the table's", timeout=WAIT_MS)
+
+
+def test_csv_export_is_what_is_shown(page, tmp_path):
+    """Still filtered by the previous check: the file has the visible columns and filtered rows."""
+    import csv
+
+    headers = grid(page, "return api.getAllDisplayedColumns().map(c => c.getColDef().headerName);")
+    cols = visible_columns(page)
+    ids = column(page, "task_id")
+    assert 0 < len(ids) < 36
+    with page.expect_download(timeout=WAIT_MS) as dl:
+        page.click("#export-csv")
+    path = tmp_path / "runs.csv"
+    dl.value.save_as(path)
+    rows = list(csv.reader(path.open(encoding="utf-8-sig")))
+    assert rows[0] == headers and len(headers) == len(cols)
+    assert "vqe_energy" not in cols  # hidden columns are not exported
+    assert [r[cols.index("task_id")] for r in rows[1:]] == ids
+    energies = column(page, "energy")
+    assert [float(r[cols.index("energy")]) for r in rows[1:]] == energies  # full precision, not as formatted
+    # clear the filter for the next checks
+    grid(page, "api.ensureColumnVisible('noise_model');")
+    page.locator(".ag-floating-filter[col-id='noise_model'] input").fill("")
+    page.wait_for_function("dash_ag_grid.getApi('runs-grid').getDisplayedRowCount() === 36", timeout=WAIT_MS)
+
+
+def choose_metric(page, metric, direction="min"):
+    page.click("#rank-by")
+    page.keyboard.type(metric)
+    arrow = "↓ smaller is better" if direction == "min" else "↑ larger is better"
+    page.get_by_role("option", name=f"{metric} {arrow}", exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def graph_ranks(page):
+    """task id -> (position, display label, size) of the drawn task nodes."""
+    return {
+        n["id"].removeprefix("task:"): (n["position"], n["display"], n["raw_width"])
+        for n in nodes(page)
+        if n["type"] == "noise"
+    }
+
+
+def test_a_two_metric_weighted_ranking_rescales_and_relabels_the_graph(page, ui_db):
+    from hpcq.results.graph import node_sizes
+
+    before = graph_ranks(page)
+    spec = make_spec(["abs_error:min", "jsd:min"], "0.7,0.3")
+    expected = rank(scan_runs(ui_db), spec)
+    choose_metric(page, "jsd", "min")
+    page.fill("#rank-weights", "0.7,0.3")
+    page.press("#rank-weights", "Enter")
+    page.wait_for_function(
+        "(w) => document.querySelector('#rank-definition').innerText.includes(w)",
+        arg='"weights": [0.7, 0.3]',
+        timeout=WAIT_MS,
+    )
+    wait_count(page, "36 of 36 noise runs, ranked by abs_error:min, jsd:min")
+    page.wait_for_function(
+        f"(id) => {CY}.getElementById('task:' + id).data('display').startsWith('#1 ')",
+        arg=expected["task_id"].iloc[0],
+        timeout=WAIT_MS,
+    )
+    assert column(page, "task_id") == list(expected["task_id"])
+    after = graph_ranks(page)
+    positions = dict(zip(expected["task_id"], expected["position"]))
+    sizes = node_sizes({t: int(p) for t, p in positions.items()})
+    for tid, (pos, display, width) in after.items():
+        assert pos == positions[tid]
+        assert display.startswith(f"#{positions[tid]} ")
+        assert width == pytest.approx(sizes[tid])
+    changed = [t for t in after if after[t][:2] != before[t][:2]]
+    assert changed and any(after[t][2] != before[t][2] for t in changed)  # relabelled and resized
+    # lexicographic: the same metrics, the other mode (weights do not apply: said, then cleared)
+    page.click("#rank-mode input[value='lexicographic']")
+    page.wait_for_function(
+        "() => document.querySelector('#rank-definition').innerText.includes('weights only applies to mode weighted')",
+        timeout=WAIT_MS,
+    )
+    page.fill("#rank-weights", "")
+    page.press("#rank-weights", "Enter")
+    lex = rank(scan_runs(ui_db), make_spec(["abs_error:min", "jsd:min"], None, "lexicographic"))
+    page.wait_for_function(
+        "() => document.querySelector('#rank-definition').innerText.includes('\"mode\": \"lexicographic\"')",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_function(
+        f"(id) => {CY}.getElementById('task:' + id).data('display').startsWith('#1 ')",
+        arg=lex["task_id"].iloc[0],
+        timeout=WAIT_MS,
+    )
+    assert column(page, "task_id") == list(lex["task_id"])
+    assert page.errors == []
+
+
+def test_compare_two_studies(page):
+    page.click("#study-compare")
+    page.get_by_role("option", name="noise-study", exact=True).click()
+    wait_count(page, "60 of 60 noise runs")
+    assert grid(page, "return api.getDisplayedRowCount();") == 60
+    assert "study" in visible_columns(page)
+    studies = {n["id"] for n in nodes(page) if n["type"] == "problem"}
+    assert any("noise-study" in s for s in studies) and any("h2-scan" in s for s in studies)
+    assert page.errors == []
