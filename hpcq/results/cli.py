@@ -90,9 +90,12 @@ def show(df, columns: list[str], title: str) -> None:
     cells = [[_fmt(row[c]) for c in cols] for _, row in df[cols].iterrows()]
     width = shutil.get_terminal_size().columns
     natural = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
-    floors = [min(n, max(len(c), 4)) for n, c in zip(natural, cols)]  # headers stay whole
+    # headers stay whole; numbers are never cut ("2.96…" would read as 2.96, not 2.963e-05)
+    floors = [n if df[c].dtype.kind in "fiu" else min(n, max(len(c), 4)) for n, c in zip(natural, cols)]
+    more = False
     while len(cols) > 1 and sum(floors) + 3 * len(cols) + 1 > width:  # too many: drop the last
-        cols, natural, floors = cols[:-1], natural[:-1], floors[:-1]
+        cols, natural, floors, more = cols[:-1], natural[:-1], floors[:-1], True
+    if more:
         title = f"{title} (more columns: --columns, --json)"
     widths = fit_widths(natural, floors, width - 3 * len(cols) - 1)  # rich's borders and padding
     table = Table(title=title)
