@@ -13,11 +13,11 @@
 #                            [--background | --check]
 #     --venv DIR          venv whose MPI (bin/mpicc, bin/mpicxx, lib/libmpi.so) Aer links (default: $VIRTUAL_ENV
 #                         or the python on PATH's prefix); with --install-into, that venv is used instead.
-#     --wheelhouse DIR    where the wheel goes (default: INSTALL_DIR/wheelhouse, else /work/aer-mpi/wheelhouse)
+#     --wheelhouse DIR    where the wheel goes (default: INSTALL_DIR/wheelhouse, else .aer-mpi/wheelhouse)
 #     --install-into DIR  create DIR as a venv (if missing) with mpich+mpi4py, build against ITS MPI and
 #                         install hpcq[worker] plus the MPI Aer wheel there; on success DIR/.hpcq-aer-mpi.ok,
 #                         on failure DIR/.hpcq-aer-mpi.failed (exit status) are written
-#     --background        (with --install-into) start the build detached under nice -n ${AER_MPI_NICE:-19}
+#     --background        (with --install-into) start the build detached under nice -n ${AER_MPI_NICE:-10}
 #                         (log DIR/build.log, pid DIR/build.pid) and return at once; does nothing when DIR
 #                         is already built or a build is running (what scripts/setup.sh calls)
 #     --check             (with --install-into) exit 0 when DIR holds a finished build, 1 otherwise
@@ -61,7 +61,7 @@ if [[ -n "$INSTALL_INTO" ]]; then
   PIDFILE="$INSTALL_INTO/build.pid"
   WHEELHOUSE="${WHEELHOUSE:-$INSTALL_INTO/wheelhouse}"
 fi
-WHEELHOUSE="${WHEELHOUSE:-/work/aer-mpi/wheelhouse}"
+WHEELHOUSE="${WHEELHOUSE:-$HERE/.aer-mpi/wheelhouse}"
 
 built() { [[ -f "$OK" && -x "$INSTALL_INTO/bin/python" ]] && grep -q "^qiskit-aer $VERSION " "$OK"; }
 running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
@@ -73,7 +73,7 @@ if [[ "$MODE" == background ]]; then
   if built; then echo "build-aer-mpi: $INSTALL_INTO holds qiskit-aer $VERSION with MPI"; exit 0; fi
   if running; then echo "build-aer-mpi: a build is running (pid $(cat "$PIDFILE"), log $INSTALL_INTO/build.log)"; exit 0; fi
   rm -f "$FAILED"
-  nohup nice -n "${AER_MPI_NICE:-19}" bash "$SELF" --install-into "$INSTALL_INTO" --wheelhouse "$WHEELHOUSE" \
+  nohup nice -n "${AER_MPI_NICE:-10}" bash "$SELF" --install-into "$INSTALL_INTO" --wheelhouse "$WHEELHOUSE" \
     --version "$VERSION" > "$INSTALL_INTO/build.log" 2>&1 < /dev/null &
   echo $! > "$PIDFILE"
   echo "build-aer-mpi: building qiskit-aer $VERSION with MPI in the background (pid $!, log $INSTALL_INTO/build.log)"
