@@ -186,7 +186,7 @@ def max_qubits(
     """The largest qubit count whose footprint fits (0 if none); MPS and tableaux grow slowly, so
     the search stops at ``limit``."""
     lo = 0
-    for n in range(max(1, 2 * (ranks.bit_length() - 1) or 1), limit + 1):
+    for n in range(ranks.bit_length() + 1 if ranks > 1 else 1, limit + 1):  # a chunk needs >= 2 qubits
         try:
             ok = fits(
                 footprint(
