@@ -1,5 +1,10 @@
 """The HTTP side: a threaded server for POST /api, GET /health and GET /pubsub (wait()), the 1 s timeout sweep and
-the stale-executor cleanup, the server key, and clean shutdown on SIGTERM/SIGINT."""
+the stale-executor cleanup, the server key, and clean shutdown on SIGTERM/SIGINT.
+
+Connections are persistent (HTTP/1.1 keep-alive, every reply with Content-Length): a connection
+idle for ``idle_timeout_s`` between requests is closed, one whose request body was not read
+(404, a refused body) is closed after the reply, and at shutdown every open connection's read
+side is shut so that no handler thread keeps serving a stopped server."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from hpcq.colonyos import SERVER_IDLE_TIMEOUT_S
 from hpcq.config import write_private_file
 from hpcq.server import api, pubsub, timeouts
 from hpcq.server.auth import Ctx
@@ -43,6 +49,7 @@ class ServerConfig:
     max_body: int = MAX_BODY
     tls_cert: Path | None = None  # PEM certificate (chain) and key: serve HTTPS and WSS
     tls_key: Path | None = None
+    idle_timeout_s: float = SERVER_IDLE_TIMEOUT_S  # a keep-alive connection idle this long is closed
 
 
 def server_prvkey(data_dir: Path) -> str:
@@ -96,16 +103,34 @@ def open_ctx(cfg: ServerConfig) -> Ctx:
     )
 
 
-def make_handler(ctx: Ctx, max_body: int):
+def make_handler(ctx: Ctx, max_body: int, idle_timeout_s: float = SERVER_IDLE_TIMEOUT_S):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "hpcq-colonies"
-        timeout = 300  # socket reads/writes only (not long-polls): reaps idle or stalled clients
+        timeout = 300  # socket reads/writes within a request (not long-polls): reaps stalled clients
+        idle_timeout = idle_timeout_s  # waiting for the next request on a kept-alive connection
 
         def setup(self):
             super().setup()
             # one small reply per request: do not let Nagle hold the body back for an ACK
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.server.track(self.connection)
+            if log.isEnabledFor(logging.DEBUG):  # the connection log (-v): one line per TCP connection
+                log.debug("connection from %s:%s", *self.client_address[:2])
+
+        def finish(self):
+            try:
+                super().finish()
+            finally:
+                self.server.untrack(self.connection)
+
+        def handle_one_request(self):
+            self.connection.settimeout(self.idle_timeout)  # idle until the request line arrives
+            super().handle_one_request()
+
+        def parse_request(self):
+            self.connection.settimeout(self.timeout)  # a request has begun: its reads get the long limit
+            return super().parse_request()
 
         def log_message(self, fmt, *args):  # never the payload, only the request line
             if log.isEnabledFor(logging.DEBUG):  # formatted only when someone reads it
@@ -115,13 +140,22 @@ def make_handler(ctx: Ctx, max_body: int):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:  # say so: the client must not send another request on it
+                self.send_header("Connection", "close")
             # end_headers() would write the headers, then the body a second time: one write
             # (one syscall, one TCP segment with TCP_NODELAY) for the whole reply instead
             self._headers_buffer.append(b"\r\n")
             self.wfile.write(b"".join(self._headers_buffer) + body)
             self._headers_buffer = []
 
+        def _unread_body(self) -> bool:
+            """The request has a body this handler will not read: the connection cannot carry
+            another request after the reply (its bytes would be parsed as one)."""
+            return bool(self.headers.get("Transfer-Encoding")) or (self.headers.get("Content-Length") or "0") != "0"
+
         def do_GET(self):
+            if self._unread_body():
+                self.close_connection = True
             route = self.path.split("?")[0]
             if route == "/health":
                 self._send(200, b"", "text/plain")
@@ -172,7 +206,13 @@ def make_handler(ctx: Ctx, max_body: int):
 
         def do_POST(self):
             if self.path.split("?")[0] != "/api":
+                self.close_connection = self._unread_body() or self.close_connection
                 self._send(404, b"404 page not found", "text/plain")
+                return
+            if self.headers.get("Transfer-Encoding"):
+                self.close_connection = True
+                refused = RPCError(411, "chunked request bodies are not supported: send Content-Length")
+                self._send(*api.error_reply(refused))
                 return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -201,6 +241,30 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def __init__(self, *args, **kwargs):
+        self._conns: set = set()  # open client connections (kept alive between requests)
+        self._conns_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def track(self, conn) -> None:
+        with self._conns_lock:
+            self._conns.add(conn)
+
+    def untrack(self, conn) -> None:
+        with self._conns_lock:
+            self._conns.discard(conn)
+
+    def shut_connections(self) -> None:
+        """Shut the read side of every open connection: a handler waiting for a next request
+        gets EOF and ends; one still in a request can write its reply, then ends."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                socket.socket.shutdown(conn, socket.SHUT_RD)  # the plain socket's (TLS: no close_notify)
+            except OSError:
+                pass
+
 
 def _loop(stop: threading.Event, interval: float, fn, name: str) -> None:
     while not stop.wait(interval):
@@ -213,7 +277,7 @@ def _loop(stop: threading.Event, interval: float, fn, name: str) -> None:
 def serve(cfg: ServerConfig, ready=None) -> None:
     """Run until SIGTERM/SIGINT. Writes <data_dir>/server.json (host, port, pid) once bound."""
     ctx = open_ctx(cfg)
-    httpd = Server((cfg.host, cfg.port), make_handler(ctx, cfg.max_body))
+    httpd = Server((cfg.host, cfg.port), make_handler(ctx, cfg.max_body, cfg.idle_timeout_s))
     scheme = "http"
     if cfg.tls_cert:
         import ssl
@@ -276,6 +340,7 @@ def serve(cfg: ServerConfig, ready=None) -> None:
     finally:
         stop.set()
         httpd.server_close()
+        httpd.shut_connections()
         with ctx.store.cond:
             ctx.closing = True
             ctx.store.cond.notify_all()

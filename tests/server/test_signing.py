@@ -7,6 +7,7 @@ import json
 import pytest
 from crypto import Crypto, get_id, sign
 
+from hpcq.colonyos import KeepAliveRequests
 from hpcq.colonyos import client as hpcq_client
 from hpcq.server import signing
 from hpcq.server.signing import FastCrypto, SignatureError, id_from_prvkey, new_prvkey, recover_id
@@ -119,6 +120,8 @@ def test_every_signing_method_of_pycolonies_is_rebound():
     for name in signing_methods:
         assert getattr(cls, name).__globals__["Crypto"] is FastCrypto, name
         assert getattr(cls, name).__code__ is getattr(pycolonies.Colonies, name).__code__  # pycolonies' own code
+    # and its requests.post goes through the keep-alive sessions (tests/server/test_keepalive.py)
+    assert isinstance(cls._Colonies__rpc.__globals__["requests"], KeepAliveRequests)
 
 
 def test_fast_client_against_the_unmodified_server(srv, monkeypatch):
