@@ -11,6 +11,8 @@ the HF state at fixed seeded angles; depolarizing 1q p=1e-3, 2q p=1e-2 on the ba
   sigma       standard deviation of one trajectory's energy (Ha)
   shots_eq    trajectories for standard error --target-stderr: (sigma / target)^2
   t_traj_eq   shots_eq * t_traj; ratio = t_traj_eq / t_dm (> 1: the density matrix is faster)
+  dm_cost_ratio  t_dm / (t_traj * 2^n): the constant of `automatic`'s cost model
+              (hpcq.sim.spec.AUTO_DM_COST_RATIO must be at least the largest of these)
 Both methods run side by side in one process, single-threaded.
 """
 
@@ -95,6 +97,7 @@ def run_case(ansatz_kind, problem, n_traj, target, seed=5):
         "shots_eq": shots_eq,
         "t_traj_eq_s": shots_eq * t_traj,
         "ratio_traj_over_dm": shots_eq * t_traj / t_dm,
+        "dm_cost_ratio": t_dm / (t_traj * 2**prob.qubits),
     }
 
 
@@ -104,11 +107,17 @@ def main():
     ap.add_argument("--target-stderr", type=float, default=1e-3)
     ap.add_argument("--out", default="bench/results/water.json")
     a = ap.parse_args()
+    from hpcq.sim.spec import AUTO_DM_COST_RATIO
+
     rows = []
     for kind, prob in cases():
         row = run_case(kind, prob, a.trajectories, a.target_stderr)
         rows.append(row)
         print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+    worst = max(r["dm_cost_ratio"] for r in rows)
+    print(f"dm_cost_ratio max {worst:.3f}; AUTO_DM_COST_RATIO = {AUTO_DM_COST_RATIO}", flush=True)
+    if worst > AUTO_DM_COST_RATIO:
+        print("WARNING: raise hpcq.sim.spec.AUTO_DM_COST_RATIO to cover this machine's figures", flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(
         json.dumps(

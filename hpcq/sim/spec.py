@@ -31,8 +31,35 @@ FAKE_BACKENDS = {
 # A sanity bound on register sizes only: the real limit follows from method, precision and the
 # allocation (hpcq.sim.memory, checked by the executor before queueing and by ``hpcq run``).
 MAX_QUBITS = 10_000
-# Above this many qubits "automatic" picks statevector even with noise (density matrix too big).
-AUTO_DENSITY_MATRIX_MAX_QUBITS = 10
+# "automatic" with gate noise picks the faster method by a cost model (the ONE place for the rule;
+# hpcq.workflow.steps.method_reason explains it): per gate, a density-matrix evaluation costs
+# AUTO_DM_COST_RATIO * 4^n, one statevector trajectory 2^n, and a noisy statevector evaluation runs
+# ``shots`` trajectories. Density matrix when AUTO_DM_COST_RATIO * 4^n <= shots * 2^n and its state
+# (hpcq.sim.memory: 16*4^n bytes in double) fits AUTO_DENSITY_MATRIX_MAX_BYTES, else trajectories.
+# The ratio is t_dm / (t_trajectory * 2^n) measured by bench/bench_water.py on water at 8-12 qubits
+# (0.025-0.088, docs/performance.md "Water noise study"), rounded up to 0.1 (favours trajectories).
+# With the default shots 1024: density matrix up to 13 qubits (1 GiB), trajectories from 14.
+AUTO_DM_COST_RATIO = 0.1
+AUTO_DENSITY_MATRIX_MAX_BYTES = 2 * 1024**3
+
+
+def auto_method(n_qubits: int, shots: int, precision: str = "double") -> dict[str, Any]:
+    """The cost model's numbers and choice for a noisy task of ``n_qubits`` simulated qubits."""
+    from hpcq.sim import memory
+
+    dm_cost = AUTO_DM_COST_RATIO * 4.0**n_qubits
+    traj_cost = float(shots) * 2.0**n_qubits
+    dm_bytes = memory.state_bytes(n_qubits, "density_matrix", precision)
+    faster = dm_cost <= traj_cost
+    fits = dm_bytes <= AUTO_DENSITY_MATRIX_MAX_BYTES
+    return {
+        "method": "density_matrix" if faster and fits else "statevector",
+        "dm_cost": dm_cost,
+        "trajectories_cost": traj_cost,
+        "dm_bytes": dm_bytes,
+        "dm_faster": faster,
+        "dm_fits": fits,
+    }
 
 
 class _Strict(BaseModel):
@@ -372,8 +399,9 @@ class TaskSpec(_Strict):
         """'automatic' resolved here (not by Aer) so the choice is recorded and reproducible."""
         if self.method != "automatic":
             return self.method
-        noisy = self.noise.kind not in ("none", "readout")
-        return "density_matrix" if noisy and self.simulated_qubits <= AUTO_DENSITY_MATRIX_MAX_QUBITS else "statevector"
+        if not self.noisy:
+            return "statevector"
+        return auto_method(self.simulated_qubits, self.shots, self.precision)["method"]
 
     @property
     def noisy(self) -> bool:

@@ -255,23 +255,32 @@ def _provide_parent_operator(params, ctx: JobContext, step: str) -> str:
 
 
 def method_reason(task) -> str:
-    """Which simulation method a task runs and why (recorded in the noise step's HDF5 provenance)."""
-    from hpcq.sim.spec import AUTO_DENSITY_MATRIX_MAX_QUBITS as DM_MAX
+    """Which simulation method a task runs and why, with the cost model's numbers (the rule itself
+    is hpcq.sim.spec.auto_method; recorded in the noise step's HDF5 provenance)."""
+    from hpcq.sim.memory import fmt_bytes
+    from hpcq.sim.spec import AUTO_DENSITY_MATRIX_MAX_BYTES, AUTO_DM_COST_RATIO, auto_method
 
     n, m = task.simulated_qubits, task.resolved_method
     if task.method != "automatic":
         return f"{m}: requested explicitly"
     if not task.noisy:
         return f"statevector: {task.noise.kind} noise acts at readout only, exact expectation values"
+    a = auto_method(n, task.shots, task.precision)
+    costs = (
+        f"cost per gate: density matrix {AUTO_DM_COST_RATIO} x 4^{n} = {a['dm_cost']:.3g} vs "
+        f"{task.shots} trajectories x 2^{n} = {a['trajectories_cost']:.3g} (ratio {AUTO_DM_COST_RATIO} measured "
+        "by bench/bench_water.py)"
+    )
+    mem = f"density matrix state {fmt_bytes(a['dm_bytes'])}, limit {fmt_bytes(AUTO_DENSITY_MATRIX_MAX_BYTES)}"
     if m == "density_matrix":
         return (
-            f"density_matrix: {n} qubits <= {DM_MAX}, so one exact noisy evaluation (16*4^{n} B = "
-            f"{16 * 4**n / 2**20:.1f} MiB) is cheaper than {task.shots} statevector trajectories"
+            f"density_matrix: {n} qubits, {costs}: the exact noisy evaluation is "
+            f"{a['trajectories_cost'] / a['dm_cost']:.3g}x cheaper and has no statistical error; {mem}"
         )
+    why = "does not fit" if not a["dm_fits"] else f"is {a['dm_cost'] / a['trajectories_cost']:.3g}x dearer"
     return (
-        f"statevector trajectories: {n} qubits > {DM_MAX}; a density matrix would cost 4^{n} per gate "
-        f"(~2^{n} x a statevector), more than {task.shots} trajectories (shots); the energy is a "
-        f"{task.shots}-trajectory mean"
+        f"statevector trajectories: {n} qubits, {costs}; {mem}: the density matrix {why}; the energy is a "
+        f"{task.shots}-trajectory mean with its standard error"
     )
 
 
