@@ -143,6 +143,7 @@ def _srun(cluster, python: Path, sweep: Path, out: Path, ranks: int) -> subproce
     return retry_mpi_start(run)
 
 
+@pytest.mark.timeout(WAIT_S + 900)  # the wait for the build is part of the fixture's setup
 def test_one_circuit_over_1_2_4_ranks_same_energy(slurm_cluster, aer_mpi_python, tmp_path):
     from qiskit.quantum_info import Statevector
 
