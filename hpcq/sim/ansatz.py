@@ -1,5 +1,6 @@
 """Parameterised ansatz circuits: Qiskit 2.x circuit-library families, HF + UCCSD from our own
-mappings, or a circuit brought as data (OpenQASM 3 / QPY).
+mappings, the Hamiltonian variational ansatz of the TFIM (hva: 2 parameters per layer, shared by
+every site), or a circuit brought as data (OpenQASM 3 / QPY).
 
 Chemistry problems put the Hartree-Fock determinant first (X gates on the bits that the mapping
 gives the HF occupation), so every chemistry ansatz starts at or near E_HF.
@@ -72,6 +73,29 @@ def uccsd_circuit(problem: ProblemSpec, reps: int = 1) -> QuantumCircuit:
     return qc
 
 
+def hva_circuit(problem: ProblemSpec, reps: int) -> QuantumCircuit:
+    """Hamiltonian variational ansatz of the TFIM: |+>^n (ground state of the field term), then
+    ``reps`` layers prod_bonds RZZ(gamma_l) . prod_i RX(beta_l), bonds in brickwork order (even,
+    odd, then the periodic bond). 2 parameters per layer whatever n is: translation invariant, so
+    angles found on a short chain carry over to a long one (gapped chains: tests/scale/test_mps.py),
+    and the circuit's bond dimension is at most 2^reps (cheap for matrix_product_state)."""
+    from qiskit.circuit import ParameterVector
+
+    n = problem.qubits
+    gamma, beta = ParameterVector("g", reps), ParameterVector("b", reps)
+    bonds = [(i, i + 1) for i in range(0, n - 1, 2)] + [(i, i + 1) for i in range(1, n - 1, 2)]
+    if problem.boundary == "periodic" and n > 2:
+        bonds.append((n - 1, 0))
+    qc = QuantumCircuit(n, name="HVA")
+    qc.h(range(n))
+    for layer in range(reps):
+        for i, j in bonds:
+            qc.rzz(gamma[layer], i, j)
+        for q in range(n):
+            qc.rx(beta[layer], q)
+    return qc
+
+
 def _file_circuit(spec: AnsatzSpec, n_qubits: int) -> QuantumCircuit:
     from hpcq.sim.chem.files import ProblemFileError, load_circuit, source_bytes
 
@@ -99,6 +123,13 @@ def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = 
                 "num_particles, h2); use a hardware-efficient ansatz for spin chains"
             )
         return uccsd_circuit(problem, spec.reps if spec.reps else 1)
+    if spec.kind == "hva":
+        if problem is None or problem.kind != "tfim":
+            raise ValueError(
+                "ansatz hva is the TFIM's Hamiltonian variational ansatz and needs a tfim problem; "
+                "use efficient_su2 or real_amplitudes for other problems"
+            )
+        return hva_circuit(problem, spec.reps)
     if spec.kind in ("qasm3", "qpy"):
         return _file_circuit(spec, n_qubits)
     if spec.kind == "efficient_su2":
@@ -121,10 +152,13 @@ def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = 
 
 
 def initial_point(spec: AnsatzSpec, n_params: int, rng: np.random.Generator) -> np.ndarray:
-    """UCCSD starts at HF (theta = 0: the standard choice, and a random start is far from it);
-    everything else at seeded uniform angles in [-pi, pi)."""
+    """UCCSD starts at HF (theta = 0: the standard choice, and a random start is far from it); hva
+    at seeded uniform angles in [0, pi/2) (x = 0 is a stationary point: |+>^n is an eigenstate of the
+    first layer's generator's commutator); everything else at seeded uniform angles in [-pi, pi)."""
     if spec.kind == "uccsd":
         return np.zeros(n_params)
+    if spec.kind == "hva":
+        return rng.uniform(0.0, np.pi / 2, size=n_params)
     return rng.uniform(-np.pi, np.pi, size=n_params)
 
 

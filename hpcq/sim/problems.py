@@ -187,6 +187,10 @@ def _exact(problem_json: str) -> float:
         return h2.sector_ground_energy(problem.bond_length)
     if problem.kind in CHEMISTRY:
         return float(dict(_chem_reference(problem_json))["exact_energy"])
+    if problem.kind == "tfim" and problem.boundary == "open" and problem.qubits > 16:
+        from hpcq.sim.tfim_exact import tfim_open_ground_energy  # free fermions: any n (Lanczos stops ~20)
+
+        return tfim_open_ground_energy(problem.qubits, problem.J, problem.field)
     op = hamiltonian(problem)
     if problem.qubits <= DENSE_MAX_QUBITS:
         return float(np.linalg.eigvalsh(op.to_matrix())[0])

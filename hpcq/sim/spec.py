@@ -258,9 +258,11 @@ class AnsatzSpec(_Strict):
     """Hardware-efficient families (efficient_su2, real_amplitudes, two_local; on chemistry problems
     they start from the Hartree-Fock state unless initial_state: zero), uccsd (HF + UCCSD,
     PauliEvolutionGate per excitation, starts at theta = 0 = HF), or a circuit brought as data
-    (qasm3: OpenQASM 3 text with `input float` angles; qpy: base64 QPY), embedded or by path."""
+    (qasm3: OpenQASM 3 text with `input float` angles; qpy: base64 QPY), embedded or by path, or hva
+    (the TFIM's Hamiltonian variational ansatz: |+>^n, then reps layers of RZZ(gamma_l) on every bond
+    and RX(beta_l) on every qubit, 2 parameters per layer shared by all sites; tfim problems only)."""
 
-    kind: Literal["efficient_su2", "real_amplitudes", "two_local", "uccsd", "qasm3", "qpy"] = "efficient_su2"
+    kind: Literal["efficient_su2", "real_amplitudes", "two_local", "uccsd", "qasm3", "qpy", "hva"] = "efficient_su2"
     reps: int = Field(2, ge=1, le=20)
     initial_state: Literal["auto", "hf", "zero"] = Field(
         "auto", description="auto = Hartree-Fock on chemistry problems, |0...0> otherwise"
@@ -491,6 +493,14 @@ class SweepParams(_Strict):
             )
         if self.parallel == "statevector" and self.device == "GPU":
             raise ValueError("parallel: 'statevector' runs on the MPI-built CPU Aer; use device auto/CPU")
+        for a, ans in enumerate(self.ansatze):
+            if ans.kind == "hva":
+                bad = [j for j, prob in enumerate(self.problems) if prob.kind != "tfim"]
+                if bad:
+                    raise ValueError(
+                        f"ansatze[{a}].kind: hva is the TFIM's Hamiltonian variational ansatz, but "
+                        f"problems[{bad[0]}] is {self.problems[bad[0]].kind!r}; use kind tfim, or another ansatz"
+                    )
         from hpcq.sim import memory
 
         for i, t in enumerate(self.tasks()):

@@ -227,6 +227,9 @@ def run_task(
     t_opt = time.perf_counter()
 
     final_se = last_se[0]
+    records = dict(sim_opts)  # what ran, for the file (Aer options and, for MPS, the truncation it did)
+    if method == "matrix_product_state":  # at the optimum, from Aer's mps_log_data
+        records.update(_mps_truncation(method, device, threads, seed, sim_opts, energy_circ, params, opt.x))
     if trajectories:  # the standard error at the optimum (the trace's last point need not be it)
         final_se = float(
             trajectory_energies(
@@ -247,7 +250,7 @@ def run_task(
             device,
             gradient,
             refs,
-            sim_opts,
+            records,
             ec,
             final_se,
             t0,
@@ -299,7 +302,7 @@ def run_task(
         ideal_energy=ideal_energy,
         state_fidelity=state_fid,
     )
-    m.update(_scale_metrics(spec, ec, final_se, sim_opts))
+    m.update(_scale_metrics(spec, ec, final_se, records))
     for k in ("hf_energy", "pyscf_energy"):  # chemistry references (totals, Ha)
         if k in refs:
             m[k] = float(refs[k])
@@ -328,6 +331,28 @@ def run_task(
     )
 
 
+_MPS_LOG_SEEN = [0]  # length of Aer's process-wide MPS log already read (_mps_truncation)
+
+
+def _mps_truncation(method, device, threads, seed, sim_opts, energy_circ, params, x) -> dict[str, Any]:
+    """One more evaluation at ``x`` with Aer's ``mps_log_data``: the largest bond dimension the MPS
+    reached and the Schmidt weight its SVDs discarded in total (0 = the energy is that of the
+    untruncated circuit, hence variational). Keys start with ``_`` (records, not Aer options).
+    Aer 0.18.2 keeps ONE log per process and never clears it (each result shows everything logged
+    so far): this run's part is what follows the length seen last time (_MPS_LOG_SEEN)."""
+    import re
+
+    sim = _simulator(method, device, None, threads, seed, mps_log_data=True, **sim_opts)
+    res = sim.run(energy_circ, parameter_binds=_binds(params, np.asarray(x)[None, :])).result()
+    full = str(res.results[0].metadata.get("MPS_log_data", "")) if res.success else ""
+    full = full.strip().removeprefix("{").removesuffix("}")
+    seen = _MPS_LOG_SEEN[0] if len(full) >= _MPS_LOG_SEEN[0] else 0
+    log, _MPS_LOG_SEEN[0] = full[seen:], len(full)
+    bonds = [int(b) for bd in re.findall(r"BD=\[([0-9 ]*)\]", log) for b in bd.split()]
+    discarded = [float(v) for v in re.findall(r"discarded_value=([-+0-9.eE]+)", log)]
+    return {"_mps_max_bond": max(bonds, default=1), "_mps_discarded": float(sum(discarded))}
+
+
 def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[str, Any]:
     """How the energy was obtained: estimator path, its standard error (trajectories), MPS controls."""
     # numbers only (metrics are float attributes); the strategy follows from the spec (energy_strategy)
@@ -335,7 +360,11 @@ def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[st
     if spec.resolved_method == "matrix_product_state":
         m["mps_bond_dimension"] = int(spec.mps.bond_dimension or 0)  # 0 = not capped
         m["mps_truncation_threshold"] = float(spec.mps.truncation_threshold)
-        m["mps_variational"] = float(spec.mps.bond_dimension is None)  # a truncated MPS energy is NOT variational
+        # a truncated MPS energy is NOT variational: 1 only when nothing was discarded (uncapped, or the
+        # cap was never reached: mps_discarded_weight 0 at the optimum)
+        m["mps_max_bond_reached"] = int(sim_opts.get("_mps_max_bond", 0))
+        m["mps_discarded_weight"] = float(sim_opts.get("_mps_discarded", math.nan))
+        m["mps_variational"] = float(spec.mps.bond_dimension is None or m["mps_discarded_weight"] == 0.0)
     if "blocking_qubits" in sim_opts:
         m["blocking_qubits"] = int(sim_opts["blocking_qubits"])
     return m
