@@ -1,6 +1,7 @@
 """Parameterised ansatz circuits: Qiskit 2.x circuit-library families, HF + UCCSD from our own
-mappings, the Hamiltonian variational ansatz of the TFIM (hva: 2 parameters per layer, shared by
-every site), or a circuit brought as data (OpenQASM 3 / QPY).
+mappings, HF + LUCJ from ffsim (hpcq.sim.chem.lucj, extra hpcq[lucj]), the Hamiltonian
+variational ansatz of the TFIM (hva: 2 parameters per layer, shared by every site), or a circuit
+brought as data (OpenQASM 3 / QPY).
 
 Chemistry problems put the Hartree-Fock determinant first (X gates on the bits that the mapping
 gives the HF occupation), so every chemistry ansatz starts at or near E_HF.
@@ -123,6 +124,16 @@ def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = 
                 "num_particles, h2); use a hardware-efficient ansatz for spin chains"
             )
         return uccsd_circuit(problem, spec.reps if spec.reps else 1)
+    if spec.kind == "lucj":
+        from hpcq.sim.chem.lucj import lucj_circuit
+
+        chem = problem is not None and problem.kind in ("molecule", "fcidump", "pauli")
+        if not chem or problem.mapping != "jordan_wigner":
+            raise ValueError(
+                "ansatz lucj needs a chemistry problem (molecule, fcidump, pauli) with mapping: jordan_wigner; "
+                "set mapping: jordan_wigner, or use uccsd for parity / bravyi_kitaev"
+            )
+        return lucj_circuit(problem, spec)
     if spec.kind == "hva":
         if problem is None or problem.kind != "tfim":
             raise ValueError(
@@ -152,10 +163,11 @@ def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = 
 
 
 def initial_point(spec: AnsatzSpec, n_params: int, rng: np.random.Generator) -> np.ndarray:
-    """UCCSD starts at HF (theta = 0: the standard choice, and a random start is far from it); hva
-    at seeded uniform angles in [0, pi/2) (x = 0 is a stationary point: |+>^n is an eigenstate of the
-    first layer's generator's commutator); everything else at seeded uniform angles in [-pi, pi)."""
-    if spec.kind == "uccsd":
+    """UCCSD starts at HF (theta = 0: the standard choice, and a random start is far from it), LUCJ
+    at x = 0 (its circuit's angles are displacements from CCSD amplitudes or HF); hva at seeded
+    uniform angles in [0, pi/2) (x = 0 is a stationary point: |+>^n is an eigenstate of the first
+    layer's generator's commutator); everything else at seeded uniform angles in [-pi, pi)."""
+    if spec.kind in ("uccsd", "lucj"):
         return np.zeros(n_params)
     if spec.kind == "hva":
         return rng.uniform(0.0, np.pi / 2, size=n_params)

@@ -13,7 +13,15 @@ import itertools
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from hpcq.sim.memory import DENSE_MAX_QUBITS
 
@@ -258,11 +266,15 @@ class AnsatzSpec(_Strict):
     """Hardware-efficient families (efficient_su2, real_amplitudes, two_local; on chemistry problems
     they start from the Hartree-Fock state unless initial_state: zero), uccsd (HF + UCCSD,
     PauliEvolutionGate per excitation, starts at theta = 0 = HF), or a circuit brought as data
-    (qasm3: OpenQASM 3 text with `input float` angles; qpy: base64 QPY), embedded or by path, or hva
-    (the TFIM's Hamiltonian variational ansatz: |+>^n, then reps layers of RZZ(gamma_l) on every bond
-    and RX(beta_l) on every qubit, 2 parameters per layer shared by all sites; tfim problems only)."""
+    (qasm3: OpenQASM 3 text with `input float` angles; qpy: base64 QPY), embedded or by path, or
+    lucj (ffsim's LUCJ, extra hpcq[lucj], Jordan-Wigner only; reps = its n_reps; parameters are
+    displacements from CCSD t-amplitudes or zeros = HF: hpcq.sim.chem.lucj), or hva (the TFIM's
+    Hamiltonian variational ansatz: |+>^n, then reps layers of RZZ(gamma_l) on every bond and
+    RX(beta_l) on every qubit, 2 parameters per layer shared by all sites; tfim problems only)."""
 
-    kind: Literal["efficient_su2", "real_amplitudes", "two_local", "uccsd", "qasm3", "qpy", "hva"] = "efficient_su2"
+    kind: Literal["efficient_su2", "real_amplitudes", "two_local", "uccsd", "qasm3", "qpy", "lucj", "hva"] = (
+        "efficient_su2"
+    )
     reps: int = Field(2, ge=1, le=20)
     initial_state: Literal["auto", "hf", "zero"] = Field(
         "auto", description="auto = Hartree-Fock on chemistry problems, |0...0> otherwise"
@@ -272,6 +284,39 @@ class AnsatzSpec(_Strict):
     entanglement: Literal["linear", "reverse_linear", "full", "circular", "pairwise"] = "linear"
     rotation_blocks: list[str] = Field(default_factory=lambda: ["ry"], description="two_local only")
     entanglement_blocks: str = Field("cx", description="two_local only")
+    # lucj only (left out of the serialised spec when at their defaults: task ids stay stable)
+    interaction: Literal["local", "all"] = Field(
+        "local", description="lucj: local = aa neighbours + ab on-site (LUCJ), all = every pair (UCJ)"
+    )
+    pairs_aa: list[list[int]] | None = Field(None, description="lucj: explicit alpha-alpha pairs [[i, j], ...]")
+    pairs_ab: list[list[int]] | None = Field(None, description="lucj: explicit alpha-beta pairs [[i, j], ...]")
+    initial_parameters: Literal["ccsd", "zeros"] = Field(
+        "ccsd", description="lucj: start from PySCF CCSD t-amplitudes or zeros (= HF)"
+    )
+    final_orbital_rotation: bool = Field(True, description="lucj: end with an orbital rotation (t1)")
+
+    @model_serializer(mode="wrap")
+    def _drop_lucj_defaults(self, handler):
+        data = handler(self)
+        for k, default in _LUCJ_DEFAULTS.items():
+            if k in data and data[k] == default:
+                del data[k]
+        return data
+
+    @model_validator(mode="after")
+    def _check_lucj(self):
+        if self.kind != "lucj":
+            set_ = [k for k, d in _LUCJ_DEFAULTS.items() if getattr(self, k) != d]
+            if set_:
+                raise ValueError(f"{', '.join(set_)} apply to ansatz kind 'lucj' only; remove them for {self.kind!r}")
+            return self
+        import importlib.util
+
+        if importlib.util.find_spec("ffsim") is None:
+            raise ValueError(
+                "kind: lucj needs ffsim, which is not installed here; install the extra: pip install 'hpcq[lucj]'"
+            )
+        return self
 
     @field_validator("rotation_blocks")
     @classmethod
@@ -287,6 +332,15 @@ class AnsatzSpec(_Strict):
         if v not in ("cx", "cz"):
             raise ValueError(f"{v!r} not allowed; use 'cx' or 'cz'")
         return v
+
+
+_LUCJ_DEFAULTS = {
+    "interaction": "local",
+    "pairs_aa": None,
+    "pairs_ab": None,
+    "initial_parameters": "ccsd",
+    "final_orbital_rotation": True,
+}
 
 
 class OptimizerSpec(_Strict):
@@ -500,6 +554,25 @@ class SweepParams(_Strict):
                     raise ValueError(
                         f"ansatze[{a}].kind: hva is the TFIM's Hamiltonian variational ansatz, but "
                         f"problems[{bad[0]}] is {self.problems[bad[0]].kind!r}; use kind tfim, or another ansatz"
+                    )
+            if ans.kind != "lucj":
+                continue
+            for j, prob in enumerate(self.problems):
+                if prob.kind not in ("molecule", "fcidump", "pauli"):
+                    raise ValueError(
+                        f"ansatze[{a}].kind: lucj needs a chemistry problem, problems[{j}] is {prob.kind!r}; "
+                        "use kind molecule (e.g. geometry: h2, mapping: jordan_wigner), fcidump or pauli"
+                    )
+                if prob.mapping != "jordan_wigner":
+                    raise ValueError(
+                        f"ansatze[{a}].kind: lucj is Jordan-Wigner only (ffsim's circuits), but "
+                        f"problems[{j}].mapping is {prob.mapping!r}; set mapping: jordan_wigner on that problem, "
+                        "or use ansatz uccsd (any mapping) for parity / bravyi_kitaev"
+                    )
+                if prob.kind == "pauli" and ans.initial_parameters == "ccsd":
+                    raise ValueError(
+                        f"ansatze[{a}].initial_parameters: ccsd needs integrals and problems[{j}] is a Pauli "
+                        "list; set initial_parameters: zeros"
                     )
         from hpcq.sim import memory
 
