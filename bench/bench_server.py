@@ -5,11 +5,9 @@ Run: nice -n 10 .venv/bin/python bench/bench_server.py [--seconds 6] [--workers 
 Measured side by side in one run (same machine, same moment), a fresh server for each row:
   pycolonies  the unmodified pycolonies client (pure-Python signing) in W client processes, each
               a submitter + an executor doing submit -> assign -> close;
-  hpcq        the same loop through hpcq's own client (hpcq.colonyos.client: pycolonies with
-              libsecp256k1 signing, byte-identical signatures), W processes;
-  hpcq-keepalive  hpcq's client with pycolonies' requests.post swapped, in the bench's worker
-              processes only, for one keep-alive Session without proxy lookups: requests'
-              per-call overhead gone, what the server sustains when its clients are cheap;
+  hpcq        the same loop through hpcq's own client, exactly as hpcq ships it
+              (hpcq.colonyos.client: pycolonies with libsecp256k1 signing, byte-identical
+              signatures, and one keep-alive connection per process and thread), W processes;
   inproc      the server's request handling alone (api.handle on pre-signed envelopes, no HTTP),
               one thread, with a cProfile of it (--profile) to say where server time goes.
 With --baseline REV the hpcq rows and inproc are also run against the server code of git
@@ -45,36 +43,14 @@ sys.path.insert(0, os.environ.get("HPCQ_BENCH_TREE") or str(ROOT))
 from hpcq.server.launch import init_colony, start_server  # noqa: E402
 from hpcq.server.signing import id_from_prvkey, new_prvkey  # noqa: E402
 
-CLIENTS = ("pycolonies", "hpcq", "hpcq-keepalive")
+CLIENTS = ("pycolonies", "hpcq")
 INPROC_ROUNDS = 5
 
 
-class _KeepAlive:
-    """Bench only, in a worker process: pycolonies' ``requests.post`` through one Session
-    (keep-alive, no proxy lookups in the environment), to see the server with cheap clients."""
-
-    def __init__(self):
-        import requests
-
-        self._requests = requests
-        self._session = requests.Session()
-        self._session.trust_env = False
-
-    def post(self, url, data=None, verify=True):
-        return self._session.post(url, data=data, verify=verify)
-
-    def __getattr__(self, name):
-        return getattr(self._requests, name)
-
-
 def _make_client(which: str, host: str, port: int):
-    if which.startswith("hpcq"):
+    if which == "hpcq":
         from hpcq.colonyos import client
 
-        if which == "hpcq-keepalive":
-            import pycolonies
-
-            pycolonies.requests = _KeepAlive()  # this worker process only
         return client(host, port)
     from pycolonies import Colonies
 
@@ -377,7 +353,6 @@ def main() -> None:
     summary = {
         "best_pycolonies_cycles_per_s": best("pycolonies")["cycles_per_s"],
         "best_hpcq_cycles_per_s": best("hpcq")["cycles_per_s"],
-        "best_hpcq_keepalive_cycles_per_s": best("hpcq-keepalive")["cycles_per_s"],
         "speedup_hpcq_vs_pycolonies": round(best("hpcq")["cycles_per_s"] / best("pycolonies")["cycles_per_s"], 2),
         "server_cpu_ms_per_cycle_inproc": result["inproc"]["current"]["server_cpu_ms_per_cycle"],
     }
