@@ -202,8 +202,10 @@ def job_provenance(ctx: Any, ranks: int, threads: int) -> dict[str, Any]:
     import scipy
 
     import hpcq
+    from hpcq.sim.aer_env import aer_build
 
     return {
+        **aer_build(),  # aer_package, aer_version, aer_devices, aer_build (CPU / GPU / MPI flavour)
         "hpcq_version": hpcq.__version__,
         "qiskit_version": qiskit.__version__,
         "aer_version": qiskit_aer.__version__,

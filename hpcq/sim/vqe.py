@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hpcq.sim import metrics as M
-from hpcq.sim.aer_env import resolve_device
+from hpcq.sim.aer_env import gpu_options, resolve_device
 from hpcq.sim.ansatz import build_ansatz, initial_point
 from hpcq.sim.noise import (
     BASIS_GATES,
@@ -176,7 +176,7 @@ def run_task(
     t_setup = time.perf_counter()
 
     noisy = nm is not None and spec.noise.kind != "readout"
-    sim_opts = simulator_options(spec, ranks)
+    sim_opts = dict(simulator_options(spec, ranks), **gpu_options(method, device))
     sim = _simulator(method, device, nm if noisy else None, threads, seed, **sim_opts)
     shots = spec.shots if (noisy and method == "statevector") else 1
     strategy = energy_strategy(spec) if not noisy else "expval"
@@ -367,6 +367,8 @@ def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[st
         m["mps_variational"] = float(spec.mps.bond_dimension is None or m["mps_discarded_weight"] == 0.0)
     if "blocking_qubits" in sim_opts:
         m["blocking_qubits"] = int(sim_opts["blocking_qubits"])
+    if "cuStateVec_enable" in sim_opts:  # GPU runs: 1 = NVIDIA cuStateVec, 0 = Aer's own CUDA kernels
+        m["custatevec"] = float(bool(sim_opts["cuStateVec_enable"]))
     return m
 
 

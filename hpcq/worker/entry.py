@@ -67,7 +67,10 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     params = kwargs if isinstance(kwargs, SweepParams) else parse_sweep(kwargs)
     threads = max(1, int(ctx.threads or threads_from_env()))
     pin_threads(threads)
+    from hpcq.sim.aer_env import resolve_device
     from hpcq.sim.vqe import run_task
+
+    resolve_device(params.device)  # device: GPU without a GPU Aer fails here, before any task runs
 
     comm = mpi_world()
     rank = comm.Get_rank() if comm else 0
