@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,7 @@ def run_worker(work: Path, n: int, ranks: int, shots: int, maxiter: int) -> dict
     spec = work / f"sweep{n}.json"
     spec.write_text(json.dumps(sweep(n, shots, maxiter)))
     out = work / f"n{n}-r{ranks}"
+    shutil.rmtree(out, ignore_errors=True)  # one file per run
     env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
     env.pop("SLURM_CPUS_PER_TASK", None)
     cmd = [sys.executable, "-m", "hpcq.worker", str(spec), "--out", str(out), "--threads", "1"]
@@ -153,6 +155,7 @@ def counts_file(work: Path, n: int, shots: int) -> dict:
         "distributions": {"shots": shots},
     }
     out = work / f"counts{n}"
+    shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     res = run_sweep(spec, JobContext(process_id="bench", workdir=str(out), threads=1))
     wall = time.perf_counter() - t0
