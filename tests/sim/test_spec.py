@@ -59,11 +59,18 @@ def test_memory_per_rank():
     assert dm.memory_per_rank_bytes() == memory.rank_bytes(10, "density_matrix")
     auto = parse_sweep(
         {
-            "problems": [{"kind": "tfim", "n_qubits": 12}],
+            "problems": [{"kind": "tfim", "n_qubits": 12}, {"kind": "tfim", "n_qubits": 14}],
             "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.001}],
         }
     )
-    assert [t.resolved_method for t in auto.tasks()] == ["statevector", "statevector"]
+    # spec.auto_method with the default 1024 shots: the density matrix is cheaper at 12 qubits, not at 14
+    methods = {(t.problem.qubits, t.noise.kind): t.resolved_method for t in auto.tasks()}
+    assert methods == {
+        (12, "none"): "statevector",
+        (12, "depolarizing"): "density_matrix",
+        (14, "none"): "statevector",
+        (14, "depolarizing"): "statevector",
+    }
     fake = parse_sweep(
         {"problems": [H2], "noise": [{"kind": "fake_backend", "backend": "FakeManilaV2"}], "method": "density_matrix"}
     )
