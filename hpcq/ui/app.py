@@ -164,6 +164,16 @@ def _box(children, **style) -> html.Div:
     return html.Div(children, style={"border": "1px solid #dfe6e9", "padding": "6px", **style})
 
 
+EMPTY_STATE = {
+    "rowData": [],
+    "columnDefs": [],
+    "elements": [],
+    "count": "",
+    "note": "",
+    "definition": "",
+    "options": [],
+    "shown": [],
+}
 NUMERIC_ALWAYS = {"position", "score", "n_qubits", "reps", "shots", "seed", "abs_error_mha"}
 
 
@@ -250,15 +260,185 @@ def _plots_key(keys: list[str] | None, node: dict[str, Any] | None) -> dict[str,
     return {"keys": keys, "node": (node or {}).get("id")}
 
 
-# the grid filter's row keys (hpcq.ui.data.row_key), sorted (a re-sort is not a new scope);
-# null while every row passes; unchanged -> no update (no server round trip after the grid draws)
-GRID_FILTER_JS = """function (virtual, rows, current) {
-    if (!virtual || !rows) { return window.dash_clientside.no_update; }
-    const keys = virtual.length === rows.length ? null :
-        virtual.map(r => r.task_id + '|' + r.file).sort();
-    return JSON.stringify(keys) === JSON.stringify(current === undefined ? null : current)
-        ? window.dash_clientside.no_update : keys;
+# the grid filter's row keys (hpcq.ui.data.row_key), sorted (a re-sort is not a new scope); null
+# while no filter is set (not "as many rows as rowData": the grid reports [] before it has drawn);
+# unchanged -> no update, so no server round trip when the grid draws the first page
+GRID_FILTER_JS = """function (virtual, model, current) {
+    const filtered = model && Object.keys(model).length > 0;
+    if (filtered && !virtual) { return window.dash_clientside.no_update; }
+    const keys = filtered ? virtual.map(r => r.task_id + '|' + r.file).sort() : null;
+    return JSON.stringify(keys) === JSON.stringify(current ? current.keys : null)
+        ? window.dash_clientside.no_update : {keys: keys};
 }"""
+
+
+def _page(title: str, studies: list[str], metrics: list[str], study0: str | None, st: dict[str, Any], figs, scope_note):
+    """The page for one state of the controls (``st``: :func:`_table_state`'s dict)."""
+    ctl = {"display": "flex", "gap": "12px", "alignItems": "center", "minHeight": "40px", "flexWrap": "wrap"}
+    return html.Div(
+        id="hpcq-ui",
+        style={"fontFamily": "sans-serif", "margin": "12px"},
+        children=[
+            # {"keys": ...}, never null: a Store whose data is null sets it again when it mounts (a
+            # change, so a callback round trip on the first page)
+            dcc.Store(id="grid-filter", data={"keys": None}),
+            dcc.Store(id="plots-state", data=_plots_key(None, None)),
+            html.H2(title, id="page-title", style={"margin": "4px 0"}),
+            html.Div(
+                id="table-view",
+                children=[
+                    html.Div(
+                        id="study-controls",
+                        style=ctl,
+                        children=[
+                            html.Label("study"),
+                            dcc.Dropdown(
+                                id="study-select",
+                                options=studies,
+                                value=study0,
+                                clearable=False,
+                                style={"width": "260px"},
+                            ),
+                            html.Label("compare with"),
+                            dcc.Dropdown(
+                                id="study-compare",
+                                options=studies,
+                                placeholder="(none)",
+                                clearable=True,
+                                style={"width": "260px"},
+                            ),
+                            html.Span(st["count"], id="runs-count", style={"fontWeight": "bold"}),
+                        ],
+                    ),
+                    html.Div(
+                        id="rank-controls",
+                        style=ctl,
+                        children=[
+                            html.Label("rank by"),
+                            dcc.Dropdown(
+                                id="rank-by",
+                                options=_rank_options(metrics),
+                                value=DEFAULT_RANKING,
+                                multi=True,
+                                placeholder="(not ranked)",
+                                style={"width": "480px"},
+                            ),
+                            html.Label("weights"),
+                            dcc.Input(
+                                id="rank-weights",
+                                type="text",
+                                placeholder="equal",
+                                debounce=True,
+                                style={"width": "90px"},
+                            ),
+                            dcc.RadioItems(
+                                id="rank-mode",
+                                value="weighted",
+                                inline=True,
+                                options=[
+                                    {"label": " weighted ", "value": "weighted"},
+                                    {"label": " lexicographic ", "value": "lexicographic"},
+                                ],
+                            ),
+                            html.Label("top k"),
+                            dcc.Input(
+                                id="rank-top",
+                                type="number",
+                                min=1,
+                                step=1,
+                                placeholder="all",
+                                debounce=True,
+                                style={"width": "70px"},
+                            ),
+                            dcc.Input(id="rank-name", type="text", placeholder="name", style={"width": "110px"}),
+                            html.Button("save ranking", id="rank-save"),
+                            html.Span(id="rank-saved", style={"color": "#00b894"}),
+                        ],
+                    ),
+                    html.Pre(
+                        st["definition"],
+                        id="rank-definition",
+                        style={
+                            "fontSize": "11px",
+                            "background": "#f5f6fa",
+                            "margin": "4px 0",
+                            "padding": "4px",
+                            "whiteSpace": "pre-wrap",
+                        },
+                    ),
+                    html.Div(
+                        style=ctl,
+                        children=[
+                            html.H3("Noise runs", style={"margin": "0"}),
+                            html.Label("columns"),
+                            dcc.Dropdown(
+                                id="table-columns",
+                                options=st["options"],
+                                value=st["shown"],
+                                multi=True,
+                                style={"minWidth": "500px", "flex": "1"},
+                            ),
+                            html.Button("export CSV (as shown)", id="export-csv"),
+                        ],
+                    ),
+                    html.Div(
+                        style={"height": "380px"},
+                        children=dag.AgGrid(
+                            id="runs-grid",
+                            rowData=st["rowData"],
+                            columnDefs=st["columnDefs"],
+                            defaultColDef={
+                                "sortable": True,
+                                "filter": True,
+                                "resizable": True,
+                                "floatingFilter": True,
+                                "minWidth": 80,
+                            },
+                            getRowId="params.data.task_id + '|' + params.data.file",
+                            dashGridOptions={"animateRows": False, "tooltipShowDelay": 200},
+                            csvExportParams={"fileName": "hpcq-runs.csv", "allColumns": False},
+                            style={"height": "380px"},
+                        ),
+                    ),
+                ],
+            ),
+            html.Div(
+                id="plots",
+                style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "8px", "marginTop": "8px"},
+                children=[_box(dcc.Graph(id=p, figure=f, config={"displaylogo": False})) for p, f in zip(PLOTS, figs)],
+            ),
+            html.Div(
+                style={"display": "flex", "gap": "8px", "alignItems": "center"},
+                children=[
+                    html.Button("all runs", id="plot-all"),
+                    html.Span(scope_note, id="plot-scope", style={"fontSize": "12px", "color": "#636e72"}),
+                ],
+            ),
+            html.Div(
+                id="graph-view",
+                children=[
+                    html.H3("Workflow graph", style={"marginBottom": "0"}),
+                    _legend(),
+                    html.Div(st["note"], id="graph-note", style={"color": "#d63031", "minHeight": "20px"}),
+                    html.Div(
+                        style={"display": "flex", "gap": "12px"},
+                        children=[
+                            cyto.Cytoscape(
+                                id="workflow-graph",
+                                elements=st["elements"],
+                                stylesheet=stylesheet(),
+                                layout={"name": "preset", "fit": True, "padding": 20},
+                                minZoom=0.02,
+                                maxZoom=4,
+                                style={"width": "70%", "height": "620px", "border": "1px solid #dfe6e9"},
+                            ),
+                            html.Div(_node_info(None), id="node-info", style={"width": "30%", "fontSize": "13px"}),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    )
 
 
 def create_app(db_path: str, title: str = "hpcq results") -> Dash:
@@ -277,172 +457,12 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         study0 = studies[0] if studies else None
         view, st = _table_state(cat, study0, None, DEFAULT_RANKING, None, "weighted", None)
         *figs, scope_note = _plots(cat, view.rows, [study0] if study0 else [], None, None)
-        ctl = {"display": "flex", "gap": "12px", "alignItems": "center", "minHeight": "40px", "flexWrap": "wrap"}
-        return html.Div(
-            id="hpcq-ui",
-            style={"fontFamily": "sans-serif", "margin": "12px"},
-            children=[
-                dcc.Store(id="grid-filter", data=None),
-                dcc.Store(id="plots-state", data=_plots_key(None, None)),
-                html.H2(title, id="page-title", style={"margin": "4px 0"}),
-                html.Div(
-                    id="table-view",
-                    children=[
-                        html.Div(
-                            id="study-controls",
-                            style=ctl,
-                            children=[
-                                html.Label("study"),
-                                dcc.Dropdown(
-                                    id="study-select",
-                                    options=studies,
-                                    value=study0,
-                                    clearable=False,
-                                    style={"width": "260px"},
-                                ),
-                                html.Label("compare with"),
-                                dcc.Dropdown(
-                                    id="study-compare",
-                                    options=studies,
-                                    placeholder="(none)",
-                                    clearable=True,
-                                    style={"width": "260px"},
-                                ),
-                                html.Span(st["count"], id="runs-count", style={"fontWeight": "bold"}),
-                            ],
-                        ),
-                        html.Div(
-                            id="rank-controls",
-                            style=ctl,
-                            children=[
-                                html.Label("rank by"),
-                                dcc.Dropdown(
-                                    id="rank-by",
-                                    options=_rank_options(metrics),
-                                    value=DEFAULT_RANKING,
-                                    multi=True,
-                                    placeholder="(not ranked)",
-                                    style={"width": "480px"},
-                                ),
-                                html.Label("weights"),
-                                dcc.Input(
-                                    id="rank-weights",
-                                    type="text",
-                                    placeholder="equal",
-                                    debounce=True,
-                                    style={"width": "90px"},
-                                ),
-                                dcc.RadioItems(
-                                    id="rank-mode",
-                                    value="weighted",
-                                    inline=True,
-                                    options=[
-                                        {"label": " weighted ", "value": "weighted"},
-                                        {"label": " lexicographic ", "value": "lexicographic"},
-                                    ],
-                                ),
-                                html.Label("top k"),
-                                dcc.Input(
-                                    id="rank-top",
-                                    type="number",
-                                    min=1,
-                                    step=1,
-                                    placeholder="all",
-                                    debounce=True,
-                                    style={"width": "70px"},
-                                ),
-                                dcc.Input(id="rank-name", type="text", placeholder="name", style={"width": "110px"}),
-                                html.Button("save ranking", id="rank-save"),
-                                html.Span(id="rank-saved", style={"color": "#00b894"}),
-                            ],
-                        ),
-                        html.Pre(
-                            st["definition"],
-                            id="rank-definition",
-                            style={
-                                "fontSize": "11px",
-                                "background": "#f5f6fa",
-                                "margin": "4px 0",
-                                "padding": "4px",
-                                "whiteSpace": "pre-wrap",
-                            },
-                        ),
-                        html.Div(
-                            style=ctl,
-                            children=[
-                                html.H3("Noise runs", style={"margin": "0"}),
-                                html.Label("columns"),
-                                dcc.Dropdown(
-                                    id="table-columns",
-                                    options=st["options"],
-                                    value=st["shown"],
-                                    multi=True,
-                                    style={"minWidth": "500px", "flex": "1"},
-                                ),
-                                html.Button("export CSV (as shown)", id="export-csv"),
-                            ],
-                        ),
-                        html.Div(
-                            style={"height": "380px"},
-                            children=dag.AgGrid(
-                                id="runs-grid",
-                                rowData=st["rowData"],
-                                columnDefs=st["columnDefs"],
-                                defaultColDef={
-                                    "sortable": True,
-                                    "filter": True,
-                                    "resizable": True,
-                                    "floatingFilter": True,
-                                    "minWidth": 80,
-                                },
-                                getRowId="params.data.task_id + '|' + params.data.file",
-                                dashGridOptions={"animateRows": False, "tooltipShowDelay": 200},
-                                csvExportParams={"fileName": "hpcq-runs.csv", "allColumns": False},
-                                style={"height": "380px"},
-                            ),
-                        ),
-                    ],
-                ),
-                html.Div(
-                    id="plots",
-                    style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "8px", "marginTop": "8px"},
-                    children=[
-                        _box(dcc.Graph(id=p, figure=f, config={"displaylogo": False})) for p, f in zip(PLOTS, figs)
-                    ],
-                ),
-                html.Div(
-                    style={"display": "flex", "gap": "8px", "alignItems": "center"},
-                    children=[
-                        html.Button("all runs", id="plot-all"),
-                        html.Span(scope_note, id="plot-scope", style={"fontSize": "12px", "color": "#636e72"}),
-                    ],
-                ),
-                html.Div(
-                    id="graph-view",
-                    children=[
-                        html.H3("Workflow graph", style={"marginBottom": "0"}),
-                        _legend(),
-                        html.Div(st["note"], id="graph-note", style={"color": "#d63031", "minHeight": "20px"}),
-                        html.Div(
-                            style={"display": "flex", "gap": "12px"},
-                            children=[
-                                cyto.Cytoscape(
-                                    id="workflow-graph",
-                                    elements=st["elements"],
-                                    stylesheet=stylesheet(),
-                                    layout={"name": "preset", "fit": True, "padding": 20},
-                                    minZoom=0.02,
-                                    maxZoom=4,
-                                    style={"width": "70%", "height": "620px", "border": "1px solid #dfe6e9"},
-                                ),
-                                html.Div(_node_info(None), id="node-info", style={"width": "30%", "fontSize": "13px"}),
-                            ],
-                        ),
-                    ],
-                ),
-            ],
-        )
+        return _page(title, studies, metrics, study0, st, figs, scope_note)
 
+    # the ids the callbacks use, without data: else Dash calls layout() once to validate them and
+    # embeds that whole first page (1 MB at 1,000 runs, stale after the next index) in every
+    # index.html, besides the layout it sends
+    app.validation_layout = _page(title, [], [], None, EMPTY_STATE, [{}] * len(PLOTS), "")
     app.layout = layout
 
     @app.callback(
@@ -468,9 +488,10 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         State("grid-filter", "data"),
         prevent_initial_call=True,
     )
-    def update(study, compare, by, weights, mode, top, chosen, keys):
+    def update(study, compare, by, weights, mode, top, chosen, grid_filter):
         """Table, graph and plots after a control changed (one round trip: the plots do not
         wait for the grid; a new drawing drops the selected node)."""
+        keys = (grid_filter or {}).get("keys")
         keep = chosen if ctx.triggered_id == "table-columns" else None  # a new study/ranking: defaults
         view, st = _table_state(cat, study, compare, by, weights, mode, top, keep)
         *figs, note = _plots(cat, view.rows, [s for s in (study, compare) if s], keys, None)
@@ -504,8 +525,9 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         State("rank-top", "value"),
         prevent_initial_call=True,
     )
-    def update_plots(keys, node, shown_key, study, compare, by, weights, mode, top):
+    def update_plots(grid_filter, node, shown_key, study, compare, by, weights, mode, top):
         """The plots after the grid's filter or the selected node changed."""
+        keys = (grid_filter or {}).get("keys")
         if _plots_key(keys, node) == shown_key:
             raise PreventUpdate  # e.g. the node cleared by a new drawing: the plots already follow
         studies = [s for s in (study, compare) if s]
@@ -527,7 +549,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         GRID_FILTER_JS,
         Output("grid-filter", "data"),
         Input("runs-grid", "virtualRowData"),
-        State("runs-grid", "rowData"),
+        Input("runs-grid", "filterModel"),
         State("grid-filter", "data"),
     )
 

@@ -35,7 +35,7 @@ def visible_columns(page):
 def nodes(page):
     """Graph nodes as drawn: id, type, label, widths, label box."""
     return page.evaluate(f"""{CY}.nodes().map(n => ({{id: n.id(), type: n.data('type'),
-        display: n.data('display'), position: n.data('position'), raw_width: n.width(),
+        display: n.data('display'), position: n.data('position'), raw_width: n.width(), y: n.position('y'),
         label: n.boundingBox({{includeNodes: false, includeEdges: false, includeLabels: true}})}}))""")
 
 
@@ -134,6 +134,19 @@ def traces(page, plot_id):
 def test_legend_covers_every_step_type(page):
     for t in ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate"):
         assert page.is_visible(f"#legend-{t}"), t
+
+
+def test_graph_labels_never_overlap_within_a_level(page):
+    """Noise runs (the crowded level, vertical labels) and every other level: label boxes of the
+    nodes at one height are disjoint along x."""
+    by_level: dict[float, list] = {}
+    for n in nodes(page):
+        by_level.setdefault(round(n["y"], 3), []).append(n["label"])
+    assert len(by_level) >= 4  # problem, ansatz, vqe, noise
+    for y, boxes in by_level.items():
+        boxes.sort(key=lambda b: b["x1"])
+        for a, b in zip(boxes, boxes[1:]):
+            assert a["x2"] <= b["x1"] + 0.5, (y, a, b)
 
 
 def test_a_filter_in_the_table_narrows_every_plot(page, ui_db):
