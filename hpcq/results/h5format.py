@@ -74,6 +74,25 @@ TASK_ATTRS = (
     "rank",
     "wall_time_s",
 )
+# Task attributes that say what the energies (metrics, trace) are; written by _write_task from the
+# problem kind (issue 10). Chemistry energies are totals in Ha.
+ENERGY_UNITS, ENERGY_CONVENTION = "energy_units", "energy_convention"
+ENERGY_TOTAL = "total: electronic + nuclear repulsion + frozen-core"
+ENERGY_CONVENTIONS = {
+    "molecule": ("Ha", ENERGY_TOTAL),
+    "fcidump": ("Ha", ENERGY_TOTAL + " (the FCIDUMP's core energy)"),
+    "pauli": ("Ha", "the Pauli file's operator as given (hpcq's own Hamiltonian files: " + ENERGY_TOTAL + ")"),
+    "h2": ("Ha", "electronic: nuclear repulsion excluded"),
+    "tfim": ("J", "units of the coupling J"),
+    "heisenberg": ("J", "units of the coupling J"),
+}
+
+
+def energy_convention(problem_kind: str) -> tuple[str, str]:
+    """(energy_units, energy_convention) of a problem kind."""
+    return ENERGY_CONVENTIONS.get(problem_kind, ("", "unknown problem kind"))
+
+
 METRIC_ATTRS = (
     "energy",
     "exact_energy",
@@ -367,6 +386,9 @@ def _write_task(g: h5py.Group, t: TaskData) -> dict[str, Any]:
             f"task {attrs.get('task_id')!r} lacks {', '.join(missing)} "
             "(TASK_ATTRS/METRIC_ATTRS in hpcq.results.h5format)"
         )
+    units, convention = energy_convention(str(attrs["problem"]))
+    attrs.setdefault(ENERGY_UNITS, units)
+    attrs.setdefault(ENERGY_CONVENTION, convention)
     for k, v in attrs.items():
         g.attrs[k] = v
     m = g.create_group(METRICS)
@@ -625,6 +647,14 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool, ver
         problems.append(f"{where}: step {step!r} is not 'vqe' or 'noise'")
     if step == "noise" and not _py(g.attrs.get("parent_task_id")):
         problems.append(f"{where}: a noise step needs parent_task_id")
+    kind = _py(g.attrs.get("problem"))
+    if kind in ENERGY_CONVENTIONS and (ENERGY_UNITS in g.attrs or kind in ("molecule", "fcidump", "pauli")):
+        got = (_py(g.attrs.get(ENERGY_UNITS)), _py(g.attrs.get(ENERGY_CONVENTION)))
+        if got != energy_convention(kind):
+            problems.append(
+                f"{where}: {ENERGY_UNITS}/{ENERGY_CONVENTION} are {got}, expected {energy_convention(kind)} "
+                f"for problem {kind!r}"
+            )
     if METRICS not in g:
         problems.append(f"{where}/metrics missing")
         metrics = {}

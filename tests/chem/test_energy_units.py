@@ -1,0 +1,27 @@
+"""Result files say what their energies are: totals in Ha for chemistry (issue 10)."""
+
+import h5py
+
+from hpcq.results import h5format as F
+from hpcq.sim.spec import parse_sweep
+from hpcq.sim.vqe import run_task
+
+
+def test_h5_says_energies_are_totals_in_ha(tmp_path):
+    sweep = parse_sweep(
+        {
+            "problems": [{"kind": "molecule", "geometry": "h2", "mapping": "parity"}, {"kind": "tfim", "n_qubits": 2}],
+            "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
+            "optimizers": [{"kind": "cobyla", "maxiter": 5}],
+        }
+    )
+    path = F.write_results(tmp_path / "r.h5", [run_task(t) for t in sweep.tasks()], {}, study="units")
+    assert F.validate(path) == []
+    with h5py.File(path, "r") as h:
+        got = {g.attrs["problem"]: (g.attrs[F.ENERGY_UNITS], g.attrs[F.ENERGY_CONVENTION]) for g in h[F.TASKS].values()}
+    assert got["molecule"] == ("Ha", "total: electronic + nuclear repulsion + frozen-core")
+    assert got["tfim"] == ("J", "units of the coupling J")
+    with h5py.File(path, "r+") as h:
+        g = next(g for g in h[F.TASKS].values() if g.attrs["problem"] == "molecule")
+        del g.attrs[F.ENERGY_UNITS]
+    assert any("energy_units" in p for p in F.validate(path))
