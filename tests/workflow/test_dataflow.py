@@ -57,7 +57,7 @@ def test_water_dataflow_integrals_to_noise(tmp_path, monkeypatch):
         prov = f["provenance"].attrs
         assert np.array_equal(json.loads(prov["parent_parameters"]), x_opt)
         assert prov["parent_task_id"] == vqe_id and prov["parent_file"] == vqe_file
-        assert prov["method"] == "density_matrix" and "8 qubits <= 10" in prov["method_reason"]
+        assert prov["method"] == "density_matrix" and "0.1 x 4^8" in prov["method_reason"]
         ids = sorted(f["tasks"])
         assert len(ids) == 2 and ids[1].endswith("-reopt")
         g = f["tasks"][ids[0]]

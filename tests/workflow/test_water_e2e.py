@@ -55,6 +55,11 @@ def test_water_workflow_on_slurm(stack, tmp_path):
         with h5py.File(path) as h:
             for tid, g in h["tasks"].items():
                 rec = (tid, g["final_parameters"][()], float(g["metrics"].attrs["energy"]), dict(h["provenance"].attrs))
+                # the file says what its energies are: totals in Ha
+                assert (g.attrs["energy_units"], g.attrs["energy_convention"]) == (
+                    "Ha",
+                    "total: electronic + nuclear repulsion + frozen-core",
+                )
                 if g.attrs["step"] == "vqe":
                     vqe = rec
                 else:
@@ -65,3 +70,6 @@ def test_water_workflow_on_slurm(stack, tmp_path):
     assert np.array_equal(json.loads(noise[3]["parent_parameters"]), vqe[1])
     assert noise[3]["parent_task_id"] == vqe[0]
     assert np.array_equal(noise[1], vqe[1]) and noise[2] > vqe[2]
+    # automatic picked the density matrix for 8 qubits and says why, with the cost model's numbers
+    assert noise[3]["method"] == "density_matrix", noise[3]["method_reason"]
+    assert "0.1 x 4^8" in noise[3]["method_reason"] and "1024 trajectories x 2^8" in noise[3]["method_reason"]
