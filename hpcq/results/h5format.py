@@ -31,7 +31,14 @@ from typing import Any, Iterable
 import h5py
 import numpy as np
 
-from hpcq.sim.metrics import SAMPLED_ERR_METRICS, estimators
+
+def _metrics():
+    """hpcq.sim.metrics, imported when a counts group is written or checked: reading and listing
+    results (``hpcq results ls``) must not load the simulation package."""
+    from hpcq.sim import metrics
+
+    return metrics
+
 
 FORMAT = "hpcq-results"
 FORMAT_VERSION = 2
@@ -345,7 +352,7 @@ def counts_attrs(counts: dict[str, Any]) -> dict[str, Any]:
         "n_bits": int(counts["n_bits"]),
         "bit_order": BIT_ORDER,
         "paired": bool(counts.get("paired", False)),
-        **estimators(),
+        **_metrics().estimators(),
     }
 
 
@@ -713,7 +720,7 @@ def _validate_counts(where: str, g: h5py.Group, n: int, metrics: Any, problems: 
     c = g[COUNTS]
     absent = [k for k in COUNTS_ATTRS if k not in c.attrs]
     problems += [f"{where}/{COUNTS} attribute {k} missing" for k in absent]
-    problems += [f"{where}/metrics attribute {k} missing" for k in SAMPLED_ERR_METRICS if k not in metrics]
+    problems += [f"{where}/metrics attribute {k} missing" for k in _metrics().SAMPLED_ERR_METRICS if k not in metrics]
     if absent:
         return
     shots, n_bits = int(c.attrs["shots"]), int(c.attrs["n_bits"])

@@ -32,7 +32,7 @@ def _counts(rng, p, shots) -> dict[str, int]:
 def test_one_place_for_the_limit_and_the_metric_names():
     assert DistributionsSpec().max_qubits == memory.DENSE_MAX_QUBITS
     assert set(M.DISTRIBUTION_METRICS) <= set(F.METRIC_ATTRS)
-    assert F.SAMPLED_ERR_METRICS == tuple(k + "_err" for k in M.DISTRIBUTION_METRICS)
+    assert M.SAMPLED_ERR_METRICS == tuple(k + "_err" for k in M.DISTRIBUTION_METRICS)
     assert set(M.estimators()) <= set(F.COUNTS_ATTRS)
 
 
@@ -109,7 +109,7 @@ def test_sampled_count_file_validates_and_names_its_estimators(counts_file):
                 assert int(g[F.COUNTS_COUNTS[s]][()].sum()) == 3000
                 assert g[F.COUNTS_OUTCOMES[s]].dtype == np.dtype("S4")
             m = g[F.METRICS].attrs
-            assert all(math.isfinite(m[k]) for k in (*M.DISTRIBUTION_METRICS, *F.SAMPLED_ERR_METRICS))
+            assert all(math.isfinite(m[k]) for k in (*M.DISTRIBUTION_METRICS, *M.SAMPLED_ERR_METRICS))
             if tasks[tid].noise.kind == "none":
                 assert a["paired"] and m["jsd"] == 0 and m["fidelity"] == 1
             else:
