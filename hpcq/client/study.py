@@ -206,11 +206,32 @@ def embed_files(data: Any, base: Path, source: str) -> Any:
     return data
 
 
+# Studies shipped in the wheel (hpcq/client/studies/*.yaml): reachable by name ("water") or as
+# "studies/water.yaml" from any directory, so a pip-installed hpcq can run them without a checkout.
+SHIPPED_STUDIES = Path(__file__).parent / "studies"
+
+
+def shipped_studies() -> list[str]:
+    return sorted(p.stem for p in SHIPPED_STUDIES.glob("*.yaml"))
+
+
+def resolve_study_path(path: str | Path) -> Path:
+    """``path`` if it exists, else the shipped study it names (``water``, ``studies/water.yaml``)."""
+    path = Path(path)
+    if path.exists():
+        return path
+    name = path.stem if path.suffix in ("", ".yaml") and path.parent in (Path("."), Path("studies")) else None
+    if name and (SHIPPED_STUDIES / f"{name}.yaml").exists():
+        return SHIPPED_STUDIES / f"{name}.yaml"
+    raise StudyError(
+        f"{path}: no such study file; give a path to a .yaml/.toml/.json study, or the name of a shipped "
+        f"study ({', '.join(shipped_studies())})"
+    )
+
+
 def load_study(path: str | Path) -> Study:
     """Read a .yaml/.yml/.toml/.json study file (problem/ansatz files it names are embedded)."""
-    path = Path(path)
-    if not path.exists():
-        raise StudyError(f"{path}: no such study file")
+    path = resolve_study_path(path)
     text = path.read_text()
     try:
         if path.suffix == ".toml":

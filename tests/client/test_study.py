@@ -109,3 +109,16 @@ def test_sweep_and_single_modes():
 def test_demo_study_is_valid():
     s = load_study(DEMO_STUDY)
     assert s.mode == "workflow" and len(build_specs(s)) >= 10
+
+
+def test_shipped_studies_by_name_from_any_directory(tmp_path, monkeypatch):
+    """A pip-installed hpcq has no checkout: 'water' and 'studies/water.yaml' find the shipped study;
+    a file of that name in the working directory wins; an unknown name lists what ships."""
+    monkeypatch.chdir(tmp_path)
+    assert load_study("water").name == load_study("studies/water.yaml").name
+    assert load_study("demo").name == load_study(DEMO_STUDY).name
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "water.yaml").write_text(DEMO_STUDY.read_text())
+    assert load_study("studies/water.yaml").name == load_study(DEMO_STUDY).name
+    with pytest.raises(StudyError, match=r"nosuch: no such study file.*shipped study \(demo, water\)"):
+        load_study("nosuch")
