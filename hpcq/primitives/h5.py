@@ -28,18 +28,17 @@ def _provenance(params, ctx) -> dict[str, Any]:
 
 
 def write_primitive_h5(params, result: dict[str, Any], ctx) -> Path:
-    import h5py
     import numpy as np
 
     from hpcq.primitives.wire import _unpack
-    from hpcq.results.h5format import STR, content_sha256, write_results
+    from hpcq.results.h5format import STR, write_results
 
     tag = ctx.slurm_job_id or ctx.process_id[:16] or time.strftime("%Y%m%dT%H%M%S")
     path = Path(ctx.workdir) / f"{params.label}-{tag}.h5"
     prov = _provenance(params, ctx)
     prov["wall_time_s"] = float(result["metadata"]["hpcq"]["wall_time_s"])
-    write_results(path, [], prov, study=params.label)
-    with h5py.File(path, "r+") as f:
+
+    def extend(f) -> None:
         g = f.create_group("primitive")
         g.attrs["kind"] = params.primitive
         g.create_dataset("result_json", data=json.dumps(result, sort_keys=True), dtype=STR)
@@ -55,6 +54,6 @@ def write_primitive_h5(params, result: dict[str, Any], ctx) -> Path:
                 for name, reg in r["registers"].items():
                     ds = pg.create_dataset(name, data=_unpack(reg["array"]))
                     ds.attrs["num_bits"] = int(reg["num_bits"])
-        f.flush()
-        f.attrs["content_sha256"] = content_sha256(f)
+
+    write_results(path, [], prov, study=params.label, extend=extend)
     return path

@@ -23,10 +23,11 @@ import math
 import os
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import h5py
 import numpy as np
@@ -424,52 +425,81 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_file(
-    path: str | Path, study: str, tasks: Iterable[TaskData], provenance: dict[str, Any], created: str | None = None
+    path: str | Path,
+    study: str,
+    tasks: Iterable[TaskData],
+    provenance: dict[str, Any],
+    created: str | None = None,
+    extend: Callable[[h5py.File], None] | None = None,
 ) -> Path:
     """Write TaskData (any order; stored sorted by task_id) atomically with the tasks index and
-    the checksum; returns the path. The one HDF5 writer: write_results and the synthetic files.
+    the checksum; returns the path. The one HDF5 writer: write_results, the synthetic files and
+    the primitives' files (their own groups through ``extend``, called before the checksum).
     Records its own time (datasets and attributes, before the checksum) as provenance
-    ``h5_write_time_s``."""
+    ``h5_write_time_s``.
+
+    The file is built in memory (HDF5 core driver) and its image written with plain ``os.write``:
+    a full or read-only disk is then one clean OSError. Writing through HDF5's own file driver,
+    h5py segfaulted on ENOSPC while freeing its objects, so the job died without an outcome.
+    Result files are small (distributions stop at distributions.max_qubits; larger tasks keep
+    sampled counts), so the image fits in memory twice."""
     t_start = time.perf_counter()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tasks = sorted(tasks, key=lambda t: t.attrs["task_id"])  # may be lazy
+    with h5py.File(f"{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False) as f:  # name unused
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["study"] = study
+        f.attrs["created"] = created or now_iso()
+        f.attrs["n_tasks"] = len(tasks)
+        prov = f.create_group(PROVENANCE)
+        for k in PROVENANCE_ATTRS:
+            prov.attrs[k] = provenance.get(k, "")
+        for k, v in provenance.items():
+            if k not in PROVENANCE_ATTRS:
+                prov.attrs[k] = v if isinstance(v, (int, float, str, bool)) else _json(v)
+        group = f.create_group(TASKS)
+        index = [_write_task(group.create_group(t.attrs["task_id"]), t) for t in tasks]
+        f.create_dataset(INDEX, data=_index_json(index), dtype=STR)
+        if extend is not None:
+            extend(f)
+        prov.attrs[WRITE_TIME] = time.perf_counter() - t_start
+        f.flush()
+        f.attrs["content_sha256"] = content_sha256(f)
+        f.flush()
+        image = f.id.get_file_image()
+    _write_atomically(path, image)
+    return path
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """``data`` to ``path`` through a temporary file in the same directory, fsynced and renamed:
+    readers see the old file or the whole new one, and a failed write leaves nothing behind."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        tasks = sorted(tasks, key=lambda t: t.attrs["task_id"])  # may be lazy: fails inside the try
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["study"] = study
-            f.attrs["created"] = created or now_iso()
-            f.attrs["n_tasks"] = len(tasks)
-            prov = f.create_group(PROVENANCE)
-            for k in PROVENANCE_ATTRS:
-                prov.attrs[k] = provenance.get(k, "")
-            for k, v in provenance.items():
-                if k not in PROVENANCE_ATTRS:
-                    prov.attrs[k] = v if isinstance(v, (int, float, str, bool)) else _json(v)
-            group = f.create_group(TASKS)
-            index = [_write_task(group.create_group(t.attrs["task_id"]), t) for t in tasks]
-            f.create_dataset(INDEX, data=_index_json(index), dtype=STR)
-            prov.attrs[WRITE_TIME] = time.perf_counter() - t_start
-            f.flush()
-            f.attrs["content_sha256"] = content_sha256(f)
-        with open(tmp, "rb+") as fh:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+    _fsync_dir(path.parent)
 
 
-def write_results(path: str | Path, results: Iterable, provenance: dict[str, Any], study: str = "study") -> Path:
+def write_results(
+    path: str | Path,
+    results: Iterable,
+    provenance: dict[str, Any],
+    study: str = "study",
+    extend: Callable[[h5py.File], None] | None = None,
+) -> Path:
     """Write TaskResults (any order; stored sorted by task_id) atomically; returns the path."""
-    return write_file(path, study, (task_data(r) for r in results), provenance)
+    return write_file(path, study, (task_data(r) for r in results), provenance, extend=extend)
 
 
 # --------------------------------------------------------------------------- reading
