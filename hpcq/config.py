@@ -17,12 +17,12 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from hpcq.atomicfile import write_atomic
 
 # Variables pycolonies' colonies_client() reads, plus the S3 variables its file upload reads.
 COLONIES_VARS = (
@@ -79,20 +79,7 @@ def check_private_file(path: Path) -> None:
 
 def write_private_file(path: Path, text: str) -> None:
     """Write atomically with mode 0600 from the first byte (never briefly world-readable)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text, mode=0o600)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:

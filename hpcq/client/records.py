@@ -7,13 +7,13 @@ server side: every process is also labelled with the study name (``spec.label``)
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hpcq.config import config_dir
+from hpcq.atomicfile import write_atomic
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -51,10 +51,7 @@ def save(sub: Submission) -> Path:
     d = records_dir()
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{sub.name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(asdict(sub), indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(asdict(sub), indent=1))
 
 
 def load(name: str) -> Submission:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 import uuid
 from dataclasses import asdict
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq.job.task import Outcome, Task
+from hpcq.atomicfile import write_atomic
 
 log = logging.getLogger("hpcq.executor")
 
@@ -145,12 +145,8 @@ def post(inbox: Path, task: Task) -> Path:
         if any(inbox.parent.glob(f"{INBOX}.ended-*")):
             raise FileNotFoundError(f"{inbox} was retired by the session job")
         inbox.mkdir(parents=True, exist_ok=True)  # the session job has not started yet
-    fd, tmp = tempfile.mkstemp(dir=inbox, prefix=".incoming-")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(asdict(task), fh)
     target = inbox / f"{time.time_ns():020d}-{task.process_id}.json"
-    os.replace(tmp, target)
-    return target
+    return write_atomic(target, json.dumps(asdict(task)), durable=False, mkdir=False)
 
 
 # -- job side ------------------------------------------------------------------------------------

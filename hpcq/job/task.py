@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hpcq.atomicfile import write_atomic
 
 
 @dataclass
@@ -44,14 +45,7 @@ class Outcome:
     threads: int = 1
 
     def write(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(self), fh, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(asdict(self), default=str))
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Outcome":

@@ -21,7 +21,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any, Callable, Iterable
 
 import h5py
 import numpy as np
+from hpcq.atomicfile import write_atomic
 
 
 def _metrics():
@@ -411,19 +411,6 @@ def _write_task(g: h5py.Group, t: TaskData) -> dict[str, Any]:
     return {"attrs": attrs, "metrics": metrics}
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_file(
     path: str | Path,
     study: str,
@@ -469,26 +456,8 @@ def write_file(
         f.attrs["content_sha256"] = content_sha256(f)
         f.flush()
         image = f.id.get_file_image()
-    _write_atomically(path, image)
+    write_atomic(path, image)
     return path
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """``data`` to ``path`` through a temporary file in the same directory, fsynced and renamed:
-    readers see the old file or the whole new one, and a failed write leaves nothing behind."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def write_results(

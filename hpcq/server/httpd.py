@@ -28,6 +28,7 @@ from hpcq.server.handlers import channels, crons
 from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey
 from hpcq.server.store import Store
 from hpcq.server.wire import RPCError
+from hpcq.atomicfile import write_atomic
 
 log = logging.getLogger("hpcq.server")
 
@@ -327,9 +328,7 @@ def serve(cfg: ServerConfig, ready=None) -> None:
         "serverid": ctx.server_id,
         "started": time.time(),
     }
-    tmp = info_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, info_path)
+    write_atomic(info_path, json.dumps(info))
     log.info(
         "hpcq colonies server on %s://%s:%d (data %s, server id %s)", scheme, host, port, cfg.data_dir, ctx.server_id
     )

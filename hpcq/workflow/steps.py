@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hpcq.functions import FunctionResult, JobContext
 from hpcq.sim.spec import AnsatzSpec, ProblemSpec
+from hpcq.atomicfile import write_atomic
 
 
 def parent_summaries(inputs: list) -> list[dict]:
@@ -96,9 +97,7 @@ def write_operator(path: Path, op, problem: ProblemSpec, refs: dict) -> None:
         "problem": problem.model_dump(mode="json"),
         "references": refs,
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, sort_keys=True))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(doc, sort_keys=True))
 
 
 def read_operator(path: str):
