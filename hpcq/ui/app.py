@@ -10,6 +10,9 @@ listed in docs/dashboard.md).
 from __future__ import annotations
 
 import json
+import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import dash_ag_grid as dag
@@ -441,6 +444,28 @@ def _page(title: str, studies: list[str], metrics: list[str], study0: str | None
     )
 
 
+log = logging.getLogger(__name__)
+PLOTLY_BASIC = Path(__file__).parent / "assets" / "plotly-basic.min.js"
+
+
+def plotly_basic_ok() -> bool:
+    """Whether the vendored partial plotly.js (scatter, bar, pie; 1.2 MB) can stand in for the full
+    4.8 MB bundle: only at the plotly package's own plotly.js version (assets/PLOTLY-BASIC.md).
+    Parsing the full bundle was a second or more of every cold first page."""
+    from plotly.offline import get_plotlyjs_version
+
+    m = re.search(r"plotly\.js \(basic - minified\) v(\S+)", PLOTLY_BASIC.read_text()[:300])
+    if m and m.group(1) == get_plotlyjs_version():
+        return True
+    log.warning(
+        "assets/plotly-basic.min.js is plotly.js %s, the plotly package's is %s: the full bundle is served "
+        "(update the file: hpcq/ui/assets/PLOTLY-BASIC.md)",
+        m.group(1) if m else "?",
+        get_plotlyjs_version(),
+    )
+    return False
+
+
 def create_app(db_path: str, title: str = "hpcq results") -> Dash:
     """A Dash app over the catalog at ``db_path`` (opened read-only per request).
 
@@ -449,7 +474,10 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
     as soon as the bundles are loaded; callbacks run only when the user changes something
     (docs/performance.md, "Dashboard first page")."""
     cat = Catalog(db_path, readonly=True)
-    app = Dash(__name__, title=title, serve_locally=True)
+    # assets/plotly-basic.min.js defines window.Plotly before the renderer starts: dcc.Graph then
+    # never fetches the full bundle (it loads lazily, only when window.Plotly is missing)
+    ignore = "" if plotly_basic_ok() else r"plotly-basic\.min\.js"
+    app = Dash(__name__, title=title, serve_locally=True, assets_ignore=ignore)
 
     def layout():
         studies = _studies(cat)

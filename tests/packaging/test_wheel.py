@@ -92,12 +92,13 @@ def test_the_wheel_holds_every_runtime_file_and_role_extras(wheel):
         assert f"hpcq/_slurm_templates/profiles/{stem}.yaml" in names, stem
     assert "hpcq/_slurm_templates/README.md" in names
     for p in (REPO / "hpcq").rglob("*"):  # every data file of the package (studies, lab scripts, ...)
-        if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".sh", ".md") and "__pycache__" not in p.parts:
+        if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".sh", ".md", ".js") and "__pycache__" not in p.parts:
             assert p.relative_to(REPO).as_posix() in names, p
     assert {
         "hpcq/executor/lab_scripts/slurm-up.sh",
         "hpcq/executor/lab_scripts/slurm-down.sh",
         "hpcq/client/studies/demo.yaml",
+        "hpcq/ui/assets/plotly-basic.min.js",  # the dashboard's partial plotly.js
     } <= names
     meta = Parser().parsestr(zipfile.ZipFile(wheel).read("hpcq-0.1.0.dist-info/METADATA").decode())
     requires = meta.get_all("Requires-Dist")

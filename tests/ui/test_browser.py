@@ -126,6 +126,19 @@ def test_each_plot_has_data_after_load_and_after_selecting_a_node(page):
     page.wait_for_function("document.querySelector('#plot-scope').innerText.includes('36 noise runs')", timeout=WAIT_MS)
 
 
+def test_plots_draw_with_the_partial_plotly_bundle_never_the_full_one(page):
+    """The page defines window.Plotly from assets/plotly-basic.min.js (1.2 MB), so dcc.Graph never
+    fetches the plotly package's 4.8 MB plotly.min.js (docs/performance.md, dashboard first page)."""
+    from plotly.offline import get_plotlyjs_version
+
+    page.wait_for_function(PLOTS_READY, arg=list(PLOTS), timeout=WAIT_MS)
+    loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/assets/plotly-basic.min.js" in u for u in loaded), loaded
+    assert not any("plotly.min.js" in u and "plotly-basic" not in u for u in loaded), loaded
+    assert page.evaluate("window.Plotly.version") == get_plotlyjs_version()
+    assert page.errors == []
+
+
 def traces(page, plot_id):
     """The trace names of a plot as drawn."""
     return page.evaluate("(id) => document.querySelector('#' + id + ' .js-plotly-plot').data.map(t => t.name)", plot_id)
