@@ -236,27 +236,20 @@ def run_task(
                 lambda b, sb, nb: run_block(_binds(params, opt.x[None, :]), b, sb, nb), shots, seed, comm
             ).stderr[0]
         )
-    if spec.sampled_distributions:  # above distributions.max_qubits (and MPS): sampled counts
-        return _large_result(
-            spec,
-            opt,
-            exact,
-            tqc,
-            nm,
-            H,
-            params,
-            rank,
-            threads,
-            device,
-            gradient,
-            refs,
-            records,
-            ec,
-            final_se,
-            t0,
-            t_setup,
-            t_opt,
-            _sample_counts(spec, tqc.assign_parameters(dict(zip(params, opt.x))), measured, nm, threads, sim_opts),
+    run = (spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, t0, t_setup, t_opt)
+    if spec.sampled_distributions:  # above distributions.max_qubits (and MPS): no 2^n arrays, sampled counts
+        counts = _sample_counts(spec, tqc.assign_parameters(dict(zip(params, opt.x))), measured, nm, threads, sim_opts)
+        dist_m = M.sampled_distribution_metrics(counts["ideal"], counts["noisy"], spec.seed, paired=counts["paired"])
+        empty = np.zeros(0)
+        return _task_result(
+            *run,
+            scale=_scale_metrics(spec, ec, final_se, records),
+            dist_metrics=dist_m,
+            ideal_energy=opt.fun if nm is None else math.nan,
+            state_fid=math.nan,
+            dists=(empty, empty),
+            t_end=time.perf_counter(),
+            counts=counts,
         )
     # Output distributions of the final circuit, noiseless and with the noise model
     final = tqc.assign_parameters(dict(zip(params, opt.x)))
@@ -291,10 +284,25 @@ def run_task(
             rho = np.asarray(res.data(0)["rho"])
             v = np.asarray(psi.data)
             state_fid = float(np.real(np.conj(v) @ rho @ v))
-    t_end = time.perf_counter()
+    return _task_result(
+        *run,
+        scale=_scale_metrics(spec, ec, final_se, records),
+        dist_metrics=M.distribution_metrics(dist_ideal, dist_noisy),
+        ideal_energy=ideal_energy,
+        state_fid=state_fid,
+        dists=(dist_ideal, dist_noisy),
+        t_end=time.perf_counter(),
+    )
 
+
+def _task_result(
+    spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, t0, t_setup, t_opt,
+    *, scale, dist_metrics, ideal_energy, state_fid, dists, t_end, counts=None,
+) -> TaskResult:  # fmt: skip
+    """The one TaskResult of a VQE, dense (2^n distributions) or sampled (counts): metrics in one
+    order, and the chemistry references (totals, Ha) in both."""
     m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
-    m.update(M.distribution_metrics(dist_ideal, dist_noisy))
+    m.update(dist_metrics)
     m.update(
         iterations=opt.iterations,
         evaluations=opt.evaluations,
@@ -302,11 +310,10 @@ def run_task(
         ideal_energy=ideal_energy,
         state_fidelity=state_fid,
     )
-    m.update(_scale_metrics(spec, ec, final_se, records))
-    for k in ("hf_energy", "pyscf_energy"):  # chemistry references (totals, Ha)
+    m.update(scale)
+    for k in ("hf_energy", "pyscf_energy"):
         if k in refs:
             m[k] = float(refs[k])
-    trace_p = np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params))
     return TaskResult(
         spec=spec,
         metrics=m,
@@ -314,10 +321,10 @@ def run_task(
         noise_model=nm,
         hamiltonian=H,
         trace_energy=np.array(opt.trace_f, dtype=float),
-        trace_parameters=trace_p,
+        trace_parameters=np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params)),
         final_parameters=np.asarray(opt.x, dtype=float),
-        dist_ideal=dist_ideal,
-        dist_noisy=dist_noisy,
+        dist_ideal=dists[0],
+        dist_noisy=dists[1],
         rank=rank,
         threads=threads,
         device=device,
@@ -328,6 +335,7 @@ def run_task(
             "distributions_s": t_end - t_opt,
             "total_s": t_end - t0,
         },
+        counts=counts,
     )
 
 
@@ -402,64 +410,3 @@ def _sample_counts(spec: TaskSpec, final, measured: list[int], nm, threads: int,
         "n_bits": len(measured),
         "paired": nm is None,
     }
-
-
-def _large_result(
-    spec,
-    opt,
-    exact,
-    tqc,
-    nm,
-    H,
-    params,
-    rank,
-    threads,
-    device,
-    gradient,
-    refs,
-    sim_opts,
-    ec,
-    stderr,
-    t0,
-    t_setup,
-    t_opt,
-    counts,
-) -> TaskResult:
-    """Above distributions.max_qubits (and for MPS) no 2^n arrays: energy, trace, parameters and
-    sampled counts, with the distribution metrics estimated from them (hpcq.sim.metrics)."""
-    m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
-    m.update(M.sampled_distribution_metrics(counts["ideal"], counts["noisy"], spec.seed, paired=counts["paired"]))
-    t_end = time.perf_counter()
-    m.update(
-        iterations=opt.iterations,
-        evaluations=opt.evaluations,
-        wall_time_s=t_end - t0,
-        ideal_energy=opt.fun if nm is None else math.nan,
-        state_fidelity=math.nan,
-    )
-    m.update(_scale_metrics(spec, ec, stderr, sim_opts))
-    trace_p = np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params))
-    empty = np.zeros(0)
-    return TaskResult(
-        spec=spec,
-        metrics=m,
-        circuit=tqc,
-        noise_model=nm,
-        hamiltonian=H,
-        trace_energy=np.array(opt.trace_f, dtype=float),
-        trace_parameters=trace_p,
-        final_parameters=np.asarray(opt.x, dtype=float),
-        dist_ideal=empty,
-        dist_noisy=empty,
-        rank=rank,
-        threads=threads,
-        device=device,
-        gradient=gradient,
-        timings={
-            "setup_s": t_setup - t0,
-            "optimize_s": t_opt - t_setup,
-            "distributions_s": t_end - t_opt,
-            "total_s": t_end - t0,
-        },
-        counts=counts,
-    )

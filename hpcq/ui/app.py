@@ -180,6 +180,25 @@ EMPTY_STATE = {
 NUMERIC_ALWAYS = {"position", "score", "n_qubits", "reps", "shots", "seed", "abs_error_mha"}
 
 
+def _controls_view(cat: Catalog, study, compare, by, weights, mode, top, graph: bool = True) -> tuple[Any, str]:
+    """The ranked view the page's controls ask for, and why the ranking was not applied ("" if it
+    was): a bad ranking (unknown metric, weights that do not match) shows the runs unranked."""
+    studies = [s for s in (study, compare) if s] or None
+    try:
+        view = ranked_view(
+            cat,
+            by=by or None,
+            weights=weights,
+            mode=mode or "weighted",
+            top=int(top) if top else None,
+            studies=studies,
+            graph=graph,
+        )
+        return view, ""
+    except RankError as exc:
+        return ranked_view(cat, studies=studies, graph=graph), f"ranking not applied: {exc}".replace("--", "")
+
+
 def _table_state(
     cat: Catalog,
     study: str | None,
@@ -191,20 +210,7 @@ def _table_state(
     chosen: list[str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The view for these controls and what the table, the graph and their notes show."""
-    studies = [s for s in (study, compare) if s]
-    problem = ""
-    try:
-        view = ranked_view(
-            cat,
-            by=by or None,
-            weights=weights,
-            mode=mode or "weighted",
-            top=int(top) if top else None,
-            studies=studies or None,
-        )
-    except RankError as exc:
-        problem = f"ranking not applied: {exc}".replace("--", "")
-        view = ranked_view(cat, studies=studies or None)
+    view, problem = _controls_view(cat, study, compare, by, weights, mode, top)
     columns, shown = table_columns(view.rows, view.scan)
     if chosen:
         shown = [c for c in columns if c in chosen]
@@ -558,19 +564,8 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         keys = (grid_filter or {}).get("keys")
         if _plots_key(keys, node) == shown_key:
             raise PreventUpdate  # e.g. the node cleared by a new drawing: the plots already follow
+        rows = _controls_view(cat, study, compare, by, weights, mode, top, graph=False)[0].rows
         studies = [s for s in (study, compare) if s]
-        try:
-            rows = ranked_view(
-                cat,
-                by=by or None,
-                weights=weights,
-                mode=mode or "weighted",
-                top=int(top) if top else None,
-                studies=studies or None,
-                graph=False,
-            ).rows
-        except RankError:
-            rows = ranked_view(cat, studies=studies or None, graph=False).rows
         return (*_plots(cat, rows, studies, keys, node), _plots_key(keys, node))
 
     app.clientside_callback(
