@@ -264,17 +264,23 @@ def add_blueprint(ctx: Ctx, caller: str, msg: dict) -> dict:
                 },
                 who,
             )
-        _submit(
-            ctx,
-            caller,
-            who,
-            m["colonyname"],
-            etype,
-            func,
-            {"kind": bp["kind"], "blueprintName": m["name"]},
-            m.get("locationname") or "",
-        )
+        _reconcile_now(ctx, caller, who, bp, etype, func)
     return bp
+
+
+def _reconcile_now(ctx: Ctx, caller: str, who: str, bp: dict, etype: str, func: str) -> None:
+    """The reconcile process a created or changed blueprint gets at once (as colonies does)."""
+    m = bp["metadata"]
+    _submit(
+        ctx,
+        caller,
+        who,
+        m["colonyname"],
+        etype,
+        func,
+        {"kind": bp["kind"], "blueprintName": m["name"]},
+        m.get("locationname") or "",
+    )
 
 
 def get_blueprint(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -314,16 +320,7 @@ def update_blueprint(ctx: Ctx, caller: str, msg: dict) -> dict:
         _history(ctx, bp, caller, "update")
         etype, func = _handler(definition)
         if etype and func:
-            _submit(
-                ctx,
-                caller,
-                who,
-                m["colonyname"],
-                etype,
-                func,
-                {"kind": bp["kind"], "blueprintName": m["name"]},
-                m.get("locationname") or "",
-            )
+            _reconcile_now(ctx, caller, who, bp, etype, func)
     return bp
 
 

@@ -101,12 +101,19 @@ def add_cron(ctx: Ctx, caller: str, msg: dict) -> dict:
     return render_cron(ctx, new_cron(ctx, caller, raw, name))
 
 
+def _load(ctx: Ctx, msg: dict, table: str, what: str) -> dict:
+    """The stored document whose id ``msg`` names (``<what>id`` in table ``table``, both constants
+    of this module), or colonies' "<What> with id <...> not found"."""
+    key = f"{what}id"
+    doc_id = field(msg, key, str, "")
+    doc = ctx.store.one(f"SELECT doc FROM {table} WHERE {key}=?", doc_id)  # noqa: S608 - constants
+    if doc is None:
+        raise notfound(f"{what.capitalize()} with id <{doc_id}> not found")
+    return doc
+
+
 def _load_cron(ctx: Ctx, msg: dict) -> dict:
-    cid = field(msg, "cronid", str, "")
-    c = ctx.store.one("SELECT doc FROM crons WHERE cronid=?", cid)
-    if c is None:
-        raise notfound(f"Cron with id <{cid}> not found")
-    return c
+    return _load(ctx, msg, "crons", "cron")
 
 
 def get_cron(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -229,11 +236,7 @@ def add_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
 
 
 def _load_generator(ctx: Ctx, msg: dict) -> dict:
-    gid = field(msg, "generatorid", str, "")
-    g = ctx.store.one("SELECT doc FROM generators WHERE generatorid=?", gid)
-    if g is None:
-        raise notfound(f"Generator with id <{gid}> not found")
-    return g
+    return _load(ctx, msg, "generators", "generator")
 
 
 def get_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
