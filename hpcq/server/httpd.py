@@ -275,6 +275,17 @@ def _loop(stop: threading.Event, interval: float, fn, name: str) -> None:
             log.exception("%s failed", name)
 
 
+def close_server(httpd, ctx) -> None:
+    """Stop the server after serve_forever returned: close the listening socket and every kept-alive
+    connection, wake the long polls (assign, wait) so their threads end, close the store."""
+    httpd.server_close()
+    httpd.shut_connections()
+    with ctx.store.cond:
+        ctx.closing = True
+        ctx.store.cond.notify_all()
+    ctx.store.close()
+
+
 def serve(cfg: ServerConfig, ready=None) -> None:
     """Run until SIGTERM/SIGINT. Writes <data_dir>/server.json (host, port, pid) once bound."""
     ctx = open_ctx(cfg)
@@ -338,12 +349,7 @@ def serve(cfg: ServerConfig, ready=None) -> None:
         httpd.serve_forever(poll_interval=0.2)
     finally:
         stop.set()
-        httpd.server_close()
-        httpd.shut_connections()
-        with ctx.store.cond:
-            ctx.closing = True
-            ctx.store.cond.notify_all()
-        ctx.store.close()
+        close_server(httpd, ctx)
         try:
             if json.loads(info_path.read_text()).get("pid") == os.getpid():
                 info_path.unlink()

@@ -18,7 +18,7 @@ from pycolonies import func_spec
 
 from hpcq.colonyos import ProcessState
 from hpcq.colonyos import client as hpcq_client
-from hpcq.server.httpd import MAX_BODY, Server, ServerConfig, make_handler, open_ctx
+from hpcq.server.httpd import MAX_BODY, Server, ServerConfig, close_server, make_handler, open_ctx
 from hpcq.server.launch import init_colony
 
 
@@ -160,12 +160,7 @@ def inproc(tmp_path):
         yield httpd
     finally:
         httpd.shutdown()
-        httpd.server_close()
-        httpd.shut_connections()
-        with ctx.store.cond:
-            ctx.closing = True
-            ctx.store.cond.notify_all()
-        ctx.store.close()
+        close_server(httpd, ctx)
 
 
 def _recv_reply(f) -> tuple[str, dict, bytes]:
