@@ -256,10 +256,10 @@ def _plots(cat: Catalog, view_rows, studies: list[str], keys: list[str] | None, 
     )
     scan = [c for c in data.scan if c in view_rows.columns and view_rows[c].nunique() > 1]
     return (
-        plots.convergence(rows, vqe, ser),
-        plots.noise_response(rows),
-        plots.distributions(run, ser),
-        plots.energy_curve(rows, vqe, scan),
+        plots.figure_json(plots.convergence(rows, vqe, ser)),
+        plots.figure_json(plots.noise_response(rows)),
+        plots.figure_json(plots.distributions(run, ser)),
+        plots.figure_json(plots.energy_curve(rows, vqe, scan)),
         note,
     )
 
@@ -627,6 +627,11 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         return f"saved ranking {name.strip()!r} ({len(rows)} runs)"
 
     _api(app, cat)
+    # Dash's one-time set-up (0.7 s on the first request: resource registry, bundle fingerprints) and
+    # the catalog's first read happen now, at start, not in the first visitor's page load
+    with app.server.test_client() as client:
+        client.get("/")
+        client.get("/_dash-layout")
     return app
 
 
