@@ -194,27 +194,38 @@ class Executor:
             self.watcher.watch(adopted)
         self._recover_orphans()
 
-    def _recover_orphans(self) -> None:
-        """Processes assigned to us whose intent never reached the journal: run them now."""
+    def _recover_orphans(self) -> bool:
+        """Processes assigned to us that the journal does not know: run them now. They come from a
+        crash between assign and journal (at start) or from an assign whose reply was lost: the
+        server committed the assignment and died or dropped the connection before answering (seen
+        when the server was SIGKILLed mid-sweep). The packer is flushed first, so that every process
+        accepted in this run is journaled and none is taken twice. False if ColonyOS could not be
+        asked (try again later)."""
+        for group in self.packer.flush():
+            self._submit_group(group)
         try:
             running = self.client.list_processes(self.colony, 100, ProcessState.RUNNING, self.key.prvkey) or []
         except Exception as exc:  # noqa: BLE001
             log.warning("could not list running processes for orphan recovery: %s", exc)
-            return
+            return False
         from model import Process  # pycolonies' model module
 
         for raw in running:
             if raw.get("assignedexecutorid") != self.key.executor_id or self.journal.knows(raw["processid"]):
                 continue
-            log.info("process %s was assigned before a crash but never submitted: submitting it", raw["processid"])
+            log.info("process %s is assigned to us but was never submitted: submitting it", raw["processid"])
             self._accept(Process(**raw))
         for group in self.packer.flush():
             self._submit_group(group)
+        return True
 
     # -- assign loop ------------------------------------------------------------------------------
     def _assign_loop(self) -> None:
         failures = 0  # consecutive failed assign calls
+        lost_reply = False  # an assign failed in transit: the server may have assigned us a process
         while not self.stop_event.is_set():
+            if lost_reply and self._recover_orphans():
+                lost_reply = False
             for group in self.packer.due():
                 self._submit_group(group)
             self._retry_due()
@@ -245,6 +256,7 @@ class Executor:
                     break
                 sleep = self.backoff.delay(failures)
                 failures += 1
+                lost_reply = True
                 log.warning("assign failed (%s); retrying in %.1f s", str(exc)[:200], sleep)
                 self.stop_event.wait(sleep)
                 for group in self.packer.flush():
