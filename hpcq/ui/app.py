@@ -180,10 +180,15 @@ EMPTY_STATE = {
 NUMERIC_ALWAYS = {"position", "score", "n_qubits", "reps", "shots", "seed", "abs_error_mha"}
 
 
+def _chosen(study: str | None, compare: str | None) -> list[str]:
+    """The studies the page shows: the selected one and the one compared with it, if any."""
+    return [s for s in (study, compare) if s]
+
+
 def _controls_view(cat: Catalog, study, compare, by, weights, mode, top, graph: bool = True) -> tuple[Any, str]:
     """The ranked view the page's controls ask for, and why the ranking was not applied ("" if it
     was): a bad ranking (unknown metric, weights that do not match) shows the runs unranked."""
-    studies = [s for s in (study, compare) if s] or None
+    studies = _chosen(study, compare) or None
     try:
         view = ranked_view(
             cat,
@@ -528,7 +533,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         keys = (grid_filter or {}).get("keys")
         keep = chosen if ctx.triggered_id == "table-columns" else None  # a new study/ranking: defaults
         view, st = _table_state(cat, study, compare, by, weights, mode, top, keep)
-        *figs, note = _plots(cat, view.rows, [s for s in (study, compare) if s], keys, None)
+        *figs, note = _plots(cat, view.rows, _chosen(study, compare), keys, None)
         return (
             st["rowData"],
             st["columnDefs"],
@@ -565,7 +570,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         if _plots_key(keys, node) == shown_key:
             raise PreventUpdate  # e.g. the node cleared by a new drawing: the plots already follow
         rows = _controls_view(cat, study, compare, by, weights, mode, top, graph=False)[0].rows
-        studies = [s for s in (study, compare) if s]
+        studies = _chosen(study, compare)
         return (*_plots(cat, rows, studies, keys, node), _plots_key(keys, node))
 
     app.clientside_callback(
@@ -616,7 +621,7 @@ def create_app(db_path: str, title: str = "hpcq results") -> Dash:
         prevent_initial_call=True,
     )
     def save_ranking(_n, name, study, compare, by, weights, mode):
-        studies = [s for s in (study, compare) if s]
+        studies = _chosen(study, compare)
         try:
             spec = make_spec(list(by or []), weights, mode or "weighted", "noise")
             rows = ranked_view(cat, by=by, weights=weights, mode=mode or "weighted", studies=studies or None).rows
