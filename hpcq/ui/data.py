@@ -102,13 +102,10 @@ class Loaded:
     scan: list[str]
 
 
-def load(cat: Catalog) -> Loaded:
-    """Runs, noise view and graph of the catalog, rebuilt only when the catalog changed.
-
-    Why: building them for 40,000 runs takes seconds; every UI change needs them. The
-    fingerprint (file count, sums of sizes and mtimes, last index time, run count) changes
-    whenever ``index`` adds, rewrites or removes a file."""
-    fp = tuple(
+def fingerprint(cat: Catalog) -> tuple:
+    """What changes whenever ``index`` adds, rewrites or removes a file: file count, sums of
+    sizes and mtimes, last index time, run count (one cheap query)."""
+    return tuple(
         cat.query(
             "SELECT (SELECT COUNT(*) FROM files), (SELECT SUM(size) FROM files), "
             "(SELECT SUM(mtime_ns % 4294967291) FROM files), (SELECT MAX(mtime_ns) FROM files), "
@@ -118,6 +115,12 @@ def load(cat: Catalog) -> Loaded:
         .iloc[0]
         .tolist()
     )
+
+
+def load(cat: Catalog) -> Loaded:
+    """Runs, noise view and graph of the catalog, rebuilt only when its :func:`fingerprint`
+    changed. Why: building them for 40,000 runs takes seconds; every UI change needs them."""
+    fp = fingerprint(cat)
     key = str(cat.db_path.resolve())
     with _cache_lock:
         hit = _cache.get(key)

@@ -152,3 +152,24 @@ def test_view_cache_follows_the_catalog(tmp_path):
         p.unlink()
     cat.index(tmp_path)
     assert ranked_view(ro).total == 6
+
+
+def test_first_page_is_rebuilt_after_the_catalog_changed(tmp_path):
+    """The first page is kept between loads (hpcq/ui/app.py layout) but never outlives an index."""
+    from hpcq.testing.synthetic import make_study
+    from hpcq.ui.app import create_app
+
+    make_study(tmp_path / "a", n_workflows=1, study="first")
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.index(tmp_path)
+    app = create_app(str(tmp_path / "c.sqlite"))
+    page = app.layout()
+    first_page = page
+    assert app.layout() is page  # unchanged catalog: the same page
+    assert page["study-select"].value == "first" and len(page["runs-grid"].rowData) == 6
+    make_study(tmp_path / "b", n_workflows=1, study="second")
+    cat.index(tmp_path)
+    page = app.layout()
+    assert page is not first_page
+    assert sorted(page["study-select"].options) == ["first", "second"]
+    assert app.layout() is page

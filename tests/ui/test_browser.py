@@ -139,6 +139,24 @@ def test_plots_draw_with_the_partial_plotly_bundle_never_the_full_one(page):
     assert page.errors == []
 
 
+def test_every_legend_fits_in_its_plot(page):
+    """The plots' margins are fixed (no second, auto-margin drawing, hpcq/ui/plots.py _margin):
+    each legend's entries must still lie inside the figure, not cut at its right edge."""
+    page.wait_for_function(PLOTS_READY, arg=list(PLOTS), timeout=WAIT_MS)
+    boxes = page.evaluate(
+        """(ids) => ids.map(id => {
+            const svg = document.querySelector('#' + id + ' .main-svg').getBoundingClientRect();
+            const texts = Array.from(document.querySelectorAll('#' + id + ' .legend .legendtext'));
+            return {id, n: texts.length, right: svg.right,
+                    most: Math.max(0, ...texts.map(t => t.getBoundingClientRect().right))};
+        })""",
+        list(PLOTS),
+    )
+    assert sum(b["n"] for b in boxes) >= 8, boxes  # the demo's plots have legends
+    for b in boxes:
+        assert b["most"] <= b["right"] - 2, b
+
+
 def traces(page, plot_id):
     """The trace names of a plot as drawn."""
     return page.evaluate("(id) => document.querySelector('#' + id + ' .js-plotly-plot').data.map(t => t.name)", plot_id)
