@@ -240,6 +240,30 @@ def test_csv_export_is_what_is_shown(page, tmp_path):
     page.wait_for_function("dash_ag_grid.getApi('runs-grid').getDisplayedRowCount() === 36", timeout=WAIT_MS)
 
 
+def test_a_column_shown_on_demand_arrives_with_its_values(page, ui_db):
+    """The first page's rows carry only the shown columns' values; choosing another column in
+    the column chooser brings its values (a round trip) while the rows stay as they were."""
+    assert "exact_energy" not in visible_columns(page)
+    assert set(column(page, "exact_energy", 1)) == {None}  # not sent with the first page
+    ids = column(page, "task_id")
+    page.click("#table-columns")
+    page.keyboard.type("exact_energy")
+    page.get_by_role("option", name="exact_energy", exact=True).click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "() => dash_ag_grid.getApi('runs-grid').getAllDisplayedColumns().some(c => c.getColId() === 'exact_energy')",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_function(
+        "() => dash_ag_grid.getApi('runs-grid').getDisplayedRowAtIndex(0).data.exact_energy != null", timeout=WAIT_MS
+    )
+    expected = scan_runs(ui_db).set_index("task_id")["exact_energy"]
+    assert column(page, "task_id") == ids
+    assert column(page, "exact_energy") == pytest.approx([expected[t] for t in ids])
+    assert visible_columns(page)[: len(FIRST)] == FIRST
+    assert page.errors == []
+
+
 def choose_metric(page, metric, direction="min"):
     page.click("#rank-by")
     page.keyboard.type(metric)
