@@ -22,6 +22,7 @@ import networkx as nx
 import pandas as pd
 
 from hpcq.results.catalog import params_dict, scanned_params
+from hpcq.sim.spec import NOISE_PARAMS
 
 NODE_TYPES = ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate")
 COLOURS = {"problem": "#6c5ce7", "integrals": "#a29bfe", "hamiltonian": "#fd79a8",
@@ -50,8 +51,7 @@ def noise_label(model: str, params: Any) -> str:
         d = json.loads(params) if isinstance(params, str) and params else (params or {})
     except ValueError:
         d = {}
-    keys = {"depolarizing": ("p", "p2"), "bit_flip": ("p", "p2"), "readout": ("p",),
-            "thermal": ("t1", "t2"), "fake_backend": ("backend",)}.get(model, ())
+    keys = NOISE_PARAMS.get(model, ())
     inner = ",".join(f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}"
                      for k in keys if d.get(k) is not None)
     return f"{model}({inner})" if inner else str(model)

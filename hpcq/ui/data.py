@@ -19,6 +19,7 @@ import pandas as pd
 from hpcq.results.catalog import Catalog, join_parents, with_problem_params
 from hpcq.results.graph import aggregate, build_graph, elements
 from hpcq.results.rank import make_spec, numeric_columns, rank
+from hpcq.sim.spec import NOISE_PARAMS
 
 # the columns a user reads first, in order (those present are shown)
 FIRST_COLUMNS = [
@@ -222,8 +223,10 @@ def table_columns(df: pd.DataFrame, scan: list[str] | None = None) -> tuple[list
     return shown + rest, shown
 
 
-def short_params(text: Any) -> str:
-    """'p1=0.001, p2=0.01' from a parameters JSON (names that repeat the model left out)."""
+def short_params(text: Any, first: tuple[str, ...] = ()) -> str:
+    """'p1=0.001, p2=0.01' from a parameters JSON (names that repeat the model left out;
+    ``first``: these parameters lead, e.g. a noise model's own before its gate times, so that a
+    cut cell still shows what tells the runs apart)."""
     try:
         d = json.loads(text) if isinstance(text, str) and text else {}
     except ValueError:
@@ -231,7 +234,8 @@ def short_params(text: Any) -> str:
     if not isinstance(d, dict):
         return str(d)
     parts = []
-    for k, v in d.items():
+    for k in sorted(d, key=lambda k: (first.index(k) if k in first else len(first))):
+        v = d[k]
         if k in ("kind", "model", "name") or v in (None, "", [], {}):
             continue
         parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
@@ -242,9 +246,10 @@ def table_records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     """Rows for the grid: like :func:`records`, parameters shortened, ids kept for row keys."""
     cols = list(dict.fromkeys(columns + ["task_id", "file", "vqe_task_id", "vqe_file"]))
     out = records(df, cols)
-    for r in out:
+    models = df["noise_model"] if "noise_model" in df else [None] * len(out)
+    for r, model in zip(out, models):
         if r.get("noise_params") is not None:
-            r["noise_params"] = short_params(r["noise_params"])
+            r["noise_params"] = short_params(r["noise_params"], NOISE_PARAMS.get(model, ()))
         if r.get("optimizer_params") is not None:
             r["optimizer_params"] = short_params(r["optimizer_params"])
     return out
@@ -288,8 +293,9 @@ def series_for(cat: Catalog, task_ids: list[str]) -> dict[str, dict[str, Any]]:
 
 def noise_strength(rows: pd.DataFrame) -> pd.Series:
     """Per noise run, the value of its model's varying numeric parameter (the strength axis),
-    named by that parameter: 'depolarizing p2'. Models with one setting use their first
-    numeric parameter."""
+    named by that parameter: 'depolarizing p2'. Among equally varying parameters (and for a
+    model run at one setting) the model's own strength parameter wins (``NOISE_PARAMS``: p, then
+    p2; t1 for thermal), never a shared setting such as a gate time."""
     strength = pd.Series(math.nan, index=rows.index, dtype=float)
     names = pd.Series("", index=rows.index, dtype=object)
     for model, grp in rows.groupby("noise_model"):
@@ -300,7 +306,9 @@ def noise_strength(rows: pd.DataFrame) -> pd.Series:
                 keys.setdefault(k, set()).add(v)
         if not keys:
             continue
-        key = max(keys, key=lambda k: (len(keys[k]), -list(keys).index(k)))
+        own = NOISE_PARAMS.get(model, ())
+        order = list(keys)
+        key = max(keys, key=lambda k: (len(keys[k]), k in own, -own.index(k) if k in own else 0, -order.index(k)))
         strength[grp.index] = parsed.map(lambda d, key=key: d.get(key, math.nan))
         names[grp.index] = f"{model} {key}"
     return pd.DataFrame({"strength": strength, "strength_name": names})

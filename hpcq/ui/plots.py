@@ -10,6 +10,7 @@ tests and the "no data" annotation read.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import pandas as pd
@@ -152,23 +153,29 @@ def noise_response(rows: pd.DataFrame) -> go.Figure:
         yaxis_type="log",
     )
     if points:
-        fig.add_hline(
-            y=CHEMICAL_ACCURACY_HA * 1e3,
-            line_dash="dot",
-            line_color="#00b894",
-            annotation_text="chemical accuracy",
-            annotation_position="bottom right",
-        )
+        _log_hline(fig, CHEMICAL_ACCURACY_HA * 1e3, "chemical accuracy", "right", "top", dash="dot", color="#00b894")
         base = rows["vqe_abs_error"].dropna()
-        if len(base):
-            fig.add_hline(
-                y=float(base.mean()) * 1e3,
-                line_dash="dash",
-                line_color="#636e72",
-                annotation_text="noiseless VQE (mean)",
-                annotation_position="top left",
-            )
+        if len(base) and base.mean() > 0:
+            mean = float(base.mean()) * 1e3
+            _log_hline(fig, mean, "noiseless VQE (mean)", "left", "bottom", dash="dash", color="#636e72")
     return fig
+
+
+def _log_hline(fig: go.Figure, y: float, text: str, side: str, anchor: str, dash: str, color: str) -> None:
+    """A labelled horizontal line on a log y axis. Why not add_hline's annotation_text: Plotly
+    places annotations on a log axis at log10 units but plotly.py passes the data value, so the
+    label of a line at 8 mHa went to 10^8 (and stretched the axis to it)."""
+    fig.add_hline(y=y, line_dash=dash, line_color=color)
+    fig.add_annotation(
+        text=text,
+        showarrow=False,
+        xref="x domain",
+        x=1 if side == "right" else 0,
+        xanchor=side,
+        yref="y",
+        y=math.log10(y),
+        yanchor=anchor,
+    )
 
 
 def distributions(run: pd.Series | None, series: dict[str, dict]) -> go.Figure:
