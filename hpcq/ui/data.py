@@ -234,7 +234,7 @@ def short_params(text: Any, first: tuple[str, ...] = ()) -> str:
     if not isinstance(d, dict):
         return str(d)
     parts = []
-    for k in sorted(d, key=lambda k: (first.index(k) if k in first else len(first))):
+    for k in sorted(d, key=lambda k: first.index(k) if k in first else len(first)):
         v = d[k]
         if k in ("kind", "model", "name") or v in (None, "", [], {}):
             continue
