@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -20,10 +21,16 @@ from hpcq.cliopts import echo_json, json_option
 from hpcq.results.catalog import Catalog, CatalogError, default_db, with_problem_params
 from hpcq.results.rank import RankError, make_spec, rank as rank_runs, runs_for
 
-# short defaults that fit 80 columns; the problem's scanned parameters are added after "problem";
-# --columns picks others, --json / --csv print every column
-LS_COLUMNS = ["task_id", "step", "problem", "ansatz", "optimizer", "noise_model", "abs_error"]
-RANK_COLUMNS = ["position", "score", "task_id", "problem", "noise_model"]
+# short defaults that fit 80 columns, most telling first (show() drops from the end): the problem's
+# scanned parameters are added after "problem", "noise" is the noise model with its own parameters
+# ("depolarizing(p=0.001)"), and a default column with one value in every row is left out and said
+# in the title; --columns picks others, --json / --csv print every column
+LS_COLUMNS = ["task_id", "step", "problem", "ansatz", "optimizer", "noise", "abs_error"]
+RANK_COLUMNS = ["position"]  # then the --by metrics and the problem's scanned parameters
+RANK_TAIL = ["noise", "optimizer", "problem", "score", "task_id"]
+# string columns cut no shorter than this (columns after them are dropped instead): 26 keeps a
+# real noise label whole ("thermal(t1=5e-05,t2=7e-05)"); "depola…" would tell no runs apart
+MIN_WIDTH = {"noise": 26}
 
 
 def latest_results_dir() -> Path | None:
@@ -91,7 +98,9 @@ def show(df, columns: list[str], title: str) -> None:
     width = shutil.get_terminal_size().columns
     natural = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
     # headers stay whole; numbers are never cut ("2.96…" would read as 2.96, not 2.963e-05)
-    floors = [n if df[c].dtype.kind in "fiu" else min(n, max(len(c), 4)) for n, c in zip(natural, cols)]
+    floors = [
+        n if df[c].dtype.kind in "fiu" else min(n, max(len(c), 4, MIN_WIDTH.get(c, 0))) for n, c in zip(natural, cols)
+    ]
     more = False
     while len(cols) > 1 and sum(floors) + 3 * len(cols) + 1 > width:  # too many: drop the last
         cols, natural, floors, more = cols[:-1], natural[:-1], floors[:-1], True
@@ -124,19 +133,32 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def with_columns(df, default: list[str], columns: str | None):
-    """``df`` with the problem parameter columns, and the columns to show: ``--columns`` or
-    ``default`` with the parameters after ``problem``. Unknown names are a usage error."""
+def with_columns(
+    df, default: list[str], columns: str | None, params_after: str = "problem"
+) -> tuple[Any, list[str], str]:
+    """``df`` with the problem parameter columns and ``noise``, the columns to show, and a note:
+    ``--columns``, or ``default`` with the parameters after ``params_after`` less the columns
+    that have one value in every row (the note says them: "all rows: problem=h2"). Unknown names
+    are a usage error."""
     df, params = with_problem_params(df)
+    if "noise_model" in df.columns:
+        from hpcq.results.graph import noise_label
+
+        pairs = zip(df["noise_model"], df["noise_params"])
+        labels = [noise_label(m, p) if isinstance(m, str) else None for m, p in pairs]
+        df = df.assign(noise=labels)
     if columns:
         cols = [c.strip() for c in columns.split(",") if c.strip()]
         unknown = [c for c in cols if c not in df.columns]
         if unknown:
             raise click.BadParameter(f"unknown column(s) {', '.join(unknown)}; known: "
                                      f"{', '.join(df.columns)}", param_hint="--columns")
-        return df, cols
-    at = default.index("problem") + 1 if "problem" in default else len(default)
-    return df, default[:at] + [p for p in params if p not in default] + default[at:]
+        return df, cols, ""
+    at = default.index(params_after) + 1 if params_after in default else len(default)
+    cols = [c for c in default[:at] + [p for p in params if p not in default] + default[at:] if c in df.columns]
+    same = [c for c in cols if len(df) > 1 and c != "position" and df[c].nunique(dropna=False) == 1]
+    note = "; all rows: " + ", ".join(f"{c}={_fmt(df[c].iloc[0])}" for c in same) if same else ""
+    return df, [c for c in cols if c not in same], note
 
 
 def emit(df, as_json: bool, as_csv: bool) -> bool:
@@ -198,10 +220,10 @@ def ls_(results, db, step, study, columns, limit, show_files, show_rankings, as_
         if not emit(head, as_json, as_csv):
             show(head, ["path", "study", "n_tasks", "created"], f"{len(df)} files")
         return
-    df, cols = with_columns(cat.runs(step=step, study=study), LS_COLUMNS, columns)
+    df, cols, note = with_columns(cat.runs(step=step, study=study), LS_COLUMNS, columns)
     head = df.head(limit) if limit else df
     if not emit(head, as_json, as_csv):
-        show(head, cols, f"{len(df)} runs")
+        show(head, cols, f"{len(df)} runs{note}")
 
 
 @results.command("rank")
@@ -232,11 +254,11 @@ def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, 
     except (RankError, CatalogError) as exc:
         raise click.ClickException(str(exc))
     metrics = [c.metric for c in spec.criteria]
-    ranked, cols = with_columns(ranked, RANK_COLUMNS + [m for m in metrics if m not in RANK_COLUMNS],
-                                columns)
+    default = RANK_COLUMNS + [m for m in metrics if m not in RANK_COLUMNS + RANK_TAIL] + RANK_TAIL
+    ranked, cols, note = with_columns(ranked, default, columns, params_after=default[len(RANK_COLUMNS + metrics) - 1])
     head = ranked.head(top) if top else ranked
     if not emit(head, as_json, as_csv):
-        show(head, cols, f"{len(ranked)} {step} runs ranked ({mode})")
+        show(head, cols, f"{len(ranked)} {step} runs ranked ({mode}){note}")
     if save:
         click.echo(f"saved ranking {save!r} ({len(ranked)} runs) in {cat.db_path}", err=True)
 

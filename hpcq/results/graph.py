@@ -22,7 +22,6 @@ import networkx as nx
 import pandas as pd
 
 from hpcq.results.catalog import params_dict, scanned_params
-from hpcq.sim.spec import NOISE_PARAMS
 
 NODE_TYPES = ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate")
 COLOURS = {"problem": "#6c5ce7", "integrals": "#a29bfe", "hamiltonian": "#fd79a8",
@@ -45,13 +44,28 @@ def _clean(v: Any) -> Any:
     return v
 
 
+# each noise kind's own parameters (hpcq.sim.spec.NoiseSpec's fields), its strength first: what
+# tells its runs apart (graph labels, the CLI's noise column, the table's parameter cells) and the
+# dashboard's strength axis; gate times are shared settings, not a strength. Here, not in
+# hpcq.sim: reading results needs no simulation package (tests/results check both agree).
+NOISE_PARAMS: dict[str, tuple[str, ...]] = {
+    "depolarizing": ("p", "p2"),
+    "bit_flip": ("p", "p2"),
+    "readout": ("p",),
+    "thermal": ("t1", "t2"),
+    "fake_backend": ("backend",),
+}
+
+
 def noise_label(model: str, params: Any) -> str:
     """'depolarizing(p=0.01)' from a noise_params JSON: only the values that tell runs apart."""
     try:
         d = json.loads(params) if isinstance(params, str) and params else (params or {})
     except ValueError:
         d = {}
-    keys = NOISE_PARAMS.get(model, ())
+    keys = [k for k in NOISE_PARAMS.get(model, ()) if d.get(k) is not None] or [
+        k for k in d if k not in ("kind", "model", "name") and not k.startswith("gate_time")
+    ]  # a model not listed (or stored under other names): its parameters less the gate times
     inner = ",".join(f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}"
                      for k in keys if d.get(k) is not None)
     return f"{model}({inner})" if inner else str(model)

@@ -355,17 +355,6 @@ class OptimizerSpec(_Strict):
     perturbation: float = Field(0.1, gt=0, description="spsa c")
 
 
-# each noise kind's own parameters, its strength first: what tells its runs apart (graph labels)
-# and the strength axis of the dashboard's noise plot (gate times are shared settings, not a strength)
-NOISE_PARAMS: dict[str, tuple[str, ...]] = {
-    "depolarizing": ("p", "p2"),
-    "bit_flip": ("p", "p2"),
-    "readout": ("p",),
-    "thermal": ("t1", "t2"),
-    "fake_backend": ("backend",),
-}
-
-
 class NoiseSpec(_Strict):
     """none | depolarizing(p, p2) | bit_flip(p, p2) | thermal(t1, t2, gate times) | readout(p)
     | fake_backend(backend). p acts on one-qubit gates, p2 (default = p) on two-qubit gates."""

@@ -17,9 +17,8 @@ import networkx as nx
 import pandas as pd
 
 from hpcq.results.catalog import Catalog, join_parents, with_problem_params
-from hpcq.results.graph import aggregate, build_graph, elements
+from hpcq.results.graph import NOISE_PARAMS, aggregate, build_graph, elements
 from hpcq.results.rank import make_spec, numeric_columns, rank
-from hpcq.sim.spec import NOISE_PARAMS
 
 # the columns a user reads first, in order (those present are shown)
 FIRST_COLUMNS = [

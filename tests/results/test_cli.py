@@ -186,3 +186,30 @@ def test_rerun_and_validate_are_results_commands_and_ls_needs_no_qiskit():
             "r = CliRunner().invoke(main, ['results', 'ls', '--help']); assert r.exit_code == 0, r.output; "
             "bad = [m for m in sys.modules if m.startswith(('qiskit', 'hpcq.sim'))]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rank_rows_of_a_noise_study_can_be_told_apart_at_80_columns(study, monkeypatch):
+    """Each row shows the ranked metrics, its optimizer and its noise model with the model's own
+    parameters ("bit_flip(p=0.01)"; a long label is cut no shorter than 26 characters, never to
+    "depola…"); a column with one value in every row is left out and said in the title instead."""
+    from hpcq.results.graph import noise_label
+
+    monkeypatch.setenv("COLUMNS", "80")
+    by = ["--by", "abs_error:min", "--by", "jsd:min"]
+    res = run("rank", "-r", study, *by, "--top", "10")
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in lines_of(res)) <= 80, res.output
+    header = next(line for line in lines_of(res) if "position" in line)
+    shown = [h.strip() for h in header.strip("┃").split("┃")]
+    assert shown[:5] == ["position", "abs_error", "jsd", "noise", "optimizer"], shown
+    rows = json.loads(run("rank", "-r", study, *by, "--json").output)[:10]
+    body = [line for line in lines_of(res) if line.startswith("│")]
+    assert len(body) == 10
+    for row, line in zip(rows, body):
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        label = noise_label(row["noise_model"], row["noise_params"])
+        assert cells[4] == row["optimizer"] and "(" in label
+        assert cells[3] == label or (len(cells[3]) >= 26 and cells[3].endswith("…") and label.startswith(cells[3][:-1]))
+    res = run("ls", "-r", study, "--step", "noise", "-n", "5")  # one step: said once, not per row
+    assert res.exit_code == 0 and "all rows: step=noise" in res.output, res.output
+    assert "│ noise " not in res.output
