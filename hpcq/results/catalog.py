@@ -34,17 +34,38 @@ SCHEMA_VERSION = 2  # 2: the series table (traces, distributions) for the dashbo
 
 # (column, SQL type); task attributes, metrics and provenance fields of docs/results-format.md
 TASK_COLUMNS = [
-    ("task_id", "TEXT"), ("step", "TEXT"), ("parent_task_id", "TEXT"), ("problem", "TEXT"),
-    ("problem_params", "TEXT"), ("n_qubits", "INTEGER"), ("ansatz", "TEXT"), ("reps", "INTEGER"),
-    ("optimizer", "TEXT"), ("optimizer_params", "TEXT"), ("noise_model", "TEXT"),
-    ("noise_params", "TEXT"), ("method", "TEXT"), ("seed", "INTEGER"), ("shots", "INTEGER"),
-    ("rank", "INTEGER"), ("wall_time_s", "REAL"),
+    ("task_id", "TEXT"),
+    ("step", "TEXT"),
+    ("parent_task_id", "TEXT"),
+    ("problem", "TEXT"),
+    ("problem_params", "TEXT"),
+    ("n_qubits", "INTEGER"),
+    ("ansatz", "TEXT"),
+    ("reps", "INTEGER"),
+    ("optimizer", "TEXT"),
+    ("optimizer_params", "TEXT"),
+    ("noise_model", "TEXT"),
+    ("noise_params", "TEXT"),
+    ("method", "TEXT"),
+    ("seed", "INTEGER"),
+    ("shots", "INTEGER"),
+    ("rank", "INTEGER"),
+    ("wall_time_s", "REAL"),
 ]
 METRIC_COLUMNS = [
-    ("energy", "REAL"), ("exact_energy", "REAL"), ("abs_error", "REAL"), ("rel_error", "REAL"),
-    ("chemical_accuracy", "INTEGER"), ("iterations", "INTEGER"), ("evaluations", "INTEGER"),
-    ("entropy_ideal", "REAL"), ("entropy_noisy", "REAL"), ("delta_entropy", "REAL"),
-    ("entropy_ratio", "REAL"), ("jsd", "REAL"), ("fidelity", "REAL"),
+    ("energy", "REAL"),
+    ("exact_energy", "REAL"),
+    ("abs_error", "REAL"),
+    ("rel_error", "REAL"),
+    ("chemical_accuracy", "INTEGER"),
+    ("iterations", "INTEGER"),
+    ("evaluations", "INTEGER"),
+    ("entropy_ideal", "REAL"),
+    ("entropy_noisy", "REAL"),
+    ("delta_entropy", "REAL"),
+    ("entropy_ratio", "REAL"),
+    ("jsd", "REAL"),
+    ("fidelity", "REAL"),
 ]  # the metric wall_time_s equals the task attribute and shares its column
 PROV_COLUMNS = [("slurm_job_id", "TEXT"), ("colonies_process_id", "TEXT"), ("workflow_id", "TEXT")]
 RUN_COLUMNS = [("file", "TEXT"), ("study", "TEXT")] + TASK_COLUMNS + METRIC_COLUMNS + PROV_COLUMNS
@@ -94,8 +115,10 @@ class IndexStats:
     errors: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
-        s = (f"{self.added} added, {self.updated} updated, {self.touched} touched, "
-             f"{self.unchanged} unchanged, {self.removed} removed ({self.runs} runs written)")
+        s = (
+            f"{self.added} added, {self.updated} updated, {self.touched} touched, "
+            f"{self.unchanged} unchanged, {self.removed} removed ({self.runs} runs written)"
+        )
         return s + (f", {len(self.errors)} unreadable" if self.errors else "")
 
 
@@ -176,8 +199,8 @@ class Catalog:
         if readonly:
             if not self.db_path.exists():
                 raise CatalogError(
-                    f"no catalog at {self.db_path}: create it with `hpcq results index DIR "
-                    f"--db {self.db_path}`")
+                    f"no catalog at {self.db_path}: create it with `hpcq results index DIR --db {self.db_path}`"
+                )
         else:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self.connect()) as con, con:
@@ -185,14 +208,12 @@ class Catalog:
                 old = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if old and int(old[0]) < SCHEMA_VERSION:
                     con.execute("DELETE FROM files")  # re-read every file at the next index
-                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                            (str(SCHEMA_VERSION),))
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def connect(self) -> sqlite3.Connection:
         """A new connection (one per thread/request: the dashboard serves threads)."""
         if self.readonly:
-            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
-                                  check_same_thread=False)
+            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
         else:
             con = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
         con.execute("PRAGMA foreign_keys = ON")
@@ -213,9 +234,13 @@ class Catalog:
         stats = IndexStats()
         prefix = str(root) + os.sep
         with closing(self.connect()) as con, con:
-            known = {p: (s, m, h) for p, s, m, h in con.execute(
-                "SELECT path, size, mtime_ns, content_sha256 FROM files "
-                "WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))}
+            known = {
+                p: (s, m, h)
+                for p, s, m, h in con.execute(
+                    "SELECT path, size, mtime_ns, content_sha256 FROM files WHERE substr(path, 1, ?) = ?",
+                    (len(prefix), prefix),
+                )
+            }
             todo = []
             for path in sorted(found):
                 st = found[path]
@@ -233,33 +258,46 @@ class Catalog:
                 except Exception as exc:  # noqa: BLE001 - one bad file must not stop the index
                     msg = f"{type(exc).__name__}: {exc}"
                     stats.errors[path] = msg
-                    con.execute("INSERT OR REPLACE INTO index_errors VALUES (?, ?, ?)",
-                                (path, msg, now_iso()))
+                    con.execute("INSERT OR REPLACE INTO index_errors VALUES (?, ?, ?)", (path, msg, now_iso()))
             gone = [p for p in known if p not in found]
             con.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
-            stale = [p for (p,) in con.execute(
-                "SELECT path FROM index_errors WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
-                if p not in found]
+            stale = [
+                p
+                for (p,) in con.execute(
+                    "SELECT path FROM index_errors WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+                )
+                if p not in found
+            ]
             con.executemany("DELETE FROM index_errors WHERE path = ?", [(p,) for p in stale])
             stats.removed = len(gone)
         return stats
 
-    def _index_file(self, con, path: str, st, old, summary: dict[str, Any],
-                    series: dict[str, dict[str, Any]], stats: IndexStats) -> None:
+    def _index_file(
+        self, con, path: str, st, old, summary: dict[str, Any], series: dict[str, dict[str, Any]], stats: IndexStats
+    ) -> None:
         attrs = summary["attrs"]
         sha = str(attrs.get("content_sha256", ""))
         if old and sha and old[2] == sha:
-            con.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
-                        (st.st_size, st.st_mtime_ns, path))
+            con.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (st.st_size, st.st_mtime_ns, path))
             stats.touched += 1
             return
         prov = {k: _scalar(v) for k, v in summary["provenance"].items()}
         con.execute("DELETE FROM files WHERE path = ?", (path,))  # cascades to its runs
         con.execute(
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (path, st.st_size, st.st_mtime_ns, sha, _scalar(attrs.get("study", "")),
-             _scalar(attrs.get("created", "")), _scalar(attrs.get("format_version")),
-             _scalar(attrs.get("n_tasks")), json.dumps(prov, default=str), now_iso()))
+            (
+                path,
+                st.st_size,
+                st.st_mtime_ns,
+                sha,
+                _scalar(attrs.get("study", "")),
+                _scalar(attrs.get("created", "")),
+                _scalar(attrs.get("format_version")),
+                _scalar(attrs.get("n_tasks")),
+                json.dumps(prov, default=str),
+                now_iso(),
+            ),
+        )
         rows = []
         for task in summary["tasks"]:
             values = {k: _scalar(v) for k, v in task["attrs"].items()}
@@ -273,11 +311,19 @@ class Catalog:
                 else:
                     extra[k] = v
             rows.append([row.get(c) for c in RUN_NAMES] + [json.dumps(extra, default=str)])
+        con.executemany(f"INSERT INTO runs VALUES ({','.join('?' * (len(RUN_NAMES) + 1))})", rows)
         con.executemany(
-            f"INSERT INTO runs VALUES ({','.join('?' * (len(RUN_NAMES) + 1))})", rows)
-        con.executemany("INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?)", [
-            (path, tid, json.dumps(rec["trace"]) if "trace" in rec else None,
-             json.dumps(rec["dist"]) if "dist" in rec else None) for tid, rec in series.items()])
+            "INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?)",
+            [
+                (
+                    path,
+                    tid,
+                    json.dumps(rec["trace"]) if "trace" in rec else None,
+                    json.dumps(rec["dist"]) if "dist" in rec else None,
+                )
+                for tid, rec in series.items()
+            ],
+        )
         stats.runs += len(rows)
         if old:
             stats.updated += 1
@@ -313,8 +359,9 @@ class Catalog:
         return join_parents(self.runs(study=study))
 
     def files(self) -> pd.DataFrame:
-        return self.query("SELECT path, size, mtime_ns, content_sha256, study, created, "
-                          "n_tasks, indexed_at FROM files ORDER BY path")
+        return self.query(
+            "SELECT path, size, mtime_ns, content_sha256, study, created, n_tasks, indexed_at FROM files ORDER BY path"
+        )
 
     def errors(self) -> pd.DataFrame:
         return self.query("SELECT path, error, at FROM index_errors ORDER BY path")
@@ -324,9 +371,11 @@ class Catalog:
 
     def study_times(self) -> pd.DataFrame:
         """Each study with its number of runs and the creation time of its newest file."""
-        return self.query("SELECT f.study AS study, MAX(f.created) AS created, "
-                          "SUM(f.n_tasks) AS n_runs FROM files f GROUP BY f.study "
-                          "ORDER BY created DESC, study")
+        return self.query(
+            "SELECT f.study AS study, MAX(f.created) AS created, "
+            "SUM(f.n_tasks) AS n_runs FROM files f GROUP BY f.study "
+            "ORDER BY created DESC, study"
+        )
 
     def series(self, task_ids: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
         """(file, task_id) -> {"trace": [...], "dist": {...}} of these tasks (see series.py)."""
@@ -334,10 +383,13 @@ class Catalog:
         out: dict[tuple[str, str], dict[str, Any]] = {}
         with closing(self.connect()) as con:
             for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
+                chunk = ids[i : i + 500]
                 try:
-                    rows = con.execute("SELECT file, task_id, trace, dist FROM series WHERE task_id "
-                                       f"IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+                    rows = con.execute(
+                        "SELECT file, task_id, trace, dist FROM series WHERE task_id "
+                        f"IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
                 except sqlite3.OperationalError:  # a catalog of schema 1 opened read-only
                     return {}
                 for f, t, trace, dist in rows:
@@ -356,31 +408,43 @@ class Catalog:
             raise CatalogError("--save NAME: the ranking name must not be empty")
         with closing(self.connect()) as con, con:
             con.execute("DELETE FROM rankings WHERE name = ?", (name,))
-            cur = con.execute("INSERT INTO rankings (name, definition, created) VALUES (?, ?, ?)",
-                              (name, json.dumps(definition, sort_keys=True), now_iso()))
+            cur = con.execute(
+                "INSERT INTO rankings (name, definition, created) VALUES (?, ?, ?)",
+                (name, json.dumps(definition, sort_keys=True), now_iso()),
+            )
             rid = cur.lastrowid
             score = ranked["score"].astype(float)
             con.executemany(
                 "INSERT INTO ranks VALUES (?, ?, ?, ?, ?)",
-                zip([rid] * len(ranked), ranked["file"], ranked["task_id"],
+                zip(
+                    [rid] * len(ranked),
+                    ranked["file"],
+                    ranked["task_id"],
                     ranked["position"].astype(int).tolist(),
-                    [None if math.isnan(s) else s for s in score.tolist()]))
+                    [None if math.isnan(s) else s for s in score.tolist()],
+                ),
+            )
         return rid
 
     def rankings(self) -> pd.DataFrame:
-        return self.query("SELECT r.id, r.name, r.definition, r.created, COUNT(k.task_id) AS n "
-                          "FROM rankings r LEFT JOIN ranks k ON k.ranking_id = r.id "
-                          "GROUP BY r.id ORDER BY r.name")
+        return self.query(
+            "SELECT r.id, r.name, r.definition, r.created, COUNT(k.task_id) AS n "
+            "FROM rankings r LEFT JOIN ranks k ON k.ranking_id = r.id "
+            "GROUP BY r.id ORDER BY r.name"
+        )
 
     def ranking(self, name: str) -> tuple[dict[str, Any], pd.DataFrame]:
         """A saved ranking: its definition and its ranks (file, task_id, position, score)."""
         row = self.query("SELECT id, definition FROM rankings WHERE name = ?", [name])
         if row.empty:
             known = ", ".join(self.rankings()["name"]) or "none saved yet"
-            raise CatalogError(f"no ranking named {name!r} (known: {known}); "
-                               "save one with `hpcq results rank ... --save NAME`")
-        ranks = self.query("SELECT file, task_id, position, score FROM ranks WHERE ranking_id = ? "
-                           "ORDER BY position, task_id", [int(row["id"][0])])
+            raise CatalogError(
+                f"no ranking named {name!r} (known: {known}); save one with `hpcq results rank ... --save NAME`"
+            )
+        ranks = self.query(
+            "SELECT file, task_id, position, score FROM ranks WHERE ranking_id = ? ORDER BY position, task_id",
+            [int(row["id"][0])],
+        )
         return json.loads(row["definition"][0]), ranks
 
 
@@ -431,6 +495,5 @@ def join_parents(runs: pd.DataFrame) -> pd.DataFrame:
     noise = runs[runs["step"] == "noise"]
     vqe = runs[runs["step"] == "vqe"].drop_duplicates(["study", "task_id"])
     parents = vqe.add_prefix("vqe_").rename(columns={"vqe_study": "study"})
-    out = noise.merge(parents, how="left", left_on=["study", "parent_task_id"],
-                      right_on=["study", "vqe_task_id"])
+    out = noise.merge(parents, how="left", left_on=["study", "parent_task_id"], right_on=["study", "vqe_task_id"])
     return out.reset_index(drop=True)

@@ -55,11 +55,16 @@ def resolve_db(db: str | None, results: str | None) -> Path:
     from hpcq.client import records
 
     sub = records.latest()
-    why = (f"the latest study, {sub.name}, is not fetched: `hpcq fetch {sub.name}`" if sub
-           else "nothing submitted from this machine")
-    raise click.UsageError("say which catalog: --results DIR (the folder of result files; its "
-                           "catalog is DIR/.hpcq-catalog.sqlite), --db FILE, or set "
-                           f"HPCQ_RESULTS_DIR (default: the latest fetched study; {why})")
+    why = (
+        f"the latest study, {sub.name}, is not fetched: `hpcq fetch {sub.name}`"
+        if sub
+        else "nothing submitted from this machine"
+    )
+    raise click.UsageError(
+        "say which catalog: --results DIR (the folder of result files; its "
+        "catalog is DIR/.hpcq-catalog.sqlite), --db FILE, or set "
+        f"HPCQ_RESULTS_DIR (default: the latest fetched study; {why})"
+    )
 
 
 def open_catalog(db: str | None, results: str | None) -> Catalog:
@@ -71,8 +76,9 @@ def open_catalog(db: str | None, results: str | None) -> Catalog:
     try:
         if results:
             if not Path(results).is_dir():
-                raise CatalogError(f"--results {results}: no such folder; give the folder that "
-                                   "holds the .h5 result files")
+                raise CatalogError(
+                    f"--results {results}: no such folder; give the folder that holds the .h5 result files"
+                )
             cat = Catalog(path)
             stats = cat.index(results)
             for p, err in stats.errors.items():
@@ -84,10 +90,15 @@ def open_catalog(db: str | None, results: str | None) -> Catalog:
 
 
 def db_options(f):
-    f = click.option("--db", type=click.Path(dir_okay=False),
-                     help="catalog file (default: DIR/.hpcq-catalog.sqlite of --results)")(f)
-    f = click.option("--results", "-r", type=click.Path(file_okay=False),
-                     help="folder of result files; indexed (incrementally) before use")(f)
+    f = click.option(
+        "--db", type=click.Path(dir_okay=False), help="catalog file (default: DIR/.hpcq-catalog.sqlite of --results)"
+    )(f)
+    f = click.option(
+        "--results",
+        "-r",
+        type=click.Path(file_okay=False),
+        help="folder of result files; indexed (incrementally) before use",
+    )(f)
     return f
 
 
@@ -109,10 +120,11 @@ def show(df, columns: list[str], title: str) -> None:
     widths = fit_widths(natural, floors, width - 3 * len(cols) - 1)  # rich's borders and padding
     table = Table(title=title)
     for i, (c, w) in enumerate(zip(cols, widths)):
-        table.add_column(c, justify="right" if df[c].dtype.kind in "fiu" else "left",
-                         no_wrap=True, overflow="ellipsis", width=w)
+        table.add_column(
+            c, justify="right" if df[c].dtype.kind in "fiu" else "left", no_wrap=True, overflow="ellipsis", width=w
+        )
     for r in cells:
-        table.add_row(*r[:len(cols)])
+        table.add_row(*r[: len(cols)])
     Console(file=sys.stdout, width=width).print(table)
 
 
@@ -151,8 +163,9 @@ def with_columns(
         cols = [c.strip() for c in columns.split(",") if c.strip()]
         unknown = [c for c in cols if c not in df.columns]
         if unknown:
-            raise click.BadParameter(f"unknown column(s) {', '.join(unknown)}; known: "
-                                     f"{', '.join(df.columns)}", param_hint="--columns")
+            raise click.BadParameter(
+                f"unknown column(s) {', '.join(unknown)}; known: {', '.join(df.columns)}", param_hint="--columns"
+            )
         return df, cols, ""
     at = default.index(params_after) + 1 if params_after in default else len(default)
     cols = [c for c in default[:at] + [p for p in params if p not in default] + default[at:] if c in df.columns]
@@ -181,8 +194,7 @@ def results():
 
 @results.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--db", type=click.Path(dir_okay=False),
-              help="catalog file (default: DIRECTORY/.hpcq-catalog.sqlite)")
+@click.option("--db", type=click.Path(dir_okay=False), help="catalog file (default: DIRECTORY/.hpcq-catalog.sqlite)")
 def index(directory, db):
     """Index the result files under DIRECTORY (only new/changed files are read)."""
     try:
@@ -199,8 +211,11 @@ def index(directory, db):
 @db_options
 @click.option("--step", type=click.Choice(["vqe", "noise"]), help="only runs of this step")
 @click.option("--study", help="only runs of this study")
-@click.option("--columns", "-c", help="comma-separated columns to show (default: a short set "
-              "with the problem's parameters; --json/--csv print all)")
+@click.option(
+    "--columns",
+    "-c",
+    help="comma-separated columns to show (default: a short set with the problem's parameters; --json/--csv print all)",
+)
 @click.option("--limit", "-n", type=int, default=50, show_default=True, help="rows to show (0: all)")
 @click.option("--files", "show_files", is_flag=True, help="list indexed files instead of runs")
 @click.option("--rankings", "show_rankings", is_flag=True, help="list saved rankings")
@@ -228,17 +243,30 @@ def ls_(results, db, step, study, columns, limit, show_files, show_rankings, as_
 
 @results.command("rank")
 @db_options
-@click.option("--by", "by", multiple=True, required=True,
-              help="METRIC[:min|max], repeatable (e.g. --by abs_error:min --by jsd:min)")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    required=True,
+    help="METRIC[:min|max], repeatable (e.g. --by abs_error:min --by jsd:min)",
+)
 @click.option("--weights", help="comma-separated weights, one per --by (weighted mode)")
-@click.option("--mode", type=click.Choice(["weighted", "lexicographic"]), default="weighted",
-              show_default=True)
-@click.option("--step", type=click.Choice(["noise", "vqe", "all"]), default="noise",
-              show_default=True, help="rank noise runs (with vqe_* parent columns), vqe or all")
+@click.option("--mode", type=click.Choice(["weighted", "lexicographic"]), default="weighted", show_default=True)
+@click.option(
+    "--step",
+    type=click.Choice(["noise", "vqe", "all"]),
+    default="noise",
+    show_default=True,
+    help="rank noise runs (with vqe_* parent columns), vqe or all",
+)
 @click.option("--top", type=int, default=10, show_default=True, help="rows to show (0: all)")
 @click.option("--save", "save", help="store the ranking under this name (tables rankings/ranks)")
-@click.option("--columns", "-c", help="comma-separated columns to show (default: a short set "
-              "with the problem's parameters and the --by metrics; --json/--csv print all)")
+@click.option(
+    "--columns",
+    "-c",
+    help="comma-separated columns to show (default: a short set "
+    "with the problem's parameters and the --by metrics; --json/--csv print all)",
+)
 @json_option
 @csv_option
 def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, as_csv):
@@ -265,12 +293,15 @@ def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, 
 
 @results.command()
 @db_options
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True,
-              help="file to write")
-@click.option("--view", type=click.Choice(["runs", "noise"]), default="runs", show_default=True,
-              help="all runs, or noise runs joined with their vqe_* parents")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="file to write")
+@click.option(
+    "--view",
+    type=click.Choice(["runs", "noise"]),
+    default="runs",
+    show_default=True,
+    help="all runs, or noise runs joined with their vqe_* parents",
+)
 @click.option("--ranking", help="add position/score of this saved ranking")
 def export(results, db, fmt, output, view, ranking):
     """Export catalogued runs as CSV or Parquet."""
@@ -282,7 +313,8 @@ def export(results, db, fmt, output, view, ranking):
         except CatalogError as exc:
             raise click.ClickException(str(exc))
         df = df.merge(ranks, on=["file", "task_id"], how="left").sort_values(
-            ["position", "task_id"], na_position="last")
+            ["position", "task_id"], na_position="last"
+        )
     if fmt == "csv":
         df.to_csv(output, index=False)
     else:
@@ -330,8 +362,14 @@ def rerun(file: str, task: str | None, threads: int) -> None:
     for col in ("task_id", "noise_model", "stored_energy", "rerun_energy", "abs_diff", "bit_identical"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["task_id"], r["noise_model"], repr(r["stored_energy"]), repr(r["rerun_energy"]),
-                      f"{r['abs_diff']:.3g}", "yes" if r["bit_identical"] else "NO")
+        table.add_row(
+            r["task_id"],
+            r["noise_model"],
+            repr(r["stored_energy"]),
+            repr(r["rerun_energy"]),
+            f"{r['abs_diff']:.3g}",
+            "yes" if r["bit_identical"] else "NO",
+        )
     Console(file=sys.stdout, width=160).print(table)
     n_bad = sum(not r["bit_identical"] for r in rows)
     click.echo(f"{len(rows) - n_bad}/{len(rows)} tasks reproduced bit for bit")

@@ -24,12 +24,30 @@ import pandas as pd
 from hpcq.results.catalog import params_dict, scanned_params
 
 NODE_TYPES = ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate")
-COLOURS = {"problem": "#6c5ce7", "integrals": "#a29bfe", "hamiltonian": "#fd79a8",
-           "ansatz": "#0984e3", "vqe": "#00b894", "noise": "#e17055", "aggregate": "#636e72"}
+COLOURS = {
+    "problem": "#6c5ce7",
+    "integrals": "#a29bfe",
+    "hamiltonian": "#fd79a8",
+    "ansatz": "#0984e3",
+    "vqe": "#00b894",
+    "noise": "#e17055",
+    "aggregate": "#636e72",
+}
 PRE_STEPS = ("integrals", "hamiltonian")  # workflow steps before the VQE (chemistry problems)
 CHAR_PX, LINE_PX, LABEL_GAP = 7.8, 16.0, 8.0  # at font-size 12: a character, a line; a gap
-NODE_METRICS = ("energy", "exact_energy", "abs_error", "rel_error", "chemical_accuracy", "jsd",
-                "fidelity", "delta_entropy", "entropy_ratio", "iterations", "wall_time_s")
+NODE_METRICS = (
+    "energy",
+    "exact_energy",
+    "abs_error",
+    "rel_error",
+    "chemical_accuracy",
+    "jsd",
+    "fidelity",
+    "delta_entropy",
+    "entropy_ratio",
+    "iterations",
+    "wall_time_s",
+)
 MIN_SIZE, MAX_SIZE, BASE_SIZE = 10.0, 36.0, 16.0  # small: labels, not discs, need the room
 
 
@@ -66,8 +84,9 @@ def noise_label(model: str, params: Any) -> str:
     keys = [k for k in NOISE_PARAMS.get(model, ()) if d.get(k) is not None] or [
         k for k in d if k not in ("kind", "model", "name") and not k.startswith("gate_time")
     ]  # a model not listed (or stored under other names): its parameters less the gate times
-    inner = ",".join(f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}"
-                     for k in keys if d.get(k) is not None)
+    inner = ",".join(
+        f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}" for k in keys if d.get(k) is not None
+    )
     return f"{model}({inner})" if inner else str(model)
 
 
@@ -89,23 +108,34 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
         ansatz = f"{problem.replace('problem:', 'ansatz:', 1)}/{r['ansatz']}/reps={r['reps']}"
         if problem not in g:
             pp = params_dict(r["problem_params"])
-            point = " ".join(f"{k}={pp[k]:g}" if isinstance(pp.get(k), float) else f"{k}={pp.get(k)}"
-                             for k in scan if k in pp)
-            g.add_node(problem, type="problem",
-                       label=f"{r['problem']} {point} ({r['n_qubits']}q)" if point
-                       else f"{r['problem']} ({r['n_qubits']}q)",
-                       study=r["study"], problem=r["problem"],
-                       params=_params_label(r["problem_params"]))
+            point = " ".join(
+                f"{k}={pp[k]:g}" if isinstance(pp.get(k), float) else f"{k}={pp.get(k)}" for k in scan if k in pp
+            )
+            g.add_node(
+                problem,
+                type="problem",
+                label=f"{r['problem']} {point} ({r['n_qubits']}q)" if point else f"{r['problem']} ({r['n_qubits']}q)",
+                study=r["study"],
+                problem=r["problem"],
+                params=_params_label(r["problem_params"]),
+            )
         if ansatz not in g:
-            g.add_node(ansatz, type="ansatz", label=f"{r['ansatz']} r{r['reps']}",
-                       ansatz=r["ansatz"], reps=_clean(r["reps"]), study=r["study"])
+            g.add_node(
+                ansatz,
+                type="ansatz",
+                label=f"{r['ansatz']} r{r['reps']}",
+                ansatz=r["ansatz"],
+                reps=_clean(r["reps"]),
+                study=r["study"],
+            )
             g.add_edge(problem, ansatz)
         node = f"task:{r['task_id']}"
         step = r["step"] if r["step"] in ("vqe", "noise") + PRE_STEPS else "vqe"
         metrics = {m: _clean(r.get(m)) for m in NODE_METRICS if m in r}
         if step in PRE_STEPS:
-            g.add_node(node, type=step, label=step, task_id=r["task_id"], file=r["file"],
-                       metrics=metrics, study=r["study"])
+            g.add_node(
+                node, type=step, label=step, task_id=r["task_id"], file=r["file"], metrics=metrics, study=r["study"]
+            )
             p = f"task:{r['parent_task_id']}"
             g.add_edge(p if r.get("parent_task_id") and p in task_nodes else problem, node)
             continue
@@ -116,10 +146,20 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
             label = noise_label(r["noise_model"], r["noise_params"])
             p = f"task:{r['parent_task_id']}"
             parent = p if p in task_nodes else ansatz
-        g.add_node(node, type=step, label=label, task_id=r["task_id"], file=r["file"],
-                   optimizer=r["optimizer"], optimizer_params=_params_label(r["optimizer_params"]),
-                   noise_model=r["noise_model"], noise_params=_params_label(r["noise_params"]),
-                   metrics=metrics, orphan=parent == ansatz and step == "noise", study=r["study"])
+        g.add_node(
+            node,
+            type=step,
+            label=label,
+            task_id=r["task_id"],
+            file=r["file"],
+            optimizer=r["optimizer"],
+            optimizer_params=_params_label(r["optimizer_params"]),
+            noise_model=r["noise_model"],
+            noise_params=_params_label(r["noise_params"]),
+            metrics=metrics,
+            orphan=parent == ansatz and step == "noise",
+            study=r["study"],
+        )
         g.add_edge(parent, node)
     return g
 
@@ -139,8 +179,11 @@ def _positions(ranked: pd.DataFrame | None) -> dict[str, int]:
     return {f"task:{t}": int(p) for t, p in zip(ranked["task_id"], ranked["position"])}
 
 
-def elements(g: nx.DiGraph, ranked: pd.DataFrame | None = None, top: int | None = None,
-             ) -> list[dict[str, Any]]:
+def elements(
+    g: nx.DiGraph,
+    ranked: pd.DataFrame | None = None,
+    top: int | None = None,
+) -> list[dict[str, Any]]:
     """Cytoscape elements; with ``ranked`` (rows with task_id and position) ranked task nodes
     are sized by rank and labelled ``#position``; ``top`` keeps the runs placed in the top
     ``top`` positions and their ancestors."""
@@ -167,8 +210,9 @@ def _draw(g: nx.DiGraph, positions: dict[str, int], keep: set[str]) -> list[dict
     # leaves (the crowded level) get vertical labels: as wide as a line of text
     sub = g.subgraph(keep)
     leaf = {n for n in keep if sub.out_degree(n) == 0}
-    widths = {n: max(LINE_PX if n in leaf else CHAR_PX * len(display[n]),
-                     sizes.get(n, BASE_SIZE)) + LABEL_GAP for n in keep}
+    widths = {
+        n: max(LINE_PX if n in leaf else CHAR_PX * len(display[n]), sizes.get(n, BASE_SIZE)) + LABEL_GAP for n in keep
+    }
     xy = tree_positions(sub, widths=widths)
     out: list[dict[str, Any]] = []
     for n, d in g.nodes(data=True):
@@ -181,17 +225,25 @@ def _draw(g: nx.DiGraph, positions: dict[str, int], keep: set[str]) -> list[dict
         data["display"] = display[n]
         if n in leaf:  # the rotated label hangs below the node
             data["label_dy"] = data["size"] / 2 + 4 + CHAR_PX * len(display[n]) / 2
-        out.append({"data": data, "classes": d["type"] + (" ranked" if pos else "")
-                    + (" leaf" if n in leaf else ""),
-                    "position": {"x": xy[n][0], "y": xy[n][1]}})
+        out.append(
+            {
+                "data": data,
+                "classes": d["type"] + (" ranked" if pos else "") + (" leaf" if n in leaf else ""),
+                "position": {"x": xy[n][0], "y": xy[n][1]},
+            }
+        )
     for a, b in g.edges:
         if a in keep and b in keep:
             out.append({"data": {"id": f"{a}->{b}", "source": a, "target": b}})
     return out
 
 
-def aggregate(g: nx.DiGraph, ranked: pd.DataFrame | None, top: int | None, limit: int,
-              ) -> tuple[list[dict[str, Any]], str]:
+def aggregate(
+    g: nx.DiGraph,
+    ranked: pd.DataFrame | None,
+    top: int | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str]:
     """Elements of a graph too big to draw run by run, and a note saying what was done.
 
     Step 1: the noise runs of each VQE run become one node ("12 noise runs, best #3", sized by
@@ -206,23 +258,35 @@ def aggregate(g: nx.DiGraph, ranked: pd.DataFrame | None, top: int | None, limit
         if h.number_of_nodes() <= limit:
             break
         steps.append(f"runs aggregated per {level}")
-        parents = [n for n, d in h.nodes(data=True) if d["type"] == ("vqe" if level == "VQE run"
-                                                                     else "ansatz")]
+        parents = [n for n, d in h.nodes(data=True) if d["type"] == ("vqe" if level == "VQE run" else "ansatz")]
         for p in parents:
             # step 2 folds step 1's aggregates too (else they would be left as orphan roots)
             members = [m for m in nx.descendants(h, p) if h.nodes[m]["type"] in kinds + ("aggregate",)]
             if not members:
                 continue
             best = min((positions[m] for m in members if m in positions), default=None)
-            n_noise = sum(h.nodes[m].get("n_noise", 0) if h.nodes[m]["type"] == "aggregate"
-                          else h.nodes[m]["type"] == "noise" for m in members)
-            n_vqe = sum(h.nodes[m].get("n_vqe", 0) if h.nodes[m]["type"] == "aggregate"
-                        else h.nodes[m]["type"] == "vqe" for m in members)
+            n_noise = sum(
+                h.nodes[m].get("n_noise", 0) if h.nodes[m]["type"] == "aggregate" else h.nodes[m]["type"] == "noise"
+                for m in members
+            )
+            n_vqe = sum(
+                h.nodes[m].get("n_vqe", 0) if h.nodes[m]["type"] == "aggregate" else h.nodes[m]["type"] == "vqe"
+                for m in members
+            )
             label = (f"{n_vqe} VQE, " if n_vqe else "") + f"{n_noise} noise runs"
             agg = f"agg:{p}"
             h.remove_nodes_from(members)
-            h.add_node(agg, type="aggregate", label=label, parent=p, n_runs=n_vqe + n_noise,
-                       n_noise=n_noise, n_vqe=n_vqe, study=g.nodes[p].get("study"), metrics={})
+            h.add_node(
+                agg,
+                type="aggregate",
+                label=label,
+                parent=p,
+                n_runs=n_vqe + n_noise,
+                n_noise=n_noise,
+                n_vqe=n_vqe,
+                study=g.nodes[p].get("study"),
+                metrics={},
+            )
             h.add_edge(p, agg)
             if best is not None:
                 positions[agg] = best
@@ -233,20 +297,22 @@ def aggregate(g: nx.DiGraph, ranked: pd.DataFrame | None, top: int | None, limit
         for i, r in enumerate(roots):
             sub = nx.descendants(h, r) | {r}
             if page and len(page) + len(sub) > limit:
-                steps.append(f"problems 1-{i} of {len(roots)} drawn (filter the study or set top k "
-                             "for the rest)")
+                steps.append(f"problems 1-{i} of {len(roots)} drawn (filter the study or set top k for the rest)")
                 break
             page |= sub
         drawn = h.subgraph(page)
     els = _draw(drawn, {n: p for n, p in positions.items() if n in drawn}, set(drawn.nodes))
-    note = (f"{n_runs} runs ({g.subgraph(keep).number_of_nodes()} nodes) are too many to draw one "
-            f"by one: {'; '.join(steps)}. Click an aggregate node to plot its runs; rank and set "
-            "top k to draw single runs.")
+    note = (
+        f"{n_runs} runs ({g.subgraph(keep).number_of_nodes()} nodes) are too many to draw one "
+        f"by one: {'; '.join(steps)}. Click an aggregate node to plot its runs; rank and set "
+        "top k to draw single runs."
+    )
     return els, note
 
 
-def tree_positions(g: nx.DiGraph, dx: float = 80.0, dy: float = 120.0,
-                   widths: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+def tree_positions(
+    g: nx.DiGraph, dx: float = 80.0, dy: float = 120.0, widths: dict[str, float] | None = None
+) -> dict[str, tuple[float, float]]:
     """A tidy top-down tree layout: each node gets an interval as wide as its label (``widths``,
     default ``dx``) or as its children's intervals together, and sits centred over it; so a
     noise run sits under its VQE run and no two labels of one level overlap."""
@@ -285,19 +351,43 @@ def tree_positions(g: nx.DiGraph, dx: float = 80.0, dy: float = 120.0,
 def stylesheet() -> list[dict[str, Any]]:
     """Cytoscape style: colour by node type, size and label from the data."""
     style = [
-        {"selector": "node", "style": {
-            "label": "data(display)", "width": "data(size)", "height": "data(size)",
-            "font-size": 12, "text-valign": "bottom", "text-margin-y": 3,
-            "min-zoomed-font-size": 5,  # unreadably small labels are hidden until zoomed in
-            "background-color": "#b2bec3", "border-width": 1, "border-color": "#2d3436"}},
-        {"selector": "edge", "style": {
-            "width": 1.5, "line-color": "#b2bec3", "target-arrow-color": "#b2bec3",
-            "target-arrow-shape": "triangle", "curve-style": "bezier"}},
+        {
+            "selector": "node",
+            "style": {
+                "label": "data(display)",
+                "width": "data(size)",
+                "height": "data(size)",
+                "font-size": 12,
+                "text-valign": "bottom",
+                "text-margin-y": 3,
+                "min-zoomed-font-size": 5,  # unreadably small labels are hidden until zoomed in
+                "background-color": "#b2bec3",
+                "border-width": 1,
+                "border-color": "#2d3436",
+            },
+        },
+        {
+            "selector": "edge",
+            "style": {
+                "width": 1.5,
+                "line-color": "#b2bec3",
+                "target-arrow-color": "#b2bec3",
+                "target-arrow-shape": "triangle",
+                "curve-style": "bezier",
+            },
+        },
         {"selector": ":selected", "style": {"border-width": 4, "border-color": "#fdcb6e"}},
         {"selector": ".ranked", "style": {"font-weight": "bold"}},
         {"selector": ".aggregate", "style": {"shape": "round-rectangle"}},
-        {"selector": ".leaf", "style": {"text-rotation": "90deg", "text-valign": "center",
-                                        "text-halign": "center", "text-margin-y": "data(label_dy)"}},
+        {
+            "selector": ".leaf",
+            "style": {
+                "text-rotation": "90deg",
+                "text-valign": "center",
+                "text-halign": "center",
+                "text-margin-y": "data(label_dy)",
+            },
+        },
     ]
     style += [{"selector": f".{t}", "style": {"background-color": c}} for t, c in COLOURS.items()]
     return style

@@ -34,7 +34,14 @@ def rerun_file(path: str, task: str | None = None, threads: int = 1) -> list[dic
         same_counts = rec.counts is None or (
             new.counts is not None and all(rec.counts[k] == new.counts[k] for k in ("ideal", "noisy"))
         )
-        rows.append({"task_id": tid, "stored_energy": old_e, "rerun_energy": new_e,
-                     "abs_diff": abs(old_e - new_e), "bit_identical": old_e == new_e and same_params
-                     and same_trace and same_counts, "noise_model": rec.attrs["noise_model"]})
+        rows.append(
+            {
+                "task_id": tid,
+                "stored_energy": old_e,
+                "rerun_energy": new_e,
+                "abs_diff": abs(old_e - new_e),
+                "bit_identical": old_e == new_e and same_params and same_trace and same_counts,
+                "noise_model": rec.attrs["noise_model"],
+            }
+        )
     return rows

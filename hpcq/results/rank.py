@@ -25,8 +25,13 @@ import pandas as pd
 MODES = ("weighted", "lexicographic")
 DIRECTIONS = ("min", "max")
 # names users reach for -> catalog columns
-ALIASES = {"energy_error": "abs_error", "error": "abs_error", "relative_error": "rel_error",
-           "time": "wall_time_s", "wall_time": "wall_time_s"}
+ALIASES = {
+    "energy_error": "abs_error",
+    "error": "abs_error",
+    "relative_error": "rel_error",
+    "time": "wall_time_s",
+    "wall_time": "wall_time_s",
+}
 
 
 class RankError(ValueError):
@@ -50,11 +55,15 @@ class RankSpec:
     def definition(self) -> dict[str, Any]:
         """JSON-able definition saved in the ``rankings`` table."""
         return {
-            "version": 1, "mode": self.mode, "step": self.step,
+            "version": 1,
+            "mode": self.mode,
+            "step": self.step,
             "by": [{"metric": c.metric, "direction": c.direction} for c in self.criteria],
             "weights": self.norm_weights() if self.mode == "weighted" else None,
             "normalise": "minmax" if self.mode == "weighted" else None,
-            "ties": "min, then task_id", "nan": "last", **self.extra,
+            "ties": "min, then task_id",
+            "nan": "last",
+            **self.extra,
         }
 
     def norm_weights(self) -> list[float]:
@@ -93,8 +102,9 @@ def parse_weights(text: str | None) -> list[float] | None:
     return w
 
 
-def make_spec(by: list[str], weights: str | list[float] | None = None, mode: str = "weighted",
-              step: str = "noise") -> RankSpec:
+def make_spec(
+    by: list[str], weights: str | list[float] | None = None, mode: str = "weighted", step: str = "noise"
+) -> RankSpec:
     """Validate CLI/API input into a RankSpec."""
     if not by:
         raise RankError("--by: give at least one metric, e.g. --by abs_error:min")
@@ -106,14 +116,14 @@ def make_spec(by: list[str], weights: str | list[float] | None = None, mode: str
         if mode != "weighted":
             raise RankError("--weights only applies to --mode weighted; drop it or use weighted")
         if len(w) != len(criteria):
-            raise RankError(f"--weights has {len(w)} values but --by names {len(criteria)} "
-                            "metrics; give one weight per --by")
+            raise RankError(
+                f"--weights has {len(w)} values but --by names {len(criteria)} metrics; give one weight per --by"
+            )
     return RankSpec(criteria, w, mode, step)
 
 
 def numeric_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns
-            if pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
+    return [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
 
 
 def rank(df: pd.DataFrame, spec: RankSpec) -> pd.DataFrame:
@@ -123,11 +133,9 @@ def rank(df: pd.DataFrame, spec: RankSpec) -> pd.DataFrame:
     values: dict[str, np.ndarray] = {}
     for c in spec.criteria:
         if c.metric not in df.columns:
-            raise RankError(f"--by {c.metric}: no such metric; choose one of "
-                            f"{', '.join(sorted(numeric))}")
+            raise RankError(f"--by {c.metric}: no such metric; choose one of {', '.join(sorted(numeric))}")
         if c.metric not in numeric:
-            raise RankError(f"--by {c.metric}: not a numeric column; choose one of "
-                            f"{', '.join(sorted(numeric))}")
+            raise RankError(f"--by {c.metric}: not a numeric column; choose one of {', '.join(sorted(numeric))}")
         v = pd.to_numeric(df[c.metric], errors="coerce").astype(float).to_numpy()
         values[c.metric] = v if c.direction == "min" else -v  # now smaller is better
     n = len(df)

@@ -72,8 +72,11 @@ def read_series(path: str | Path) -> dict[str, dict[str, Any]]:
                 if trace.size:
                     rec["trace"] = [None if not np.isfinite(x) else float(x) for x in trace]
             if DIST_GROUP in g and isinstance(g[DIST_GROUP], h5py.Group):
-                arrays = {k: np.asarray(d[()], dtype=float) for k, d in g[DIST_GROUP].items()
-                          if isinstance(d, h5py.Dataset) and d.dtype.kind in "fiu"}
+                arrays = {
+                    k: np.asarray(d[()], dtype=float)
+                    for k, d in g[DIST_GROUP].items()
+                    if isinstance(d, h5py.Dataset) and d.dtype.kind in "fiu"
+                }
                 dist = _cut(arrays)
                 if dist:
                     rec["dist"] = dist

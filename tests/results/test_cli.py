@@ -53,20 +53,32 @@ def test_ls_without_a_catalog_says_how(monkeypatch, tmp_path):
 
 
 def test_rank_json_save_and_export_with_ranking(study, tmp_path):
-    res = run("rank", "-r", study, "--by", "energy_error:min", "--by", "jsd:min",
-              "--weights", "0.7,0.3", "--top", "5", "--save", "best", "--json")
+    res = run(
+        "rank",
+        "-r",
+        study,
+        "--by",
+        "energy_error:min",
+        "--by",
+        "jsd:min",
+        "--weights",
+        "0.7,0.3",
+        "--top",
+        "5",
+        "--save",
+        "best",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
-    rows = json.loads(res.output[res.output.index("["):res.output.rindex("]") + 1])
+    rows = json.loads(res.output[res.output.index("[") : res.output.rindex("]") + 1])
     assert [r["position"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0]["score"] <= rows[-1]["score"]
     definition, ranks = Catalog(default_db(study)).ranking("best")
-    assert definition["by"] == [{"metric": "abs_error", "direction": "min"},
-                                {"metric": "jsd", "direction": "min"}]
+    assert definition["by"] == [{"metric": "abs_error", "direction": "min"}, {"metric": "jsd", "direction": "min"}]
     assert len(ranks) == 36 and list(ranks["task_id"][:5]) == [r["task_id"] for r in rows]
 
     out = tmp_path / "noise.parquet"
-    res = run("export", "-r", study, "--format", "parquet", "-o", out, "--view", "noise",
-              "--ranking", "best")
+    res = run("export", "-r", study, "--format", "parquet", "-o", out, "--view", "noise", "--ranking", "best")
     assert res.exit_code == 0, res.output
     df = pd.read_parquet(out)
     assert len(df) == 36 and list(df["position"][:5]) == [1, 2, 3, 4, 5]
@@ -90,8 +102,22 @@ def test_rank_bad_input_is_a_clear_error(study):
 
 
 def test_lexicographic_vqe_ranking(study):
-    res = run("rank", "-r", study, "--step", "vqe", "--mode", "lexicographic",
-              "--by", "chemical_accuracy:max", "--by", "abs_error:min", "--top", "0", "--json")
+    res = run(
+        "rank",
+        "-r",
+        study,
+        "--step",
+        "vqe",
+        "--mode",
+        "lexicographic",
+        "--by",
+        "chemical_accuracy:max",
+        "--by",
+        "abs_error:min",
+        "--top",
+        "0",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert len(rows) == 12
@@ -106,8 +132,7 @@ BONDS = [0.5, 0.735, 1.0, 1.5, 2.0]
 def h2_scan(tmp_path):
     """A five-point H2 bond scan, as the issue-15 user ran it."""
     d = tmp_path / "h2-scan"
-    make_study(d, n_workflows=5, study="h2-scan", problems=["h2"], payload="attrs",
-               scan=("bond_length", BONDS))
+    make_study(d, n_workflows=5, study="h2-scan", problems=["h2"], payload="attrs", scan=("bond_length", BONDS))
     return d
 
 
@@ -117,10 +142,12 @@ def lines_of(res):
 
 def test_rank_and_ls_fit_80_columns_and_show_the_bond_length(h2_scan, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
-    for args in (["rank", "-r", h2_scan, "--step", "vqe", "--by", "abs_error:min", "--top", "0"],
-                 ["ls", "-r", h2_scan, "--step", "vqe", "-n", "0"],
-                 ["ls", "-r", h2_scan, "-n", "0"],
-                 ["rank", "-r", h2_scan, "--by", "energy_error:min", "--by", "jsd:min"]):
+    for args in (
+        ["rank", "-r", h2_scan, "--step", "vqe", "--by", "abs_error:min", "--top", "0"],
+        ["ls", "-r", h2_scan, "--step", "vqe", "-n", "0"],
+        ["ls", "-r", h2_scan, "-n", "0"],
+        ["rank", "-r", h2_scan, "--by", "energy_error:min", "--by", "jsd:min"],
+    ):
         res = run(*args)
         assert res.exit_code == 0, res.output
         widths = [len(line) for line in lines_of(res)]
@@ -154,12 +181,10 @@ def test_no_results_option_uses_the_latest_fetched_study(h2_scan, study, tmp_pat
     monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.chdir(tmp_path)
     # as `hpcq submit` + `hpcq fetch` leave it: an older study, then h2-scan fetched into its folder
-    records.save(records.Submission(name="noise-study", kind="workflow", colony="dev",
-                                    results_dir=str(study)))
+    records.save(records.Submission(name="noise-study", kind="workflow", colony="dev", results_dir=str(study)))
     old = records.records_dir() / "noise-study.json"
     os.utime(old, (time.time() - 60, time.time() - 60))
-    records.save(records.Submission(name="h2-scan", kind="workflow", colony="dev",
-                                    results_dir=str(h2_scan)))
+    records.save(records.Submission(name="h2-scan", kind="workflow", colony="dev", results_dir=str(h2_scan)))
     res = run("ls", "--step", "vqe", "--json", "-n", "0")
     assert res.exit_code == 0, res.output
     assert {r["study"] for r in json.loads(res.output)} == {"h2-scan"}
@@ -182,9 +207,11 @@ def test_rerun_and_validate_are_results_commands_and_ls_needs_no_qiskit():
 
     assert {"rerun", "validate"} <= set(cli.results.commands)
     assert COMMANDS["rerun"] == "hpcq.results.cli:rerun"
-    code = ("import sys; from click.testing import CliRunner; from hpcq.cli import main; "
-            "r = CliRunner().invoke(main, ['results', 'ls', '--help']); assert r.exit_code == 0, r.output; "
-            "bad = [m for m in sys.modules if m.startswith(('qiskit', 'hpcq.sim'))]; assert not bad, bad")
+    code = (
+        "import sys; from click.testing import CliRunner; from hpcq.cli import main; "
+        "r = CliRunner().invoke(main, ['results', 'ls', '--help']); assert r.exit_code == 0, r.output; "
+        "bad = [m for m in sys.modules if m.startswith(('qiskit', 'hpcq.sim'))]; assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

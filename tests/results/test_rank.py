@@ -71,15 +71,18 @@ def test_aliases_and_bool_metrics():
     assert list(rank(df, make_spec(["chemical_accuracy:max"]))["task_id"]) == ["t1", "t0"]
 
 
-@pytest.mark.parametrize("by,weights,mode,msg", [
-    ([], None, "weighted", "at least one metric"),
-    (["err:up"], None, "weighted", "'min' or 'max'"),
-    (["err", "jsd"], "1", "weighted", "one weight per --by"),
-    (["err"], "a,b", "weighted", "comma-separated numbers"),
-    (["err"], "-1", "weighted", ">= 0"),
-    (["err"], "1", "lexicographic", "only applies to --mode weighted"),
-    (["err"], None, "best", "--mode"),
-])
+@pytest.mark.parametrize(
+    "by,weights,mode,msg",
+    [
+        ([], None, "weighted", "at least one metric"),
+        (["err:up"], None, "weighted", "'min' or 'max'"),
+        (["err", "jsd"], "1", "weighted", "one weight per --by"),
+        (["err"], "a,b", "weighted", "comma-separated numbers"),
+        (["err"], "-1", "weighted", ">= 0"),
+        (["err"], "1", "lexicographic", "only applies to --mode weighted"),
+        (["err"], None, "best", "--mode"),
+    ],
+)
 def test_bad_specs_name_the_option(by, weights, mode, msg):
     with pytest.raises(RankError, match=msg):
         make_spec(by, weights, mode)
@@ -99,9 +102,11 @@ def test_empty_frame():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.integers(-40, 40).map(lambda x: x / 8), st.just(NAN)), min_size=1,
-                max_size=30), st.sampled_from(["min", "max"]), st.sampled_from(["weighted",
-                                                                                "lexicographic"]))
+@given(
+    st.lists(st.one_of(st.integers(-40, 40).map(lambda x: x / 8), st.just(NAN)), min_size=1, max_size=30),
+    st.sampled_from(["min", "max"]),
+    st.sampled_from(["weighted", "lexicographic"]),
+)
 def test_ranking_properties(values, direction, mode):
     # (values on a grid: weighted scores of values 1e-300 apart are equal in floating point)
     df = frame(err=values)
@@ -110,7 +115,7 @@ def test_ranking_properties(values, direction, mode):
     present = v[~np.isnan(v)]
     # a permutation, best first, NaN last
     assert sorted(r["task_id"]) == sorted(df["task_id"])
-    assert np.all(np.isnan(v[len(present):]))
+    assert np.all(np.isnan(v[len(present) :]))
     assert np.all(np.diff(present) >= 0) if direction == "min" else np.all(np.diff(present) <= 0)
     # positions: 1-based 'min' ranks, equal exactly where the values are equal
     pos = r["position"].to_numpy()

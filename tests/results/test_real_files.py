@@ -23,8 +23,7 @@ def real_dir(tmp_path_factory):
     from hpcq.worker.entry import run_sweep
 
     out = tmp_path_factory.mktemp("real")
-    run_sweep(SWEEP, JobContext(process_id="proc-1", workdir=str(out), threads=1,
-                                extra={"workflow_id": "wf-real"}))
+    run_sweep(SWEEP, JobContext(process_id="proc-1", workdir=str(out), threads=1, extra={"workflow_id": "wf-real"}))
     return out
 
 
@@ -44,8 +43,7 @@ def test_real_sweep_is_catalogued_joined_ranked_and_drawn(real_dir):
     ranked = rank(noise, make_spec(["jsd:min"]))
     assert list(ranked["position"]) == [1, 2] and ranked["jsd"].is_monotonic_increasing
     g = build_graph(runs)
-    assert sorted(d["type"] for _, d in g.nodes(data=True)) == ["ansatz", "noise", "noise",
-                                                                "problem", "vqe"]
+    assert sorted(d["type"] for _, d in g.nodes(data=True)) == ["ansatz", "noise", "noise", "problem", "vqe"]
     # writer-specific attributes are kept, not dropped
     extra = cat.query("SELECT extra FROM runs LIMIT 1")["extra"][0]
     assert "spec_json" in extra

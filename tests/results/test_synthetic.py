@@ -12,8 +12,9 @@ from hpcq.testing.synthetic import circuit_qpy, make_study
 
 def test_synthetic_files_validate(tmp_path):
     paths = make_study(tmp_path / "noise", n_workflows=3)
-    paths += make_study(tmp_path / "scan", n_workflows=3, problems=["h2"], study="scan",
-                        scan=("bond_length", [0.5, 0.735, 1.2]))
+    paths += make_study(
+        tmp_path / "scan", n_workflows=3, problems=["h2"], study="scan", scan=("bond_length", [0.5, 0.735, 1.2])
+    )
     assert len(paths) == 12
     for p in paths:
         assert F.validate(p) == [], p
@@ -51,8 +52,7 @@ def test_synthetic_circuit_matches_parameters_and_is_reproducible():
 def test_attrs_payload_lacks_only_datasets(tmp_path):
     path = make_study(tmp_path, n_workflows=1, payload="attrs")[0]
     problems = F.validate(path)
-    assert problems and all(p.endswith(" missing") and any(d in p for d in F.TASK_DATASETS)
-                            for p in problems), problems
+    assert problems and all(p.endswith(" missing") and any(d in p for d in F.TASK_DATASETS) for p in problems), problems
 
 
 def test_writer_refuses_a_task_without_the_format_attributes(tmp_path):
