@@ -76,3 +76,17 @@ def test_layout_places_children_below_parents(runs):
     pos = {e["data"]["id"]: e["position"] for e in els if "position" in e}
     for a, b in g.edges:
         assert pos[b]["y"] > pos[a]["y"]
+
+
+def test_noise_params_agree_with_the_noise_spec():
+    """hpcq.results.graph.NOISE_PARAMS names each noise kind's own parameters without importing
+    hpcq.sim; they must be NoiseSpec's kinds and fields."""
+    import typing
+
+    from hpcq.results.graph import NOISE_PARAMS
+    from hpcq.sim.spec import NoiseSpec
+
+    kinds = set(typing.get_args(NoiseSpec.model_fields["kind"].annotation)) - {"none"}
+    assert set(NOISE_PARAMS) == kinds
+    for kind, names in NOISE_PARAMS.items():
+        assert names and set(names) <= set(NoiseSpec.model_fields) - {"kind", "gate_time_1q", "gate_time_2q"}, kind
