@@ -282,8 +282,8 @@ def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, 
     except (RankError, CatalogError) as exc:
         raise click.ClickException(str(exc))
     metrics = [c.metric for c in spec.criteria]
-    default = RANK_COLUMNS + [m for m in metrics if m not in RANK_COLUMNS + RANK_TAIL] + RANK_TAIL
-    ranked, cols, note = with_columns(ranked, default, columns, params_after=default[len(RANK_COLUMNS + metrics) - 1])
+    lead = list(dict.fromkeys(RANK_COLUMNS + [m for m in metrics if m not in RANK_TAIL]))
+    ranked, cols, note = with_columns(ranked, lead + RANK_TAIL, columns, params_after=lead[-1])
     head = ranked.head(top) if top else ranked
     if not emit(head, as_json, as_csv):
         show(head, cols, f"{len(ranked)} {step} runs ranked ({mode}){note}")
