@@ -75,6 +75,9 @@ NOISE_PARAMS: dict[str, tuple[str, ...]] = {
 }
 
 
+NAME_KEYS = ("kind", "model", "name")  # keys of a parameters JSON that repeat the model's name
+
+
 def noise_label(model: str, params: Any) -> str:
     """'depolarizing(p=0.01)' from a noise_params JSON: only the values that tell runs apart."""
     try:
@@ -82,7 +85,7 @@ def noise_label(model: str, params: Any) -> str:
     except ValueError:
         d = {}
     keys = [k for k in NOISE_PARAMS.get(model, ()) if d.get(k) is not None] or [
-        k for k in d if k not in ("kind", "model", "name") and not k.startswith("gate_time")
+        k for k in d if k not in NAME_KEYS and not k.startswith("gate_time")
     ]  # a model not listed (or stored under other names): its parameters less the gate times
     inner = ",".join(
         f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}" for k in keys if d.get(k) is not None

@@ -17,7 +17,7 @@ import networkx as nx
 import pandas as pd
 
 from hpcq.results.catalog import Catalog, join_parents, with_problem_params
-from hpcq.results.graph import NOISE_PARAMS, aggregate, build_graph, elements
+from hpcq.results.graph import NAME_KEYS, NOISE_PARAMS, aggregate, build_graph, elements
 from hpcq.results.rank import make_spec, numeric_columns, rank
 
 # the columns a user reads first, in order (those present are shown)
@@ -235,7 +235,7 @@ def short_params(text: Any, first: tuple[str, ...] = ()) -> str:
     parts = []
     for k in sorted(d, key=lambda k: first.index(k) if k in first else len(first)):
         v = d[k]
-        if k in ("kind", "model", "name") or v in (None, "", [], {}):
+        if k in NAME_KEYS or v in (None, "", [], {}):
             continue
         parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
     return ", ".join(parts)
