@@ -197,7 +197,7 @@ class LocalCluster:
 
     def kill_slurmd(self, node: str, sig: int = signal.SIGKILL) -> None:
         """Kill node's slurmd (SIGKILL: a crash; its running steps survive, as on real hardware).
-        The node goes DOWN (jobs on it NODE_FAIL) after SlurmdTimeout, about 10-30 s here."""
+        The node goes DOWN (jobs on it NODE_FAIL) 25-27 s later here with SlurmdTimeout=10."""
         self._check_node(node)
         pid = self._pid(f"slurmd-{node}")
         if pid is None:
