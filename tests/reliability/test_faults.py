@@ -176,9 +176,8 @@ def test_slurmd_crash_no_second_run(rig):
     """slurmd alone crashes: the step survives and writes the result, the process closes SUCCESS,
     and the incarnation Slurm requeued meanwhile must be cancelled, not run a second time."""
     # no hurrying here: Slurm's own requeue delay is what gives the executor time to cancel.
-    # The step must outlive Slurm's detection of the dead slurmd, or the job just COMPLETEs and no
-    # NODE_FAIL happens: SIGKILL to `down*` measured 25-27 s with SlurmdTimeout=10 (41 s once with
-    # 20), and a 30 s sleeper lost that race on the 2-core CI machine. 60 s leaves a wide margin.
+    # The step must outlive Slurm's detection of the dead slurmd (measured in docs/slurm-lab.md),
+    # or the job just COMPLETEs and no NODE_FAIL happens; a 30 s sleeper lost that race on CI.
     p, led, hist = _node_fail(rig, seconds=60, case="slurmd_crash", crash_job=False, hurry=False)
     assert p.state == SUCCESS
     _no_live_incarnation(led, hist)
