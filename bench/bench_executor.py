@@ -15,7 +15,6 @@ equally. Writes bench/results/executor.json and prints it.
 
 from __future__ import annotations
 
-from hpcq.colonyos import ProcessState
 import argparse
 import contextlib
 import json
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from hpcq.colonyos import ProcessState
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -62,10 +63,9 @@ def hpcq_once(client, colony: str, prvkey: str, etype: str, poll: float, i: int)
 def submitit_once(folder: Path, poll: float | None, i: int) -> float:
     import submitit
 
-    from hpcq.functions import JobContext
-    from hpcq.executor.selftest import echo
-
     from hpcq.executor.profiles import signal_lead_s
+    from hpcq.executor.selftest import echo
+    from hpcq.functions import JobContext
     from hpcq.job.runner import job_python_command
 
     # the same Slurm request as hpcq's side: USR2 lead from the walltime and USR2 ignored at start
@@ -103,8 +103,8 @@ def main() -> None:
 
     from pycolonies import Colonies
 
-    from hpcq.server.launch import init_colony, start_server
     from hpcq.executor.lab import local_cluster
+    from hpcq.server.launch import init_colony, start_server
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hpcq-bench-")))

@@ -62,6 +62,7 @@ def inner(n: int, precision: str) -> None:
 
     pin_threads(threads)
     t0 = time.perf_counter()
+    import numpy as np
     import qiskit_aer  # noqa: F401 - registers save_expectation_value on QuantumCircuit
     from qiskit import transpile
 
@@ -71,8 +72,6 @@ def inner(n: int, precision: str) -> None:
     from hpcq.sim.problems import hamiltonian
     from hpcq.sim.spec import parse_sweep
     from hpcq.sim.vqe import _binds, _simulator, energy_strategy, simulator_options
-
-    import numpy as np
 
     spec = parse_sweep(sweep_for(n, precision)).tasks()[0]
     H = hamiltonian(spec.problem)

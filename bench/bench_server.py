@@ -167,9 +167,10 @@ def run_row(which: str, workers: int, seconds: float, tree: Path | None) -> dict
 def inproc(seconds: float, profile: bool) -> dict:
     """Server handling alone: api.handle on envelopes signed beforehand, no HTTP, one thread.
     Uses only api.handle, open_ctx and init_colony, so it runs against older server code too."""
+    from crypto import sign  # pycolonies' signer: outside the timed part, and in every hpcq version
+
     from hpcq.server import api
     from hpcq.server.httpd import ServerConfig, open_ctx
-    from crypto import sign  # pycolonies' signer: outside the timed part, and in every hpcq version
 
     d = Path(tempfile.mkdtemp(prefix="hpcq-bench-inproc-"))
     env = init_colony(d, colony="bench")

@@ -118,8 +118,8 @@ class LockstepBatcher:
 
 def run_aer_parallel(sweep: dict, threads: int) -> tuple[float, dict, dict]:
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    from hpcq.sim.vqe import run_task
     from hpcq.sim.spec import parse_sweep
+    from hpcq.sim.vqe import run_task
 
     tasks = parse_sweep(sweep).tasks()
     batcher = LockstepBatcher(len(tasks), threads)

@@ -29,8 +29,8 @@ import json
 import math
 import os
 import platform
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import time

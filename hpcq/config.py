@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
 from hpcq.atomicfile import write_atomic
 
 # Variables pycolonies' colonies_client() reads, plus the S3 variables its file upload reads.
@@ -161,7 +162,7 @@ class Settings(BaseModel):
     @classmethod
     def load(
         cls, env_file: Path | None = None, overrides: dict[str, Any] | None = None, config_file: Path | None = None
-    ) -> "Settings":
+    ) -> Settings:
         """Merge the sources in precedence order (``overrides`` = command-line arguments, dotted
         keys such as ``"executor.pack"``; None values are ignored) and validate the result."""
         data: dict[str, Any] = {}

@@ -7,8 +7,8 @@ poll shrinks as the study completes. Works for single processes, sweeps and work
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from hpcq.colonyos import ProcessState, is_not_found, is_unreachable
 from hpcq.retry import Backoff, retry

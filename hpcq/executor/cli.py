@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from hpcq.colonyos import ProcessState
 from hpcq.cliopts import echo_json, json_option, seconds_option, verbosity_option
+from hpcq.colonyos import ProcessState
 from hpcq.config import ConfigError, ExecutorSettings, Settings, config_dir
 
 

@@ -33,7 +33,7 @@ from hpcq.executor.journal import BatchRow, Journal, ProcRow
 from hpcq.executor.packing import Group, Packer, PackingConfig, elements
 from hpcq.executor.resources import Plan, PlanError, plan_process
 from hpcq.executor.slurm_errors import is_transient
-from hpcq.executor.watcher import Identity, Watched, WatchConfig, Watcher
+from hpcq.executor.watcher import Identity, WatchConfig, Watched, Watcher
 from hpcq.job.task import Task
 from hpcq.logfmt import ADOPTING, CLOSED, SERVING
 from hpcq.retry import Backoff, retry

@@ -23,9 +23,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 SCRIPTS = Path(__file__).resolve().parent / "lab_scripts"  # package data (setup.cfg)
 UP_SCRIPT = SCRIPTS / "slurm-up.sh"

@@ -13,8 +13,9 @@ another (one Python start for many short tasks; the element's time limit is mult
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any
 
 
 @dataclass

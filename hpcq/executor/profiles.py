@@ -159,7 +159,7 @@ class Profile(BaseModel):
         return {k: str(val) for k, val in v.items()}
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Profile":
+    def _consistent(self) -> Profile:
         if self.default_walltime_s > self.max_walltime_s:
             raise ValueError(
                 f"default_walltime_s {self.default_walltime_s} exceeds max_walltime_s {self.max_walltime_s}"
@@ -316,9 +316,7 @@ def _int(conditions: dict, key: str, label: str | None = None) -> int:
     if v is None or v == "":
         return 0
     if isinstance(v, bool) or not isinstance(v, int):
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        elif isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+        if isinstance(v, float) and v.is_integer() or isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
             v = int(v)
         else:
             raise ConditionsError(label, f"{v!r} is not a whole number")

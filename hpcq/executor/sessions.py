@@ -24,8 +24,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hpcq.job.task import Outcome, Task
 from hpcq.atomicfile import write_atomic
+from hpcq.job.task import Outcome, Task
 
 log = logging.getLogger("hpcq.executor")
 
@@ -196,7 +196,7 @@ class _Channel:
     def __init__(self, ctx):
         self.comm = None
         if ctx.size > 1:
-            from hpcq.worker.dispatch import mpi_world
+            from hpcq.mpi import mpi_world
 
             self.comm = mpi_world()
         self.rank = self.comm.Get_rank() if self.comm else 0

@@ -19,10 +19,11 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hpcq.colonyos import ProcessState, is_not_found
 from hpcq.executor import register

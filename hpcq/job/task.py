@@ -48,7 +48,7 @@ class Outcome:
         write_atomic(path, json.dumps(asdict(self), default=str))
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> "Outcome":
+    def read(cls, path: str | os.PathLike) -> Outcome:
         data = json.loads(Path(path).read_text())
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})

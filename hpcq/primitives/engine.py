@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from hpcq.functions import FunctionResult, JobContext
+from hpcq.mpi import mpi_world, polling_barrier
 from hpcq.primitives.params import PrimitiveRunParams
-from hpcq.worker.dispatch import mpi_world, polling_barrier, run_tasks
+from hpcq.worker.dispatch import run_tasks
 
 log = logging.getLogger("hpcq.primitives")
 

@@ -19,7 +19,8 @@ from rich.table import Table
 
 from hpcq.cliopts import echo_json, json_option
 from hpcq.results.catalog import Catalog, CatalogError, default_db, with_problem_params
-from hpcq.results.rank import RankError, make_spec, rank as rank_runs, runs_for
+from hpcq.results.rank import RankError, make_spec, runs_for
+from hpcq.results.rank import rank as rank_runs
 
 # short defaults that fit 80 columns, most telling first (show() drops from the end): the problem's
 # scanned parameters are added after "problem", "noise" is the noise model with its own parameters

@@ -23,13 +23,15 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import h5py
 import numpy as np
+
 from hpcq.atomicfile import write_atomic
 
 
@@ -214,7 +216,7 @@ def content_sha256(f: h5py.File) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def job_provenance(ctx: Any, ranks: int, threads: int) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from hpcq.results.h5format import DISTRIBUTIONS as DIST_GROUP
 from hpcq.results.h5format import COUNTS, TASKS, TRACE_ENERGY, read_counts
+from hpcq.results.h5format import DISTRIBUTIONS as DIST_GROUP
 
 MAX_OUTCOMES = 64  # outcomes kept per distribution: the most probable ones (ideal or noisy)
 MAX_TRACE = 2000  # trace points kept (evenly thinned beyond)

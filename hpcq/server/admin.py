@@ -108,7 +108,7 @@ def make_self_signed(data_dir: Path, hosts: list[str]) -> tuple[Path, Path]:
         except ValueError:
             names.append(x509.DNSName(h))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

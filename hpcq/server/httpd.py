@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from hpcq.atomicfile import write_atomic
 from hpcq.colonyos import SERVER_IDLE_TIMEOUT_S
 from hpcq.config import write_private_file
 from hpcq.server import api, pubsub, timeouts
@@ -28,7 +29,6 @@ from hpcq.server.handlers import channels, crons
 from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey
 from hpcq.server.store import Store
 from hpcq.server.wire import RPCError
-from hpcq.atomicfile import write_atomic
 
 log = logging.getLogger("hpcq.server")
 

@@ -112,13 +112,13 @@ class ServerHandle:
             self.proc.wait(10)
         return self.proc.returncode if self.proc else None
 
-    def restart(self, timeout: float = 20.0) -> "ServerHandle":
+    def restart(self, timeout: float = 20.0) -> ServerHandle:
         """Stop (if running) and start again on the same port and data dir."""
         self.stop()
         self._launch(self.port, timeout)
         return self
 
-    def __enter__(self) -> "ServerHandle":
+    def __enter__(self) -> ServerHandle:
         return self
 
     def __exit__(self, *exc) -> None:

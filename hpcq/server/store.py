@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,11 +78,26 @@ CREATE TABLE IF NOT EXISTS snapshots (
 
 
 CHECKPOINT_INTERVAL_S = 1.0
-_PROCESS_COLS = (
-    "processid, colonyname, state, executortype, isassigned, waitforparents, prioritytime, processgraphid,"
-    " submissiontime, starttime, endtime, waitdeadline, execdeadline, maxwaittime, maxexectime, label,"
-    " initiatorname, doc"
-).split(", ")
+_PROCESS_COLS = [
+    "processid",
+    "colonyname",
+    "state",
+    "executortype",
+    "isassigned",
+    "waitforparents",
+    "prioritytime",
+    "processgraphid",
+    "submissiontime",
+    "starttime",
+    "endtime",
+    "waitdeadline",
+    "execdeadline",
+    "maxwaittime",
+    "maxexectime",
+    "label",
+    "initiatorname",
+    "doc",
+]
 # An upsert updates the row in place; INSERT OR REPLACE deletes and re-inserts it (about 20% more
 # CPU per process write, measured with this schema).
 _PUT_PROCESS = (

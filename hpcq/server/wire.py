@@ -7,7 +7,7 @@ import hashlib
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 PENDING, APPROVED, REJECTED, UNREGISTERED = 0, 1, 2, 3
@@ -60,7 +60,7 @@ def gotime(ns: int) -> str:
     like the PostgreSQL-backed real server."""
     if not ns:
         return ZERO_TIME
-    dt = datetime.fromtimestamp(ns // 1000 / 1e6, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ns // 1000 / 1e6, tz=UTC)
     us = (ns // 1000) % 1_000_000
     base = dt.strftime("%Y-%m-%dT%H:%M:%S")
     frac = f".{us:06d}".rstrip("0").rstrip(".")

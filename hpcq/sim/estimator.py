@@ -18,8 +18,9 @@ rank), so ranks can take blocks round-robin and the gathered result is the same 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -158,7 +159,7 @@ def trajectory_energies(
         if b % size == rank
     }
     if comm is not None and size > 1:
-        from hpcq.worker.dispatch import polling_allgather
+        from hpcq.mpi import polling_allgather
 
         allparts: dict[int, np.ndarray] = {}
         for part in polling_allgather(comm, mine):

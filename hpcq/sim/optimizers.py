@@ -11,8 +11,8 @@ Trace semantics (what /trace in the HDF5 file holds):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy.optimize import minimize as scipy_minimize

@@ -18,6 +18,7 @@ import numpy as np
 from hpcq.sim import metrics as M
 from hpcq.sim.aer_env import gpu_options, resolve_device
 from hpcq.sim.ansatz import build_ansatz, initial_point
+from hpcq.sim.estimator import build_energy_circuit, trajectory_energies
 from hpcq.sim.noise import (
     BASIS_GATES,
     apply_readout,
@@ -28,7 +29,6 @@ from hpcq.sim.noise import (
 )
 from hpcq.sim.optimizers import minimize
 from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
-from hpcq.sim.estimator import build_energy_circuit, trajectory_energies
 from hpcq.sim.spec import TaskSpec
 
 STATE_FIDELITY_MAX_QUBITS = 10  # density matrices above this are not saved just for a metric

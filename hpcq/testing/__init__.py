@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def in_ci() -> bool:

@@ -21,9 +21,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hpcq.colonyos import ProcessState
 from hpcq.logfmt import BEGIN_RE, CLOSED_RE, SERVING
@@ -68,7 +69,7 @@ class ExecutorProc:
     def results_dir(self) -> Path:
         return self.state_dir / "results"
 
-    def start(self, wait_ready: float = 60) -> "ExecutorProc":
+    def start(self, wait_ready: float = 60) -> ExecutorProc:
         cmd = [
             sys.executable,
             "-m",
@@ -135,7 +136,7 @@ class ExecutorProc:
         except FileNotFoundError:
             return ""
 
-    def __enter__(self) -> "ExecutorProc":
+    def __enter__(self) -> ExecutorProc:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -326,9 +327,7 @@ def job_pids(job_id: str, slurm_conf: str | Path) -> list[int]:
             env = set((d / "environ").read_bytes().split(b"\0"))
         except OSError:
             continue
-        if cmd.startswith(b"slurmstepd") and f"[{main}.".encode() in cmd and conf in env:
-            pids.append(int(d.name))
-        elif want <= env:
+        if cmd.startswith(b"slurmstepd") and f"[{main}.".encode() in cmd and conf in env or want <= env:
             pids.append(int(d.name))
     return pids
 

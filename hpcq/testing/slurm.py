@@ -9,7 +9,7 @@ Slurm is missing, and fail under CI=true (hpcq.testing.need).
 from __future__ import annotations
 
 import signal
-from typing import Iterator
+from collections.abc import Iterator
 
 from hpcq.executor.lab import (  # noqa: F401 - the lab's API, re-exported for tests and benches
     LocalCluster,

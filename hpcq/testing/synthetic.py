@@ -19,7 +19,7 @@ import functools
 import hashlib
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, 
     return h5.write_file(path, study, tasks, provenance, created)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def circuit_qpy(n_qubits: int, n_params: int) -> bytes:
     """QPY of a layered RY/CX circuit with ``n_params`` parameters on ``n_qubits`` qubits.
     Fixed circuit name and parameter UUIDs, so the same arguments give the same bytes."""
@@ -314,7 +314,7 @@ def make_study(
     problems = list(problems or PROBLEMS)
     ansatzes, optimizers = list(ANSATZES), list(OPTIMIZERS)
     noise_choices = [(m, p) for m, ps in NOISE_MODELS.items() for p in ps]
-    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
     paths: list[Path] = []
     for w in range(n_workflows):
         problem = problems[w % len(problems)]

@@ -31,17 +31,17 @@ import click
 @click.option("--process-id", default="", help="ColonyOS process id to record in provenance")
 @click.option("-q", "--quiet", is_flag=True, help="no per-task progress lines on stderr")
 def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, quiet: bool) -> None:
-    from hpcq.sim.aer_env import pin_threads, threads_from_env
-
     import logging
+
+    from hpcq.sim.aer_env import pin_threads, threads_from_env
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("hpcq").setLevel(logging.WARNING if quiet else logging.INFO)
     threads = threads or threads_from_env()
     pin_threads(threads)  # before anything starts Aer's OpenMP runtime
     from hpcq.functions import JobContext
+    from hpcq.mpi import mpi_world
     from hpcq.sim.spec import parse_sweep
-    from hpcq.worker.dispatch import mpi_world
     from hpcq.worker.entry import run_sweep
 
     try:

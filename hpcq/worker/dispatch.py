@@ -13,59 +13,10 @@ import threading
 import time
 import traceback
 from collections import deque
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-TAG_REQUEST, TAG_TASK, TAG_RESULTS, TAG_GATHER = 11, 12, 13, 14
-POLL_S = 0.002
-
-
-def mpi_world():
-    """COMM_WORLD when mpi4py is importable and more than one rank runs, else None."""
-    import os
-
-    if os.environ.get("HPCQ_NO_MPI") == "1":
-        return None
-    try:
-        from mpi4py import MPI
-    except ImportError:
-        return None
-    comm = MPI.COMM_WORLD
-    return comm if comm.Get_size() > 1 else None
-
-
-def _poll_recv(comm, source: int, tag: int):
-    from mpi4py import MPI
-
-    status = MPI.Status()
-    while not comm.iprobe(source=source, tag=tag, status=status):
-        time.sleep(POLL_S)
-    return comm.recv(source=status.Get_source(), tag=tag), status.Get_source()
-
-
-def polling_barrier(comm) -> None:
-    """Barrier that sleeps instead of spinning: a rank that finished early (or is about to enter
-    MPI_Finalize, which MPICH also busy-waits in) must not burn a core another rank computes on."""
-    if comm is None or comm.Get_size() == 1:
-        return
-    req = comm.Ibarrier()
-    while not req.Test():
-        time.sleep(POLL_S * 5)
-
-
-def polling_allgather(comm, obj) -> list:
-    """Every rank's ``obj``, in rank order, on every rank; waits by polling (see polling_barrier).
-    Used by trajectories split over ranks, once per energy evaluation."""
-    rank, size = comm.Get_rank(), comm.Get_size()
-    reqs = [comm.isend(obj, dest=r, tag=TAG_GATHER) for r in range(size) if r != rank]
-    out: list = [None] * size
-    out[rank] = obj
-    for r in range(size):
-        if r != rank:
-            out[r], _ = _poll_recv(comm, r, TAG_GATHER)
-    for q in reqs:
-        while not q.Test():
-            time.sleep(POLL_S)
-    return out
+from hpcq.mpi import POLL_S, TAG_REQUEST, TAG_RESULTS, TAG_TASK, poll_recv
 
 
 def _safe(work: Callable[[Any], Any], task: Any, rank: int):
@@ -103,7 +54,7 @@ def run_tasks(
         mine = []
         while True:
             comm.send(rank, dest=0, tag=TAG_REQUEST)
-            idx, _ = _poll_recv(comm, 0, TAG_TASK)
+            idx, _ = poll_recv(comm, 0, TAG_TASK)
             if idx is None:
                 break
             mine.append(_safe(work, tasks[idx], rank))

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from hpcq.functions import FunctionResult, JobContext
+from hpcq.mpi import mpi_world, polling_barrier
 from hpcq.sim.aer_env import pin_threads, threads_from_env
 from hpcq.sim.spec import SweepParams, TaskSpec, parse_sweep
-from hpcq.worker.dispatch import mpi_world, polling_barrier, run_tasks
+from hpcq.worker.dispatch import run_tasks
 
 log = logging.getLogger("hpcq.worker")
 
@@ -147,8 +148,8 @@ def _finish(
     t0: float,
     extra_provenance: dict | None = None,
 ) -> FunctionResult:
-    from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
     from hpcq.results.h5format import write_results
+    from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
 
     device = resolve_device(params.device)
     prov = _provenance(params, ctx, threads, size, started, time.perf_counter() - t0, aer_mpi_processes(), device)

@@ -19,8 +19,8 @@ import hashlib
 import json
 from typing import Any
 
-from hpcq.functions import encode_kwargs
 from hpcq.client.study import Study
+from hpcq.functions import encode_kwargs
 from hpcq.sim.spec import SweepParams, TaskSpec
 
 INTEGRALS_KINDS = ("molecule", "fcidump")  # problems whose Hamiltonian starts from integrals

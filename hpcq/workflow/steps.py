@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hpcq.atomicfile import write_atomic
 from hpcq.functions import FunctionResult, JobContext
 from hpcq.sim.spec import AnsatzSpec, ProblemSpec
-from hpcq.atomicfile import write_atomic
 
 
 def parent_summaries(inputs: list) -> list[dict]:
@@ -304,8 +304,8 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     import numpy as np
 
     from hpcq.results.h5format import FINAL_PARAMETERS, METRICS, TASKS, now_iso
-    from hpcq.sim.vqe import run_task
     from hpcq.sim.spec import parse_sweep
+    from hpcq.sim.vqe import run_task
 
     if ctx.rank != 0:
         return None

@@ -85,11 +85,11 @@ def test_missing_mpiexec_says_what_to_install(study_file, tmp_path, monkeypatch)
 
 
 def test_refused_with_the_numbers_when_it_does_not_fit_this_machine():
-    from hpcq.client.run_local import check_fits
-    from hpcq.client.study import parse_study
-
     import click
     import yaml
+
+    from hpcq.client.run_local import check_fits
+    from hpcq.client.study import parse_study
 
     data = yaml.safe_load(STUDY)
     data["sweep"]["problems"] = [{"kind": "tfim", "n_qubits": 30}]

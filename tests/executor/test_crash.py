@@ -18,8 +18,8 @@ from hpcq.config import Settings
 from hpcq.executor.daemon import Executor, ExecutorConfig
 from hpcq.executor.journal import BatchRow, ProcRow
 from hpcq.executor.packing import PackingConfig
-from hpcq.logfmt import ADOPTING_RE
 from hpcq.job.task import Task
+from hpcq.logfmt import ADOPTING_RE
 from hpcq.testing.faults import closes_by_process, jobs_by_process, runs_by_process
 
 pytestmark = pytest.mark.slurm

@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from hpcq.colonyos import ProcessState as PS, file_label
+from hpcq.colonyos import ProcessState as PS
+from hpcq.colonyos import file_label
 from hpcq.testing import wait_for
 
 pytestmark = pytest.mark.slurm

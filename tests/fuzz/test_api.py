@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpcq.server.handlers import HANDLERS
-from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, json_val, text
+from tests.fuzz.strategies import CI_EXAMPLES, FUZZ, LONG_EXAMPLES, json_val, text
 
 MSGTYPES = sorted(HANDLERS) + ["assignprocessmsg", "versionmsg", "getserverinfomsg", "nosuchmsg", ""]
 FIELDS = [

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hpcq.config import Settings
 from hpcq.executor.daemon import Executor, ExecutorConfig
 from hpcq.executor.resources import PlanError
-from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, any_spec, fuzz_strings
+from tests.fuzz.strategies import CI_EXAMPLES, FUZZ, LONG_EXAMPLES, any_spec, fuzz_strings
 
 FIELD = re.compile(
     r"funcname|kwargs|conditions|maxexectime|walltime|profile|HPCQ_PROFILE|params|"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpcq.client.study import Study, StudyError, load_study, parse_study
-from tests.fuzz.strategies import FUZZ, CI_EXAMPLES, LONG_EXAMPLES, evil, json_val, text
+from tests.fuzz.strategies import CI_EXAMPLES, FUZZ, LONG_EXAMPLES, evil, json_val, text
 
 STUDY_FIELDS = [
     "name",

@@ -178,8 +178,8 @@ def test_rerun_detects_a_different_result(result_file, tmp_path):
 
 
 def test_in_memory_objects_equal_after_write_and_load(tmp_path):
-    from hpcq.sim.vqe import run_task
     from hpcq.sim.spec import parse_sweep
+    from hpcq.sim.vqe import run_task
 
     task = parse_sweep(
         {

@@ -32,7 +32,7 @@ def _counts(rng, p, shots) -> dict[str, int]:
 def test_one_place_for_the_limit_and_the_metric_names():
     assert DistributionsSpec().max_qubits == memory.DENSE_MAX_QUBITS
     assert set(M.DISTRIBUTION_METRICS) <= set(F.METRIC_ATTRS)
-    assert M.SAMPLED_ERR_METRICS == tuple(k + "_err" for k in M.DISTRIBUTION_METRICS)
+    assert tuple(k + "_err" for k in M.DISTRIBUTION_METRICS) == M.SAMPLED_ERR_METRICS
     assert set(M.estimators()) <= set(F.COUNTS_ATTRS)
 
 

@@ -8,7 +8,8 @@ import pytest
 from model import Conditions, FuncSpec, Gpu
 from pycolonies import ColoniesConnectionError, func_spec
 
-from hpcq.colonyos import NO_PROCESS, ProcessState as S
+from hpcq.colonyos import NO_PROCESS
+from hpcq.colonyos import ProcessState as S
 
 from .conftest import raw_rpc
 

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from hpcq.sim.vqe import run_task
 from hpcq.sim.spec import parse_sweep
+from hpcq.sim.vqe import run_task
 
 pytestmark = pytest.mark.slow
 

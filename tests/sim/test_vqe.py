@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hpcq.sim.noise import build_noise_model, noise_model_from_json, noise_model_to_json
-from hpcq.sim.vqe import run_task
 from hpcq.sim.spec import NoiseSpec, parse_sweep
+from hpcq.sim.vqe import run_task
 
 H2 = {"kind": "h2", "bond_length": 0.735}
 

@@ -84,9 +84,7 @@ def test_a_60s_walltime_process_under_load_survives_usr2(slurm_cluster, tmp_path
                     # to every step of the job, as Slurm's --signal does (never the batch shell)
                     r = slurm_cluster.run("scancel", "--signal=USR2", job_id, check=False)
                     sent += r.returncode == 0
-            elif state not in ("PENDING", "CONFIGURING", ""):
-                break
-            elif not state and sent:
+            elif state not in ("PENDING", "CONFIGURING", "") or not state and sent:
                 break
             time.sleep(0.05)
     finally:

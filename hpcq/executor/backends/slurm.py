@@ -9,9 +9,10 @@ slurmctld has already forgotten).
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hpcq.executor.backends.base import JobInfo
 

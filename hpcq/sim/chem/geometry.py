@@ -13,7 +13,7 @@ BUILTIN: dict[str, list[tuple[str, float, float, float]]] = {
     "n2": [("N", 0.0, 0.0, 0.0), ("N", 0.0, 0.0, 1.0977)],
 }
 
-ELEMENTS = ("H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar").split()
+ELEMENTS = ["H", "He", "Li", "Be", "B", "C", "N", "O", "F", "Ne", "Na", "Mg", "Al", "Si", "P", "S", "Cl", "Ar"]
 Z = {s: i + 1 for i, s in enumerate(ELEMENTS)}
 
 
