@@ -23,6 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+# Function names that other modules build process specs for or route on (one spelling each).
+VQE_SWEEP = "vqe_sweep"
+PRIMITIVE_RUN = "primitive_run"
+PRIMITIVE_SESSION = "primitive_session"
+# A control process, not a catalog function: the executor that owns the processes it names cancels
+# them (the fallback for servers without cancel messages, colonies < v1.9.12; docs/executor.md).
+HPCQ_CANCEL = "hpcq_cancel"
+# The key of a process spec's ``env`` that names the site profile for that one process (the
+# executor's own default profile is the HPCQ_PROFILE setting: hpcq.config).
+SPEC_PROFILE_KEY = "hpcq_profile"
+
 
 @dataclass
 class JobContext:
@@ -223,7 +234,7 @@ register(
 # MPI-parallel Aer VQE sweeps (hpcq.worker); kwargs = hpcq.sim.spec:SweepParams (no Qiskit import).
 register(
     FunctionDef(
-        "vqe_sweep",
+        VQE_SWEEP,
         "hpcq.worker.entry:run_sweep",
         "hpcq.sim.spec:SweepParams",
         "VQE sweep problems x ansatze x optimizers x noise x seeds on Qiskit Aer; ranks "
@@ -235,7 +246,7 @@ register(
 # Qiskit primitives V2 (hpcq.primitives, issue 12): PUBs travel as data (QPY + Pauli labels + arrays).
 register(
     FunctionDef(
-        "primitive_run",
+        PRIMITIVE_RUN,
         "hpcq.primitives.engine:primitive_run",
         "hpcq.primitives.params:PrimitiveRunParams",
         "Run EstimatorV2/SamplerV2 PUBs on Qiskit Aer; parameter sets and PUBs are split over "
@@ -245,7 +256,7 @@ register(
 )
 register(
     FunctionDef(
-        "primitive_session",
+        PRIMITIVE_SESSION,
         "hpcq.executor.sessions:serve",
         "hpcq.primitives.params:SessionParams",
         "A Slurm allocation serving primitive_run calls routed to it until close, idle timeout "
