@@ -14,6 +14,8 @@ PY=${PYTHON:-python3}
 "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "hpcq needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
 
 APT_PKGS=(slurmctld slurmd slurm-client slurmdbd mariadb-server-core mariadb-client-core chromium psmisc procps)
+# the real ColonyOS server's lab (hpcq.testing.colonies_lab): its database, and TLS in front of it
+APT_PKGS+=(postgresql-15 nginx-light openssl)
 # to build the MPI Aer (scripts/build-aer-mpi.sh)
 APT_PKGS+=(g++ make cmake libopenblas-dev nlohmann-json3-dev libspdlog-dev)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the real colonies server (built once from the Go module proxy, then cached: docs/server.md)
+.venv/bin/python -m hpcq.testing.colonies_lab install
 .venv/bin/ruff check hpcq tests bench scripts
 .venv/bin/ruff format --check hpcq tests bench scripts
 .venv/bin/lint-imports --no-cache
