@@ -184,7 +184,7 @@ def read_many(paths: list[str], workers: int | None = None):
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futures = [pool.submit(read_for_index, p) for p in paths]
-        for p, fut in zip(paths, futures):
+        for p, fut in zip(paths, futures, strict=True):
             try:
                 yield p, fut.result()
             except Exception as exc:  # noqa: BLE001
@@ -423,6 +423,7 @@ class Catalog:
                     ranked["task_id"],
                     ranked["position"].astype(int).tolist(),
                     [None if math.isnan(s) else s for s in score.tolist()],
+                    strict=True,
                 ),
             )
         return rid

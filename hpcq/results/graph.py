@@ -179,7 +179,7 @@ def node_sizes(positions: dict[str, int]) -> dict[str, float]:
 def _positions(ranked: pd.DataFrame | None) -> dict[str, int]:
     if ranked is None or not len(ranked):
         return {}
-    return {f"task:{t}": int(p) for t, p in zip(ranked["task_id"], ranked["position"])}
+    return {f"task:{t}": int(p) for t, p in zip(ranked["task_id"], ranked["position"], strict=True)}
 
 
 def elements(

@@ -232,7 +232,7 @@ def test_rank_rows_of_a_noise_study_can_be_told_apart_at_80_columns(study, monke
     rows = json.loads(run("rank", "-r", study, *by, "--json").output)[:10]
     body = [line for line in lines_of(res) if line.startswith("│")]
     assert len(body) == 10
-    for row, line in zip(rows, body):
+    for row, line in zip(rows, body, strict=True):
         cells = [c.strip() for c in line.strip("│").split("│")]
         label = noise_label(row["noise_model"], row["noise_params"])
         assert cells[4] == row["optimizer"] and "(" in label
