@@ -120,6 +120,7 @@ METRIC_ATTRS = (
     "jsd",
     "fidelity",
 )
+INT_METRICS, BOOL_METRICS = ("iterations", "evaluations"), ("chemical_accuracy",)  # the rest are floats
 # group and dataset names: every module that reads or writes them imports these
 PROVENANCE, TASKS, METRICS = "provenance", "tasks", "metrics"
 CIRCUIT_QPY, NOISE_MODEL_JSON, FINAL_PARAMETERS = "circuit_qpy", "noise_model_json", "final_parameters"
@@ -225,7 +226,7 @@ def _json(obj: Any) -> str:
 
 
 def _metric_value(k: str, v: Any) -> Any:
-    return bool(v) if k == "chemical_accuracy" else (int(v) if k in ("iterations", "evaluations") else float(v))
+    return bool(v) if k in BOOL_METRICS else (int(v) if k in INT_METRICS else float(v))
 
 
 @dataclass

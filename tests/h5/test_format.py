@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 import hpcq.results
 from hpcq.results import h5format as F
-from hpcq.results.cli import rerun, validate
+from hpcq.results.cli import validate
+from hpcq.worker import taskfile as W
+from hpcq.worker.rerun import rerun
 
 
 def test_file_validates_and_reads_into_dataframe(result_file):
@@ -49,7 +51,7 @@ def test_qiskit_objects_round_trip_equal(result_file):
     from hpcq.sim.problems import hamiltonian
 
     for tid in F.task_ids(result_file):
-        rec = F.load_task(result_file, tid)
+        rec = W.load_task(result_file, tid)
         spec = rec.spec
         assert spec.task_id == tid
         rebuilt = transpile(
@@ -133,7 +135,7 @@ def test_atomic_write_leaves_no_partial_file(result_file, tmp_path):
 
     target = tmp_path / "out.h5"
     with pytest.raises(RuntimeError, match="boom"):
-        F.write_results(target, [Broken()], {}, study="x")
+        W.write_results(target, [Broken()], {}, study="x")
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -190,8 +192,8 @@ def test_in_memory_objects_equal_after_write_and_load(tmp_path):
         }
     ).tasks()[0]
     r = run_task(task)
-    path = F.write_results(tmp_path / "one.h5", [r], {"mpi_ranks": 1}, study="one")
-    rec = F.load_task(path, task.task_id)
+    path = W.write_results(tmp_path / "one.h5", [r], {"mpi_ranks": 1}, study="one")
+    rec = W.load_task(path, task.task_id)
     assert rec.circuit == r.circuit  # QPY keeps parameter UUIDs: exactly the same circuit
     assert rec.noise_model == r.noise_model
     assert rec.hamiltonian == r.hamiltonian
@@ -228,7 +230,7 @@ def test_version_1_files_still_read(result_file, tmp_path):
     assert F.validate(v1) == []
     assert F.read_summary(v1)["attrs"]["format_version"] == 1
     tid = F.task_ids(v1)[0]
-    rec = F.load_task(v1, tid)
+    rec = W.load_task(v1, tid)
     assert rec.counts is None and rec.dist_ideal.shape == (2 ** int(rec.attrs["n_qubits"]),)
     assert len(hpcq.results.open(v1)) == 8
     with h5py.File(v1, "r+") as f:  # version 1 has no sampled counts: distributions are required

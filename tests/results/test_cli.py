@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from hpcq.cli import main
-from hpcq.client import records
+from hpcq.results import records
 from hpcq.results.catalog import Catalog, default_db
 from hpcq.testing.synthetic import make_study
 
@@ -202,11 +202,12 @@ def test_no_results_option_uses_the_latest_fetched_study(h2_scan, study, tmp_pat
 
 
 def test_rerun_and_validate_are_results_commands_and_ls_needs_no_qiskit():
-    from hpcq.cli import COMMANDS
+    from hpcq.cli import COMMANDS, SUBCOMMANDS
     from hpcq.results import cli
 
+    assert CliRunner().invoke(main, ["results", "--help"]).exit_code == 0  # hpcq/cli.py adds rerun
     assert {"rerun", "validate"} <= set(cli.results.commands)
-    assert COMMANDS["rerun"] == "hpcq.results.cli:rerun"
+    assert COMMANDS["rerun"] == SUBCOMMANDS["results"]["rerun"] == "hpcq.worker.rerun:rerun"
     code = (
         "import sys; from click.testing import CliRunner; from hpcq.cli import main; "
         "r = CliRunner().invoke(main, ['results', 'ls', '--help']); assert r.exit_code == 0, r.output; "

@@ -15,6 +15,7 @@ from hpcq.results.series import read_series
 from hpcq.sim import memory
 from hpcq.sim import metrics as M
 from hpcq.sim.spec import DistributionsSpec, parse_sweep
+from hpcq.worker.taskfile import load_task
 
 K = 1024  # outcomes of the known distributions (10 bits)
 
@@ -115,7 +116,7 @@ def test_sampled_count_file_validates_and_names_its_estimators(counts_file):
             else:
                 assert not a["paired"] and m["jsd"] > 0 and m["entropy_noisy"] > m["entropy_ideal"]
     tid = next(t for t, s in tasks.items() if s.noise.kind == "readout")
-    rec = F.load_task(counts_file, tid)
+    rec = load_task(counts_file, tid)
     assert rec.dist_ideal is None and sum(rec.counts["noisy"].values()) == 3000
     assert all(len(b) == 4 for b in rec.counts["ideal"])
     dist = read_series(counts_file)[tid]["dist"]  # what the catalog keeps for the dashboard's plot
@@ -176,7 +177,7 @@ def test_large_register_file_holds_no_2n_arrays(tmp_path, monkeypatch):
 
 
 def test_rerun_reproduces_the_sampled_counts(counts_file):
-    from hpcq.results.h5cli import rerun_file
+    from hpcq.worker.rerun import rerun_file
 
     tid = next(t.task_id for t in parse_sweep(SWEEP).tasks() if t.noise.kind == "depolarizing")
     (row,) = rerun_file(counts_file, task=tid)
