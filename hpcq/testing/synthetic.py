@@ -53,6 +53,26 @@ NOISE_MODELS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+H2 = {"kind": "h2", "bond_length": 0.735}
+
+
+def real_sweep(
+    study: str,
+    problems: list[dict[str, Any]] | None = None,
+    noise: list[dict[str, Any]] | None = None,
+    maxiter: int = 15,
+    seed: int = 3,
+    **more: Any,
+) -> dict[str, Any]:
+    """A small sweep (hpcq.sim.spec.SweepParams as a dict) for tests that run the real worker and
+    writer beside the synthetic files: RealAmplitudes (1 rep), COBYLA, the density matrix; by
+    default H2 with no, depolarizing and readout noise. ``more`` adds or replaces keys."""
+    default_noise = [{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.05}]
+    sweep = {"study": study, "problems": problems or [H2], "noise": noise or default_noise, "seeds": [seed]}
+    sweep.update(ansatze=[{"kind": "real_amplitudes", "reps": 1}], optimizers=[{"kind": "cobyla", "maxiter": maxiter}])
+    return {**sweep, "method": "density_matrix", **more}
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
 

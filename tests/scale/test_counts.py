@@ -15,6 +15,7 @@ from hpcq.results.series import read_series
 from hpcq.sim import memory
 from hpcq.sim import metrics as M
 from hpcq.sim.spec import DistributionsSpec, parse_sweep
+from hpcq.testing.synthetic import real_sweep
 from hpcq.worker.taskfile import load_task
 
 K = 1024  # outcomes of the known distributions (10 bits)
@@ -72,17 +73,15 @@ def test_paired_counts_give_exact_zero_divergence():
     assert again == est  # seeded bootstrap
 
 
-SWEEP = {
-    "study": "counts",
-    "problems": [{"kind": "tfim", "n_qubits": 4}],
-    "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-    "optimizers": [{"kind": "cobyla", "maxiter": 10}],
-    "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.03}],
-    "seeds": [3],
-    "method": "statevector",
-    "shots": 32,
-    "distributions": {"max_qubits": 3, "shots": 3000},  # 4 qubits > 3: sampled counts
-}
+SWEEP = real_sweep(
+    "counts",
+    problems=[{"kind": "tfim", "n_qubits": 4}],
+    noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.03}],
+    maxiter=10,
+    method="statevector",
+    shots=32,
+    distributions={"max_qubits": 3, "shots": 3000},  # 4 qubits > 3: sampled counts
+)
 
 
 @pytest.fixture(scope="module")
