@@ -18,7 +18,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,14 +136,17 @@ def scan(root: Path) -> dict[str, os.stat_result]:
     return found
 
 
-def _read(path: str) -> tuple[str, tuple | Exception]:
+Read = tuple[dict[str, Any], dict[str, dict[str, Any]]]  # series.read_for_index: (summary, series)
+
+
+def _read(path: str) -> tuple[str, Read | Exception]:
     try:
         return path, read_for_index(path)
     except Exception as exc:  # noqa: BLE001 - reported per file by the caller
         return path, exc
 
 
-def read_many(paths: list[str], workers: int | None = None):
+def read_many(paths: list[str], workers: int | None = None) -> Iterator[tuple[str, Read | Exception]]:
     """(path, (summary, series) or the exception reading it), in order; parallel for many files.
 
     Workers run series.read_for_index (forkserver: they import only h5py/numpy, not this
@@ -389,6 +392,7 @@ class Catalog:
                 (name, json.dumps(definition, sort_keys=True), now_iso()),
             )
             rid = cur.lastrowid
+            assert rid is not None  # set by the INSERT
             score = ranked["score"].astype(float)
             con.executemany(
                 "INSERT INTO ranks VALUES (?, ?, ?, ?, ?)",

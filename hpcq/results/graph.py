@@ -66,22 +66,8 @@ def _clean(v: Any) -> Any:
 NAME_KEYS = ("kind", "model", "name")  # keys of a parameters JSON that repeat the model's name
 GATE_TIME = "gate_time"  # prefix of the gate times every noise model shares: settings, not a strength
 # what a node carries that describes it, in the order a node's info panel (hpcq.ui) lists them
-NODE_FIELDS = (
-    "type",
-    "task_id",
-    "position",
-    "study",
-    "problem",
-    "params",
-    "ansatz",
-    "reps",
-    "optimizer",
-    "optimizer_params",
-    "noise_model",
-    "noise_params",
-    "n_runs",
-    "file",
-)
+NODE_FIELDS: tuple[str, ...] = ("type", "task_id", "position", "study", "problem", "params", "ansatz", "reps")
+NODE_FIELDS += ("optimizer", "optimizer_params", "noise_model", "noise_params", "n_runs", "file")
 
 
 def own_params(names: Iterable[str]) -> list[str]:

@@ -120,6 +120,10 @@ class TaskRecord:
     counts: dict[str, Any] | None = None  # h5format.read_counts: {"ideal": {bitstring: count}, ...}
 
 
+# the StoredTask fields TaskRecord holds as Qiskit objects (the rest it holds as they are)
+STORED_OBJECTS = ("circuit_qpy", "noise_model_json", "paulis", "coeffs")
+
+
 def _circuit(qpy_bytes: bytes) -> Any:
     from qiskit import qpy
 
@@ -134,20 +138,13 @@ def load_task(path: str | Path, task_id: str) -> TaskRecord:
     from hpcq.sim.spec import parse_task
 
     s = F.read_task(path, task_id)
+    plain = {k: v for k, v in vars(s).items() if k not in STORED_OBJECTS}
     return TaskRecord(
-        attrs=s.attrs,
-        metrics=s.metrics,
-        provenance=s.provenance,
+        **plain,
         spec=parse_task(json.loads(s.attrs["spec_json"])),
         circuit=_circuit(s.circuit_qpy),
         noise_model=noise_model_from_json(s.noise_model_json),
         hamiltonian=SparsePauliOp(s.paulis, s.coeffs),
-        trace_energy=s.trace_energy,
-        trace_parameters=s.trace_parameters,
-        final_parameters=s.final_parameters,
-        dist_ideal=s.dist_ideal,
-        dist_noisy=s.dist_noisy,
-        counts=s.counts,
     )
 
 
