@@ -247,3 +247,26 @@ def test_dense_tasks_record_the_write_time(result_file):
         prov = f[F.PROVENANCE].attrs
         assert 0 < prov[F.WRITE_TIME] < prov["wall_time_s"]
         assert all(F.COUNTS not in g and F.DIST_IDEAL in g for g in f[F.TASKS].values())
+
+
+def test_validate_checks_circuit_and_noise_model_without_qiskit(result_file, tmp_path):
+    """`hpcq results validate` sees a damaged circuit or noise model structurally (the results
+    package imports no Qiskit); `hpcq rerun` loads them (hpcq.worker.taskfile.check_objects)."""
+    assert W.check_objects(result_file) == []
+    p = _copy(result_file, tmp_path)
+    with h5py.File(p, "r+") as f:
+        tid = sorted(f[F.TASKS])[0]
+        g = f[F.TASKS][tid]
+        del g[F.CIRCUIT_QPY], g[F.NOISE_MODEL_JSON]
+        g.create_dataset(F.CIRCUIT_QPY, data=np.frombuffer(b"not a circuit", dtype=np.uint8))
+        g.create_dataset(F.NOISE_MODEL_JSON, data='{"errors": [{"type": "qerror"}]}', dtype=F.STR)
+        f.attrs["content_sha256"] = F.content_sha256(f)
+    problems = F.validate(p)
+    assert any(f"{tid}/{F.CIRCUIT_QPY} is not QPY" in s for s in problems), problems
+    assert any(f"{tid}/{F.NOISE_MODEL_JSON}: errors[0]" in s for s in problems), problems
+    assert not any(F.CIRCUIT_QPY in s or F.NOISE_MODEL_JSON in s for s in F.validate(p, deep=False))
+    loaded = W.check_objects(p)
+    assert any("does not load" in s and F.CIRCUIT_QPY in s for s in loaded), loaded
+    assert F.noise_model_problems("null") == [] and F.noise_model_problems("{") != []
+    res = CliRunner().invoke(rerun, [str(p)])
+    assert res.exit_code != 0 and "fails validation" in res.output

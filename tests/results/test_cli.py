@@ -201,6 +201,28 @@ def test_no_results_option_uses_the_latest_fetched_study(h2_scan, study, tmp_pat
     assert {r["study"] for r in json.loads(res.output)} == {"noise-study"}
 
 
+def test_the_results_dir_setting_is_the_default_folder(h2_scan, study, tmp_path, monkeypatch):
+    """`hpcq results` and `hpcq ui` read results_dir through Settings: config.yaml, overridden by
+    HPCQ_RESULTS_DIR, both before the latest fetched study (docs/configuration.md)."""
+    from hpcq.results.cli import open_catalog
+
+    config = tmp_path / "config"
+    config.mkdir()
+    monkeypatch.delenv("HPCQ_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(config))
+    records.save(records.Submission(name="h2-scan", kind="workflow", colony="dev", results_dir=str(h2_scan)))
+    (config / "config.yaml").write_text(f"results_dir: {study}\n")
+    res = run("ls", "--step", "vqe", "--json", "-n", "0")
+    assert res.exit_code == 0 and {r["study"] for r in json.loads(res.output)} == {"noise-study"}, res.output
+    assert open_catalog(None, None).db_path == default_db(study)  # what `hpcq ui` serves
+    monkeypatch.setenv("HPCQ_RESULTS_DIR", str(h2_scan))
+    res = run("ls", "--step", "vqe", "--json", "-n", "0")
+    assert {r["study"] for r in json.loads(res.output)} == {"h2-scan"}
+    (config / "config.yaml").write_text("results_dri: x\n")  # a typo is refused with the fix
+    res = run("ls")
+    assert res.exit_code != 0 and "did you mean results_dir" in res.output, res.output
+
+
 def test_rerun_and_validate_are_results_commands_and_ls_needs_no_qiskit():
     from hpcq.cli import COMMANDS, SUBCOMMANDS
     from hpcq.results import cli
