@@ -95,8 +95,9 @@ def aer_parallel_shots(path: str, shots: int, threads: int, repeats: int) -> dic
     """Aer's own parallel shots on the stored circuit at the stored optimum (same noise, shots)."""
     from qiskit_aer import AerSimulator
 
-    from hpcq.results.h5format import load_task, task_ids
+    from hpcq.results.h5format import task_ids
     from hpcq.sim.estimator import build_energy_circuit
+    from hpcq.worker.taskfile import load_task
 
     rec = load_task(path, task_ids(path)[0])
     ec = build_energy_circuit(rec.circuit, rec.hamiltonian, "expval", pershot=True)

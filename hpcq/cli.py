@@ -13,7 +13,7 @@ COMMANDS = {
     "executor": "hpcq.executor.cli:executor",
     "profiles": "hpcq.executor.profiles_cli:profiles",
     "results": "hpcq.results.cli:results",
-    "rerun": "hpcq.results.cli:rerun",  # alias of `hpcq results rerun`
+    "rerun": "hpcq.worker.rerun:rerun",  # also `hpcq results rerun` (SUBCOMMANDS)
     "ui": "hpcq.ui.cli:ui",
     "submit": "hpcq.client.cli:submit",
     "run": "hpcq.client.run_local:run",  # the study on this machine: worker under mpiexec
@@ -27,6 +27,15 @@ COMMANDS = {
     "problems": "hpcq.client.problems_cli:problems",
 }
 
+# commands added to a group from here, because the group's package may not import them: `hpcq
+# results rerun` runs the simulation, and results sits below the worker (docs/architecture.md)
+SUBCOMMANDS = {"results": {"rerun": "hpcq.worker.rerun:rerun"}}
+
+
+def _load(target: str) -> click.Command:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
@@ -36,9 +45,12 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(name)
         if target is None:
             return None
-        module, _, attr = target.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
+            cmd = _load(target)
+            for sub, sub_target in SUBCOMMANDS.get(name, {}).items():
+                if isinstance(cmd, click.Group) and sub not in cmd.commands:
+                    cmd.add_command(_load(sub_target), sub)
+            return cmd
         except (ImportError, AttributeError) as exc:
             why = str(exc)  # `exc` itself is unbound once the except block ends
             if isinstance(exc, ImportError):

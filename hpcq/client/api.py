@@ -15,12 +15,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from hpcq.client import records
 from hpcq.client.progress import Tracker, rich_watch
-from hpcq.client.records import Submission
 from hpcq.client.study import Study
 from hpcq.colonyos import ProcessState, file_label, is_not_found
 from hpcq.config import Settings
+from hpcq.results import records
+from hpcq.results.records import Submission
 
 
 class ClientError(Exception):

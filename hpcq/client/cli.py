@@ -33,7 +33,7 @@ def _client():
 
 
 def _submission(name: str | None):
-    from hpcq.client import records
+    from hpcq.results import records
 
     try:
         sub = records.load(name) if name else records.latest()
@@ -183,17 +183,16 @@ def logs(target, node, count, follow):
 def fetch(name, dest, index):
     """Fetch a study's HDF5 result files (S3 download or shared-filesystem copy) and index them."""
     from hpcq.client.api import ClientError
+    from hpcq.results import records
 
     sub = _submission(name)
-    dest = Path(dest or Path("results") / sub.name)
+    dest = Path(dest or records.fetch_dir(sub.name))
     try:
         files = _client().fetch(sub, dest)
     except ClientError as exc:
         _fail(exc)
     console.print(f"fetched {len(files)} result file(s) into {dest}")
     if files and sub.results_dir != str(dest):
-        from hpcq.client import records
-
         sub.results_dir = str(dest)  # where `hpcq results ls/rank` look by default
         records.save(sub)
     if index and files:

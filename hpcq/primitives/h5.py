@@ -13,7 +13,8 @@ from typing import Any
 
 
 def _provenance(params, ctx) -> dict[str, Any]:
-    from hpcq.results.h5format import job_provenance, now_iso
+    from hpcq.results.h5format import now_iso
+    from hpcq.worker.provenance import job_provenance
 
     return {
         **job_provenance(ctx, ctx.size, ctx.threads),
@@ -31,7 +32,7 @@ def write_primitive_h5(params, result: dict[str, Any], ctx) -> Path:
     import numpy as np
 
     from hpcq.primitives.wire import _unpack
-    from hpcq.results.h5format import STR, write_results
+    from hpcq.results.h5format import STR, write_file
 
     tag = ctx.slurm_job_id or ctx.process_id[:16] or time.strftime("%Y%m%dT%H%M%S")
     path = Path(ctx.workdir) / f"{params.label}-{tag}.h5"
@@ -55,5 +56,5 @@ def write_primitive_h5(params, result: dict[str, Any], ctx) -> Path:
                     ds = pg.create_dataset(name, data=_unpack(reg["array"]))
                     ds.attrs["num_bits"] = int(reg["num_bits"])
 
-    write_results(path, [], prov, study=params.label, extend=extend)
+    write_file(path, params.label, [], prov, extend=extend)
     return path

@@ -1,4 +1,7 @@
-"""hpcq results: HDF5 format v1 (h5format), catalog, ranking.
+"""hpcq results: HDF5 format v2 (h5format), catalog, ranking, workflow graph.
+
+Knows nothing of Qiskit (an import-linter contract): the worker holds the format's Qiskit side
+(hpcq.worker.taskfile, hpcq.worker.provenance), so the catalog and the dashboard run without it.
 
 ``hpcq.results.open(path)`` -> pandas DataFrame, one row per task (see docs/results-format.md).
 """

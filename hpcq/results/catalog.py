@@ -18,60 +18,39 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from hpcq.results.h5format import BOOL_METRICS, INT_METRICS, METRIC_ATTRS, PROVENANCE_COLUMNS, TASK_ATTRS, now_iso
 from hpcq.results.series import read_for_index
 
 DB_NAME = ".hpcq-catalog.sqlite"
 PARALLEL_MIN = 256  # fewer files than this are read in-process (a pool costs ~0.3 s to start)
 SCHEMA_VERSION = 2  # 2: the series table (traces, distributions) for the dashboard's plots
 
-# (column, SQL type); task attributes, metrics and provenance fields of docs/results-format.md
-TASK_COLUMNS = [
-    ("task_id", "TEXT"),
-    ("step", "TEXT"),
-    ("parent_task_id", "TEXT"),
-    ("problem", "TEXT"),
-    ("problem_params", "TEXT"),
-    ("n_qubits", "INTEGER"),
-    ("ansatz", "TEXT"),
-    ("reps", "INTEGER"),
-    ("optimizer", "TEXT"),
-    ("optimizer_params", "TEXT"),
-    ("noise_model", "TEXT"),
-    ("noise_params", "TEXT"),
-    ("method", "TEXT"),
-    ("seed", "INTEGER"),
-    ("shots", "INTEGER"),
-    ("rank", "INTEGER"),
-    ("wall_time_s", "REAL"),
-]
-METRIC_COLUMNS = [
-    ("energy", "REAL"),
-    ("exact_energy", "REAL"),
-    ("abs_error", "REAL"),
-    ("rel_error", "REAL"),
-    ("chemical_accuracy", "INTEGER"),
-    ("iterations", "INTEGER"),
-    ("evaluations", "INTEGER"),
-    ("entropy_ideal", "REAL"),
-    ("entropy_noisy", "REAL"),
-    ("delta_entropy", "REAL"),
-    ("entropy_ratio", "REAL"),
-    ("jsd", "REAL"),
-    ("fidelity", "REAL"),
-]  # the metric wall_time_s equals the task attribute and shares its column
-PROV_COLUMNS = [("slurm_job_id", "TEXT"), ("colonies_process_id", "TEXT"), ("workflow_id", "TEXT")]
+# (column, SQL type): the format's task attributes, metrics and provenance fields
+# (hpcq.results.h5format, docs/results-format.md); metrics are REAL but the format's integer and
+# boolean ones, task attributes TEXT but the integers
+INTEGER_ATTRS = ("n_qubits", "reps", "seed", "shots", "rank")
+
+
+def _sql_type(name: str) -> str:
+    if name in INTEGER_ATTRS or name in INT_METRICS or name in BOOL_METRICS:
+        return "INTEGER"
+    return "REAL" if name in METRIC_ATTRS else "TEXT"
+
+
+TASK_COLUMNS = [(c, _sql_type(c)) for c in TASK_ATTRS]
+# the metric wall_time_s equals the task attribute and shares its column
+METRIC_COLUMNS = [(c, _sql_type(c)) for c in METRIC_ATTRS if c not in TASK_ATTRS]
+PROV_COLUMNS = [(c, "TEXT") for c in PROVENANCE_COLUMNS]
 RUN_COLUMNS = [("file", "TEXT"), ("study", "TEXT")] + TASK_COLUMNS + METRIC_COLUMNS + PROV_COLUMNS
 RUN_NAMES = [c for c, _ in RUN_COLUMNS]
-METRIC_NAMES = [c for c, _ in METRIC_COLUMNS] + ["wall_time_s"]
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -128,10 +107,6 @@ def default_db(results_dir: str | Path) -> Path:
     return Path(results_dir) / DB_NAME
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _scalar(v: Any) -> Any:
     """HDF5/numpy values -> SQLite values (NaN -> NULL, bool -> int, bytes -> str)."""
     if hasattr(v, "item"):
@@ -161,14 +136,17 @@ def scan(root: Path) -> dict[str, os.stat_result]:
     return found
 
 
-def _read(path: str) -> tuple[str, tuple | Exception]:
+Read = tuple[dict[str, Any], dict[str, dict[str, Any]]]  # series.read_for_index: (summary, series)
+
+
+def _read(path: str) -> tuple[str, Read | Exception]:
     try:
         return path, read_for_index(path)
     except Exception as exc:  # noqa: BLE001 - reported per file by the caller
         return path, exc
 
 
-def read_many(paths: list[str], workers: int | None = None):
+def read_many(paths: list[str], workers: int | None = None) -> Iterator[tuple[str, Read | Exception]]:
     """(path, (summary, series) or the exception reading it), in order; parallel for many files.
 
     Workers run series.read_for_index (forkserver: they import only h5py/numpy, not this
@@ -184,7 +162,7 @@ def read_many(paths: list[str], workers: int | None = None):
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futures = [pool.submit(read_for_index, p) for p in paths]
-        for p, fut in zip(paths, futures):
+        for p, fut in zip(paths, futures, strict=True):
             try:
                 yield p, fut.result()
             except Exception as exc:  # noqa: BLE001
@@ -414,6 +392,7 @@ class Catalog:
                 (name, json.dumps(definition, sort_keys=True), now_iso()),
             )
             rid = cur.lastrowid
+            assert rid is not None  # set by the INSERT
             score = ranked["score"].astype(float)
             con.executemany(
                 "INSERT INTO ranks VALUES (?, ?, ?, ?, ?)",
@@ -423,6 +402,7 @@ class Catalog:
                     ranked["task_id"],
                     ranked["position"].astype(int).tolist(),
                     [None if math.isnan(s) else s for s in score.tolist()],
+                    strict=True,
                 ),
             )
         return rid

@@ -1,15 +1,16 @@
-"""`hpcq results ...`: index result files into the catalog, list, rank, export, validate, rerun.
+"""`hpcq results ...`: index result files into the catalog, list, rank, export, validate.
 
-The one module of results commands. Only stdlib, click, rich, pandas and the catalog are imported
-at module level: `hpcq results ls` must not pay for Qiskit (validate/rerun import it lazily).
+The one module of results commands (`hpcq results rerun` runs the simulation: it is the worker's,
+hpcq/worker/rerun.py, added to this group by hpcq/cli.py). Only stdlib, click, rich, pandas and
+the catalog are imported at module level: `hpcq results ls` starts fast and imports no Qiskit.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hpcq.cliopts import echo_json, json_option
+from hpcq.config import ConfigError
+from hpcq.results import records
 from hpcq.results.catalog import Catalog, CatalogError, default_db, with_problem_params
 from hpcq.results.rank import RankError, make_spec, runs_for
 from hpcq.results.rank import rank as rank_runs
@@ -34,60 +37,58 @@ RANK_TAIL = ["noise", "optimizer", "problem", "score", "task_id"]
 MIN_WIDTH = {"noise": 26}
 
 
-def latest_results_dir() -> Path | None:
-    """The result folder of the latest submission (as `hpcq status`), where `hpcq fetch` put it."""
-    from hpcq.client import records
-
-    sub = records.latest()
-    if sub is None:
-        return None
-    d = Path(sub.results_dir) if sub.results_dir else Path("results") / sub.name  # fetch's default
-    return d if d.is_dir() else None
-
-
-def resolve_db(db: str | None, results: str | None) -> Path:
-    """--db wins; else --results DIR (or $HPCQ_RESULTS_DIR, or the latest fetched study's folder)
-    -> DIR/.hpcq-catalog.sqlite."""
-    if db:
-        return Path(db)
-    results = results or os.environ.get("HPCQ_RESULTS_DIR") or latest_results_dir()
+def results_folder(results: str | None) -> Path | None:
+    """--results, else the default folder (hpcq.results.records.default_results_dir: the
+    ``results_dir`` setting, else the latest fetched study's folder)."""
     if results:
-        return default_db(results)
-    from hpcq.client import records
+        return Path(results)
+    try:
+        return records.default_results_dir()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
+
+def _no_catalog() -> str:
     sub = records.latest()
     why = (
         f"the latest study, {sub.name}, is not fetched: `hpcq fetch {sub.name}`"
         if sub
         else "nothing submitted from this machine"
     )
-    raise click.UsageError(
+    return (
         "say which catalog: --results DIR (the folder of result files; its "
         "catalog is DIR/.hpcq-catalog.sqlite), --db FILE, or set "
-        f"HPCQ_RESULTS_DIR (default: the latest fetched study; {why})"
+        f"results_dir in config.yaml or HPCQ_RESULTS_DIR (default: the latest fetched study; {why})"
     )
 
 
 def open_catalog(db: str | None, results: str | None) -> Catalog:
-    """The catalog to read; with --results (or the latest fetched study) the folder is (re)indexed
-    first (incremental)."""
-    path = resolve_db(db, results)
-    if not db:
-        results = results or os.environ.get("HPCQ_RESULTS_DIR") or latest_results_dir()
+    """The catalog to read: with a results folder (--results, else the default one unless --db is
+    given) its catalog (or --db), (re)indexed first (incremental); with --db alone that file as
+    it is, read-only."""
+    folder = results_folder(results) if results or not db else None
+    if folder is None:
+        if not db:
+            raise click.UsageError(_no_catalog())
+        return _open(lambda: Catalog(db, readonly=True))
+    return _open(lambda: _indexed(Path(db) if db else default_db(folder), folder))
+
+
+def _indexed(db: Path, folder: Path) -> Catalog:
+    if not folder.is_dir():
+        raise CatalogError(f"--results {folder}: no such folder; give the folder that holds the .h5 result files")
+    cat = Catalog(db)
+    stats = cat.index(folder)
+    for p, err in stats.errors.items():
+        click.echo(f"warning: skipped {p}: {err}", err=True)
+    return cat
+
+
+def _open(make: Callable[[], Catalog]) -> Catalog:
     try:
-        if results:
-            if not Path(results).is_dir():
-                raise CatalogError(
-                    f"--results {results}: no such folder; give the folder that holds the .h5 result files"
-                )
-            cat = Catalog(path)
-            stats = cat.index(results)
-            for p, err in stats.errors.items():
-                click.echo(f"warning: skipped {p}: {err}", err=True)
-            return cat
-        return Catalog(path, readonly=True)
+        return make()
     except CatalogError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
 
 
 def db_options(f):
@@ -111,7 +112,8 @@ def show(df, columns: list[str], title: str) -> None:
     natural = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
     # headers stay whole; numbers are never cut ("2.96…" would read as 2.96, not 2.963e-05)
     floors = [
-        n if df[c].dtype.kind in "fiu" else min(n, max(len(c), 4, MIN_WIDTH.get(c, 0))) for n, c in zip(natural, cols)
+        n if df[c].dtype.kind in "fiu" else min(n, max(len(c), 4, MIN_WIDTH.get(c, 0)))
+        for n, c in zip(natural, cols, strict=True)
     ]
     more = False
     while len(cols) > 1 and sum(floors) + 3 * len(cols) + 1 > width:  # too many: drop the last
@@ -120,7 +122,7 @@ def show(df, columns: list[str], title: str) -> None:
         title = f"{title} (more columns: --columns, --json)"
     widths = fit_widths(natural, floors, width - 3 * len(cols) - 1)  # rich's borders and padding
     table = Table(title=title)
-    for i, (c, w) in enumerate(zip(cols, widths)):
+    for c, w in zip(cols, widths, strict=True):
         table.add_column(
             c, justify="right" if df[c].dtype.kind in "fiu" else "left", no_wrap=True, overflow="ellipsis", width=w
         )
@@ -133,9 +135,9 @@ def fit_widths(natural: list[int], floors: list[int], budget: int) -> list[int]:
     """Column widths summing to at most ``budget`` (none under its floor): the widest columns are
     cut first (rich alone lets no_wrap columns run past the terminal)."""
     cap = max(natural, default=0)
-    while cap > 1 and sum(max(f, min(w, cap)) for w, f in zip(natural, floors)) > budget:
+    while cap > 1 and sum(max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)) > budget:
         cap -= 1
-    return [max(f, min(w, cap)) for w, f in zip(natural, floors)]
+    return [max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)]
 
 
 def _fmt(v) -> str:
@@ -157,7 +159,7 @@ def with_columns(
     if "noise_model" in df.columns:
         from hpcq.results.graph import noise_label
 
-        pairs = zip(df["noise_model"], df["noise_params"])
+        pairs = zip(df["noise_model"], df["noise_params"], strict=True)
         labels = [noise_label(m, p) if isinstance(m, str) else None for m, p in pairs]
         df = df.assign(noise=labels)
     if columns:
@@ -202,7 +204,7 @@ def index(directory, db):
         cat = Catalog(db or default_db(directory))
         stats = cat.index(directory)
     except CatalogError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     for p, err in stats.errors.items():
         click.echo(f"warning: skipped {p}: {err}", err=True)
     click.echo(f"{cat.db_path}: {stats.summary()}")
@@ -281,7 +283,7 @@ def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, 
         if save:
             cat.save_ranking(save, spec.definition(), ranked)
     except (RankError, CatalogError) as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     metrics = [c.metric for c in spec.criteria]
     lead = list(dict.fromkeys(RANK_COLUMNS + [m for m in metrics if m not in RANK_TAIL]))
     ranked, cols, note = with_columns(ranked, lead + RANK_TAIL, columns, params_after=lead[-1])
@@ -312,7 +314,7 @@ def export(results, db, fmt, output, view, ranking):
         try:
             definition, ranks = cat.ranking(ranking)
         except CatalogError as exc:
-            raise click.ClickException(str(exc))
+            raise click.ClickException(str(exc)) from None
         df = df.merge(ranks, on=["file", "task_id"], how="left").sort_values(
             ["position", "task_id"], na_position="last"
         )
@@ -325,9 +327,9 @@ def export(results, db, fmt, output, view, ranking):
 
 @results.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--quick", is_flag=True, help="skip loading each QPY circuit and noise model")
+@click.option("--quick", is_flag=True, help="skip checking each stored circuit (QPY) and noise model (JSON)")
 def validate(files: tuple[str, ...], quick: bool) -> None:
-    """Check HDF5 result files against format v1 (layout, shapes, checksum). Exit 1 on problems."""
+    """Check HDF5 result files against the format (v2; v1 read): layout, shapes, checksum. Exit 1 on problems."""
     from hpcq.results.h5format import validate as check
 
     bad = 0
@@ -341,38 +343,4 @@ def validate(files: tuple[str, ...], quick: bool) -> None:
         else:
             click.echo(f"OK      {path}")
     if bad:
-        raise click.exceptions.Exit(1)
-
-
-@results.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--task", "task", default=None, help="task id to re-run (default: every task)")
-@click.option("--threads", type=int, default=1, show_default=True, help="Aer threads")
-def rerun(file: str, task: str | None, threads: int) -> None:
-    """Re-run tasks of FILE from their own provenance and report whether they match bit for bit.
-
-    Also `hpcq rerun` (alias)."""
-    from hpcq.results.h5cli import rerun_file  # simulation code: imports Qiskit Aer
-    from hpcq.results.h5format import validate as check
-
-    problems = check(file)
-    if problems:
-        raise click.ClickException(f"{file} fails validation: " + "; ".join(problems[:5]))
-    rows = rerun_file(file, task, threads)
-    table = Table(title=f"rerun {file}")
-    for col in ("task_id", "noise_model", "stored_energy", "rerun_energy", "abs_diff", "bit_identical"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["task_id"],
-            r["noise_model"],
-            repr(r["stored_energy"]),
-            repr(r["rerun_energy"]),
-            f"{r['abs_diff']:.3g}",
-            "yes" if r["bit_identical"] else "NO",
-        )
-    Console(file=sys.stdout, width=160).print(table)
-    n_bad = sum(not r["bit_identical"] for r in rows)
-    click.echo(f"{len(rows) - n_bad}/{len(rows)} tasks reproduced bit for bit")
-    if n_bad:
         raise click.exceptions.Exit(1)

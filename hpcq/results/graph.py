@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import networkx as nx
@@ -62,34 +63,28 @@ def _clean(v: Any) -> Any:
     return v
 
 
-# each noise kind's own parameters (hpcq.sim.spec.NoiseSpec's fields), its strength first: what
-# tells its runs apart (graph labels, the CLI's noise column, the table's parameter cells) and the
-# dashboard's strength axis; gate times are shared settings, not a strength. Here, not in
-# hpcq.sim: reading results needs no simulation package (tests/results check both agree).
-NOISE_PARAMS: dict[str, tuple[str, ...]] = {
-    "depolarizing": ("p", "p2"),
-    "bit_flip": ("p", "p2"),
-    "readout": ("p",),
-    "thermal": ("t1", "t2"),
-    "fake_backend": ("backend",),
-}
-
-
 NAME_KEYS = ("kind", "model", "name")  # keys of a parameters JSON that repeat the model's name
+GATE_TIME = "gate_time"  # prefix of the gate times every noise model shares: settings, not a strength
+# what a node carries that describes it, in the order a node's info panel (hpcq.ui) lists them
+NODE_FIELDS: tuple[str, ...] = ("type", "task_id", "position", "study", "problem", "params", "ansatz", "reps")
+NODE_FIELDS += ("optimizer", "optimizer_params", "noise_model", "noise_params", "n_runs", "file")
+
+
+def own_params(names: Iterable[str]) -> list[str]:
+    """A noise model's own parameters among the ``names`` of its set noise_params, strength first:
+    what tells its runs apart (graph labels, the CLI's noise column, the table's parameter cells)
+    and the dashboard's strength axis. Every name but those repeating the model's (NAME_KEYS) and
+    the gate times all models share, in the stored order: the writer stores
+    hpcq.sim.spec.NoiseSpec, whose fields are p, p2, t1, t2, backend. The file is the one place
+    this is written down: reading results needs no simulation package."""
+    return [k for k in names if k not in NAME_KEYS and not k.startswith(GATE_TIME)]
 
 
 def noise_label(model: str, params: Any) -> str:
-    """'depolarizing(p=0.01)' from a noise_params JSON: only the values that tell runs apart."""
-    try:
-        d = json.loads(params) if isinstance(params, str) and params else (params or {})
-    except ValueError:
-        d = {}
-    keys = [k for k in NOISE_PARAMS.get(model, ()) if d.get(k) is not None] or [
-        k for k in d if k not in NAME_KEYS and not k.startswith("gate_time")
-    ]  # a model not listed (or stored under other names): its parameters less the gate times
-    inner = ",".join(
-        f"{k}={d[k]:g}" if isinstance(d.get(k), float) else f"{k}={d[k]}" for k in keys if d.get(k) is not None
-    )
+    """'depolarizing(p=0.01)' from a noise_params JSON (or dict): only the values that tell runs apart."""
+    d = params if isinstance(params, dict) else params_dict(params)
+    keys = own_params(k for k, v in d.items() if v is not None)
+    inner = ",".join(f"{k}={d[k]:g}" if isinstance(d[k], float) else f"{k}={d[k]}" for k in keys)
     return f"{model}({inner})" if inner else str(model)
 
 
@@ -107,47 +102,21 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
     task_nodes = {f"task:{t}" for t in runs["task_id"]}
     scan = scanned_params(runs)  # what tells the problems of a scan apart (bond_length=0.9)
     for r in runs.to_dict("records"):
-        problem = f"problem:{r['study']}/{r['problem']}/{r['problem_params']}"
-        ansatz = f"{problem.replace('problem:', 'ansatz:', 1)}/{r['ansatz']}/reps={r['reps']}"
-        if problem not in g:
-            pp = params_dict(r["problem_params"])
-            point = " ".join(
-                f"{k}={pp[k]:g}" if isinstance(pp.get(k), float) else f"{k}={pp.get(k)}" for k in scan if k in pp
-            )
-            g.add_node(
-                problem,
-                type="problem",
-                label=f"{r['problem']} {point} ({r['n_qubits']}q)" if point else f"{r['problem']} ({r['n_qubits']}q)",
-                study=r["study"],
-                problem=r["problem"],
-                params=_params_label(r["problem_params"]),
-            )
-        if ansatz not in g:
-            g.add_node(
-                ansatz,
-                type="ansatz",
-                label=f"{r['ansatz']} r{r['reps']}",
-                ansatz=r["ansatz"],
-                reps=_clean(r["reps"]),
-                study=r["study"],
-            )
-            g.add_edge(problem, ansatz)
+        problem, ansatz = _add_tree(g, r, scan)
         node = f"task:{r['task_id']}"
         step = r["step"] if r["step"] in ("vqe", "noise") + PRE_STEPS else "vqe"
         metrics = {m: _clean(r.get(m)) for m in NODE_METRICS if m in r}
+        p = f"task:{r['parent_task_id']}"
         if step in PRE_STEPS:
             g.add_node(
                 node, type=step, label=step, task_id=r["task_id"], file=r["file"], metrics=metrics, study=r["study"]
             )
-            p = f"task:{r['parent_task_id']}"
             g.add_edge(p if r.get("parent_task_id") and p in task_nodes else problem, node)
             continue
         if step == "vqe":
-            label = f"{r['optimizer']}"
-            parent = ansatz
+            label, parent = f"{r['optimizer']}", ansatz
         else:
             label = noise_label(r["noise_model"], r["noise_params"])
-            p = f"task:{r['parent_task_id']}"
             parent = p if p in task_nodes else ansatz
         g.add_node(
             node,
@@ -167,6 +136,36 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
     return g
 
 
+def _add_tree(g: nx.DiGraph, r: dict[str, Any], scan: list[str]) -> tuple[str, str]:
+    """The problem and ansatz nodes of run ``r`` (added once): their ids."""
+    problem = f"problem:{r['study']}/{r['problem']}/{r['problem_params']}"
+    ansatz = f"{problem.replace('problem:', 'ansatz:', 1)}/{r['ansatz']}/reps={r['reps']}"
+    if problem not in g:
+        pp = params_dict(r["problem_params"])
+        point = " ".join(
+            f"{k}={pp[k]:g}" if isinstance(pp.get(k), float) else f"{k}={pp.get(k)}" for k in scan if k in pp
+        )
+        g.add_node(
+            problem,
+            type="problem",
+            label=f"{r['problem']} {point} ({r['n_qubits']}q)" if point else f"{r['problem']} ({r['n_qubits']}q)",
+            study=r["study"],
+            problem=r["problem"],
+            params=_params_label(r["problem_params"]),
+        )
+    if ansatz not in g:
+        g.add_node(
+            ansatz,
+            type="ansatz",
+            label=f"{r['ansatz']} r{r['reps']}",
+            ansatz=r["ansatz"],
+            reps=_clean(r["reps"]),
+            study=r["study"],
+        )
+        g.add_edge(problem, ansatz)
+    return problem, ansatz
+
+
 def node_sizes(positions: dict[str, int]) -> dict[str, float]:
     """Size by rank: position 1 is largest, the last position smallest (linear)."""
     if not positions:
@@ -179,7 +178,7 @@ def node_sizes(positions: dict[str, int]) -> dict[str, float]:
 def _positions(ranked: pd.DataFrame | None) -> dict[str, int]:
     if ranked is None or not len(ranked):
         return {}
-    return {f"task:{t}": int(p) for t, p in zip(ranked["task_id"], ranked["position"])}
+    return {f"task:{t}": int(p) for t, p in zip(ranked["task_id"], ranked["position"], strict=True)}
 
 
 def elements(
@@ -257,53 +256,13 @@ def aggregate(
     h = g.subgraph(keep).copy()
     n_runs = sum(1 for _, d in h.nodes(data=True) if d["type"] in ("vqe", "noise"))
     steps = []
-    for level, kinds in (("VQE run", ("noise",)), ("ansatz", ("vqe", "noise"))):
+    for level, parent_type, kinds in (("VQE run", "vqe", ("noise",)), ("ansatz", "ansatz", ("vqe", "noise"))):
         if h.number_of_nodes() <= limit:
             break
         steps.append(f"runs aggregated per {level}")
-        parents = [n for n, d in h.nodes(data=True) if d["type"] == ("vqe" if level == "VQE run" else "ansatz")]
-        for p in parents:
-            # step 2 folds step 1's aggregates too (else they would be left as orphan roots)
-            members = [m for m in nx.descendants(h, p) if h.nodes[m]["type"] in kinds + ("aggregate",)]
-            if not members:
-                continue
-            best = min((positions[m] for m in members if m in positions), default=None)
-            n_noise = sum(
-                h.nodes[m].get("n_noise", 0) if h.nodes[m]["type"] == "aggregate" else h.nodes[m]["type"] == "noise"
-                for m in members
-            )
-            n_vqe = sum(
-                h.nodes[m].get("n_vqe", 0) if h.nodes[m]["type"] == "aggregate" else h.nodes[m]["type"] == "vqe"
-                for m in members
-            )
-            label = (f"{n_vqe} VQE, " if n_vqe else "") + f"{n_noise} noise runs"
-            agg = f"agg:{p}"
-            h.remove_nodes_from(members)
-            h.add_node(
-                agg,
-                type="aggregate",
-                label=label,
-                parent=p,
-                n_runs=n_vqe + n_noise,
-                n_noise=n_noise,
-                n_vqe=n_vqe,
-                study=g.nodes[p].get("study"),
-                metrics={},
-            )
-            h.add_edge(p, agg)
-            if best is not None:
-                positions[agg] = best
-    drawn = h
-    roots = sorted(n for n in h if h.in_degree(n) == 0)
-    if h.number_of_nodes() > limit:
-        page: set[str] = set()
-        for i, r in enumerate(roots):
-            sub = nx.descendants(h, r) | {r}
-            if page and len(page) + len(sub) > limit:
-                steps.append(f"problems 1-{i} of {len(roots)} drawn (filter the study or set top k for the rest)")
-                break
-            page |= sub
-        drawn = h.subgraph(page)
+        for p in [n for n, d in h.nodes(data=True) if d["type"] == parent_type]:
+            _fold(h, p, kinds, positions, g.nodes[p].get("study"))
+    drawn = _page(h, limit, steps)
     els = _draw(drawn, {n: p for n, p in positions.items() if n in drawn}, set(drawn.nodes))
     note = (
         f"{n_runs} runs ({g.subgraph(keep).number_of_nodes()} nodes) are too many to draw one "
@@ -311,6 +270,53 @@ def aggregate(
         "top k to draw single runs."
     )
     return els, note
+
+
+def _count(h: nx.DiGraph, members: list[str], kind: str) -> int:
+    """Runs of ``kind`` among ``members``, counting those an aggregate node stands for."""
+    nodes = [h.nodes[m] for m in members]
+    return sum(d.get(f"n_{kind}", 0) if d["type"] == "aggregate" else d["type"] == kind for d in nodes)
+
+
+def _fold(h: nx.DiGraph, p: str, kinds: tuple[str, ...], positions: dict[str, int], study: Any) -> None:
+    """Replace the runs of ``kinds`` under node ``p`` (and earlier aggregates, else they would be
+    left as orphan roots) by one aggregate node, placed at their best rank."""
+    members = [m for m in nx.descendants(h, p) if h.nodes[m]["type"] in kinds + ("aggregate",)]
+    if not members:
+        return
+    best = min((positions[m] for m in members if m in positions), default=None)
+    n_noise, n_vqe = _count(h, members, "noise"), _count(h, members, "vqe")
+    agg = f"agg:{p}"
+    h.remove_nodes_from(members)
+    h.add_node(
+        agg,
+        type="aggregate",
+        label=(f"{n_vqe} VQE, " if n_vqe else "") + f"{n_noise} noise runs",
+        parent=p,
+        n_runs=n_vqe + n_noise,
+        n_noise=n_noise,
+        n_vqe=n_vqe,
+        study=study,
+        metrics={},
+    )
+    h.add_edge(p, agg)
+    if best is not None:
+        positions[agg] = best
+
+
+def _page(h: nx.DiGraph, limit: int, steps: list[str]) -> nx.DiGraph:
+    """``h``, or its first problems' subtrees as far as ``limit`` nodes allow (said in ``steps``)."""
+    if h.number_of_nodes() <= limit:
+        return h
+    roots = sorted(n for n in h if h.in_degree(n) == 0)
+    page: set[str] = set()
+    for i, r in enumerate(roots):
+        sub = nx.descendants(h, r) | {r}
+        if page and len(page) + len(sub) > limit:
+            steps.append(f"problems 1-{i} of {len(roots)} drawn (filter the study or set top k for the rest)")
+            break
+        page |= sub
+    return h.subgraph(page)
 
 
 def tree_positions(

@@ -11,16 +11,17 @@ hpcq.sim.memory.DENSE_MAX_QUBITS; always for MPS) stores sampled counts (``/task
 instead of the 2^n ``distributions``, with the estimators of its entropy/JSD metrics named in the
 counts group and an error per estimated metric (``<metric>_err``). Version-1 files still read.
 
-Only ``load_task`` (circuit/noise-model objects) and ``write_results`` (QPY) import Qiskit.
+Imports no Qiskit (the services that read results must not): the worker turns its Qiskit objects
+into ``TaskData`` and back (hpcq.worker.taskfile) and gathers the provenance (hpcq.worker.provenance);
+``validate`` checks the stored circuit (QPY header) and noise model (JSON layout) structurally.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
-import os
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -119,6 +120,7 @@ METRIC_ATTRS = (
     "jsd",
     "fidelity",
 )
+INT_METRICS, BOOL_METRICS = ("iterations", "evaluations"), ("chemical_accuracy",)  # the rest are floats
 # group and dataset names: every module that reads or writes them imports these
 PROVENANCE, TASKS, METRICS = "provenance", "tasks", "metrics"
 CIRCUIT_QPY, NOISE_MODEL_JSON, FINAL_PARAMETERS = "circuit_qpy", "noise_model_json", "final_parameters"
@@ -219,75 +221,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def job_provenance(ctx: Any, ranks: int, threads: int) -> dict[str, Any]:
-    """The provenance every result file shares: software versions, host, Slurm job and ColonyOS
-    process of the job that wrote it (``ctx`` is the job's hpcq.functions.JobContext). Writers add
-    what is their own (timings, command, seeds, sweep) on top."""
-    import platform
-    import socket
-
-    import qiskit
-    import qiskit_aer
-    import scipy
-
-    import hpcq
-    from hpcq.sim.aer_env import aer_build
-
-    return {
-        **aer_build(),  # aer_package, aer_version, aer_devices, aer_build (CPU / GPU / MPI flavour)
-        "hpcq_version": hpcq.__version__,
-        "qiskit_version": qiskit.__version__,
-        "aer_version": qiskit_aer.__version__,
-        "python_version": platform.python_version(),
-        "numpy_version": np.__version__,
-        "scipy_version": scipy.__version__,
-        "h5py_version": h5py.__version__,
-        "hostname": socket.gethostname(),
-        "slurm_job_id": ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID", ""),
-        "slurm_nodes": ctx.nodes or os.environ.get("SLURM_JOB_NODELIST", ""),
-        "mpi_ranks": ranks,
-        "threads_per_rank": threads,
-        "colonies_process_id": ctx.process_id,
-    }
-
-
 def _json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
 
 
-def _task_attrs(r) -> dict[str, Any]:
-    s = r.spec
-    noise = s.noise.model_dump(mode="json")
-    return {
-        "task_id": s.task_id,
-        "step": s.step,
-        "parent_task_id": s.parent_task_id,
-        "problem": s.problem.kind,
-        "problem_params": _json(s.problem.model_dump(mode="json")),
-        "n_qubits": int(s.problem.qubits),
-        "ansatz": s.ansatz.kind,
-        "reps": int(s.ansatz.reps),
-        "optimizer": s.optimizer.kind,
-        "optimizer_params": _json(s.optimizer.model_dump(mode="json")),
-        "noise_model": s.noise.kind,
-        "noise_params": _json(noise),
-        "method": s.resolved_method,
-        "seed": int(s.seed),
-        "shots": int(s.shots),
-        "rank": int(r.rank),
-        "wall_time_s": float(r.metrics["wall_time_s"]),
-        # beyond the listed attributes: what rerun needs and how it ran
-        "spec_json": s.model_dump_json(),
-        "requested_method": s.method,
-        "device": r.device,
-        "threads": int(r.threads),
-        "gradient": r.gradient if s.optimizer.kind == "l_bfgs_b" else "",
-        "timings_json": _json(r.timings),
-    }
-
-
 def _metric_value(k: str, v: Any) -> Any:
-    return bool(v) if k == "chemical_accuracy" else (int(v) if k in ("iterations", "evaluations") else float(v))
+    return bool(v) if k in BOOL_METRICS else (int(v) if k in INT_METRICS else float(v))
 
 
 @dataclass
@@ -300,38 +239,6 @@ class TaskData:
     metrics: dict[str, Any]
     data: dict[str, Any] = field(default_factory=dict)
     group_attrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # group path -> its attributes
-
-
-def task_data(r) -> TaskData:
-    """A TaskResult (hpcq.worker) as TaskData: serializes the circuit (QPY) and noise model."""
-    from qiskit import qpy
-
-    from hpcq.sim.noise import noise_model_to_json
-
-    attrs = _task_attrs(r)
-    buf = io.BytesIO()
-    qpy.dump(r.circuit, buf)
-    coeffs = np.asarray(r.hamiltonian.coeffs)
-    data: dict[str, Any] = {
-        CIRCUIT_QPY: np.frombuffer(buf.getvalue(), dtype=np.uint8),
-        NOISE_MODEL_JSON: noise_model_to_json(r.noise_model),
-        HAM_PAULIS: r.hamiltonian.paulis.to_labels(),
-        HAM_COEFFS: np.real(coeffs).astype(np.float64),
-        TRACE_ENERGY: np.asarray(r.trace_energy, dtype=np.float64),
-        TRACE_PARAMETERS: np.asarray(r.trace_parameters, dtype=np.float64),
-        FINAL_PARAMETERS: np.asarray(r.final_parameters, dtype=np.float64),
-    }
-    group_attrs: dict[str, dict[str, Any]] = {}
-    counts = getattr(r, "counts", None)
-    if counts is not None:  # above the dense limit: sampled counts, no 2^n arrays
-        data.update(counts_datasets(counts))
-        group_attrs[COUNTS] = counts_attrs(counts)
-    else:
-        data[DIST_IDEAL] = np.asarray(r.dist_ideal, dtype=np.float64)
-        data[DIST_NOISY] = np.asarray(r.dist_noisy, dtype=np.float64)
-    if np.any(np.imag(coeffs) != 0):
-        data[HAM_COEFFS_IMAG] = np.imag(coeffs).astype(np.float64)
-    return TaskData(attrs, dict(r.metrics), data, group_attrs)
 
 
 def counts_datasets(counts: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -367,7 +274,7 @@ def read_counts(g: h5py.Group) -> dict[str, Any] | None:
     out: dict[str, Any] = {k: _py(v) for k, v in g[COUNTS].attrs.items()}
     for k in COUNT_SETS:
         keys = [x.decode("ascii") for x in g[COUNTS_OUTCOMES[k]][()]]
-        out[k] = dict(zip(keys, (int(c) for c in g[COUNTS_COUNTS[k]][()])))
+        out[k] = dict(zip(keys, (int(c) for c in g[COUNTS_COUNTS[k]][()]), strict=True))
     return out
 
 
@@ -462,17 +369,6 @@ def write_file(
     return path
 
 
-def write_results(
-    path: str | Path,
-    results: Iterable,
-    provenance: dict[str, Any],
-    study: str = "study",
-    extend: Callable[[h5py.File], None] | None = None,
-) -> Path:
-    """Write TaskResults (any order; stored sorted by task_id) atomically; returns the path."""
-    return write_file(path, study, (task_data(r) for r in results), provenance, extend=extend)
-
-
 # --------------------------------------------------------------------------- reading
 
 
@@ -533,16 +429,17 @@ def open_results(path: str | Path):
 
 
 @dataclass
-class TaskRecord:
-    """Everything stored for one task, with Qiskit objects rebuilt."""
+class StoredTask:
+    """Everything stored for one task, as plain values (hpcq.worker.taskfile.load_task rebuilds
+    the Qiskit objects from it: the circuit from ``circuit_qpy``, the noise model, the operator)."""
 
     attrs: dict[str, Any]
     metrics: dict[str, Any]
     provenance: dict[str, Any]
-    spec: Any  # hpcq.sim.spec.TaskSpec
-    circuit: Any  # QuantumCircuit
-    noise_model: Any  # NoiseModel | None
-    hamiltonian: Any  # SparsePauliOp
+    circuit_qpy: bytes
+    noise_model_json: str
+    paulis: list[str]  # the Hamiltonian's Pauli labels and their (complex) coefficients
+    coeffs: np.ndarray
     trace_energy: np.ndarray
     trace_parameters: np.ndarray
     final_parameters: np.ndarray
@@ -556,32 +453,23 @@ def task_ids(path: str | Path) -> list[str]:
         return sorted(f[TASKS]) if TASKS in f else []
 
 
-def load_task(path: str | Path, task_id: str) -> TaskRecord:
-    from qiskit import qpy
-    from qiskit.quantum_info import SparsePauliOp
-
-    from hpcq.sim.noise import noise_model_from_json
-    from hpcq.sim.spec import parse_task
-
+def read_task(path: str | Path, task_id: str) -> StoredTask:
+    """One task's attributes, metrics, the file's provenance and every dataset."""
     with h5py.File(path, "r") as f:
         if task_id not in f.get(TASKS, {}):
-            raise KeyError(f"task {task_id!r} is not in {path}; tasks: {', '.join(sorted(f['tasks']))}")
+            raise KeyError(f"task {task_id!r} is not in {path}; tasks: {', '.join(sorted(f[TASKS]))}")
         g = f[TASKS][task_id]
-        attrs = {k: _py(v) for k, v in g.attrs.items()}
-        circuit = qpy.load(io.BytesIO(g[CIRCUIT_QPY][()].tobytes()))[0]
-        nm = noise_model_from_json(_py(g[NOISE_MODEL_JSON][()]))
-        labels = [_py(x) for x in g[HAM_PAULIS][()]]
         coeffs = g[HAM_COEFFS][()].astype(complex)
         if HAM_COEFFS_IMAG in g:
             coeffs = coeffs + 1j * g[HAM_COEFFS_IMAG][()]
-        return TaskRecord(
-            attrs=attrs,
+        return StoredTask(
+            attrs={k: _py(v) for k, v in g.attrs.items()},
             metrics={k: _py(v) for k, v in g[METRICS].attrs.items()},
             provenance={k: _py(v) for k, v in f[PROVENANCE].attrs.items()},
-            spec=parse_task(json.loads(attrs["spec_json"])),
-            circuit=circuit,
-            noise_model=nm,
-            hamiltonian=SparsePauliOp(labels, coeffs),
+            circuit_qpy=g[CIRCUIT_QPY][()].tobytes(),
+            noise_model_json=_py(g[NOISE_MODEL_JSON][()]),
+            paulis=[_py(x) for x in g[HAM_PAULIS][()]],
+            coeffs=coeffs,
             trace_energy=g[TRACE_ENERGY][()],
             trace_parameters=g[TRACE_PARAMETERS][()],
             final_parameters=g[FINAL_PARAMETERS][()],
@@ -595,8 +483,9 @@ def load_task(path: str | Path, task_id: str) -> TaskRecord:
 
 
 def validate(path: str | Path, deep: bool = True) -> list[str]:
-    """Problems found in a result file ([] = valid). ``deep`` also loads each QPY circuit and
-    noise model."""
+    """Problems found in a result file ([] = valid). ``deep`` also checks each stored circuit (a QPY
+    file of one circuit) and noise model (``NoiseModel.to_dict``'s layout), without Qiskit;
+    hpcq.worker.taskfile.check_objects loads them."""
     problems: list[str] = []
     try:
         f = h5py.File(path, "r")
@@ -647,7 +536,33 @@ def _validate_open(f: h5py.File, problems: list[str], deep: bool) -> None:
 
 def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool, version: Any = FORMAT_VERSION) -> None:
     where = f"/tasks/{tid}"
-    problems += [f"{where} attribute {k} missing" for k in TASK_ATTRS if k not in g.attrs]
+    problems += _attr_problems(where, tid, g)
+    if METRICS not in g:
+        problems.append(f"{where}/metrics missing")
+        metrics: Any = {}
+    else:
+        metrics = g[METRICS].attrs
+        problems += [f"{where}/metrics attribute {k} missing" for k in METRIC_ATTRS if k not in metrics]
+    sampled = version != 1 and COUNTS in g
+    missing = [d for d in COMMON_DATASETS + (COUNTS_DATASETS if sampled else DENSE_DATASETS) if d not in g]
+    problems += [f"{where}/{d} missing" for d in missing]
+    if missing:
+        return
+    if sampled and DISTRIBUTIONS in g:
+        problems.append(f"{where} has both {COUNTS} and {DISTRIBUTIONS}; a task stores one of them")
+    n = int(_py(g.attrs.get("n_qubits", 0)))
+    problems += _shape_problems(where, g, n, metrics)
+    if sampled:
+        _validate_counts(where, g, n, metrics, problems)
+    else:
+        problems += _dense_problems(where, g, n)
+    if deep:
+        problems += _payload_problems(where, g)
+
+
+def _attr_problems(where: str, tid: str, g: h5py.Group) -> list[str]:
+    """The task's attributes: present, its id, its step, and its energy units."""
+    problems = [f"{where} attribute {k} missing" for k in TASK_ATTRS if k not in g.attrs]
     if _py(g.attrs.get("task_id")) != tid:
         problems.append(f"{where}: attribute task_id {_py(g.attrs.get('task_id'))!r} != group name")
     step = _py(g.attrs.get("step"))
@@ -663,56 +578,78 @@ def _validate_task(tid: str, g: h5py.Group, problems: list[str], deep: bool, ver
                 f"{where}: {ENERGY_UNITS}/{ENERGY_CONVENTION} are {got}, expected {energy_convention(kind)} "
                 f"for problem {kind!r}"
             )
-    if METRICS not in g:
-        problems.append(f"{where}/metrics missing")
-        metrics = {}
-    else:
-        metrics = g[METRICS].attrs
-        problems += [f"{where}/metrics attribute {k} missing" for k in METRIC_ATTRS if k not in metrics]
-    sampled = version != 1 and COUNTS in g
-    missing = [d for d in COMMON_DATASETS + (COUNTS_DATASETS if sampled else DENSE_DATASETS) if d not in g]
-    problems += [f"{where}/{d} missing" for d in missing]
-    if missing:
-        return
-    if sampled and DISTRIBUTIONS in g:
-        problems.append(f"{where} has both {COUNTS} and {DISTRIBUTIONS}; a task stores one of them")
-    n = int(_py(g.attrs.get("n_qubits", 0)))
+    return problems
+
+
+def _shape_problems(where: str, g: h5py.Group, n: int, metrics: Any) -> list[str]:
+    """The trace against the iterations and parameters; the Hamiltonian against n qubits."""
+    problems = []
     n_params = g[FINAL_PARAMETERS].shape[0]
     iters = g[TRACE_ENERGY].shape[0]
     if "iterations" in metrics and int(metrics["iterations"]) != iters:
         problems.append(f"{where}: metrics.iterations {int(metrics['iterations'])} != trace length {iters}")
-    if g[TRACE_PARAMETERS].shape not in ((iters, n_params),):
-        problems.append(f"{where}/trace/parameters shape {g['trace/parameters'].shape} != ({iters}, {n_params})")
-    if sampled:
-        _validate_counts(where, g, n, metrics, problems)
-    for d in () if sampled else DENSE_DATASETS:
+    if g[TRACE_PARAMETERS].shape != (iters, n_params):
+        problems.append(f"{where}/{TRACE_PARAMETERS} shape {g[TRACE_PARAMETERS].shape} != ({iters}, {n_params})")
+    labels = g[HAM_PAULIS][()]
+    if len(labels) != g[HAM_COEFFS].shape[0]:
+        problems.append(f"{where}/{HAMILTONIAN}: {len(labels)} paulis but {g[HAM_COEFFS].shape[0]} coeffs")
+    if any(len(_py(x)) != n for x in labels):
+        problems.append(f"{where}/{HAM_PAULIS}: labels are not {n} qubits long")
+    return problems
+
+
+def _dense_problems(where: str, g: h5py.Group, n: int) -> list[str]:
+    """Full distributions: 2^n probabilities each."""
+    problems = []
+    for d in DENSE_DATASETS:
         arr = g[d][()]
         if arr.shape != (2**n,):
             problems.append(f"{where}/{d} shape {arr.shape} != ({2**n},)")
         elif not (np.all(arr >= -1e-12) and math.isclose(float(arr.sum()), 1.0, abs_tol=1e-6)):
             problems.append(f"{where}/{d} is not a probability distribution (sum {float(arr.sum()):.6g})")
-    labels = g[HAM_PAULIS][()]
-    if len(labels) != g[HAM_COEFFS].shape[0]:
-        problems.append(f"{where}/hamiltonian: {len(labels)} paulis but {g['hamiltonian/coeffs'].shape[0]} coeffs")
-    if any(len(_py(x)) != n for x in labels):
-        problems.append(f"{where}/hamiltonian/paulis: labels are not {n} qubits long")
-    if deep:
-        try:
-            from qiskit import qpy
+    return problems
 
-            qc = qpy.load(io.BytesIO(g[CIRCUIT_QPY][()].tobytes()))[0]
-            if qc.num_parameters != n_params:
-                problems.append(
-                    f"{where}/circuit_qpy has {qc.num_parameters} parameters, final_parameters has {n_params}"
-                )
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"{where}/circuit_qpy does not load: {type(exc).__name__}: {exc}")
-        try:
-            from hpcq.sim.noise import noise_model_from_json
 
-            noise_model_from_json(_py(g[NOISE_MODEL_JSON][()]))
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"{where}/noise_model_json does not load: {type(exc).__name__}: {exc}")
+QPY_MAGIC = b"QISKIT"
+_QPY_HEADER = struct.Struct(">6sBBBBQ")  # magic, QPY version, Qiskit major/minor/patch, programs
+
+
+def _payload_problems(where: str, g: h5py.Group) -> list[str]:
+    """The circuit and the noise model, checked without Qiskit: a QPY file holding one circuit,
+    and the layout of ``NoiseModel.to_dict`` (hpcq.worker.taskfile.check_objects loads both)."""
+    problems = []
+    qpy = g[CIRCUIT_QPY][()].tobytes()
+    if len(qpy) < _QPY_HEADER.size or qpy[: len(QPY_MAGIC)] != QPY_MAGIC:
+        problems.append(f"{where}/{CIRCUIT_QPY} is not QPY (no {QPY_MAGIC.decode()} header)")
+    elif _QPY_HEADER.unpack_from(qpy)[-1] != 1:
+        problems.append(f"{where}/{CIRCUIT_QPY} holds {_QPY_HEADER.unpack_from(qpy)[-1]} circuits, not 1")
+    problems += [f"{where}/{NOISE_MODEL_JSON}: {p}" for p in noise_model_problems(_py(g[NOISE_MODEL_JSON][()]))]
+    return problems
+
+
+def noise_model_problems(text: str) -> list[str]:
+    """What is wrong with a noise model's JSON ([] = it has Aer's ``NoiseModel.to_dict`` layout:
+    ``null``, or ``errors``, each a ``qerror`` (instructions with their probabilities) or a
+    ``roerror`` (a probability matrix) on named operations)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return [f"not JSON: {exc}"]
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("errors"), list):
+        return ["not a noise model: expected null or an object with a list 'errors'"]
+    problems = []
+    for i, err in enumerate(data["errors"]):
+        ok = isinstance(err, dict) and isinstance(err.get("operations"), list)
+        ok = ok and isinstance(err.get("probabilities"), list) and err.get("type") in ("qerror", "roerror")
+        if ok and err["type"] == "qerror":
+            ins = err.get("instructions")
+            ok = isinstance(ins, list) and len(ins) == len(err["probabilities"])
+            ok = ok and all(isinstance(c, list) and all(isinstance(x, dict) and "name" in x for x in c) for c in ins)
+        if not ok:
+            problems.append(f"errors[{i}] is not a qerror or roerror with operations and probabilities")
+    return problems
 
 
 def _validate_counts(where: str, g: h5py.Group, n: int, metrics: Any, problems: list[str]) -> None:

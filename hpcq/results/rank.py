@@ -96,7 +96,7 @@ def parse_weights(text: str | None) -> list[float] | None:
     try:
         w = [float(x) for x in text.split(",")]
     except ValueError:
-        raise RankError(f"--weights {text!r}: give comma-separated numbers, e.g. --weights 0.7,0.3")
+        raise RankError(f"--weights {text!r}: give comma-separated numbers, e.g. --weights 0.7,0.3") from None
     if any(not np.isfinite(x) or x < 0 for x in w) or sum(w) <= 0:
         raise RankError(f"--weights {text!r}: weights must be >= 0, finite, with a positive sum")
     return w
@@ -141,7 +141,7 @@ def rank(df: pd.DataFrame, spec: RankSpec) -> pd.DataFrame:
     n = len(df)
     if spec.mode == "weighted":
         score = np.zeros(n)
-        for c, w in zip(spec.criteria, spec.norm_weights()):
+        for c, w in zip(spec.criteria, spec.norm_weights(), strict=True):
             v = values[c.metric]
             lo, hi = np.nanmin(v, initial=np.inf), np.nanmax(v, initial=-np.inf)
             span = hi - lo

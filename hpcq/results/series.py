@@ -14,8 +14,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from hpcq.results.h5format import COUNTS, TASKS, TRACE_ENERGY, read_counts
 from hpcq.results.h5format import DISTRIBUTIONS as DIST_GROUP
+from hpcq.results.h5format import TASKS, TRACE_ENERGY, read_counts
 
 MAX_OUTCOMES = 64  # outcomes kept per distribution: the most probable ones (ideal or noisy)
 MAX_TRACE = 2000  # trace points kept (evenly thinned beyond)
@@ -80,8 +80,8 @@ def read_series(path: str | Path) -> dict[str, dict[str, Any]]:
                 dist = _cut(arrays)
                 if dist:
                     rec["dist"] = dist
-            elif COUNTS in g:  # sampled counts: frequencies of the most frequent outcomes
-                dist = _cut_counts(read_counts(g))
+            elif (counts := read_counts(g)) is not None:  # sampled: frequencies of the most frequent
+                dist = _cut_counts(counts)
                 if dist:
                     rec["dist"] = dist
             if rec:

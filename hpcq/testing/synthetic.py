@@ -1,11 +1,13 @@
-"""Synthetic hpcq result files (format v1, docs/results-format.md) for tests and benchmarks.
+"""Synthetic hpcq result files (format v2, docs/results-format.md) for tests and benchmarks.
 
 Why: the catalog, ranking and dashboard must be tested on realistic studies without running
 Qiskit. A study is a tree problem -> ansatz -> optimizer (VQE, step "vqe") -> noise model
 (step "noise", ``parent_task_id`` = the VQE task). Each workflow writes two files, like a real
 workflow writes one file per Slurm job: ``<wf>-vqe.h5`` and ``<wf>-noise.h5``. Metrics are
 computed from the synthetic distributions (entropy, JSD, fidelity), so they are mutually
-consistent, and everything is seeded: the same arguments give the same files.
+consistent (hpcq.sim.metrics computes them, as for real runs), and everything is seeded: the same
+arguments give the same files. Every task stores full distributions, as real tasks up to the
+dense limit do.
 
 Files are written by the format's own writer (hpcq.results.h5format.write_file) and pass
 ``h5format.validate`` (with ``payload="full"``): the circuit is real QPY with the task's number of
@@ -26,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from hpcq.results import h5format as h5
-from hpcq.results.h5format import METRIC_ATTRS, TaskData
+from hpcq.results.h5format import TaskData
+from hpcq.sim.metrics import accuracy_metrics, distribution_metrics, shannon_entropy
 
 # problem -> (n_qubits, exact ground energy in Hartree / model units, params)
 PROBLEMS: dict[str, tuple[int, float, dict[str, Any]]] = {
@@ -48,37 +51,30 @@ NOISE_MODELS: dict[str, list[dict[str, Any]]] = {
     "readout": [{"p0given1": 0.02, "p1given0": 0.01}],
     "fake_backend": [{"backend": "FakeManilaV2"}],
 }
-CHEMICAL_ACCURACY = 1.6e-3
-METRICS = METRIC_ATTRS  # the format's metric names
-
-# One task group: its attributes, its metrics and its datasets (the format's TaskData).
-Task = TaskData
 
 
-def entropy(p: np.ndarray) -> float:
-    """Shannon entropy in bits."""
-    q = p[p > 0]
-    return float(-(q * np.log2(q)).sum())
+H2 = {"kind": "h2", "bond_length": 0.735}
 
 
-def jsd(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon divergence in bits (0 = identical, 1 = disjoint)."""
-    m = 0.5 * (p + q)
-    return 0.5 * (entropy_rel(p, m) + entropy_rel(q, m))
-
-
-def entropy_rel(p: np.ndarray, q: np.ndarray) -> float:
-    mask = p > 0
-    return float((p[mask] * np.log2(p[mask] / q[mask])).sum())
+def real_sweep(
+    study: str,
+    problems: list[dict[str, Any]] | None = None,
+    noise: list[dict[str, Any]] | None = None,
+    maxiter: int = 15,
+    seed: int = 3,
+    **more: Any,
+) -> dict[str, Any]:
+    """A small sweep (hpcq.sim.spec.SweepParams as a dict) for tests that run the real worker and
+    writer beside the synthetic files: RealAmplitudes (1 rep), COBYLA, the density matrix; by
+    default H2 with no, depolarizing and readout noise. ``more`` adds or replaces keys."""
+    default_noise = [{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.05}]
+    sweep = {"study": study, "problems": problems or [H2], "noise": noise or default_noise, "seeds": [seed]}
+    sweep.update(ansatze=[{"kind": "real_amplitudes", "reps": 1}], optimizers=[{"kind": "cobyla", "maxiter": maxiter}])
+    return {**sweep, "method": "density_matrix", **more}
 
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
-
-
-def write_file(path: Path, study: str, tasks: list[Task], provenance: dict[str, Any], created: str) -> Path:
-    """Write one result file in format v1, atomically (h5format.write_file)."""
-    return h5.write_file(path, study, tasks, provenance, created)
 
 
 @functools.cache
@@ -131,7 +127,7 @@ def scan_point(problem: str, name: str, value: float) -> tuple[float, dict[str, 
 
 def _vqe_task(
     rng, task_id, problem, ansatz, reps, optimizer, seed, payload, point: tuple[float, dict[str, Any]] | None = None
-) -> Task:
+) -> TaskData:
     n_qubits, exact, pparams = PROBLEMS[problem]
     if point is not None:
         exact, pparams = point
@@ -164,30 +160,22 @@ def _vqe_task(
     }
     nan = float("nan")
     metrics = {
-        "energy": energy,
-        "exact_energy": exact,
-        "abs_error": abs_error,
-        "rel_error": abs_error / abs(exact),
-        "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
+        **accuracy_metrics(energy, exact),
         "iterations": iterations,
         "evaluations": evaluations,
         "wall_time_s": wall,
-        "entropy_ideal": entropy(ideal),
-        "entropy_noisy": nan,
-        "delta_entropy": nan,
-        "entropy_ratio": nan,
-        "jsd": nan,
-        "fidelity": nan,
+        "entropy_ideal": shannon_entropy(ideal),
+        **dict.fromkeys(("entropy_noisy", "delta_entropy", "entropy_ratio", "jsd", "fidelity"), nan),
     }
     data: dict[str, Any] = {}
     if payload == "full":
         trace = energy + (abs(exact) * 0.3) * np.exp(-np.linspace(0, 6, iterations))
         params = rng.uniform(-np.pi, np.pi, size=(iterations, n_params))
         data = _datasets(rng, n_qubits, ideal, ideal, trace, params, "null")
-    return Task(attrs, metrics, data)
+    return TaskData(attrs, metrics, data)
 
 
-def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> Task:
+def _noise_task(rng, task_id, parent: TaskData, model, nparams, shots, payload) -> TaskData:
     a = dict(parent.attrs)
     lam = min(0.9, _noise_strength(model, nparams) * rng.uniform(0.7, 1.3))
     n_qubits = a["n_qubits"]
@@ -199,7 +187,6 @@ def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> T
     exact = pm["exact_energy"]
     abs_error = pm["abs_error"] + lam * abs(exact) * rng.uniform(0.2, 0.5)
     wall = float(pm["wall_time_s"] * rng.uniform(0.3, 0.6))
-    e_ideal, e_noisy = entropy(ideal), entropy(noisy)
     a.update(
         {
             "task_id": task_id,
@@ -213,20 +200,11 @@ def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> T
         }
     )
     metrics = {
-        "energy": exact + abs_error,
-        "exact_energy": exact,
-        "abs_error": abs_error,
-        "rel_error": abs_error / abs(exact),
-        "chemical_accuracy": abs_error < CHEMICAL_ACCURACY,
+        **accuracy_metrics(exact + abs_error, exact),
         "iterations": 0,
         "evaluations": 1,
         "wall_time_s": wall,
-        "entropy_ideal": e_ideal,
-        "entropy_noisy": e_noisy,
-        "delta_entropy": e_noisy - e_ideal,
-        "entropy_ratio": e_noisy / e_ideal if e_ideal else float("nan"),
-        "jsd": jsd(ideal, noisy),
-        "fidelity": float(np.sqrt(ideal * noisy).sum() ** 2),
+        **distribution_metrics(ideal, noisy),
     }
     data: dict[str, Any] = {}
     if payload == "full":
@@ -241,7 +219,7 @@ def _noise_task(rng, task_id, parent: Task, model, nparams, shots, payload) -> T
             _dumps({"errors": [], "x90_gates": [], "model": model, **nparams}),
             final=parent.data[h5.FINAL_PARAMETERS],
         )
-    return Task(a, metrics, data)
+    return TaskData(a, metrics, data)
 
 
 def _datasets(
@@ -321,34 +299,36 @@ def make_study(
         ansatz = ansatzes[(w // len(problems)) % len(ansatzes)]
         reps = 1 + (w // (len(problems) * len(ansatzes))) % 3
         point = scan_point(problem, scan[0], scan[1][w % len(scan[1])]) if scan else None
-        vqes: list[Task] = []
+        vqes: list[TaskData] = []
         for k in range(vqe_per_workflow):
             opt = optimizers[(w + k) % len(optimizers)]
             tid = f"{study}-w{w:05d}-vqe{k}"
             vqes.append(_vqe_task(rng, tid, problem, ansatz, reps, opt, 1000 + w * 10 + k, payload, point))
-        started = t0 + timedelta(minutes=10 * w)
-        wall = sum(t.attrs["wall_time_s"] for t in vqes)
-        prov = _provenance(rng, w, 2 * w, started, wall, len(vqes))
-        for i, t in enumerate(vqes):
-            t.attrs["rank"] = i % prov["mpi_ranks"]
-        paths.append(
-            write_file(out / f"wf{w:05d}-vqe.h5", study, vqes, prov, (started + timedelta(seconds=wall)).isoformat())
-        )
-        noises: list[Task] = []
+        noises: list[TaskData] = []
         for t in vqes:
             picks = rng.choice(len(noise_choices), size=noise_per_vqe, replace=False)
             for j, idx in enumerate(picks):
                 model, nparams = noise_choices[int(idx)]
                 tid = f"{t.attrs['task_id']}-n{j}"
                 noises.append(_noise_task(rng, tid, t, model, nparams, 4096, payload))
-        started2 = started + timedelta(seconds=wall + 30)
-        wall2 = sum(t.attrs["wall_time_s"] for t in noises)
-        prov2 = _provenance(rng, w, 2 * w + 1, started2, wall2, len(noises))
-        for i, t in enumerate(noises):
-            t.attrs["rank"] = i % prov2["mpi_ranks"]
-        paths.append(
-            write_file(
-                out / f"wf{w:05d}-noise.h5", study, noises, prov2, (started2 + timedelta(seconds=wall2)).isoformat()
-            )
+        started = t0 + timedelta(minutes=10 * w)
+        path, finished = _write_job(rng, out / f"wf{w:05d}-vqe.h5", study, vqes, w, 2 * w, started)
+        paths.append(path)
+        path, _ = _write_job(
+            rng, out / f"wf{w:05d}-noise.h5", study, noises, w, 2 * w + 1, finished + timedelta(seconds=30)
         )
+        paths.append(path)
     return paths
+
+
+def _write_job(
+    rng, path: Path, study: str, tasks: list[TaskData], wf: int, job: int, started: datetime
+) -> tuple[Path, datetime]:
+    """One Slurm job's result file (h5format.write_file): its tasks spread over its ranks. Returns
+    the path and when the job finished."""
+    wall = sum(t.attrs["wall_time_s"] for t in tasks)
+    prov = _provenance(rng, wf, job, started, wall, len(tasks))
+    for i, t in enumerate(tasks):
+        t.attrs["rank"] = i % prov["mpi_ranks"]
+    finished = started + timedelta(seconds=wall)
+    return h5.write_file(path, study, tasks, prov, finished.isoformat()), finished

@@ -12,7 +12,8 @@ from hpcq.results.catalog import CatalogError
     "--results",
     "-r",
     type=click.Path(file_okay=False),
-    help="folder of result files; indexed (incrementally) before serving [default: $HPCQ_RESULTS_DIR]",
+    help="folder of result files; indexed (incrementally) before serving "
+    "[default: the results_dir setting, else the latest fetched study]",
 )
 @click.option(
     "--db", type=click.Path(dir_okay=False), help="catalog file (default: DIR/.hpcq-catalog.sqlite of --results)"

@@ -16,8 +16,8 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from hpcq.results.catalog import Catalog, join_parents, with_problem_params
-from hpcq.results.graph import NAME_KEYS, NOISE_PARAMS, aggregate, build_graph, elements
+from hpcq.results.catalog import Catalog, join_parents, params_dict, with_problem_params
+from hpcq.results.graph import NAME_KEYS, aggregate, build_graph, elements, own_params
 from hpcq.results.rank import make_spec, numeric_columns, rank
 
 # the columns a user reads first, in order (those present are shown)
@@ -245,10 +245,9 @@ def table_records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     """Rows for the grid: like :func:`records`, parameters shortened, ids kept for row keys."""
     cols = list(dict.fromkeys(columns + ["task_id", "file", "vqe_task_id", "vqe_file"]))
     out = records(df, cols)
-    models = df["noise_model"] if "noise_model" in df else [None] * len(out)
-    for r, model in zip(out, models):
+    for r in out:
         if r.get("noise_params") is not None:
-            r["noise_params"] = short_params(r["noise_params"], NOISE_PARAMS.get(model, ()))
+            r["noise_params"] = short_params(r["noise_params"], tuple(own_params(params_dict(r["noise_params"]))))
         if r.get("optimizer_params") is not None:
             r["optimizer_params"] = short_params(r["optimizer_params"])
     return out
@@ -293,7 +292,7 @@ def series_for(cat: Catalog, task_ids: list[str]) -> dict[str, dict[str, Any]]:
 def noise_strength(rows: pd.DataFrame) -> pd.Series:
     """Per noise run, the value of its model's varying numeric parameter (the strength axis),
     named by that parameter: 'depolarizing p2'. Among equally varying parameters (and for a
-    model run at one setting) the model's own strength parameter wins (``NOISE_PARAMS``: p, then
+    model run at one setting) the model's own strength parameter wins (``own_params``: p, then
     p2; t1 for thermal), never a shared setting such as a gate time."""
     strength = pd.Series(math.nan, index=rows.index, dtype=float)
     names = pd.Series("", index=rows.index, dtype=object)
@@ -305,7 +304,7 @@ def noise_strength(rows: pd.DataFrame) -> pd.Series:
                 keys.setdefault(k, set()).add(v)
         if not keys:
             continue
-        own = NOISE_PARAMS.get(model, ())
+        own = own_params(keys)
         order = list(keys)
         key = max(keys, key=lambda k: (len(keys[k]), k in own, -own.index(k) if k in own else 0, -order.index(k)))
         strength[grp.index] = parsed.map(lambda d, key=key: d.get(key, math.nan))

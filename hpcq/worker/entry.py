@@ -36,7 +36,8 @@ def task_cost(t: TaskSpec) -> float:
 def _provenance(
     params: SweepParams, ctx: JobContext, threads: int, size: int, started: str, wall: float, aer_mpi: int, device: str
 ) -> dict[str, Any]:
-    from hpcq.results.h5format import job_provenance, now_iso
+    from hpcq.results.h5format import now_iso
+    from hpcq.worker.provenance import job_provenance
 
     return {
         **job_provenance(ctx, size, threads),
@@ -148,8 +149,8 @@ def _finish(
     t0: float,
     extra_provenance: dict | None = None,
 ) -> FunctionResult:
-    from hpcq.results.h5format import write_results
     from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
+    from hpcq.worker.taskfile import write_results
 
     device = resolve_device(params.device)
     prov = _provenance(params, ctx, threads, size, started, time.perf_counter() - t0, aer_mpi_processes(), device)

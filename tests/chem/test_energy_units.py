@@ -5,6 +5,7 @@ import h5py
 from hpcq.results import h5format as F
 from hpcq.sim.spec import parse_sweep
 from hpcq.sim.vqe import run_task
+from hpcq.worker.taskfile import write_results
 
 
 def test_h5_says_energies_are_totals_in_ha(tmp_path):
@@ -15,7 +16,7 @@ def test_h5_says_energies_are_totals_in_ha(tmp_path):
             "optimizers": [{"kind": "cobyla", "maxiter": 5}],
         }
     )
-    path = F.write_results(tmp_path / "r.h5", [run_task(t) for t in sweep.tasks()], {}, study="units")
+    path = write_results(tmp_path / "r.h5", [run_task(t) for t in sweep.tasks()], {}, study="units")
     assert F.validate(path) == []
     with h5py.File(path, "r") as h:
         got = {g.attrs["problem"]: (g.attrs[F.ENERGY_UNITS], g.attrs[F.ENERGY_CONVENTION]) for g in h[F.TASKS].values()}

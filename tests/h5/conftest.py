@@ -3,21 +3,20 @@
 import pytest
 
 from hpcq.functions import JobContext
+from hpcq.testing.synthetic import H2, real_sweep
 
-SWEEP = {
-    "study": "h5test",
-    "problems": [{"kind": "h2", "bond_length": 0.735}, {"kind": "tfim", "n_qubits": 3}],
-    "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-    "optimizers": [{"kind": "cobyla", "maxiter": 25}],
-    "noise": [
+SWEEP = real_sweep(
+    "h5test",
+    problems=[H2, {"kind": "tfim", "n_qubits": 3}],
+    noise=[
         {"kind": "none"},
         {"kind": "depolarizing", "p": 0.01},
         {"kind": "thermal", "t1": 5e-5, "t2": 7e-5},
         {"kind": "readout", "p": 0.02},
     ],
-    "seeds": [7],
-    "method": "density_matrix",
-}
+    maxiter=25,
+    seed=7,
+)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 import hpcq.results
 from hpcq.results import h5format as F
-from hpcq.results.cli import rerun, validate
+from hpcq.results.cli import validate
+from hpcq.worker import taskfile as W
+from hpcq.worker.rerun import rerun
 
 
 def test_file_validates_and_reads_into_dataframe(result_file):
@@ -49,7 +51,7 @@ def test_qiskit_objects_round_trip_equal(result_file):
     from hpcq.sim.problems import hamiltonian
 
     for tid in F.task_ids(result_file):
-        rec = F.load_task(result_file, tid)
+        rec = W.load_task(result_file, tid)
         spec = rec.spec
         assert spec.task_id == tid
         rebuilt = transpile(
@@ -133,7 +135,7 @@ def test_atomic_write_leaves_no_partial_file(result_file, tmp_path):
 
     target = tmp_path / "out.h5"
     with pytest.raises(RuntimeError, match="boom"):
-        F.write_results(target, [Broken()], {}, study="x")
+        W.write_results(target, [Broken()], {}, study="x")
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -190,8 +192,8 @@ def test_in_memory_objects_equal_after_write_and_load(tmp_path):
         }
     ).tasks()[0]
     r = run_task(task)
-    path = F.write_results(tmp_path / "one.h5", [r], {"mpi_ranks": 1}, study="one")
-    rec = F.load_task(path, task.task_id)
+    path = W.write_results(tmp_path / "one.h5", [r], {"mpi_ranks": 1}, study="one")
+    rec = W.load_task(path, task.task_id)
     assert rec.circuit == r.circuit  # QPY keeps parameter UUIDs: exactly the same circuit
     assert rec.noise_model == r.noise_model
     assert rec.hamiltonian == r.hamiltonian
@@ -228,7 +230,7 @@ def test_version_1_files_still_read(result_file, tmp_path):
     assert F.validate(v1) == []
     assert F.read_summary(v1)["attrs"]["format_version"] == 1
     tid = F.task_ids(v1)[0]
-    rec = F.load_task(v1, tid)
+    rec = W.load_task(v1, tid)
     assert rec.counts is None and rec.dist_ideal.shape == (2 ** int(rec.attrs["n_qubits"]),)
     assert len(hpcq.results.open(v1)) == 8
     with h5py.File(v1, "r+") as f:  # version 1 has no sampled counts: distributions are required
@@ -245,3 +247,26 @@ def test_dense_tasks_record_the_write_time(result_file):
         prov = f[F.PROVENANCE].attrs
         assert 0 < prov[F.WRITE_TIME] < prov["wall_time_s"]
         assert all(F.COUNTS not in g and F.DIST_IDEAL in g for g in f[F.TASKS].values())
+
+
+def test_validate_checks_circuit_and_noise_model_without_qiskit(result_file, tmp_path):
+    """`hpcq results validate` sees a damaged circuit or noise model structurally (the results
+    package imports no Qiskit); `hpcq rerun` loads them (hpcq.worker.taskfile.check_objects)."""
+    assert W.check_objects(result_file) == []
+    p = _copy(result_file, tmp_path)
+    with h5py.File(p, "r+") as f:
+        tid = sorted(f[F.TASKS])[0]
+        g = f[F.TASKS][tid]
+        del g[F.CIRCUIT_QPY], g[F.NOISE_MODEL_JSON]
+        g.create_dataset(F.CIRCUIT_QPY, data=np.frombuffer(b"not a circuit", dtype=np.uint8))
+        g.create_dataset(F.NOISE_MODEL_JSON, data='{"errors": [{"type": "qerror"}]}', dtype=F.STR)
+        f.attrs["content_sha256"] = F.content_sha256(f)
+    problems = F.validate(p)
+    assert any(f"{tid}/{F.CIRCUIT_QPY} is not QPY" in s for s in problems), problems
+    assert any(f"{tid}/{F.NOISE_MODEL_JSON}: errors[0]" in s for s in problems), problems
+    assert not any(F.CIRCUIT_QPY in s or F.NOISE_MODEL_JSON in s for s in F.validate(p, deep=False))
+    loaded = W.check_objects(p)
+    assert any("does not load" in s and F.CIRCUIT_QPY in s for s in loaded), loaded
+    assert F.noise_model_problems("null") == [] and F.noise_model_problems("{") != []
+    res = CliRunner().invoke(rerun, [str(p)])
+    assert res.exit_code != 0 and "fails validation" in res.output

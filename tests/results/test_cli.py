@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from hpcq.cli import main
-from hpcq.client import records
+from hpcq.results import records
 from hpcq.results.catalog import Catalog, default_db
 from hpcq.testing.synthetic import make_study
 
@@ -201,12 +201,35 @@ def test_no_results_option_uses_the_latest_fetched_study(h2_scan, study, tmp_pat
     assert {r["study"] for r in json.loads(res.output)} == {"noise-study"}
 
 
+def test_the_results_dir_setting_is_the_default_folder(h2_scan, study, tmp_path, monkeypatch):
+    """`hpcq results` and `hpcq ui` read results_dir through Settings: config.yaml, overridden by
+    HPCQ_RESULTS_DIR, both before the latest fetched study (docs/configuration.md)."""
+    from hpcq.results.cli import open_catalog
+
+    config = tmp_path / "config"
+    config.mkdir()
+    monkeypatch.delenv("HPCQ_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(config))
+    records.save(records.Submission(name="h2-scan", kind="workflow", colony="dev", results_dir=str(h2_scan)))
+    (config / "config.yaml").write_text(f"results_dir: {study}\n")
+    res = run("ls", "--step", "vqe", "--json", "-n", "0")
+    assert res.exit_code == 0 and {r["study"] for r in json.loads(res.output)} == {"noise-study"}, res.output
+    assert open_catalog(None, None).db_path == default_db(study)  # what `hpcq ui` serves
+    monkeypatch.setenv("HPCQ_RESULTS_DIR", str(h2_scan))
+    res = run("ls", "--step", "vqe", "--json", "-n", "0")
+    assert {r["study"] for r in json.loads(res.output)} == {"h2-scan"}
+    (config / "config.yaml").write_text("results_dri: x\n")  # a typo is refused with the fix
+    res = run("ls")
+    assert res.exit_code != 0 and "did you mean results_dir" in res.output, res.output
+
+
 def test_rerun_and_validate_are_results_commands_and_ls_needs_no_qiskit():
-    from hpcq.cli import COMMANDS
+    from hpcq.cli import COMMANDS, SUBCOMMANDS
     from hpcq.results import cli
 
+    assert CliRunner().invoke(main, ["results", "--help"]).exit_code == 0  # hpcq/cli.py adds rerun
     assert {"rerun", "validate"} <= set(cli.results.commands)
-    assert COMMANDS["rerun"] == "hpcq.results.cli:rerun"
+    assert COMMANDS["rerun"] == SUBCOMMANDS["results"]["rerun"] == "hpcq.worker.rerun:rerun"
     code = (
         "import sys; from click.testing import CliRunner; from hpcq.cli import main; "
         "r = CliRunner().invoke(main, ['results', 'ls', '--help']); assert r.exit_code == 0, r.output; "
@@ -232,7 +255,7 @@ def test_rank_rows_of_a_noise_study_can_be_told_apart_at_80_columns(study, monke
     rows = json.loads(run("rank", "-r", study, *by, "--json").output)[:10]
     body = [line for line in lines_of(res) if line.startswith("│")]
     assert len(body) == 10
-    for row, line in zip(rows, body):
+    for row, line in zip(rows, body, strict=True):
         cells = [c.strip() for c in line.strip("│").split("│")]
         label = noise_label(row["noise_model"], row["noise_params"])
         assert cells[4] == row["optimizer"] and "(" in label

@@ -78,15 +78,26 @@ def test_layout_places_children_below_parents(runs):
         assert pos[b]["y"] > pos[a]["y"]
 
 
-def test_noise_params_agree_with_the_noise_spec():
-    """hpcq.results.graph.NOISE_PARAMS names each noise kind's own parameters without importing
-    hpcq.sim; they must be NoiseSpec's kinds and fields."""
+def test_noise_labels_name_each_kinds_own_parameters_from_the_noise_spec():
+    """The file's noise_params (a NoiseSpec dump, as the writer stores it) say each noise kind's
+    own parameters, strength first: hpcq.results.graph keeps no list of them, and every kind of
+    NoiseSpec is labelled by its own values, never by the gate times all kinds share."""
+    import json
     import typing
 
-    from hpcq.results.graph import NOISE_PARAMS
+    from hpcq.results.graph import noise_label, own_params
     from hpcq.sim.spec import NoiseSpec
 
-    kinds = set(typing.get_args(NoiseSpec.model_fields["kind"].annotation)) - {"none"}
-    assert set(NOISE_PARAMS) == kinds
-    for kind, names in NOISE_PARAMS.items():
-        assert names and set(names) <= set(NoiseSpec.model_fields) - {"kind", "gate_time_1q", "gate_time_2q"}, kind
+    examples = {
+        "depolarizing": {"p": 0.01, "p2": 0.02},
+        "bit_flip": {"p": 0.03},
+        "readout": {"p": 0.05},
+        "thermal": {"t1": 5e-5, "t2": 7e-5},
+        "fake_backend": {"backend": "FakeManilaV2"},
+    }
+    assert set(examples) == set(typing.get_args(NoiseSpec.model_fields["kind"].annotation)) - {"none"}
+    for kind, params in examples.items():
+        stored = NoiseSpec(kind=kind, **params).model_dump_json()
+        assert own_params(k for k, v in json.loads(stored).items() if v is not None) == list(params), kind
+        inner = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+        assert noise_label(kind, stored) == f"{kind}({inner})"

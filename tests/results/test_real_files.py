@@ -6,16 +6,9 @@ from hpcq.functions import JobContext
 from hpcq.results.catalog import Catalog, default_db
 from hpcq.results.graph import build_graph
 from hpcq.results.rank import make_spec, rank
+from hpcq.testing.synthetic import real_sweep
 
-SWEEP = {
-    "study": "realcat",
-    "problems": [{"kind": "h2", "bond_length": 0.735}],
-    "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-    "optimizers": [{"kind": "cobyla", "maxiter": 15}],
-    "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.05}],
-    "seeds": [3],
-    "method": "density_matrix",
-}
+SWEEP = real_sweep("realcat")  # H2: one VQE run, two noise runs
 
 
 @pytest.fixture(scope="module")

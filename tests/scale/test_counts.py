@@ -15,6 +15,8 @@ from hpcq.results.series import read_series
 from hpcq.sim import memory
 from hpcq.sim import metrics as M
 from hpcq.sim.spec import DistributionsSpec, parse_sweep
+from hpcq.testing.synthetic import real_sweep
+from hpcq.worker.taskfile import load_task
 
 K = 1024  # outcomes of the known distributions (10 bits)
 
@@ -71,17 +73,15 @@ def test_paired_counts_give_exact_zero_divergence():
     assert again == est  # seeded bootstrap
 
 
-SWEEP = {
-    "study": "counts",
-    "problems": [{"kind": "tfim", "n_qubits": 4}],
-    "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-    "optimizers": [{"kind": "cobyla", "maxiter": 10}],
-    "noise": [{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.03}],
-    "seeds": [3],
-    "method": "statevector",
-    "shots": 32,
-    "distributions": {"max_qubits": 3, "shots": 3000},  # 4 qubits > 3: sampled counts
-}
+SWEEP = real_sweep(
+    "counts",
+    problems=[{"kind": "tfim", "n_qubits": 4}],
+    noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.03}],
+    maxiter=10,
+    method="statevector",
+    shots=32,
+    distributions={"max_qubits": 3, "shots": 3000},  # 4 qubits > 3: sampled counts
+)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_sampled_count_file_validates_and_names_its_estimators(counts_file):
             else:
                 assert not a["paired"] and m["jsd"] > 0 and m["entropy_noisy"] > m["entropy_ideal"]
     tid = next(t for t, s in tasks.items() if s.noise.kind == "readout")
-    rec = F.load_task(counts_file, tid)
+    rec = load_task(counts_file, tid)
     assert rec.dist_ideal is None and sum(rec.counts["noisy"].values()) == 3000
     assert all(len(b) == 4 for b in rec.counts["ideal"])
     dist = read_series(counts_file)[tid]["dist"]  # what the catalog keeps for the dashboard's plot
@@ -176,7 +176,7 @@ def test_large_register_file_holds_no_2n_arrays(tmp_path, monkeypatch):
 
 
 def test_rerun_reproduces_the_sampled_counts(counts_file):
-    from hpcq.results.h5cli import rerun_file
+    from hpcq.worker.rerun import rerun_file
 
     tid = next(t.task_id for t in parse_sweep(SWEEP).tasks() if t.noise.kind == "depolarizing")
     (row,) = rerun_file(counts_file, task=tid)

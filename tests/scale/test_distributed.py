@@ -148,9 +148,10 @@ def test_one_circuit_over_1_2_4_ranks_same_energy(slurm_cluster, aer_mpi_python,
     from qiskit.quantum_info import Statevector
 
     import hpcq.results
-    from hpcq.results.h5format import load_task, read_summary, task_ids
+    from hpcq.results.h5format import read_summary, task_ids
     from hpcq.sim import memory
     from hpcq.sim.tfim_exact import tfim_open_ground_energy
+    from hpcq.worker.taskfile import load_task
 
     sweep = _sweep(tmp_path)
     energies: dict[int, dict[str, float]] = {}

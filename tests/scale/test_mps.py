@@ -20,6 +20,7 @@ from hpcq.results import h5format
 from hpcq.sim.spec import parse_sweep
 from hpcq.sim.tfim_exact import tfim_open_ground_energy
 from hpcq.sim.vqe import energy_strategy, run_task
+from hpcq.worker.taskfile import write_results
 
 N, H_FIELD, LAYERS, CHI, THRESHOLD = 100, 2.0, 3, 16, 1e-10
 
@@ -60,7 +61,7 @@ def test_tfim_100_qubits_mps_within_1e_3_of_exact(tmp_path):
     assert 1 < m["mps_max_bond_reached"] <= 2**LAYERS
     assert m["mps_discarded_weight"] == 0.0 and m["mps_variational"] == 1.0
 
-    path = h5format.write_results(tmp_path / "mps.h5", [r], {"test": "mps100"}, study="mps100")
+    path = write_results(tmp_path / "mps.h5", [r], {"test": "mps100"}, study="mps100")
     assert h5format.validate(path) == []
     with h5py.File(path, "r") as f:
         g = f[h5format.TASKS][r.task_id]
