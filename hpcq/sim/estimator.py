@@ -111,7 +111,7 @@ def build_energy_circuit(circuit, H, strategy: str = "expval", pershot: bool = F
         return EnergyCircuit(qc, terms, constant, strategy, len(groups))
     if strategy == "local":
         by_support: dict[tuple[int, ...], list[tuple[Any, float]]] = {}
-        for p, c in zip(H.paulis, coeffs):
+        for p, c in zip(H.paulis, coeffs, strict=True):
             support = tuple(int(q) for q in np.flatnonzero(np.array(p.x) | np.array(p.z)))
             if not support:
                 constant += float(np.real(c))

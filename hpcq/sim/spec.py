@@ -1,5 +1,5 @@
 """Pydantic models of a VQE sweep. Imports NO Qiskit: the executor validates kwargs with these on
-the login node, and sizes the Slurm job with ``SweepParams.memory_per_rank_bytes()``.
+the login node, and sizes the Slurm job from ``SweepParams.footprints()`` (hpcq.sim.memory).
 
 A sweep is the Cartesian product problems x ansatze x optimizers x noise x seeds; ``tasks()``
 expands it into ``TaskSpec``s whose ids are a hash of their content (stable across runs, rank
@@ -70,6 +70,14 @@ def auto_method(n_qubits: int, shots: int, precision: str = "double") -> dict[st
     }
 
 
+def safe_name(v: str, fix: str) -> str:
+    """``v`` when it has only letters, digits, '-', '_' and '.' (it goes into file names: a study,
+    a primitive run's label), else a ValueError that ends with ``fix``."""
+    if not all(c.isalnum() or c in "-_." for c in v):
+        raise ValueError(f"{v!r} has characters other than letters, digits, '-', '_', '.'; {fix}")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,19 +131,7 @@ class ProblemSpec(_Strict):
         if self.kind not in ("fcidump", "pauli") and (self.file or self.data):
             raise ValueError(f"file/data apply to kinds 'fcidump' and 'pauli' only; remove them for {self.kind!r}")
         if self.kind == "h2":
-            if self.bond_length is None:
-                raise ValueError("bond_length is required for kind 'h2'; give it in Å, e.g. 0.735")
-            if not 0.2 <= self.bond_length <= 5.0:
-                raise ValueError(f"bond_length {self.bond_length} Å is out of range; use 0.2-5.0 Å")
-            if self.mapping == "bravyi_kitaev":
-                raise ValueError(
-                    "mapping: kind 'h2' offers parity and jordan_wigner; for bravyi_kitaev use "
-                    "{kind: molecule, geometry: h2}"
-                )
-            if self.n_qubits not in (None, self.qubits):
-                raise ValueError(
-                    f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; leave n_qubits out"
-                )
+            self._check_h2()
             return self
         if self.bond_length is not None:
             raise ValueError(f"bond_length applies to kind 'h2' only; remove it for {self.kind!r}")
@@ -145,6 +141,24 @@ class ProblemSpec(_Strict):
             if not 2 <= self.n_qubits <= MAX_QUBITS:
                 raise ValueError(f"n_qubits {self.n_qubits} is out of range; use 2-{MAX_QUBITS}")
             return self
+        self._check_chemistry()
+        return self
+
+    def _check_h2(self) -> None:
+        if self.bond_length is None:
+            raise ValueError("bond_length is required for kind 'h2'; give it in Å, e.g. 0.735")
+        if not 0.2 <= self.bond_length <= 5.0:
+            raise ValueError(f"bond_length {self.bond_length} Å is out of range; use 0.2-5.0 Å")
+        if self.mapping == "bravyi_kitaev":
+            raise ValueError(
+                "mapping: kind 'h2' offers parity and jordan_wigner; for bravyi_kitaev use "
+                "{kind: molecule, geometry: h2}"
+            )
+        if self.n_qubits not in (None, self.qubits):
+            raise ValueError(f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; leave n_qubits out")
+
+    def _check_chemistry(self) -> None:
+        """molecule / fcidump / pauli: the geometry or file, and the qubits they give."""
         if self.kind == "molecule":
             if self.geometry is None:
                 raise ValueError(
@@ -156,12 +170,12 @@ class ProblemSpec(_Strict):
                     "n_qubits: a molecule's qubits follow from the active space and mapping; "
                     "remove n_qubits (set active_orbitals instead)"
                 )
-        if self.kind in ("fcidump", "pauli") and self.n_qubits is not None and not self.by_reference:
-            if self.n_qubits != self.qubits:
-                raise ValueError(
-                    f"n_qubits: {self.n_qubits} but the file gives {self.qubits} qubits with mapping "
-                    f"{self.mapping}; fix n_qubits or leave it out"
-                )
+        declared = self.kind in ("fcidump", "pauli") and self.n_qubits is not None and not self.by_reference
+        if declared and self.n_qubits != self.qubits:
+            raise ValueError(
+                f"n_qubits: {self.n_qubits} but the file gives {self.qubits} qubits with mapping "
+                f"{self.mapping}; fix n_qubits or leave it out"
+            )
         q = self.qubits  # parses headers / sizes the active space: raises with the field and fix
         if self.kind == "pauli" and not self.by_reference:
             self._size()  # the sector (num_particles) must be known
@@ -171,7 +185,6 @@ class ProblemSpec(_Strict):
                 "(exact sector references, UCCSD): use a smaller active space (active_electrons, "
                 "active_orbitals) or mapping parity"
             )
-        return self
 
     def _size(self) -> tuple[int, tuple[int, int]]:
         """(spatial orbitals in the active space, (n_alpha, n_beta)) for chemistry kinds."""
@@ -477,9 +490,6 @@ class TaskSpec(_Strict):
             dense_results=not self.sampled_distributions,
         )
 
-    def memory_bytes(self, ranks: int = 1, gpus_per_rank: int = 0) -> int:
-        return self.footprint(ranks, gpus_per_rank).rank_bytes
-
 
 def _task_id(content: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
@@ -519,9 +529,7 @@ class SweepParams(_Strict):
     @field_validator("study")
     @classmethod
     def _study(cls, v: str) -> str:
-        if not all(c.isalnum() or c in "-_." for c in v):
-            raise ValueError(f"{v!r} has characters other than letters, digits, '-', '_', '.'; rename the study")
-        return v
+        return safe_name(v, "rename the study")
 
     @field_validator("seeds")
     @classmethod
@@ -548,32 +556,41 @@ class SweepParams(_Strict):
         if self.parallel == "statevector" and self.device == "GPU":
             raise ValueError("parallel: 'statevector' runs on the MPI-built CPU Aer; use device auto/CPU")
         for a, ans in enumerate(self.ansatze):
-            if ans.kind == "hva":
-                bad = [j for j, prob in enumerate(self.problems) if prob.kind != "tfim"]
-                if bad:
-                    raise ValueError(
-                        f"ansatze[{a}].kind: hva is the TFIM's Hamiltonian variational ansatz, but "
-                        f"problems[{bad[0]}] is {self.problems[bad[0]].kind!r}; use kind tfim, or another ansatz"
-                    )
-            if ans.kind != "lucj":
-                continue
-            for j, prob in enumerate(self.problems):
-                if prob.kind not in ("molecule", "fcidump", "pauli"):
-                    raise ValueError(
-                        f"ansatze[{a}].kind: lucj needs a chemistry problem, problems[{j}] is {prob.kind!r}; "
-                        "use kind molecule (e.g. geometry: h2, mapping: jordan_wigner), fcidump or pauli"
-                    )
-                if prob.mapping != "jordan_wigner":
-                    raise ValueError(
-                        f"ansatze[{a}].kind: lucj is Jordan-Wigner only (ffsim's circuits), but "
-                        f"problems[{j}].mapping is {prob.mapping!r}; set mapping: jordan_wigner on that problem, "
-                        "or use ansatz uccsd (any mapping) for parity / bravyi_kitaev"
-                    )
-                if prob.kind == "pauli" and ans.initial_parameters == "ccsd":
-                    raise ValueError(
-                        f"ansatze[{a}].initial_parameters: ccsd needs integrals and problems[{j}] is a Pauli "
-                        "list; set initial_parameters: zeros"
-                    )
+            self._check_ansatz(a, ans)
+        self._check_tasks()
+        return self
+
+    def _check_ansatz(self, a: int, ans: AnsatzSpec) -> None:
+        """Ansatze made for one kind of problem (hva: the TFIM; lucj: Jordan-Wigner chemistry)."""
+        if ans.kind == "hva":
+            bad = [j for j, prob in enumerate(self.problems) if prob.kind != "tfim"]
+            if bad:
+                raise ValueError(
+                    f"ansatze[{a}].kind: hva is the TFIM's Hamiltonian variational ansatz, but "
+                    f"problems[{bad[0]}] is {self.problems[bad[0]].kind!r}; use kind tfim, or another ansatz"
+                )
+        if ans.kind != "lucj":
+            return
+        for j, prob in enumerate(self.problems):
+            if prob.kind not in ("molecule", "fcidump", "pauli"):
+                raise ValueError(
+                    f"ansatze[{a}].kind: lucj needs a chemistry problem, problems[{j}] is {prob.kind!r}; "
+                    "use kind molecule (e.g. geometry: h2, mapping: jordan_wigner), fcidump or pauli"
+                )
+            if prob.mapping != "jordan_wigner":
+                raise ValueError(
+                    f"ansatze[{a}].kind: lucj is Jordan-Wigner only (ffsim's circuits), but "
+                    f"problems[{j}].mapping is {prob.mapping!r}; set mapping: jordan_wigner on that problem, "
+                    "or use ansatz uccsd (any mapping) for parity / bravyi_kitaev"
+                )
+            if prob.kind == "pauli" and ans.initial_parameters == "ccsd":
+                raise ValueError(
+                    f"ansatze[{a}].initial_parameters: ccsd needs integrals and problems[{j}] is a Pauli "
+                    "list; set initial_parameters: zeros"
+                )
+
+    def _check_tasks(self) -> None:
+        """Every task's method suits ``parallel``, and its memory fits some node (hpcq.sim.memory)."""
         from hpcq.sim import memory
 
         for i, t in enumerate(self.tasks()):
@@ -597,7 +614,6 @@ class SweepParams(_Strict):
                     f"task {i} ({t.task_id}): {fp.describe()}, more than any node has "
                     f"({memory.fmt_bytes(memory.MAX_NODE_BYTES)}); would fit: {hint}"
                 )
-        return self
 
     def tasks(self) -> list[TaskSpec]:
         out = []

@@ -38,7 +38,7 @@ def test_energy_paths_equal_exact(strategy):
     for method in ("statevector", "matrix_product_state"):
         res = (
             AerSimulator(method=method)
-            .run(ec.circuit, parameter_binds=[{p: [v] for p, v in zip(qc.parameters, x)}])
+            .run(ec.circuit, parameter_binds=[{p: [v] for p, v in zip(qc.parameters, x, strict=True)}])
             .result()
         )
         assert abs(ec.energy(res.data(0)) - exact) < 1e-10, (strategy, method)

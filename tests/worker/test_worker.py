@@ -39,7 +39,7 @@ def _env():
 
 def _energies(path) -> dict:
     df = hpcq.results.open(path)
-    return dict(zip(df.task_id, df.energy)), dict(zip(df.task_id, df["rank"]))
+    return dict(zip(df.task_id, df.energy, strict=True)), dict(zip(df.task_id, df["rank"], strict=True))
 
 
 @pytest.fixture(scope="module")
