@@ -491,6 +491,21 @@ class TaskSpec(_Strict):
         )
 
 
+# What a task takes from its sweep: fields that are part of every task id, and scale fields that
+# enter the id only when set (so ids of studies written before they existed stay stable).
+TASK_ID_FIELDS = ("method", "shots", "device")
+TASK_SCALE_DEFAULTS: dict[str, Any] = {
+    "precision": "double",
+    "parallel": "tasks",
+    "mps": MPSSpec(),
+    "distributions": DistributionsSpec(),
+}
+
+
+def _dumped(v: Any) -> Any:
+    return v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+
+
 def _task_id(content: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
     p, n = content["problem"], content["noise"]
@@ -616,54 +631,21 @@ class SweepParams(_Strict):
                 )
 
     def tasks(self) -> list[TaskSpec]:
+        """The product problems x ansatze x optimizers x noise x seeds, each task with the sweep's
+        run fields; its id hashes its content (the scale fields only when not at their default)."""
+        inherited = {k: getattr(self, k) for k in (*TASK_ID_FIELDS, *TASK_SCALE_DEFAULTS)}
+        in_id = {k: _dumped(getattr(self, k)) for k in TASK_ID_FIELDS}
+        in_id.update({k: v for k, d in TASK_SCALE_DEFAULTS.items() if (v := _dumped(getattr(self, k))) != _dumped(d)})
         out = []
         for problem, ansatz, opt, noise, seed in itertools.product(
             self.problems, self.ansatze, self.optimizers, self.noise, self.seeds
         ):
-            common = dict(
-                problem=problem.model_dump(mode="json"),
-                ansatz=ansatz.model_dump(mode="json"),
-                optimizer=opt.model_dump(mode="json"),
-                seed=seed,
-                method=self.method,
-                shots=self.shots,
-                device=self.device,
-            )
-            # scale fields enter the id only when set, so ids of existing studies stay stable
-            scale = dict(
-                precision=self.precision,
-                parallel=self.parallel,
-                mps=self.mps.model_dump(mode="json"),
-                distributions=self.distributions.model_dump(mode="json"),
-            )
-            default = dict(
-                precision="double",
-                parallel="tasks",
-                mps=MPSSpec().model_dump(mode="json"),
-                distributions=DistributionsSpec().model_dump(mode="json"),
-            )
-            common.update({k: v for k, v in scale.items() if v != default[k]})
-            content = dict(common, noise=noise.model_dump(mode="json"))
-            parent = "" if noise.kind == "none" else _task_id(dict(common, noise=NoiseSpec().model_dump(mode="json")))
-            out.append(
-                TaskSpec(
-                    task_id=_task_id(content),
-                    step="vqe" if noise.kind == "none" else "noise",
-                    parent_task_id=parent,
-                    problem=problem,
-                    ansatz=ansatz,
-                    optimizer=opt,
-                    noise=noise,
-                    seed=seed,
-                    method=self.method,
-                    shots=self.shots,
-                    device=self.device,
-                    precision=self.precision,
-                    parallel=self.parallel,
-                    mps=self.mps,
-                    distributions=self.distributions,
-                )
-            )
+            parts = {"problem": problem, "ansatz": ansatz, "optimizer": opt, "seed": seed}
+            common = {**{k: _dumped(v) for k, v in parts.items()}, **in_id}
+            parent = "" if noise.kind == "none" else _task_id(dict(common, noise=_dumped(NoiseSpec())))
+            step = "vqe" if noise.kind == "none" else "noise"
+            task_id = _task_id(dict(common, noise=_dumped(noise)))
+            out.append(TaskSpec(task_id=task_id, step=step, parent_task_id=parent, noise=noise, **parts, **inherited))
         return out
 
     def footprints(self, ranks: int = 1, gpus_per_rank: int = 0) -> list:

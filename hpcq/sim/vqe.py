@@ -186,19 +186,23 @@ def _prepare(spec: TaskSpec, threads: int, ranks: int) -> _Prepared:
     strategy = energy_strategy(spec) if not noisy else "expval"
     trajectories = noisy and method == "statevector" and spec.parallel == "trajectories"
     return _Prepared(
+        # where and how it runs
         spec=spec,
         threads=threads,
         device=device,
         method=method,
+        # the problem
         hamiltonian=H,
         h_phys=H_phys,
         exact=exact,
         refs=refs,
+        # the circuit and its noise
         params=list(ansatz.parameters),
         noise_model=nm,
         circuit=tqc,
         measured=measured,
         noisy=noisy,
+        # the energy evaluations
         sim_opts=sim_opts,
         sim=_simulator(method, device, nm if noisy else None, threads, spec.seed, **sim_opts),
         shots=spec.shots if (noisy and method == "statevector") else 1,
