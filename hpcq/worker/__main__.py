@@ -33,9 +33,10 @@ import click
 def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, quiet: bool) -> None:
     import logging
 
+    from hpcq.cliopts import configure_logging
     from hpcq.threads import pin_threads, threads_per_rank
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()  # the one basicConfig every command shares: warnings from everything else
     logging.getLogger("hpcq").setLevel(logging.WARNING if quiet else logging.INFO)
     threads = threads or threads_per_rank()
     pin_threads(threads)  # before anything starts Aer's OpenMP runtime
