@@ -2,7 +2,7 @@
 
 For each qubit count (default 20, 24, 26, 28) the same TFIM energy (real_amplitudes reps=2, seeded
 point) runs through hpcq's evaluation path (SweepParams -> TaskSpec -> hpcq.sim.vqe.simulator_options:
-blocking_qubits from hpcq.sim.memory; the Z-rotated groups of hpcq.sim.estimator) under srun on the
+blocking_qubits from hpcq.sim.memory; the Z-rotated groups of hpcq.sim.readout) under srun on the
 local Slurm lab with the MPI Aer (.aer-mpi, scripts/build-aer-mpi.sh):
   1 rank  : srun -N1 -n1 --cpus-per-task=2 (2 Aer threads)
   2 ranks : srun -N2 -n2 --cpus-per-task=1 (one rank per virtual node, 1 thread each, one state)
@@ -67,9 +67,9 @@ def inner(n: int, precision: str) -> None:
     from qiskit import transpile
 
     from hpcq.sim.ansatz import build_ansatz, initial_point
-    from hpcq.sim.estimator import build_energy_circuit
     from hpcq.sim.noise import BASIS_GATES
     from hpcq.sim.problems import hamiltonian
+    from hpcq.sim.readout import build_energy_circuit
     from hpcq.sim.spec import parse_sweep
     from hpcq.sim.vqe import _binds, _simulator, energy_strategy, simulator_options
 

@@ -18,7 +18,6 @@ import numpy as np
 from hpcq.sim import metrics as M
 from hpcq.sim.aer_env import gpu_options, resolve_device
 from hpcq.sim.ansatz import build_ansatz, initial_point
-from hpcq.sim.estimator import build_energy_circuit, trajectory_energies
 from hpcq.sim.noise import (
     BASIS_GATES,
     apply_readout,
@@ -29,6 +28,7 @@ from hpcq.sim.noise import (
 )
 from hpcq.sim.optimizers import OptResult, minimize
 from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
+from hpcq.sim.readout import build_energy_circuit, trajectory_energies
 from hpcq.sim.spec import TaskSpec
 
 STATE_FIDELITY_MAX_QUBITS = 10  # density matrices above this are not saved just for a metric
@@ -90,7 +90,7 @@ def simulator_options(spec: TaskSpec, ranks: int = 1) -> dict[str, Any]:
 
 
 def energy_strategy(spec: TaskSpec) -> str:
-    """How <H> is read (hpcq.sim.estimator): local supports for MPS, Z-rotated groups for a
+    """How <H> is read (hpcq.sim.readout): local supports for MPS, Z-rotated groups for a
     distributed statevector (avoids Aer's chunked X/Y defect), one operator otherwise."""
     if spec.resolved_method == "matrix_product_state":
         return "local"
@@ -129,7 +129,7 @@ def aer_execute(sim, circuit, binds: list[dict], shots: int) -> list[float]:
 @dataclass
 class _Prepared:
     """One task made ready to run: its operators, the transpiled circuit, the simulator that
-    evaluates the energy and how it reads <H> (hpcq.sim.estimator)."""
+    evaluates the energy and how it reads <H> (hpcq.sim.readout)."""
 
     spec: TaskSpec
     threads: int
@@ -148,7 +148,7 @@ class _Prepared:
     sim: Any  # the AerSimulator of the energy evaluations
     shots: int
     trajectories: bool  # noisy statevector shots split over the ranks of comm
-    energy: Any  # hpcq.sim.estimator.EnergyCircuit
+    energy: Any  # hpcq.sim.readout.EnergyCircuit
 
     def simulator(self, seed: int, noise_model: Any = None, method: str = "", **opts: Any):
         return _simulator(method or self.method, self.device, noise_model, self.threads, seed, **opts)
@@ -446,7 +446,7 @@ def _mps_truncation(p: _Prepared, x: np.ndarray) -> dict[str, Any]:
 
 
 def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[str, Any]:
-    """How the energy was obtained: estimator path, its standard error (trajectories), MPS controls."""
+    """How the energy was obtained: read-out path (hpcq.sim.readout), its standard error, MPS controls."""
     # numbers only (metrics are float attributes); the strategy follows from the spec (energy_strategy)
     m: dict[str, Any] = {"energy_groups": int(ec.groups), "energy_stderr": float(stderr)}
     if spec.resolved_method == "matrix_product_state":

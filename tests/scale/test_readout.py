@@ -1,10 +1,10 @@
-"""Energy read-out paths (hpcq.sim.estimator) are exact on the normal Aer: the Z-rotated term
+"""Energy read-out paths (hpcq.sim.readout) are exact on the normal Aer: the Z-rotated term
 groups (the path a distributed statevector uses) and local supports (MPS) equal the exact <H>."""
 
 import numpy as np
 import pytest
 
-from hpcq.sim.estimator import block_seed, block_sizes, build_energy_circuit
+from hpcq.sim.readout import block_seed, block_sizes, build_energy_circuit
 
 
 def _state_and_h(n=6):
