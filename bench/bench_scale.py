@@ -2,7 +2,7 @@
 
 For each qubit count (default 20, 24, 26, 28) the same TFIM energy (real_amplitudes reps=2, seeded
 point) runs through hpcq's evaluation path (SweepParams -> TaskSpec -> hpcq.sim.vqe.simulator_options:
-blocking_qubits from hpcq.sim.memory; the Z-rotated groups of hpcq.sim.estimator) under srun on the
+blocking_qubits from hpcq.sim.memory; the Z-rotated groups of hpcq.sim.readout) under srun on the
 local Slurm lab with the MPI Aer (.aer-mpi, scripts/build-aer-mpi.sh):
   1 rank  : srun -N1 -n1 --cpus-per-task=2 (2 Aer threads)
   2 ranks : srun -N2 -n2 --cpus-per-task=1 (one rank per virtual node, 1 thread each, one state)
@@ -67,9 +67,9 @@ def inner(n: int, precision: str) -> None:
     from qiskit import transpile
 
     from hpcq.sim.ansatz import build_ansatz, initial_point
-    from hpcq.sim.estimator import build_energy_circuit
     from hpcq.sim.noise import BASIS_GATES
     from hpcq.sim.problems import hamiltonian
+    from hpcq.sim.readout import build_energy_circuit
     from hpcq.sim.spec import parse_sweep
     from hpcq.sim.vqe import _binds, _simulator, energy_strategy, simulator_options
 
@@ -191,48 +191,50 @@ def main() -> None:
         result["total_wall_s"] = round(time.perf_counter() - t_start, 1)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as d:
-        with local_cluster(Path(d) / "lab", nodes=2, cpus=CORES, dbd=False, set_env=True) as cluster:
-            for n in qubits:
-                pair = {}
-                for ranks in (1, 2):
-                    row = run_one(cluster, n, ranks, args.precision)
-                    pair[ranks] = row
-                    if ranks == 2:
-                        row["energy_diff_vs_1_rank"] = abs(pair[1]["energy"] - row["energy"])
-                        row["speedup_vs_1_rank"] = round(pair[1]["eval_s"] / row["eval_s"], 3)
-                    rows.append(row)
-                    save()
-                    print(
-                        f"{n:3d} q {ranks} rank(s): eval {row['eval_s']:8.2f} s  build {row['build_s']:6.2f} s  "
-                        f"peak RSS/rank {max(row['peak_rss_bytes_per_rank']) / GIB:6.2f} GiB "
-                        f"(model {row['model_rank_bytes'] / GIB:.2f})  E={row['energy']:.12f}",
-                        flush=True,
-                    )
-                if pair[2]["energy_diff_vs_1_rank"] > 1e-10:
-                    raise RuntimeError(f"{n} qubits: 1 vs 2 ranks differ by {pair[2]['energy_diff_vs_1_rank']:.3g}")
-            if args.run_largest:  # the model's largest n in the budget, on one rank, if this host has room
-                budget = args.budget_gib * GIB
-                n_big = memory.max_qubits("statevector", args.precision, budget)
-                need = memory.footprint(n_big, "statevector", args.precision).rank_bytes
-                avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-                if avail < need:
-                    result["largest_run_here"] = {
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-scale-") as d,
+        local_cluster(Path(d) / "lab", nodes=2, cpus=CORES, dbd=False, set_env=True) as cluster,
+    ):
+        for n in qubits:
+            pair = {}
+            for ranks in (1, 2):
+                row = run_one(cluster, n, ranks, args.precision)
+                pair[ranks] = row
+                if ranks == 2:
+                    row["energy_diff_vs_1_rank"] = abs(pair[1]["energy"] - row["energy"])
+                    row["speedup_vs_1_rank"] = round(pair[1]["eval_s"] / row["eval_s"], 3)
+                rows.append(row)
+                save()
+                print(
+                    f"{n:3d} q {ranks} rank(s): eval {row['eval_s']:8.2f} s  build {row['build_s']:6.2f} s  "
+                    f"peak RSS/rank {max(row['peak_rss_bytes_per_rank']) / GIB:6.2f} GiB "
+                    f"(model {row['model_rank_bytes'] / GIB:.2f})  E={row['energy']:.12f}",
+                    flush=True,
+                )
+            if pair[2]["energy_diff_vs_1_rank"] > 1e-10:
+                raise RuntimeError(f"{n} qubits: 1 vs 2 ranks differ by {pair[2]['energy_diff_vs_1_rank']:.3g}")
+        if args.run_largest:  # the model's largest n in the budget, on one rank, if this host has room
+            budget = args.budget_gib * GIB
+            n_big = memory.max_qubits("statevector", args.precision, budget)
+            need = memory.footprint(n_big, "statevector", args.precision).rank_bytes
+            avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+            if avail < need:
+                result["largest_run_here"] = {
                         "n": n_big, "not_run": f"this host has {avail / GIB:.1f} GiB available, the model needs "
                         f"{need / GIB:.1f} GiB",
                     }  # fmt: skip
-                else:
-                    largest = run_one(cluster, n_big, 1, args.precision)
-                    largest["budget_bytes"] = budget
-                    largest["host_available_bytes"] = avail
-                    largest["peak_rss_within_budget"] = max(largest["peak_rss_bytes_per_rank"]) <= budget
-                    result["largest_run_here"] = largest
-                    print(
-                        f"largest in {args.budget_gib:g} GiB: {n_big} q, eval {largest['eval_s']:.1f} s, peak RSS "
-                        f"{max(largest['peak_rss_bytes_per_rank']) / GIB:.2f} GiB, E={largest['energy']:.12f}",
-                        flush=True,
-                    )
-                save()
+            else:
+                largest = run_one(cluster, n_big, 1, args.precision)
+                largest["budget_bytes"] = budget
+                largest["host_available_bytes"] = avail
+                largest["peak_rss_within_budget"] = max(largest["peak_rss_bytes_per_rank"]) <= budget
+                result["largest_run_here"] = largest
+                print(
+                    f"largest in {args.budget_gib:g} GiB: {n_big} q, eval {largest['eval_s']:.1f} s, peak RSS "
+                    f"{max(largest['peak_rss_bytes_per_rank']) / GIB:.2f} GiB, E={largest['energy']:.12f}",
+                    flush=True,
+                )
+            save()
     result["complete"] = True
     save()
     print(json.dumps(result["largest_in_budget"], indent=1))

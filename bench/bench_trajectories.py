@@ -96,7 +96,7 @@ def aer_parallel_shots(path: str, shots: int, threads: int, repeats: int) -> dic
     from qiskit_aer import AerSimulator
 
     from hpcq.results.h5format import task_ids
-    from hpcq.sim.estimator import build_energy_circuit
+    from hpcq.sim.readout import build_energy_circuit
     from hpcq.worker.taskfile import load_task
 
     rec = load_task(path, task_ids(path)[0])

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,60 @@ class JobContext:
     gpu: bool = False
     inputs: list[Any] = field(default_factory=list)  # parents' outputs (ColonyOS `in`)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls,
+        process_id: str = "",
+        workdir: str = ".",
+        *,
+        threads: int = 1,
+        rank_size: tuple[int, int] | None = None,
+        gpu: bool = False,
+        inputs: list[Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> JobContext:
+        """The context of this process, read from the Slurm / submitit environment (the one reader
+        of SLURM_JOB_ID and friends). ``threads`` comes from the caller (hpcq.threads owns that
+        rule); ``rank_size``: the MPI world's (rank, size) where the caller has one, else Slurm's
+        task ids, else submitit's local executor, else (0, 1)."""
+        rank, size = rank_size or _rank_and_size()
+        return cls(
+            process_id=process_id,
+            workdir=workdir,
+            slurm_job_id=slurm_job_id(),
+            nodes=os.environ.get("SLURM_JOB_NODELIST", socket.gethostname()),
+            rank=rank,
+            size=size,
+            threads=threads,
+            gpu=gpu,
+            inputs=list(inputs or []),
+            extra={"hostname": socket.gethostname(), **(extra or {})},
+        )
+
+
+def slurm_job_id() -> str:
+    """`123_4` for an array element, `123` otherwise (same spelling as sacct and submitit)."""
+    array_id, task_id = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_id and task_id:
+        return f"{array_id}_{task_id}"
+    return os.environ.get("SLURM_JOB_ID", "")
+
+
+def _int_env(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
+def _rank_and_size() -> tuple[int, int]:
+    """Global rank and world size: Slurm's task ids (srun), else submitit's local executor, else 0/1."""
+    if "SLURM_PROCID" in os.environ:
+        return _int_env("SLURM_PROCID", 0), max(1, _int_env("SLURM_NTASKS", 1))
+    if "SUBMITIT_LOCAL_GLOBAL_RANK" in os.environ:
+        return _int_env("SUBMITIT_LOCAL_GLOBAL_RANK", 0), max(1, _int_env("SUBMITIT_LOCAL_NTASKS", 1))
+    return 0, 1
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""Where Aer runs: threads per rank, CPU or GPU, and whether Aer itself can use MPI.
+"""Where Aer runs: CPU or GPU, which Aer build a job has, and whether Aer itself can use MPI.
 
-Thread budget must be explicit: with pip MPICH (no binding) each rank's Aer/OpenMP would otherwise
-use every core, and 2 ranks on 2 cores ran 6x slower than one process (aer-lab.md).
+The thread budget per rank has its own owner, hpcq.threads (pinned before Aer loads: with pip
+MPICH and no binding, 2 ranks on 2 cores ran 6x slower than one process when each used every core).
 """
 
 from __future__ import annotations
@@ -10,12 +10,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from hpcq.threads import pin_threads, threads_per_rank
-
-__all__ = ["pin_threads", "threads_from_env"]  # re-exported
-
-# thread pinning has one owner, hpcq.threads; these names stay for the sim/worker callers
-threads_from_env = threads_per_rank
+# thread pinning has one owner, hpcq.threads; pin_threads stays importable here for hpcq.results.h5cli
+from hpcq.threads import pin_threads as pin_threads
 
 
 @lru_cache(maxsize=1)

@@ -36,7 +36,7 @@ def _norm(a: float) -> float:
 def _primitive_integrals(R: float):
     """Overlap S, core Hamiltonian Hcore and ERIs (chemists' notation) in the AO basis, bohr."""
     centers = [np.array([0.0, 0.0, 0.0]), np.array([0.0, 0.0, R])]
-    prims = [(a, c * _norm(a)) for a, c in zip(STO3G_EXPONENTS, STO3G_COEFFS)]
+    prims = [(a, c * _norm(a)) for a, c in zip(STO3G_EXPONENTS, STO3G_COEFFS, strict=True)]
     S = np.zeros((2, 2))
     T = np.zeros((2, 2))
     V = np.zeros((2, 2))
@@ -101,12 +101,8 @@ def mo_integrals(bond_length_angstrom: float) -> tuple[np.ndarray, np.ndarray, f
     return h1, eri, 1.0 / R
 
 
-def fermionic_matrix(bond_length_angstrom: float) -> np.ndarray:
-    """The 16x16 second-quantised electronic Hamiltonian on 4 spin orbitals (Jordan-Wigner basis,
-    basis index = sum_j n_j 2**j, i.e. qubit j holds mode j, Qiskit's little-endian order)."""
-    h1, eri, _ = mo_integrals(bond_length_angstrom)
-    n_modes = 4
-    # spin-orbital integrals, block order: (spatial p, spin s) -> mode p + 2*s
+def _spin_orbital_integrals(h1: np.ndarray, eri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spin-orbital integrals, block order: (spatial p, spin s) -> mode p + 2*s."""
     h = np.zeros((4, 4))
     g = np.zeros((4, 4, 4, 4))
     for p in range(4):
@@ -117,7 +113,11 @@ def fermionic_matrix(bond_length_angstrom: float) -> np.ndarray:
                 for s in range(4):
                     if p // 2 == q // 2 and r // 2 == s // 2:
                         g[p, q, r, s] = eri[p % 2, q % 2, r % 2, s % 2]
-    # Jordan-Wigner annihilation operators as dense matrices
+    return h, g
+
+
+def _jw_annihilators(n_modes: int) -> list[np.ndarray]:
+    """Jordan-Wigner annihilation operators as dense matrices."""
     I2, Z = np.eye(2), np.diag([1.0, -1.0])
     lower = np.array([[0.0, 1.0], [0.0, 0.0]])  # |0><1|: annihilates an occupied mode
     ann = []
@@ -127,6 +127,15 @@ def fermionic_matrix(bond_length_angstrom: float) -> np.ndarray:
             f = Z if k < j else (lower if k == j else I2)
             op = np.kron(f, op)
         ann.append(op)
+    return ann
+
+
+def fermionic_matrix(bond_length_angstrom: float) -> np.ndarray:
+    """The 16x16 second-quantised electronic Hamiltonian on 4 spin orbitals (Jordan-Wigner basis,
+    basis index = sum_j n_j 2**j, i.e. qubit j holds mode j, Qiskit's little-endian order)."""
+    h1, eri, _ = mo_integrals(bond_length_angstrom)
+    h, g = _spin_orbital_integrals(h1, eri)
+    ann = _jw_annihilators(4)
     cre = [a.T for a in ann]
     H = np.zeros((16, 16))
     for p in range(4):
@@ -170,7 +179,7 @@ def h2_pauli_terms(bond_length_angstrom: float, mapping: str) -> list[tuple[str,
     else:
         raise ValueError(f"mapping: {mapping!r} is unknown; use 'parity' or 'jordan_wigner'")
     op = SparsePauliOp.from_operator(mat).simplify(atol=1e-12)
-    return [(label, float(np.real(c))) for label, c in zip(op.paulis.to_labels(), op.coeffs)]
+    return [(label, float(np.real(c))) for label, c in zip(op.paulis.to_labels(), op.coeffs, strict=True)]
 
 
 def sector_ground_energy(bond_length_angstrom: float) -> float:

@@ -2,7 +2,7 @@
 Aer, and from that the largest problem an allocation holds. Imports no Qiskit: the executor sizes
 jobs with it on the login node, ``hpcq run`` on a laptop. Documented in docs/simulation.md "Sizing".
 
-Why these numbers (measured, /work/shared/reference/aer-scale.md and aer-lab.md):
+Why these numbers (measured on Aer 0.18.2; the table and the examples: docs/simulation.md "Sizing"):
 - state: statevector 16*2^n bytes (complex128) or 8*2^n (``precision: single``); density_matrix and
   unitary 16*4^n; superop 16*16^n. Peak RSS of one EstimatorV2 evaluation was 1.02-1.09 x state
   plus 100-350 MiB of Python/Qiskit/Aer: ``AER_WORK_FACTOR`` and ``BASE_PROCESS_BYTES``.
@@ -125,12 +125,12 @@ def footprint(
     if ranks < 1 or ranks & (ranks - 1):
         raise SizingError(
             f"ranks={ranks}: a distributed statevector needs a power-of-two rank count "
-            "(1, 2, 4, ...); set processespernode x nodes accordingly"
+            "(1, 2, 4, ...); set conditions.processespernode x conditions.nodes accordingly"
         )
     if ranks > 1 and method != "statevector":
         raise SizingError(
             f"method {method!r} cannot be distributed over ranks (Aer distributes only "
-            "statevector); use distribute: false, or method statevector"
+            "statevector); set parallel: tasks (each rank its own state), or method: statevector"
         )
     if ranks > 1 and ranks.bit_length() - 1 > n - 2:
         raise SizingError(
@@ -221,7 +221,7 @@ def blocking_qubits(n: int, ranks: int, precision: str = "double", mem_per_rank_
     """Aer's ``blocking_qubits`` for an n-qubit statevector over ``ranks`` ranks: the qubits of one
     chunk. It must be <= n - log2(ranks) (every rank at least one chunk) and >= 2 (the widest gate);
     hpcq uses the largest chunk whose state + receive buffer fits the rank's memory (fewer, larger
-    chunks = fewer exchanges). Aer's automatic choice is wrong (aer-scale.md §2): always set it."""
+    chunks = fewer exchanges). Aer's automatic choice gives wrong energies: always set it."""
     if ranks < 1 or ranks & (ranks - 1):
         raise SizingError(f"ranks={ranks}: use a power of two")
     top = n - (ranks.bit_length() - 1)
@@ -272,5 +272,5 @@ def advice(
     if method == "density_matrix":
         parts.append(f"statevector up to {max_qubits('statevector', precision, mem_per_rank_bytes)} qubits")
     if method == MPS and bond_dimension is None:
-        parts.append("set bond_dimension to cap the MPS")
+        parts.append("set mps.bond_dimension to cap the MPS")
     return "; ".join(parts)

@@ -48,7 +48,7 @@ class _Counted:
         X = np.atleast_2d(np.asarray(X, dtype=float))
         vals = np.asarray(self.fun_batch(X), dtype=float)
         self.evaluations += len(X)
-        for x, v in zip(X, vals):
+        for x, v in zip(X, vals, strict=True):
             self.cache[x.tobytes()] = float(v)
         return vals
 

@@ -1,5 +1,5 @@
 """Pydantic models of a VQE sweep. Imports NO Qiskit: the executor validates kwargs with these on
-the login node, and sizes the Slurm job with ``SweepParams.memory_per_rank_bytes()``.
+the login node, and sizes the Slurm job from ``SweepParams.footprints()`` (hpcq.sim.memory).
 
 A sweep is the Cartesian product problems x ansatze x optimizers x noise x seeds; ``tasks()``
 expands it into ``TaskSpec``s whose ids are a hash of their content (stable across runs, rank
@@ -70,6 +70,14 @@ def auto_method(n_qubits: int, shots: int, precision: str = "double") -> dict[st
     }
 
 
+def safe_name(v: str, fix: str) -> str:
+    """``v`` when it has only letters, digits, '-', '_' and '.' (it goes into file names: a study,
+    a primitive run's label), else a ValueError that ends with ``fix``."""
+    if not all(c.isalnum() or c in "-_." for c in v):
+        raise ValueError(f"{v!r} has characters other than letters, digits, '-', '_', '.'; {fix}")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -123,19 +131,7 @@ class ProblemSpec(_Strict):
         if self.kind not in ("fcidump", "pauli") and (self.file or self.data):
             raise ValueError(f"file/data apply to kinds 'fcidump' and 'pauli' only; remove them for {self.kind!r}")
         if self.kind == "h2":
-            if self.bond_length is None:
-                raise ValueError("bond_length is required for kind 'h2'; give it in Å, e.g. 0.735")
-            if not 0.2 <= self.bond_length <= 5.0:
-                raise ValueError(f"bond_length {self.bond_length} Å is out of range; use 0.2-5.0 Å")
-            if self.mapping == "bravyi_kitaev":
-                raise ValueError(
-                    "mapping: kind 'h2' offers parity and jordan_wigner; for bravyi_kitaev use "
-                    "{kind: molecule, geometry: h2}"
-                )
-            if self.n_qubits not in (None, self.qubits):
-                raise ValueError(
-                    f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; leave n_qubits out"
-                )
+            self._check_h2()
             return self
         if self.bond_length is not None:
             raise ValueError(f"bond_length applies to kind 'h2' only; remove it for {self.kind!r}")
@@ -145,6 +141,24 @@ class ProblemSpec(_Strict):
             if not 2 <= self.n_qubits <= MAX_QUBITS:
                 raise ValueError(f"n_qubits {self.n_qubits} is out of range; use 2-{MAX_QUBITS}")
             return self
+        self._check_chemistry()
+        return self
+
+    def _check_h2(self) -> None:
+        if self.bond_length is None:
+            raise ValueError("bond_length is required for kind 'h2'; give it in Å, e.g. 0.735")
+        if not 0.2 <= self.bond_length <= 5.0:
+            raise ValueError(f"bond_length {self.bond_length} Å is out of range; use 0.2-5.0 Å")
+        if self.mapping == "bravyi_kitaev":
+            raise ValueError(
+                "mapping: kind 'h2' offers parity and jordan_wigner; for bravyi_kitaev use "
+                "{kind: molecule, geometry: h2}"
+            )
+        if self.n_qubits not in (None, self.qubits):
+            raise ValueError(f"n_qubits: h2 with mapping {self.mapping} has {self.qubits} qubits; leave n_qubits out")
+
+    def _check_chemistry(self) -> None:
+        """molecule / fcidump / pauli: the geometry or file, and the qubits they give."""
         if self.kind == "molecule":
             if self.geometry is None:
                 raise ValueError(
@@ -156,12 +170,12 @@ class ProblemSpec(_Strict):
                     "n_qubits: a molecule's qubits follow from the active space and mapping; "
                     "remove n_qubits (set active_orbitals instead)"
                 )
-        if self.kind in ("fcidump", "pauli") and self.n_qubits is not None and not self.by_reference:
-            if self.n_qubits != self.qubits:
-                raise ValueError(
-                    f"n_qubits: {self.n_qubits} but the file gives {self.qubits} qubits with mapping "
-                    f"{self.mapping}; fix n_qubits or leave it out"
-                )
+        declared = self.kind in ("fcidump", "pauli") and self.n_qubits is not None and not self.by_reference
+        if declared and self.n_qubits != self.qubits:
+            raise ValueError(
+                f"n_qubits: {self.n_qubits} but the file gives {self.qubits} qubits with mapping "
+                f"{self.mapping}; fix n_qubits or leave it out"
+            )
         q = self.qubits  # parses headers / sizes the active space: raises with the field and fix
         if self.kind == "pauli" and not self.by_reference:
             self._size()  # the sector (num_particles) must be known
@@ -171,7 +185,6 @@ class ProblemSpec(_Strict):
                 "(exact sector references, UCCSD): use a smaller active space (active_electrons, "
                 "active_orbitals) or mapping parity"
             )
-        return self
 
     def _size(self) -> tuple[int, tuple[int, int]]:
         """(spatial orbitals in the active space, (n_alpha, n_beta)) for chemistry kinds."""
@@ -477,8 +490,20 @@ class TaskSpec(_Strict):
             dense_results=not self.sampled_distributions,
         )
 
-    def memory_bytes(self, ranks: int = 1, gpus_per_rank: int = 0) -> int:
-        return self.footprint(ranks, gpus_per_rank).rank_bytes
+
+# What a task takes from its sweep: fields that are part of every task id, and scale fields that
+# enter the id only when set (so ids of studies written before they existed stay stable).
+TASK_ID_FIELDS = ("method", "shots", "device")
+TASK_SCALE_DEFAULTS: dict[str, Any] = {
+    "precision": "double",
+    "parallel": "tasks",
+    "mps": MPSSpec(),
+    "distributions": DistributionsSpec(),
+}
+
+
+def _dumped(v: Any) -> Any:
+    return v.model_dump(mode="json") if isinstance(v, BaseModel) else v
 
 
 def _task_id(content: dict[str, Any]) -> str:
@@ -519,9 +544,7 @@ class SweepParams(_Strict):
     @field_validator("study")
     @classmethod
     def _study(cls, v: str) -> str:
-        if not all(c.isalnum() or c in "-_." for c in v):
-            raise ValueError(f"{v!r} has characters other than letters, digits, '-', '_', '.'; rename the study")
-        return v
+        return safe_name(v, "rename the study")
 
     @field_validator("seeds")
     @classmethod
@@ -548,32 +571,41 @@ class SweepParams(_Strict):
         if self.parallel == "statevector" and self.device == "GPU":
             raise ValueError("parallel: 'statevector' runs on the MPI-built CPU Aer; use device auto/CPU")
         for a, ans in enumerate(self.ansatze):
-            if ans.kind == "hva":
-                bad = [j for j, prob in enumerate(self.problems) if prob.kind != "tfim"]
-                if bad:
-                    raise ValueError(
-                        f"ansatze[{a}].kind: hva is the TFIM's Hamiltonian variational ansatz, but "
-                        f"problems[{bad[0]}] is {self.problems[bad[0]].kind!r}; use kind tfim, or another ansatz"
-                    )
-            if ans.kind != "lucj":
-                continue
-            for j, prob in enumerate(self.problems):
-                if prob.kind not in ("molecule", "fcidump", "pauli"):
-                    raise ValueError(
-                        f"ansatze[{a}].kind: lucj needs a chemistry problem, problems[{j}] is {prob.kind!r}; "
-                        "use kind molecule (e.g. geometry: h2, mapping: jordan_wigner), fcidump or pauli"
-                    )
-                if prob.mapping != "jordan_wigner":
-                    raise ValueError(
-                        f"ansatze[{a}].kind: lucj is Jordan-Wigner only (ffsim's circuits), but "
-                        f"problems[{j}].mapping is {prob.mapping!r}; set mapping: jordan_wigner on that problem, "
-                        "or use ansatz uccsd (any mapping) for parity / bravyi_kitaev"
-                    )
-                if prob.kind == "pauli" and ans.initial_parameters == "ccsd":
-                    raise ValueError(
-                        f"ansatze[{a}].initial_parameters: ccsd needs integrals and problems[{j}] is a Pauli "
-                        "list; set initial_parameters: zeros"
-                    )
+            self._check_ansatz(a, ans)
+        self._check_tasks()
+        return self
+
+    def _check_ansatz(self, a: int, ans: AnsatzSpec) -> None:
+        """Ansatze made for one kind of problem (hva: the TFIM; lucj: Jordan-Wigner chemistry)."""
+        if ans.kind == "hva":
+            bad = [j for j, prob in enumerate(self.problems) if prob.kind != "tfim"]
+            if bad:
+                raise ValueError(
+                    f"ansatze[{a}].kind: hva is the TFIM's Hamiltonian variational ansatz, but "
+                    f"problems[{bad[0]}] is {self.problems[bad[0]].kind!r}; use kind tfim, or another ansatz"
+                )
+        if ans.kind != "lucj":
+            return
+        for j, prob in enumerate(self.problems):
+            if prob.kind not in ("molecule", "fcidump", "pauli"):
+                raise ValueError(
+                    f"ansatze[{a}].kind: lucj needs a chemistry problem, problems[{j}] is {prob.kind!r}; "
+                    "use kind molecule (e.g. geometry: h2, mapping: jordan_wigner), fcidump or pauli"
+                )
+            if prob.mapping != "jordan_wigner":
+                raise ValueError(
+                    f"ansatze[{a}].kind: lucj is Jordan-Wigner only (ffsim's circuits), but "
+                    f"problems[{j}].mapping is {prob.mapping!r}; set mapping: jordan_wigner on that problem, "
+                    "or use ansatz uccsd (any mapping) for parity / bravyi_kitaev"
+                )
+            if prob.kind == "pauli" and ans.initial_parameters == "ccsd":
+                raise ValueError(
+                    f"ansatze[{a}].initial_parameters: ccsd needs integrals and problems[{j}] is a Pauli "
+                    "list; set initial_parameters: zeros"
+                )
+
+    def _check_tasks(self) -> None:
+        """Every task's method suits ``parallel``, and its memory fits some node (hpcq.sim.memory)."""
         from hpcq.sim import memory
 
         for i, t in enumerate(self.tasks()):
@@ -597,57 +629,23 @@ class SweepParams(_Strict):
                     f"task {i} ({t.task_id}): {fp.describe()}, more than any node has "
                     f"({memory.fmt_bytes(memory.MAX_NODE_BYTES)}); would fit: {hint}"
                 )
-        return self
 
     def tasks(self) -> list[TaskSpec]:
+        """The product problems x ansatze x optimizers x noise x seeds, each task with the sweep's
+        run fields; its id hashes its content (the scale fields only when not at their default)."""
+        inherited = {k: getattr(self, k) for k in (*TASK_ID_FIELDS, *TASK_SCALE_DEFAULTS)}
+        in_id = {k: _dumped(getattr(self, k)) for k in TASK_ID_FIELDS}
+        in_id.update({k: v for k, d in TASK_SCALE_DEFAULTS.items() if (v := _dumped(getattr(self, k))) != _dumped(d)})
         out = []
         for problem, ansatz, opt, noise, seed in itertools.product(
             self.problems, self.ansatze, self.optimizers, self.noise, self.seeds
         ):
-            common = dict(
-                problem=problem.model_dump(mode="json"),
-                ansatz=ansatz.model_dump(mode="json"),
-                optimizer=opt.model_dump(mode="json"),
-                seed=seed,
-                method=self.method,
-                shots=self.shots,
-                device=self.device,
-            )
-            # scale fields enter the id only when set, so ids of existing studies stay stable
-            scale = dict(
-                precision=self.precision,
-                parallel=self.parallel,
-                mps=self.mps.model_dump(mode="json"),
-                distributions=self.distributions.model_dump(mode="json"),
-            )
-            default = dict(
-                precision="double",
-                parallel="tasks",
-                mps=MPSSpec().model_dump(mode="json"),
-                distributions=DistributionsSpec().model_dump(mode="json"),
-            )
-            common.update({k: v for k, v in scale.items() if v != default[k]})
-            content = dict(common, noise=noise.model_dump(mode="json"))
-            parent = "" if noise.kind == "none" else _task_id(dict(common, noise=NoiseSpec().model_dump(mode="json")))
-            out.append(
-                TaskSpec(
-                    task_id=_task_id(content),
-                    step="vqe" if noise.kind == "none" else "noise",
-                    parent_task_id=parent,
-                    problem=problem,
-                    ansatz=ansatz,
-                    optimizer=opt,
-                    noise=noise,
-                    seed=seed,
-                    method=self.method,
-                    shots=self.shots,
-                    device=self.device,
-                    precision=self.precision,
-                    parallel=self.parallel,
-                    mps=self.mps,
-                    distributions=self.distributions,
-                )
-            )
+            parts = {"problem": problem, "ansatz": ansatz, "optimizer": opt, "seed": seed}
+            common = {**{k: _dumped(v) for k, v in parts.items()}, **in_id}
+            parent = "" if noise.kind == "none" else _task_id(dict(common, noise=_dumped(NoiseSpec())))
+            step = "vqe" if noise.kind == "none" else "noise"
+            task_id = _task_id(dict(common, noise=_dumped(noise)))
+            out.append(TaskSpec(task_id=task_id, step=step, parent_task_id=parent, noise=noise, **parts, **inherited))
         return out
 
     def footprints(self, ranks: int = 1, gpus_per_rank: int = 0) -> list:

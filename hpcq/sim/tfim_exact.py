@@ -1,7 +1,7 @@
 """Exact ground energy of the open transverse-field Ising chain H = -J sum Z_i Z_i+1 - h sum X_i for
 any n (free fermions): E0 = -(sum of the singular values of the n x n upper-bidiagonal matrix with h on
 the diagonal and J above it). Lanczos (eigsh) stops at ~20 qubits; this is O(n^3) (1000 sites: 2 s).
-Checked against exact diagonalisation (tests/scale/test_tfim_exact.py); aer-scale.md §5."""
+Checked against exact diagonalisation (tests/scale/test_tfim_exact.py)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ import numpy as np
 from hpcq.sim import metrics as M
 from hpcq.sim.aer_env import gpu_options, resolve_device
 from hpcq.sim.ansatz import build_ansatz, initial_point
-from hpcq.sim.estimator import build_energy_circuit, trajectory_energies
 from hpcq.sim.noise import (
     BASIS_GATES,
     apply_readout,
@@ -27,8 +26,9 @@ from hpcq.sim.noise import (
     readout_attenuation,
     readout_matrices,
 )
-from hpcq.sim.optimizers import minimize
+from hpcq.sim.optimizers import OptResult, minimize
 from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
+from hpcq.sim.readout import build_energy_circuit, trajectory_energies
 from hpcq.sim.spec import TaskSpec
 
 STATE_FIDELITY_MAX_QUBITS = 10  # density matrices above this are not saved just for a metric
@@ -90,7 +90,7 @@ def simulator_options(spec: TaskSpec, ranks: int = 1) -> dict[str, Any]:
 
 
 def energy_strategy(spec: TaskSpec) -> str:
-    """How <H> is read (hpcq.sim.estimator): local supports for MPS, Z-rotated groups for a
+    """How <H> is read (hpcq.sim.readout): local supports for MPS, Z-rotated groups for a
     distributed statevector (avoids Aer's chunked X/Y defect), one operator otherwise."""
     if spec.resolved_method == "matrix_product_state":
         return "local"
@@ -126,6 +126,165 @@ def aer_execute(sim, circuit, binds: list[dict], shots: int) -> list[float]:
     return [float(np.real(res.data(i)["energy"])) for i in range(len(res.results))]
 
 
+@dataclass
+class _Prepared:
+    """One task made ready to run: its operators, the transpiled circuit, the simulator that
+    evaluates the energy and how it reads <H> (hpcq.sim.readout)."""
+
+    spec: TaskSpec
+    threads: int
+    device: str
+    method: str
+    hamiltonian: Any  # SparsePauliOp on the logical qubits
+    h_phys: Any  # the same on the transpiled circuit's physical qubits
+    exact: float
+    refs: dict[str, Any]  # chemistry references (PySCF vs qubit sector)
+    params: list[Any]  # the ansatz's Parameters, in order
+    noise_model: Any  # qiskit_aer NoiseModel or None
+    circuit: Any  # the transpiled ansatz
+    measured: list[int]  # physical qubits that carry the logical ones
+    noisy: bool  # the noise model acts on the state (not at readout only)
+    sim_opts: dict[str, Any]
+    sim: Any  # the AerSimulator of the energy evaluations
+    shots: int
+    trajectories: bool  # noisy statevector shots split over the ranks of comm
+    energy: Any  # hpcq.sim.readout.EnergyCircuit
+
+    def simulator(self, seed: int, noise_model: Any = None, method: str = "", **opts: Any):
+        return _simulator(method or self.method, self.device, noise_model, self.threads, seed, **opts)
+
+
+def _transpile(spec: TaskSpec, ansatz, H, n: int) -> tuple[Any, Any, list[int]]:
+    """The ansatz on the simulated register: a fake backend's layout (H moved onto it) or the basis gates."""
+    from qiskit import transpile
+
+    if spec.noise.kind == "fake_backend":
+        backend = fake_backend(spec.noise.backend)
+        tqc = transpile(ansatz, backend=backend, optimization_level=1, seed_transpiler=spec.seed)
+        return tqc, H.apply_layout(tqc.layout), list(tqc.layout.final_index_layout())
+    tqc = transpile(ansatz, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=spec.seed)
+    return tqc, H, list(range(n))
+
+
+def _prepare(spec: TaskSpec, threads: int, ranks: int) -> _Prepared:
+    device, method, problem = resolve_device(spec.device), spec.resolved_method, spec.problem
+    n = problem.qubits
+    H = hamiltonian(problem)
+    exact = exact_ground_energy(problem)
+    ansatz = build_ansatz(spec.ansatz, n, problem)
+    refs = reference(problem)  # chemistry: PySCF vs qubit-sector check (raises on mismatch)
+    nm = build_noise_model(spec.noise)
+    tqc, H_phys, measured = _transpile(spec, ansatz, H, n)
+    att = readout_attenuation(spec.noise)
+    H_eval = H_phys
+    if att is not None:  # exact effect of symmetric readout flips on every Pauli expectation
+        weights = np.array([sum(1 for c in lbl if c != "I") for lbl in H_phys.paulis.to_labels()])
+        H_eval = H_phys.copy()
+        H_eval.coeffs = H_eval.coeffs * att**weights
+    noisy = nm is not None and spec.noise.kind != "readout"
+    sim_opts = dict(simulator_options(spec, ranks), **gpu_options(method, device))
+    strategy = energy_strategy(spec) if not noisy else "expval"
+    trajectories = noisy and method == "statevector" and spec.parallel == "trajectories"
+    return _Prepared(
+        # where and how it runs
+        spec=spec,
+        threads=threads,
+        device=device,
+        method=method,
+        # the problem
+        hamiltonian=H,
+        h_phys=H_phys,
+        exact=exact,
+        refs=refs,
+        # the circuit and its noise
+        params=list(ansatz.parameters),
+        noise_model=nm,
+        circuit=tqc,
+        measured=measured,
+        noisy=noisy,
+        # the energy evaluations
+        sim_opts=sim_opts,
+        sim=_simulator(method, device, nm if noisy else None, threads, spec.seed, **sim_opts),
+        shots=spec.shots if (noisy and method == "statevector") else 1,
+        trajectories=trajectories,
+        energy=build_energy_circuit(tqc, H_eval, strategy, pershot=trajectories),
+    )
+
+
+class _EnergyFunction:
+    """The batched energy E(X) the optimizer calls (one row of X per point); for trajectories it
+    keeps the standard error of its last estimate."""
+
+    def __init__(self, p: _Prepared, execute, comm) -> None:
+        self.p, self.execute, self.comm = p, execute, comm
+        self.last_stderr = math.nan
+
+    def _block(self, binds, seed_b: int, shots_b: int) -> np.ndarray:
+        p = self.p
+        res = (
+            p.simulator(seed_b, p.noise_model, **p.sim_opts)
+            .run(p.energy.circuit, parameter_binds=binds, shots=shots_b)
+            .result()
+        )
+        if not res.success:
+            raise RuntimeError(f"Aer failed: {res.status}")
+        return np.stack([p.energy.energies_pershot(res.data(i)) for i in range(len(res.results))])
+
+    def trajectories(self, X: np.ndarray):
+        """Shots in seeded blocks shared by the ranks of comm: the same for any rank count."""
+        binds = _binds(self.p.params, X)
+        return trajectory_energies(
+            lambda b, sb, nb: self._block(binds, sb, nb), self.p.shots, self.p.spec.seed, self.comm
+        )
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        p = self.p
+        if p.trajectories:
+            est = self.trajectories(X)
+            self.last_stderr = float(est.stderr[0])
+            return est.mean
+        binds = _binds(p.params, X)
+        if p.energy.strategy == "expval" and self.execute is not aer_execute:
+            return np.array(self.execute(p.sim, p.energy.circuit, binds, p.shots), dtype=float)
+        res = p.sim.run(p.energy.circuit, parameter_binds=binds, shots=p.shots).result()
+        if not res.success:
+            raise RuntimeError(f"Aer failed: {res.status}")
+        return np.array([p.energy.energy(res.data(i)) for i in range(len(res.results))], dtype=float)
+
+
+def _optimize(p: _Prepared, fun: _EnergyFunction, x0: np.ndarray | None, optimize: bool) -> tuple[OptResult, str]:
+    """The optimizer's run from ``x0`` (default: the ansatz's initial point), or only the energy
+    at ``x0``; with the gradient method that ran (parameter shift falls back when not exact)."""
+    spec, params = p.spec, p.params
+    gradient = spec.optimizer.gradient
+    if spec.optimizer.kind == "l_bfgs_b" and gradient == "parameter_shift" and not _shift_rule_valid(p.circuit, params):
+        gradient = "finite_difference"
+    rng = np.random.default_rng(spec.seed)
+    if x0 is None:
+        x0 = initial_point(spec.ansatz, len(params), rng)
+    elif len(x0) != len(params):
+        raise ValueError(f"x0 has {len(x0)} parameters, the ansatz {len(params)}: the parent ran another ansatz")
+    x0 = np.asarray(x0, dtype=float)
+    if optimize:
+        return minimize(spec.optimizer, fun, x0, spec.seed, gradient=gradient), gradient
+    f0 = float(fun(x0[None, :])[0])  # energy at the given point only (a noise step at its parent's parameters)
+    return OptResult(x=x0, fun=f0, evaluations=1, trace_x=[x0], trace_f=[f0], message="evaluated at x0"), gradient
+
+
+@dataclass
+class _Run:
+    """A finished optimisation, named (what the result is built from)."""
+
+    prep: _Prepared
+    opt: OptResult
+    rank: int
+    gradient: str
+    scale: dict[str, Any]  # how the energy was obtained (_scale_metrics)
+    t0: float
+    t_setup: float
+    t_opt: float
+
+
 def run_task(
     spec: TaskSpec,
     threads: int = 1,
@@ -141,199 +300,124 @@ def run_task(
     starts from its parent's optimum); ``optimize=False``: only evaluate the energy at ``x0``.
     ``comm``: ranks that share this task's noisy trajectories (parallel 'trajectories'); ``ranks``:
     MPI ranks Aer spreads one statevector over (parallel 'statevector')."""
-    from qiskit import transpile
-
     t0 = time.perf_counter()
-    seed = spec.seed
-    device = resolve_device(spec.device)
-    method = spec.resolved_method
-    problem = spec.problem
-    n = problem.qubits
-    H = hamiltonian(problem)
-    exact = exact_ground_energy(problem)
-    ansatz = build_ansatz(spec.ansatz, n, problem)
-    refs = reference(problem)  # chemistry: PySCF vs qubit-sector check (raises on mismatch)
-    params = list(ansatz.parameters)
-    nm = build_noise_model(spec.noise)
-
-    if spec.noise.kind == "fake_backend":
-        backend = fake_backend(spec.noise.backend)
-        tqc = transpile(ansatz, backend=backend, optimization_level=1, seed_transpiler=seed)
-        H_phys = H.apply_layout(tqc.layout)
-        measured = list(tqc.layout.final_index_layout())
-    else:
-        tqc = transpile(ansatz, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=seed)
-        H_phys = H
-        measured = list(range(n))
-    n_sim = tqc.num_qubits
-    att = readout_attenuation(spec.noise)
-    if att is not None:  # exact effect of symmetric readout flips on every Pauli expectation
-        weights = np.array([sum(1 for c in lbl if c != "I") for lbl in H_phys.paulis.to_labels()])
-        H_eval = H_phys.copy()
-        H_eval.coeffs = H_eval.coeffs * att**weights
-    else:
-        H_eval = H_phys
+    p = _prepare(spec, threads, ranks)
     t_setup = time.perf_counter()
-
-    noisy = nm is not None and spec.noise.kind != "readout"
-    sim_opts = dict(simulator_options(spec, ranks), **gpu_options(method, device))
-    sim = _simulator(method, device, nm if noisy else None, threads, seed, **sim_opts)
-    shots = spec.shots if (noisy and method == "statevector") else 1
-    strategy = energy_strategy(spec) if not noisy else "expval"
-    trajectories = noisy and method == "statevector" and spec.parallel == "trajectories"
-    ec = build_energy_circuit(tqc, H_eval, strategy, pershot=trajectories)
-    energy_circ = ec.circuit
-    last_se = [math.nan]
-
-    def run_block(binds, b: int, seed_b: int, shots_b: int) -> np.ndarray:
-        res = (
-            _simulator(method, device, nm, threads, seed_b, **sim_opts)
-            .run(energy_circ, parameter_binds=binds, shots=shots_b)
-            .result()
-        )
-        if not res.success:
-            raise RuntimeError(f"Aer failed: {res.status}")
-        return np.stack([ec.energies_pershot(res.data(i)) for i in range(len(res.results))])
-
-    def fun_batch(X: np.ndarray) -> np.ndarray:
-        binds = _binds(params, X)
-        if trajectories:  # shots in seeded blocks shared by the ranks of comm: same for any rank count
-            est = trajectory_energies(lambda b, sb, nb: run_block(binds, b, sb, nb), shots, seed, comm)
-            last_se[0] = float(est.stderr[0])
-            return est.mean
-        if strategy == "expval" and execute is not aer_execute:
-            return np.array(execute(sim, energy_circ, binds, shots), dtype=float)
-        res = sim.run(energy_circ, parameter_binds=binds, shots=shots).result()
-        if not res.success:
-            raise RuntimeError(f"Aer failed: {res.status}")
-        return np.array([ec.energy(res.data(i)) for i in range(len(res.results))], dtype=float)
-
-    gradient = spec.optimizer.gradient
-    if spec.optimizer.kind == "l_bfgs_b" and gradient == "parameter_shift" and not _shift_rule_valid(tqc, params):
-        gradient = "finite_difference"
-    rng = np.random.default_rng(seed)
-    if x0 is None:
-        x0 = initial_point(spec.ansatz, len(params), rng)
-    elif len(x0) != len(params):
-        raise ValueError(f"x0 has {len(x0)} parameters, the ansatz {len(params)}: the parent ran another ansatz")
-    x0 = np.asarray(x0, dtype=float)
-    if optimize:
-        opt = minimize(spec.optimizer, fun_batch, x0, seed, gradient=gradient)
-    else:  # energy at the given point only (a noise step at its parent's parameters)
-        from hpcq.sim.optimizers import OptResult
-
-        f0 = float(fun_batch(x0[None, :])[0])
-        opt = OptResult(x=x0, fun=f0, evaluations=1, trace_x=[x0], trace_f=[f0], message="evaluated at x0")
+    fun = _EnergyFunction(p, execute, comm)
+    opt, gradient = _optimize(p, fun, x0, optimize)
     t_opt = time.perf_counter()
-
-    final_se = last_se[0]
-    records = dict(sim_opts)  # what ran, for the file (Aer options and, for MPS, the truncation it did)
-    if method == "matrix_product_state":  # at the optimum, from Aer's mps_log_data
-        records.update(_mps_truncation(method, device, threads, seed, sim_opts, energy_circ, params, opt.x))
-    if trajectories:  # the standard error at the optimum (the trace's last point need not be it)
-        final_se = float(
-            trajectory_energies(
-                lambda b, sb, nb: run_block(_binds(params, opt.x[None, :]), b, sb, nb), shots, seed, comm
-            ).stderr[0]
-        )
-    run = (spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, t0, t_setup, t_opt)
+    records = dict(p.sim_opts)  # what ran, for the file (Aer options and, for MPS, the truncation it did)
+    if p.method == "matrix_product_state":  # at the optimum, from Aer's mps_log_data
+        records.update(_mps_truncation(p, opt.x))
+    final_se = fun.last_stderr
+    if p.trajectories:  # the standard error at the optimum (the trace's last point need not be it)
+        final_se = float(fun.trajectories(opt.x[None, :]).stderr[0])
+    run = _Run(p, opt, rank, gradient, _scale_metrics(spec, p.energy, final_se, records), t0, t_setup, t_opt)
+    final = p.circuit.assign_parameters(dict(zip(p.params, opt.x, strict=True)))
     if spec.sampled_distributions:  # above distributions.max_qubits (and MPS): no 2^n arrays, sampled counts
-        counts = _sample_counts(spec, tqc.assign_parameters(dict(zip(params, opt.x))), measured, nm, threads, sim_opts)
-        dist_m = M.sampled_distribution_metrics(counts["ideal"], counts["noisy"], spec.seed, paired=counts["paired"])
+        counts = _sample_counts(spec, final, p.measured, p.noise_model, threads, p.sim_opts)
         empty = np.zeros(0)
         return _task_result(
-            *run,
-            scale=_scale_metrics(spec, ec, final_se, records),
-            dist_metrics=dist_m,
-            ideal_energy=opt.fun if nm is None else math.nan,
+            run,
+            dist_metrics=M.sampled_distribution_metrics(
+                counts["ideal"], counts["noisy"], spec.seed, paired=counts["paired"]
+            ),
+            ideal_energy=opt.fun if p.noise_model is None else math.nan,
             state_fid=math.nan,
             dists=(empty, empty),
-            t_end=time.perf_counter(),
             counts=counts,
         )
-    # Output distributions of the final circuit, noiseless and with the noise model
-    final = tqc.assign_parameters(dict(zip(params, opt.x)))
-    ideal_circ = final.copy()
-    ideal_circ.save_probabilities(measured, label="p")
-    ideal_circ.save_statevector(label="psi")
-    # a distributed statevector keeps its chunks for these runs too: without blocking_qubits an MPI Aer
-    # over several ranks segfaults (or blocks automatically, which is wrong); the saves are gathered
-    dist_opts = {k: sim_opts[k] for k in ("blocking_enable", "blocking_qubits") if k in sim_opts}
-    ideal_res = _simulator("statevector", device, None, threads, seed, **dist_opts).run(ideal_circ).result()
-    dist_ideal = np.asarray(ideal_res.data(0)["p"], dtype=float)
-    psi = ideal_res.data(0)["psi"]
-    ideal_energy = float(np.real(psi.expectation_value(H_phys)))
-    state_fid = math.nan
-    if nm is None or spec.noise.kind == "readout":  # readout acts at measurement, not on the state
-        state_fid = 1.0
-    if nm is None:
-        dist_noisy = dist_ideal.copy()
-    else:
-        save_dm = method == "density_matrix" and n_sim <= STATE_FIDELITY_MAX_QUBITS
-        noisy_circ = final.copy()
-        noisy_circ.save_probabilities(measured, label="p")
-        if save_dm:
-            noisy_circ.save_density_matrix(label="rho")
-        res = (
-            _simulator(method, device, nm if noisy else None, threads, seed, **dist_opts)
-            .run(noisy_circ, shots=spec.shots if method == "statevector" and noisy else 1)
-            .result()
-        )
-        dist_noisy = apply_readout(np.asarray(res.data(0)["p"], dtype=float), readout_matrices(nm, measured))
-        if save_dm:
-            rho = np.asarray(res.data(0)["rho"])
-            v = np.asarray(psi.data)
-            state_fid = float(np.real(np.conj(v) @ rho @ v))
+    dist_ideal, dist_noisy, ideal_energy, state_fid = _distributions(p, final)
     return _task_result(
-        *run,
-        scale=_scale_metrics(spec, ec, final_se, records),
+        run,
         dist_metrics=M.distribution_metrics(dist_ideal, dist_noisy),
         ideal_energy=ideal_energy,
         state_fid=state_fid,
         dists=(dist_ideal, dist_noisy),
-        t_end=time.perf_counter(),
     )
 
 
+def _distributions(p: _Prepared, final) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Output distributions of the final circuit, noiseless and with the noise model, the ideal
+    energy, and the state fidelity (from the density matrix when it is small enough, else nan)."""
+    ideal_circ = final.copy()
+    ideal_circ.save_probabilities(p.measured, label="p")
+    ideal_circ.save_statevector(label="psi")
+    # a distributed statevector keeps its chunks for these runs too: without blocking_qubits an MPI Aer
+    # over several ranks segfaults (or blocks automatically, which is wrong); the saves are gathered
+    dist_opts = {k: p.sim_opts[k] for k in ("blocking_enable", "blocking_qubits") if k in p.sim_opts}
+    ideal_res = p.simulator(p.spec.seed, None, "statevector", **dist_opts).run(ideal_circ).result()
+    dist_ideal = np.asarray(ideal_res.data(0)["p"], dtype=float)
+    psi = ideal_res.data(0)["psi"]
+    ideal_energy = float(np.real(psi.expectation_value(p.h_phys)))
+    nm = p.noise_model
+    state_fid = 1.0 if nm is None or p.spec.noise.kind == "readout" else math.nan  # readout acts at measurement
+    if nm is None:
+        return dist_ideal, dist_ideal.copy(), ideal_energy, state_fid
+    save_dm = p.method == "density_matrix" and p.circuit.num_qubits <= STATE_FIDELITY_MAX_QUBITS
+    noisy_circ = final.copy()
+    noisy_circ.save_probabilities(p.measured, label="p")
+    if save_dm:
+        noisy_circ.save_density_matrix(label="rho")
+    res = (
+        p.simulator(p.spec.seed, nm if p.noisy else None, **dist_opts)
+        .run(noisy_circ, shots=p.spec.shots if p.method == "statevector" and p.noisy else 1)
+        .result()
+    )
+    dist_noisy = apply_readout(np.asarray(res.data(0)["p"], dtype=float), readout_matrices(nm, p.measured))
+    if save_dm:
+        rho = np.asarray(res.data(0)["rho"])
+        v = np.asarray(psi.data)
+        state_fid = float(np.real(np.conj(v) @ rho @ v))
+    return dist_ideal, dist_noisy, ideal_energy, state_fid
+
+
 def _task_result(
-    spec, opt, exact, tqc, nm, H, params, rank, threads, device, gradient, refs, t0, t_setup, t_opt,
-    *, scale, dist_metrics, ideal_energy, state_fid, dists, t_end, counts=None,
-) -> TaskResult:  # fmt: skip
+    run: _Run,
+    *,
+    dist_metrics: dict[str, Any],
+    ideal_energy: float,
+    state_fid: float,
+    dists: tuple[np.ndarray, np.ndarray],
+    counts: dict[str, Any] | None = None,
+) -> TaskResult:
     """The one TaskResult of a VQE, dense (2^n distributions) or sampled (counts): metrics in one
     order, and the chemistry references (totals, Ha) in both."""
-    m: dict[str, Any] = M.accuracy_metrics(opt.fun, exact)
+    t_end = time.perf_counter()
+    p, opt = run.prep, run.opt
+    m: dict[str, Any] = M.accuracy_metrics(opt.fun, p.exact)
     m.update(dist_metrics)
     m.update(
         iterations=opt.iterations,
         evaluations=opt.evaluations,
-        wall_time_s=t_end - t0,
+        wall_time_s=t_end - run.t0,
         ideal_energy=ideal_energy,
         state_fidelity=state_fid,
     )
-    m.update(scale)
+    m.update(run.scale)
     for k in ("hf_energy", "pyscf_energy"):
-        if k in refs:
-            m[k] = float(refs[k])
+        if k in p.refs:
+            m[k] = float(p.refs[k])
     return TaskResult(
-        spec=spec,
+        spec=p.spec,
         metrics=m,
-        circuit=tqc,
-        noise_model=nm,
-        hamiltonian=H,
+        circuit=p.circuit,
+        noise_model=p.noise_model,
+        hamiltonian=p.hamiltonian,
         trace_energy=np.array(opt.trace_f, dtype=float),
-        trace_parameters=np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(params)),
+        trace_parameters=np.array(opt.trace_x, dtype=float).reshape(len(opt.trace_x), len(p.params)),
         final_parameters=np.asarray(opt.x, dtype=float),
         dist_ideal=dists[0],
         dist_noisy=dists[1],
-        rank=rank,
-        threads=threads,
-        device=device,
-        gradient=gradient,
+        rank=run.rank,
+        threads=p.threads,
+        device=p.device,
+        gradient=run.gradient,
         timings={
-            "setup_s": t_setup - t0,
-            "optimize_s": t_opt - t_setup,
-            "distributions_s": t_end - t_opt,
-            "total_s": t_end - t0,
+            "setup_s": run.t_setup - run.t0,
+            "optimize_s": run.t_opt - run.t_setup,
+            "distributions_s": t_end - run.t_opt,
+            "total_s": t_end - run.t0,
         },
         counts=counts,
     )
@@ -342,7 +426,7 @@ def _task_result(
 _MPS_LOG_SEEN = [0]  # length of Aer's process-wide MPS log already read (_mps_truncation)
 
 
-def _mps_truncation(method, device, threads, seed, sim_opts, energy_circ, params, x) -> dict[str, Any]:
+def _mps_truncation(p: _Prepared, x: np.ndarray) -> dict[str, Any]:
     """One more evaluation at ``x`` with Aer's ``mps_log_data``: the largest bond dimension the MPS
     reached and the Schmidt weight its SVDs discarded in total (0 = the energy is that of the
     untruncated circuit, hence variational). Keys start with ``_`` (records, not Aer options).
@@ -350,8 +434,8 @@ def _mps_truncation(method, device, threads, seed, sim_opts, energy_circ, params
     so far): this run's part is what follows the length seen last time (_MPS_LOG_SEEN)."""
     import re
 
-    sim = _simulator(method, device, None, threads, seed, mps_log_data=True, **sim_opts)
-    res = sim.run(energy_circ, parameter_binds=_binds(params, np.asarray(x)[None, :])).result()
+    sim = p.simulator(p.spec.seed, None, mps_log_data=True, **p.sim_opts)
+    res = sim.run(p.energy.circuit, parameter_binds=_binds(p.params, np.asarray(x)[None, :])).result()
     full = str(res.results[0].metadata.get("MPS_log_data", "")) if res.success else ""
     full = full.strip().removeprefix("{").removesuffix("}")
     seen = _MPS_LOG_SEEN[0] if len(full) >= _MPS_LOG_SEEN[0] else 0
@@ -362,7 +446,7 @@ def _mps_truncation(method, device, threads, seed, sim_opts, energy_circ, params
 
 
 def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[str, Any]:
-    """How the energy was obtained: estimator path, its standard error (trajectories), MPS controls."""
+    """How the energy was obtained: read-out path (hpcq.sim.readout), its standard error, MPS controls."""
     # numbers only (metrics are float attributes); the strategy follows from the spec (energy_strategy)
     m: dict[str, Any] = {"energy_groups": int(ec.groups), "energy_stderr": float(stderr)}
     if spec.resolved_method == "matrix_product_state":

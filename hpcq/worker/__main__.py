@@ -33,11 +33,12 @@ import click
 def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, quiet: bool) -> None:
     import logging
 
-    from hpcq.sim.aer_env import pin_threads, threads_from_env
+    from hpcq.cliopts import configure_logging
+    from hpcq.threads import pin_threads, threads_per_rank
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()  # the one basicConfig every command shares: warnings from everything else
     logging.getLogger("hpcq").setLevel(logging.WARNING if quiet else logging.INFO)
-    threads = threads or threads_from_env()
+    threads = threads or threads_per_rank()
     pin_threads(threads)  # before anything starts Aer's OpenMP runtime
     from hpcq.functions import JobContext
     from hpcq.mpi import mpi_world
@@ -51,15 +52,12 @@ def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, qu
         raise click.ClickException(f"{sweep_json}: {exc}") from None
     os.makedirs(out_dir, exist_ok=True)
     comm = mpi_world()
-    ctx = JobContext(
-        process_id=process_id,
-        workdir=out_dir,
-        slurm_job_id=os.environ.get("SLURM_JOB_ID", ""),
-        nodes=os.environ.get("SLURM_JOB_NODELIST", ""),
-        rank=comm.Get_rank() if comm else 0,
-        size=comm.Get_size() if comm else 1,
+    ctx = JobContext.from_env(
+        process_id,
+        out_dir,
         threads=threads,
-        extra={"command": " ".join(["python -m hpcq.worker"] + sys.argv[1:])},
+        rank_size=(comm.Get_rank(), comm.Get_size()) if comm else (0, 1),
+        extra={"command": " ".join(["python -m hpcq.worker", *sys.argv[1:]])},
     )
     result = run_sweep(params, ctx)
     if result is not None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hpcq.functions import FunctionResult, JobContext
 from hpcq.mpi import mpi_world, polling_barrier
-from hpcq.sim.aer_env import pin_threads, threads_from_env
 from hpcq.sim.spec import SweepParams, TaskSpec, parse_sweep
+from hpcq.threads import pin_threads, threads_per_rank
 from hpcq.worker.dispatch import run_tasks
 
 log = logging.getLogger("hpcq.worker")
@@ -55,11 +56,11 @@ def _provenance(
 
 
 def output_name(params: SweepParams, ctx: JobContext) -> str:
-    tag = ctx.slurm_job_id or os.environ.get("SLURM_JOB_ID") or ctx.process_id[:16] or time.strftime("%Y%m%dT%H%M%S")
+    tag = ctx.slurm_job_id or ctx.process_id[:16] or time.strftime("%Y%m%dT%H%M%S")
     return f"{params.study}-{tag}.h5"
 
 
-def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
+def run_sweep(kwargs: dict[str, Any] | SweepParams, ctx: JobContext) -> FunctionResult | None:
     """Runs on every rank. Threads per rank = ctx.threads (cpus-per-task); rank 0 returns the
     FunctionResult with a small summary and the one HDF5 file, written into ctx.workdir."""
     from hpcq.results.h5format import now_iso
@@ -67,10 +68,9 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     t0 = time.perf_counter()
     started = now_iso()
     params = kwargs if isinstance(kwargs, SweepParams) else parse_sweep(kwargs)
-    threads = max(1, int(ctx.threads or threads_from_env()))
+    threads = max(1, int(ctx.threads or threads_per_rank()))
     pin_threads(threads)
     from hpcq.sim.aer_env import resolve_device
-    from hpcq.sim.vqe import run_task
 
     resolve_device(params.device)  # device: GPU without a GPU Aer fails here, before any task runs
 
@@ -85,58 +85,49 @@ def run_sweep(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         )
     tasks = params.tasks()
     order = sorted(range(len(tasks)), key=lambda i: -task_cost(tasks[i]))
-
-    def work(t: TaskSpec):
-        r = run_task(t, threads=threads, rank=rank)
-        log.info(
-            "rank %d: %s done in %.2f s: E=%.10g abs_error=%.3g",
-            rank,
-            t.task_id,
-            r.metrics["wall_time_s"],
-            r.metrics["energy"],
-            r.metrics["abs_error"],
-        )
-        return r
-
     if rank == 0:
         log.info("%s: %d tasks on %d rank(s) x %d thread(s)", params.study, len(tasks), size, threads)
+    work = _task_runner(params, threads, rank, comm, size)
+    try:
+        # parallel tasks: rank 0 hands the tasks out; otherwise every rank runs every task together
+        shared = params.parallel != "tasks"
+        results = [work(tasks[i]) for i in order] if shared else run_tasks(tasks, work, comm, order)
+        if rank != 0 or results is None:
+            return None
+        return _finish(params, ctx, results, threads, size, started, t0)
+    finally:
+        polling_barrier(comm)  # other ranks sleep until rank 0 has written the file
+
+
+def _task_runner(params: SweepParams, threads: int, rank: int, comm, size: int) -> Callable[[TaskSpec], Any]:
+    """How this rank runs one task: alone (parallel 'tasks'), or with every rank of the world:
+    'trajectories' splits the noisy shots over comm, 'statevector' has Aer spread one statevector
+    over MPI_COMM_WORLD (identical circuits on every rank: PYTHONHASHSEED=0)."""
+    from hpcq.sim.vqe import run_task
+
+    shared: dict[str, Any] = {}
     if params.parallel != "tasks":
-        # every rank runs every task together: trajectories split over comm, or Aer spreads one
-        # statevector over MPI_COMM_WORLD (identical circuits on every rank: PYTHONHASHSEED=0)
         if params.parallel == "statevector" and size > 1 and os.environ.get("PYTHONHASHSEED") != "0":
             raise RuntimeError(
                 "parallel: statevector needs PYTHONHASHSEED=0 on every rank (Aer builds the "
                 "circuit's measurements from a Python set); export it in the job"
             )
-        share = comm if params.parallel == "trajectories" else None
         if params.parallel == "statevector":
             from hpcq.sim.aer_env import aer_mpi_processes
 
             # its probe circuit must run on EVERY rank (an MPI Aer spans all of them; rank 0 alone
             # would hang in _finish); cached, so rank 0's provenance reuses the answer
             aer_mpi_processes()
+        shared = {"comm": comm if params.parallel == "trajectories" else None, "ranks": size}
 
-        def work(t: TaskSpec):  # noqa: F811 - the same work, over all ranks
-            r = run_task(t, threads=threads, rank=rank, comm=share, ranks=size)
-            log.info(
-                "rank %d: %s done in %.2f s: E=%.10g", rank, t.task_id, r.metrics["wall_time_s"], r.metrics["energy"]
-            )
-            return r
+    def work(t: TaskSpec):
+        r = run_task(t, threads=threads, rank=rank, **shared)
+        m = r.metrics
+        msg = "rank %d: %s done in %.2f s: E=%.10g abs_error=%.3g"
+        log.info(msg, rank, t.task_id, m["wall_time_s"], m["energy"], m["abs_error"])
+        return r
 
-        try:
-            results = [work(tasks[i]) for i in order]
-            if rank != 0:
-                return None
-            return _finish(params, ctx, results, threads, size, started, t0)
-        finally:
-            polling_barrier(comm)
-    try:
-        results = run_tasks(tasks, work, comm, order)
-        if rank != 0:
-            return None
-        return _finish(params, ctx, results, threads, size, started, t0)
-    finally:
-        polling_barrier(comm)  # other ranks sleep until rank 0 has written the file
+    return work
 
 
 def _finish(

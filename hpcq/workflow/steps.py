@@ -7,7 +7,9 @@ Their outputs are small JSON summaries; ColonyOS hands them to the children as `
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hpcq.atomicfile import write_atomic
 from hpcq.functions import FunctionResult, JobContext
@@ -296,14 +298,43 @@ def vqe(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     return res
 
 
+@dataclass
+class ParentRun:
+    """The parent VQE's optimum, as its HDF5 file holds it."""
+
+    parameters: Any  # np.ndarray of the optimal parameters
+    energy: float
+    path: str
+    content_sha256: str
+
+
+def _parent_run(files: list[str], parent_task_id: str) -> ParentRun:
+    """The parent task's optimal parameters and energy, from the handed-over file that holds it."""
+    if not files:
+        raise RuntimeError("noise: the parent VQE handed over no HDF5 result file; check it with hpcq status")
+    import h5py
+    import numpy as np
+
+    from hpcq.results.h5format import FINAL_PARAMETERS, METRICS, TASKS
+
+    found = None
+    for f in files:
+        with h5py.File(f, "r") as h:
+            if parent_task_id in h.get(TASKS, {}):
+                t = h[TASKS][parent_task_id]
+                x = np.asarray(t[FINAL_PARAMETERS][()], dtype=float)
+                found = ParentRun(x, float(t[METRICS].attrs["energy"]), f, str(h.attrs.get("content_sha256", "")))
+    if found is None:
+        raise RuntimeError(f"noise: parent task {parent_task_id} is in none of {files}")
+    return found
+
+
 def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     """The parent VQE's optimal parameters under noise: their energy (and, with reoptimize, a
     re-optimisation started from them). The HDF5 file records the parent's parameters, file and task."""
     import time
 
-    import numpy as np
-
-    from hpcq.results.h5format import FINAL_PARAMETERS, METRICS, TASKS, now_iso
+    from hpcq.results.h5format import now_iso
     from hpcq.sim.spec import parse_sweep
     from hpcq.sim.vqe import run_task
 
@@ -315,20 +346,8 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     (task,) = params.tasks()
     t0, started = time.perf_counter(), now_iso()
     ham = _provide_parent_operator(params, ctx, "noise")
-    files = result_files(ctx.inputs)
-    if not files:
-        raise RuntimeError("noise: the parent VQE handed over no HDF5 result file; check it with hpcq status")
-    import h5py
-
-    x_parent = parent_sha = None
-    for f in files:
-        with h5py.File(f, "r") as h:
-            if task.parent_task_id in h.get(TASKS, {}):
-                x_parent = np.asarray(h[TASKS][task.parent_task_id][FINAL_PARAMETERS][()], dtype=float)
-                parent_energy = float(h[TASKS][task.parent_task_id][METRICS].attrs["energy"])
-                parent_sha, parent_path = str(h.attrs.get("content_sha256", "")), f
-    if x_parent is None:
-        raise RuntimeError(f"noise: parent task {task.parent_task_id} is in none of {files}")
+    parent = _parent_run(result_files(ctx.inputs), task.parent_task_id)
+    x_parent = parent.parameters
     threads = max(1, int(ctx.threads or 1))
     results = [run_task(task, threads=threads, x0=x_parent, optimize=False)]
     summary_extra = {"energy_at_parent_parameters": results[0].metrics["energy"]}
@@ -342,9 +361,9 @@ def noise(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     extra = {
         "parent_parameters": [float(v) for v in x_parent],
         "parent_task_id": task.parent_task_id,
-        "parent_file": parent_path,
-        "parent_content_sha256": parent_sha,
-        "parent_energy": parent_energy,
+        "parent_file": parent.path,
+        "parent_content_sha256": parent.content_sha256,
+        "parent_energy": parent.energy,
         "hamiltonian_file": ham,
         "method": task.resolved_method,
         "method_reason": method_reason(task),

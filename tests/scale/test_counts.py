@@ -15,8 +15,8 @@ from hpcq.results.series import read_series
 from hpcq.sim import memory
 from hpcq.sim import metrics as M
 from hpcq.sim.spec import DistributionsSpec, parse_sweep
-from hpcq.testing.synthetic import real_sweep
 from hpcq.worker.taskfile import load_task
+from tests.scale import tfim_sweep
 
 K = 1024  # outcomes of the known distributions (10 bits)
 
@@ -73,11 +73,12 @@ def test_paired_counts_give_exact_zero_divergence():
     assert again == est  # seeded bootstrap
 
 
-SWEEP = real_sweep(
+SWEEP = tfim_sweep(
     "counts",
-    problems=[{"kind": "tfim", "n_qubits": 4}],
+    4,
+    10,
+    seed=3,
     noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.02}, {"kind": "readout", "p": 0.03}],
-    maxiter=10,
     method="statevector",
     shots=32,
     distributions={"max_qubits": 3, "shots": 3000},  # 4 qubits > 3: sampled counts
@@ -155,16 +156,16 @@ def test_large_register_file_holds_no_2n_arrays(tmp_path, monkeypatch):
 
     n = 30
     monkeypatch.setattr(vqe, "exact_ground_energy", lambda p: tfim_open_ground_energy(p.qubits))
-    sweep = {
-        "study": "big",
-        "problems": [{"kind": "tfim", "n_qubits": n}],
-        "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-        "optimizers": [{"kind": "spsa", "maxiter": 2}],
-        "seeds": [1],
-        "method": "matrix_product_state",
-        "mps": {"bond_dimension": 8},
-        "distributions": {"shots": 2000},
-    }
+    sweep = tfim_sweep(
+        "big",
+        n,
+        2,
+        optimizer="spsa",
+        seed=1,
+        method="matrix_product_state",
+        mps={"bond_dimension": 8},
+        distributions={"shots": 2000},
+    )
     path = run_sweep(sweep, JobContext(process_id="proc-big", workdir=str(tmp_path), threads=1)).files[0]
     assert F.validate(path) == []
     sizes = []

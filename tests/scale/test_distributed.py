@@ -1,6 +1,6 @@
 """One circuit over 1, 2 and 4 MPI ranks on the local Slurm cluster (2 nodes): Aer built with MPI
 (scripts/build-aer-mpi.sh into .aer-mpi), ``blocking_qubits`` from hpcq.sim.memory, the energy
-through Z-rotated term groups (hpcq.sim.estimator), launched as a job runs it: ``srun --mpi=pmi2
+through Z-rotated term groups (hpcq.sim.readout), launched as a job runs it: ``srun --mpi=pmi2
 python -m hpcq.worker SWEEP --out DIR`` over both nodes, every rank with PYTHONHASHSEED=0.
 
 Must show (issue 11 item 2): the energies of 1, 2 and 4 ranks agree to 1e-10, each equals the exact

@@ -17,14 +17,10 @@ import pytest
 from hpcq.executor.profiles import load_profile, profile_files
 from hpcq.functions import JobContext
 from hpcq.sim import aer_env
+from tests.scale import tfim_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-SWEEP = {
-    "study": "gpu",
-    "problems": [{"kind": "tfim", "n_qubits": 3}],
-    "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-    "optimizers": [{"kind": "cobyla", "maxiter": 8}],
-}
+SWEEP = tfim_sweep("gpu", 3, 8)
 NVIDIA_GPU_PROFILES = ("leonardo-booster", "karolina-gpu", "meluxina-gpu", "mn5-acc", "vega-gpu", "jupiter")
 
 

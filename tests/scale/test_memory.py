@@ -1,6 +1,8 @@
 """THE memory model (hpcq.sim.memory) and admission from the allocation (hpcq.executor.sizing):
 the qubit limit follows from method, precision, memory per node, nodes and GPUs, not a constant."""
 
+from pathlib import Path
+
 import pytest
 
 from hpcq.executor.resources import PlanError, plan_process
@@ -90,8 +92,7 @@ def test_28_qubits_refused_with_numbers_where_it_does_not_fit(tmp_path):
     small = _profile(tmp_path, mem=4)
     with open(small, "a") as fh:
         fh.write("max_nodes: 4\n")
-    text = open(small).read().replace("max_nodes: 2\n", "", 1)
-    open(small, "w").write(text)
+    Path(small).write_text(Path(small).read_text().replace("max_nodes: 2\n", "", 1))
     with pytest.raises(PlanError) as ei:
         plan_process(small, {"nodes": 2, "processespernode": 1}, _sweep(), mpi=True, maxexectime=-1)
     msg = str(ei.value)

@@ -3,7 +3,7 @@
 hpcq's own path: ansatz hva (the TFIM's Hamiltonian variational ansatz, 2 angles per layer shared
 by all sites), VQE on an 8-qubit chain (statevector, exact), its angles carried to the 100-qubit
 chain and refined there by VQE on ``method: matrix_product_state`` with a bond-dimension cap and a
-truncation threshold; every term measured on the qubits it touches (estimator ``local``). The exact
+truncation threshold; every term measured on the qubits it touches (read-out ``local``). The exact
 energy is the free-fermion one (hpcq.sim.tfim_exact). The field h = 2 is gapped (paramagnet), so a
 3-layer circuit gets to ~1e-4 relative; at the critical point J = h = 1 the same ansatz needs ~10+
 layers (7.7e-3 at 4 layers, free-fermion optimum). The file records chi, the threshold, the bond

@@ -11,20 +11,20 @@ import pytest
 
 import hpcq.results
 from hpcq.testing import need
+from tests.scale import tfim_sweep
 
 BIN = Path(sys.executable).parent
 MPIEXEC = BIN / "mpiexec"
-SWEEP = {
-    "study": "traj",
-    "problems": [{"kind": "tfim", "n_qubits": 4}],
-    "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
-    "optimizers": [{"kind": "cobyla", "maxiter": 6}],
-    "noise": [{"kind": "depolarizing", "p": 0.02}],
-    "seeds": [5],
-    "method": "statevector",
-    "shots": 80,
-    "parallel": "trajectories",
-}  # 3 blocks (32, 32, 16): uneven over 2 ranks
+SWEEP = tfim_sweep(
+    "traj",
+    4,
+    6,
+    seed=5,
+    noise=[{"kind": "depolarizing", "p": 0.02}],
+    method="statevector",
+    shots=80,
+    parallel="trajectories",
+)  # 3 blocks (32, 32, 16): uneven over 2 ranks
 
 
 def _run(tmp_path, ranks):

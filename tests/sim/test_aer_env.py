@@ -2,17 +2,18 @@
 
 import pytest
 
+from hpcq import threads
 from hpcq.sim import aer_env
 
 
 def test_threads_from_slurm_first(monkeypatch):
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "3")
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
-    assert aer_env.threads_from_env() == 3
+    assert threads.threads_per_rank() == 3
     monkeypatch.delenv("SLURM_CPUS_PER_TASK")
-    assert aer_env.threads_from_env() == 7
+    assert threads.threads_per_rank() == 7
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert aer_env.threads_from_env(default=2) == 2
+    assert threads.threads_per_rank(default=2) == 2
 
 
 def test_device_resolution_on_this_aer():

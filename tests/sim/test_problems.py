@@ -68,7 +68,7 @@ def test_spin_chain_references():
         ProblemSpec(kind="heisenberg", n_qubits=4, boundary="periodic")
     ) == pytest.approx(-8.0)
     op = problems.hamiltonian(ProblemSpec(kind="tfim", n_qubits=3, J=2.0, h=0.5))
-    assert dict(zip(op.paulis.to_labels(), op.coeffs.real)) == {
+    assert dict(zip(op.paulis.to_labels(), op.coeffs.real, strict=True)) == {
         "IZZ": -2.0,
         "ZZI": -2.0,
         "IIX": -0.5,

@@ -108,7 +108,7 @@ def test_memory_per_rank():
         ),
         (
             {"problems": [{"kind": "tfim", "n_qubits": 100}], "method": "matrix_product_state"},
-            "set bond_dimension to cap the MPS",
+            "set mps.bond_dimension to cap the MPS",
         ),
         ({"problems": [H2], "mps": {"bond_dimension": 8}}, "mps: bond_dimension/truncation_threshold apply to"),
         (

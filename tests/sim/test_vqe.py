@@ -5,11 +5,15 @@ import math
 import numpy as np
 import pytest
 
+from hpcq.sim.metrics import CHEMICAL_ACCURACY_HA
 from hpcq.sim.noise import build_noise_model, noise_model_from_json, noise_model_to_json
 from hpcq.sim.spec import NoiseSpec, parse_sweep
 from hpcq.sim.vqe import run_task
 
 H2 = {"kind": "h2", "bond_length": 0.735}
+
+
+RA1 = {"kind": "real_amplitudes", "reps": 1}
 
 
 def one(**sweep):
@@ -18,17 +22,19 @@ def one(**sweep):
     return tasks[0]
 
 
+def task(ansatz: dict, optimizer: dict, seed: int = 1, problem: dict = H2, **sweep):
+    """The one task of problem x ansatz x optimizer x seed (and further sweep fields)."""
+    return one(problems=[problem], ansatze=[ansatz], optimizers=[optimizer], seeds=[seed], **sweep)
+
+
+def vqe(ansatz: dict, optimizer: dict, seed: int = 1, problem: dict = H2, **sweep):
+    return run_task(task(ansatz, optimizer, seed, problem, **sweep))
+
+
 def test_h2_noiseless_cobyla_reaches_chemical_accuracy():
-    r = run_task(
-        one(
-            problems=[H2],
-            ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-            optimizers=[{"kind": "cobyla", "maxiter": 100}],
-            seeds=[1],
-        )
-    )
+    r = vqe(RA1, {"kind": "cobyla", "maxiter": 100})
     m = r.metrics
-    assert m["abs_error"] < 1.6e-3 and m["chemical_accuracy"] is True
+    assert m["abs_error"] < CHEMICAL_ACCURACY_HA and m["chemical_accuracy"] is True
     assert m["exact_energy"] == pytest.approx(-1.857275, abs=1e-6)
     assert m["iterations"] == len(r.trace_energy) == m["evaluations"]
     assert r.trace_parameters.shape == (m["iterations"], r.circuit.num_parameters)
@@ -37,26 +43,17 @@ def test_h2_noiseless_cobyla_reaches_chemical_accuracy():
 
 
 def test_h2_lbfgsb_parameter_shift_is_exact():
-    r = run_task(
-        one(
-            problems=[H2],
-            ansatze=[{"kind": "efficient_su2", "reps": 1}],
-            optimizers=[{"kind": "l_bfgs_b", "maxiter": 50}],
-            seeds=[1],
-        )
-    )
+    r = vqe({"kind": "efficient_su2", "reps": 1}, {"kind": "l_bfgs_b", "maxiter": 50})
     assert r.gradient == "parameter_shift"
     assert r.metrics["abs_error"] < 1e-6
 
 
 def test_tfim6_lbfgsb_within_1e3_relative():
-    r = run_task(
-        one(
-            problems=[{"kind": "tfim", "n_qubits": 6}],
-            ansatze=[{"kind": "real_amplitudes", "reps": 3}],
-            optimizers=[{"kind": "l_bfgs_b", "maxiter": 100}],
-            seeds=[2],
-        )
+    r = vqe(
+        {"kind": "real_amplitudes", "reps": 3},
+        {"kind": "l_bfgs_b", "maxiter": 100},
+        seed=2,
+        problem={"kind": "tfim", "n_qubits": 6},
     )
     assert r.metrics["exact_energy"] == pytest.approx(-7.29623, abs=1e-5)
     assert r.metrics["rel_error"] < 1e-3
@@ -67,7 +64,7 @@ def test_depolarizing_error_grows_with_p():
     sweep = parse_sweep(
         {
             "problems": [H2],
-            "ansatze": [{"kind": "real_amplitudes", "reps": 1}],
+            "ansatze": [RA1],
             "optimizers": [{"kind": "cobyla", "maxiter": 80}],
             "seeds": [3],
             "noise": [{"kind": "depolarizing", "p": p} for p in ps],
@@ -92,15 +89,7 @@ def test_depolarizing_error_grows_with_p():
     ],
 )
 def test_noise_models_degrade_distribution_and_energy(noise):
-    r = run_task(
-        one(
-            problems=[H2],
-            ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-            optimizers=[{"kind": "cobyla", "maxiter": 40}],
-            seeds=[1],
-            noise=[noise],
-        )
-    )
+    r = vqe(RA1, {"kind": "cobyla", "maxiter": 40}, noise=[noise])
     m = r.metrics
     assert m["abs_error"] > 1e-4
     assert 0 < m["jsd"] < 1 and 0 < m["fidelity"] < 1 and m["entropy_noisy"] > m["entropy_ideal"]
@@ -110,16 +99,15 @@ def test_noise_models_degrade_distribution_and_energy(noise):
 
 
 def test_noisy_statevector_trajectories_are_seeded():
-    task = one(
-        problems=[H2],
-        ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-        optimizers=[{"kind": "spsa", "maxiter": 5}],
-        seeds=[4],
+    t = task(
+        RA1,
+        {"kind": "spsa", "maxiter": 5},
+        seed=4,
         shots=64,
         noise=[{"kind": "depolarizing", "p": 0.05}],
         method="statevector",
     )
-    a, b = run_task(task), run_task(task)
+    a, b = run_task(t), run_task(t)
     assert a.metrics["energy"] == b.metrics["energy"]
     assert np.array_equal(a.trace_energy, b.trace_energy)
     assert math.isnan(a.metrics["state_fidelity"])  # no density matrix with statevector
@@ -160,15 +148,11 @@ def test_noise_model_json_round_trip_equal():
 
 def test_fake_backend_noise_runs_on_device_layout():
     pytest.importorskip("qiskit_ibm_runtime")
-    r = run_task(
-        one(
-            problems=[H2],
-            ansatze=[{"kind": "real_amplitudes", "reps": 1}],
-            optimizers=[{"kind": "cobyla", "maxiter": 15}],
-            seeds=[1],
-            noise=[{"kind": "fake_backend", "backend": "FakeManilaV2"}],
-            method="density_matrix",
-        )
+    r = vqe(
+        RA1,
+        {"kind": "cobyla", "maxiter": 15},
+        noise=[{"kind": "fake_backend", "backend": "FakeManilaV2"}],
+        method="density_matrix",
     )
     assert r.circuit.num_qubits == 5  # transpiled onto the device
     assert r.dist_noisy.shape == (4,) and 0 < r.metrics["fidelity"] < 1
@@ -183,14 +167,7 @@ def test_fake_backend_noise_runs_on_device_layout():
     ],
 )
 def test_ansatz_families_run_with_exact_parameter_shift(ansatz):
-    r = run_task(
-        one(
-            problems=[{"kind": "heisenberg", "n_qubits": 3}],
-            ansatze=[ansatz],
-            optimizers=[{"kind": "l_bfgs_b", "maxiter": 3}],
-            seeds=[1],
-        )
-    )
+    r = vqe(ansatz, {"kind": "l_bfgs_b", "maxiter": 3}, problem={"kind": "heisenberg", "n_qubits": 3})
     assert r.gradient == "parameter_shift"
     assert r.trace_energy[-1] <= r.trace_energy[0] + 1e-12
     assert r.metrics["energy"] >= r.metrics["exact_energy"] - 1e-9  # variational bound

@@ -39,7 +39,7 @@ def _env():
 
 def _energies(path) -> dict:
     df = hpcq.results.open(path)
-    return dict(zip(df.task_id, df.energy)), dict(zip(df.task_id, df["rank"]))
+    return dict(zip(df.task_id, df.energy, strict=True)), dict(zip(df.task_id, df["rank"], strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +186,16 @@ def test_job_tasks_without_an_mpi_world_are_refused(tmp_path):
     with pytest.raises(RuntimeError, match="MPI world has 1 rank"):
         run_sweep(small, JobContext(workdir=str(tmp_path), threads=1, rank=0, size=2))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_job_context_from_env_reads_slurm_once(monkeypatch):
+    """The worker's context: Slurm's job id and nodes, rank and size from its MPI world."""
+    for k in ("SLURM_PROCID", "SLURM_NTASKS", "SUBMITIT_LOCAL_GLOBAL_RANK"):
+        monkeypatch.delenv(k, raising=False)
+    env = {"SLURM_JOB_ID": "43", "SLURM_ARRAY_JOB_ID": "40", "SLURM_ARRAY_TASK_ID": "3", "SLURM_JOB_NODELIST": "n[1-2]"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    ctx = JobContext.from_env("p", "/w", threads=2, rank_size=(1, 2), extra={"command": "x"})
+    assert (ctx.slurm_job_id, ctx.nodes, ctx.rank, ctx.size, ctx.threads) == ("40_3", "n[1-2]", 1, 2, 2)
+    assert ctx.extra["command"] == "x" and ctx.extra["hostname"]
+    assert (JobContext.from_env().rank, JobContext.from_env().size) == (0, 1)  # no task ids, no world

@@ -70,9 +70,9 @@ def fcidump_header(name: str, raw: bytes) -> dict[str, int]:
             f"{name}: line 1: an FCIDUMP starts with '&FCI NORB=n, NELEC=m, MS2=s,'; "
             "write it with pyscf.tools.fcidump.from_integrals"
         )
-    head = ""
-    for i, line in enumerate(lines[:10]):
-        head += " " + line
+    head, head_lines = "", 0
+    for line in lines[:10]:
+        head, head_lines = head + " " + line, head_lines + 1
         if line.strip().upper() in ("&END", "/") or line.strip().upper().endswith(("&END", "/")):
             break
     else:
@@ -82,7 +82,7 @@ def fcidump_header(name: str, raw: bytes) -> dict[str, int]:
         if k not in vals:
             raise ProblemFileError(f"{name}: header: {k} is missing; add {k}=<int> to the &FCI line")
     vals.setdefault("MS2", 0)
-    vals["header_lines"] = i + 1
+    vals["header_lines"] = head_lines
     if "IUHF" in head.upper():
         raise ProblemFileError(
             f"{name}: header: unrestricted (IUHF) FCIDUMPs are not supported; write restricted integrals"
@@ -193,7 +193,7 @@ def pauli_header(name: str, raw: bytes) -> dict:
         )
     n = len(labels[0]) if isinstance(labels[0], str) else 0
     out = []
-    for i, (lbl, c) in enumerate(zip(labels, coeffs)):
+    for i, (lbl, c) in enumerate(zip(labels, coeffs, strict=True)):
         if not isinstance(lbl, str) or len(lbl) != n or set(lbl) - set("IXYZ"):
             raise ProblemFileError(
                 f"{name}: field labels[{i}]: {lbl!r} is not a Pauli string of length {n} "

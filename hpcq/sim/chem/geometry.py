@@ -1,6 +1,6 @@
 """Built-in molecules and the orbital/electron counts needed to size a job (pure Python).
 
-Geometries (Å) are those of /work/shared/reference/chemistry.md (equilibrium, the table's rows).
+Geometries (Å) are equilibrium structures; their energies in active spaces: docs/chemistry.md.
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ import numpy as np
 
 EXTRA = "hpcq[lucj]"
 MISSING = f"ansatz kind 'lucj' needs ffsim, which is not installed here; install the extra: pip install '{EXTRA}'"
-INTERACTIONS = ("local", "all")
 
 
 def available() -> bool:
@@ -218,7 +217,7 @@ def _template(name: str):
 
 def _put(qc, name: str, angles, qubits) -> None:
     tmpl, t = _template(name)
-    qc.compose(tmpl.assign_parameters(dict(zip(t, angles))), qubits, inplace=True)
+    qc.compose(tmpl.assign_parameters(dict(zip(t, angles, strict=True))), qubits, inplace=True)
 
 
 def lucj_circuit(problem, spec):
@@ -231,20 +230,10 @@ def lucj_circuit(problem, spec):
     return operator_circuit(op, nelec, pairs)
 
 
-def operator_circuit(op, nelec: tuple[int, int], pairs):
-    """HF + the UCJOpSpinBalanced ``op`` as a parameterised circuit: at x = 0 it is exactly ffsim's
-    PrepareHartreeFockJW + UCJOpSpinBalancedJW(op); entries of its diagonal Coulomb matrices
-    outside ``pairs`` (aa, ab) must be zero."""
-    import ffsim
-    from qiskit import QuantumCircuit
-    from qiskit.circuit import ParameterVector
-
-    norb = op.norb
-    pattern = givens_pattern(norb)
-    L = len(pattern)
-
-    starts: list[float] = []
-    blocks = []  # ('orb', start angles) | ('diag', aa values, ab values), in parameter order
+def _parameter_blocks(op, pairs) -> list[tuple[str, np.ndarray]]:
+    """The operator's parameters in circuit order: ('orb', start angles) and ('diag', aa values then
+    ab values) per rep, then ('final', angles) when there is a final orbital rotation."""
+    blocks = []
     for k in range(op.n_reps):
         blocks.append(("orb", orbital_rotation_angles(op.orbital_rotations[k])))
         mat_aa, mat_ab = op.diag_coulomb_mats[k]
@@ -259,47 +248,65 @@ def operator_circuit(op, nelec: tuple[int, int], pairs):
         blocks.append(("diag", np.array([mat_aa[i, j] for i, j in pairs[0]] + [mat_ab[i, j] for i, j in pairs[1]])))
     if op.final_orbital_rotation is not None:
         blocks.append(("final", orbital_rotation_angles(op.final_orbital_rotation)))
-    for b in blocks:
-        starts.extend(float(v) for v in b[1])
+    return blocks
+
+
+def _orbital_layer(norb: int, angle: list, off: int):
+    """One orbital rotation (both spins) from the angles at ``off``: Givens rotations, then phases."""
+    from qiskit import QuantumCircuit
+
+    pattern = givens_pattern(norb)
+    sub = QuantumCircuit(2 * norb)
+    for spin in (0, norb):
+        for s, (i, j) in enumerate(pattern):
+            _put(sub, "xx", (2 * angle[off + 2 * s], angle[off + 2 * s + 1]), [spin + i, spin + j])
+        for i in range(norb):
+            _put(sub, "p", (angle[off + 2 * len(pattern) + i],), [spin + i])
+    return sub
+
+
+def _diag_coulomb(qc, norb: int, pairs, angle: list, off: int) -> None:
+    """exp(i J) from the angles at ``off``: ffsim's DiagCoulombEvolutionJW at time -1."""
+    for m, (i, j) in enumerate(pairs[0]):
+        a = angle[off + m]
+        if i == j:
+            _put(qc, "p", (0.5 * a,), [i])
+            _put(qc, "p", (0.5 * a,), [norb + i])
+        else:
+            _put(qc, "cp", (a,), [i, j])
+            _put(qc, "cp", (a,), [norb + i, norb + j])
+    for m, (i, j) in enumerate(pairs[1]):
+        a = angle[off + len(pairs[0]) + m]
+        _put(qc, "cp", (a,), [i, norb + j])
+        if i != j:
+            _put(qc, "cp", (a,), [j, norb + i])
+
+
+def operator_circuit(op, nelec: tuple[int, int], pairs):
+    """HF + the UCJOpSpinBalanced ``op`` as a parameterised circuit: at x = 0 it is exactly ffsim's
+    PrepareHartreeFockJW + UCJOpSpinBalancedJW(op); entries of its diagonal Coulomb matrices
+    outside ``pairs`` (aa, ab) must be zero."""
+    import ffsim
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import ParameterVector
+
+    norb = op.norb
+    blocks = _parameter_blocks(op, pairs)
+    starts = [float(v) for b in blocks for v in b[1]]
     x = ParameterVector("l", len(starts))
     angle = [starts[i] + x[i] for i in range(len(starts))]
 
     qc = QuantumCircuit(2 * norb, name="LUCJ")
     qc.append(ffsim.qiskit.PrepareHartreeFockJW(norb, nelec), range(2 * norb))
     qc = qc.decompose()  # X gates only
-
-    def orbital(off: int) -> QuantumCircuit:
-        sub = QuantumCircuit(2 * norb)
-        for spin in (0, norb):
-            for s, (i, j) in enumerate(pattern):
-                _put(sub, "xx", (2 * angle[off + 2 * s], angle[off + 2 * s + 1]), [spin + i, spin + j])
-            for i in range(norb):
-                _put(sub, "p", (angle[off + 2 * L + i],), [spin + i])
-        return sub
-
-    def diag(off: int, qc: QuantumCircuit) -> None:  # exp(i J): ffsim's DiagCoulombEvolutionJW at time -1
-        for m, (i, j) in enumerate(pairs[0]):
-            a = angle[off + m]
-            if i == j:
-                _put(qc, "p", (0.5 * a,), [i])
-                _put(qc, "p", (0.5 * a,), [norb + i])
-            else:
-                _put(qc, "cp", (a,), [i, j])
-                _put(qc, "cp", (a,), [norb + i, norb + j])
-        for m, (i, j) in enumerate(pairs[1]):
-            a = angle[off + len(pairs[0]) + m]
-            _put(qc, "cp", (a,), [i, norb + j])
-            if i != j:
-                _put(qc, "cp", (a,), [j, norb + i])
-
     offsets = np.cumsum([0] + [len(b[1]) for b in blocks])
     for k, (kind, _) in enumerate(blocks):
         if kind == "orb":  # U_k^+ exp(i J_k) U_k; J_k is the next block
-            rot = orbital(int(offsets[k]))
+            rot = _orbital_layer(norb, angle, int(offsets[k]))
             qc.compose(rot.inverse(), inplace=True)
-            diag(int(offsets[k + 1]), qc)
+            _diag_coulomb(qc, norb, pairs, angle, int(offsets[k + 1]))
             qc.compose(rot, inplace=True)
         elif kind == "final":
-            qc.compose(orbital(int(offsets[k])), inplace=True)
+            qc.compose(_orbital_layer(norb, angle, int(offsets[k])), inplace=True)
     qc.name = "LUCJ"
     return qc

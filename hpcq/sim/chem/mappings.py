@@ -77,10 +77,6 @@ def _annihilators(mapping: str, n_modes: int) -> tuple[SparsePauliOp, ...]:
     return tuple(ops)
 
 
-def annihilation_ops(mapping: str, n_modes: int) -> list[SparsePauliOp]:
-    return list(_annihilators(mapping, n_modes))
-
-
 def excitation(mapping: str, n_modes: int, creators: tuple[int, ...], annihilators: tuple[int, ...]) -> SparsePauliOp:
     """a+_{c0} a+_{c1} ... a_{a0} a_{a1} ... mapped to qubits (left to right)."""
     a = _annihilators(mapping, n_modes)

@@ -25,10 +25,6 @@ class Integrals:
     e_casci: float | None = None
     info: dict = field(default_factory=dict)
 
-    @property
-    def n_spin_orbitals(self) -> int:
-        return 2 * self.norb
-
 
 @lru_cache(maxsize=32)
 def _molecule_integrals(key: str) -> Integrals:

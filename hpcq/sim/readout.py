@@ -6,9 +6,9 @@
   (X: h; Y: sdg h), its Z expectation saved, then rotated back. Aer 0.18.2's chunked expectation
   values are silently wrong for X/Y terms (and crash across MPI processes); Z strings are right,
   so a distributed (``blocking_qubits``) statevector uses this path with an unpatched MPI build
-  (aer-scale.md §2). Only noiseless circuits: the rotations would otherwise pick up gate noise.
+  (docs/simulation.md section 11). Only noiseless circuits: the rotations would otherwise pick up gate noise.
 - ``local``: each group of terms on the same qubits saved on those qubits only: for matrix product
-  states that costs a few sites instead of the whole chain (5x faster at 100 qubits, aer-scale.md §4).
+  states that costs a few sites instead of the whole chain (5x faster at 100 qubits, measured).
 
 Trajectories (noisy statevector): the shots of one evaluation are cut into blocks of
 ``TRAJECTORY_BLOCK``; block b runs with its own seed (from the task seed and b, never from the
@@ -111,7 +111,7 @@ def build_energy_circuit(circuit, H, strategy: str = "expval", pershot: bool = F
         return EnergyCircuit(qc, terms, constant, strategy, len(groups))
     if strategy == "local":
         by_support: dict[tuple[int, ...], list[tuple[Any, float]]] = {}
-        for p, c in zip(H.paulis, coeffs):
+        for p, c in zip(H.paulis, coeffs, strict=True):
             support = tuple(int(q) for q in np.flatnonzero(np.array(p.x) | np.array(p.z)))
             if not support:
                 constant += float(np.real(c))

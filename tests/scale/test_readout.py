@@ -1,10 +1,10 @@
-"""Energy read-out paths (hpcq.sim.estimator) are exact on the normal Aer: the Z-rotated term
+"""Energy read-out paths (hpcq.sim.readout) are exact on the normal Aer: the Z-rotated term
 groups (the path a distributed statevector uses) and local supports (MPS) equal the exact <H>."""
 
 import numpy as np
 import pytest
 
-from hpcq.sim.estimator import block_seed, block_sizes, build_energy_circuit
+from hpcq.sim.readout import block_seed, block_sizes, build_energy_circuit
 
 
 def _state_and_h(n=6):
@@ -38,7 +38,7 @@ def test_energy_paths_equal_exact(strategy):
     for method in ("statevector", "matrix_product_state"):
         res = (
             AerSimulator(method=method)
-            .run(ec.circuit, parameter_binds=[{p: [v] for p, v in zip(qc.parameters, x)}])
+            .run(ec.circuit, parameter_binds=[{p: [v] for p, v in zip(qc.parameters, x, strict=True)}])
             .result()
         )
         assert abs(ec.energy(res.data(0)) - exact) < 1e-10, (strategy, method)
