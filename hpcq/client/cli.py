@@ -103,10 +103,7 @@ def status(name, watch, as_json):
     """Progress of a submitted study (default: the latest): done / failed / running / waiting, ETA."""
     sub = _submission(name)
     client = _client()
-    if watch:
-        snap = client.watch(sub, console=console)
-    else:
-        snap = client.tracker(sub).poll()
+    snap = client.watch(sub, console=console) if watch else client.tracker(sub).poll()
     if as_json:
         click.echo(
             json.dumps(

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from hpcq.colonyos import ProcessState, is_not_found, is_unreachable
 from hpcq.retry import Backoff, retry
 
-__all__ = ["STATE_NAMES", "Snapshot", "Tracker", "is_not_found", "rich_watch", "watch"]
-# how the progress line names each ColonyOS state (cancelled = taken out by the user, like removed)
-STATE_NAMES = {
+__all__ = ["STATE_NAMES", "Snapshot", "Tracker", "is_not_found", "rich_watch", "state_name", "watch"]
+# How the client side (progress, status, the primitives' jobs and sessions) names each ColonyOS
+# state; the one spelling there (the server keeps colonies' own words). Cancelled = taken out by the
+# user, like removed.
+STATE_NAMES: dict[int, str] = {
     ProcessState.WAITING: "waiting",
     ProcessState.RUNNING: "running",
     ProcessState.SUCCESS: "done",
@@ -23,6 +25,11 @@ STATE_NAMES = {
     ProcessState.CANCELLED: "removed",
 }
 SERVER_WAIT_S = 300.0  # a watch keeps retrying an unreachable server this long before giving up
+
+
+def state_name(state: int) -> str:
+    """The client's word for a process state (one it does not know counts as waiting)."""
+    return STATE_NAMES.get(state, "waiting")
 
 
 @dataclass
@@ -75,7 +82,7 @@ class Tracker:
                 state, errors = p.state, list(p.errors or [])
                 if ProcessState(state).final:
                     self.final[pid] = (state, errors, list(p.output or []))
-            counts[STATE_NAMES.get(state, "waiting")] += 1
+            counts[state_name(state)] += 1
             if state == ProcessState.FAILED:
                 failed.append((pid, self.nodenames.get(pid, ""), errors))
         elapsed = time.time() - self.t0

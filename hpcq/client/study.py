@@ -21,6 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
 from hpcq.sim.spec import SweepParams, error_location
 
 _MEM = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
@@ -76,7 +77,7 @@ class Study(BaseModel):
     executor: ExecutorTarget = Field(default_factory=ExecutorTarget)
     resources: Resources = Field(default_factory=Resources)
     queue_allowance: int = Field(
-        3600,
+        QUEUE_ALLOWANCE_S,
         ge=0,
         description="seconds of Slurm queue time allowed on top "
         "of walltime before ColonyOS re-queues the process (maxexectime)",
@@ -118,7 +119,7 @@ class Study(BaseModel):
 
     @property
     def maxexectime(self) -> int:
-        return self.resources.walltime + self.queue_allowance
+        return maxexectime(self.resources.walltime, self.queue_allowance)
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -234,10 +235,8 @@ def load_study(path: str | Path) -> Study:
     path = resolve_study_path(path)
     text = path.read_text()
     try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        else:  # YAML is a superset of JSON
-            data = yaml.safe_load(text)
+        # YAML is a superset of JSON
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise StudyError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
     return parse_study(embed_files(data, path.parent, str(path)), str(path))

@@ -246,7 +246,7 @@ def table_records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     cols = list(dict.fromkeys(columns + ["task_id", "file", "vqe_task_id", "vqe_file"]))
     out = records(df, cols)
     models = df["noise_model"] if "noise_model" in df else [None] * len(out)
-    for r, model in zip(out, models):
+    for r, model in zip(out, models, strict=True):
         if r.get("noise_params") is not None:
             r["noise_params"] = short_params(r["noise_params"], NOISE_PARAMS.get(model, ()))
         if r.get("optimizer_params") is not None:
@@ -269,7 +269,7 @@ def scope(cat: Catalog, view_rows: pd.DataFrame, shown: list[str] | None, node: 
     rows = view_rows
     if shown is not None:
         keys = set(shown)
-        rows = rows[[row_key(t, f) in keys for t, f in zip(rows["task_id"], rows["file"])]]
+        rows = rows[[row_key(t, f) in keys for t, f in zip(rows["task_id"], rows["file"], strict=True)]]
     if node and node.get("id"):
         g = load(cat).graph
         nid = node.get("parent") if node.get("type") == "aggregate" else node["id"]

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 
 from hpcq.cli import main
 from hpcq.client.api import Client
+from hpcq.client.dag import study_spec
 from hpcq.client.study import parse_study
 from hpcq.config import Settings
 from hpcq.testing.faults import ExecutorProc
-from hpcq.workflow.dag import _spec
 
 
 @pytest.fixture
@@ -37,8 +37,8 @@ def test_failing_step_is_named_with_its_error(stack):
         }
     )
     specs = [
-        _spec(study, "prepare", "hpcq_echo", {"message": "ready"}, study.resources.conditions()),
-        _spec(
+        study_spec(study, "prepare", "hpcq_echo", {"message": "ready"}, study.resources.conditions()),
+        study_spec(
             study,
             "boom",
             "hpcq_fail",
@@ -46,7 +46,7 @@ def test_failing_step_is_named_with_its_error(stack):
             study.resources.conditions(),
             ["prepare"],
         ),
-        _spec(study, "after", "hpcq_echo", {"message": "never"}, study.resources.conditions(), ["boom"]),
+        study_spec(study, "after", "hpcq_echo", {"message": "never"}, study.resources.conditions(), ["boom"]),
     ]
     sub = stack.submit_specs("failing", specs, workflow=True)
     res = cli("status", "failing", "--watch")

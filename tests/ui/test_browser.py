@@ -176,7 +176,7 @@ def test_graph_labels_never_overlap_within_a_level(page):
     assert len(by_level) >= 4  # problem, ansatz, vqe, noise
     for y, boxes in by_level.items():
         boxes.sort(key=lambda b: b["x1"])
-        for a, b in zip(boxes, boxes[1:]):
+        for a, b in zip(boxes, boxes[1:], strict=False):
             assert a["x2"] <= b["x1"] + 0.5, (y, a, b)
 
 
@@ -303,7 +303,7 @@ def test_a_two_metric_weighted_ranking_rescales_and_relabels_the_graph(page, ui_
     )
     assert column(page, "task_id") == list(expected["task_id"])
     after = graph_ranks(page)
-    positions = dict(zip(expected["task_id"], expected["position"]))
+    positions = dict(zip(expected["task_id"], expected["position"], strict=True))
     sizes = node_sizes({t: int(p) for t, p in positions.items()})
     for tid, (pos, display, width) in after.items():
         assert pos == positions[tid]
