@@ -70,7 +70,6 @@ HEADERS = {
     "task_id": "task id",
 }
 DEFAULT_RANKING = ["abs_error:min"]
-CHEMICAL_ACCURACY_HA = 1.6e-3
 # above this many nodes the graph aggregates (noise runs per VQE run, then per ansatz, then pages
 # by problem). Why 300: Cytoscape's drawing of ~500 nodes cost 3-4 s of the first page's CPU on the
 # 2-core machine (bench/bench_ui.py), and a fitted drawing of more is unreadable anyway

@@ -6,8 +6,8 @@ import pytest
 
 from hpcq.results.catalog import Catalog
 from hpcq.results.rank import make_spec, rank
+from hpcq.testing.screenshots import CY, PLOTS_READY, WAIT_MS
 from hpcq.ui.app import PLOTS
-from hpcq.ui.screenshots import CY, PLOTS_READY, WAIT_MS
 
 pytestmark = pytest.mark.browser
 CLICK_MS = 10_000  # a click on the graph that does not select within this is retried
