@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
 from hpcq.sim.spec import SweepParams, error_location
 
+Mode = Literal["workflow", "sweep", "single"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 _MEM = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -36,12 +38,12 @@ class Resources(BaseModel):
     """Per Slurm job (one ColonyOS process). Maps onto FunctionSpec.conditions."""
 
     model_config = ConfigDict(extra="forbid")
-    nodes: int = Field(1, ge=1, le=127)
-    ranks_per_node: int = Field(1, ge=1, le=127, description="MPI ranks per node (processespernode)")
-    cpus_per_rank: int = Field(1, ge=1, le=1024, description="cores per rank = Aer threads per rank")
-    mem: str = Field("2Gi", description="memory per node, e.g. 2048Mi or 4Gi")
-    walltime: int = Field(600, ge=10, le=30 * 86400, description="Slurm time limit, seconds")
-    gpus: int = Field(0, ge=0, le=16, description="GPUs per node")
+    nodes: int = Field(default=1, ge=1, le=127)
+    ranks_per_node: int = Field(default=1, ge=1, le=127, description="MPI ranks per node (processespernode)")
+    cpus_per_rank: int = Field(default=1, ge=1, le=1024, description="cores per rank = Aer threads per rank")
+    mem: str = Field(default="2Gi", description="memory per node, e.g. 2048Mi or 4Gi")
+    walltime: int = Field(default=600, ge=10, le=30 * 86400, description="Slurm time limit, seconds")
+    gpus: int = Field(default=0, ge=0, le=16, description="GPUs per node")
 
     @field_validator("mem")
     @classmethod
@@ -65,14 +67,14 @@ class Resources(BaseModel):
 
 class ExecutorTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: str = Field("hpcq", min_length=1, max_length=100)
+    type: str = Field(default="hpcq", min_length=1, max_length=100)
     names: list[str] = Field(default_factory=list, description="pin to these executor names")
 
 
 class Study(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    mode: Literal["workflow", "sweep", "single"] = "workflow"
+    mode: Mode = "workflow"
     colony: str = Field("", description="default: COLONIES_COLONY_NAME")
     executor: ExecutorTarget = Field(default_factory=ExecutorTarget)
     resources: Resources = Field(default_factory=Resources)
