@@ -16,7 +16,6 @@ from typing import Any
 from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
 from qiskit.providers import JobStatus
 
-from hpcq.client.progress import state_name
 from hpcq.colonyos import ProcessState
 from hpcq.primitives.remote import POLL
 
@@ -117,7 +116,7 @@ class RemoteJob(_Job):
             if ProcessState(p.state).final:
                 return p
             if end is not None and time.monotonic() + delay > end:
-                raise JobTimeout(f"job {self.job_id()} still {state_name(p.state)} after {timeout} s")
+                raise JobTimeout(f"job {self.job_id()} still {ProcessState(p.state).label} after {timeout} s")
             time.sleep(delay)
 
     def result(self, timeout: float | None = None) -> PrimitiveResult:
@@ -125,7 +124,7 @@ class RemoteJob(_Job):
             return self._result
         p = self.wait(timeout)
         if ProcessState(p.state) != ProcessState.SUCCESS:
-            errors = list(p.errors or []) or [f"process ended {state_name(p.state)}"]
+            errors = list(p.errors or []) or [f"process ended {ProcessState(p.state).label}"]
             raise PrimitiveJobError(errors[0] + ("\n" + errors[1] if len(errors) > 1 else ""))
         summary = json.loads(p.output[1])
         self._result = decode_result(self._primitive, summary, p.output[0])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hpcq.client.progress import state_name
 from hpcq.colonyos import ProcessState
 from hpcq.functions import PRIMITIVE_SESSION
 from hpcq.primitives.options import EstimatorOptions, make_options
@@ -63,14 +62,14 @@ class Session:
             if _final(p):
                 raise SessionError(
                     f"session {self.session_id} ended before it started: "
-                    + "; ".join(p.errors or [state_name(p.state)])
+                    + "; ".join(p.errors or [ProcessState(p.state).label])
                 )
             if self.slurm_job_id(p):
                 return self
             if time.monotonic() > end:
                 raise SessionError(
                     f"session {self.session_id} has no Slurm job after {self.start_timeout_s} s "
-                    f"(state {state_name(p.state)}); is an hpcq executor of type "
+                    f"(state {ProcessState(p.state).label}); is an hpcq executor of type "
                     f"{self._options.executor_type!r} running?"
                 )
             time.sleep(delay)
@@ -97,7 +96,7 @@ class Session:
             self.cancel()
             p = self.process()
         self.closed_process = p
-        return {"state": state_name(p.state), "output": list(p.output or []), "errors": list(p.errors or [])}
+        return {"state": ProcessState(p.state).label, "output": list(p.output or []), "errors": list(p.errors or [])}
 
     def _close_call(self, timeout: float):
         """Submit the close call; poll until the session is final, the close call was refused
