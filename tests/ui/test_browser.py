@@ -342,3 +342,18 @@ def test_compare_two_studies(page):
     studies = {n["id"] for n in nodes(page) if n["type"] == "problem"}
     assert any("noise-study" in s for s in studies) and any("h2-scan" in s for s in studies)
     assert page.errors == []
+
+
+def test_saving_a_ranking_writes_it_into_the_catalog(page, ui_db):
+    """The dashboard's one write (docs/dashboard.md): the ranking shown, with its studies and ranks,
+    stored in the catalog's rankings under a name."""
+    page.fill("#rank-name", "ui-saved")
+    page.click("#rank-save")
+    page.wait_for_function(
+        "() => document.querySelector('#rank-saved').innerText.startsWith('saved ranking')", timeout=WAIT_MS
+    )
+    assert page.inner_text("#rank-saved") == "saved ranking 'ui-saved' (60 runs)"
+    definition, ranks = Catalog(ui_db).ranking("ui-saved")
+    assert definition["mode"] == "lexicographic" and sorted(definition["studies"]) == ["h2-scan", "noise-study"]
+    assert [b["metric"] for b in definition["by"]] == ["abs_error", "jsd"] and len(ranks) == 60
+    assert page.errors == []
