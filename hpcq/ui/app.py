@@ -338,7 +338,8 @@ def plotly_basic_ok() -> bool:
 
 
 def create_app(db_path: str, title: str = "hpcq results") -> Dash:
-    """A Dash app over the catalog at ``db_path`` (opened read-only per request).
+    """A Dash app over the catalog at ``db_path`` (read through a read-only connection; a saved
+    ranking is written through a second one).
 
     Why the first page needs no callback: the layout carries the table, the graph and the four
     figures for the default controls (newest study, default ranking), so the browser draws them
