@@ -11,7 +11,7 @@ Writes bench/results/ui.json and prints it. Issue 15 asks that a 1,000-run catal
     layout call and its JSON;
   * browser: `hpcq ui` started in a subprocess on a free port, the page loaded in Playwright with
     Debian's Chromium until the table shows rows, the graph has nodes and every plot drew data (the
-    same conditions as tests/ui, hpcq.ui.screenshots.wait_ready); cold = the first load of a freshly
+    same conditions as tests/ui, hpcq.testing.screenshots.wait_ready); cold = the first load of a freshly
     started server, warm = a reload on the same server. Besides wall time: the CPU seconds Chromium
     and the server spent (on a loaded machine wall time mostly measures the other jobs; CPU seconds
     much less so) and the number of callback requests the page made before it was complete.
@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hpcq.results.catalog import Catalog, default_db  # noqa: E402
+from hpcq.testing.screenshots import CHROMIUM, CHROMIUM_ARGS, SCAN, free_port, wait_ready  # noqa: E402
 from hpcq.testing.synthetic import make_study  # noqa: E402
 from hpcq.ui import data as uidata  # noqa: E402
 from hpcq.ui.app import PLOTS, create_app  # noqa: E402
-from hpcq.ui.screenshots import CHROMIUM, CHROMIUM_ARGS, SCAN, free_port, wait_ready  # noqa: E402
 
 RUNS_PER_WORKFLOW = 8  # make_study defaults: 2 VQE runs + 2 x 3 noise runs
 

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hpcq.client.dag import build_specs
 from hpcq.client.progress import Tracker, rich_watch
 from hpcq.client.study import Study
 from hpcq.colonyos import ProcessState, file_label, is_not_found
@@ -49,8 +50,6 @@ class Client:
     # -- submit ---------------------------------------------------------------------------
     def submit(self, study: Study, *, save: bool = True) -> Submission:
         """Submit a study in its mode (workflow DAG, one process per task, or one job)."""
-        from hpcq.workflow.dag import build_specs
-
         if not study.colony:
             study.colony = self.colony
         return self.submit_specs(
@@ -72,7 +71,7 @@ class Client:
         kind: str = "",
         save: bool = True,
     ) -> Submission:
-        """Submit FuncSpec-shaped dicts (see hpcq.workflow.dag) as one workflow or as processes."""
+        """Submit FuncSpec-shaped dicts (hpcq.client.specs) as one workflow or as processes."""
         records.check_name(name, "study name")
         for s in specs:
             s["conditions"].setdefault("colonyname", self.colony)

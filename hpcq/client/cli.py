@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from hpcq.client.study import MODES, Mode
 from hpcq.cliopts import echo_json, json_option, seconds_option, verbosity_option
 from hpcq.colonyos import ProcessState
 from hpcq.config import ConfigError, Settings, config_dir, env_file_path
@@ -44,7 +45,7 @@ def _submission(name: str | None):
     return sub
 
 
-def _submit(study_file: str, mode: str | None, watch: bool, timeout: float | None) -> None:
+def _submit(study_file: str, mode: Mode | None, watch: bool, timeout: float | None) -> None:
     from hpcq.client.api import ClientError
     from hpcq.client.study import StudyError, load_study
 
@@ -73,7 +74,7 @@ def _submit(study_file: str, mode: str | None, watch: bool, timeout: float | Non
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option(
     "--mode",
-    type=click.Choice(["workflow", "sweep", "single"]),
+    type=click.Choice(MODES),
     default=None,
     help="Override the study's mode: workflow (DAG), sweep (one process per task), single (one job).",
 )
@@ -103,10 +104,7 @@ def status(name, watch, as_json):
     """Progress of a submitted study (default: the latest): done / failed / running / waiting, ETA."""
     sub = _submission(name)
     client = _client()
-    if watch:
-        snap = client.watch(sub, console=console)
-    else:
-        snap = client.tracker(sub).poll()
+    snap = client.watch(sub, console=console) if watch else client.tracker(sub).poll()
     if as_json:
         click.echo(
             json.dumps(

@@ -65,37 +65,21 @@ def missing_extras() -> str:
 
 @contextlib.contextmanager
 def _executor(workdir: Path, env: dict[str, str], backend: str):
-    log = open(workdir / "executor.log", "ab")
-    cmd = [
-        sys.executable,
-        "-m",
-        "hpcq.executor",
-        "start",
-        "--profile",
-        "local",
-        "--backend",
-        backend,
-        "--state-dir",
-        str(workdir / "executor"),
-        "--jobs-dir",
-        str(workdir / "jobs"),
-        "--results-dir",
-        str(workdir / "runs"),
-        "--name",
-        "demo-executor",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+    cmd = [sys.executable, "-m", "hpcq.executor", "start", "--profile", "local", "--backend", backend]
+    cmd += ["--state-dir", str(workdir / "executor"), "--jobs-dir", str(workdir / "jobs")]
+    cmd += ["--results-dir", str(workdir / "runs"), "--name", "demo-executor"]
+    with open(workdir / "executor.log", "ab") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
 
 
 def ranked_table(results: Path, top: int = 15) -> Table:
@@ -123,31 +107,9 @@ def ranked_table(results: Path, top: int = 15) -> Table:
     return t
 
 
-@click.command()
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False),
-    default=".hpcq-demo",
-    show_default=True,
-    help="Everything the demo writes (server DB, keys, Slurm lab, jobs, results).",
-)
-@click.option(
-    "--study",
-    "study_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Run this study file instead of the built-in demo study.",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "slurm", "local"]),
-    default="auto",
-    show_default=True,
-    help="auto: a local Slurm cluster when root with Slurm installed, else submitit's local executor.",
-)
-@click.option("--timeout", type=float, default=1800, show_default=True, help="Give up after this many seconds.")
-def demo(workdir, study_file, backend, timeout):
-    """Run a small VQE noise study end to end on this machine and print the ranked metrics table."""
+def _check_backend(backend: str) -> None:
+    """Refuse before anything starts: a role's modules are missing, or Slurm was asked for and
+    this machine cannot run a local cluster."""
     need = missing_extras()
     if need:
         raise click.ClickException(need)
@@ -155,79 +117,112 @@ def demo(workdir, study_file, backend, timeout):
         ok, reason = _slurm_available()
         if not ok:
             raise click.ClickException(f"--backend slurm: {reason}; or run with --backend local")
-    from hpcq.client.api import Client
-    from hpcq.client.study import load_study
-    from hpcq.config import Settings
+
+
+def _resolve_backend(backend: str) -> str:
+    """``auto``: a local Slurm cluster when this machine can run one, else submitit's local executor."""
+    if backend != "auto":
+        return backend
+    ok, reason = _slurm_available()
+    if not ok:
+        console.print(
+            f"[yellow]no local Slurm cluster: {reason}. Running the jobs with submitit's local "
+            "executor instead.[/yellow]"
+        )
+    return "slurm" if ok else "local"
+
+
+def _fresh_workdir(workdir: str) -> Path:
+    """An empty ``workdir`` whose config/ is the client's and executor's config dir."""
+    path = Path(workdir).resolve()
+    if path.exists():
+        shutil.rmtree(path)
+    (path / "config").mkdir(parents=True)
+    os.environ["HPCQ_CONFIG_DIR"] = str(path / "config")
+    return path
+
+
+def _start_services(stack: contextlib.ExitStack, workdir: Path, backend: str) -> None:
+    """Steps 1-3: the embedded server (its colony's keys into this process's environment), the
+    local Slurm cluster (backend slurm) and the executor; ``stack`` stops them."""
     from hpcq.server.launch import init_colony, start_server
 
-    signal.signal(signal.SIGTERM, _sigterm)
-    workdir = Path(workdir).resolve()
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    (workdir / "config").mkdir(parents=True)
-    os.environ["HPCQ_CONFIG_DIR"] = str(workdir / "config")
-    study = load_study(study_file or DEMO_STUDY)
+    console.print(f"[bold]1/6[/bold] starting the embedded ColonyOS server ({workdir / 'server'})")
+    server = stack.enter_context(start_server(workdir / "server", port=0))
+    os.environ.update(init_colony(server, colony="demo", env_file=workdir / "config" / "colonies.env"))
+    console.print(
+        f"      server on {server.host}:{server.port}, colony 'demo', keys in "
+        f"{workdir / 'config' / 'colonies.env'} (0600)"
+    )
+    env = dict(os.environ)
+    if backend == "slurm":
+        from hpcq.executor.lab import local_cluster
 
-    if backend == "auto":
-        ok, reason = _slurm_available()
-        backend = "slurm" if ok else "local"
-        if not ok:
-            console.print(
-                f"[yellow]no local Slurm cluster: {reason}. Running the jobs with submitit's local "
-                "executor instead.[/yellow]"
-            )
+        console.print("[bold]2/6[/bold] starting a local Slurm cluster (2 virtual nodes, slurmdbd)")
+        cluster = stack.enter_context(local_cluster(workdir / "slurm", nodes=2, cpus=4, dbd=True, set_env=True))
+        env["SLURM_CONF"] = str(cluster.conf)
+        console.print(f"      {cluster.up_output.strip().splitlines()[0] if cluster.up_output else 'up'}")
+    else:
+        console.print("[bold]2/6[/bold] no Slurm: jobs run through submitit's local executor")
+    console.print(f"[bold]3/6[/bold] starting the hpcq executor (backend {backend}; log {workdir / 'executor.log'})")
+    stack.enter_context(_executor(workdir, env, backend))
+
+
+def _run_study(workdir: Path, study, timeout: float, t0: float) -> None:
+    """Steps 4-6: submit and watch the study, fetch and index its files, print the ranking."""
+    from hpcq.client.api import Client
+    from hpcq.config import Settings
+    from hpcq.results.catalog import Catalog, default_db
+
+    console.print(
+        f"[bold]4/6[/bold] submitting study {study.name!r} ({study.mode}, {len(study.params.tasks())} VQE runs)"
+    )
+    client = Client(Settings.load())
+    sub = client.submit(study)
+    snap = client.watch(sub, timeout=timeout, console=console)
+    console.print(f"      {snap.line()} in {time.time() - t0:.0f} s")
+    if not snap.finished:
+        raise click.ClickException(f"the study did not finish within {timeout:.0f} s; see {workdir / 'executor.log'}")
+    console.print("[bold]5/6[/bold] fetching the HDF5 results and indexing them")
+    results = workdir / "results"
+    files = client.fetch(sub, results)
+    stats = Catalog(default_db(results)).index(results)
+    console.print(f"      {len(files)} file(s) in {results}; catalog: {stats.summary()}")
+    console.print("[bold]6/6[/bold] ranked metrics")
+    console.print(ranked_table(results))
+    console.print(
+        f"\nOpen the dashboard:  [bold].venv/bin/hpcq ui --results {results}[/bold]  then browse http://127.0.0.1:8050"
+    )
+    if snap.counts["failed"]:
+        raise click.ClickException(f"{snap.counts['failed']} step(s) failed (see above)")
+
+
+BACKENDS = ["auto", "slurm", "local"]
+WORKDIR_HELP = "Everything the demo writes (server DB, keys, Slurm lab, jobs, results)."
+STUDY_HELP = "Run this study file instead of the built-in demo study."
+BACKEND_HELP = "auto: a local Slurm cluster when root with Slurm installed, else submitit's local executor."
+
+
+@click.command()
+@click.option("--workdir", type=click.Path(file_okay=False), default=".hpcq-demo", show_default=True, help=WORKDIR_HELP)
+@click.option("--study", "study_file", type=click.Path(dir_okay=False), help=STUDY_HELP)
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True, help=BACKEND_HELP)
+@click.option("--timeout", type=float, default=1800, show_default=True, help="Give up after this many seconds.")
+def demo(workdir, study_file, backend, timeout):
+    """Run a small VQE noise study end to end on this machine and print the ranked metrics table."""
+    _check_backend(backend)
+    from hpcq.client.study import load_study
+
+    signal.signal(signal.SIGTERM, _sigterm)
+    path = _fresh_workdir(workdir)
+    study = load_study(study_file or DEMO_STUDY)
+    backend = _resolve_backend(backend)
     t0 = time.time()
     with contextlib.ExitStack() as stack:
         try:
-            console.print(f"[bold]1/6[/bold] starting the embedded ColonyOS server ({workdir / 'server'})")
-            server = stack.enter_context(start_server(workdir / "server", port=0))
-            env_values = init_colony(server, colony="demo", env_file=workdir / "config" / "colonies.env")
-            os.environ.update(env_values)
-            console.print(
-                f"      server on {server.host}:{server.port}, colony 'demo', keys in "
-                f"{workdir / 'config' / 'colonies.env'} (0600)"
-            )
-            env = dict(os.environ)
-            if backend == "slurm":
-                from hpcq.executor.lab import local_cluster
-
-                console.print("[bold]2/6[/bold] starting a local Slurm cluster (2 virtual nodes, slurmdbd)")
-                cluster = stack.enter_context(local_cluster(workdir / "slurm", nodes=2, cpus=4, dbd=True, set_env=True))
-                env["SLURM_CONF"] = str(cluster.conf)
-                console.print(f"      {cluster.up_output.strip().splitlines()[0] if cluster.up_output else 'up'}")
-            else:
-                console.print("[bold]2/6[/bold] no Slurm: jobs run through submitit's local executor")
-            console.print(
-                f"[bold]3/6[/bold] starting the hpcq executor (backend {backend}; log {workdir / 'executor.log'})"
-            )
-            stack.enter_context(_executor(workdir, env, backend))
-            console.print(
-                f"[bold]4/6[/bold] submitting study {study.name!r} ({study.mode}, {len(study.params.tasks())} VQE runs)"
-            )
-            client = Client(Settings.load())
-            sub = client.submit(study)
-            snap = client.watch(sub, timeout=timeout, console=console)
-            console.print(f"      {snap.line()} in {time.time() - t0:.0f} s")
-            if not snap.finished:
-                raise click.ClickException(
-                    f"the study did not finish within {timeout:.0f} s; see {workdir / 'executor.log'}"
-                )
-            console.print("[bold]5/6[/bold] fetching the HDF5 results and indexing them")
-            results = workdir / "results"
-            files = client.fetch(sub, results)
-            from hpcq.results.catalog import Catalog, default_db
-
-            stats = Catalog(default_db(results)).index(results)
-            console.print(f"      {len(files)} file(s) in {results}; catalog: {stats.summary()}")
-            console.print("[bold]6/6[/bold] ranked metrics")
-            console.print(ranked_table(results))
-            console.print(
-                f"\nOpen the dashboard:  [bold].venv/bin/hpcq ui --results {results}[/bold]  "
-                "then browse http://127.0.0.1:8050"
-            )
-            if snap.counts["failed"]:
-                raise click.ClickException(f"{snap.counts['failed']} step(s) failed (see above)")
+            _start_services(stack, path, backend)
+            _run_study(path, study, timeout, t0)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: stopping everything the demo started[/yellow]")
-            raise SystemExit(130)
+            raise SystemExit(130) from None
     console.print(f"demo finished in {time.time() - t0:.0f} s; everything it started is stopped")

@@ -8,6 +8,7 @@ gates after transpiling to the simulator's basis. Needs the simulation extra (hp
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -41,6 +42,7 @@ def inspect(study) -> list[dict]:
             row["molecule"] = prob.geometry if isinstance(prob.geometry, str) else "custom"
             row["basis"] = prob.basis
         for a in params.ansatze:
+            size: dict[str, Any]
             try:
                 size = transpiled_size(build_ansatz(a, op.num_qubits, prob))
             except ValueError as exc:

@@ -13,16 +13,19 @@ from dataclasses import dataclass, field
 from hpcq.colonyos import ProcessState, is_not_found, is_unreachable
 from hpcq.retry import Backoff, retry
 
-__all__ = ["STATE_NAMES", "Snapshot", "Tracker", "is_not_found", "rich_watch", "watch"]
-# how the progress line names each ColonyOS state (cancelled = taken out by the user, like removed)
-STATE_NAMES = {
-    ProcessState.WAITING: "waiting",
-    ProcessState.RUNNING: "running",
-    ProcessState.SUCCESS: "done",
-    ProcessState.FAILED: "failed",
-    ProcessState.CANCELLED: "removed",
-}
+__all__ = ["BUCKETS", "Snapshot", "Tracker", "bucket", "is_not_found", "rich_watch", "watch"]
+# The progress line (and `hpcq status --json`'s counts) sorts processes into buckets. A state's own
+# name is ProcessState.label (hpcq.colonyos: the one spelling on the client side; the server keeps
+# colonies' words); the buckets reuse it, except that a successful process counts as "done" and a
+# cancelled one as "removed", together with those the server no longer has.
+BUCKETS: dict[int, str] = {s: s.label for s in (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.FAILED)}
+BUCKETS |= {ProcessState.SUCCESS: "done", ProcessState.CANCELLED: "removed"}
 SERVER_WAIT_S = 300.0  # a watch keeps retrying an unreachable server this long before giving up
+
+
+def bucket(state: int) -> str:
+    """The progress line's bucket of a process state (one it does not know counts as waiting)."""
+    return BUCKETS.get(state, "waiting")
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Tracker:
                 state, errors = p.state, list(p.errors or [])
                 if ProcessState(state).final:
                     self.final[pid] = (state, errors, list(p.output or []))
-            counts[STATE_NAMES.get(state, "waiting")] += 1
+            counts[bucket(state)] += 1
             if state == ProcessState.FAILED:
                 failed.append((pid, self.nodenames.get(pid, ""), errors))
         elapsed = time.time() - self.t0

@@ -16,13 +16,16 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
 from hpcq.sim.spec import SweepParams, error_location
 
+Mode = Literal["workflow", "sweep", "single"]
+MODES: tuple[Mode, ...] = get_args(Mode)
 _MEM = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -35,12 +38,12 @@ class Resources(BaseModel):
     """Per Slurm job (one ColonyOS process). Maps onto FunctionSpec.conditions."""
 
     model_config = ConfigDict(extra="forbid")
-    nodes: int = Field(1, ge=1, le=127)
-    ranks_per_node: int = Field(1, ge=1, le=127, description="MPI ranks per node (processespernode)")
-    cpus_per_rank: int = Field(1, ge=1, le=1024, description="cores per rank = Aer threads per rank")
-    mem: str = Field("2Gi", description="memory per node, e.g. 2048Mi or 4Gi")
-    walltime: int = Field(600, ge=10, le=30 * 86400, description="Slurm time limit, seconds")
-    gpus: int = Field(0, ge=0, le=16, description="GPUs per node")
+    nodes: int = Field(default=1, ge=1, le=127)
+    ranks_per_node: int = Field(default=1, ge=1, le=127, description="MPI ranks per node (processespernode)")
+    cpus_per_rank: int = Field(default=1, ge=1, le=1024, description="cores per rank = Aer threads per rank")
+    mem: str = Field(default="2Gi", description="memory per node, e.g. 2048Mi or 4Gi")
+    walltime: int = Field(default=600, ge=10, le=30 * 86400, description="Slurm time limit, seconds")
+    gpus: int = Field(default=0, ge=0, le=16, description="GPUs per node")
 
     @field_validator("mem")
     @classmethod
@@ -64,19 +67,19 @@ class Resources(BaseModel):
 
 class ExecutorTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: str = Field("hpcq", min_length=1, max_length=100)
+    type: str = Field(default="hpcq", min_length=1, max_length=100)
     names: list[str] = Field(default_factory=list, description="pin to these executor names")
 
 
 class Study(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    mode: Literal["workflow", "sweep", "single"] = "workflow"
+    mode: Mode = "workflow"
     colony: str = Field("", description="default: COLONIES_COLONY_NAME")
     executor: ExecutorTarget = Field(default_factory=ExecutorTarget)
     resources: Resources = Field(default_factory=Resources)
     queue_allowance: int = Field(
-        3600,
+        QUEUE_ALLOWANCE_S,
         ge=0,
         description="seconds of Slurm queue time allowed on top "
         "of walltime before ColonyOS re-queues the process (maxexectime)",
@@ -118,7 +121,7 @@ class Study(BaseModel):
 
     @property
     def maxexectime(self) -> int:
-        return self.resources.walltime + self.queue_allowance
+        return maxexectime(self.resources.walltime, self.queue_allowance)
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -234,10 +237,8 @@ def load_study(path: str | Path) -> Study:
     path = resolve_study_path(path)
     text = path.read_text()
     try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        else:  # YAML is a superset of JSON
-            data = yaml.safe_load(text)
+        # YAML is a superset of JSON
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise StudyError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
     return parse_study(embed_files(data, path.parent, str(path)), str(path))

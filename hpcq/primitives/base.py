@@ -1,5 +1,6 @@
 """What EstimatorV2 and SamplerV2 share: mode (local / remote / a Session), options, turning
-coerced PUBs into ``primitive_run`` params, and handing them to the local runner or ColonyOS."""
+coerced PUBs into ``primitive_run`` params, and handing them to the local runner or ColonyOS
+(hpcq.primitives.remote)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from hpcq.functions import PRIMITIVE_RUN
 from hpcq.primitives.options import OptionsError, make_options
+from hpcq.primitives.remote import submit_call
+from hpcq.primitives.session import Session
 
 MODES = ("local", "remote")
 
@@ -17,8 +21,6 @@ class _Primitive:
     _options_cls: Any = None
 
     def __init__(self, *, mode: Any = "local", options: Any = None, settings: Any = None, **kwargs: Any):
-        from hpcq.primitives.session import Session
-
         if not (isinstance(mode, Session) or mode in MODES):
             raise OptionsError(f"mode={mode!r}: use 'local', 'remote' or an hpcq.primitives.Session")
         self._mode = mode
@@ -81,57 +83,12 @@ class _Primitive:
         return self._client
 
 
-def spec_for(
-    client, funcname: str, params: dict[str, Any], options, walltime: int | None = None, maxexectime: int | None = None
-) -> dict[str, Any]:
-    """A FuncSpec-shaped dict (hpcq.client.api.Client.submit_specs) for one hpcq primitive process."""
-    from hpcq.functions import encode_kwargs
-
-    res = options.resources
-    conditions = {
-        "colonyname": client.colony,
-        "executortype": options.executor_type,
-        "dependencies": [],
-        **res.conditions(),
-    }
-    if walltime is not None:
-        conditions["walltime"] = walltime
-    wall = int(conditions["walltime"])
-    spec = {
-        "nodename": f"{options.label}-{uuid.uuid4().hex[:8]}",
-        "funcname": funcname,
-        "args": [],
-        "kwargs": encode_kwargs(params),
-        "priority": 0,
-        "maxwaittime": -1,
-        "maxexectime": maxexectime if maxexectime is not None else wall + options.queue_allowance_s,
-        "maxretries": 0,  # a primitive call runs once: no duplicate results
-        "label": options.label,
-        "conditions": conditions,
-    }
-    if options.profile:
-        spec["env"] = {"HPCQ_PROFILE": options.profile}
-    return spec
-
-
-def submit_call(client, params: dict[str, Any], options, funcname: str = "primitive_run", **spec_kw):
-    spec = spec_for(client, funcname, params, options, **spec_kw)
-    return client.submit_specs(
-        f"{options.label}-{uuid.uuid4().hex[:8]}",
-        [spec],
-        workflow=False,
-        executortype=options.executor_type,
-        kind="primitive",
-        save=False,
-    )
-
-
 def run_local(primitive: str, params: dict[str, Any], workdir: str | None = None):
     """Local mode: the catalog function ``primitive_run`` in this process (no server, no Slurm)."""
     from hpcq import functions
     from hpcq.primitives.job import decode_result
 
-    fd = functions.get("primitive_run")
+    fd = functions.get(PRIMITIVE_RUN)
     checked = functions.validate_kwargs(fd.name, functions.decode_kwargs(functions.encode_kwargs(params)))
     wd = Path(workdir or Path.cwd() / "hpcq-primitives" / uuid.uuid4().hex[:12])
     ctx = functions.JobContext(process_id=f"local-{uuid.uuid4().hex[:12]}", workdir=str(wd))

@@ -81,7 +81,7 @@ def plan_slices(sizes: list[int], firsts: list[int], ranks: int, per_task: int |
     if per_task is None:
         per_task = max(sizes) if ranks <= 1 else max(1, math.ceil(sum(sizes) / (2 * ranks)))
     out = []
-    for i, (n, first) in enumerate(zip(sizes, firsts)):
+    for i, (n, first) in enumerate(zip(sizes, firsts, strict=True)):
         for start in range(0, max(n, 1), per_task):
             out.append(Slice(i, start, min(max(n, 1), start + per_task), first + start))
     return out
@@ -150,7 +150,7 @@ def _firsts(params: PrimitiveRunParams, sizes: list[int]) -> list[int]:
         return [0] * len(sizes)  # one run per PUB
     offset: dict[int, int] = defaultdict(int)  # sampler: one run per shots value, PUBs in order
     out = []
-    for p, n in zip(params.pubs, sizes):
+    for p, n in zip(params.pubs, sizes, strict=True):
         out.append(offset[p.shots])
         offset[p.shots] += n
     return out
@@ -206,7 +206,7 @@ def _assemble_sampler(r: _Runner, i: int, parts: list) -> dict[str, Any]:
     shape = pub.parameter_values.shape
     arrays = {it.creg_name: np.zeros(shape + (pub.shots, it.num_bytes), dtype=np.uint8) for it in meas_info}
     memory_array = _memory_array(memory, max_num_bytes)
-    for samples, index in zip(memory_array, np.ndindex(*shape)):
+    for samples, index in zip(memory_array, np.ndindex(*shape), strict=False):
         for it in meas_info:
             arrays[it.creg_name][index] = _samples_to_packed_array(samples, it.num_bits, it.start)
     meta = {

@@ -17,9 +17,8 @@ from qiskit.primitives import BasePrimitiveJob, PrimitiveResult
 from qiskit.providers import JobStatus
 
 from hpcq.colonyos import ProcessState
-from hpcq.retry import Backoff
+from hpcq.primitives.remote import POLL
 
-POLL = Backoff(base_s=0.01, cap_s=0.5, factor=1.5, jitter=0.1)
 _STATUS = {
     ProcessState.WAITING: JobStatus.QUEUED,
     ProcessState.RUNNING: JobStatus.RUNNING,

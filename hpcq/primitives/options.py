@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hpcq.client.specs import QUEUE_ALLOWANCE_S, check_label
 from hpcq.client.study import Resources
 from hpcq.primitives.params import ExecutionOptions, Method
 from hpcq.sim.spec import NoiseSpec, error_location
@@ -31,9 +32,9 @@ class _Common(BaseModel):
     seed: int | None = Field(None, ge=0, lt=2**63)
     parameter_sets_per_task: int | None = Field(None, ge=1)
     resources: Resources = Field(default_factory=Resources, description="Slurm job size (remote/session)")
-    profile: str | None = Field(None, description="site profile name (HPCQ_PROFILE of the process)")
+    profile: str | None = Field(None, description="site profile name (the process spec's env hpcq_profile)")
     executor_type: str = Field("hpcq", min_length=1, max_length=100)
-    queue_allowance_s: int = Field(3600, ge=0, description="Slurm queue time allowed on top of walltime")
+    queue_allowance_s: int = Field(QUEUE_ALLOWANCE_S, ge=0, description="Slurm queue time allowed on top of walltime")
     h5: bool = Field(False, description="also write the results as an hpcq HDF5 file with provenance")
     label: str = Field("primitive", min_length=1, max_length=100)
     result_timeout_s: float | None = Field(None, gt=0, description="default timeout of job.result()")
@@ -48,9 +49,7 @@ class _Common(BaseModel):
     @field_validator("label")
     @classmethod
     def _label(cls, v: str) -> str:
-        if not all(c.isalnum() or c in "-_." for c in v):
-            raise ValueError(f"{v!r}: use letters, digits, '-', '_', '.'")
-        return v
+        return check_label(v)  # it names the process specs (hpcq.client.specs)
 
     def execution(self) -> ExecutionOptions:
         """The options that travel to the job, noise models turned into data."""

@@ -14,11 +14,17 @@ import time
 from typing import Any
 
 from hpcq.colonyos import ProcessState
+from hpcq.functions import PRIMITIVE_SESSION
 from hpcq.primitives.options import EstimatorOptions, make_options
+from hpcq.primitives.remote import POLL, submit_call
 
 
 class SessionError(RuntimeError):
     pass
+
+
+def _final(p) -> bool:
+    return ProcessState(p.state).final
 
 
 class Session:
@@ -39,7 +45,7 @@ class Session:
         self.start_timeout_s = start_timeout_s
         self.client = Client(settings)
         self.session_id: str | None = None
-        self._sub = None
+        self._sub: Any = None  # the session process's hpcq.client.records.Submission
         self.calls = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -48,14 +54,12 @@ class Session:
         calls queue in the inbox and run as soon as the allocation starts)."""
         if self.session_id is not None:
             return self
-        from hpcq.primitives.base import submit_call
-
-        self._sub = submit_call(self.client, self._params, self._options, funcname="primitive_session")
+        self._sub = submit_call(self.client, self._params, self._options, funcname=PRIMITIVE_SESSION)
         self.session_id = self._sub.processids[0]
         end = time.monotonic() + self.start_timeout_s
-        while True:
+        for delay in POLL.delays():
             p = self.process()
-            if ProcessState(p.state).final:
+            if _final(p):
                 raise SessionError(
                     f"session {self.session_id} ended before it started: "
                     + "; ".join(p.errors or [ProcessState(p.state).label])
@@ -68,7 +72,8 @@ class Session:
                     f"(state {ProcessState(p.state).label}); is an hpcq executor of type "
                     f"{self._options.executor_type!r} running?"
                 )
-            time.sleep(0.1)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def process(self):
         return self.client.colonies.get_process(self.session_id, self.client.key)
@@ -85,23 +90,29 @@ class Session:
         if self.session_id is None:
             return None
         p = self.process()
-        if not ProcessState(p.state).final:
-            from hpcq.primitives.base import submit_call
-
-            params = {"primitive": "estimator", "op": "close", "session": self.session_id, "label": "close"}
-            call = submit_call(self.client, params, self._options, walltime=self._options.resources.walltime)
-            end = time.monotonic() + timeout
-            while not ProcessState(p.state).final and time.monotonic() < end:
-                time.sleep(0.1)
-                p = self.process()
-                closing = self.client.colonies.get_process(call.processids[0], self.client.key)
-                if ProcessState(closing.state) in (ProcessState.FAILED, ProcessState.CANCELLED):
-                    break  # the close call was refused: cancel the session instead
-            if not ProcessState(p.state).final:
-                self.cancel()
-                p = self.process()
+        if not _final(p):
+            p = self._close_call(timeout)
+        if not _final(p):
+            self.cancel()
+            p = self.process()
         self.closed_process = p
         return {"state": ProcessState(p.state).label, "output": list(p.output or []), "errors": list(p.errors or [])}
+
+    def _close_call(self, timeout: float):
+        """Submit the close call; poll until the session is final, the close call was refused
+        (failed or cancelled) or ``timeout`` passed. Returns the session's last process."""
+        params = {"primitive": "estimator", "op": "close", "session": self.session_id, "label": "close"}
+        call = submit_call(self.client, params, self._options, walltime=self._options.resources.walltime)
+        end = time.monotonic() + timeout
+        for delay in POLL.delays():
+            time.sleep(delay)
+            p = self.process()
+            if _final(p) or time.monotonic() >= end:
+                return p
+            closing = self.client.colonies.get_process(call.processids[0], self.client.key)
+            if ProcessState(closing.state) in (ProcessState.FAILED, ProcessState.CANCELLED):
+                return p  # the close call was refused: the caller cancels the session instead
+        raise AssertionError("unreachable")
 
     def cancel(self) -> None:
         """Cancel the session's process and Slurm job now (hpcq's cancel path)."""
@@ -117,8 +128,6 @@ class Session:
     # -- calls ----------------------------------------------------------------------------------
     def submit_call(self, params: dict[str, Any], options):
         """Submit one primitive_run process routed to this session's job."""
-        from hpcq.primitives.base import submit_call
-
         if self.session_id is None:
             self.start()
         self.calls += 1

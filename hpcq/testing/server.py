@@ -110,3 +110,19 @@ def colonies_server_factory(tmp_path):
     yield make
     for srv in made:
         srv.handle.stop()
+
+
+@pytest.fixture
+def client_stack(colonies_server, slurm_cluster, tmp_path, monkeypatch):
+    """The laptop's view of a whole installation: an hpcq Client of colony "dev" on a fresh server,
+    served by an hpcq executor (a subprocess on the local Slurm cluster); the client's config dir
+    and the COLONIES_* settings point at them for the test (so `hpcq ...` commands do too)."""
+    from hpcq.client.api import Client
+    from hpcq.config import Settings
+    from hpcq.testing.faults import ExecutorProc
+
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "cfg"))
+    colonies_server.monkeypatch_env(monkeypatch)
+    ex = ExecutorProc(env_file=colonies_server.env_file, state_dir=tmp_path / "executor", name="laptop-e2e")
+    with ex.start():
+        yield Client(Settings.load(colonies_server.env_file))

@@ -35,7 +35,7 @@ def ui(results, db, host, port, debug):
     try:
         app = create_app(str(cat.db_path))
     except CatalogError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(
             f"warning: listening on {host}: the dashboard has no authentication; anyone "

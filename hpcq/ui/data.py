@@ -70,7 +70,6 @@ HEADERS = {
     "task_id": "task id",
 }
 DEFAULT_RANKING = ["abs_error:min"]
-CHEMICAL_ACCURACY_HA = 1.6e-3
 # above this many nodes the graph aggregates (noise runs per VQE run, then per ansatz, then pages
 # by problem). Why 300: Cytoscape's drawing of ~500 nodes cost 3-4 s of the first page's CPU on the
 # 2-core machine (bench/bench_ui.py), and a fitted drawing of more is unreadable anyway
@@ -268,7 +267,7 @@ def scope(cat: Catalog, view_rows: pd.DataFrame, shown: list[str] | None, node: 
     rows = view_rows
     if shown is not None:
         keys = set(shown)
-        rows = rows[[row_key(t, f) in keys for t, f in zip(rows["task_id"], rows["file"])]]
+        rows = rows[[row_key(t, f) in keys for t, f in zip(rows["task_id"], rows["file"], strict=True)]]
     if node and node.get("id"):
         g = load(cat).graph
         nid = node.get("parent") if node.get("type") == "aggregate" else node["id"]

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from hpcq.ui.data import CHEMICAL_ACCURACY_HA, MAX_TRACES, noise_strength
+from hpcq.sim.metrics import CHEMICAL_ACCURACY_HA
+from hpcq.ui.data import MAX_TRACES, noise_strength
 
 LAYOUT_MARGIN = dict(l=60, r=20, t=50, b=50)
 LAYOUT = dict(height=360, legend=dict(font=dict(size=10)))

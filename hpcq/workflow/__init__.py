@@ -1,2 +1,3 @@
-"""The noise-study workflow: its shape (dag.py, client side, no Qiskit) and the light steps that
-run in Slurm jobs (steps.py). VQE and noise steps run the catalog's `vqe_sweep` on one task."""
+"""The noise-study workflow's light steps that run in Slurm jobs (steps.py; their parameters in
+params.py). The DAG's shape is built on the laptop (hpcq.client.dag); VQE and noise steps run the
+catalog's `vqe_sweep` on one task."""

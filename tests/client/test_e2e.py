@@ -3,42 +3,29 @@ subprocess; the laptop side uses only hpcq's client (pycolonies underneath)."""
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from hpcq.cli import main
-from hpcq.client.api import Client
+from hpcq.client.dag import study_spec
 from hpcq.client.study import parse_study
-from hpcq.config import Settings
-from hpcq.testing.faults import ExecutorProc
-from hpcq.workflow.dag import _spec
-
-
-@pytest.fixture
-def stack(colonies_server, slurm_cluster, tmp_path, monkeypatch):
-    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "cfg"))
-    colonies_server.monkeypatch_env(monkeypatch)
-    ex = ExecutorProc(env_file=colonies_server.env_file, state_dir=tmp_path / "executor", name="e2e")
-    with ex.start():
-        yield Client(Settings.load(colonies_server.env_file))
 
 
 def cli(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_failing_step_is_named_with_its_error(stack):
+def test_failing_step_is_named_with_its_error(client_stack):
     study = parse_study(
         {
             "name": "failing",
-            "colony": stack.colony,
+            "colony": client_stack.colony,
             "resources": {"walltime": 60},
             "sweep": {"problems": [{"kind": "h2", "bond_length": 0.735}]},
         }
     )
     specs = [
-        _spec(study, "prepare", "hpcq_echo", {"message": "ready"}, study.resources.conditions()),
-        _spec(
+        study_spec(study, "prepare", "hpcq_echo", {"message": "ready"}, study.resources.conditions()),
+        study_spec(
             study,
             "boom",
             "hpcq_fail",
@@ -46,9 +33,9 @@ def test_failing_step_is_named_with_its_error(stack):
             study.resources.conditions(),
             ["prepare"],
         ),
-        _spec(study, "after", "hpcq_echo", {"message": "never"}, study.resources.conditions(), ["boom"]),
+        study_spec(study, "after", "hpcq_echo", {"message": "never"}, study.resources.conditions(), ["boom"]),
     ]
-    sub = stack.submit_specs("failing", specs, workflow=True)
+    sub = client_stack.submit_specs("failing", specs, workflow=True)
     res = cli("status", "failing", "--watch")
     assert res.exit_code == 0, res.output
     assert "boom" in res.output and "deliberate failure in step boom" in res.output
@@ -59,7 +46,7 @@ def test_failing_step_is_named_with_its_error(stack):
     assert st["counts"]["done"] + st["counts"]["failed"] == len(sub.processids)
 
 
-def test_small_study_runs_fetches_and_ranks(stack, tmp_path):
+def test_small_study_runs_fetches_and_ranks(client_stack, tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("""name: e2e-small
 mode: workflow

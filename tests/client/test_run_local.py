@@ -43,7 +43,7 @@ def _energies(out: Path) -> dict:
     (path,) = out.glob("*.h5")
     assert hpcq.results.validate(path) == []
     df = hpcq.results.open(path)
-    return dict(zip(df.task_id, df.energy))
+    return dict(zip(df.task_id, df.energy, strict=True))
 
 
 @pytest.mark.mpi

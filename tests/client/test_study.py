@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from hpcq.client.dag import build_specs
 from hpcq.client.demo import DEMO_STUDY
 from hpcq.client.study import StudyError, load_study, parse_study
-from hpcq.workflow.dag import build_specs
 
 H2 = {"kind": "h2", "bond_length": 0.735}
 

@@ -33,7 +33,7 @@ class Remote:
 
     def sacct(self, job_id: str) -> list[dict[str, str]]:
         out = self.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-j", job_id).stdout
-        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
+        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"), strict=False)) for ln in out.splitlines() if ln]
 
     def log_text(self) -> str:
         return self.executor.log_text()

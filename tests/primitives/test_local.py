@@ -42,7 +42,7 @@ def _estimator_pubs():
 
 def _assert_estimator_equal(ours, aer):
     assert len(ours) == len(aer)
-    for o, a in zip(ours, aer):
+    for o, a in zip(ours, aer, strict=True):
         assert o.data.evs.shape == a.data.evs.shape
         assert o.data.stds.shape == a.data.stds.shape
         np.testing.assert_allclose(o.data.evs, a.data.evs, rtol=0, atol=TOL)
@@ -129,7 +129,7 @@ def test_sampler_equals_aer_on_broadcast_pubs(per_task):
     ours = SamplerV2(mode="local", seed=5, parameter_sets_per_task=per_task).run(pubs, shots=300).result()
     aer = AerSampler(seed=5).run(pubs, shots=300).result()
     assert len(ours) == len(aer) == 3
-    for o, a in zip(ours, aer):
+    for o, a in zip(ours, aer, strict=True):
         assert o.data.shape == a.data.shape
         assert sorted(o.data.keys()) == sorted(a.data.keys())
         for name in a.data:

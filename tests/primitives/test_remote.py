@@ -26,7 +26,7 @@ def _pubs():
 
 def _same_estimates(a, b):
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert x.data.evs.shape == y.data.evs.shape
         np.testing.assert_allclose(x.data.evs, y.data.evs, rtol=0, atol=1e-12)
         np.testing.assert_allclose(x.data.stds, y.data.stds, rtol=0, atol=1e-12)
@@ -74,7 +74,7 @@ def test_remote_sampler_equals_local(remote):
     job = SamplerV2(mode="remote", settings=remote.settings, **remote.options(seed=9)).run(pubs, shots=200)
     local = SamplerV2(mode="local", seed=9).run(pubs, shots=200).result()
     res = job.result()
-    for a, b in zip(res, local):
+    for a, b in zip(res, local, strict=True):
         assert a.data.meas.shape == b.data.meas.shape
         assert np.array_equal(a.data.meas.array, b.data.meas.array)
 

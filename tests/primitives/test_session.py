@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slurm
 def _slurm_jobs(remote, exclude: set[str] = frozenset()) -> list[dict[str, str]]:
     """hpcq's jobs in slurmdbd (not the lab's own probe jobs), minus those in ``exclude``."""
     out = remote.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-S", "2000-01-01").stdout
-    rows = [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
+    rows = [dict(zip(("JobID", "JobName", "State"), ln.split("|"), strict=False)) for ln in out.splitlines() if ln]
     return [r for r in rows if r["JobName"].startswith("hpcq-") and r["JobID"] not in exclude]
 
 
@@ -33,7 +33,7 @@ def test_session_serves_50_calls_with_one_slurm_job(remote):
         est = EstimatorV2(mode=session, **opts)
         local = EstimatorV2(mode="local")
         jobs_of_calls = set()
-        for i in range(49):  # a VQE loop: one call per iteration
+        for _ in range(49):  # a VQE loop: one call per iteration
             x = rng.uniform(-1, 1, qc.num_parameters)
             job = est.run([(qc, ham, x)])
             ev = job.result()[0].data.evs

@@ -1,6 +1,6 @@
 """A dashboard served from a thread on a free 127.0.0.1 port, and Debian's chromium.
 
-Two studies (hpcq.ui.screenshots.make_demo_results): a 4-workflow noise study (8 VQE, 24 noise
+Two studies (hpcq.testing.screenshots.make_demo_results): a 4-workflow noise study (8 VQE, 24 noise
 runs) and a 6-point H2 bond scan (12 VQE, 36 noise runs; the newer, so the page opens on it)."""
 
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hpcq.testing import need
-from hpcq.ui.screenshots import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, make_demo_results, serve, wait_ready
+from hpcq.testing.screenshots import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, make_demo_results, serve, wait_ready
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 

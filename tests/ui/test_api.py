@@ -94,7 +94,7 @@ def test_hpcq_ui_command_serves_the_api(ui_results, tmp_path):
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise AssertionError(proc.stdout.read().decode())
+                    raise AssertionError(proc.stdout.read().decode()) from None
                 time.sleep(0.3)
         assert body["count"] == 60
         assert (results / ".hpcq-catalog.sqlite").exists()

@@ -6,8 +6,8 @@ import pytest
 
 from hpcq.results.catalog import Catalog
 from hpcq.results.rank import make_spec, rank
+from hpcq.testing.screenshots import CY, PLOTS_READY, WAIT_MS
 from hpcq.ui.app import PLOTS
-from hpcq.ui.screenshots import CY, PLOTS_READY, WAIT_MS
 
 pytestmark = pytest.mark.browser
 CLICK_MS = 10_000  # a click on the graph that does not select within this is retried
@@ -176,7 +176,7 @@ def test_graph_labels_never_overlap_within_a_level(page):
     assert len(by_level) >= 4  # problem, ansatz, vqe, noise
     for y, boxes in by_level.items():
         boxes.sort(key=lambda b: b["x1"])
-        for a, b in zip(boxes, boxes[1:]):
+        for a, b in zip(boxes, boxes[1:], strict=False):
             assert a["x2"] <= b["x1"] + 0.5, (y, a, b)
 
 
@@ -303,7 +303,7 @@ def test_a_two_metric_weighted_ranking_rescales_and_relabels_the_graph(page, ui_
     )
     assert column(page, "task_id") == list(expected["task_id"])
     after = graph_ranks(page)
-    positions = dict(zip(expected["task_id"], expected["position"]))
+    positions = dict(zip(expected["task_id"], expected["position"], strict=True))
     sizes = node_sizes({t: int(p) for t, p in positions.items()})
     for tid, (pos, display, width) in after.items():
         assert pos == positions[tid]
@@ -341,4 +341,19 @@ def test_compare_two_studies(page):
     assert "study" in visible_columns(page)
     studies = {n["id"] for n in nodes(page) if n["type"] == "problem"}
     assert any("noise-study" in s for s in studies) and any("h2-scan" in s for s in studies)
+    assert page.errors == []
+
+
+def test_saving_a_ranking_writes_it_into_the_catalog(page, ui_db):
+    """The dashboard's one write (docs/dashboard.md): the ranking shown, with its studies and ranks,
+    stored in the catalog's rankings under a name."""
+    page.fill("#rank-name", "ui-saved")
+    page.click("#rank-save")
+    page.wait_for_function(
+        "() => document.querySelector('#rank-saved').innerText.startsWith('saved ranking')", timeout=WAIT_MS
+    )
+    assert page.inner_text("#rank-saved") == "saved ranking 'ui-saved' (60 runs)"
+    definition, ranks = Catalog(ui_db).ranking("ui-saved")
+    assert definition["mode"] == "lexicographic" and sorted(definition["studies"]) == ["h2-scan", "noise-study"]
+    assert [b["metric"] for b in definition["by"]] == ["abs_error", "jsd"] and len(ranks) == 60
     assert page.errors == []

@@ -64,7 +64,7 @@ def test_the_strength_axis_is_the_models_own_parameter_not_a_gate_time():
 def test_line_labels_on_the_log_axis_sit_at_their_lines():
     """Plotly places annotations on a log axis in log10 units: each label's y is log10 of its
     line's y (a label at the data value stretched the demo's axis to 10^8 mHa)."""
-    from hpcq.ui.data import CHEMICAL_ACCURACY_HA
+    from hpcq.sim.metrics import CHEMICAL_ACCURACY_HA
     from hpcq.ui.plots import noise_response
 
     rows = _noise_rows([("depolarizing", {"p": p}, e) for p, e in ((0.001, 5.0), (0.01, 48.0))])

@@ -8,30 +8,17 @@ from importlib.resources import files
 
 import h5py
 import numpy as np
-import pytest
 import yaml
 from click.testing import CliRunner
 
 from hpcq.cli import main
-from hpcq.client.api import Client
-from hpcq.config import Settings
-from hpcq.testing.faults import ExecutorProc
-
-
-@pytest.fixture
-def stack(colonies_server, slurm_cluster, tmp_path, monkeypatch):
-    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "cfg"))
-    colonies_server.monkeypatch_env(monkeypatch)
-    ex = ExecutorProc(env_file=colonies_server.env_file, state_dir=tmp_path / "executor", name="water")
-    with ex.start():
-        yield Client(Settings.load(colonies_server.env_file))
 
 
 def cli(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_water_workflow_on_slurm(stack, tmp_path):
+def test_water_workflow_on_slurm(client_stack, tmp_path):
     study = yaml.safe_load((files("hpcq.client") / "studies" / "water.yaml").read_text())
     study["name"] = "water-e2e"
     study["resources"].update(walltime=300)

@@ -1,9 +1,11 @@
-"""Regenerate the screenshots of docs/dashboard.md: ``python -m hpcq.ui.screenshots [OUT_DIR]``.
+"""Regenerate the screenshots of docs/dashboard.md: ``python -m hpcq.testing.screenshots [OUT_DIR]``.
 
 Why a command: the pictures in the docs must show the dashboard as it is. It writes two
 synthetic studies (a noise study and an H2 bond scan, hpcq.testing.synthetic), serves the
 dashboard from a thread, drives Debian's chromium with Playwright and saves one small PNG per
-view (default docs/img/). Also home of the helpers the browser tests share (serving, waiting).
+view (default docs/img/). Also home of the helpers the browser tests and bench/bench_ui.py share
+(serving, waiting). Why in hpcq.testing, not hpcq.ui: it is developer tooling built on the
+synthetic studies; the dashboard itself never imports test code.
 """
 
 from __future__ import annotations
