@@ -8,8 +8,8 @@ import json
 import pytest
 from crypto import Crypto, get_id, sign
 
-from hpcq.colonyos import signing
 from hpcq.colonyos import client as hpcq_client
+from hpcq.colonyos import signing
 from hpcq.colonyos.signing import FastCrypto, SignatureError, id_from_prvkey, new_prvkey, recover_id
 from hpcq.colonyos.signing import sign as fast_sign
 
