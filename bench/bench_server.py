@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # HPCQ_BENCH_TREE: the hpcq to import (inproc_in runs this file against a baseline tree)
 sys.path.insert(0, os.environ.get("HPCQ_BENCH_TREE") or str(ROOT))
 
+from hpcq.colonyos.signing import id_from_prvkey, new_prvkey  # noqa: E402
 from hpcq.server.launch import init_colony, start_server  # noqa: E402
-from hpcq.server.signing import id_from_prvkey, new_prvkey  # noqa: E402
 
 CLIENTS = ("pycolonies", "hpcq")
 INPROC_ROUNDS = 5
@@ -61,7 +61,7 @@ def _time_signing(sign_time: list) -> None:
     """Wrap both signers (pycolonies' Crypto, hpcq's FastCrypto) with a timer."""
     import crypto
 
-    from hpcq.server.signing import FastCrypto
+    from hpcq.colonyos.signing import FastCrypto
 
     for cls in (crypto.Crypto, FastCrypto):
         orig = cls.sign

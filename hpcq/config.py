@@ -224,13 +224,6 @@ class Settings(BaseModel):
                 "(run `hpcq server init` to create one for the embedded server)"
             )
 
-    def client(self):
-        """A pycolonies client for these settings (hpcq talks to servers only through it; its
-        signing is libsecp256k1's, byte-identical to pycolonies': hpcq.colonyos.client)."""
-        from hpcq.colonyos import client
-
-        return client(self.host, self.port, tls=self.tls)
-
     def masked(self) -> dict[str, Any]:
         """Every setting as a flat dotted mapping, private keys masked."""
         d = dict(_flatten(self.model_dump()))

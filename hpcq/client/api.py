@@ -15,10 +15,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hpcq.client.cancel import cancel_submission
 from hpcq.client.dag import build_specs
 from hpcq.client.progress import Tracker, rich_watch
 from hpcq.client.study import Study
-from hpcq.colonyos import ProcessState, file_label, is_not_found
+from hpcq.colonyos import connect, file_label
 from hpcq.config import Settings
 from hpcq.results import records
 from hpcq.results.records import Submission
@@ -43,7 +44,7 @@ class Client:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.load()
         self.settings.require("colony_name", "prvkey")
-        self.colonies = self.settings.client()
+        self.colonies = connect(self.settings)
         self.colony = self.settings.colony_name
         self.key = self.settings.prvkey
 
@@ -118,83 +119,12 @@ class Client:
 
     # -- cancel -----------------------------------------------------------------------------
     def cancel(self, sub: Submission) -> dict[str, int]:
-        """Remove what is still waiting; ask the executor to cancel what runs.
+        """Cancel what has not finished: on the server where it can (colonies >= v1.9.12, hpcq's
+        server), else remove what waits and ask the executor to cancel what runs (hpcq.client.cancel)."""
+        return cancel_submission(self.colonies, self.key, sub, submit=self._submit)
 
-        ColonyOS v1.9.7 lets a member remove only processes that are not running (and not part
-        of a graph); for the rest hpcq submits an `hpcq_cancel` control process that the
-        executor assigned to them handles by cancelling the Slurm job and failing the process.
-        """
-        from hpcq import cancel as server_cancel
-
-        if server_cancel.supports_cancel(self.colonies, self.key):  # colonies >= v1.9.12, hpcq server
-            return self._cancel_on_server(sub, server_cancel)
-        report = {"removed": 0, "cancel_requested": 0, "already_finished": 0}
-        if sub.processgraphid:
-            try:
-                self.colonies.remove_processgraph(sub.processgraphid, self.key)
-                report["removed"] = len(sub.processids)
-                return report
-            except Exception:  # noqa: BLE001 - a running graph cannot be removed: cancel per process
-                pass
-        to_cancel = []
-        for pid in sub.processids:
-            try:
-                p = self.colonies.get_process(pid, self.key)
-            except Exception as exc:
-                if is_not_found(exc):
-                    continue
-                raise
-            if ProcessState(p.state).final:
-                report["already_finished"] += 1
-            elif p.state == ProcessState.WAITING and not p.processgraphid:
-                self.colonies.remove_process(pid, self.key)
-                report["removed"] += 1
-            else:
-                to_cancel.append(pid)
-        if to_cancel:
-            self._request_cancel(sub, to_cancel)
-            report["cancel_requested"] = len(to_cancel)
-        return report
-
-    def _cancel_on_server(self, sub: Submission, server_cancel) -> dict[str, int]:
-        """cancelprocess(graph)msg: the server marks them CANCELLED; the executor sees it and scancels."""
-        from hpcq.colonyos import ProcessState
-
-        report = {"cancelled": 0, "already_finished": 0}
-        states = {}
-        for pid in sub.processids:
-            try:
-                states[pid] = ProcessState(self.colonies.get_process(pid, self.key).state)
-            except Exception as exc:
-                if is_not_found(exc):
-                    continue
-                raise
-        open_ = [pid for pid, st in states.items() if not st.final]
-        report["already_finished"] = len(states) - len(open_)
-        if sub.processgraphid and open_:
-            server_cancel.cancel_processgraph(self.colonies, sub.processgraphid, self.key)
-        else:
-            for pid in open_:
-                server_cancel.cancel_process(self.colonies, pid, self.key)
-        report["cancelled"] = len(open_)
-        return report
-
-    def _request_cancel(self, sub: Submission, pids: list[str]) -> None:
-        from hpcq.functions import encode_kwargs
-
-        spec = {
-            "nodename": f"cancel-{sub.name}",
-            "funcname": "hpcq_cancel",
-            "args": [],
-            "kwargs": encode_kwargs({"processids": pids, "reason": f"cancelled by the user (hpcq cancel {sub.name})"}),
-            "priority": 50000,
-            "maxwaittime": -1,
-            "maxexectime": 60,
-            "maxretries": 3,
-            "label": sub.name,
-            "conditions": {"colonyname": sub.colony, "executortype": sub.executortype, "dependencies": []},
-        }
-        self.colonies.submit_func_spec(_funcspec(spec), self.key)
+    def _submit(self, spec: dict[str, Any]):
+        return self.colonies.submit_func_spec(_funcspec(spec), self.key)
 
     # -- fetch ------------------------------------------------------------------------------
     def fetch(self, sub: Submission, dest: str | Path) -> list[Path]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from hpcq.cliopts import echo_json, json_option, seconds_option, verbosity_option
-from hpcq.colonyos import ProcessState
+from hpcq.colonyos import ProcessState, connect
 from hpcq.config import ConfigError, ExecutorSettings, Settings, config_dir
 
 
@@ -179,7 +179,7 @@ def selftest(env_file, executor_type, message, timeout_s):
         s.require("colony_name", "prvkey")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    client = s.client()
+    client = connect(s)
     spec = func_spec(
         "hpcq_echo",
         [],

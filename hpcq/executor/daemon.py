@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq import functions
-from hpcq.colonyos import ProcessState, is_no_process, is_unreachable
+from hpcq.colonyos import ProcessState, connect, is_no_process, is_unreachable
 from hpcq.config import ConfigError, Settings
 from hpcq.executor import sessions
 from hpcq.executor.backends import Backend, make_backend
@@ -40,7 +40,7 @@ from hpcq.retry import Backoff, retry
 
 log = logging.getLogger("hpcq.executor")
 
-CANCEL_FUNC = "hpcq_cancel"  # control process of `hpcq cancel`: handled here, never run in Slurm
+CANCEL_FUNC = functions.HPCQ_CANCEL  # control process of `hpcq cancel`: handled here, never run in Slurm
 
 
 class _Interrupted(BaseException):  # not Exception: pycolonies re-wraps those
@@ -93,7 +93,7 @@ class Executor:
         self.journal = Journal(cfg.state_dir / "journal.sqlite")
         self.packer = Packer(cfg.packing)
         self.key: ExecutorKey | None = None
-        self.client = self.settings.client()
+        self.client = connect(self.settings)
         self.watcher: Watcher | None = None
         self.submitted_jobs = 0
         self._in_assign = False

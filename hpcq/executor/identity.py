@@ -18,6 +18,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from hpcq.colonyos import ExecutorState, connect
+from hpcq.colonyos.signing import FastCrypto, new_prvkey
 from hpcq.config import ConfigError, Settings, check_private_file, write_private_file
 
 log = logging.getLogger("hpcq.executor")
@@ -32,15 +34,7 @@ class ExecutorKey:
 
 
 def _id(prvkey: str) -> str:
-    from hpcq.server.signing import FastCrypto  # pycolonies' Crypto on libsecp256k1, same ids
-
-    return FastCrypto().id(prvkey)
-
-
-def _new_key() -> str:
-    from hpcq.server.signing import new_prvkey  # made as pycolonies makes one
-
-    return new_prvkey()
+    return FastCrypto().id(prvkey)  # pycolonies' Crypto on libsecp256k1, same ids and errors
 
 
 def default_name() -> str:
@@ -55,7 +49,7 @@ def load_or_create_key(state_dir: Path) -> str:
         if len(key) != 64:
             raise ConfigError(f"{path} does not hold a 64-hex private key; delete it to create a new one")
         return key
-    key = _new_key()
+    key = new_prvkey()  # made as pycolonies makes one
     write_private_file(path, key + "\n")
     return key
 
@@ -65,7 +59,7 @@ def ensure_registered(
 ) -> ExecutorKey:
     """Return a working, approved executor identity (registering it when we hold the colony key)."""
     settings.require("colony_name")
-    client = settings.client()
+    client = connect(settings)
     name = name or settings.executor_name or default_name()
     pre = executor_prvkey or os.environ.get("HPCQ_EXECUTOR_PRVKEY", "")
     if pre or not settings.colony_prvkey:
@@ -80,7 +74,11 @@ def ensure_registered(
     eid = _id(key)
     try:
         ex = client.get_executor(settings.colony_name, name, key)
-        known = ex.get("executorid") == eid and ex.get("state") == 1 and ex.get("executortype") == executor_type
+        known = (
+            ex.get("executorid") == eid
+            and ex.get("state") == ExecutorState.APPROVED
+            and ex.get("executortype") == executor_type
+        )
     except Exception:  # noqa: BLE001 - not registered yet (or not a member yet)
         known = False
     if not known:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hpcq.colonyos import ProcessState, is_not_found
-from hpcq.executor import register
+from hpcq.executor import outputs
 from hpcq.executor.backends.base import EXPLAIN, Backend, JobInfo
 from hpcq.executor.journal import Journal
 from hpcq.executor.slurm_errors import INFRA_RETRIES, died_before_running, is_lost
@@ -272,7 +272,7 @@ class Watcher(threading.Thread):
         # the Slurm job id is known from submission on: show it at once (in parallel: sweeps)
         list(
             self._pool.map(
-                lambda w: register.add_attributes(
+                lambda w: outputs.add_attributes(
                     self.me.client, self.me.prvkey, w.process_id, {"slurm_job_id": w.job_id}
                 ),
                 new,
@@ -298,7 +298,7 @@ class Watcher(threading.Thread):
                 if info.submit:
                     early["queue_time_s"] = round(max(0.0, info.start - info.submit), 3)
                 self._early[w.process_id] = self._pool.submit(
-                    register.add_attributes, self.me.client, self.me.prvkey, w.process_id, early
+                    outputs.add_attributes, self.me.client, self.me.prvkey, w.process_id, early
                 )
             if not info.terminal:
                 w.terminal_since, w.terminal_seen = None, 0  # e.g. NODE_FAIL, then requeued by Slurm
@@ -363,7 +363,7 @@ class Watcher(threading.Thread):
             attrs += [(w.process_id, k, v) for k, v in a.items()]
         t0 = time.monotonic()
         list(
-            self._pool.map(lambda t: register.add_attributes(self.me.client, self.me.prvkey, t[0], {t[1]: t[2]}), attrs)
+            self._pool.map(lambda t: outputs.add_attributes(self.me.client, self.me.prvkey, t[0], {t[1]: t[2]}), attrs)
         )
         log.debug("attributes: %d in %.0f ms", len(attrs), 1000 * (time.monotonic() - t0))
         for (w, out), (how, exc) in zip(items, self._pool.map(lambda it: self._close_one(*it), items)):
@@ -384,8 +384,8 @@ class Watcher(threading.Thread):
         c, key = self.me.client, self.me.prvkey
         try:
             if out is not None and out.ok:
-                register.register_files(c, key, self.me.colony, w.process_id, out.files)
-                c.close(w.process_id, register.success_output(out.files, w.workdir, out.summary), key)
+                outputs.register_files(c, key, self.me.colony, w.process_id, out.files)
+                c.close(w.process_id, outputs.success_output(out.files, w.workdir, out.summary), key)
                 return "success", None
             c.fail(w.process_id, self._errors(w, out), key)
             return "failed", None

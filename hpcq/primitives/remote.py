@@ -38,7 +38,7 @@ def call_spec(client, funcname: str, params: dict[str, Any], options, walltime: 
 
 
 def submit_call(client, params: dict[str, Any], options, funcname: str = PRIMITIVE_RUN, walltime: int | None = None):
-    """Submit one primitive process; returns its hpcq.client.records.Submission."""
+    """Submit one primitive process; returns its hpcq.results.records.Submission."""
     spec = call_spec(client, funcname, params, options, walltime)
     return client.submit_specs(
         f"{options.label}-{uuid.uuid4().hex[:8]}",

@@ -45,7 +45,7 @@ class Session:
         self.start_timeout_s = start_timeout_s
         self.client = Client(settings)
         self.session_id: str | None = None
-        self._sub: Any = None  # the session process's hpcq.client.records.Submission
+        self._sub: Any = None  # the session process's hpcq.results.records.Submission
         self.calls = 0
 
     # -- lifecycle ----------------------------------------------------------------------------

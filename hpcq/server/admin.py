@@ -8,9 +8,9 @@ import os
 import socket
 from pathlib import Path
 
+from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 from hpcq.config import write_env_file
 from hpcq.server.httpd import DB_NAME, INFO_NAME, server_prvkey
-from hpcq.server.signing import id_from_prvkey, new_prvkey
 from hpcq.server.store import Store, dumps
 
 

@@ -10,9 +10,9 @@ import logging
 from typing import Any
 
 from hpcq import __version__
+from hpcq.colonyos.signing import SignatureError, recover_id
 from hpcq.server.auth import Ctx
 from hpcq.server.handlers import HANDLERS, assign
-from hpcq.server.signing import SignatureError, recover_id
 from hpcq.server.wire import RPCError, bad, forbidden
 
 log = logging.getLogger("hpcq.server")

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from hpcq.atomicfile import write_atomic
 from hpcq.colonyos import SERVER_IDLE_TIMEOUT_S
+from hpcq.colonyos.signing import SignatureError, id_from_prvkey, new_prvkey
 from hpcq.config import write_private_file
 from hpcq.server import api, pubsub, timeouts
 from hpcq.server.auth import Ctx
 from hpcq.server.handlers import channels, crons
-from hpcq.server.signing import SignatureError, id_from_prvkey, new_prvkey
 from hpcq.server.store import Store
 from hpcq.server.wire import RPCError
 

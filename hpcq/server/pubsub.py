@@ -14,10 +14,10 @@ import hashlib
 import struct
 import time
 
+from hpcq.colonyos.signing import SignatureError, recover_id
 from hpcq.server import api
 from hpcq.server.auth import Ctx, require_member
 from hpcq.server.handlers import channels, processes
-from hpcq.server.signing import SignatureError, recover_id
 from hpcq.server.wire import RPCError, bad, field, forbidden
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

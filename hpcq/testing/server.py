@@ -54,7 +54,7 @@ class ColoniesServer:
 
     def add_executor(self, name: str, executortype: str = "hpcq-test", approve: bool = True) -> str:
         """Register (and approve) an executor with a fresh key; return its private key."""
-        from hpcq.server.signing import id_from_prvkey, new_prvkey
+        from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 
         prv = new_prvkey()
         c = self.client()

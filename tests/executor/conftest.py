@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hpcq.colonyos import AttributeType
 from hpcq.colonyos import ProcessState as PS
 from hpcq.functions import encode_kwargs
 from hpcq.testing.faults import ExecutorProc
@@ -70,7 +71,7 @@ class Colony:
             time.sleep(0.2)
 
     def attrs(self, p) -> dict[str, str]:
-        return {a.key: a.value for a in (p.attributes or []) if a.attributetype == 1}
+        return {a.key: a.value for a in (p.attributes or []) if a.attributetype == AttributeType.OUT}
 
     def wait_attr(self, pid: str, key: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from hpcq import cancel
+from hpcq.client import cancel
 from hpcq.colonyos import ProcessState as PS
+from hpcq.colonyos import client as hpcq_client
 from hpcq.functions import encode_kwargs
 
 from .conftest import EXECUTOR_TYPE
@@ -42,8 +43,9 @@ def test_workflow_cancelled_mid_run_leaves_no_slurm_job(lab):
     g = col.client.submit_workflow(Workflow(colonyname=col.colony, functionspecs=specs), col.prvkey)
     long_pid = next(pid for pid in g.processids if col.get(pid).spec.nodename == "long")
     job = col.wait_attr(long_pid, "slurm_job_id", 120)
-    assert cancel.supports_cancel(col.client, col.prvkey)
-    cancel.cancel_processgraph(col.client, g.processgraphid, col.prvkey)
+    c = hpcq_client(col.client.host, col.client.port)  # pycolonies' client plus the cancel messages
+    assert cancel.supports_cancel(c, col.prvkey)
+    c.cancel_processgraph(g.processgraphid, col.prvkey)
     assert [col.get(pid).state for pid in g.processids] == [PS.CANCELLED] * 2
     assert col.client.get_processgraph(g.processgraphid, col.prvkey).state == PS.CANCELLED
     assert lab.wait_sacct_state(job, 90).startswith("CANCELLED")  # the executor scancelled it

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hpcq.executor import register
+from hpcq.executor import outputs
 from hpcq.executor.backends.slurm import _expand, parse_sacct
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
 from hpcq.executor.packing import Packer, PackingConfig, elements
@@ -142,20 +142,19 @@ def test_parse_sacct_arrays_states_and_times():
 def test_file_reference_message(tmp_path):
     f = tmp_path / "r.h5"
     f.write_bytes(b"x" * 1000)
-    msg = register.file_ref_message("dev", "/hpcq/dev/p1", f)
-    meta = msg["file"]
-    assert msg["msgtype"] == "addfilemsg" and meta["ref"]["protocol"] == "file"
+    meta = outputs.file_ref("dev", "/hpcq/dev/p1", f)  # sent as addfilemsg by hpcq.colonyos.rpc
+    assert meta["ref"]["protocol"] == "file"
     assert meta["ref"]["s3object"]["object"] == str(f.resolve()) and meta["name"] == "r.h5"
     assert meta["size"] == 1000 and meta["checksum"] == hashlib.sha256(b"x" * 1000).hexdigest()
     assert meta["checksumalg"] == "SHA256"
 
 
 def test_success_output_and_s3_detection(tmp_path):
-    out = register.success_output([], "/w/p1", {"e": -1.0})
+    out = outputs.success_output([], "/w/p1", {"e": -1.0})
     assert out == ["/w/p1", '{"e": -1.0}']
-    assert register.success_output(["/w/a.h5", "/w/b.h5"], "/w", {})[0] == "/w/a.h5"
-    assert not register.s3_configured({"AWS_S3_ENDPOINT": "h:1"})
-    assert register.s3_configured({k: "1" for k in register.S3_REQUIRED})
+    assert outputs.success_output(["/w/a.h5", "/w/b.h5"], "/w", {})[0] == "/w/a.h5"
+    assert not outputs.s3_configured({"AWS_S3_ENDPOINT": "h:1"})
+    assert outputs.s3_configured({k: "1" for k in outputs.S3_REQUIRED})
 
 
 # --- resource rules --------------------------------------------------------------------------------

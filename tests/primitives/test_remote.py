@@ -126,9 +126,9 @@ def test_cancel_stops_the_slurm_job(remote, slow_job):
 
 
 def _count(remote) -> int:
-    from hpcq.colonyos import ProcessState
+    from hpcq.colonyos import ProcessState, connect
 
-    c = remote.settings.client()
+    c = connect(remote.settings)
     return sum(
         len(c.list_processes(remote.settings.colony_name, 100, s, remote.settings.prvkey) or [])
         for s in (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.SUCCESS, ProcessState.FAILED)

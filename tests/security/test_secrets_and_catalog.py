@@ -115,15 +115,17 @@ def test_study_and_result_names_cannot_traverse():
 def test_registered_file_names_cannot_traverse(colonies_server):
     """A member must not be able to register a ColonyFS file whose name escapes the download
     directory (pycolonies' download_file writes to <dst>/<name>)."""
-    from hpcq.executor.register import file_ref_message
+    from hpcq.colonyos import client
+    from hpcq.executor.outputs import file_ref
 
-    s, c = colonies_server, colonies_server.client()
+    s = colonies_server
+    c = client(s.handle.host, s.handle.port)
     refused = 0
     for name in ["../../.bashrc", "/etc/passwd", "a/../../b", ".."]:
-        msg = file_ref_message(s.colony, "/hpcq/dev/x", __file__)
-        msg["file"]["name"] = name
+        ref = file_ref(s.colony, "/hpcq/dev/x", __file__)
+        ref["name"] = name
         try:
-            c._Colonies__rpc(msg, s.user_prvkey)
+            c.add_file_ref(ref, s.user_prvkey)
         except Exception as exc:  # noqa: BLE001
             assert "name" in str(exc)
             refused += 1

@@ -11,7 +11,7 @@ import pytest
 import requests
 from pycolonies import ColoniesConnectionError
 
-from hpcq.server.signing import id_from_prvkey, new_prvkey
+from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 from hpcq.testing.faults import make_spec
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # secp256k1 order

@@ -5,8 +5,15 @@ import pytest
 from model import Workflow
 from pycolonies import ColoniesConnectionError, func_spec
 
-from hpcq import cancel
+from hpcq.client import cancel
+from hpcq.colonyos import UNKNOWN_TYPE
 from hpcq.colonyos import ProcessState as S
+from hpcq.colonyos import client as hpcq_client
+
+
+def _client(srv):
+    """hpcq's client: pycolonies' own plus the cancel messages (hpcq.colonyos.rpc)."""
+    return hpcq_client(srv.handle.host, srv.handle.port)
 
 
 def node(name, deps=()):
@@ -17,13 +24,13 @@ def node(name, deps=()):
 
 
 def test_cancel_waiting_and_running_process(srv):
-    c, up, e = srv.client(), srv.user_prvkey, srv.e1
+    c, up, e = _client(srv), srv.user_prvkey, srv.e1
     assert cancel.supports_cancel(c, up)
     waiting = c.submit_func_spec(func_spec("f", [], "dev", "t"), up)
     running = c.submit_func_spec(func_spec("g", [], "dev", "t"), up)
     assert c.assign("dev", 5, e).processid == waiting.processid
-    cancel.cancel_process(c, running.processid, up)  # the one still waiting
-    cancel.cancel_process(c, waiting.processid, up)  # now running on e1
+    c.cancel_process(running.processid, up)  # the one still waiting
+    c.cancel_process(waiting.processid, up)  # now running on e1
     for pid in (waiting.processid, running.processid):
         p = c.get_process(pid, up)
         assert p.state == S.CANCELLED and p.endtime.year > 2000
@@ -34,7 +41,7 @@ def test_cancel_waiting_and_running_process(srv):
     with pytest.raises(ColoniesConnectionError, match="already cancelled"):
         c.fail(waiting.processid, ["late"], e)
     with pytest.raises(ColoniesConnectionError, match="cancelled"):
-        cancel.cancel_process(c, waiting.processid, up)
+        c.cancel_process(waiting.processid, up)
     assert [p["processid"] for p in c.list_processes("dev", 10, S.CANCELLED, up)] == [
         waiting.processid,
         running.processid,
@@ -43,18 +50,18 @@ def test_cancel_waiting_and_running_process(srv):
 
 
 def test_cancel_refuses_workflow_member_and_outsiders(srv):
-    c, up = srv.client(), srv.user_prvkey
+    c, up = _client(srv), srv.user_prvkey
     g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[node("a")]), up)
     with pytest.raises(ColoniesConnectionError, match="cancel the entire workflow"):
-        cancel.cancel_process(c, g.processids[0], up)
-    from hpcq.server.signing import new_prvkey
+        c.cancel_process(g.processids[0], up)
+    from hpcq.colonyos.signing import new_prvkey
 
     with pytest.raises(ColoniesConnectionError, match="not member"):
-        cancel.cancel_processgraph(c, g.processgraphid, new_prvkey())
+        c.cancel_processgraph(g.processgraphid, new_prvkey())
 
 
 def test_cancel_workflow_cascades(srv):
-    c, up, e = srv.client(), srv.user_prvkey, srv.e1
+    c, up, e = _client(srv), srv.user_prvkey, srv.e1
     g = c.submit_workflow(
         Workflow(
             colonyname="dev", functionspecs=[node("a"), node("b", ["a"]), node("c", ["a"]), node("d", ["b", "c"])]
@@ -64,7 +71,7 @@ def test_cancel_workflow_cascades(srv):
     a = c.assign("dev", 5, e)
     c.close(a.processid, ["a"], e)
     b = c.assign("dev", 5, e)  # b runs, c waits, d waits for its parents
-    cancel.cancel_processgraph(c, g.processgraphid, up)
+    c.cancel_processgraph(g.processgraphid, up)
     states = {c.get_process(pid, up).spec.nodename: c.get_process(pid, up).state for pid in g.processids}
     assert states == {"a": S.SUCCESS, "b": S.CANCELLED, "c": S.CANCELLED, "d": S.CANCELLED}
     graph = c.get_processgraph(g.processgraphid, up)
@@ -76,7 +83,7 @@ def test_cancel_workflow_cascades(srv):
     assert c.get_processgraph(g.processgraphid, up).state == S.CANCELLED  # nothing reopens it
     assert [x["processgraphid"] for x in c.get_processgraphs("dev", 10, up, state=S.CANCELLED)] == [g.processgraphid]
     with pytest.raises(ColoniesConnectionError, match="already cancelled"):
-        cancel.cancel_processgraph(c, g.processgraphid, up)
+        c.cancel_processgraph(g.processgraphid, up)
     c.remove_processgraph(g.processgraphid, up)
 
 
@@ -84,15 +91,15 @@ def test_probe_detects_a_server_without_cancel(srv, monkeypatch):
     """A v1.9.7 server refuses the unknown payload type: the probe reads that as unsupported."""
     from hpcq.server import handlers
 
-    c, up = srv.client(), srv.user_prvkey
+    c, up = _client(srv), srv.user_prvkey
     cancel._supported.clear()
     assert cancel.supports_cancel(c, up) is True
     cancel._supported.clear()
 
-    def v197(client, msg, prvkey):  # the reply a v1.9.7 server gives, through pycolonies
-        raise ColoniesConnectionError(f"{cancel.UNKNOWN_TYPE}: {msg['msgtype']}")
+    def v197(processid, prvkey):  # the reply a v1.9.7 server gives, through pycolonies
+        raise ColoniesConnectionError(f"{UNKNOWN_TYPE}: cancelprocessmsg")
 
-    monkeypatch.setattr(cancel, "rpc", v197)
+    monkeypatch.setattr(c, "cancel_process", v197)
     assert cancel.supports_cancel(c, up) is False
     cancel._supported.clear()
     assert "cancelprocessmsg" in handlers.HANDLERS

@@ -8,7 +8,7 @@ import time
 import pytest
 from pycolonies import ColoniesConnectionError, ColoniesError, func_spec
 
-from hpcq.server.signing import id_from_prvkey
+from hpcq.colonyos.signing import id_from_prvkey
 
 
 def chan_process(c, up, e):

@@ -12,9 +12,9 @@ import time
 import requests
 from click.testing import CliRunner
 
+from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 from hpcq.config import Settings, parse_env_file
 from hpcq.server.cli import server
-from hpcq.server.signing import id_from_prvkey, new_prvkey
 
 
 def free_port() -> int:

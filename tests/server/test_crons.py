@@ -72,7 +72,7 @@ def test_run_cron_and_validation(srv):
         c.add_cron("bad", "61 * * * * *", False, workflow("x"), "dev", up)
     with pytest.raises(ColoniesConnectionError, match="not found"):
         c.get_cron("0" * 64, up)
-    from hpcq.server.signing import new_prvkey
+    from hpcq.colonyos.signing import new_prvkey
 
     with pytest.raises(ColoniesConnectionError, match="not member"):
         c.get_crons("dev", 10, new_prvkey())

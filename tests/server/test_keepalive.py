@@ -289,7 +289,7 @@ class DropSecond:
 
 
 def test_broken_connection_resends_reads_only():
-    from hpcq.server.signing import new_prvkey
+    from hpcq.colonyos.signing import new_prvkey
 
     fake = DropSecond()
     c = hpcq_client("127.0.0.1", fake.port)

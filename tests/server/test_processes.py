@@ -259,7 +259,7 @@ def test_remove_rules(srv):
 def test_location_resources_and_star(srv):
     c, up = srv.client(), srv.user_prvkey
     url = srv.handle.url
-    from hpcq.server.signing import id_from_prvkey, new_prvkey
+    from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 
     lk = new_prvkey()
     c.add_executor(

@@ -6,7 +6,7 @@ import json
 import pytest
 import requests
 
-from hpcq.server.signing import new_prvkey
+from hpcq.colonyos.signing import new_prvkey
 
 from .conftest import decode, raw_rpc, sign
 

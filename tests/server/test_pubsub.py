@@ -37,7 +37,7 @@ def test_wait_times_out_by_closing_the_socket(srv):
 
 
 def test_wait_refuses_strangers(srv):
-    from hpcq.server.signing import new_prvkey
+    from hpcq.colonyos.signing import new_prvkey
 
     c, up = srv.client(), srv.user_prvkey
     p = c.submit_func_spec(func_spec("f", [], "dev", "t"), up)

@@ -3,7 +3,7 @@
 import pytest
 from pycolonies import ColoniesConnectionError, func_spec
 
-from hpcq.server.signing import id_from_prvkey, new_prvkey
+from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 
 
 def refused(fn, *args, match="Access denied"):

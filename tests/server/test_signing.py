@@ -2,16 +2,16 @@
 libsecp256k1 client signer checked byte for byte against it."""
 
 import base64
+import contextlib
 import json
 
 import pytest
 from crypto import Crypto, get_id, sign
 
-from hpcq.colonyos import KeepAliveRequests
 from hpcq.colonyos import client as hpcq_client
-from hpcq.server import signing
-from hpcq.server.signing import FastCrypto, SignatureError, id_from_prvkey, new_prvkey, recover_id
-from hpcq.server.signing import sign as fast_sign
+from hpcq.colonyos import signing
+from hpcq.colonyos.signing import FastCrypto, SignatureError, id_from_prvkey, new_prvkey, recover_id
+from hpcq.colonyos.signing import sign as fast_sign
 
 # Public dev keys from colonies' docker-compose.env and their ids (spec §1 check vectors).
 VECTORS = {
@@ -38,10 +38,8 @@ def test_signature_covers_the_base64_text():
     a = base64.b64encode(b'{"msgtype":"x"}').decode()
     b = base64.b64encode(b'{"msgtype":"y"}').decode()
     # A signature for one payload recovers some *other* key for another payload: never the signer.
-    try:
+    with contextlib.suppress(SignatureError):
         assert recover_id(b, sign(a, prv)) != get_id(prv)
-    except SignatureError:
-        pass
 
 
 def test_high_s_refused():
@@ -75,7 +73,7 @@ def test_new_prvkey_is_valid_and_random():
         assert len(k) == 64 and id_from_prvkey(k) == get_id(k)
 
 
-# --- hpcq's client signer (hpcq.server.signing.sign / hpcq.colonyos.client) --------------------
+# --- hpcq's client signer (hpcq.colonyos.signing.sign, used by hpcq.colonyos.rpc) -----------------
 MESSAGES = [
     "",
     "e30=",
@@ -109,23 +107,9 @@ def test_keys_libsecp256k1_refuses_are_signed_by_pycolonies(monkeypatch):
     assert fast_sign("e30=", prv) == Crypto().sign("e30=", prv)
 
 
-def test_every_signing_method_of_pycolonies_is_rebound():
-    import pycolonies
-
-    cls = type(hpcq_client("127.0.0.1", 1))
-    assert issubclass(cls, pycolonies.Colonies)
-    methods = {n: f for n, f in vars(pycolonies.Colonies).items() if hasattr(f, "__code__")}
-    signing_methods = [n for n, f in methods.items() if "Crypto" in f.__code__.co_names]
-    assert "_Colonies__rpc" in signing_methods
-    for name in signing_methods:
-        assert getattr(cls, name).__globals__["Crypto"] is FastCrypto, name
-        assert getattr(cls, name).__code__ is getattr(pycolonies.Colonies, name).__code__  # pycolonies' own code
-    # and its requests.post goes through the keep-alive sessions (tests/server/test_keepalive.py)
-    assert isinstance(cls._Colonies__rpc.__globals__["requests"], KeepAliveRequests)
-
-
 def test_fast_client_against_the_unmodified_server(srv, monkeypatch):
-    """Submit -> assign -> close -> wait through hpcq's client; pure-Python signing never runs."""
+    """Submit -> assign -> close -> get through hpcq's client: pure-Python signing never runs for an
+    RPC; wait() (the websocket, which hpcq does not use) signs with pycolonies' own signer."""
     import crypto
     from pycolonies import func_spec
 
@@ -145,5 +129,6 @@ def test_fast_client_against_the_unmodified_server(srv, monkeypatch):
     got = c.assign("dev", 10, e1)
     assert got.processid == p.processid and got.initiatorname
     c.close(got.processid, ["ok"], e1)
-    assert c.wait(p, 10, up).state == 2  # the websocket path signs with it too
     assert c.get_process(p.processid, up).output == ["ok"]
+    monkeypatch.undo()
+    assert c.wait(p, 10, up).state == 2  # the websocket path: pycolonies' signer, the same bytes

@@ -5,9 +5,9 @@ WEBSOCKET_CLIENT_CA_BUNDLE."""
 from pycolonies import Colonies, func_spec
 
 from hpcq.colonyos import ProcessState as S
+from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 from hpcq.server.admin import make_self_signed
 from hpcq.server.launch import init_colony, start_server
-from hpcq.server.signing import id_from_prvkey, new_prvkey
 
 
 def test_tls_round_trip_with_pycolonies(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcq.executor.register import success_output
+from hpcq.executor.outputs import success_output
 from hpcq.functions import JobContext, get, validate_kwargs
 from hpcq.sim import problems
 

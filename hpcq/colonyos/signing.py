@@ -1,8 +1,10 @@
 """secp256k1 identities as ColonyOS uses them: the caller never sends its id, the server
 recovers it from the signature (coincurve, i.e. libsecp256k1).
 
-Both sides live here: :func:`recover_id` (the server) and :func:`sign` / :class:`FastCrypto`
-(hpcq's clients, through :func:`hpcq.colonyos.client`), which make pycolonies' exact signatures.
+Both sides live here, below the client, the executor and the server, which all import it:
+:func:`recover_id` (the server), :func:`sign` (hpcq's clients, through :mod:`hpcq.colonyos.rpc`),
+which makes pycolonies' exact signatures, and key creation and ids (:func:`new_prvkey`,
+:func:`id_from_prvkey`, :class:`FastCrypto`: server admin, executor self-registration).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def recover_id(payload_b64: str, signature_hex: str) -> str:
     digest = hashlib.sha3_256(payload_b64.encode("ascii", "replace")).digest()
     try:
         pub = coincurve.PublicKey.from_signature_and_message(sig, digest, hasher=None)
-    except Exception as exc:  # libsecp256k1 refuses: no key recoverable
+    except Exception as exc:  # noqa: BLE001 - libsecp256k1 refuses: no key recoverable
         raise SignatureError(f"invalid signature: {exc}") from None
     # No separate verify: recovery computes Q = r^-1 (sR - zG), for which (r, s) verifies by
     # construction (and libsecp256k1 refuses r/s that recover nothing); low-s is checked above.
@@ -117,9 +119,10 @@ def sign(payload: str, prvkey_hex: str) -> str:
 
 
 class FastCrypto:
-    """pycolonies' ``Crypto`` interface (prvkey, id, sign) on libsecp256k1, same outputs.
+    """pycolonies' ``Crypto`` interface (prvkey, id, sign) on libsecp256k1, same outputs; ``id``
+    answers with pycolonies' own error for a key libsecp256k1 refuses.
 
-    ``native`` is accepted and ignored: pycolonies passes it (its ctypes library option)."""
+    ``native`` is accepted and ignored: pycolonies' ``Crypto`` takes it (its ctypes library option)."""
 
     def __init__(self, native: bool = False):
         self.native = native

@@ -1,4 +1,4 @@
-"""Registering a finished job's results back with ColonyOS (outputs, attributes, files).
+"""A finished job's outputs as ColonyOS keeps them: the close output, attributes, result files.
 
 Outputs: a SUCCESS close carries ``[result_ref, summary_json]`` (strings: pycolonies' Process
 model only accepts str/int/float outputs). ``result_ref`` is the first result file, or the
@@ -7,18 +7,19 @@ process's work directory when the function wrote none.
 Files, one ColonyFS entry per result file under label ``/hpcq/<colony>/<processid>``:
 - with S3 configured (every AWS_S3_* variable pycolonies reads is set) the file is uploaded with
   pycolonies' own ``upload_file`` (blob in S3, metadata in ColonyOS);
-- otherwise the file stays on the shared filesystem and only its metadata is registered: an
-  ``addfilemsg`` whose ``ref.protocol`` is ``"file"`` and whose ``ref.s3object.object`` is the
-  absolute path (bucket/server empty), with its SHA-256 and size. pycolonies has no public call
-  for that, so it goes through the client's private ``_Colonies__rpc`` (the same signed RPC every
-  public method uses).
+- otherwise the file stays on the shared filesystem and only its metadata is registered: a file
+  whose ``ref.protocol`` is ``"file"`` and whose ``ref.s3object.object`` is the absolute path
+  (bucket/server empty), with its SHA-256 and size. pycolonies has no call for that; the seam adds
+  one (:meth:`hpcq.colonyos.rpc.Colonies.add_file_ref`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,9 @@ from hpcq.colonyos import file_label
 from hpcq.config import S3_VARS as S3_REQUIRED  # what pycolonies' file upload reads: all must be set
 
 
-def s3_configured(env: dict[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    return all(env.get(k) for k in S3_REQUIRED)
+def s3_configured(env: Mapping[str, str] | None = None) -> bool:
+    values = os.environ if env is None else env
+    return all(values.get(k) for k in S3_REQUIRED)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -39,34 +40,31 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def file_ref_message(colony: str, label: str, path: str | Path) -> dict[str, Any]:
-    """The addfilemsg for a shared-filesystem file (metadata only; the bytes stay in place)."""
+def file_ref(colony: str, label: str, path: str | Path) -> dict[str, Any]:
+    """The ColonyFS file for a shared-filesystem file (metadata only; the bytes stay in place)."""
     path = Path(path).resolve()
     return {
-        "msgtype": "addfilemsg",
-        "file": {
-            "fileid": "",
-            "colonyname": colony,
-            "label": label,
-            "name": path.name,
-            "size": path.stat().st_size,
-            "sequencenr": 1,
-            "checksum": sha256_file(path),
-            "checksumalg": "SHA256",
-            "ref": {
-                "protocol": "file",
-                "s3object": {
-                    "server": "",
-                    "port": 0,
-                    "tls": False,
-                    "accesskey": "",
-                    "secretkey": "",
-                    "region": "",
-                    "encryptionkey": "",
-                    "encryptionalg": "",
-                    "object": str(path),
-                    "bucket": "",
-                },
+        "fileid": "",
+        "colonyname": colony,
+        "label": label,
+        "name": path.name,
+        "size": path.stat().st_size,
+        "sequencenr": 1,
+        "checksum": sha256_file(path),
+        "checksumalg": "SHA256",
+        "ref": {
+            "protocol": "file",
+            "s3object": {
+                "server": "",
+                "port": 0,
+                "tls": False,
+                "accesskey": "",
+                "secretkey": "",
+                "region": "",
+                "encryptionkey": "",
+                "encryptionalg": "",
+                "object": str(path),
+                "bucket": "",
             },
         },
     }
@@ -82,7 +80,7 @@ def register_files(client, prvkey: str, colony: str, process_id: str, files: lis
         if s3_configured():
             stored.append(client.upload_file(colony, prvkey, filepath=str(f), label=label))
         else:
-            stored.append(client._Colonies__rpc(file_ref_message(colony, label, f), prvkey))
+            stored.append(client.add_file_ref(file_ref(colony, label, f), prvkey))
     return stored
 
 
@@ -97,7 +95,5 @@ def success_output(files: list[str], workdir: str, summary: dict[str, Any]) -> l
 def add_attributes(client, prvkey: str, process_id: str, attrs: dict[str, Any]) -> None:
     """ColonyOS keeps one value per key and process; a key that already exists is skipped."""
     for key, value in attrs.items():
-        try:
+        with contextlib.suppress(Exception):  # attributes are best effort; the close is what counts
             client.add_attribute(process_id, key, str(value), prvkey)
-        except Exception:  # noqa: BLE001 - attributes are best effort; the close is what counts
-            pass
