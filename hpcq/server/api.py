@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from hpcq import __version__
-from hpcq.server.auth import Ctx
+from hpcq.server.context import Ctx
 from hpcq.server.handlers import HANDLERS, assign
 from hpcq.server.signing import SignatureError, recover_id
 from hpcq.server.wire import RPCError, bad, forbidden
@@ -78,7 +78,7 @@ def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
         store = ctx.store
         if ptype == "assignprocessmsg":
             with store.lock:
-                result = assign.assign(ctx, caller, msg, store.cond.wait)
+                result: dict | list | None = assign.assign(ctx, caller, msg, store.cond.wait)
         else:
             with store.lock:
                 if ctx.closing:  # checked under the lock: the DB may be closed already

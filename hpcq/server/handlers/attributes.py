@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx, require_assignee, require_member
-from hpcq.server.handlers import processes as procs
+from hpcq.server import procs
+from hpcq.server.auth import require_assignee, require_member
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
 from hpcq.server.wire import (
     MAX_LOG_COUNT,

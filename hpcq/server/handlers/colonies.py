@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from hpcq.server.auth import (
-    Ctx,
-    get_colony,
-    require_colony_owner,
-    require_member,
-    require_server_owner,
-)
-from hpcq.server.handlers import processes as procs
+from hpcq.server import procs
+from hpcq.server.auth import get_colony, require_colony_owner, require_member, require_server_owner
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
 from hpcq.server.wire import bad, check_id, field, notfound
 

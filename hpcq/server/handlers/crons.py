@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import hpcq.server.handlers.graphs as graphs  # not via the package: its __init__ imports every handler
 from hpcq.colonyos import ProcessState as S
 from hpcq.server import cronexpr
-from hpcq.server.auth import Ctx, require_member
-from hpcq.server.handlers import graphs
+from hpcq.server.auth import require_member
+from hpcq.server.context import SWEEP_INTERVAL_S, Ctx
 from hpcq.server.store import dumps
 from hpcq.server.wire import RPCError, bad, field, gotime, notfound, now_ns, random_id
 
@@ -46,7 +47,7 @@ def _next_run(cron: dict) -> int:
 
 def render_cron(ctx: Ctx, c: dict) -> dict:
     return dict(
-        c, nextrun=gotime(c["nextrun"]), lastrun=gotime(c["lastrun"]), checkerperiod=int(ctx.sweep_interval_s * 1000)
+        c, nextrun=gotime(c["nextrun"]), lastrun=gotime(c["lastrun"]), checkerperiod=int(SWEEP_INTERVAL_S * 1000)
     )
 
 
@@ -198,7 +199,7 @@ def render_generator(ctx: Ctx, g: dict) -> dict:
         firstpack=gotime(g["firstpack"]),
         lastrun=gotime(g["lastrun"]),
         queuesize=_queue(ctx, g["generatorid"]),
-        checkerperiod=int(ctx.sweep_interval_s * 1000),
+        checkerperiod=int(SWEEP_INTERVAL_S * 1000),
     )
 
 

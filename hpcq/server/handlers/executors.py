@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hpcq.server.auth import Ctx, require_colony_owner, require_member
+from hpcq.server.auth import require_colony_owner, require_member
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
 from hpcq.server.wire import (
     APPROVED,
@@ -33,7 +34,7 @@ def add_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
     eid = check_id(ex.get("executorid"), "executor.executorid")
     db = ctx.store.db
     existing = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?", colonyname, name)
-    if existing and not ctx.allow_reregister:
+    if existing and not ctx.settings.reregister:
         raise bad(f"Executor with name <{name}> already exists in colony <{colonyname}>")
     other = ctx.store.one("SELECT doc FROM executors WHERE executorid=? AND colonyname=?", eid, colonyname)
     if other and other["executorname"] != name:

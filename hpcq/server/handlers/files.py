@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from hpcq.server.auth import Ctx, require_member
+from hpcq.server.auth import require_member
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
 from hpcq.server.wire import bad, field, gotime, notfound, now_ns, random_id
 
