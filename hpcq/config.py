@@ -146,16 +146,20 @@ class ServerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str | None = Field(None, description="bind address of `start`; unset = the `host` setting")
-    port: int | None = Field(None, ge=0, le=65535, description="port of `start` (0 = any free one); unset = `port`")
+    host: str | None = Field(default=None, description="bind address of `start`; unset = the `host` setting")
+    port: int | None = Field(
+        default=None, ge=0, le=65535, description="port of `start` (0 = any free one); unset = `port`"
+    )
     data_dir: Path = Field(
         default_factory=lambda: config_dir() / "server", description="database, server key and server.json"
     )
-    reregister: bool = Field(True, description="addexecutor with an existing name replaces it (false: refused)")
-    stale_executor_s: float = Field(600.0, gt=0, description="remove executors not heard from (assign) this long")
-    cleanup_interval_s: float = Field(60.0, gt=0, description="how often to look for stale executors")
-    tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS and WSS")
-    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    reregister: bool = Field(default=True, description="addexecutor with an existing name replaces it (false: refused)")
+    stale_executor_s: float = Field(
+        default=600.0, gt=0, description="remove executors not heard from (assign) this long"
+    )
+    cleanup_interval_s: float = Field(default=60.0, gt=0, description="how often to look for stale executors")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS and WSS")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
 
 
 class Settings(BaseModel):
@@ -174,7 +178,7 @@ class Settings(BaseModel):
     results_dir: str = ""
     watch_interval_s: float = Field(1.0, gt=0, le=600, description="client progress poll interval")
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod

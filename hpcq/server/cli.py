@@ -122,7 +122,7 @@ def start(data_dir, host, port, stale_executor_s, cleanup_interval_s, no_reregis
     is_flag=True,
     help="Also make a self-signed certificate (tls.crt, tls.key) in the data dir and write COLONIES_SERVER_TLS=true.",
 )
-def init(data_dir, colony, env_file, host, port, executor_name, tls):
+def init(data_dir, env_file, **options):
     """Create a colony and a user key directly in the data dir, and write the env file (0600).
 
     Works whether or not the server is running."""
@@ -132,18 +132,10 @@ def init(data_dir, colony, env_file, host, port, executor_name, tls):
     data_dir = settings.server.data_dir
     env_file = env_file or env_file_path()
     try:
-        values = init_and_write(
-            data_dir,
-            env_file,
-            colony=colony,
-            host=host,
-            port=port,
-            executor_name=executor_name,
-            tls=tls,
-            settings=settings,
-        )
+        values = init_and_write(data_dir, env_file, settings=settings, **options)  # colony, host, port, ...
     except (InitError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    colony, tls = options["colony"], options["tls"]
     click.echo(f"colony {colony!r} created in {data_dir}")
     click.echo(
         f"wrote {env_file} (mode 0600): server {values['COLONIES_SERVER_HOST']}:"

@@ -11,17 +11,7 @@ from hpcq.colonyos import ProcessState as S
 from hpcq.server import procs
 from hpcq.server.auth import member_executor, require_member
 from hpcq.server.context import Ctx
-from hpcq.server.wire import (
-    APPROVED,
-    RPCError,
-    bad,
-    deadline,
-    field,
-    mem_mib,
-    norm_mem,
-    notfound,
-    now_ns,
-)
+from hpcq.server.wire import APPROVED, RPCError, bad, deadline, field, mem_mib, norm_mem, notfound, now_ns
 
 MAX_INT8 = 127
 

@@ -11,15 +11,7 @@ from hpcq.colonyos import ProcessState as S
 from hpcq.server import procs as pr
 from hpcq.server.auth import require_assignee, require_colony_owner, require_member
 from hpcq.server.context import Ctx
-from hpcq.server.wire import (
-    bad,
-    field,
-    normalise_spec,
-    notfound,
-    now_ns,
-    random_id,
-    render_graph,
-)
+from hpcq.server.wire import bad, field, normalise_spec, notfound, now_ns, random_id, render_graph
 
 
 # --- workflows -----------------------------------------------------------------------------------
