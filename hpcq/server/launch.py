@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from hpcq.server.admin import init_and_write, init_data_dir
-from hpcq.server.httpd import INFO_NAME
+from hpcq.server.context import INFO_NAME
 
 
 class ServerStartError(RuntimeError):
