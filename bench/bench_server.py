@@ -170,11 +170,17 @@ def inproc(seconds: float, profile: bool) -> dict:
     from crypto import sign  # pycolonies' signer: outside the timed part, and in every hpcq version
 
     from hpcq.server import api
-    from hpcq.server.httpd import ServerConfig, open_ctx
+
+    try:  # the server's settings and context since issue 20 ...
+        from hpcq.config import ServerSettings as Config
+        from hpcq.server.context import open_ctx
+    except ImportError:  # ... and before (--baseline of an older revision)
+        from hpcq.server.httpd import ServerConfig as Config
+        from hpcq.server.httpd import open_ctx
 
     d = Path(tempfile.mkdtemp(prefix="hpcq-bench-inproc-"))
     env = init_colony(d, colony="bench")
-    ctx = open_ctx(ServerConfig(data_dir=d))
+    ctx = open_ctx(Config(data_dir=d))
     ek, owner = new_prvkey(), env["COLONIES_COLONY_PRVKEY"]
 
     def envelope(msg, key):

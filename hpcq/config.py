@@ -141,6 +141,27 @@ class ExecutorSettings(BaseModel):
     )
 
 
+class ServerSettings(BaseModel):
+    """`hpcq server start|init|status` (config.yaml ``server:``, HPCQ_SERVER_<NAME>, --<name>)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = Field(default=None, description="bind address of `start`; unset = the `host` setting")
+    port: int | None = Field(
+        default=None, ge=0, le=65535, description="port of `start` (0 = any free one); unset = `port`"
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: config_dir() / "server", description="database, server key and server.json"
+    )
+    reregister: bool = Field(default=True, description="addexecutor with an existing name replaces it (false: refused)")
+    stale_executor_s: float = Field(
+        default=600.0, gt=0, description="remove executors not heard from (assign) this long"
+    )
+    cleanup_interval_s: float = Field(default=60.0, gt=0, description="how often to look for stale executors")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS and WSS")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+
+
 class Settings(BaseModel):
     """Everything a client or executor needs: where the colony is, the keys, and the tuning."""
 
@@ -157,6 +178,7 @@ class Settings(BaseModel):
     results_dir: str = ""
     watch_interval_s: float = Field(1.0, gt=0, le=600, description="client progress poll interval")
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
@@ -281,6 +303,8 @@ FIELD_ENV = {
     "watch_interval_s": "HPCQ_WATCH_INTERVAL_S",
 }
 KEY_ENV = {**FIELD_ENV, **{f"executor.{k}": f"HPCQ_EXECUTOR_{k.upper()}" for k in ExecutorSettings.model_fields}}
+KEY_ENV.update({f"server.{k}": f"HPCQ_SERVER_{k.upper()}" for k in ServerSettings.model_fields})
+KEY_ENV["server.reregister"] = "COLONIES_ALLOW_EXECUTOR_REREGISTER"  # the Go server's name for it
 ENV_NAMES = {v: k for k, v in KEY_ENV.items()}
 # variables hpcq or pycolonies read that are not settings (environment-only or other programs')
 OTHER_VARS = ("COLONIES_SERVER_PRVKEY", "HPCQ_EXECUTOR_PRVKEY", "HPCQ_CONFIG_DIR", "HPCQ_ENV_FILE")

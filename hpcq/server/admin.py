@@ -4,13 +4,12 @@ server needed; safe while one runs, SQLite serialises the writers) and write the
 from __future__ import annotations
 
 import json
-import os
 import socket
 from pathlib import Path
 
 from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
-from hpcq.config import write_env_file
-from hpcq.server.httpd import DB_NAME, INFO_NAME, server_prvkey
+from hpcq.config import Settings, write_env_file, write_private_file
+from hpcq.server.context import DB_NAME, INFO_NAME, server_prvkey
 from hpcq.server.store import Store, dumps
 
 
@@ -35,15 +34,31 @@ def init_data_dir(
     executor_name: str | None = None,
     user_name: str = "hpcq-user",
     tls: bool = False,
+    settings: Settings | None = None,
 ) -> dict[str, str]:
-    """Create colony + user; return the COLONIES_* values (server key excluded)."""
+    """Create colony + user; return the COLONIES_* values (server key excluded). The address
+    written is ``host``/``port``, else a running server's, else the settings' (loaded if not given)."""
     data_dir = Path(data_dir)
     if not colony or not colony.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise InitError(f"invalid colony name {colony!r}: use letters, digits, '-', '_' or '.'")
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     server_prvkey(data_dir)  # make sure the server key exists (generated once, 0600)
     colony_prv, user_prv = new_prvkey(), new_prvkey()
-    colony_id, user_id = id_from_prvkey(colony_prv), id_from_prvkey(user_prv)
+    _add_colony(data_dir, colony, id_from_prvkey(colony_prv), user_name, id_from_prvkey(user_prv))
+    host, port = _address(data_dir, host, port, settings)
+    return {
+        "COLONIES_SERVER_HOST": host,
+        "COLONIES_SERVER_PORT": str(port),
+        "COLONIES_SERVER_TLS": "true" if tls else "false",
+        "COLONIES_COLONY_NAME": colony,
+        "COLONIES_COLONY_PRVKEY": colony_prv,
+        "COLONIES_PRVKEY": user_prv,
+        "COLONIES_EXECUTOR_NAME": executor_name or f"hpcq-{socket.gethostname()}",
+    }
+
+
+def _add_colony(data_dir: Path, colony: str, colony_id: str, user_name: str, user_id: str) -> None:
+    """Insert the colony and its user into the data dir's database (one transaction)."""
     store = Store(data_dir / DB_NAME)
     try:
         with store.lock, store.tx():
@@ -57,29 +72,24 @@ def init_data_dir(
                 "INSERT INTO colonies (name, colonyid, doc) VALUES (?,?,?)",
                 (colony, colony_id, dumps({"colonyid": colony_id, "name": colony})),
             )
+            user = {"colonyname": colony, "userid": user_id, "name": user_name, "email": "", "phone": ""}
             store.db.execute(
                 "INSERT INTO users (colonyname, name, userid, doc) VALUES (?,?,?,?)",
-                (
-                    colony,
-                    user_name,
-                    user_id,
-                    dumps({"colonyname": colony, "userid": user_id, "name": user_name, "email": "", "phone": ""}),
-                ),
+                (colony, user_name, user_id, dumps(user)),
             )
     finally:
         store.close()
+
+
+def _address(data_dir: Path, host: str | None, port: int | None, settings: Settings | None) -> tuple[str, int]:
+    """``host``/``port`` where given, else a running server's (server.json), else the settings'."""
+    if host and port:
+        return host, port
     addr = running_address(data_dir)
-    host = host or (addr[0] if addr else os.environ.get("COLONIES_SERVER_HOST", "127.0.0.1"))
-    port = port or (addr[1] if addr else int(os.environ.get("COLONIES_SERVER_PORT", "50080")))
-    return {
-        "COLONIES_SERVER_HOST": host,
-        "COLONIES_SERVER_PORT": str(port),
-        "COLONIES_SERVER_TLS": "true" if tls else "false",
-        "COLONIES_COLONY_NAME": colony,
-        "COLONIES_COLONY_PRVKEY": colony_prv,
-        "COLONIES_PRVKEY": user_prv,
-        "COLONIES_EXECUTOR_NAME": executor_name or f"hpcq-{socket.gethostname()}",
-    }
+    if addr is None:
+        s = settings or Settings.load()
+        addr = (s.host, s.port)
+    return host or addr[0], port or addr[1]
 
 
 def init_and_write(data_dir: Path, env_file: Path, **kw) -> dict[str, str]:
@@ -101,7 +111,7 @@ def make_self_signed(data_dir: Path, hosts: list[str]) -> tuple[Path, Path]:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    names = []
+    names: list[x509.GeneralName] = []
     for h in hosts:
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(h)))
@@ -125,8 +135,6 @@ def make_self_signed(data_dir: Path, hosts: list[str]) -> tuple[Path, Path]:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert_path, key_path = data_dir / "tls.crt", data_dir / "tls.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    from hpcq.config import write_private_file
-
     write_private_file(
         key_path,
         key.private_bytes(

@@ -11,7 +11,7 @@ from typing import Any
 
 from hpcq import __version__
 from hpcq.colonyos.signing import SignatureError, recover_id
-from hpcq.server.auth import Ctx
+from hpcq.server.context import Ctx
 from hpcq.server.handlers import HANDLERS, assign
 from hpcq.server.wire import RPCError, bad, forbidden
 
@@ -28,14 +28,21 @@ def error_reply(exc: RPCError) -> tuple[int, bytes]:
     return exc.status, encode_reply("error", {"status": exc.status, "message": exc.message}, True)
 
 
+def _json_object(data: bytes, failed: str, not_json: str, shape: str) -> dict:
+    """``data`` as a JSON object, or RPCError(400) "<failed>: <not_json> (why)" / "<failed>: expected <shape>"."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad(f"{failed}: {not_json} ({exc})") from None
+    if not isinstance(obj, dict):
+        raise bad(f"{failed}: expected {shape}")
+    return obj
+
+
 def parse_envelope(body: bytes) -> tuple[str, str, str, dict]:
     """-> (payloadtype, payload base64, signature, decoded message), or RPCError(400)."""
-    try:
-        env = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad(f"failed to parse RPC message: body is not JSON ({exc})") from None
-    if not isinstance(env, dict):
-        raise bad("failed to parse RPC message: expected a JSON object with payloadtype, payload and signature")
+    shape = "a JSON object with payloadtype, payload and signature"
+    env = _json_object(body, "failed to parse RPC message", "body is not JSON", shape)
     ptype, payload, sig = env.get("payloadtype"), env.get("payload"), env.get("signature", "")
     if not isinstance(ptype, str) or not ptype:
         raise bad("failed to parse RPC message: field 'payloadtype' (string) is required")
@@ -47,13 +54,7 @@ def parse_envelope(body: bytes) -> tuple[str, str, str, dict]:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise bad("failed to decode payload: 'payload' is not valid base64") from None
-    try:
-        msg = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad(f"failed to parse payload: not JSON ({exc})") from None
-    if not isinstance(msg, dict):
-        raise bad("failed to parse payload: expected a JSON object")
-    return ptype, payload, sig, msg
+    return ptype, payload, sig, _json_object(raw, "failed to parse payload", "not JSON", "a JSON object")
 
 
 def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
@@ -78,7 +79,7 @@ def handle(ctx: Ctx, body: bytes) -> tuple[int, bytes]:
         store = ctx.store
         if ptype == "assignprocessmsg":
             with store.lock:
-                result = assign.assign(ctx, caller, msg, store.cond.wait)
+                result: dict | list | None = assign.assign(ctx, caller, msg, store.cond.wait)
         else:
             with store.lock:
                 if ctx.closing:  # checked under the lock: the DB may be closed already

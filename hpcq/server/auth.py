@@ -3,25 +3,8 @@ assigned executor. Callers must hold the store lock."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from dataclasses import field as dfield
-
-from hpcq.server.store import Store
+from hpcq.server.context import Ctx
 from hpcq.server.wire import APPROVED, forbidden, notfound
-
-
-@dataclass
-class Ctx:
-    """What every handler needs: the database and who owns the server."""
-
-    store: Store
-    server_id: str
-    allow_reregister: bool = True
-    stale_executor_s: float = 600.0
-    cleanup_interval_s: float = 60.0
-    sweep_interval_s: float = 1.0
-    closing: bool = False  # set on shutdown: waiters answer 503 instead of touching the DB
-    extra: dict = dfield(default_factory=dict)
 
 
 def require_server_owner(ctx: Ctx, caller: str) -> None:

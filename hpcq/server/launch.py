@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ from pathlib import Path
 import requests
 
 from hpcq.server.admin import init_and_write, init_data_dir
-from hpcq.server.httpd import INFO_NAME
+from hpcq.server.context import INFO_NAME
 
 
 class ServerStartError(RuntimeError):
@@ -94,23 +95,23 @@ class ServerHandle:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM and wait (clean shutdown); SIGKILL if it does not exit in time."""
-        if not self.alive():
-            return self.proc.returncode if self.proc else None
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            return proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return self.kill()
 
     def kill(self) -> int | None:
         """SIGKILL the whole process group (simulates a crash)."""
-        if self.alive():
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(10)
-        return self.proc.returncode if self.proc else None
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        return proc.returncode if proc else None
 
     def restart(self, timeout: float = 20.0) -> ServerHandle:
         """Stop (if running) and start again on the same port and data dir."""

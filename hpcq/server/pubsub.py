@@ -1,62 +1,123 @@
 """`GET /pubsub`: the WebSocket that pycolonies' ``wait()`` (subscribeprocessmsg) and
 ``subscribe_channel()`` (subscribechannelmsg) use.
 
-A minimal RFC 6455 server side (one text frame in, reply frames out, then close) is enough
-for that client, so no WebSocket dependency. As on the real server: ``wait()`` gets an envelope
-with the process once it reaches the requested state (at once if it already has), and on
-timeout the socket is simply closed, so ``wait()`` raises; ``subscribe_channel()`` gets one frame
-per batch of channel entries, then "[]" when it times out."""
+Framing is wsproto's (RFC 6455: masking, fragmented messages, ping/pong, the close handshake);
+the HTTP upgrade is answered by hpcq.server.httpd. One subscription per socket: one text message
+in (pings before it are answered), reply frames out, then a close handshake. As on the real
+server: ``wait()`` gets an envelope with the process once it reaches the requested state (at once
+if it already has), and on timeout the socket is simply closed, so ``wait()`` raises;
+``subscribe_channel()`` gets one frame per batch of channel entries, then "[]" when it times out.
+Control frames that arrive while a subscription waits are answered when it ends."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import struct
+import contextlib
+import io
+import logging
+import socket
 import time
 
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Event, Ping, TextMessage
+from wsproto.utilities import LocalProtocolError
+
 from hpcq.colonyos.signing import SignatureError, recover_id
-from hpcq.server import api
-from hpcq.server.auth import Ctx, require_member
-from hpcq.server.handlers import channels, processes
+from hpcq.server import api, procs
+from hpcq.server.auth import require_member
+from hpcq.server.context import Ctx
+from hpcq.server.handlers import channels
 from hpcq.server.wire import RPCError, bad, field, forbidden
 
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+log = logging.getLogger("hpcq.server")
+CLOSE_WAIT_S = 2.0  # after our close frame, how long to wait for the client's
 
 
-def accept_key(key: str) -> str:
-    return base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
+class WebSocket:
+    """The server side of one WebSocket on an upgraded connection: wsproto frames, this class
+    moves the bytes (``rfile``/``wfile`` of the HTTP handler, ``sock`` for the close timeout)."""
+
+    def __init__(self, sock: socket.socket, rfile: io.BufferedIOBase, wfile: io.BufferedIOBase, max_message: int):
+        self._sock, self._rfile, self._wfile = sock, rfile, wfile
+        self._ws = Connection(ConnectionType.SERVER)
+        self._max = max_message
+
+    def _write(self, data: bytes) -> None:
+        self._wfile.write(data)
+        self._wfile.flush()
+
+    def _feed(self) -> None:
+        """Hand the next bytes from the socket to wsproto; ConnectionError at EOF."""
+        data = self._rfile.read1(64 * 1024)
+        if not data:
+            raise ConnectionError("websocket closed by the client")
+        self._ws.receive_data(data)
+
+    def _control(self, event: Event) -> None:
+        """Answer a ping; answer a close (ConnectionError: the client is gone); ignore pongs."""
+        if isinstance(event, Ping):
+            self._write(self._ws.send(event.response()))
+        elif isinstance(event, CloseConnection):
+            if self._ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+                self._write(self._ws.send(event.response()))  # also a protocol error's close (1002, 1007)
+            raise ConnectionError(f"websocket closed by the client ({event.code})")
+
+    def receive(self) -> bytes:
+        """The next whole text message (its fragments joined; at most ``max_message`` bytes)."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            for event in self._ws.events():
+                if isinstance(event, BytesMessage):
+                    raise bad("expected one text frame with a signed envelope")
+                if not isinstance(event, TextMessage):
+                    self._control(event)
+                    continue
+                parts.append(event.data.encode())
+                size += len(parts[-1])
+                if size > self._max:
+                    raise bad(f"websocket message exceeds the limit of {self._max} bytes")
+                if event.message_finished:
+                    return b"".join(parts)
+            self._feed()
+
+    def send(self, text: bytes) -> None:
+        """One text message (a JSON reply)."""
+        self._write(self._ws.send(TextMessage(data=text.decode())))
+
+    def close(self, code: int = 1000) -> None:
+        """The close handshake: our close frame, then the client's (waited for ``CLOSE_WAIT_S``)."""
+        if self._ws.state is not ConnectionState.OPEN:
+            return
+        self._write(self._ws.send(CloseConnection(code=code)))
+        self._sock.settimeout(CLOSE_WAIT_S)
+        with contextlib.suppress(ConnectionError, OSError, LocalProtocolError):
+            while self._ws.state is not ConnectionState.CLOSED:
+                for event in self._ws.events():
+                    if isinstance(event, CloseConnection):
+                        return
+                self._feed()
 
 
-def read_frame(rfile, max_len: int) -> tuple[int, bytes]:
-    """-> (opcode, unmasked payload). Client frames must be masked (RFC 6455 §5.3)."""
-    head = rfile.read(2)
-    if len(head) < 2:
-        raise ConnectionError("connection closed")
-    opcode, masked, n = head[0] & 0x0F, head[1] & 0x80, head[1] & 0x7F
-    if n == 126:
-        n = struct.unpack("!H", rfile.read(2))[0]
-    elif n == 127:
-        n = struct.unpack("!Q", rfile.read(8))[0]
-    if n > max_len:
-        raise bad(f"websocket frame of {n} bytes exceeds the limit of {max_len} bytes")
-    mask = rfile.read(4) if masked else b"\0\0\0\0"
-    data = rfile.read(n)
-    return opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+def run(ctx: Ctx, ws: WebSocket) -> None:
+    """One subscription: read the signed envelope, answer it (errors in the reply shape), close.
+    A client that goes away ends it quietly."""
+    with contextlib.suppress(ConnectionError, OSError, LocalProtocolError):
+        if _answer(ctx, ws):
+            ws.close()
 
 
-def frame(opcode: int, data: bytes) -> bytes:
-    n = len(data)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, n)
-    elif n < 65536:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
-    return head + data
-
-
-def close_frame(code: int = 1000) -> bytes:
-    return frame(0x8, struct.pack("!H", code))
+def _answer(ctx: Ctx, ws: WebSocket) -> bool:
+    """-> whether to close with the handshake (False: a process wait timed out, drop the socket)."""
+    try:
+        return serve(ctx, ws.receive(), ws.send)
+    except RPCError as exc:
+        ws.send(api.error_reply(exc)[1])
+    except (OSError, LocalProtocolError):
+        raise  # the connection is gone: nothing to tell
+    except Exception as exc:  # never kill the server thread silently
+        log.exception("pubsub error")
+        ws.send(api.error_reply(RPCError(500, f"internal server error: {exc}"))[1])
+    return True
 
 
 def serve(ctx: Ctx, body: bytes, send) -> bool:
@@ -92,16 +153,16 @@ def _process(ctx: Ctx, caller: str, ptype: str, msg: dict) -> bytes | None:
     deadline = time.monotonic() + max(timeout, 0)
     store = ctx.store
     with store.lock:
-        p = processes.load(ctx, msg.get("processid"))
-        require_member(ctx, caller, p["spec"]["conditions"]["colonyname"])
+        first = procs.load(ctx, msg.get("processid"))
+        require_member(ctx, caller, first["spec"]["conditions"]["colonyname"])
         while True:
             if ctx.closing:
                 return None
-            p = store.get_process(p["processid"])
+            p = store.get_process(first["processid"])
             if p is None:
                 raise RPCError(404, "process was removed while waiting")
             if p["state"] == state:
-                return api.encode_reply(ptype, processes.render(ctx, p))
+                return api.encode_reply(ptype, procs.render(ctx, p))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None  # timeout: the real server closes the socket

@@ -8,6 +8,7 @@ A second connection, in a thread of its own, only checkpoints the WAL (outside t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -138,10 +139,10 @@ class Store:
         con = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
         try:
             while not self._stop.wait(CHECKPOINT_INTERVAL_S):
-                try:  # PASSIVE: never waits for, nor blocks, the writer
+                # PASSIVE: never waits for, nor blocks, the writer; busy or closing: the next round
+                # (or the last close) does it
+                with contextlib.suppress(sqlite3.Error):
                     con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error:
-                    pass  # busy or closing: the next round (or the last close) does it
         finally:
             con.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx
+from hpcq.server.context import Ctx
 from hpcq.server.handlers.processes import mark_failed
 from hpcq.server.wire import deadline, now_ns
 
@@ -44,7 +44,7 @@ def sweep(ctx: Ctx) -> None:
 
 
 def cleanup_stale_executors(ctx: Ctx) -> int:
-    cutoff = now_ns() - int(ctx.stale_executor_s * 1e9)
+    cutoff = now_ns() - int(ctx.settings.stale_executor_s * 1e9)
     db = ctx.store.db
     stale = db.execute(
         "SELECT colonyname, executorname FROM executors WHERE lastheard!=0 AND lastheard<?", (cutoff,)

@@ -12,6 +12,7 @@ from typing import Any
 
 PENDING, APPROVED, REJECTED, UNREGISTERED = 0, 1, 2, 3
 ATTR_IN, ATTR_OUT, ATTR_ERR, ATTR_ENV = 0, 1, 2, 3
+ATTR_NAMES = {ATTR_IN: "IN", ATTR_OUT: "OUT", ATTR_ERR: "ERR", ATTR_ENV: "ENV"}
 MAX_COUNT = 100
 MAX_LOG_COUNT = 500
 MAX_PRIORITY = 50000
@@ -102,6 +103,14 @@ def field(msg: dict, name: str, kind: type | tuple, default: Any = None, require
     if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
         raise bad(f"failed to parse msg: field '{name}' is out of the int64 range")
     return v
+
+
+def nonempty(obj: dict, name: str, where: str, fix: str) -> str:
+    """A string field that must be given: 400 "<where>.<name> is empty: <fix>" otherwise."""
+    value = field(obj, name, str, "")
+    if not value:
+        raise bad(f"{where}.{name} is empty: {fix}")
+    return value
 
 
 # --- FunctionSpec normalisation --------------------------------------------------------------

@@ -272,7 +272,7 @@ class RealServer:
         would); returns the COLONIES_* values a client or executor needs."""
         from pycolonies import Colonies
 
-        from hpcq.server.signing import id_from_prvkey, new_prvkey
+        from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
 
         name = name or f"lab-{secrets.token_hex(4)}"
         colony_prv, user_prv = new_prvkey(), new_prvkey()

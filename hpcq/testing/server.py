@@ -11,6 +11,14 @@ import pytest
 from hpcq.server.launch import ServerHandle, init_colony, start_server
 
 
+def _handle_attr(name: str) -> property:
+    return property(lambda self: getattr(self.handle, name), doc=f"The server handle's {name}.")
+
+
+def _env_var(name: str) -> property:
+    return property(lambda self: self.env[name], doc=f"{name} of the colony's env file.")
+
+
 @dataclass
 class ColoniesServer:
     """A running server with one colony and a user registered in it."""
@@ -19,29 +27,12 @@ class ColoniesServer:
     env: dict[str, str]
     env_file: Path
 
-    @property
-    def host(self) -> str:
-        return self.handle.host
-
-    @property
-    def port(self) -> int:
-        return self.handle.port
-
-    @property
-    def url(self) -> str:
-        return self.handle.url
-
-    @property
-    def colony(self) -> str:
-        return self.env["COLONIES_COLONY_NAME"]
-
-    @property
-    def colony_prvkey(self) -> str:
-        return self.env["COLONIES_COLONY_PRVKEY"]
-
-    @property
-    def user_prvkey(self) -> str:
-        return self.env["COLONIES_PRVKEY"]
+    host = _handle_attr("host")
+    port = _handle_attr("port")
+    url = _handle_attr("url")
+    colony = _env_var("COLONIES_COLONY_NAME")
+    colony_prvkey = _env_var("COLONIES_COLONY_PRVKEY")
+    user_prvkey = _env_var("COLONIES_PRVKEY")
 
     @property
     def server_prvkey(self) -> str:

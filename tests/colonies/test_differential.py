@@ -34,7 +34,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from hpcq.server.signing import id_from_prvkey, new_prvkey, sign
+from hpcq.colonyos.signing import id_from_prvkey, new_prvkey, sign
 
 pytestmark = pytest.mark.real_colonies
 

@@ -18,7 +18,9 @@ from pycolonies import func_spec
 
 from hpcq.colonyos import ProcessState
 from hpcq.colonyos import client as hpcq_client
-from hpcq.server.httpd import MAX_BODY, Server, ServerConfig, close_server, make_handler, open_ctx
+from hpcq.config import ServerSettings
+from hpcq.server.context import open_ctx
+from hpcq.server.httpd import MAX_BODY, Server, close_server, make_handler
 from hpcq.server.launch import init_colony
 
 
@@ -143,7 +145,7 @@ def test_tls_keep_alive_and_verification(tmp_path, monkeypatch):
 def inproc(tmp_path):
     """The HTTP server in this process with a 0.5 s idle timeout; counts accepted connections."""
     env = init_colony(tmp_path, colony="dev")
-    ctx = open_ctx(ServerConfig(data_dir=tmp_path))
+    ctx = open_ctx(ServerSettings(data_dir=tmp_path))
 
     class Counting(Server):
         accepted = 0
@@ -196,21 +198,23 @@ def test_persistent_connection_framing_and_idle_timeout(inproc):
     _wait_until(lambda: not inproc._conns)
     s.close()
     # a body the server does not read (unknown path): the reply says Connection: close, then EOF
-    s = socket.create_connection(("127.0.0.1", port))
-    f = s.makefile("rb")
-    s.sendall(b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nGET /")
-    status, headers, _ = _recv_reply(f)
+    status, headers = _one_request_then_eof(port, b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nGET /")
     assert status.startswith("HTTP/1.1 404") and headers["connection"] == "close"
-    assert f.read(1) == b""
-    s.close()
     # chunked bodies are refused (411) and the connection closed
-    s = socket.create_connection(("127.0.0.1", port))
-    f = s.makefile("rb")
-    s.sendall(b"POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-    status, headers, reply = _recv_reply(f)
+    chunked = b"POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    status, headers = _one_request_then_eof(port, chunked)
     assert status.startswith("HTTP/1.1 411") and headers["connection"] == "close"
-    assert f.read(1) == b""
-    s.close()
+
+
+def _one_request_then_eof(port: int, request: bytes) -> tuple[str, dict]:
+    """Send one raw request on a new connection; its reply's status line and headers, after
+    checking that the server then closed the connection."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        f = s.makefile("rb")
+        s.sendall(request)
+        status, headers, _ = _recv_reply(f)
+        assert f.read(1) == b""
+    return status, headers
 
 
 def test_client_reconnects_after_the_servers_idle_close(inproc):
@@ -227,7 +231,7 @@ def test_client_reconnects_after_the_servers_idle_close(inproc):
 
 def test_shutdown_ends_kept_alive_connections(tmp_path):
     init_colony(tmp_path, colony="dev")
-    ctx = open_ctx(ServerConfig(data_dir=tmp_path))
+    ctx = open_ctx(ServerSettings(data_dir=tmp_path))
     httpd = Server(("127.0.0.1", 0), make_handler(ctx, MAX_BODY))
     th = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     th.start()

@@ -6,21 +6,12 @@ import json
 import time
 from typing import Any
 
+import hpcq.server.handlers.graphs as graphs  # not via the package: its __init__ imports every handler
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx, member_executor, require_member
-from hpcq.server.handlers import graphs
-from hpcq.server.handlers.processes import render
-from hpcq.server.wire import (
-    APPROVED,
-    RPCError,
-    bad,
-    deadline,
-    field,
-    mem_mib,
-    norm_mem,
-    notfound,
-    now_ns,
-)
+from hpcq.server import procs
+from hpcq.server.auth import member_executor, require_member
+from hpcq.server.context import Ctx
+from hpcq.server.wire import APPROVED, RPCError, bad, deadline, field, mem_mib, norm_mem, notfound, now_ns
 
 MAX_INT8 = 127
 
@@ -52,15 +43,12 @@ def _fits(p: dict, executor: dict, avail_cpu: int | None, avail_mem: int | None)
         return False
     if avail_cpu is not None and int(c["cpu"][:-1] or 0) > avail_cpu:
         return False
-    if avail_mem is not None and mem_mib(c["mem"]) > avail_mem:
-        return False
-    return True
+    return avail_mem is None or mem_mib(c["mem"]) <= avail_mem
 
 
 def _inputs_from_parents(ctx: Ctx, p: dict) -> list:
     """The child's `in` is its parents' `out`, concatenated in the order of its dependencies."""
-    parents = [ctx.store.get_process(pid) for pid in p["parents"]]
-    parents = [x for x in parents if x]
+    parents = [x for x in (ctx.store.get_process(pid) for pid in p["parents"]) if x]
     order = {n: i for i, n in enumerate(p["spec"]["conditions"]["dependencies"])}
     parents.sort(key=lambda x: order.get(x["spec"]["nodename"], len(order)))
     out: list = []
@@ -132,7 +120,7 @@ def assign(ctx: Ctx, caller: str, msg: dict, wait) -> dict:
                 first = False
             p = try_assign(ctx, executor, colonyname, avail_cpu, avail_mem)
             if p is not None:
-                out = render(ctx, p)
+                out = procs.render(ctx, p)
         if p is not None:
             return out
         remaining = give_up - time.monotonic()

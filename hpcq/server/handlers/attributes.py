@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx, require_assignee, require_member
-from hpcq.server.handlers import processes as procs
+from hpcq.server import procs
+from hpcq.server.auth import require_assignee, require_member
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
-from hpcq.server.wire import (
-    MAX_LOG_COUNT,
-    attribute_id,
-    bad,
-    field,
-    forbidden,
-    notfound,
-    now_ns,
-)
+from hpcq.server.wire import ATTR_NAMES, MAX_LOG_COUNT, attribute_id, bad, field, forbidden, nonempty, notfound, now_ns
 
 
 # --- attributes --------------------------------------------------------------------------------------
 def add_attribute(ctx: Ctx, caller: str, msg: dict) -> dict:
     a = field(msg, "attribute", dict, required=True)
     p = procs.load(ctx, a.get("targetid"))
-    key = field(a, "key", str, "")
+    key = nonempty(a, "key", "attribute", "give the attribute a key")
     value = field(a, "value", str, "")
     atype = field(a, "attributetype", int, 0)
-    if not key:
-        raise bad("attribute.key is empty: give the attribute a key")
-    if atype not in (0, 1, 2, 3):
-        raise bad(f"invalid attribute.attributetype {atype}: use 0 (IN), 1 (OUT), 2 (ERR) or 3 (ENV)")
+    if atype not in ATTR_NAMES:
+        use = ", ".join(f"{n} ({name})" for n, name in ATTR_NAMES.items())
+        raise bad(f"invalid attribute.attributetype {atype}: use {use}")
     require_assignee(ctx, caller, p)
     if p["state"] != S.RUNNING:
         raise bad("Failed to add attribute, process is not running")

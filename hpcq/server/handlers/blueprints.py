@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hpcq.server.auth import Ctx, require_colony_owner, require_member
-from hpcq.server.handlers import crons
-from hpcq.server.handlers import processes as pr
+import hpcq.server.handlers.crons as crons  # not via the package: its __init__ imports every handler
+from hpcq.server import procs as pr
+from hpcq.server.auth import require_colony_owner, require_member
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
 from hpcq.server.wire import RPCError, bad, field, gotime, normalise_spec, notfound, now_ns, random_id
 

@@ -12,8 +12,9 @@ import binascii
 from typing import Any
 
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx, require_member
-from hpcq.server.handlers import processes as pr
+from hpcq.server import procs as pr
+from hpcq.server.auth import require_member
+from hpcq.server.context import Ctx
 from hpcq.server.wire import RPCError, bad, field, forbidden, gotime, notfound, now_ns
 
 MAX_MESSAGE = 10 * 1024 * 1024  # CHANNEL_MAX_MESSAGE_SIZE

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from hpcq.server.auth import (
-    Ctx,
-    get_colony,
-    require_colony_owner,
-    require_member,
-    require_server_owner,
-)
-from hpcq.server.handlers import processes as procs
+from hpcq.server import procs
+from hpcq.server.auth import get_colony, require_colony_owner, require_member, require_server_owner
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
-from hpcq.server.wire import bad, check_id, field, notfound
+from hpcq.server.wire import bad, check_id, field, nonempty, notfound
 
 
 def add_colony(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -69,9 +64,7 @@ def add_user(ctx: Ctx, caller: str, msg: dict) -> dict:
     user = field(msg, "user", dict, required=True)
     colonyname = field(user, "colonyname", str, "")
     require_colony_owner(ctx, caller, colonyname)
-    name = field(user, "name", str, "")
-    if not name:
-        raise bad("user.name is empty: give the user a name")
+    name = nonempty(user, "name", "user", "give the user a name")
     uid = check_id(user.get("userid"), "user.userid")
     if ctx.store.scalar("SELECT 1 FROM users WHERE colonyname=? AND (name=? OR userid=?)", colonyname, name, uid):
         raise bad(f"A user with name <{name}> or id <{uid}> already exists in colony <{colonyname}>")

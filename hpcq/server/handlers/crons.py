@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import hpcq.server.handlers.graphs as graphs  # not via the package: its __init__ imports every handler
 from hpcq.colonyos import ProcessState as S
 from hpcq.server import cronexpr
-from hpcq.server.auth import Ctx, require_member
-from hpcq.server.handlers import graphs
+from hpcq.server.auth import require_member
+from hpcq.server.context import SWEEP_INTERVAL_S, Ctx
 from hpcq.server.store import dumps
 from hpcq.server.wire import RPCError, bad, field, gotime, notfound, now_ns, random_id
 
@@ -46,7 +47,7 @@ def _next_run(cron: dict) -> int:
 
 def render_cron(ctx: Ctx, c: dict) -> dict:
     return dict(
-        c, nextrun=gotime(c["nextrun"]), lastrun=gotime(c["lastrun"]), checkerperiod=int(ctx.sweep_interval_s * 1000)
+        c, nextrun=gotime(c["nextrun"]), lastrun=gotime(c["lastrun"]), checkerperiod=int(SWEEP_INTERVAL_S * 1000)
     )
 
 
@@ -101,38 +102,38 @@ def add_cron(ctx: Ctx, caller: str, msg: dict) -> dict:
     return render_cron(ctx, new_cron(ctx, caller, raw, name))
 
 
-def _load(ctx: Ctx, msg: dict, table: str, what: str) -> dict:
-    """The stored document whose id ``msg`` names (``<what>id`` in table ``table``, both constants
-    of this module), or colonies' "<What> with id <...> not found"."""
+def _load(ctx: Ctx, caller: str, msg: dict, what: str) -> dict:
+    """The cron or generator (``what``) whose id ``msg`` names, for a member of its colony; or
+    colonies' "<What> with id <...> not found"."""
     key = f"{what}id"
     doc_id = field(msg, key, str, "")
-    doc = ctx.store.one(f"SELECT doc FROM {table} WHERE {key}=?", doc_id)  # noqa: S608 - constants
+    doc = ctx.store.one(f"SELECT doc FROM {what}s WHERE {key}=?", doc_id)  # noqa: S608 - constants
     if doc is None:
         raise notfound(f"{what.capitalize()} with id <{doc_id}> not found")
+    require_member(ctx, caller, doc["colonyname"])
     return doc
 
 
-def _load_cron(ctx: Ctx, msg: dict) -> dict:
-    return _load(ctx, msg, "crons", "cron")
-
-
-def get_cron(ctx: Ctx, caller: str, msg: dict) -> dict:
-    c = _load_cron(ctx, msg)
-    require_member(ctx, caller, c["colonyname"])
-    return render_cron(ctx, c)
-
-
-def get_crons(ctx: Ctx, caller: str, msg: dict) -> list:
+def _list(ctx: Ctx, caller: str, msg: dict, table: str) -> list[dict]:
+    """The first ``count`` crons or generators (``table``) of a colony, for a member."""
     colonyname = field(msg, "colonyname", str, "")
     count = field(msg, "count", int, 0)
     require_member(ctx, caller, colonyname)
-    rows = ctx.store.all("SELECT doc FROM crons WHERE colonyname=? ORDER BY rowid LIMIT ?", colonyname, max(count, 0))
-    return [render_cron(ctx, c) for c in rows]  # [] rather than null, as the real handler
+    return ctx.store.all(
+        f"SELECT doc FROM {table} WHERE colonyname=? ORDER BY rowid LIMIT ?", colonyname, max(count, 0)
+    )
+
+
+def get_cron(ctx: Ctx, caller: str, msg: dict) -> dict:
+    return render_cron(ctx, _load(ctx, caller, msg, "cron"))
+
+
+def get_crons(ctx: Ctx, caller: str, msg: dict) -> list:
+    return [render_cron(ctx, c) for c in _list(ctx, caller, msg, "crons")]  # [] rather than null, as the real handler
 
 
 def remove_cron(ctx: Ctx, caller: str, msg: dict) -> dict:
-    c = _load_cron(ctx, msg)
-    require_member(ctx, caller, c["colonyname"])
+    c = _load(ctx, caller, msg, "cron")
     ctx.store.db.execute("DELETE FROM crons WHERE cronid=?", (c["cronid"],))
     return {}
 
@@ -167,8 +168,7 @@ def start_cron(ctx: Ctx, c: dict) -> None:
 def run_cron(ctx: Ctx, caller: str, msg: dict) -> dict:
     """Trigger now (unless it waits for its previous workflow and that one still runs); the
     reply is the cron as it was before the run, as the real handler sends it."""
-    c = _load_cron(ctx, msg)
-    require_member(ctx, caller, c["colonyname"])
+    c = _load(ctx, caller, msg, "cron")
     before = render_cron(ctx, c)
     if not (c["waitforprevprocessgraph"] and _prev_running(ctx, c)):
         start_cron(ctx, c)
@@ -198,7 +198,7 @@ def render_generator(ctx: Ctx, g: dict) -> dict:
         firstpack=gotime(g["firstpack"]),
         lastrun=gotime(g["lastrun"]),
         queuesize=_queue(ctx, g["generatorid"]),
-        checkerperiod=int(ctx.sweep_interval_s * 1000),
+        checkerperiod=int(SWEEP_INTERVAL_S * 1000),
     )
 
 
@@ -235,14 +235,8 @@ def add_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
     return render_generator(ctx, g)
 
 
-def _load_generator(ctx: Ctx, msg: dict) -> dict:
-    return _load(ctx, msg, "generators", "generator")
-
-
 def get_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
-    g = _load_generator(ctx, msg)
-    require_member(ctx, caller, g["colonyname"])
-    return render_generator(ctx, g)
+    return render_generator(ctx, _load(ctx, caller, msg, "generator"))
 
 
 def resolve_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
@@ -256,18 +250,11 @@ def resolve_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
 
 
 def get_generators(ctx: Ctx, caller: str, msg: dict) -> list:
-    colonyname = field(msg, "colonyname", str, "")
-    count = field(msg, "count", int, 0)
-    require_member(ctx, caller, colonyname)
-    rows = ctx.store.all(
-        "SELECT doc FROM generators WHERE colonyname=? ORDER BY rowid LIMIT ?", colonyname, max(count, 0)
-    )
-    return [render_generator(ctx, g) for g in rows]
+    return [render_generator(ctx, g) for g in _list(ctx, caller, msg, "generators")]
 
 
 def remove_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
-    g = _load_generator(ctx, msg)
-    require_member(ctx, caller, g["colonyname"])
+    g = _load(ctx, caller, msg, "generator")
     ctx.store.db.execute("DELETE FROM generators WHERE generatorid=?", (g["generatorid"],))
     ctx.store.db.execute("DELETE FROM generator_args WHERE generatorid=?", (g["generatorid"],))
     return {}
@@ -275,8 +262,7 @@ def remove_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
 
 def pack_generator(ctx: Ctx, caller: str, msg: dict) -> dict:
     """packgeneratormsg (not in pycolonies 1.0.25; the colonies CLI and Go client send it)."""
-    g = _load_generator(ctx, msg)
-    require_member(ctx, caller, g["colonyname"])
+    g = _load(ctx, caller, msg, "generator")
     arg = field(msg, "arg", str, "")
     ctx.store.db.execute("INSERT INTO generator_args (generatorid, arg) VALUES (?,?)", (g["generatorid"], arg))
     if not g["firstpack"]:

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from hpcq.server.auth import Ctx, require_colony_owner, require_member
+from hpcq.server import wire
+from hpcq.server.auth import require_colony_owner, require_member
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
-from hpcq.server.wire import (
-    APPROVED,
-    PENDING,
-    REJECTED,
-    bad,
-    check_id,
-    field,
-    forbidden,
-    notfound,
-    now_ns,
-    random_id,
-    render_executor,
-)
+from hpcq.server.wire import bad, check_id, field, forbidden, nonempty, notfound, now_ns, random_id, render_executor
 
 
 # --- executors ----------------------------------------------------------------------------------
@@ -24,16 +14,12 @@ def add_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
     ex = field(msg, "executor", dict, required=True)
     colonyname = field(ex, "colonyname", str, "")
     require_colony_owner(ctx, caller, colonyname)
-    name = field(ex, "executorname", str, "")
-    etype = field(ex, "executortype", str, "")
-    if not name:
-        raise bad("executor.executorname is empty: give the executor a name")
-    if not etype:
-        raise bad("executor.executortype is empty: give the executor a type")
+    name = nonempty(ex, "executorname", "executor", "give the executor a name")
+    etype = nonempty(ex, "executortype", "executor", "give the executor a type")
     eid = check_id(ex.get("executorid"), "executor.executorid")
     db = ctx.store.db
     existing = ctx.store.one("SELECT doc FROM executors WHERE colonyname=? AND executorname=?", colonyname, name)
-    if existing and not ctx.allow_reregister:
+    if existing and not ctx.settings.reregister:
         raise bad(f"Executor with name <{name}> already exists in colony <{colonyname}>")
     other = ctx.store.one("SELECT doc FROM executors WHERE executorid=? AND colonyname=?", eid, colonyname)
     if other and other["executorname"] != name:
@@ -45,7 +31,7 @@ def add_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
         "executortype": etype,
         "executorname": name,
         "colonyname": colonyname,
-        "state": PENDING,
+        "state": wire.PENDING,
         "requirefuncreg": bool(ex.get("requirefuncreg", False)),
         "commissiontime": now_ns(),
         "lastheardfromtime": 0,
@@ -59,7 +45,7 @@ def add_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
     db.execute(
         "INSERT INTO executors (colonyname, executorname, executorid, executortype, state,"
         " lastheard, doc) VALUES (?,?,?,?,?,?,?)",
-        (colonyname, name, eid, etype, PENDING, 0, dumps(doc)),
+        (colonyname, name, eid, etype, wire.PENDING, 0, dumps(doc)),
     )
     return render_executor(doc)
 
@@ -71,10 +57,15 @@ def _load_executor(ctx: Ctx, colonyname: str, name: str) -> dict:
     return ex
 
 
-def _set_executor_state(ctx: Ctx, caller: str, msg: dict, state: int) -> dict:
+def _owned_executor(ctx: Ctx, caller: str, msg: dict) -> tuple[str, dict]:
+    """(colony, executor) that ``msg`` names, for the colony's owner."""
     colonyname = field(msg, "colonyname", str, "")
     require_colony_owner(ctx, caller, colonyname)
-    ex = _load_executor(ctx, colonyname, field(msg, "executorname", str, ""))
+    return colonyname, _load_executor(ctx, colonyname, field(msg, "executorname", str, ""))
+
+
+def _set_executor_state(ctx: Ctx, caller: str, msg: dict, state: int) -> dict:
+    colonyname, ex = _owned_executor(ctx, caller, msg)
     ex["state"] = state
     ctx.store.db.execute(
         "UPDATE executors SET state=?, doc=? WHERE colonyname=? AND executorname=?",
@@ -84,17 +75,15 @@ def _set_executor_state(ctx: Ctx, caller: str, msg: dict, state: int) -> dict:
 
 
 def approve_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
-    return _set_executor_state(ctx, caller, msg, APPROVED)
+    return _set_executor_state(ctx, caller, msg, wire.APPROVED)
 
 
 def reject_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
-    return _set_executor_state(ctx, caller, msg, REJECTED)
+    return _set_executor_state(ctx, caller, msg, wire.REJECTED)
 
 
 def remove_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
-    colonyname = field(msg, "colonyname", str, "")
-    require_colony_owner(ctx, caller, colonyname)
-    ex = _load_executor(ctx, colonyname, field(msg, "executorname", str, ""))
+    colonyname, ex = _owned_executor(ctx, caller, msg)
     ctx.store.db.execute(
         "DELETE FROM executors WHERE colonyname=? AND executorname=?", (colonyname, ex["executorname"])
     )

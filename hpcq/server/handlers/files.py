@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from hpcq.server.auth import Ctx, require_member
+from hpcq.server.auth import require_member
+from hpcq.server.context import Ctx
 from hpcq.server.store import dumps
-from hpcq.server.wire import bad, field, gotime, notfound, now_ns, random_id
+from hpcq.server.wire import bad, field, gotime, nonempty, notfound, now_ns, random_id
 
 
 def _label(value: Any) -> str:
@@ -26,9 +27,7 @@ def add_file(ctx: Ctx, caller: str, msg: dict) -> dict:
     f = field(msg, "file", dict, required=True)
     colonyname = field(f, "colonyname", str, "")
     require_member(ctx, caller, colonyname)
-    name = field(f, "name", str, "")
-    if not name:
-        raise bad("file.name is empty: name the file")
+    name = nonempty(f, "name", "file", "name the file")
     if "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
         raise bad(f"file.name {name!r} is not a plain file name: drop directories (use file.label for them)")
     ref = f.get("ref")

@@ -8,17 +8,10 @@ import json
 from typing import Any
 
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx, require_assignee, require_colony_owner, require_member
-from hpcq.server.handlers import processes as pr
-from hpcq.server.wire import (
-    bad,
-    field,
-    normalise_spec,
-    notfound,
-    now_ns,
-    random_id,
-    render_graph,
-)
+from hpcq.server import procs as pr
+from hpcq.server.auth import require_assignee, require_colony_owner, require_member
+from hpcq.server.context import Ctx
+from hpcq.server.wire import bad, field, normalise_spec, notfound, now_ns, random_id, render_graph
 
 
 # --- workflows -----------------------------------------------------------------------------------
@@ -48,7 +41,7 @@ def check_workflow(wf: dict) -> tuple[str, list[dict]]:
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise bad(f"duplicate nodename(s) in workflow: {sorted(dup)}; nodenames must be unique")
-    ts = graphlib.TopologicalSorter()
+    ts: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for s in specs:
         for d in s["conditions"]["dependencies"]:
             if d not in names:

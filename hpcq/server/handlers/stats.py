@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hpcq.colonyos import ProcessState as S
-from hpcq.server.auth import Ctx, require_member
+from hpcq.server.auth import require_member
+from hpcq.server.context import Ctx
 from hpcq.server.wire import APPROVED, UNREGISTERED, field
 
 
