@@ -105,7 +105,7 @@ def _parse_table(text: str, sep: str = "|") -> list[dict[str, str]]:
     if not lines:
         return []
     header = lines[0].split(sep)
-    return [dict(zip(header, ln.split(sep))) for ln in lines[1:]]
+    return [dict(zip(header, ln.split(sep), strict=False)) for ln in lines[1:]]
 
 
 @dataclass
@@ -145,7 +145,7 @@ class LocalCluster:
         fmt = "|".join(code for _, code in SQUEUE_FORMAT)
         out = self.run("squeue", "-h", "-o", fmt).stdout
         header = [name for name, _ in SQUEUE_FORMAT]
-        return [dict(zip(header, ln.split("|"))) for ln in out.splitlines() if ln.strip()]
+        return [dict(zip(header, ln.split("|"), strict=False)) for ln in out.splitlines() if ln.strip()]
 
     def node_states(self) -> dict[str, str]:
         """Node name -> state as sinfo prints it (e.g. idle, allocated, down*, idle*)."""

@@ -139,7 +139,7 @@ class Lab:
         out = self.cluster.run(
             "sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-j", ",".join(sorted(job_ids))
         ).stdout
-        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
+        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"), strict=False)) for ln in out.splitlines() if ln]
 
     def wait_sacct_state(self, job_id: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
