@@ -32,34 +32,29 @@ class QuantityError(ValueError):
         super().__init__(f"{value!r} is {'negative' if negative else 'not a quantity'}")
 
 
-def _unset(value: Any) -> bool:
-    return value is None or value == "" or value == 0
+def _parse(value: Any, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """None for an unset value (None, '', 0); else the match, whose group 1 is a non-negative
+    number; QuantityError otherwise."""
+    if value is None or value == "" or value == 0:
+        return None
+    m = pattern.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise QuantityError(value)
+    if float(m.group(1)) < 0:
+        raise QuantityError(value, negative=True)
+    return m
 
 
 def millicores(value: Any) -> int:
     """'4000m' -> 4000 (ColonyOS stores cpu this way); None/''/0 -> 0; else QuantityError."""
-    if _unset(value):
-        return 0
-    m = _MILLI.fullmatch(value) if isinstance(value, str) else None
-    if m is None:
-        raise QuantityError(value)
-    n = int(m.group(1))
-    if n < 0:
-        raise QuantityError(value, negative=True)
-    return n
+    m = _parse(value, _MILLI)
+    return int(m.group(1)) if m else 0
 
 
 def mem_bytes(value: Any) -> int:
     """'2048Mi' / '1.5Gi' / '512Ki' / '1Ti' -> bytes (units case-sensitive); None/''/0 -> 0."""
-    if _unset(value):
-        return 0
-    m = _MEM.fullmatch(value) if isinstance(value, str) else None
-    if m is None:
-        raise QuantityError(value)
-    n = float(m.group(1))
-    if n < 0:
-        raise QuantityError(value, negative=True)
-    return int(n * MEM_UNITS[m.group(2)])
+    m = _parse(value, _MEM)
+    return int(float(m.group(1)) * MEM_UNITS[m.group(2)]) if m else 0
 
 
 def go_mem_mib(value: Any) -> int:

@@ -31,7 +31,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hpcq import colonyos, functions
 from hpcq.colonyos import ProcessState, is_no_process, is_unreachable
@@ -52,6 +52,7 @@ log = logging.getLogger(EXECUTOR_LOG)
 
 CANCEL_FUNC = functions.HPCQ_CANCEL  # control process of `hpcq cancel`: handled here, never run in Slurm
 OLD_SPEC_PROFILE_KEY = "HPCQ_PROFILE"  # what functions.SPEC_PROFILE_KEY was called: still in queued specs
+T = TypeVar("T")
 
 
 class _Interrupted(BaseException):  # not Exception: pycolonies re-wraps those
@@ -162,9 +163,7 @@ class Executor:
     @property
     def ident(self) -> ExecutorKey:
         """Who this executor is (after ``setup()``)."""
-        if self.key is None:
-            raise RuntimeError("Executor.setup() has not run: no executor identity yet")
-        return self.key
+        return _set_up(self.key, "executor identity")
 
     @property
     def name(self) -> str:
@@ -173,9 +172,7 @@ class Executor:
     @property
     def watcher(self) -> Watcher:
         """The watcher thread (made by ``setup()``)."""
-        if self._watcher is None:
-            raise RuntimeError("Executor.setup() has not run: no watcher yet")
-        return self._watcher
+        return _set_up(self._watcher, "watcher")
 
     def run(self) -> None:
         """Serve until stop() (or SIGTERM via install_signal_handlers)."""
@@ -509,6 +506,12 @@ class Executor:
     def watch(self, batch: BatchRow, rows: list[ProcRow]) -> None:
         """Hand submitted rows of ``batch`` to the watcher."""
         self.watcher.watch([Watched.of(r, batch.folder) for r in rows])
+
+
+def _set_up(value: T | None, what: str) -> T:
+    if value is None:
+        raise RuntimeError(f"Executor.setup() has not run: no {what} yet")
+    return value
 
 
 def _runner() -> Any:

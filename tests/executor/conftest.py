@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from hpcq.colonyos import ProcessState as PS
-from hpcq.functions import encode_kwargs
-from hpcq.testing.faults import ExecutorProc
+from hpcq.testing.faults import ExecutorProc, make_spec
 
 EXECUTOR_TYPE = "hpcq-test"
 
@@ -38,22 +37,8 @@ class Colony:
         env: dict | None = None,
         **conditions,
     ):
-        from pycolonies import func_spec
-
-        spec = func_spec(
-            funcname,
-            [],
-            self.colony,
-            executortype,
-            kwargs=encode_kwargs(params or {}),
-            maxexectime=maxexectime,
-            maxretries=maxretries,
-            maxwaittime=-1,
-        )
-        spec.conditions.walltime = walltime
+        spec = make_spec(self.colony, funcname, params, executortype, walltime, maxexectime, maxretries, **conditions)
         spec.env.update(env or {})
-        for k, v in conditions.items():
-            setattr(spec.conditions, k, v)
         return self.client.submit_func_spec(spec, self.prvkey)
 
     def get(self, pid: str):
