@@ -122,7 +122,10 @@ def load_env(path: Path | None = None) -> dict[str, str]:
 
 
 class ExecutorSettings(BaseModel):
-    """Tuning of `hpcq executor start` (config.yaml ``executor:``, HPCQ_EXECUTOR_<NAME>, --<name>)."""
+    """Tuning of `hpcq executor start` (config.yaml ``executor:``, HPCQ_EXECUTOR_<NAME>, --<name>).
+
+    The executor reads these fields as they are (hpcq.executor.daemon, packing, watcher): the
+    defaults and ranges here are the only ones."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -133,9 +136,29 @@ class ExecutorSettings(BaseModel):
     )
     batch_max: int = Field(100, ge=1, le=10000, description="max processes per Slurm job array")
     batch_wait_s: float = Field(2.0, ge=0, le=600, description="max time a batch waits to fill")
+    burst_gap_s: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description="arrivals closer than this form a burst; a process after a longer gap goes at once",
+    )
     pack: int = Field(1, ge=1, le=10000, description="processes run one after another in one array element")
     poll_s: float = Field(0.05, ge=0.01, le=60, description="outcome-file poll interval")
     query_every_s: float = Field(2.0, ge=0.1, le=600, description="squeue/sacct interval")
+    query_young_s: float = Field(
+        0.5, ge=0.05, le=600, description="squeue interval while some job has not been seen running yet"
+    )
+    log_every_s: float = Field(1.0, ge=0.05, le=600, description="job stdout/stderr -> ColonyOS logs interval")
+    colony_every_s: float = Field(
+        5.0, ge=0.1, le=3600, description="interval of the check that watched processes are still ours in ColonyOS"
+    )
+    grace_s: float = Field(
+        3.0, ge=0, le=600, description="a job in a final state without an outcome file is lost after this long"
+    )
+    stderr_lines: int = Field(20, ge=1, le=10000, description="last stderr lines quoted in a failure")
+    backoff_max_s: float = Field(
+        30.0, ge=1, le=3600, description="cap of every backoff (unreachable server, assign errors, sbatch retries)"
+    )
     wait_server_s: float = Field(
         300.0, ge=0, le=86400, description="at start, how long to wait for an unreachable ColonyOS server"
     )

@@ -313,7 +313,7 @@ register(
 register(
     FunctionDef(
         PRIMITIVE_SESSION,
-        "hpcq.executor.sessions:serve",
+        "hpcq.job.session:serve",
         "hpcq.primitives.params:SessionParams",
         "A Slurm allocation serving primitive_run calls routed to it until close, idle timeout "
         "or walltime (docs/primitives.md).",

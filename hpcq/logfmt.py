@@ -11,7 +11,9 @@ import re
 BEGIN = "[hpcq] begin process "
 END = "[hpcq] end process "
 
-# the executor (hpcq.executor.daemon/watcher), logger "hpcq.executor"
+# the executor's logger (every hpcq.executor module logs under this one name)
+EXECUTOR_LOG = "hpcq.executor"
+# the executor (hpcq.executor.daemon/watcher), logger EXECUTOR_LOG
 CLOSED = "closed process=%s as=%s job=%s"  # one line per close RPC the server accepted
 CLOSED_RE = re.compile(r"closed process=([0-9a-f]{64}) as=(\w+)")
 ADOPTING = "adopting %d process(es) with jobs in Slurm"  # at start: jobs of an earlier incarnation

@@ -21,12 +21,12 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hpcq import units
 from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
 from hpcq.sim.spec import SweepParams, error_location
 
 Mode = Literal["workflow", "sweep", "single"]
 MODES: tuple[Mode, ...] = get_args(Mode)
-_MEM = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -48,7 +48,7 @@ class Resources(BaseModel):
     @field_validator("mem")
     @classmethod
     def _mem(cls, v: str) -> str:
-        if not _MEM.match(v):
+        if not units.is_mem_request(v):
             raise ValueError(f"{v!r} is not a memory size; write e.g. 2048Mi or 4Gi (units Mi, Gi, Ti)")
         return v
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, get_args
 
 import click
 
@@ -23,9 +24,48 @@ def executor():
     """The hpcq executor: ColonyOS processes become Slurm jobs (runs on the HPC login node)."""
 
 
-def _d(name: str):
-    """The built-in default of an executor setting (shown in --help; config/env may change it)."""
-    return ExecutorSettings.model_fields[name].default
+# the tuning options of `start`, in --help order: ExecutorSettings fields (config.yaml may set the others)
+TUNING_OPTIONS = (
+    "type",
+    "backend",
+    "assign_timeout_s",
+    "batch_max",
+    "batch_wait_s",
+    "pack",
+    "poll_s",
+    "query_every_s",
+    "wait_server_s",
+)
+
+
+def _bounds(name: str) -> tuple[Any, Any]:
+    """The (ge, le) range of an ExecutorSettings field."""
+    lo = hi = None
+    for m in ExecutorSettings.model_fields[name].metadata:
+        lo, hi = getattr(m, "ge", lo), getattr(m, "le", hi)
+    return lo, hi
+
+
+def _tuning_option(name: str) -> Callable[[Callable], Callable]:
+    """``--<name>`` for one ExecutorSettings field, its help, default and range read from the model.
+    The option's own default is None, so config.yaml and the environment still apply."""
+    f = ExecutorSettings.model_fields[name]
+    desc = f.description or name
+    help_ = f"{desc[:1].upper()}{desc[1:]} [default: {f.default}]"
+    lo, hi = _bounds(name)
+    if name.endswith("_s"):
+        base = name[: -len("_s")].replace("_", "-")
+        return seconds_option(base, None, help_, min_s=lo or 0, max_s=hi or 86400, legacy=(f"--{base}",))
+    kind: Any = click.Choice(get_args(f.annotation)) if get_args(f.annotation) else str
+    if f.annotation is int:
+        kind = click.IntRange(lo, hi)
+    return click.option(f"--{name.replace('_', '-')}", name, default=None, type=kind, help=help_)
+
+
+def _tuning_options(fn: Callable) -> Callable:
+    for name in reversed(TUNING_OPTIONS):
+        fn = _tuning_option(name)(fn)
+    return fn
 
 
 @executor.command()
@@ -43,118 +83,22 @@ def _d(name: str):
     type=click.Path(path_type=Path),
     help="Per-process work directories, shared (default: results_dir setting or <state-dir>/results).",
 )
-@click.option("--type", "executor_type", default=None, help=f"ColonyOS executortype to serve [default: {_d('type')}].")
 @click.option("--name", default=None, help="Executor name (default: COLONIES_EXECUTOR_NAME or hpcq-<host>).")
 @click.option("--profile", default=None, help="Site profile (default: the default_profile setting).")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "slurm", "local"]),
-    default=None,
-    help="auto = slurm when sbatch is on PATH, else submitit's local executor [default: auto].",
-)
-@seconds_option(
-    "assign-timeout",
-    None,
-    f"Long-poll [default: {_d('assign_timeout_s')}]",
-    min_s=1,
-    max_s=300,
-    legacy=("--assign-timeout",),
-)
-@click.option(
-    "--batch-max",
-    default=None,
-    type=click.IntRange(1, 10000),
-    help=f"Max processes per Slurm job array [default: {_d('batch_max')}].",
-)
-@seconds_option(
-    "batch-wait",
-    None,
-    f"Max time a batch waits to fill [default: {_d('batch_wait_s')}]",
-    max_s=600,
-    legacy=("--batch-wait",),
-)
-@click.option(
-    "--pack",
-    default=None,
-    type=click.IntRange(1, 10000),
-    help=f"Processes run one after another in one array element [default: {_d('pack')}].",
-)
-@seconds_option(
-    "poll", None, f"Outcome-file poll interval [default: {_d('poll_s')}]", min_s=0.01, max_s=60, legacy=("--poll",)
-)
-@seconds_option(
-    "query-every",
-    None,
-    f"squeue/sacct interval [default: {_d('query_every_s')}]",
-    min_s=0.1,
-    max_s=600,
-    legacy=("--query-every",),
-)
-@seconds_option(
-    "wait-server",
-    None,
-    f"At start, keep retrying an unreachable server this long [default: {_d('wait_server_s')}]",
-    legacy=("--wait-server",),
-)
+@_tuning_options
 @verbosity_option(logging.INFO)
-def start(
-    env_file,
-    state_dir,
-    jobs_dir,
-    results_dir,
-    executor_type,
-    name,
-    profile,
-    backend,
-    assign_timeout_s,
-    batch_max,
-    batch_wait_s,
-    pack,
-    poll_s,
-    query_every_s,
-    wait_server_s,
-):
+def start(env_file, state_dir, jobs_dir, results_dir, name, profile, **tuning):
     """Serve processes until SIGTERM (running jobs survive restarts: the journal adopts them).
 
     Every tuning option may also come from config.yaml (``executor:``) or HPCQ_EXECUTOR_<NAME>
     (docs/configuration.md: argument > environment > config.yaml > env file > default)."""
-    from hpcq.executor.daemon import Executor, ExecutorConfig
-    from hpcq.executor.packing import PackingConfig
-    from hpcq.executor.watcher import WatchConfig
+    from hpcq.executor.daemon import Executor, Paths
 
-    args = {
-        "type": executor_type,
-        "backend": backend,
-        "assign_timeout_s": assign_timeout_s,
-        "batch_max": batch_max,
-        "batch_wait_s": batch_wait_s,
-        "pack": pack,
-        "poll_s": poll_s,
-        "query_every_s": query_every_s,
-        "wait_server_s": wait_server_s,
-    }
+    overrides = {"default_profile": profile, **{f"executor.{k}": v for k, v in tuning.items()}}
     try:
-        settings = Settings.load(
-            env_file, overrides={"default_profile": profile, **{f"executor.{k}": v for k, v in args.items()}}
-        )
-        e = settings.executor
-        chosen = e.backend
-        if chosen == "auto":
-            chosen = "slurm" if shutil.which("sbatch") else "local"
-        cfg = ExecutorConfig(
-            state_dir=state_dir or _default_state_dir(),
-            jobs_dir=jobs_dir,
-            results_dir=results_dir or (Path(settings.results_dir) if settings.results_dir else None),
-            executor_type=e.type,
-            name=name,
-            profile=settings.default_profile,
-            backend=chosen,
-            assign_timeout_s=e.assign_timeout_s,
-            wait_server_s=e.wait_server_s,
-            packing=PackingConfig(max_batch=e.batch_max, max_wait_s=e.batch_wait_s, per_element=e.pack),
-            watch=WatchConfig(poll_s=e.poll_s, query_s=e.query_every_s),
-        )
-        ex = Executor(cfg, settings)
+        settings = Settings.load(env_file, overrides=overrides)
+        paths = Paths.under(state_dir or _default_state_dir(), jobs_dir, results_dir or settings.results_dir or None)
+        ex = Executor(settings, paths, name=name)
         ex.install_signal_handlers()
         ex.setup()
     except (ConfigError, ValueError) as exc:

@@ -7,6 +7,17 @@ FAILED at once, the loop keeps serving), group processes into Slurm job arrays (
 the intent, sbatch through submitit, journal the job ids, hand the jobs to the watcher. Connection
 errors back off with jitter and never end the loop. SIGTERM/SIGINT: stop assigning, submit what
 was already assigned, leave running jobs to the journal, exit 0; the next start adopts them.
+
+Construction (the CLI, the crash tests and the unit tests alike)::
+
+    Executor(settings, Paths.under(state_dir), client=..., backend=...)
+
+``settings`` is the validated hpcq.config.Settings (server, colony keys, ``default_profile``; its
+``executor`` section, ExecutorSettings, is the tuning, read as is); ``Paths`` are the run-time
+directories; ``client`` (a pycolonies ``Colonies``, default: one for ``settings``' server) is used
+for every RPC, registration included, and ``backend`` (hpcq.executor.backends.base.Backend,
+default: ``settings.executor.backend``) for every Slurm call. ``setup()`` registers, ``run()``
+serves.
 """
 
 from __future__ import annotations
@@ -18,10 +29,9 @@ import queue
 import signal
 import threading
 import time
-import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hpcq import functions
 from hpcq.colonyos import ProcessState, connect, is_no_process, is_unreachable
@@ -30,17 +40,19 @@ from hpcq.executor import sessions
 from hpcq.executor.backends import Backend, make_backend
 from hpcq.executor.identity import ExecutorKey, ensure_registered, register_functions
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
-from hpcq.executor.packing import Group, Packer, PackingConfig, elements
-from hpcq.executor.resources import Plan, PlanError, plan_process
+from hpcq.executor.packing import Group, Packer, elements
+from hpcq.executor.resources import PlanError, Prepared, plan_process
 from hpcq.executor.slurm_errors import is_transient
-from hpcq.executor.watcher import Identity, WatchConfig, Watched, Watcher
+from hpcq.executor.watcher import Identity, Watched, Watcher
 from hpcq.job.task import Task
-from hpcq.logfmt import ADOPTING, CLOSED, SERVING
+from hpcq.logfmt import ADOPTING, CLOSED, EXECUTOR_LOG, SERVING
 from hpcq.retry import Backoff, retry
 
-log = logging.getLogger("hpcq.executor")
+log = logging.getLogger(EXECUTOR_LOG)
 
 CANCEL_FUNC = functions.HPCQ_CANCEL  # control process of `hpcq cancel`: handled here, never run in Slurm
+OLD_SPEC_PROFILE_KEY = "HPCQ_PROFILE"  # what functions.SPEC_PROFILE_KEY was called: still in queued specs
+T = TypeVar("T")
 
 
 class _Interrupted(BaseException):  # not Exception: pycolonies re-wraps those
@@ -48,53 +60,56 @@ class _Interrupted(BaseException):  # not Exception: pycolonies re-wraps those
     is found again at the next start by orphan recovery)."""
 
 
-@dataclass
-class ExecutorConfig:
+@dataclass(frozen=True)
+class Paths:
+    """Where one executor keeps its journal and key (``state_dir``, private) and where its jobs
+    write: submitit folders and outcome files (``jobs_dir``) and per-process work directories
+    (``results_dir``), both on a filesystem the compute nodes share."""
+
     state_dir: Path
-    jobs_dir: Path | None = None  # submitit folders + outcome files (shared filesystem)
-    results_dir: Path | None = None  # per-process work directories (shared filesystem)
-    executor_type: str = "hpcq"
-    name: str | None = None
-    executor_prvkey: str | None = None
-    profile: str = "local"
-    backend: str = "slurm"
-    assign_timeout_s: int = 10
-    packing: PackingConfig = field(default_factory=PackingConfig)
-    watch: WatchConfig = field(default_factory=WatchConfig)
-    backoff_max_s: float = 30.0  # cap of every backoff (server unreachable, assign errors, sbatch retries)
-    wait_server_s: float = 300.0  # at start: how long to wait for an unreachable server
+    jobs_dir: Path
+    results_dir: Path
 
-    def __post_init__(self) -> None:
-        self.state_dir = Path(self.state_dir).resolve()
-        self.jobs_dir = Path(self.jobs_dir).resolve() if self.jobs_dir else self.state_dir / "jobs"
-        self.results_dir = Path(self.results_dir).resolve() if self.results_dir else self.state_dir / "results"
-        if not 1 <= self.assign_timeout_s <= 300:
-            raise ValueError(
-                f"assign_timeout_s={self.assign_timeout_s}: use 1..300 s (the server drops executors silent for 600 s)"
-            )
-
-
-@dataclass
-class Prepared:
-    process: Any  # pycolonies Process
-    fd: functions.FunctionDef
-    params: dict[str, Any]
-    plan: Plan
+    @classmethod
+    def under(
+        cls, state_dir: str | Path, jobs_dir: str | Path | None = None, results_dir: str | Path | None = None
+    ) -> Paths:
+        """Absolute paths; jobs and results default to ``<state_dir>/jobs`` and ``<state_dir>/results``."""
+        state = Path(state_dir).resolve()
+        return cls(
+            state_dir=state,
+            jobs_dir=Path(jobs_dir).resolve() if jobs_dir else state / "jobs",
+            results_dir=Path(results_dir).resolve() if results_dir else state / "results",
+        )
 
 
 class Executor:
-    def __init__(self, cfg: ExecutorConfig, settings: Settings | None = None, backend: Backend | None = None):
-        self.cfg = cfg
-        self.settings = settings or Settings.load()
-        self.backend = backend or make_backend(cfg.backend)
+    def __init__(
+        self,
+        settings: Settings,
+        paths: Paths,
+        *,
+        name: str | None = None,
+        executor_prvkey: str | None = None,
+        client: Any = None,
+        backend: Backend | None = None,
+    ):
+        """``name``: the executor name (default: ``settings.executor_name`` or hpcq-<host>);
+        ``executor_prvkey``: a pre-approved executor key (default: HPCQ_EXECUTOR_PRVKEY or
+        self-registration); ``client``/``backend``: see the module docstring."""
+        self.settings, self.paths = settings, paths
+        self.cfg = settings.executor
+        self.profile = settings.default_profile
+        self._name, self._executor_prvkey = name, executor_prvkey
+        self.client = client if client is not None else connect(settings)
+        self.backend = backend if backend is not None else make_backend(self.cfg.backend)
         self.stop_event = threading.Event()
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(cfg.state_dir, 0o700)
-        self.journal = Journal(cfg.state_dir / "journal.sqlite")
-        self.packer = Packer(cfg.packing)
+        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(paths.state_dir, 0o700)
+        self.journal = Journal(paths.state_dir / "journal.sqlite")
+        self.packer = Packer(self.cfg)
         self.key: ExecutorKey | None = None
-        self.client = connect(self.settings)
-        self.watcher: Watcher | None = None
+        self._watcher: Watcher | None = None
         self.submitted_jobs = 0
         self._in_assign = False
         self._retry: dict[str, tuple[float, int]] = {}  # batch_id -> (next attempt, attempts)
@@ -109,33 +124,32 @@ class Executor:
                 "ColonyOS server %s:%s unreachable; retrying in %.0f s", self.settings.host, self.settings.port, wait
             )
 
-        self.key = retry(
+        self.key = key = retry(
             lambda: ensure_registered(
-                self.settings, self.cfg.state_dir, self.cfg.executor_type, self.cfg.name, self.cfg.executor_prvkey
+                self.settings, self.client, self.paths.state_dir, self.cfg.type, self._name, self._executor_prvkey
             ),
             should_retry=lambda exc: isinstance(exc, ConfigError) and is_unreachable(exc),
             deadline_s=self.cfg.wait_server_s,
             policy=self.backoff,
             on_retry=unreachable,
         )
-        register_functions(self.client, self.colony, self.key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
+        register_functions(self.client, self.colony, key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
         ident = Identity(
             client=self.client,
-            prvkey=self.key.prvkey,
+            prvkey=key.prvkey,
             colony=self.colony,
-            executor_id=self.key.executor_id,
-            executor_name=self.key.name,
+            executor_id=key.executor_id,
+            executor_name=key.name,
         )
-        self.watcher = Watcher(ident, self.journal, self.backend, self.cfg.watch)
-        self.watcher.resubmit = self._resubmit
+        self._watcher = Watcher(ident, self.journal, self.backend, self.cfg, resubmit=self._resubmit)
         log.info(
             "executor %s (id %s…) type=%s backend=%s profile=%s state=%s",
-            self.key.name,
-            self.key.executor_id[:8],
-            self.key.executor_type,
+            key.name,
+            key.executor_id[:8],
+            key.executor_type,
             self.backend.name,
-            self.cfg.profile,
-            self.cfg.state_dir,
+            self.profile,
+            self.paths.state_dir,
         )
 
     @property
@@ -146,11 +160,24 @@ class Executor:
     def colony(self) -> str:
         return self.settings.colony_name
 
+    @property
+    def ident(self) -> ExecutorKey:
+        """Who this executor is (after ``setup()``)."""
+        return _set_up(self.key, "executor identity")
+
+    @property
+    def name(self) -> str:
+        return self.ident.name
+
+    @property
+    def watcher(self) -> Watcher:
+        """The watcher thread (made by ``setup()``)."""
+        return _set_up(self._watcher, "watcher")
+
     def run(self) -> None:
         """Serve until stop() (or SIGTERM via install_signal_handlers)."""
         if self.key is None:
             self.setup()
-        assert self.watcher is not None
         self.recover()
         self.watcher.start()
         log.info(SERVING, self.colony)
@@ -167,7 +194,7 @@ class Executor:
         self.stop_event.set()
 
     def install_signal_handlers(self) -> None:
-        def handler(signum, frame):  # noqa: ARG001
+        def handler(signum: int, frame: Any) -> None:
             log.info("signal %s: stop assigning; running jobs stay in the journal", signal.Signals(signum).name)
             self.stop()
             if self._in_assign:
@@ -179,16 +206,15 @@ class Executor:
     # -- crash recovery ---------------------------------------------------------------------------
     def recover(self) -> None:
         """Adopt what a previous run of this executor left: intents, submitted jobs, orphans."""
-        assert self.watcher is not None and self.key is not None
-        for batch in self.journal.unsubmitted_batches():
+        for unsent in self.journal.unsubmitted_batches():
             # sbatch may or may not have happened before the crash: look the unique name up first
-            self._submit_batch(batch.batch_id, check_existing=True, watch=False)
+            self._submit_batch(unsent.batch_id, check_existing=True, watch=False)
         adopted = []
         for p in self.journal.open_procs():
             if p.state != "submitted" or not p.job_id:
                 continue
             batch = self.journal.batch(p.batch_id)
-            adopted.append(_watched(p, batch.folder if batch else str(self.cfg.jobs_dir)))
+            adopted.append(Watched.of(p, batch.folder if batch else str(self.paths.jobs_dir)))
         if adopted:
             log.info(ADOPTING, len(adopted))
             self.watcher.watch(adopted)
@@ -204,14 +230,14 @@ class Executor:
         for group in self.packer.flush():
             self._submit_group(group)
         try:
-            running = self.client.list_processes(self.colony, 100, ProcessState.RUNNING, self.key.prvkey) or []
+            running = self.client.list_processes(self.colony, 100, ProcessState.RUNNING, self.ident.prvkey) or []
         except Exception as exc:  # noqa: BLE001
             log.warning("could not list running processes for orphan recovery: %s", exc)
             return False
         from model import Process  # pycolonies' model module
 
         for raw in running:
-            if raw.get("assignedexecutorid") != self.key.executor_id or self.journal.knows(raw["processid"]):
+            if raw.get("assignedexecutorid") != self.ident.executor_id or self.journal.knows(raw["processid"]):
                 continue
             log.info("process %s is assigned to us but was never submitted: submitting it", raw["processid"])
             self._accept(Process(**raw))
@@ -241,7 +267,7 @@ class Executor:
                 timeout = max(1, min(timeout, int(deadline - time.monotonic() + 0.999)))
             try:
                 self._in_assign = True
-                process = self.client.assign(self.colony, timeout, self.key.prvkey)
+                process = self.client.assign(self.colony, timeout, self.ident.prvkey)
                 self._in_assign = False
             except _Interrupted:
                 break
@@ -265,7 +291,7 @@ class Executor:
             failures = 0
             self._accept(process)
 
-    def _accept(self, process) -> None:
+    def _accept(self, process: Any) -> None:
         pid = process.processid
         log.info("assigned process=%s func=%s", pid, process.spec.funcname)
         if self.journal.knows(pid):  # handed back by ColonyOS (maxexectime) and assigned again
@@ -284,14 +310,14 @@ class Executor:
         try:
             prepared = self.prepare(process)
         except PlanError as exc:
-            self._fail_many([pid], str(exc))
+            self.fail([pid], str(exc))
             return
         if sessions.wants_session(prepared.fd.name, prepared.params):  # a call to a running session job
             sessions.route(self, prepared)
             return
         self.packer.add((prepared.fd.name, prepared.plan.key()), prepared)
 
-    def _handle_cancel(self, control) -> None:
+    def _handle_cancel(self, control: Any) -> None:
         """hpcq_cancel {processids: [...], reason}: fail those of our processes with the reason and
         scancel their jobs; close the control process with a JSON report. Processes assigned to
         another executor are reported as not_ours (ColonyOS lets only the assignee fail them)."""
@@ -302,26 +328,26 @@ class Executor:
                 raise ValueError("kwargs.processids must be a list of process ids")
             reason = str(kw.get("reason") or "cancelled by the user (hpcq cancel)")
         except ValueError as exc:
-            self._fail_many([control.processid], f"{CANCEL_FUNC}: {exc}")
+            self.fail([control.processid], f"{CANCEL_FUNC}: {exc}")
             return
         wanted = set(pids)
         waiting = self.packer.remove(lambda prep: prep.process.processid in wanted)
         for prep in waiting:  # assigned but not yet in Slurm: nothing to scancel
-            self._fail_many([prep.process.processid], reason)
+            self.fail([prep.process.processid], reason)
         open_procs = {p.process_id: p for p in self.journal.open_procs()}
         unsent = [pid for pid in pids if pid in open_procs and open_procs[pid].state == "intent"]
-        self._fail_many(unsent, reason)  # sbatch pending a retry: closed, so never submitted
+        self.fail(unsent, reason)  # sbatch pending a retry: closed, so never submitted
         running = [pid for pid in pids if pid in open_procs and open_procs[pid].state == "submitted"]
         self.watcher.cancel(running, reason)
         done = {prep.process.processid for prep in waiting} | set(unsent) | set(running)
         report = {"cancelled": len(done), "not_ours": [pid for pid in pids if pid not in done]}
         try:
-            self.client.close(control.processid, [json.dumps(report, sort_keys=True)], self.key.prvkey)
+            self.client.close(control.processid, [json.dumps(report, sort_keys=True)], self.ident.prvkey)
         except Exception as exc:  # noqa: BLE001
             log.warning("closing %s control process %s failed: %s", CANCEL_FUNC, control.processid, exc)
         log.info("%s %s: %s", CANCEL_FUNC, control.processid, report)
 
-    def prepare(self, process) -> Prepared:
+    def prepare(self, process: Any) -> Prepared:
         """Everything that can be refused is refused here, before anything is queued."""
         spec = process.spec
         try:
@@ -336,9 +362,10 @@ class Executor:
         model = fd.params_model()
         params_obj = model.model_validate(params) if model is not None else None
         conditions = spec.conditions.model_dump()
-        spec_profile = (spec.env or {}).get("HPCQ_PROFILE", "")
+        env = spec.env or {}
+        spec_profile = env.get(functions.SPEC_PROFILE_KEY) or env.get(OLD_SPEC_PROFILE_KEY, "")
         plan = plan_process(
-            spec_profile or self.cfg.profile,
+            spec_profile or self.profile,
             conditions,
             params_obj,
             fd.mpi,
@@ -348,57 +375,39 @@ class Executor:
         return Prepared(process=process, fd=fd, params=params, plan=plan)
 
     # -- submission -------------------------------------------------------------------------------
+    def new_batch(self, params: dict[str, Any], folder: str | Path | None = None, elements: int = 1) -> BatchRow:
+        """A batch of this executor's backend in ``folder`` (default: the jobs directory), not
+        journaled yet (hpcq.executor.journal.BatchRow.new)."""
+        return BatchRow.new(self.backend.name, folder or self.paths.jobs_dir, params, elements)
+
+    def task(self, prepared: Prepared, batch: BatchRow) -> Task:
+        """The Task that runs an accepted process in ``batch``: its work directory
+        ``<results>/<colony>/<process id>`` and its outcome file in the batch's folder."""
+        p = prepared.process
+        return Task(
+            process_id=p.processid,
+            funcname=prepared.fd.name,
+            params=prepared.params,
+            workdir=str(self.paths.results_dir / self.colony / p.processid),
+            outcome_path=batch.outcome_path(p.processid),
+            inputs=list(p.input or []),
+            gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count),
+        )
+
     def _submit_group(self, group: Group) -> None:
         items: list[Prepared] = group.items
         if not items:
             return
-        batch_id = uuid.uuid4().hex[:12]
-        job_name = f"hpcq-{batch_id}"
-        folder = self.cfg.jobs_dir
-        per = self.cfg.packing.per_element
+        pack = self.cfg.pack
         params = dict(items[0].plan.params)
-        if per > 1 and len(items) > 1:  # elements run several tasks one after another
-            params["timeout_min"] = int(params.get("timeout_min", 60)) * min(per, len(items))
-        chunks = elements(items, per)
-        now = time.time()
-        procs, element_tasks = [], []
-        for i, chunk in enumerate(chunks):
-            tasks = []
-            for prep in chunk:
-                p = prep.process
-                task = Task(
-                    process_id=p.processid,
-                    funcname=prep.fd.name,
-                    params=prep.params,
-                    workdir=str(self.cfg.results_dir / self.colony / p.processid),
-                    outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"),
-                    inputs=list(p.input or []),
-                    gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count),
-                )
-                tasks.append(task)
-                procs.append(
-                    ProcRow(
-                        process_id=p.processid,
-                        batch_id=batch_id,
-                        element=i,
-                        funcname=prep.fd.name,
-                        task=asdict(task),
-                        assigned=now,
-                    )
-                )
-            element_tasks.append(tasks)
-        batch = BatchRow(
-            batch_id=batch_id,
-            job_name=job_name,
-            backend=self.backend.name,
-            folder=str(folder),
-            params=params,
-            elements=len(chunks),
-            created=now,
-            submitted=None,
-        )
-        self.journal.record_intent(batch, procs)  # BEFORE sbatch: a crash now is recovered by job name
-        self._submit_batch(batch_id, element_tasks=element_tasks)
+        if pack > 1 and len(items) > 1:  # elements run several tasks one after another
+            params["timeout_min"] = int(params.get("timeout_min", 60)) * min(pack, len(items))
+        chunks = elements(items, pack)
+        batch = self.new_batch(params, elements=len(chunks))
+        element_tasks = [[self.task(prep, batch) for prep in chunk] for chunk in chunks]
+        # BEFORE sbatch: a crash now is recovered by job name
+        self.journal.record_intent(batch, batch.procs(element_tasks))
+        self._submit_batch(batch.batch_id, element_tasks=element_tasks)
 
     def _submit_batch(
         self,
@@ -443,17 +452,12 @@ class Executor:
                 return
             self._retry.pop(batch_id, None)
             self.journal.record_submitted(batch_id, [])
-            self._fail_many([p.process_id for p in procs], f"submitting the Slurm job failed: {exc}")
+            self.fail([p.process_id for p in procs], f"submitting the Slurm job failed: {exc}")
             return
         self._retry.pop(batch_id, None)
         self.journal.record_submitted(batch_id, ids)
         if watch:
-            self.watcher.watch(
-                [
-                    _watched(ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}), str(folder))
-                    for p in procs
-                ]
-            )
+            self.watch(batch, [ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}) for p in procs])
 
     def _resubmit(self, watched: list[Watched]) -> None:
         """Called by the watcher thread: queue processes whose job died of Slurm before running."""
@@ -472,35 +476,12 @@ class Executor:
             old = self.journal.batch(row.batch_id) if row else None
             if row is None or old is None or row.state == "closed":
                 continue
-            batch_id = uuid.uuid4().hex[:12]
-            folder = Path(old.folder)
-            task = Task(**{**row.task, "outcome_path": str(folder / "outcomes" / batch_id / f"{pid}.json")})
+            batch = BatchRow.new(old.backend, old.folder, old.params, 1)
+            task = replace(Task(**row.task), outcome_path=batch.outcome_path(pid))
             self.journal.supersede(pid)
-            batch = BatchRow(
-                batch_id=batch_id,
-                job_name=f"hpcq-{batch_id}",
-                backend=old.backend,
-                folder=old.folder,
-                params=old.params,
-                elements=1,
-                created=time.time(),
-                submitted=None,
-            )
-            self.journal.record_intent(
-                batch,
-                [
-                    ProcRow(
-                        process_id=pid,
-                        batch_id=batch_id,
-                        element=0,
-                        funcname=row.funcname,
-                        task=asdict(task),
-                        assigned=row.assigned,
-                    )
-                ],
-            )
+            self.journal.record_intent(batch, batch.procs([[task]], assigned=row.assigned))
             log.info("resubmitting process=%s (its job %s died of Slurm before the function ran)", pid, row.job_id)
-            self._submit_batch(batch_id, element_tasks=[[task]])
+            self._submit_batch(batch.batch_id, element_tasks=[[task]])
 
     def _retry_due(self) -> None:
         now = time.monotonic()
@@ -508,11 +489,13 @@ class Executor:
             if when <= now and not self.stop_event.is_set():
                 self._submit_batch(batch_id, check_existing=True)
 
-    def _fail_many(self, pids: list[str], message: str) -> None:
+    # -- what the watcher and session routing call ------------------------------------------------
+    def fail(self, pids: list[str], message: str) -> None:
+        """Close these processes FAILED with ``message`` (journaled ones are marked closed)."""
         for pid in pids:
             log.info("refusing process=%s: %s", pid, message)
             try:
-                self.client.fail(pid, [message], self.key.prvkey)
+                self.client.fail(pid, [message], self.ident.prvkey)
             except Exception as exc:  # noqa: BLE001
                 log.warning("failing %s failed: %s", pid, exc)
             else:
@@ -520,23 +503,18 @@ class Executor:
             if self.journal.knows(pid):
                 self.journal.mark_closed(pid, "failed")
 
+    def watch(self, batch: BatchRow, rows: list[ProcRow]) -> None:
+        """Hand submitted rows of ``batch`` to the watcher."""
+        self.watcher.watch([Watched.of(r, batch.folder) for r in rows])
 
-def _runner():
+
+def _set_up(value: T | None, what: str) -> T:
+    if value is None:
+        raise RuntimeError(f"Executor.setup() has not run: no {what} yet")
+    return value
+
+
+def _runner() -> Any:
     from hpcq.job.runner import run_tasks
 
     return run_tasks
-
-
-def _watched(p: ProcRow, folder: str) -> Watched:
-    t = p.task
-    return Watched(
-        process_id=p.process_id,
-        job_id=p.job_id or "",
-        batch_id=p.batch_id,
-        element=p.element,
-        folder=folder,
-        funcname=p.funcname,
-        outcome_path=t["outcome_path"],
-        workdir=t["workdir"],
-        submitted=p.assigned,
-    )

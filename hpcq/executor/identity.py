@@ -17,8 +17,9 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from hpcq.colonyos import ExecutorState, connect
+from hpcq.colonyos import ExecutorState
 from hpcq.colonyos.signing import FastCrypto, new_prvkey
 from hpcq.config import ConfigError, Settings, check_private_file, write_private_file
 
@@ -55,11 +56,16 @@ def load_or_create_key(state_dir: Path) -> str:
 
 
 def ensure_registered(
-    settings: Settings, state_dir: Path, executor_type: str, name: str | None, executor_prvkey: str | None = None
+    settings: Settings,
+    client: Any,
+    state_dir: Path,
+    executor_type: str,
+    name: str | None,
+    executor_prvkey: str | None = None,
 ) -> ExecutorKey:
-    """Return a working, approved executor identity (registering it when we hold the colony key)."""
+    """Return a working, approved executor identity (registering it through ``client``, a
+    pycolonies ``Colonies``, when we hold the colony key)."""
     settings.require("colony_name")
-    client = connect(settings)
     name = name or settings.executor_name or default_name()
     pre = executor_prvkey or os.environ.get("HPCQ_EXECUTOR_PRVKEY", "")
     if pre or not settings.colony_prvkey:

@@ -10,6 +10,9 @@ The order of writes is what makes restarts safe:
 A restarted executor looks up a batch still in ``intent`` by its job name in squeue/sacct: if
 Slurm knows it, sbatch did happen and the job is adopted; if not, it is submitted now. So no
 process ever gets a second Slurm job, and a process that is ``closed`` is never closed again.
+
+Every batch is made by ``BatchRow.new`` (its id, its unique job name ``hpcq-<id>``: the key that
+recovery looks up, and where its tasks write their outcomes) and its rows by ``BatchRow.procs``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from hpcq.job.task import Task
+
+JOB_PREFIX = "hpcq-"  # + batch id = the Slurm job name; backends find a batch's job by it after a crash
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -78,6 +86,41 @@ class BatchRow:
     created: float
     submitted: float | None
 
+    @classmethod
+    def new(cls, backend: str, folder: str | Path, params: dict[str, Any], elements: int) -> BatchRow:
+        """A batch not yet journaled: a fresh id, its unique Slurm job name, created now."""
+        batch_id = uuid.uuid4().hex[:12]
+        return cls(
+            batch_id=batch_id,
+            job_name=JOB_PREFIX + batch_id,
+            backend=backend,
+            folder=str(folder),
+            params=params,
+            elements=elements,
+            created=time.time(),
+            submitted=None,
+        )
+
+    def outcome_path(self, process_id: str) -> str:
+        """Where the task of ``process_id`` in this batch writes its Outcome (shared filesystem)."""
+        return str(Path(self.folder) / "outcomes" / self.batch_id / f"{process_id}.json")
+
+    def procs(self, element_tasks: list[list[Task]], assigned: float | None = None) -> list[ProcRow]:
+        """One intent row per task, element by element (``assigned``: default now)."""
+        when = self.created if assigned is None else assigned
+        return [
+            ProcRow(
+                process_id=t.process_id,
+                batch_id=self.batch_id,
+                element=i,
+                funcname=t.funcname,
+                task=asdict(t),
+                assigned=when,
+            )
+            for i, tasks in enumerate(element_tasks)
+            for t in tasks
+        ]
+
 
 class Journal:
     """Thread-safe (one connection, one lock); every method is its own transaction."""
@@ -95,7 +138,7 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def _tx(self, statements: Iterable[tuple[str, tuple]]) -> None:
+    def _tx(self, statements: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -112,7 +155,7 @@ class Journal:
 
     # -- writes -----------------------------------------------------------------------------
     def record_intent(self, batch: BatchRow, procs: list[ProcRow]) -> None:
-        stmts = [
+        stmts: list[tuple[str, tuple[Any, ...]]] = [
             (
                 "INSERT INTO batches VALUES (?,?,?,?,?,?,?,NULL)",
                 (
@@ -136,7 +179,9 @@ class Journal:
         self._tx(stmts)
 
     def record_submitted(self, batch_id: str, element_job_ids: list[str]) -> None:
-        stmts = [("UPDATE batches SET submitted=? WHERE batch_id=?", (time.time(), batch_id))]
+        stmts: list[tuple[str, tuple[Any, ...]]] = [
+            ("UPDATE batches SET submitted=? WHERE batch_id=?", (time.time(), batch_id))
+        ]
         stmts += [
             (
                 "UPDATE procs SET job_id=?, state='submitted' WHERE batch_id=? AND element=? AND state='intent'",
@@ -216,27 +261,10 @@ _BATCH_COLS = "batch_id, job_name, backend, folder, params, elements, created, s
 
 
 def _proc(r: tuple) -> ProcRow:
-    return ProcRow(
-        process_id=r[0],
-        batch_id=r[1],
-        element=r[2],
-        funcname=r[3],
-        task=json.loads(r[4]),
-        job_id=r[5],
-        state=r[6],
-        closed_as=r[7],
-        assigned=r[8],
-    )
+    row = dict(zip(_PROC_COLS.split(", "), r, strict=True))
+    return ProcRow(**{**row, "task": json.loads(row["task"])})
 
 
 def _batch(r: tuple) -> BatchRow:
-    return BatchRow(
-        batch_id=r[0],
-        job_name=r[1],
-        backend=r[2],
-        folder=r[3],
-        params=json.loads(r[4]),
-        elements=r[5],
-        created=r[6],
-        submitted=r[7],
-    )
+    row = dict(zip(_BATCH_COLS.split(", "), r, strict=True))
+    return BatchRow(**{**row, "params": json.loads(row["params"])})

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SCRIPTS = Path(__file__).resolve().parent / "lab_scripts"  # package data (setup.cfg)
 UP_SCRIPT = SCRIPTS / "slurm-up.sh"
@@ -105,7 +106,7 @@ def _parse_table(text: str, sep: str = "|") -> list[dict[str, str]]:
     if not lines:
         return []
     header = lines[0].split(sep)
-    return [dict(zip(header, ln.split(sep))) for ln in lines[1:]]
+    return [dict(zip(header, ln.split(sep), strict=False)) for ln in lines[1:]]
 
 
 @dataclass
@@ -145,7 +146,7 @@ class LocalCluster:
         fmt = "|".join(code for _, code in SQUEUE_FORMAT)
         out = self.run("squeue", "-h", "-o", fmt).stdout
         header = [name for name, _ in SQUEUE_FORMAT]
-        return [dict(zip(header, ln.split("|"))) for ln in out.splitlines() if ln.strip()]
+        return [dict(zip(header, ln.split("|"), strict=False)) for ln in out.splitlines() if ln.strip()]
 
     def node_states(self) -> dict[str, str]:
         """Node name -> state as sinfo prints it (e.g. idle, allocated, down*, idle*)."""
@@ -316,20 +317,11 @@ def start_cluster(
 
 
 @contextlib.contextmanager
-def local_cluster(
-    dir: str | Path,
-    nodes: int = 3,
-    cpus: int = 8,
-    dbd: bool = True,
-    port: int | None = None,
-    mpi: str = "pmi2",
-    slurmd_timeout: int = 10,
-    set_env: bool = False,
-    purge: bool = True,
-) -> Iterator[LocalCluster]:
+def local_cluster(dir: str | Path, set_env: bool = False, purge: bool = True, **options: Any) -> Iterator[LocalCluster]:
     """A lab cluster for the duration of a with-block; torn down on exit, exception or Ctrl-C.
+    ``options`` are those of ``start_cluster`` (nodes, cpus, dbd, port, mpi, slurmd_timeout, mem_mb).
     set_env=True also points os.environ["SLURM_CONF"] at it (restored afterwards)."""
-    cluster = start_cluster(dir, nodes=nodes, cpus=cpus, dbd=dbd, port=port, mpi=mpi, slurmd_timeout=slurmd_timeout)
+    cluster = start_cluster(dir, **options)
     atexit.register(cluster.down)  # last resort if the interpreter exits inside the block
     old = os.environ.get("SLURM_CONF")
     if set_env:

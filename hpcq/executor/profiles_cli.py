@@ -34,7 +34,7 @@ def list_cmd(as_json: bool):
     try:
         profs = P.list_profiles()
     except P.ProfileError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps([p.model_dump() for p in profs], indent=2))
         return
@@ -89,7 +89,7 @@ def show_cmd(name: str, conditions_json: str | None, sets: tuple[str, ...]):
     try:
         prof = P.load_profile(name, overrides or None)
     except P.ProfileError as exc:
-        raise click.ClickException(str(exc))
+        raise click.ClickException(str(exc)) from None
     data = prof.model_dump()
     click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
     if prof.verify:
@@ -98,13 +98,13 @@ def show_cmd(name: str, conditions_json: str | None, sets: tuple[str, ...]):
         try:
             cond = json.loads(conditions_json)
         except json.JSONDecodeError as exc:
-            raise click.BadParameter(f"not JSON: {exc}", param_hint="--conditions")
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--conditions") from None
         if not isinstance(cond, dict):
             raise click.BadParameter("must be a JSON object", param_hint="--conditions")
         try:
             res = P.resolve_resources(prof, cond)
         except P.ResourceError as exc:
-            raise click.ClickException(str(exc))
+            raise click.ClickException(str(exc)) from None
         click.echo("# submitit parameters:")
         click.echo(json.dumps(P.submitit_params(res, prof), indent=2))
 

@@ -1,7 +1,7 @@
 """Thin adapter from a ColonyOS process to a Slurm request, over the profiles/sizing contract.
 
 The site profiles (hpcq.executor.profiles: load_profile, resolve_resources, submitit_params) and
-quantum sizing (hpcq.executor.sizing.check_fits) own the mapping and its checks; this file calls
+quantum sizing (hpcq.executor.sizing.check_params_fit) own the mapping and its checks; this file calls
 them and turns their errors into one PlanError whose message names the field and the fix. There
 is no second mapping: a profile that cannot be found is a PlanError naming the profile, the places
 searched and the fix.
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpcq.executor import profiles, sizing
+from hpcq.functions import FunctionDef
 
 
 class PlanError(ValueError):
@@ -36,13 +37,23 @@ class Plan:
         return json.dumps(self.params, sort_keys=True, default=str)
 
 
+@dataclass
+class Prepared:
+    """A process the executor accepted: its catalog entry, validated kwargs and Slurm plan."""
+
+    process: Any  # pycolonies Process
+    fd: FunctionDef
+    params: dict[str, Any]
+    plan: Plan
+
+
 def plan_process(
     profile_name: str, conditions: dict[str, Any], params_obj: Any, mpi: bool, maxexectime: int, from_spec: bool = False
 ) -> Plan:
     """Map conditions + site profile to submitit parameters; refuse what cannot run.
     ``from_spec``: the profile name came from the process (spec.env), so it must be a plain
     profile name, never a path on the login node. ``params_obj``: the validated function
-    parameters; those that know their footprint (``memory_per_rank_bytes()``) are sized."""
+    parameters; those that know their simulations' footprints (``footprints()``) are sized."""
     try:
         prof = profiles.load_profile(profile_name, allow_path=not from_spec)
         res = profiles.resolve_resources(prof, conditions)

@@ -38,7 +38,8 @@ def check_fits(mem_per_rank_bytes: int, res: JobResources, profile: Profile, wha
             "processespernode",
             f"{label} {fmt_bytes(need)} per rank, more than the "
             f"{fmt_bytes(node)} of a whole node of profile {profile.name}; use fewer qubits, "
-            f"single precision, more ranks (distribute) or a profile with bigger nodes{tail}",
+            f"precision: single, more ranks sharing one state (parallel: statevector) or a profile with bigger "
+            f"nodes{tail}",
         )
     if total > node:
         fit = max_ranks_per_node(need, profile)
@@ -68,7 +69,7 @@ def gpus_per_rank(res: JobResources, profile: Profile, device: str) -> int:
             raise ConditionsError(
                 "gpu.count",
                 f"device: GPU but profile {profile.name} has no GPUs (or the job asks "
-                "for none); use a GPU profile and conditions.gpu.count, or device: auto/CPU",
+                "for none); use a GPU profile and conditions.gpu.count, or device: auto or device: CPU",
             )
         return 0
     if device == "GPU" and profile.aer != "gpu":
@@ -83,46 +84,45 @@ def gpus_per_rank(res: JobResources, profile: Profile, device: str) -> int:
 def check_params_fit(params: Any, res: JobResources, profile: Profile) -> None:
     """Size validated function parameters against the allocation. Parameters that describe their
     simulations (``footprints(ranks=, gpus_per_rank=)``, e.g. SweepParams) are sized by the memory
-    model, per rank and per GPU, distributed or not; those that only know a byte count
-    (``memory_per_rank_bytes()``) are checked as is; others are not sized."""
-    if hasattr(params, "footprints"):
-        distributed = bool(getattr(params, "distribute", False))
-        if distributed and profile.aer != "mpi":
-            raise ConditionsError(
-                "aer",
-                f"distribute: true runs one statevector over all ranks and needs an "
-                f"MPI-built Aer, but profile {profile.name} has aer: {profile.aer}; build one with "
-                "scripts/build-aer-mpi.sh and set aer: mpi in the profile, or distribute: false",
-            )
-        ranks = res.ranks if distributed else 1
-        gpr = gpus_per_rank(res, profile, str(getattr(params, "device", "auto")))
-        try:
-            fps = params.footprints(ranks=ranks, gpus_per_rank=gpr)
-        except memory.SizingError as exc:
-            raise ConditionsError("processespernode", str(exc)) from None
-        fp = max(fps, key=lambda f: (f.rank_bytes, f.gpu_bytes))
-        gpu_mem = profile.gpu_mem_gb * memory.GiB
-        hint = memory.advice(
-            fp.n_qubits,
-            fp.method,
-            fp.precision,
-            node_bytes(profile) / res.tasks_per_node,
-            gpus_per_rank=gpr,
-            gpu_mem_bytes=gpu_mem,
+    model, per rank and per GPU, one state over all ranks (``parallel: statevector``) or not;
+    others are not sized."""
+    if not hasattr(params, "footprints"):
+        return
+    distributed = bool(getattr(params, "distribute", False))
+    if distributed and profile.aer != "mpi":
+        raise ConditionsError(
+            "aer",
+            f"parallel: statevector runs one statevector over all ranks and needs an "
+            f"MPI-built Aer, but profile {profile.name} has aer: {profile.aer}; build one with "
+            "scripts/build-aer-mpi.sh and set aer: mpi in the profile, or set parallel: tasks",
         )
-        spread = distributed_hint(fp.n_qubits, fp.method, fp.precision, profile)
-        if spread and (spread_ranks := int(spread.split(" over ")[1].split()[0])) != ranks:
-            hint += f"; {spread}" if spread_ranks > 1 else ""
-        check_fits(fp.rank_bytes, res, profile, what=fp.label, hint=hint)
-        if gpr and gpu_mem and fp.gpu_bytes > gpu_mem:
-            raise ConditionsError(
-                "gpu.count",
-                f"{fp.label} needs {fmt_bytes(fp.gpu_bytes)} per GPU > the "
-                f"{fmt_bytes(gpu_mem)} of a {profile.gpu_model or 'GPU'} of profile {profile.name}; "
-                f"would fit: {hint}",
-            )
-    elif hasattr(params, "memory_per_rank_bytes"):
-        check_fits(int(params.memory_per_rank_bytes()), res, profile)
+    ranks = res.ranks if distributed else 1
+    gpr = gpus_per_rank(res, profile, str(getattr(params, "device", "auto")))
+    try:
+        fps = params.footprints(ranks=ranks, gpus_per_rank=gpr)
+    except memory.SizingError as exc:
+        raise ConditionsError("processespernode", str(exc)) from None
+    fp = max(fps, key=lambda f: (f.rank_bytes, f.gpu_bytes))
+    gpu_mem = profile.gpu_mem_gb * memory.GiB
+    hint = memory.advice(
+        fp.n_qubits,
+        fp.method,
+        fp.precision,
+        node_bytes(profile) / res.tasks_per_node,
+        gpus_per_rank=gpr,
+        gpu_mem_bytes=gpu_mem,
+    )
+    spread = distributed_hint(fp.n_qubits, fp.method, fp.precision, profile)
+    if spread and (spread_ranks := int(spread.split(" over ")[1].split()[0])) != ranks:
+        hint += f"; {spread}" if spread_ranks > 1 else ""
+    check_fits(fp.rank_bytes, res, profile, what=fp.label, hint=hint)
+    if gpr and gpu_mem and fp.gpu_bytes > gpu_mem:
+        raise ConditionsError(
+            "gpu.count",
+            f"{fp.label} needs {fmt_bytes(fp.gpu_bytes)} per GPU > the "
+            f"{fmt_bytes(gpu_mem)} of a {profile.gpu_model or 'GPU'} of profile {profile.name}; "
+            f"would fit: {hint}",
+        )
 
 
 def distributed_hint(n: int, method: str, precision: str, profile: Profile) -> str:

@@ -33,7 +33,7 @@ MPI_START_MARKERS = (
 )
 INFRA_RETRIES = 3  # resubmissions of a process whose job died of Slurm itself before the function ran
 LOST_QUERIES = 2  # a final state must be seen by this many job queries ...
-# ... at least WatchConfig.grace_s apart, with still no outcome file, before a job counts as lost
+# ... at least ExecutorSettings.grace_s apart, with still no outcome file, before a job counts as lost
 
 
 def is_transient(exc: BaseException | str) -> bool:

@@ -1,10 +1,11 @@
 """The watcher thread: many Slurm jobs at once, one loop, few calls.
 
 Every cycle (``poll_s``) it checks each watched process's Outcome file (a stat: cheap, and the
-fastest way to see a finished task); every ``query_s`` it reads the state of ALL watched jobs
-with one backend query (one sacct call); every ``log_s`` it forwards new stdout/stderr lines to
-ColonyOS logs; every ``colony_s`` it checks that its processes are still RUNNING and assigned to
-this executor on the ColonyOS side and scancels the jobs of those that are not.
+fastest way to see a finished task); every ``query_every_s`` it reads the state of ALL watched
+jobs with one backend query (one sacct call); every ``log_every_s`` it forwards new stdout/stderr
+lines to ColonyOS logs (hpcq.executor.logs); every ``colony_every_s`` it checks that its processes
+are still RUNNING and assigned to this executor on the ColonyOS side and scancels the jobs of
+those that are not. The intervals are hpcq.config.ExecutorSettings fields.
 
 It is the only thread that closes processes, so a process is closed at most once per executor,
 and the journal (``mark_closed`` after the RPC) makes that hold across restarts.
@@ -13,42 +14,31 @@ and the journal (``mark_closed`` after the RPC) makes that hold across restarts.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hpcq.colonyos import ProcessState, is_not_found
+from hpcq.config import ExecutorSettings
 from hpcq.executor import outputs
 from hpcq.executor.backends.base import EXPLAIN, Backend, JobInfo
-from hpcq.executor.journal import Journal
+from hpcq.executor.journal import Journal, ProcRow
+from hpcq.executor.logs import LogForwarder, other_ranks_stderr, stderr_tail
 from hpcq.executor.slurm_errors import INFRA_RETRIES, died_before_running, is_lost
 from hpcq.job.task import Outcome
-from hpcq.logfmt import BEGIN, CLOSED, END
+from hpcq.logfmt import CLOSED, EXECUTOR_LOG
 
-log = logging.getLogger("hpcq.executor")
+log = logging.getLogger(EXECUTOR_LOG)
 
-LOG_CHUNK = 16_000  # characters per add_log message
 AFTERLIFE_S = 900.0  # how long a job is still watched for a Slurm requeue after its processes closed
-__all__ = ["INFRA_RETRIES", "Watcher", "Watched", "WatchConfig"]
-
-
-@dataclass
-class WatchConfig:
-    poll_s: float = 0.05  # outcome-file checks (one directory listing per batch)
-    query_s: float = 2.0  # one squeue (sacct for purged jobs) for all jobs
-    young_query_s: float = 0.5  # the same while some job has not been seen running yet
-    log_s: float = 1.0  # stdout/stderr -> ColonyOS logs
-    colony_s: float = 5.0  # are our processes still ours on the ColonyOS side?
-    grace_s: float = 3.0  # a job ended without an Outcome file: wait this long for the file to appear
-    stderr_lines: int = 20  # last stderr lines quoted in a failure
+__all__ = ["INFRA_RETRIES", "Watcher", "Watched"]
 
 
 @dataclass
@@ -68,6 +58,21 @@ class Watched:
     attrs_sent: bool = False
     retry_after: float = 0.0
 
+    @classmethod
+    def of(cls, row: ProcRow, folder: str) -> Watched:
+        """A submitted journal row (its batch's ``folder``) to watch."""
+        return cls(
+            process_id=row.process_id,
+            job_id=row.job_id or "",
+            batch_id=row.batch_id,
+            element=row.element,
+            folder=folder,
+            funcname=row.funcname,
+            outcome_path=row.task["outcome_path"],
+            workdir=row.task["workdir"],
+            submitted=row.assigned,
+        )
+
 
 @dataclass
 class Identity:
@@ -78,32 +83,31 @@ class Identity:
     executor_name: str
 
 
-@dataclass
-class _Tail:
-    offset: int
-    partial: str = ""
-    current: str | None = None
-
-
 class Watcher(threading.Thread):
-    def __init__(self, ident: Identity, journal: Journal, backend: Backend, cfg: WatchConfig | None = None):
+    def __init__(
+        self,
+        ident: Identity,
+        journal: Journal,
+        backend: Backend,
+        cfg: ExecutorSettings,
+        resubmit: Callable[[list[Watched]], None] | None = None,
+    ):
+        """``resubmit``: hand processes back to the daemon for a fresh Slurm job (called from this
+        thread); None fails them instead."""
         super().__init__(name="hpcq-watcher", daemon=True)
         self.me, self.journal, self.backend = ident, journal, backend
-        self.cfg = cfg or WatchConfig()
+        self.cfg = cfg
+        self.resubmit = resubmit
         self.stop_event = threading.Event()
         self._incoming: queue.Queue[Watched] = queue.Queue()
         self._drop: queue.Queue[str] = queue.Queue()
         self._cancels: queue.Queue[tuple[str, str]] = queue.Queue()
         self.active: dict[str, Watched] = {}
-        self._tails: dict[str, _Tail] = {}
         self._last = {"query": 0.0, "log": 0.0, "colony": time.monotonic()}
-        self.closed_count = 0
-        self.errors = 0
         self._afterlife: dict[str, float] = {}  # job id -> watch until (closed, job not ended yet)
-        self._early: dict[str, Any] = {}  # process id -> future of its early attributes
+        self._early: dict[str, Future[None]] = {}  # process id -> future of its early attributes
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hpcq-rpc")
-        # set by the daemon: hand processes back for a fresh Slurm job (called from this thread)
-        self.resubmit: Callable[[list[Watched]], None] | None = None
+        self._logs = LogForwarder(journal, backend, self._add_log, self._pool)
         self._infra_retries: dict[str, int] = {}
 
     # -- called from other threads ------------------------------------------------------------
@@ -123,16 +127,12 @@ class Watcher(threading.Thread):
     def stop(self) -> None:
         self.stop_event.set()
 
-    def idle(self) -> bool:
-        return not self.active and self._incoming.empty()
-
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> None:
         while not self.stop_event.is_set():
             try:
                 self.cycle()
             except Exception:  # noqa: BLE001 - the watcher must never die
-                self.errors += 1
                 log.exception("watcher cycle failed; continuing")
                 time.sleep(1.0)
             self.stop_event.wait(self.cfg.poll_s)
@@ -149,14 +149,15 @@ class Watcher(threading.Thread):
         young = any(
             w.info is None or w.info.start is None or w.terminal_since is not None for w in self.active.values()
         )
-        period = min(self.cfg.query_s, self.cfg.young_query_s) if young else self.cfg.query_s
+        every = self.cfg.query_every_s
+        period = min(every, self.cfg.query_young_s) if young else every
         query = None
         if now - self._last["query"] >= period or need_info:
             self._last["query"] = now
             query = self._pool.submit(self._query, now)  # overlaps with the log upload below
-        if finished or now - self._last["log"] >= self.cfg.log_s:
+        if finished or now - self._last["log"] >= self.cfg.log_every_s:
             self._last["log"] = now
-            self._stream_logs()
+            self._logs.forward(self.active.values())
         if query is not None:
             query.result()
         # final state seen by two queries at least grace_s apart and still no outcome file: lost
@@ -172,7 +173,7 @@ class Watcher(threading.Thread):
             )
         ]
         if lost:
-            self._stream_logs()
+            self._logs.forward(self.active.values())
             lost = self._resubmit_infra_failures(lost)
         if finished or lost:
             log.debug(
@@ -182,7 +183,7 @@ class Watcher(threading.Thread):
                 1000 * (time.monotonic() - now),
             )
             self._close_all([(w, Outcome.read(w.outcome_path)) for w in finished] + [(w, None) for w in lost])
-        if now - self._last["colony"] >= self.cfg.colony_s:
+        if now - self._last["colony"] >= self.cfg.colony_every_s:
             self._last["colony"] = now
             self._check_colony()
 
@@ -194,7 +195,8 @@ class Watcher(threading.Thread):
             return lost
         again, rest = [], []
         for w in lost:
-            tail = self._stderr_tail(w, whole=True) + "\n" + self._other_ranks_stderr(w)
+            tail = stderr_tail(self.backend, w, self.cfg.stderr_lines, whole=True)
+            tail += "\n" + other_ranks_stderr(self.backend, w)
             tries = self._infra_retries.get(w.process_id, 0)
             if tries < INFRA_RETRIES and died_before_running(w.process_id, tail):
                 self._infra_retries[w.process_id] = tries + 1
@@ -218,10 +220,8 @@ class Watcher(threading.Thread):
         """Outcome files present now: one directory listing per batch, not one stat per process."""
         present: set[str] = set()
         for d in {str(Path(w.outcome_path).parent) for w in self.active.values()}:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 present.update(os.path.join(d, n) for n in os.listdir(d) if not n.startswith("."))
-            except FileNotFoundError:
-                pass
         return present
 
     def _take_cancels(self) -> None:
@@ -241,7 +241,6 @@ class Watcher(threading.Thread):
                 continue
             self.journal.mark_closed(pid, "failed")
             self.active.pop(pid, None)
-            self.closed_count += 1
             log.info(CLOSED + " (cancelled: %s)", pid, "failed", w.job_id, reason)
 
     def _cancel_job_of(self, w: Watched) -> None:
@@ -294,7 +293,7 @@ class Watcher(threading.Thread):
             w.info = info
             if info.start and info.nodes and not w.attrs_sent:  # known once running: send off the close path
                 w.attrs_sent = True
-                early = {"slurm_nodes": info.nodes}
+                early: dict[str, Any] = {"slurm_nodes": info.nodes}
                 if info.submit:
                     early["queue_time_s"] = round(max(0.0, info.start - info.submit), 3)
                 self._early[w.process_id] = self._pool.submit(
@@ -366,7 +365,7 @@ class Watcher(threading.Thread):
             self._pool.map(lambda t: outputs.add_attributes(self.me.client, self.me.prvkey, t[0], {t[1]: t[2]}), attrs)
         )
         log.debug("attributes: %d in %.0f ms", len(attrs), 1000 * (time.monotonic() - t0))
-        for (w, out), (how, exc) in zip(items, self._pool.map(lambda it: self._close_one(*it), items)):
+        for (w, out), (how, exc) in zip(items, self._pool.map(lambda it: self._close_one(*it), items), strict=True):
             if how in ("success", "failed"):
                 self.journal.mark_closed(w.process_id, how)
                 self.active.pop(w.process_id, None)
@@ -375,7 +374,6 @@ class Watcher(threading.Thread):
                     self._cancel_job_of(w)
                 elif w.info is None or not w.info.terminal:
                     self._afterlife[w.job_id] = time.monotonic() + AFTERLIFE_S
-                self.closed_count += 1
                 log.info(CLOSED, w.process_id, how, w.job_id)
             else:
                 self._close_error(w, exc)
@@ -402,7 +400,7 @@ class Watcher(threading.Thread):
             f"Slurm job {w.job_id} ended {state}: {EXPLAIN.get(state, 'the job ended without a result')}"
             f" (function {w.funcname}, nodes {info.nodes if info and info.nodes else '?'})"
         ]
-        tail = self._stderr_tail(w)
+        tail = stderr_tail(self.backend, w, self.cfg.stderr_lines)
         if tail:
             errors.append("last lines of stderr:\n" + tail)
         return errors
@@ -454,106 +452,13 @@ class Watcher(threading.Thread):
             self.journal.mark_closed(pid, "gone")
             self.active.pop(pid, None)
 
-    # -- logs -----------------------------------------------------------------------------------
-    def _stream_logs(self) -> None:
-        by_job: dict[str, list[Watched]] = {}
-        sends: list[tuple[Path, bool, list[tuple[str, str]]]] = []
-        for w in self.active.values():
-            by_job.setdefault(w.job_id, []).append(w)
-        for job_id, ws in by_job.items():
-            out_path, err_path = self.backend.log_paths(job_id, Path(ws[0].folder))
-            active = {w.process_id for w in ws}
-            first = min(ws, key=lambda w: w.element).process_id
-            for path, prefix in ((out_path, ""), (err_path, "[stderr] ")):
-                lines = self._read_new(path, first)
-                per: dict[str, list[str]] = {}
-                for pid, line in lines:
-                    if pid in active:
-                        per.setdefault(pid, []).append(prefix + line)
-                msgs = [
-                    (pid, text[i : i + LOG_CHUNK])
-                    for pid, pl in per.items()
-                    for text in ["\n".join(pl)]
-                    for i in range(0, len(text), LOG_CHUNK)
-                ]
-                sends.append((path, bool(lines), msgs))
-        all_msgs = [m for _, _, msgs in sends for m in msgs]
-        results = list(self._pool.map(self._add_log, all_msgs))
-        i = 0
-        for path, had_lines, msgs in sends:
-            sent_ok = all(results[i : i + len(msgs)])
-            i += len(msgs)
-            tail = self._tails.get(str(path))
-            if tail is not None and had_lines and sent_ok:
-                self.journal.set_log_offset(str(path), tail.offset)
-
-    def _add_log(self, msg: tuple[str, str]) -> bool:
+    def _add_log(self, process_id: str, text: str) -> bool:
         try:
-            self.me.client.add_log(msg[0], msg[1], self.me.prvkey)
+            self.me.client.add_log(process_id, text, self.me.prvkey)
             return True
         except Exception as exc:  # noqa: BLE001 - logs are best effort
-            log.debug("add_log %s failed: %s", msg[0], exc)
+            log.debug("add_log %s failed: %s", process_id, exc)
             return False
-
-    def _read_new(self, path: Path, default_pid: str) -> list[tuple[str, str]]:
-        key = str(path)
-        tail = self._tails.get(key)
-        if tail is None:
-            tail = self._tails[key] = _Tail(offset=self.journal.log_offset(key), current=default_pid)
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(tail.offset)
-                data = fh.read(1 << 20)
-        except FileNotFoundError:
-            return []
-        if not data:
-            return []
-        tail.offset += len(data)
-        text = tail.partial + data.decode("utf-8", errors="replace")
-        *complete, tail.partial = text.split("\n")
-        out = []
-        for line in complete:
-            if line.startswith(BEGIN):
-                tail.current = line[len(BEGIN) :].strip()
-                continue
-            if line.startswith(END):
-                continue
-            out.append((tail.current or default_pid, line))
-        return out
-
-    def _other_ranks_stderr(self, w: Watched) -> str:
-        """The ends of the other tasks' stderr files (rank N > 0 of an MPI job writes its own)."""
-        _, err = self.backend.log_paths(w.job_id, Path(w.folder))
-        texts = []
-        for path in sorted(Path(err).parent.glob(f"{w.job_id}_*_log.err")):
-            if path != Path(err):
-                with contextlib.suppress(OSError):
-                    texts.append(path.read_bytes()[-8_000:].decode("utf-8", errors="replace"))
-        return "\n".join(texts)
-
-    def _stderr_tail(self, w: Watched, whole: bool = False) -> str:
-        """The last stderr lines of this process's part of its job (``whole``: the whole tail)."""
-        _, err = self.backend.log_paths(w.job_id, Path(w.folder))
-        try:
-            with open(err, "rb") as fh:
-                fh.seek(0, 2)
-                size = fh.tell()
-                fh.seek(max(0, size - 64_000))
-                lines = fh.read().decode("utf-8", errors="replace").splitlines()
-        except FileNotFoundError:
-            return ""
-        if whole:
-            return "\n".join(lines)
-        # only this process's part of a packed element
-        for i in range(len(lines) - 1, -1, -1):
-            if lines[i].startswith(BEGIN + w.process_id):
-                lines = lines[i + 1 :]
-                break
-        lines = [ln for ln in lines if not ln.startswith(END)]
-        return "\n".join(lines[-self.cfg.stderr_lines :])
-
-    def status(self) -> dict[str, Any]:
-        return {"watching": len(self.active), "closed": self.closed_count, "errors": self.errors}
 
 
 def _rerun(info: JobInfo | None, out: Outcome | None) -> bool:
@@ -564,7 +469,3 @@ def _rerun(info: JobInfo | None, out: Outcome | None) -> bool:
     if info.state == "PENDING":
         return True
     return bool(info.start and out.started and info.start > out.started + 2.0)
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)

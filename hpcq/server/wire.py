@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from hpcq import units
+
 PENDING, APPROVED, REJECTED, UNREGISTERED = 0, 1, 2, 3
 ATTR_IN, ATTR_OUT, ATTR_ERR, ATTR_ENV = 0, 1, 2, 3
 ATTR_NAMES = {ATTR_IN: "IN", ATTR_OUT: "OUT", ATTR_ERR: "ERR", ATTR_ENV: "ENV"}
@@ -114,23 +116,14 @@ def nonempty(obj: dict, name: str, where: str, fix: str) -> str:
 
 
 # --- FunctionSpec normalisation --------------------------------------------------------------
-_MEM_UNITS = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "Pi": 1024**3}
-_MEM_RE = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
-
-
 def norm_mem(value: Any, fieldname: str) -> str:
     """ "" -> "0Mi", "10Gi" -> "10240Mi"; an unknown unit is refused like the real parser does."""
-    if value in (None, ""):
-        return "0Mi"
-    m = _MEM_RE.match(str(value))
-    if not m or (m.group(2) and m.group(2) not in _MEM_UNITS):
+    try:
+        return f"{units.go_mem_mib(value)}Mi"
+    except units.QuantityError:
         raise bad(
             f'failed to parse {fieldname} {value!r}: use an integer with unit Ki, Mi, Gi or Ti (e.g. "512Mi", "4Gi")'
-        )
-    n, unit = int(m.group(1)), m.group(2)
-    if not unit:  # plain bytes
-        return f"{n // (1024 * 1024)}Mi"
-    return f"{int(n * _MEM_UNITS[unit])}Mi"
+        ) from None
 
 
 def mem_mib(value: str) -> int:

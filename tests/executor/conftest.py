@@ -12,8 +12,7 @@ import pytest
 
 from hpcq.colonyos import AttributeType
 from hpcq.colonyos import ProcessState as PS
-from hpcq.functions import encode_kwargs
-from hpcq.testing.faults import ExecutorProc
+from hpcq.testing.faults import ExecutorProc, make_spec
 
 EXECUTOR_TYPE = "hpcq-test"
 
@@ -39,22 +38,8 @@ class Colony:
         env: dict | None = None,
         **conditions,
     ):
-        from pycolonies import func_spec
-
-        spec = func_spec(
-            funcname,
-            [],
-            self.colony,
-            executortype,
-            kwargs=encode_kwargs(params or {}),
-            maxexectime=maxexectime,
-            maxretries=maxretries,
-            maxwaittime=-1,
-        )
-        spec.conditions.walltime = walltime
+        spec = make_spec(self.colony, funcname, params, executortype, walltime, maxexectime, maxretries, **conditions)
         spec.env.update(env or {})
-        for k, v in conditions.items():
-            setattr(spec.conditions, k, v)
         return self.client.submit_func_spec(spec, self.prvkey)
 
     def get(self, pid: str):
@@ -140,7 +125,7 @@ class Lab:
         out = self.cluster.run(
             "sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-j", ",".join(sorted(job_ids))
         ).stdout
-        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"))) for ln in out.splitlines() if ln]
+        return [dict(zip(("JobID", "JobName", "State"), ln.split("|"), strict=False)) for ln in out.splitlines() if ln]
 
     def wait_sacct_state(self, job_id: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from hpcq.colonyos import ProcessState as PS
-from hpcq.config import Settings
-from hpcq.executor.daemon import Executor, ExecutorConfig
-from hpcq.executor.journal import BatchRow, ProcRow
-from hpcq.executor.packing import PackingConfig
+from hpcq.config import ExecutorSettings, Settings
+from hpcq.executor.daemon import Executor, Paths
+from hpcq.executor.journal import BatchRow
 from hpcq.job.task import Task
 from hpcq.logfmt import ADOPTING_RE
 from hpcq.testing.faults import closes_by_process, jobs_by_process, runs_by_process
@@ -60,14 +59,8 @@ def _executor(lab, name: str, etype: str) -> Executor:
         colony_name=lab.col.colony,
         colony_prvkey=lab.col.colony_prvkey,
     )
-    cfg = ExecutorConfig(
-        state_dir=lab.tmp / name / "state",
-        name=name,
-        executor_type=etype,
-        backend="slurm",
-        packing=PackingConfig(max_wait_s=0),
-    )
-    ex = Executor(cfg, s)
+    s.executor = ExecutorSettings(type=etype, backend="slurm", batch_wait_s=0)
+    ex = Executor(s, Paths.under(lab.tmp / name / "state"), name=name)
     ex.setup()
     return ex
 
@@ -79,42 +72,11 @@ def _assign_and_plan(ex: Executor, col, etype: str):
     return ex.prepare(process)
 
 
-def _journal_intent(ex: Executor, prep, batch_id: str) -> tuple[BatchRow, list[list[Task]]]:
-    p = prep.process
-    folder = ex.cfg.jobs_dir
-    task = Task(
-        process_id=p.processid,
-        funcname=prep.fd.name,
-        params=prep.params,
-        workdir=str(ex.cfg.results_dir / p.processid),
-        outcome_path=str(folder / "outcomes" / batch_id / f"{p.processid}.json"),
-    )
-    batch = BatchRow(
-        batch_id=batch_id,
-        job_name=f"hpcq-{batch_id}",
-        backend="slurm",
-        folder=str(folder),
-        params=prep.plan.params,
-        elements=1,
-        created=time.time(),
-        submitted=None,
-    )
-    from dataclasses import asdict
-
-    ex.journal.record_intent(
-        batch,
-        [
-            ProcRow(
-                process_id=p.processid,
-                batch_id=batch_id,
-                element=0,
-                funcname=prep.fd.name,
-                task=asdict(task),
-                assigned=time.time(),
-            )
-        ],
-    )
-    return batch, [[task]]
+def _journal_intent(ex: Executor, prep) -> tuple[BatchRow, list[list[Task]]]:
+    batch = ex.new_batch(prep.plan.params)
+    element_tasks = [[ex.task(prep, batch)]]
+    ex.journal.record_intent(batch, batch.procs(element_tasks))
+    return batch, element_tasks
 
 
 def _serve_until_closed(ex: Executor, col, pid: str):
@@ -140,7 +102,7 @@ def test_restart_after_crash_between_intent_and_job_id(lab, crash_after_sbatch):
     ex1 = _executor(lab, f"exec-window-{int(crash_after_sbatch)}", etype)
     prep = _assign_and_plan(ex1, lab.col, etype)
     pid = prep.process.processid
-    batch, element_tasks = _journal_intent(ex1, prep, f"w{int(crash_after_sbatch)}{pid[:10]}")
+    batch, element_tasks = _journal_intent(ex1, prep)
     if crash_after_sbatch:
         from hpcq.job.runner import run_tasks
 

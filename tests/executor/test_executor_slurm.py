@@ -7,6 +7,7 @@ ColonyOS-side failure) are submitted first so that they run while the quick ones
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -153,7 +154,7 @@ def test_result_file_registered_as_shared_filesystem_reference(served):
     assert p.state == PS.SUCCESS, p.errors
     path = p.output[0]
     assert path.endswith("/echo.txt")
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     assert data == b"to a file\n"
     files = col.client.get_files(file_label(col.colony, p.processid), col.colony, col.prvkey)
     assert [(f["name"], f["size"], f["checksum"]) for f in files] == [

@@ -5,6 +5,7 @@ step; slurmctld is stopped during that sleep, so srun cannot confirm the allocat
 ends FAILED having run nothing. The process must still end SUCCESS, with exactly one run."""
 
 import time
+from pathlib import Path
 
 import yaml
 
@@ -15,7 +16,7 @@ from hpcq.testing.faults import jobs_by_process
 def test_step_launch_failure_while_slurmctld_down_is_resubmitted(lab):
     prof_dir = lab.tmp / "config" / "profiles"
     prof_dir.mkdir(parents=True, exist_ok=True)
-    local = yaml.safe_load(open("slurm_templates/profiles/local.yaml"))
+    local = yaml.safe_load(Path("slurm_templates/profiles/local.yaml").read_text())
     local.update(name="slowstart", description="local, with a 6 s pause before the step", setup=["sleep 6"])
     (prof_dir / "slowstart.yaml").write_text(yaml.safe_dump(local))
     ex = lab.executor("infra", "--profile", "slowstart", "--batch-wait-s", "0.2", "--query-every-s", "1")
@@ -43,6 +44,7 @@ def test_resubmit_decision_reads_every_rank_and_is_bounded(tmp_path):
     """Which lost jobs get a fresh job: srun could not reach slurmctld before the function began,
     or MPI failed to start on any rank (that text is in rank 1's own stderr file); a job whose
     function began and then failed for any other reason is failed as usual; at most INFRA_RETRIES."""
+    from hpcq.config import ExecutorSettings
     from hpcq.executor.backends.slurm import SlurmBackend
     from hpcq.executor.watcher import INFRA_RETRIES, Watched, Watcher
     from hpcq.job.runner import BEGIN
@@ -66,9 +68,8 @@ def test_resubmit_decision_reads_every_rank_and_is_bounded(tmp_path):
             workdir=str(tmp_path),
         )
 
-    w = Watcher(None, None, SlurmBackend())
     handed_back = []
-    w.resubmit = handed_back.extend
+    w = Watcher(None, None, SlurmBackend(), ExecutorSettings(), resubmit=handed_back.extend)
     ctld = lost("1", "p1", "srun: error: Unable to confirm allocation for job 1: Unable to contact slurm controller\n")
     mpi = lost(
         "2",

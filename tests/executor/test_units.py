@@ -4,15 +4,17 @@ resource rules, the in-job runner, and submitit's local backend (real subprocess
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
+from hpcq.config import ExecutorSettings
 from hpcq.executor import outputs
 from hpcq.executor.backends.slurm import _expand, parse_sacct
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
-from hpcq.executor.packing import Packer, PackingConfig, elements
+from hpcq.executor.packing import Packer, elements
 from hpcq.executor.resources import Plan, PlanError, check_rules
 from hpcq.job.context import build_context, slurm_job_id
 from hpcq.job.runner import BEGIN, run_tasks
@@ -22,37 +24,20 @@ from hpcq.testing import wait_for
 
 # --- journal ---------------------------------------------------------------------------------------
 def _batch(bid="b1", n=2) -> tuple[BatchRow, list[ProcRow]]:
-    b = BatchRow(
-        batch_id=bid,
-        job_name=f"hpcq-{bid}",
-        backend="slurm",
-        folder="/x",
-        params={"timeout_min": 1},
-        elements=n,
-        created=time.time(),
-        submitted=None,
-    )
-    procs = [
-        ProcRow(
-            process_id=f"{bid}-p{i}",
-            batch_id=bid,
-            element=i,
-            funcname="hpcq_echo",
-            task={"process_id": f"{bid}-p{i}"},
-            assigned=time.time(),
-        )
-        for i in range(n)
-    ]
-    return b, procs
+    """A batch of ``n`` one-task elements; its processes are ``<bid>-p<i>``."""
+    b = BatchRow.new("slurm", "/x", {"timeout_min": 1}, n)
+    tasks = [[Task(f"{bid}-p{i}", "hpcq_echo", {}, "/w", b.outcome_path(f"{bid}-p{i}"))] for i in range(n)]
+    return b, b.procs(tasks)
 
 
 def test_journal_intent_submit_close_survives_reopen(tmp_path):
     j = Journal(tmp_path / "j.sqlite")
     b, procs = _batch()
     j.record_intent(b, procs)
-    assert [x.batch_id for x in j.unsubmitted_batches()] == ["b1"]
+    assert [x.batch_id for x in j.unsubmitted_batches()] == [b.batch_id]
     assert {p.state for p in j.open_procs()} == {"intent"}
-    j.record_submitted("b1", ["7_0", "7_1"])
+    assert b.job_name == f"hpcq-{b.batch_id}"  # the name recovery looks the job up by
+    j.record_submitted(b.batch_id, ["7_0", "7_1"])
     j.close()
     j = Journal(tmp_path / "j.sqlite")  # what a restarted executor sees
     assert j.unsubmitted_batches() == []
@@ -70,7 +55,7 @@ def test_journal_intent_is_atomic(tmp_path):
     j = Journal(tmp_path / "j.sqlite")
     b, procs = _batch()
     procs[1].process_id = procs[0].process_id  # duplicate key: the whole intent must roll back
-    with pytest.raises(Exception):
+    with pytest.raises(sqlite3.IntegrityError):
         j.record_intent(b, procs)
     assert j.unsubmitted_batches() == [] and j.open_procs() == []
 
@@ -84,7 +69,7 @@ def test_journal_supersede_keeps_old_attempt(tmp_path):
     b2, procs2 = _batch("b2", 1)
     procs2[0].process_id = "b1-p0"
     j.record_intent(b2, procs2)  # the new attempt gets a fresh row
-    assert j.proc("b1-p0").batch_id == "b2"
+    assert j.proc("b1-p0").batch_id == b2.batch_id
 
 
 def test_journal_log_offsets(tmp_path):
@@ -97,7 +82,7 @@ def test_journal_log_offsets(tmp_path):
 
 # --- packing ---------------------------------------------------------------------------------------
 def test_idle_process_goes_at_once_burst_waits_to_fill():
-    pk = Packer(PackingConfig(max_batch=3, max_wait_s=2.0, burst_gap_s=1.0))
+    pk = Packer(ExecutorSettings(batch_max=3, batch_wait_s=2.0, burst_gap_s=1.0))
     pk.add("k", "a", now=100.0)  # idle before: no waiting
     assert [g.items for g in pk.due(now=100.0)] == [["a"]]
     pk.add("k", "b", now=100.5)  # burst: collect
@@ -107,7 +92,7 @@ def test_idle_process_goes_at_once_burst_waits_to_fill():
 
 
 def test_full_batch_goes_before_deadline_and_keys_stay_apart():
-    pk = Packer(PackingConfig(max_batch=2, max_wait_s=60, burst_gap_s=10))
+    pk = Packer(ExecutorSettings(batch_max=2, batch_wait_s=60, burst_gap_s=10))
     pk.add("x", 0, now=0.0)
     pk.due(now=0.0)
     for i, key in enumerate(["k1", "k2", "k1"]):
@@ -119,8 +104,8 @@ def test_full_batch_goes_before_deadline_and_keys_stay_apart():
 
 def test_elements_and_config_errors():
     assert elements(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
-    with pytest.raises(ValueError, match="max_batch"):
-        Packer(PackingConfig(max_batch=0))
+    with pytest.raises(ValueError, match="batch_max"):
+        Packer(ExecutorSettings(batch_max=0))
 
 
 # --- sacct / squeue parsing -------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, settings
 
-from hpcq.config import Settings
-from hpcq.executor.daemon import Executor, ExecutorConfig
+from hpcq.config import ExecutorSettings, Settings
+from hpcq.executor.daemon import Executor, Paths
 from hpcq.executor.resources import PlanError
 from tests.fuzz.strategies import CI_EXAMPLES, FUZZ, LONG_EXAMPLES, any_spec, fuzz_strings
 
@@ -30,7 +30,7 @@ COMMAND = "/venv/bin/python -u -m submitit.core._submit /jobs/%j"
 @pytest.fixture(scope="module")
 def executor(tmp_path_factory):
     d = tmp_path_factory.mktemp("fuzz-executor")
-    ex = Executor(ExecutorConfig(state_dir=d, backend="local"), settings=Settings(colony_name="dev"))
+    ex = Executor(Settings(colony_name="dev", executor=ExecutorSettings(backend="local")), Paths.under(d))
     yield ex
     ex.journal.close()
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 import pytest
 
 from hpcq.executor import profiles
+from hpcq.executor.profiles import schema
 from hpcq.executor.resources import PlanError, plan_process
+from hpcq.sim import memory
 
 
 class _Sized:
-    """A params object that knows its per-rank footprint (as SweepParams does)."""
+    """A params object that knows its simulation's footprint (as SweepParams does): one statevector
+    of ``n_qubits``."""
 
-    def __init__(self, need: int):
-        self.need = need
+    def __init__(self, n_qubits: int):
+        self.n_qubits = n_qubits
 
-    def memory_per_rank_bytes(self) -> int:
-        return self.need
+    def footprints(self, ranks: int = 1, gpus_per_rank: int = 0) -> list[memory.Footprint]:
+        return [memory.footprint(self.n_qubits, "statevector", ranks=ranks, gpus_per_rank=gpus_per_rank)]
 
 
 def test_conditions_map_through_the_profile():
@@ -55,7 +58,7 @@ def test_a_missing_profile_is_an_error_naming_it_the_places_and_the_fix(tmp_path
 
 
 def test_a_broken_install_without_shipped_profiles_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(profiles, "SHIPPED_DIR", tmp_path / "empty")
+    monkeypatch.setattr(schema, "SHIPPED_DIR", tmp_path / "empty")
     with pytest.raises(PlanError, match=r"shipped profiles are missing .*reinstall hpcq"):
         plan_process("local", {}, None, mpi=False, maxexectime=-1)
     with pytest.raises(profiles.ProfileError, match="shipped profiles are missing"):
@@ -63,7 +66,6 @@ def test_a_broken_install_without_shipped_profiles_is_an_error(tmp_path, monkeyp
 
 
 def test_sizing_refuses_what_cannot_fit():
-    gib = 1024**3
-    plan_process("local", {"mem": "2Gi"}, _Sized(gib), mpi=False, maxexectime=-1)  # fits
+    plan_process("local", {"mem": "2Gi"}, _Sized(20), mpi=False, maxexectime=-1)  # fits
     with pytest.raises(PlanError, match=r"^conditions\.\w+: .*per rank"):
-        plan_process("local", {"mem": "2Gi"}, _Sized(400 * gib), mpi=False, maxexectime=-1)
+        plan_process("local", {"mem": "2Gi"}, _Sized(35), mpi=False, maxexectime=-1)

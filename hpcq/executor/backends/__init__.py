@@ -7,10 +7,15 @@ laptops). Both follow hpcq.executor.backends.base.Backend.
 
 from __future__ import annotations
 
+import shutil
+
 from hpcq.executor.backends.base import TERMINAL, Backend, JobInfo
 
 
 def make_backend(name: str) -> Backend:
+    """``slurm``, ``local``, or ``auto``: slurm when sbatch is on PATH, else local."""
+    if name == "auto":
+        name = "slurm" if shutil.which("sbatch") else "local"
     if name == "slurm":
         from hpcq.executor.backends.slurm import SlurmBackend
 

@@ -8,6 +8,7 @@ slurmctld has already forgotten).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable
 from datetime import datetime
@@ -125,10 +126,8 @@ class SlurmBackend:
             return {}
         mains = sorted({j.split("_")[0] for j in job_ids})
         infos: dict[str, JobInfo] = {}
-        try:
+        with contextlib.suppress(SlurmError):  # squeue refuses the whole list when one id is already purged
             infos = parse_sacct(_run(["squeue", "-h", "-t", "all", "-j", ",".join(mains), "-o", SQUEUE_FORMAT]))
-        except SlurmError:
-            pass  # squeue refuses the whole list when one id is already purged
         missing = sorted({j.split("_")[0] for j in job_ids if j not in infos})
         if missing:
             infos.update(parse_sacct(_run(["sacct", "-n", "-X", "-P", "-o", SACCT_FIELDS, "-j", ",".join(missing)])))

@@ -1,0 +1,74 @@
+"""Kubernetes-style quantities as ColonyOS conditions write them: cpu in millicores ("4000m") and
+memory with a binary unit ("2048Mi", "4Gi"). One parser for the client's check, the executor's
+resource mapping and the embedded server's Go-compatible normaliser, so that the three agree on
+what a quantity is; each caller keeps its own messages and limits. Standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+TiB = 1024 * GiB
+PiB = 1024 * TiB
+MEM_UNITS = {"Ki": KiB, "Mi": MiB, "Gi": GiB, "Ti": TiB, "Pi": PiB}
+
+# a memory request a user writes: a whole number and a unit of Mi or more (the client's Resources.mem)
+MEM_REQUEST = re.compile(r"^(\d+)(Mi|Gi|Ti)$")
+_MEM = re.compile(r"\s*(-?\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti)\s*")
+_GO_MEM = re.compile(r"^\s*(\d+)\s*([A-Za-z]*)\s*$")
+_MILLI = re.compile(r"\s*(-?\d+)m\s*")
+
+
+class QuantityError(ValueError):
+    """Not a quantity of the expected kind; ``negative`` tells a negative number from a bad unit."""
+
+    def __init__(self, value: Any, negative: bool = False):
+        self.value = value
+        self.negative = negative
+        super().__init__(f"{value!r} is {'negative' if negative else 'not a quantity'}")
+
+
+def _parse(value: Any, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """None for an unset value (None, '', 0); else the match, whose group 1 is a non-negative
+    number; QuantityError otherwise."""
+    if value is None or value == "" or value == 0:
+        return None
+    m = pattern.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise QuantityError(value)
+    if float(m.group(1)) < 0:
+        raise QuantityError(value, negative=True)
+    return m
+
+
+def millicores(value: Any) -> int:
+    """'4000m' -> 4000 (ColonyOS stores cpu this way); None/''/0 -> 0; else QuantityError."""
+    m = _parse(value, _MILLI)
+    return int(m.group(1)) if m else 0
+
+
+def mem_bytes(value: Any) -> int:
+    """'2048Mi' / '1.5Gi' / '512Ki' / '1Ti' -> bytes (units case-sensitive); None/''/0 -> 0."""
+    m = _parse(value, _MEM)
+    return int(float(m.group(1)) * MEM_UNITS[m.group(2)]) if m else 0
+
+
+def go_mem_mib(value: Any) -> int:
+    """Memory as the colonies (Go) server stores it, in whole MiB: an integer with an optional unit
+    Ki..Pi (none = bytes), rounded down; None/'' -> 0. Anything else is a QuantityError."""
+    if value in (None, ""):
+        return 0
+    m = _GO_MEM.match(str(value))
+    if not m or (m.group(2) and m.group(2) not in MEM_UNITS):
+        raise QuantityError(value)
+    n, unit = int(m.group(1)), m.group(2)
+    return n * MEM_UNITS[unit] // MiB if unit else n // MiB
+
+
+def is_mem_request(text: str) -> bool:
+    """The memory a user may write in a study: whole Mi, Gi or Ti ('2048Mi', '4Gi')."""
+    return bool(MEM_REQUEST.match(text))
