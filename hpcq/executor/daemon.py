@@ -83,7 +83,9 @@ class Prepared:
 
 
 class Executor:
-    def __init__(self, cfg: ExecutorConfig, settings: Settings | None = None, backend: Backend | None = None):
+    def __init__(
+        self, cfg: ExecutorConfig, settings: Settings | None = None, backend: Backend | None = None, client: Any = None
+    ):
         self.cfg = cfg
         self.settings = settings or Settings.load()
         self.backend = backend or make_backend(cfg.backend)
@@ -93,7 +95,7 @@ class Executor:
         self.journal = Journal(cfg.state_dir / "journal.sqlite")
         self.packer = Packer(cfg.packing)
         self.key: ExecutorKey | None = None
-        self.client = self.settings.client()
+        self.client = self.settings.client() if client is None else client  # client: a stand-in (tests)
         self.watcher: Watcher | None = None
         self.submitted_jobs = 0
         self._in_assign = False
@@ -111,7 +113,12 @@ class Executor:
 
         self.key = retry(
             lambda: ensure_registered(
-                self.settings, self.cfg.state_dir, self.cfg.executor_type, self.cfg.name, self.cfg.executor_prvkey
+                self.settings,
+                self.cfg.state_dir,
+                self.cfg.executor_type,
+                self.cfg.name,
+                self.cfg.executor_prvkey,
+                client=self.client,
             ),
             should_retry=lambda exc: isinstance(exc, ConfigError) and is_unreachable(exc),
             deadline_s=self.cfg.wait_server_s,

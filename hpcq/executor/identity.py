@@ -17,6 +17,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hpcq.config import ConfigError, Settings, check_private_file, write_private_file
 
@@ -61,11 +62,16 @@ def load_or_create_key(state_dir: Path) -> str:
 
 
 def ensure_registered(
-    settings: Settings, state_dir: Path, executor_type: str, name: str | None, executor_prvkey: str | None = None
+    settings: Settings,
+    state_dir: Path,
+    executor_type: str,
+    name: str | None,
+    executor_prvkey: str | None = None,
+    client: Any = None,
 ) -> ExecutorKey:
     """Return a working, approved executor identity (registering it when we hold the colony key)."""
     settings.require("colony_name")
-    client = settings.client()
+    client = settings.client() if client is None else client
     name = name or settings.executor_name or default_name()
     pre = executor_prvkey or os.environ.get("HPCQ_EXECUTOR_PRVKEY", "")
     if pre or not settings.colony_prvkey:
