@@ -16,11 +16,12 @@ the proof that the services behave like the fakes.
   thread drives the fake.) sbatch failures are queued with :meth:`FakeBackend.fail_submit`.
 - :class:`FakeColony` is pycolonies' ``Colonies`` client whose one RPC method is answered in
   memory, so every pycolonies call hpcq makes builds and parses its messages as against a server.
-  It keeps the ColonyOS rules hpcq relies on (hpcq/server, colonies v1.9.7 + cancel of v1.9.12):
-  registration by the colony owner, members only, FIFO assign with a long-poll, only the assignee
-  closes a RUNNING process, maxexectime expiry that re-queues with ``retries+1`` (or fails after
-  ``maxretries``), cancel. Its long-poll lasts at most ``max_poll_s`` so that a stopped executor
-  ends at once.
+  Its processes are the embedded server's documents (hpcq.server.wire: spec normalisation, the
+  JSON a client reads), and it keeps the rules hpcq relies on (colonies v1.9.7 + cancel of
+  v1.9.12): registration by the colony owner, members only, FIFO assign with a long-poll, only
+  the assignee closes a RUNNING process, maxexectime expiry that re-queues with ``retries+1`` (or
+  fails after ``maxretries``), cancel. Its long-poll lasts at most ``max_poll_s`` so that a
+  stopped executor ends at once.
 - :func:`make_executor` and :func:`serving`: the one place tests build and run an Executor on them.
 """
 
@@ -29,18 +30,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import secrets
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pycolonies import Colonies, ColoniesConnectionError, func_spec
+from model import Conditions, FuncSpec  # pycolonies' models
+from pycolonies import Colonies, ColoniesConnectionError
 
 from hpcq.colonyos import NO_PROCESS, ProcessState
 from hpcq.config import Settings
@@ -52,9 +51,23 @@ from hpcq.functions import encode_kwargs
 from hpcq.job.runner import run_one
 from hpcq.job.task import Task
 from hpcq.logfmt import BEGIN, END
+from hpcq.server.handlers.processes import new_process
+from hpcq.server.signing import new_prvkey
+from hpcq.server.timeouts import EXEC_TIMEOUT_MSG
+from hpcq.server.wire import (
+    RPCError,
+    attribute_id,
+    bad,
+    deadline,
+    forbidden,
+    gotime,
+    normalise_spec,
+    notfound,
+    now_ns,
+    random_id,
+    render_process,
+)
 
-ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: how ColonyOS spells "not set"
-EXEC_TIMEOUT_MSG = "Maximum execution time limit exceeded"  # the server's error on a last expiry
 RELEASE_PERIOD_S = 1.0  # the server's timeout loop runs this often: maxexectime 0 expires by then
 
 
@@ -263,10 +276,6 @@ class FakeBackend:
 
 
 # --- ColonyOS --------------------------------------------------------------------------------------
-class Refused(Exception):
-    """The fake server's refusal; the client raises it as pycolonies does (ColoniesConnectionError)."""
-
-
 @dataclass
 class Call:
     msgtype: str
@@ -283,10 +292,6 @@ class _Fault:
     after: bool
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def _key_id(prvkey: str) -> str:
     from crypto import Crypto  # pycolonies' own: the ids the server would recover
 
@@ -294,18 +299,20 @@ def _key_id(prvkey: str) -> str:
 
 
 class FakeColony(Colonies):
-    """An in-memory ColonyOS behind pycolonies' client (see the module docstring). A test submits
-    with :meth:`submit` and reads the results with :meth:`state`, :meth:`process`, :meth:`closes`,
-    :meth:`attributes` and :meth:`log_text`; :meth:`expire` and :meth:`inject` play the server's
-    part in the decisions under test."""
+    """An in-memory ColonyOS behind pycolonies' client (see the module docstring). Processes are
+    the embedded server's documents (hpcq.server: same fields, spec normalisation and rendering).
+    A test submits with :meth:`submit` and reads the results with :meth:`state`, :meth:`process`,
+    :meth:`closes`, :meth:`attributes` and :meth:`log_text`; :meth:`expire` and :meth:`inject`
+    play the server's part in the decisions under test."""
 
     def __init__(self, colony: str = "dev", executor_type: str = "hpcq-fake", max_poll_s: float = 0.02) -> None:
         super().__init__("fake.invalid", 1)  # no connection is ever made
         self.colony = colony
         self.executor_type = executor_type
         self.max_poll_s = max_poll_s
-        self.colony_prvkey, self.user_prvkey = secrets.token_hex(32), secrets.token_hex(32)
-        self.processes: dict[str, dict[str, Any]] = {}  # wire format, in submission order
+        self.colony_prvkey, self.user_prvkey = new_prvkey(), new_prvkey()
+        self.processes: dict[str, dict[str, Any]] = {}  # the server's documents, in submission order
+        self.attrs: dict[str, list[dict[str, Any]]] = {}  # processid -> attributes
         self.executors: dict[str, dict[str, Any]] = {}  # by name
         self.functions: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
@@ -324,7 +331,7 @@ class FakeColony(Colonies):
             "submitfuncspecmsg": self._submit,
             "assignprocessmsg": self._assign,
             "getprocessesmsg": self._list,
-            "getprocessmsg": lambda msg, caller: self._member_process(msg, caller),
+            "getprocessmsg": lambda msg, caller: self._render(self._member_process(msg, caller)),
             "closesuccessfulmsg": self._close_successful,
             "closefailedmsg": self._close_failed,
             "addattributemsg": self._add_attribute,
@@ -347,10 +354,10 @@ class FakeColony(Colonies):
             handler = self._handlers.get(kind)
             try:
                 if handler is None:
-                    raise Refused(f"invalid rpcMsg.PayloadType {kind}")
+                    raise bad(f"invalid rpcMsg.PayloadType {kind}")
                 reply = handler(msg, self._caller(prvkey))
-            except Refused as exc:
-                return self._refuse(Call(kind, msg), str(exc))
+            except RPCError as exc:
+                return self._refuse(Call(kind, msg), exc.message)
             self.calls.append(Call(kind, msg, lost=fault is not None))
             if fault is not None:  # the server did it; the reply is lost
                 self._spend(fault)
@@ -378,34 +385,37 @@ class FakeColony(Colonies):
         kwargs: dict[str, Any] | None = None,
         maxexectime: int = 3600,
         maxretries: int = 0,
-        walltime: int = 60,
         env: dict[str, str] | None = None,
         **conditions: Any,
     ) -> str:
-        """Submit as the colony's user, as hpcq's client does; returns the process id. ``kwargs``
-        replaces the encoded ``params`` (to send what a foreign client might)."""
-        spec = func_spec(
-            funcname,
-            [],
-            self.colony,
-            self.executor_type,
+        """Submit as the colony's user; returns the process id. ``conditions``: fields of the
+        spec's conditions (``walltime`` 60 unless given); ``kwargs`` replaces the encoded
+        ``params`` (to send what a foreign client might)."""
+        unknown = set(conditions) - set(Conditions.model_fields)
+        if unknown:
+            raise TypeError(f"FakeColony.submit: no condition(s) {sorted(unknown)}")
+        spec = FuncSpec(
+            funcname=funcname,
             kwargs=encode_kwargs(params or {}) if kwargs is None else kwargs,
+            priority=1,
+            maxwaittime=-1,
             maxexectime=maxexectime,
             maxretries=maxretries,
-            maxwaittime=-1,
+            env=dict(env or {}),
+            conditions=Conditions(
+                **{"colonyname": self.colony, "executortype": self.executor_type, "walltime": 60, **conditions}
+            ),
         )
-        spec.conditions.walltime = walltime
-        spec.env.update(env or {})
-        for key, value in conditions.items():
-            setattr(spec.conditions, key, value)
         return str(self.submit_func_spec(spec, self.user_prvkey).processid)
 
     def process(self, processid: str) -> dict[str, Any]:
+        """The process as a client reads it (the server's JSON)."""
         with self._cond:
-            return copy.deepcopy(self.processes[processid])
+            return copy.deepcopy(self._render(self.processes[processid]))
 
     def state(self, processid: str) -> ProcessState:
-        return ProcessState(self.process(processid)["state"])
+        with self._cond:
+            return ProcessState(self.processes[processid]["state"])
 
     def closes(self, processid: str) -> list[str]:
         """The closes the server accepted for this process: "success" / "failed", in order."""
@@ -418,7 +428,8 @@ class FakeColony(Colonies):
             ]
 
     def attributes(self, processid: str) -> dict[str, str]:
-        return {a["key"]: a["value"] for a in self.process(processid)["attributes"] if a["attributetype"] == 1}
+        with self._cond:
+            return {a["key"]: a["value"] for a in self.attrs.get(processid, []) if a["attributetype"] == 1}
 
     def log_text(self, processid: str) -> str:
         with self._cond:
@@ -436,11 +447,6 @@ class FakeColony(Colonies):
         with self._cond:
             self._faults.append(_Fault(msgtype, message, times, after))
 
-    def wake(self) -> None:
-        """End every waiting long-poll now (they find nothing new and answer 'no process')."""
-        with self._cond:
-            self._cond.notify_all()
-
     # -- helpers ---------------------------------------------------------------------------------
     def _caller(self, prvkey: str) -> str:
         if prvkey not in self._ids:
@@ -457,46 +463,49 @@ class FakeColony(Colonies):
         self.calls.append(call)
         raise ColoniesConnectionError(message)
 
+    def _render(self, p: dict[str, Any]) -> dict[str, Any]:
+        return render_process(p, self.attrs.get(p["processid"], []))
+
     def _executor(self, caller: str) -> dict[str, Any] | None:
         return next((e for e in self.executors.values() if e["executorid"] == caller and e["state"] == 1), None)
 
     def _require_owner(self, caller: str) -> None:
         if caller != self._caller(self.colony_prvkey):
-            raise Refused("Access denied, not colony owner")
+            raise forbidden("Access denied, not colony owner")
 
     def _require_member(self, caller: str) -> None:
         if caller != self._caller(self.user_prvkey) and self._executor(caller) is None:
-            raise Refused("Access denied, not member of colony")
+            raise forbidden("Access denied, not member of colony")
 
     def _load(self, processid: str) -> dict[str, Any]:
         p = self.processes.get(processid)
         if p is None:
-            raise Refused(f"Process with id <{processid}> not found")
+            raise notfound(f"Process with id <{processid}> not found")
         return p
 
-    def _assigned(self, msg: dict[str, Any], caller: str, running: bool = True) -> dict[str, Any]:
-        """The process of ``msg``, which only its assignee may report on (while RUNNING)."""
-        p = self._load(msg["processid"])
+    def _assigned(self, processid: str, caller: str, running: bool = True) -> dict[str, Any]:
+        """The process, which only its assignee may report on (while RUNNING)."""
+        p = self._load(processid)
         if not p["isassigned"] or p["assignedexecutorid"] != caller:
-            raise Refused("Access denied, not assigned executor of process")
+            raise forbidden("Access denied, not assigned executor of process")
         if running and p["state"] != ProcessState.RUNNING:
-            raise Refused(f"process is {ProcessState(p['state']).label}, not running")
+            raise bad(f"process is {ProcessState(p['state']).label}, not running")
         return p
 
     def _finish(self, p: dict[str, Any], state: ProcessState) -> None:
-        p.update(state=state, endtime=_now())
+        p.update(state=state, endtime=now_ns())
         self._deadlines.pop(p["processid"], None)
         self._cond.notify_all()
 
     def _sweep(self) -> None:
         """maxexectime expiry as the server's timeout loop does it (hpcq.server.timeouts)."""
         now = time.monotonic()
-        for pid, deadline in list(self._deadlines.items()):
+        for pid, due in list(self._deadlines.items()):
             p = self.processes[pid]
             if p["state"] != ProcessState.RUNNING:
                 del self._deadlines[pid]
                 continue
-            if deadline > now:
+            if due > now:
                 continue
             maxretries = p["spec"]["maxretries"]
             if maxretries > -1 and p["retries"] >= maxretries:
@@ -504,7 +513,8 @@ class FakeColony(Colonies):
                 self._finish(p, ProcessState.FAILED)
                 continue
             del self._deadlines[pid]
-            p.update(state=ProcessState.WAITING, isassigned=False, assignedexecutorid="", retries=p["retries"] + 1)
+            p.update(state=ProcessState.WAITING, isassigned=False, assignedexecutorid="", execdeadline=0)
+            p.update(retries=p["retries"] + 1, endtime=now_ns())
             self._cond.notify_all()
 
     # -- executors and functions ----------------------------------------------------------------
@@ -514,25 +524,27 @@ class FakeColony(Colonies):
         self.executors[ex["executorname"]] = ex
         return ex
 
+    def _named_executor(self, msg: dict[str, Any]) -> dict[str, Any]:
+        ex = self.executors.get(msg["executorname"])
+        if ex is None:
+            raise notfound(f"Executor with name <{msg['executorname']}> not found")
+        return ex
+
     def _approve_executor(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         self._require_owner(caller)
-        if msg["executorname"] not in self.executors:
-            raise Refused(f"Executor with name <{msg['executorname']}> not found")
-        self.executors[msg["executorname"]]["state"] = 1
+        self._named_executor(msg)["state"] = 1
         return {}
 
     def _get_executor(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         self._require_member(caller)
-        if msg["executorname"] not in self.executors:
-            raise Refused(f"Executor with name <{msg['executorname']}> not found")
-        return self.executors[msg["executorname"]]
+        return self._named_executor(msg)
 
     def _add_function(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         fun = msg["fun"]
         ex = self._executor(caller)
         if ex is None or ex["executorname"] != fun["executorname"]:
-            raise Refused("Access denied, not the executor named in the function")
-        stored = {**fun, "functionid": uuid.uuid4().hex, "executortype": ex["executortype"], "counter": 0}
+            raise forbidden("Access denied, not the executor named in the function")
+        stored = {**fun, "functionid": random_id(), "executortype": ex["executortype"], "counter": 0}
         self.functions.append(stored)
         return stored
 
@@ -545,39 +557,16 @@ class FakeColony(Colonies):
     # -- processes ---------------------------------------------------------------------------------
     def _submit(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         self._require_member(caller)
-        pid = secrets.token_hex(32)
-        self.processes[pid] = {
-            "processid": pid,
-            "initiatorid": caller,
-            "initiatorname": "user",
-            "assignedexecutorid": "",
-            "isassigned": False,
-            "state": ProcessState.WAITING,
-            "prioritytime": time.time_ns(),
-            "submissiontime": _now(),
-            "starttime": ZERO_TIME,
-            "endtime": ZERO_TIME,
-            "waitdeadline": ZERO_TIME,
-            "execdeadline": ZERO_TIME,
-            "retries": 0,
-            "attributes": [],
-            "spec": msg["spec"],
-            "waitforparents": False,
-            "parents": [],
-            "children": [],
-            "processgraphid": "",
-            "in": [],
-            "out": [],
-            "errors": [],
-        }
+        p = new_process(normalise_spec(msg["spec"]), caller, "user", now_ns())
+        self.processes[p["processid"]] = p
         self._cond.notify_all()
-        return self.processes[pid]
+        return self._render(p)
 
     def _assign(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         """FIFO among the WAITING processes of the executor's type; long-poll up to ``max_poll_s``."""
         ex = self._executor(caller)
         if ex is None:
-            raise Refused("Access denied, executor not found or not approved")
+            raise forbidden("Access denied, executor not found or not approved")
         end = time.monotonic() + min(max(float(msg["timeout"]), 0.0), self.max_poll_s)
         while True:
             for p in self.processes.values():
@@ -591,38 +580,39 @@ class FakeColony(Colonies):
                     return self._start(p, caller)
             left = end - time.monotonic()
             if left <= 0:
-                raise Refused(NO_PROCESS)
+                raise notfound(NO_PROCESS)
             self._cond.wait(left)
             self._sweep()
 
     def _start(self, p: dict[str, Any], caller: str) -> dict[str, Any]:
-        p.update(state=ProcessState.RUNNING, isassigned=True, assignedexecutorid=caller, starttime=_now())
-        maxexectime = p["spec"]["maxexectime"]
+        now, maxexectime = now_ns(), p["spec"]["maxexectime"]
+        p.update(state=ProcessState.RUNNING, isassigned=True, assignedexecutorid=caller, starttime=now)
+        p["execdeadline"] = deadline(now, maxexectime)
         if maxexectime >= 0:  # 0: no deadline, so expired at the server's next timeout sweep
             self._deadlines[p["processid"]] = time.monotonic() + (maxexectime or RELEASE_PERIOD_S)
-        return p
+        return self._render(p)
 
     def _list(self, msg: dict[str, Any], caller: str) -> list[dict[str, Any]] | None:
         self._require_member(caller)
         if msg["count"] > 100:
-            raise Refused("Count exceeds max count (100)")
-        found = [p for p in self.processes.values() if p["state"] == msg["state"]][: msg["count"]]
-        return found or None  # Go's nil slice
+            raise bad("Count exceeds max count (100)")
+        found = [self._render(p) for p in self.processes.values() if p["state"] == msg["state"]]
+        return found[: msg["count"]] or None  # Go's nil slice
 
     def _member_process(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         self._require_member(caller)
         return self._load(msg["processid"])
 
     def _close_successful(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
-        p = self._assigned(msg, caller)
+        p = self._assigned(msg["processid"], caller)
         p["out"] = list(msg.get("out") or [])
         self._finish(p, ProcessState.SUCCESS)
         return {}
 
     def _close_failed(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
-        p = self._assigned(msg, caller, running=False)
+        p = self._assigned(msg["processid"], caller, running=False)
         if ProcessState(p["state"]).final:
-            raise Refused(f"Failed to close process as failed, process is already {ProcessState(p['state']).label}")
+            raise bad(f"Failed to close process as failed, process is already {ProcessState(p['state']).label}")
         p["errors"] = list(msg.get("errors") or [])
         self._finish(p, ProcessState.FAILED)
         return {}
@@ -630,25 +620,26 @@ class FakeColony(Colonies):
     def _cancel(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         p = self._member_process(msg, caller)
         if ProcessState(p["state"]).final:
-            raise Refused(f"Tried to cancel {ProcessState(p['state']).label} process")
+            raise bad(f"Tried to cancel {ProcessState(p['state']).label} process")
         self._finish(p, ProcessState.CANCELLED)
         return {}
 
     # -- attributes, logs, files ------------------------------------------------------------------
     def _add_attribute(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         attr = msg["attribute"]
-        p = self._assigned({"processid": attr["targetid"]}, caller)
-        if any(a["key"] == attr["key"] and a["attributetype"] == attr["attributetype"] for a in p["attributes"]):
-            raise Refused(f"attribute {attr['key']} already exists")  # its id is derived from the key
-        stored = {**attr, "attributeid": uuid.uuid4().hex, "targetcolonyname": self.colony, "state": p["state"]}
-        p["attributes"].append(stored)
+        p = self._assigned(attr["targetid"], caller)
+        aid = attribute_id(attr["targetid"], attr["key"], attr["attributetype"])
+        attrs = self.attrs.setdefault(p["processid"], [])
+        if any(a["attributeid"] == aid for a in attrs):
+            raise bad(f"attribute {attr['key']} already exists")  # its id is derived from the key
+        stored = {**attr, "attributeid": aid, "targetcolonyname": self.colony, "state": p["state"]}
+        attrs.append(stored)
         return stored
 
     def _add_log(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
-        p = self._assigned(msg, caller)
-        self.logs.append(
-            {"processid": p["processid"], "colonyname": self.colony, "message": msg["message"], "timestamp": 0}
-        )
+        p = self._assigned(msg["processid"], caller)
+        entry = {"processid": p["processid"], "colonyname": self.colony, "message": msg["message"], "timestamp": 0}
+        self.logs.append(entry)
         return {}
 
     def _get_logs(self, msg: dict[str, Any], caller: str) -> list[dict[str, Any]] | None:
@@ -657,7 +648,7 @@ class FakeColony(Colonies):
 
     def _add_file(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         self._require_member(caller)
-        stored = {**msg["file"], "fileid": uuid.uuid4().hex, "added": _now()}
+        stored = {**msg["file"], "fileid": random_id(), "added": gotime(now_ns())}
         self.files.append(stored)
         return stored
 
