@@ -250,8 +250,11 @@ class FakeBackend:
             job.start = now
         if job.state in TERMINAL:
             job.end = now
-            if job.script.stderr:
-                self._append(job, 1, job.script.stderr + "\n")
+            if job.script.stderr:  # what srun or Slurm itself wrote as the job ended
+                err = self.log_paths(job.job_id, job.folder)[1]
+                err.parent.mkdir(parents=True, exist_ok=True)
+                with open(err, "a") as fh:
+                    fh.write(job.script.stderr + "\n")
 
     def _run(self, job: FakeJob) -> None:
         """What hpcq.job.runner.run_tasks does in the job: each task between begin/end markers,
@@ -267,12 +270,6 @@ class FakeBackend:
                     run_one(task)
                 for fh in (fo, fe):
                     print(END + task.process_id, file=fh, flush=True)
-
-    def _append(self, job: FakeJob, which: int, text: str) -> None:
-        path = self.log_paths(job.job_id, job.folder)[which]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as fh:
-            fh.write(text)
 
 
 # --- ColonyOS --------------------------------------------------------------------------------------

@@ -27,13 +27,14 @@ from hpcq.executor.backends.slurm import SlurmError
 from hpcq.executor.slurm_errors import INFRA_RETRIES
 from hpcq.executor.watcher import Watched
 from hpcq.job.runner import run_tasks
+from hpcq.server.timeouts import EXEC_TIMEOUT_MSG
 from hpcq.testing import wait_for
 from hpcq.testing.fakes import (
-    EXEC_TIMEOUT_MSG,
     HOLD,
     Crash,
     FakeBackend,
     FakeColony,
+    FakeJob,
     JobScript,
     make_executor,
     outputs,
@@ -69,7 +70,7 @@ def closed(colony: FakeColony, *pids: str) -> None:
     settle(lambda: all(colony.state(p).final for p in pids), f"{len(pids)} process(es) closed")
 
 
-def job_of(backend: FakeBackend, pid: str):
+def job_of(backend: FakeBackend, pid: str) -> FakeJob:
     return settle(lambda: backend.jobs_of(pid), f"a job for {pid[:8]}")[-1]
 
 
