@@ -99,8 +99,7 @@ class Watcher(threading.Thread):
         self.cfg = cfg
         self.resubmit = resubmit
         self.stop_event = threading.Event()
-        self._incoming: queue.Queue[Watched] = queue.Queue()
-        self._drop: queue.Queue[str] = queue.Queue()
+        self._incoming: queue.Queue[Watched | str] = queue.Queue()  # str: drop that process (in order)
         self._cancels: queue.Queue[tuple[str, str]] = queue.Queue()
         self.active: dict[str, Watched] = {}
         self._last = {"query": 0.0, "log": 0.0, "colony": time.monotonic()}
@@ -122,7 +121,7 @@ class Watcher(threading.Thread):
 
     def drop(self, process_id: str) -> None:
         """Forget a process (it was handed back to ColonyOS and assigned again)."""
-        self._drop.put(process_id)
+        self._incoming.put(process_id)  # after any watch() of it that the loop has not taken yet
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -254,18 +253,16 @@ class Watcher(threading.Thread):
             log.warning("cancelling job %s failed: %s", w.job_id, exc)
 
     def _take_incoming(self) -> None:
-        while True:
-            try:
-                pid = self._drop.get_nowait()
-            except queue.Empty:
-                break
-            self.active.pop(pid, None)
-        new = []
+        new: list[Watched] = []
         while True:
             try:
                 w = self._incoming.get_nowait()
             except queue.Empty:
                 break
+            if isinstance(w, str):  # drop(): also a watch() of it queued before the drop
+                self.active.pop(w, None)
+                new = [n for n in new if n.process_id != w]
+                continue
             self.active[w.process_id] = w
             new.append(w)
         # the Slurm job id is known from submission on: show it at once (in parallel: sweeps)
