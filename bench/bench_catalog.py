@@ -122,7 +122,7 @@ def main() -> None:
         db = Path(args.dir) / f"catalog-w{w}.sqlite"
         db.unlink(missing_ok=True)
         cat = Catalog(db)
-        stats, t = timed(lambda: cat.index(data, workers=w))
+        stats, t = timed(lambda cat=cat, w=w: cat.index(data, workers=w))
         assert stats.added == n and not stats.errors, stats.summary()
         res["index"][f"workers_{w}"] = {"seconds": round(t, 2), "files_per_s": round(n / t, 1), "runs": stats.runs}
     first = res["index"][f"workers_{1}"]["seconds"]

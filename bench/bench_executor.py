@@ -122,7 +122,7 @@ def main() -> None:
         client = Colonies(handle.host, handle.port)
         etype = "hpcq-bench"
         ex_env = {**os.environ, **env, "HPCQ_CONFIG_DIR": str(tmp / "cfg"), "PYTHONUNBUFFERED": "1"}
-        ex_log = open(tmp / "executor.log", "w")
+        ex_log = open(tmp / "executor.log", "w")  # noqa: SIM115 - the executor subprocess writes it; closed at the end
         ex = subprocess.Popen(
             [
                 sys.executable,

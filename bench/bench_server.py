@@ -233,7 +233,7 @@ def inproc(seconds: float, profile: bool) -> dict:
         close = envelope({"msgtype": "closesuccessfulmsg", "processid": pid, "out": ["ok"]}, ek)
         signing += time.thread_time() - s0
         assert timed(lambda: call(assign))["processid"] == pid
-        timed(lambda: call(close))
+        timed(lambda close=close: call(close))
         n += 1
     cpu = time.process_time() - cpu0 - signing
     ctx.store.db.set_trace_callback(None)
@@ -300,6 +300,20 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def inproc_rounds(base, seconds: float) -> dict:
+    """In-process: ROUNDS short runs per tree, interleaved (the load moves); the median counts."""
+    trees = {"current": None, **({"baseline": base} if base else {})}
+    runs: dict = {k: [] for k in trees}
+    for _ in range(INPROC_ROUNDS):
+        for name, tree in trees.items():
+            runs[name].append(inproc_in(tree, seconds / 2, False))
+    out = {}
+    for name, rs in runs.items():
+        med = sorted(rs, key=lambda r: r["server_cpu_ms_per_cycle"])[len(rs) // 2]
+        out[name] = dict(med, runs_cpu_ms=[r["server_cpu_ms_per_cycle"] for r in rs])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=6.0)
@@ -339,16 +353,7 @@ def main() -> None:
         if base:
             for which in CLIENTS[1:]:
                 result["rows"].append(run_row(which, w, args.seconds, base))
-    # in-process: ROUNDS short runs per tree, interleaved (the load moves); the median counts
-    trees = {"current": None, **({"baseline": base} if base else {})}
-    runs: dict = {k: [] for k in trees}
-    for _ in range(INPROC_ROUNDS):
-        for name, tree in trees.items():
-            runs[name].append(inproc_in(tree, args.seconds / 2, False))
-    result["inproc"] = {}
-    for name, rs in runs.items():
-        med = sorted(rs, key=lambda r: r["server_cpu_ms_per_cycle"])[len(rs) // 2]
-        result["inproc"][name] = dict(med, runs_cpu_ms=[r["server_cpu_ms_per_cycle"] for r in rs])
+    result["inproc"] = inproc_rounds(base, args.seconds)
     if args.profile:  # a separate run: cProfile slows what it measures
         result["inproc"]["profile_current"] = inproc_in(None, args.seconds, True)["profile_tottime_top20"]
     result["machine"]["loadavg_end"] = os.getloadavg()

@@ -151,7 +151,7 @@ def energies_of(path: str) -> dict:
     import hpcq.results
 
     df = hpcq.results.open(path)
-    return dict(zip(df.task_id, df.energy))
+    return dict(zip(df.task_id, df.energy, strict=True))
 
 
 def main() -> None:

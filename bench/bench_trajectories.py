@@ -101,7 +101,7 @@ def aer_parallel_shots(path: str, shots: int, threads: int, repeats: int) -> dic
 
     rec = load_task(path, task_ids(path)[0])
     ec = build_energy_circuit(rec.circuit, rec.hamiltonian, "expval", pershot=True)
-    bound = ec.circuit.assign_parameters(dict(zip(rec.circuit.parameters, rec.final_parameters)))
+    bound = ec.circuit.assign_parameters(dict(zip(rec.circuit.parameters, rec.final_parameters, strict=True)))
     sim = AerSimulator(
         method="statevector",
         noise_model=rec.noise_model,

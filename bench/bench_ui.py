@@ -25,6 +25,7 @@ longer than --max-gen-s (estimated from the first size).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -122,7 +123,7 @@ def start_ui(db: Path, tree: str | None = None) -> tuple[subprocess.Popen, str]:
             return proc, url
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"hpcq ui exited with {proc.returncode}")
+                raise SystemExit(f"hpcq ui exited with {proc.returncode}") from None
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("hpcq ui did not answer within 120 s")
@@ -146,10 +147,8 @@ def _tree(root: int) -> set[int]:
     parents: dict[int, int] = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
-            try:
+            with contextlib.suppress(OSError, IndexError, ValueError):
                 parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
     out, grew = {root}, True
     while grew:
         new = {p for p, pp in parents.items() if pp in out and p not in out}

@@ -224,25 +224,11 @@ class Settings(BaseModel):
             sources[key] = source
 
         path = Path(env_file) if env_file else env_file_path()
-        if path.exists():
-            check_private_file(path)
-            for name, value in parse_env_file(path).items():
-                if value == "":
-                    continue  # an empty line value means "not set", as in the environment
-                if name in ENV_NAMES:
-                    put(ENV_NAMES[name], value, f"{path} ({name})")
-                elif name.startswith(("COLONIES_", "HPCQ_")) and name not in OTHER_VARS:
-                    raise ConfigError(
-                        f"{path}: unknown setting {name}{_did_you_mean(name, [*ENV_NAMES, *OTHER_VARS])}"
-                        f". Fix: rename or remove it (settings: docs/configuration.md)"
-                    )
+        for key, value, source in _env_file_settings(path):
+            put(key, value, source)
         cfg = Path(config_file) if config_file else config_dir() / "config.yaml"
-        if cfg.exists():
-            loaded = yaml.safe_load(cfg.read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise ConfigError(f"{cfg}: expected a mapping of settings (key: value lines)")
-            for key, value in _flatten(loaded):
-                put(key, value, str(cfg))
+        for key, value in _config_file_settings(cfg):
+            put(key, value, str(cfg))
         for name, key in ENV_NAMES.items():
             if os.environ.get(name):
                 put(key, os.environ[name], f"environment {name}")
@@ -275,6 +261,35 @@ class Settings(BaseModel):
         for k in ("colony_prvkey", "prvkey"):
             d[k] = mask(d[k])
         return d
+
+
+def _env_file_settings(path: Path) -> list[tuple[str, str, str]]:
+    """(setting, value, source) from colonies.env; an unknown COLONIES_/HPCQ_ name is refused."""
+    if not path.exists():
+        return []
+    check_private_file(path)
+    out = []
+    for name, value in parse_env_file(path).items():
+        if value == "":
+            continue  # an empty line value means "not set", as in the environment
+        if name in ENV_NAMES:
+            out.append((ENV_NAMES[name], value, f"{path} ({name})"))
+        elif name.startswith(("COLONIES_", "HPCQ_")) and name not in OTHER_VARS:
+            raise ConfigError(
+                f"{path}: unknown setting {name}{_did_you_mean(name, [*ENV_NAMES, *OTHER_VARS])}"
+                f". Fix: rename or remove it (settings: docs/configuration.md)"
+            )
+    return out
+
+
+def _config_file_settings(cfg: Path) -> list[tuple[str, Any]]:
+    """(dotted setting, value) from config.yaml."""
+    if not cfg.exists():
+        return []
+    loaded = yaml.safe_load(cfg.read_text()) or {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{cfg}: expected a mapping of settings (key: value lines)")
+    return _flatten(loaded)
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

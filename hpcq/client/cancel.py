@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hpcq.results.records import Submission
 from hpcq.colonyos import ProcessState, is_missing, is_not_found, is_unknown_message
 from hpcq.functions import HPCQ_CANCEL, encode_kwargs
+from hpcq.results.records import Submission
 
 if TYPE_CHECKING:
     from hpcq.colonyos.rpc import Colonies

@@ -6,10 +6,10 @@ import pytest
 from pycolonies import ColoniesConnectionError, func_spec
 
 from hpcq.client import cancel
-from hpcq.results.records import Submission
 from hpcq.colonyos import ProcessState as S
 from hpcq.colonyos import client as hpcq_client
 from hpcq.functions import HPCQ_CANCEL, decode_kwargs
+from hpcq.results.records import Submission
 
 
 @pytest.fixture

@@ -146,7 +146,7 @@ def test_executor_selftest_from_the_wheel_on_the_lab_cluster(venv, outside, slur
     env.pop("COLONIES_EXECUTOR_NAME", None)
     env["SLURM_CONF"] = str(slurm_cluster.conf)
     hpcq = str(venv / "bin" / "hpcq")
-    log = open(cwd / "executor.log", "w")
+    log = open(cwd / "executor.log", "w")  # noqa: SIM115 - the executor subprocess writes it
     ex = subprocess.Popen(
         [
             hpcq,

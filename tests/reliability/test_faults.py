@@ -61,7 +61,7 @@ def _executor_kill(rig, n, seconds, kills, case):
     pids = _sleepers(rig, n, seconds)
     for k in range(kills):
         # kill at a different phase each time: after the first job, then as later batches go out
-        wait_for(lambda: len(running_job_ids(rig.ex.jobs_dir)) >= 1 + k, 120, 0.1, "a Slurm job")
+        wait_for(lambda k=k: len(running_job_ids(rig.ex.jobs_dir)) >= 1 + k, 120, 0.1, "a Slurm job")
         rig.ex.kill()
         time.sleep(1.0)
         rig.ex.start()
@@ -213,7 +213,7 @@ def _server_kill(rig, n, seconds, down_s, kills, case):
     pids = _sleepers(rig, n, seconds)
     handle = rig.server.handle
     for k in range(kills):
-        wait_for(lambda: len(running_job_ids(rig.ex.jobs_dir)) >= 1 + k, 120, 0.1, "a Slurm job")
+        wait_for(lambda k=k: len(running_job_ids(rig.ex.jobs_dir)) >= 1 + k, 120, 0.1, "a Slurm job")
         handle.kill()
         time.sleep(down_s)  # jobs finish while the server is down: their closes must wait
         handle.restart()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -143,7 +144,7 @@ def _lab_processes(lab_dir):
         if int(pid) == os.getpid():
             continue
         try:
-            env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             env = []
         if str(lab_dir) in args or conf in env:
