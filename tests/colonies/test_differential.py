@@ -120,9 +120,12 @@ class Side:
         cls, p = self.call({"msgtype": "getprocessmsg", "processid": self.pids[i]}, self.user_prv)
         if cls != "ok" or not isinstance(p, dict):
             return {"found": cls}
+        state = p.get("state")
         return {
-            "state": p.get("state"),
-            "out": p.get("out") or [],
+            "state": state,
+            # colonies stores a close's output before it refuses the close of a process that is no
+            # longer RUNNING; the embedded server refuses in one transaction (docs/server.md)
+            "out": (p.get("out") or []) if state not in (3, 4) else "-",
             "errors": bool(p.get("errors")),
             "retries": p.get("retries"),
             "assigned": bool(p.get("isassigned")),

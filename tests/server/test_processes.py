@@ -167,7 +167,7 @@ def test_close_fail_and_output_state_rules(srv):
 def test_logs_attributes_and_stats(srv):
     c, up, e1 = srv.client(), srv.user_prvkey, srv.e1
     p = c.submit_func_spec(spec(), up)
-    with pytest.raises(ColoniesConnectionError, match="not assigned"):
+    with pytest.raises(ColoniesConnectionError, match="not running"):
         c.add_log(p.processid, "too early", e1)
     c.assign("dev", 5, e1)
     assert c.get_process_log("dev", p.processid, 10, 0, up) is None

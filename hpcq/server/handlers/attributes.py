@@ -10,6 +10,14 @@ from hpcq.server.store import dumps
 from hpcq.server.wire import ATTR_NAMES, MAX_LOG_COUNT, attribute_id, bad, field, forbidden, nonempty, notfound, now_ns
 
 
+def _require_running(ctx: Ctx, caller: str, p: dict, refusal: str) -> None:
+    """Colonies' order for an executor's report on a process: a colony member (403), a RUNNING
+    process (403, also to the assignee of an expired or cancelled one), then the assignee (403)."""
+    require_member(ctx, caller, p["spec"]["conditions"]["colonyname"])
+    if p["state"] != S.RUNNING:
+        raise forbidden(refusal)
+
+
 # --- attributes --------------------------------------------------------------------------------------
 def add_attribute(ctx: Ctx, caller: str, msg: dict) -> dict:
     a = field(msg, "attribute", dict, required=True)
@@ -20,9 +28,8 @@ def add_attribute(ctx: Ctx, caller: str, msg: dict) -> dict:
     if atype not in ATTR_NAMES:
         use = ", ".join(f"{n} ({name})" for n, name in ATTR_NAMES.items())
         raise bad(f"invalid attribute.attributetype {atype}: use {use}")
+    _require_running(ctx, caller, p, "Failed to add attribute, process is not running")
     require_assignee(ctx, caller, p)
-    if p["state"] != S.RUNNING:
-        raise bad("Failed to add attribute, process is not running")
     doc = {
         "attributeid": attribute_id(p["processid"], key, atype),
         "targetid": p["processid"],
@@ -50,9 +57,8 @@ def get_attribute(ctx: Ctx, caller: str, msg: dict) -> dict:
 def add_log(ctx: Ctx, caller: str, msg: dict) -> dict:
     p = procs.load(ctx, msg.get("processid"))
     message = field(msg, "message", str, "")
+    _require_running(ctx, caller, p, "Failed to add log, process is not running")
     ex = require_assignee(ctx, caller, p)
-    if p["state"] != S.RUNNING:
-        raise bad("Failed to add log, process is not running")
     ts = now_ns()
     colonyname = p["spec"]["conditions"]["colonyname"]
     doc = {

@@ -328,11 +328,10 @@ def add_child(ctx: Ctx, caller: str, msg: dict) -> dict:
 # --- cancellation (colonies v1.9.12) ---------------------------------------------------------------
 def cancel_graph(ctx: Ctx, caller: str, msg: dict) -> dict:
     """cancelprocessgraphmsg: every WAITING or RUNNING member becomes CANCELLED (executors of the
-    running ones see it and stop), then the graph itself; finished members keep their state."""
+    running ones see it and stop), then the graph itself; finished members keep their state. As in
+    colonies v1.9.12, the graph is marked CANCELLED whatever its state (again, or after it ended)."""
     g = load_graph(ctx, msg.get("processgraphid"))
     require_member(ctx, caller, g["colonyname"])
-    if g["state"] == S.CANCELLED:
-        raise bad("Failed to cancel processgraph, processgraph is already cancelled")
     for p in _graph_procs(ctx, g["processgraphid"]).values():
         if p["state"] in (S.WAITING, S.RUNNING):
             pr.mark_cancelled(ctx, p)
