@@ -310,7 +310,35 @@ try:
 except ImportError:  # the lab is also used without pytest (benchmarks, `python -m`)
     pytest = None
 
+SERVER_KINDS = ("embedded", "colonies")
+
+
 if pytest is not None:
+
+    def pytest_configure(config):
+        config.addinivalue_line(
+            "markers",
+            "both_servers: run once against hpcq's embedded server and once against the real colonies server "
+            "(the fixture server_kind; docs/server.md)",
+        )
+
+    def pytest_generate_tests(metafunc):
+        """Tests marked ``both_servers`` that use ``server_kind`` (directly or through a server
+        fixture) run once per server; module-scoped fixtures keep one server per module and kind."""
+        if "server_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_servers"):
+            metafunc.parametrize("server_kind", SERVER_KINDS, indirect=True, scope="module")
+
+    @pytest.fixture(scope="module")
+    def server_kind(request):
+        """Which ColonyOS server a test runs against: "embedded" unless parametrised (both_servers);
+        "colonies" needs the lab (fails under CI=true when it cannot run, else skips)."""
+        kind = getattr(request, "param", "embedded")
+        if kind == "colonies":
+            from hpcq.testing import need
+
+            ok, why = lab_available()
+            need(ok, f"the real colonies server cannot run here: {why}")
+        return kind
 
     @pytest.fixture(scope="session")
     def real_colonies_server():

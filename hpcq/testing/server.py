@@ -1,5 +1,8 @@
-"""Embedded-server pytest fixtures (see hpcq.testing): a real hpcq server subprocess in tmp_path,
-used through the unmodified pycolonies client."""
+"""ColonyOS server pytest fixtures (see hpcq.testing): a real server subprocess per test, used through
+the unmodified pycolonies client: hpcq's embedded server in tmp_path, or, for tests of a module or
+function marked ``both_servers``, also the real colonies server with its own PostgreSQL
+(hpcq.testing.colonies_lab): the same test and assertions run once per server (ids ``embedded`` and
+``colonies``)."""
 
 from __future__ import annotations
 
@@ -35,8 +38,18 @@ class ColoniesServer:
     user_prvkey = _env_var("COLONIES_PRVKEY")
 
     @property
+    def kind(self) -> str:
+        """ "embedded" (hpcq's server) or "colonies" (the real Go server)."""
+        return "colonies" if hasattr(self.handle, "pg") else "embedded"
+
+    @property
     def server_prvkey(self) -> str:
-        return (self.handle.data_dir / "server.key").read_text().strip()
+        real = getattr(self.handle, "server_prvkey", None)
+        return real or (self.handle.data_dir / "server.key").read_text().strip()
+
+    def close(self) -> None:
+        """Stop the server (and delete the real server's database)."""
+        getattr(self.handle, "close", self.handle.stop)()
 
     def client(self):
         from pycolonies import Colonies
@@ -68,7 +81,9 @@ class ColoniesServer:
             monkeypatch.setenv(k, v)
 
 
-def _make(tmp_path: Path, args: list[str] | None = None) -> ColoniesServer:
+def make_server(tmp_path: Path, args: list[str] | None = None, kind: str = "embedded") -> ColoniesServer:
+    if kind == "colonies":
+        return _make_real(tmp_path)
     data_dir = tmp_path / "colonies-server"
     handle = start_server(
         data_dir, port=0, args=args, env={"COLONIES_SERVER_PRVKEY": ""}
@@ -78,14 +93,29 @@ def _make(tmp_path: Path, args: list[str] | None = None) -> ColoniesServer:
     return ColoniesServer(handle=handle, env=env, env_file=env_file)
 
 
+def _make_real(tmp_path: Path, env: dict[str, str] | None = None) -> ColoniesServer:
+    """The real colonies server (its binary's defaults, e.g. no executor re-registration) with a
+    colony "dev" and a user, created over RPC as an operator would."""
+    from hpcq.config import write_env_file
+    from hpcq.testing.colonies_lab import RealServer
+
+    srv = RealServer(env=dict(env or {}))
+    srv.start()
+    values = srv.new_colony("dev")
+    env_file = tmp_path / "colonies.env"
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    write_env_file(env_file, values)
+    return ColoniesServer(handle=srv, env=values, env_file=env_file)  # type: ignore[arg-type]
+
+
 @pytest.fixture
-def colonies_server(tmp_path):
+def colonies_server(tmp_path, server_kind):
     """Fresh server + colony "dev" for one test; stopped (SIGTERM) afterwards."""
-    srv = _make(tmp_path)
+    srv = make_server(tmp_path, kind=server_kind)
     try:
         yield srv
     finally:
-        srv.handle.stop()
+        srv.close()
 
 
 @pytest.fixture
@@ -94,7 +124,7 @@ def colonies_server_factory(tmp_path):
     made: list[ColoniesServer] = []
 
     def make(args: list[str] | None = None, name: str = "s") -> ColoniesServer:
-        srv = _make(tmp_path / f"{name}{len(made)}", args)
+        srv = make_server(tmp_path / f"{name}{len(made)}", args)
         made.append(srv)
         return srv
 

@@ -1,13 +1,17 @@
-"""The laptop experience end to end: real embedded server, real local Slurm, a real executor
-subprocess; the laptop side uses only hpcq's client (pycolonies underneath)."""
+"""The laptop experience end to end: a real server (hpcq's embedded one, and the real colonies
+server), real local Slurm, a real executor subprocess; the laptop side uses only hpcq's client
+(pycolonies underneath)."""
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from hpcq.cli import main
 from hpcq.client.dag import study_spec
 from hpcq.client.study import parse_study
+
+pytestmark = pytest.mark.both_servers
 
 
 def cli(*args):

@@ -72,15 +72,16 @@ class Colony:
         return "\n".join(r["message"] for r in rows)
 
 
-def make_colony(tmp: Path) -> tuple[object, Colony]:
+def make_colony(tmp: Path, kind: str = "embedded") -> tuple[object, Colony]:
+    """A server of ``kind`` (hpcq.testing.server) with colony "dev"; (its handle, the client side)."""
     from pycolonies import Colonies
 
-    from hpcq.server.launch import init_colony, start_server
+    from hpcq.testing.server import make_server
 
-    handle = start_server(tmp / "colonies-server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
-    env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")
+    srv = make_server(tmp, kind=kind)
+    handle, env = srv, srv.env
     col = Colony(
-        client=Colonies(handle.host, handle.port),
+        client=Colonies(srv.host, srv.port),
         colony=env["COLONIES_COLONY_NAME"],
         prvkey=env["COLONIES_PRVKEY"],
         colony_prvkey=env["COLONIES_COLONY_PRVKEY"],
@@ -146,9 +147,9 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def lab(slurm_cluster, tmp_path_factory):
+def lab(slurm_cluster, tmp_path_factory, server_kind):
     tmp = tmp_path_factory.mktemp("executor")
-    handle, col = make_colony(tmp)
+    handle, col = make_colony(tmp, server_kind)
     lab = Lab(cluster=slurm_cluster, col=col, tmp=tmp)
     try:
         yield lab
@@ -157,4 +158,4 @@ def lab(slurm_cluster, tmp_path_factory):
             ex.stop()
         lab.cancel_leftovers()
         slurm_cluster.heal()  # leave the shared session cluster as we found it
-        handle.stop()
+        handle.close()

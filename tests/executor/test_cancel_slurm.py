@@ -14,7 +14,7 @@ from hpcq.functions import encode_kwargs
 
 from .conftest import EXECUTOR_TYPE
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.both_servers]
 
 
 def test_workflow_cancelled_mid_run_leaves_no_slurm_job(lab):

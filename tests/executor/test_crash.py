@@ -21,7 +21,7 @@ from hpcq.job.task import Task
 from hpcq.logfmt import ADOPTING_RE
 from hpcq.testing.faults import closes_by_process, jobs_by_process, runs_by_process
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.both_servers]
 
 
 def test_sigkill_while_jobs_run_then_restart(lab):

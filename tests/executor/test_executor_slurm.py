@@ -15,7 +15,7 @@ from hpcq.colonyos import ProcessState as PS
 from hpcq.colonyos import file_label
 from hpcq.testing import wait_for
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.both_servers]
 
 
 @pytest.fixture(scope="module")
