@@ -16,10 +16,13 @@ from hpcq.retry import Backoff, retry
 __all__ = ["BUCKETS", "Snapshot", "Tracker", "bucket", "is_not_found", "rich_watch", "watch"]
 # The progress line (and `hpcq status --json`'s counts) sorts processes into buckets. A state's own
 # name is ProcessState.label (hpcq.colonyos: the one spelling on the client side; the server keeps
-# colonies' words); the buckets reuse it, except that a successful process counts as "done" and a
-# cancelled one as "removed", together with those the server no longer has.
-BUCKETS: dict[int, str] = {s: s.label for s in (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.FAILED)}
-BUCKETS |= {ProcessState.SUCCESS: "done", ProcessState.CANCELLED: "removed"}
+# colonies' words); the buckets reuse it, except that a successful process counts as "done".
+# "removed" counts the processes the server no longer has (removed on a server without cancel).
+BUCKETS: dict[int, str] = {
+    s: s.label for s in (ProcessState.WAITING, ProcessState.RUNNING, ProcessState.FAILED, ProcessState.CANCELLED)
+}
+BUCKETS |= {ProcessState.SUCCESS: "done"}
+ENDED = ("done", "failed", "cancelled", "removed")  # buckets of processes that will not change again
 SERVER_WAIT_S = 300.0  # a watch keeps retrying an unreachable server this long before giving up
 
 
@@ -38,15 +41,15 @@ class Snapshot:
 
     @property
     def finished(self) -> bool:
-        return self.counts["done"] + self.counts["failed"] + self.counts["removed"] >= self.total
+        return sum(self.counts[b] for b in ENDED) >= self.total
 
     def line(self) -> str:
         c = self.counts
         eta = f", ETA {self.eta_s:.0f} s" if self.eta_s is not None and not self.finished else ""
-        removed = f" / {c['removed']} removed" if c["removed"] else ""
+        gone = "".join(f" / {c[b]} {b}" for b in ("cancelled", "removed") if c[b])
         return (
             f"{c['done']} done / {c['failed']} failed / {c['running']} running / "
-            f"{c['waiting']} waiting{removed} of {self.total}{eta}"
+            f"{c['waiting']} waiting{gone} of {self.total}{eta}"
         )
 
 
@@ -62,7 +65,7 @@ class Tracker:
         self.t0 = time.time()
 
     def poll(self) -> Snapshot:
-        counts = {"waiting": 0, "running": 0, "done": 0, "failed": 0, "removed": 0}
+        counts = {"waiting": 0, "running": 0, "done": 0, "failed": 0, "cancelled": 0, "removed": 0}
         failed = []
         for pid in self.ids:
             if pid in self.final:
@@ -83,7 +86,7 @@ class Tracker:
                 failed.append((pid, self.nodenames.get(pid, ""), errors))
         elapsed = time.time() - self.t0
         finished = counts["done"] + counts["failed"]
-        remaining = len(self.ids) - finished - counts["removed"]
+        remaining = len(self.ids) - finished - counts["cancelled"] - counts["removed"]
         eta = elapsed / finished * remaining if finished else None
         return Snapshot(counts, len(self.ids), failed, eta, elapsed)
 

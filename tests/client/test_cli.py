@@ -56,6 +56,7 @@ def test_status_without_submissions_says_what_to_do(tmp_path, monkeypatch):
     assert "hpcq submit" in res.output
 
 
+@pytest.mark.both_servers
 def test_submit_status_logs_cancel_workflow(env, tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text(H2_STUDY.format(mode="workflow"))
@@ -70,9 +71,11 @@ def test_submit_status_logs_cancel_workflow(env, tmp_path):
     res = run("cancel", "clitest", "--yes")
     assert "5 cancelled" in res.output  # the embedded server cancels (colonies >= v1.9.12)
     st = json.loads(run("status", "clitest", "--json").output)
-    assert st["counts"]["removed"] == 5
+    assert st["counts"]["cancelled"] == 5 and st["counts"]["removed"] == 0  # cancelled, not gone
+    assert "5 cancelled of 5" in run("status", "clitest").output
 
 
+@pytest.mark.both_servers
 def test_sweep_mode_one_process_per_task_and_cancel(env, tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text(H2_STUDY.format(mode="workflow"))

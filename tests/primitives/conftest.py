@@ -40,13 +40,13 @@ class Remote:
 
 
 @pytest.fixture(scope="module")
-def remote(slurm_cluster, tmp_path_factory):
+def remote(slurm_cluster, tmp_path_factory, server_kind):
     from hpcq.config import Settings
-    from hpcq.server.launch import init_colony, start_server
+    from hpcq.testing.server import make_server
 
     tmp = tmp_path_factory.mktemp("primitives")
-    handle = start_server(tmp / "colonies-server", port=0, env={"COLONIES_SERVER_PRVKEY": ""})
-    env = init_colony(handle, colony="dev", env_file=tmp / "colonies.env")
+    handle = make_server(tmp, kind=server_kind)
+    env = handle.env
     settings = Settings(
         host=handle.host, port=handle.port, colony_name=env["COLONIES_COLONY_NAME"], prvkey=env["COLONIES_PRVKEY"]
     )
@@ -73,4 +73,4 @@ def remote(slurm_cluster, tmp_path_factory):
         if ids:
             slurm_cluster.run("scancel", *ids, check=False)
         slurm_cluster.heal()
-        handle.stop()
+        handle.close()

@@ -14,7 +14,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 from hpcq.primitives import EstimatorV2, PrimitiveJobError, SamplerV2
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.both_servers]
 
 
 def _pubs():

@@ -13,7 +13,7 @@ from qiskit.quantum_info import SparsePauliOp
 from hpcq.colonyos import ProcessState
 from hpcq.primitives import EstimatorV2, PrimitiveJobError, SamplerV2, Session
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.both_servers]
 
 
 def _slurm_jobs(remote, exclude: set[str] = frozenset()) -> list[dict[str, str]]:

@@ -208,7 +208,7 @@ def test_scancel_long(rig):
     _scancel(rig, 6, "scancel_long")
 
 
-# --- embedded server SIGKILLed and restarted mid-sweep -----------------------------------------------
+# --- the server SIGKILLed and restarted mid-sweep (embedded: SQLite; colonies: PostgreSQL underneath) ---
 def _server_kill(rig, n, seconds, down_s, kills, case):
     pids = _sleepers(rig, n, seconds)
     handle = rig.server.handle
@@ -224,6 +224,7 @@ def _server_kill(rig, n, seconds, down_s, kills, case):
     assert all(procs[p].output for p in pids)
 
 
+@pytest.mark.both_servers
 def test_server_sigkill_mid_sweep(rig):
     _server_kill(rig, n=4, seconds=3, down_s=6, kills=1, case="server_sigkill")
 
