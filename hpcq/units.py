@@ -57,16 +57,39 @@ def mem_bytes(value: Any) -> int:
     return int(float(m.group(1)) * MEM_UNITS[m.group(2)]) if m else 0
 
 
+# colonies' own memory parser (pkg/parsers ConvertMemoryToBytes, v1.9.x): these units and no others;
+# a number without a unit, or 'Ti'/'Pi', is refused ("error converting memory to int").
+GO_MEM_UNITS = {
+    **{u: KiB for u in ("Ki", "KiB")},
+    **{u: MiB for u in ("Mi", "MiB")},
+    **{u: GiB for u in ("Gi", "GiB")},
+    "TiB": TiB,
+    **{u: 10**3 for u in ("K", "KB", "Kb")},
+    **{u: 10**6 for u in ("M", "MB", "Mb")},
+    **{u: 10**9 for u in ("G", "Gb")},
+    **{u: 10**12 for u in ("TB", "Tb")},
+}
+
+
 def go_mem_mib(value: Any) -> int:
-    """Memory as the colonies (Go) server stores it, in whole MiB: an integer with an optional unit
-    Ki..Pi (none = bytes), rounded down; None/'' -> 0. Anything else is a QuantityError."""
+    """Memory as the colonies (Go) server accepts and stores it, in whole MiB: an integer with one of
+    colonies' units (GO_MEM_UNITS), rounded down; None/'' -> 0. Anything else is a QuantityError."""
     if value in (None, ""):
         return 0
     m = _GO_MEM.match(str(value))
-    if not m or (m.group(2) and m.group(2) not in MEM_UNITS):
+    if not m or m.group(2) not in GO_MEM_UNITS:
         raise QuantityError(value)
-    n, unit = int(m.group(1)), m.group(2)
-    return n * MEM_UNITS[unit] // MiB if unit else n // MiB
+    return int(m.group(1)) * GO_MEM_UNITS[m.group(2)] // MiB
+
+
+def server_mem(text: str) -> str:
+    """A study's memory request ('4Gi', '1Ti') as every ColonyOS server parses it: colonies' Go
+    parser knows Ki/Mi/Gi and TiB but not Ti (a submit with '1Ti' is refused with "error converting
+    memory to int"), so Ti is sent as Gi."""
+    m = MEM_REQUEST.match(text)
+    if m and m.group(2) == "Ti":
+        return f"{int(m.group(1)) * 1024}Gi"
+    return text
 
 
 def is_mem_request(text: str) -> bool:

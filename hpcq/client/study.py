@@ -57,7 +57,7 @@ class Resources(BaseModel):
             "nodes": self.nodes,
             "processespernode": self.ranks_per_node,
             "cpu": f"{self.cpus_per_rank * 1000}m",
-            "mem": self.mem,
+            "mem": units.server_mem(self.mem),
             "walltime": self.walltime,
         }
         if self.gpus:

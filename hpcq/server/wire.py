@@ -122,7 +122,8 @@ def norm_mem(value: Any, fieldname: str) -> str:
         return f"{units.go_mem_mib(value)}Mi"
     except units.QuantityError:
         raise bad(
-            f'failed to parse {fieldname} {value!r}: use an integer with unit Ki, Mi, Gi or Ti (e.g. "512Mi", "4Gi")'
+            f"failed to parse {fieldname} {value!r}: error converting memory to int; use an integer with unit "
+            f'Ki, Mi, Gi or TiB (e.g. "512Mi", "4Gi"), as colonies parses it'
         ) from None
 
 

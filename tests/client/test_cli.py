@@ -88,6 +88,20 @@ def test_sweep_mode_one_process_per_task_and_cancel(env, tmp_path):
     assert "2 cancelled" in run("cancel", "--yes").output  # latest submission
 
 
+@pytest.mark.both_servers
+def test_memory_units_every_server_parses(env, tmp_path):
+    """colonies' Go parser refuses '1Ti' (it knows TiB, not Ti): hpcq sends a study's Ti as Gi, so the
+    submit is accepted by both servers and means the same bytes."""
+    from hpcq import units
+
+    f = tmp_path / "s.yaml"
+    f.write_text(H2_STUDY.format(mode="sweep") + "resources: {mem: 1Ti, walltime: 60}\n")
+    assert "2 process(es)" in run("submit", str(f), "--no-watch").output
+    procs = env.client().list_processes(env.colony, 10, 0, env.user_prvkey)
+    assert [units.go_mem_mib(p["spec"]["conditions"]["mem"]) for p in procs] == [1024 * 1024] * 2  # 1 TiB in MiB
+    run("cancel", "--yes")
+
+
 def test_config_show_masks_keys(env):
     res = run("config", "show")
     assert env.colony in res.output

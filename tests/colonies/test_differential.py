@@ -100,7 +100,9 @@ class Side:
         status, payload = rpc(self.base_url, msg, prvkey)
         return error_class(status, payload), payload
 
-    def spec(self, name: str, maxexectime: int, maxretries: int, priority: int, deps: list[str] | None = None) -> dict:
+    def spec(
+        self, name: str, maxexectime: int, maxretries: int, priority: int, deps: list[str] | None = None, mem: str = ""
+    ) -> dict:
         return {
             "nodename": name,
             "funcname": "f",
@@ -110,7 +112,12 @@ class Side:
             "maxwaittime": -1,
             "maxexectime": maxexectime,
             "maxretries": maxretries,
-            "conditions": {"colonyname": self.colony, "executortype": EXECUTOR_TYPE, "dependencies": deps or []},
+            "conditions": {
+                "colonyname": self.colony,
+                "executortype": EXECUTOR_TYPE,
+                "dependencies": deps or [],
+                "mem": mem,
+            },
             "label": "",
             "fs": {},
             "env": {},
@@ -151,16 +158,21 @@ class Differential(RuleBasedStateMachine):
         assert a[0] == b[0], f"{what}: embedded {a} but real {b}\n" + "\n".join(self.log)
         return a, b
 
-    @rule(maxexectime=st.sampled_from([-1, 1]), retries=st.sampled_from([0, 1]), priority=st.sampled_from([0, 5]))
-    def submit(self, maxexectime, retries, priority):
+    @rule(
+        maxexectime=st.sampled_from([-1, 1]),
+        retries=st.sampled_from([0, 1]),
+        priority=st.sampled_from([0, 5]),
+        mem=st.sampled_from(["", "512Mi", "2Gi", "1Ti", "1TiB", "1024", "4gb"]),
+    )
+    def submit(self, maxexectime, retries, priority, mem):
         def go(s: Side):
-            cls, p = s.call({"msgtype": "submitfuncspecmsg", "spec": s.spec(f"p{len(s.pids)}", maxexectime, retries,
-                             priority)}, s.user_prv)  # fmt: skip
+            spec = s.spec(f"p{len(s.pids)}", maxexectime, retries, priority, mem=mem)
+            cls, p = s.call({"msgtype": "submitfuncspecmsg", "spec": spec}, s.user_prv)
             if cls == "ok":
                 s.pids.append(p["processid"])
             return cls, p
 
-        self.both(f"submit maxexectime={maxexectime} retries={retries} priority={priority}", go)
+        self.both(f"submit maxexectime={maxexectime} retries={retries} priority={priority} mem={mem!r}", go)
 
     @rule(fanout=st.booleans())
     def workflow(self, fanout):
