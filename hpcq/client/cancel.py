@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hpcq.colonyos import ProcessState, is_missing, is_not_found, is_unknown_message
+from hpcq.colonyos import ProcessState, executor_name, is_missing, is_not_found, is_unknown_message
 from hpcq.functions import HPCQ_CANCEL, encode_kwargs
 from hpcq.results.records import Submission
 
@@ -67,8 +67,13 @@ def cancel_submission(
     return _cancel_by_control_process(client, prvkey, sub, submit)
 
 
-def control_spec(sub: Submission, pids: list[str]) -> dict[str, Any]:
-    """The ``hpcq_cancel`` control process for these processes of ``sub`` (FuncSpec-shaped dict)."""
+def control_spec(sub: Submission, pids: list[str], executor: str = "") -> dict[str, Any]:
+    """The ``hpcq_cancel`` control process for these processes of ``sub`` (FuncSpec-shaped dict),
+    pinned to ``executor`` (the name of the executor they are assigned to) when given: another
+    executor of the same type would answer that they are not its own."""
+    conditions: dict[str, Any] = {"colonyname": sub.colony, "executortype": sub.executortype, "dependencies": []}
+    if executor:
+        conditions["executornames"] = [executor]
     return {
         "nodename": f"cancel-{sub.name}",
         "funcname": HPCQ_CANCEL,
@@ -79,7 +84,7 @@ def control_spec(sub: Submission, pids: list[str]) -> dict[str, Any]:
         "maxexectime": 60,
         "maxretries": 3,
         "label": sub.name,
-        "conditions": {"colonyname": sub.colony, "executortype": sub.executortype, "dependencies": []},
+        "conditions": conditions,
     }
 
 
@@ -146,7 +151,7 @@ def _cancel_by_control_process(
             return report
         except Exception:  # noqa: BLE001 - a running graph cannot be removed: cancel per process
             pass
-    to_cancel = []
+    to_cancel: dict[str, list[str]] = {}  # assigned executor id ("" = none yet) -> process ids
     for pid, p in _processes(client, prvkey, sub.processids).items():
         if ProcessState(p.state).final:
             report["already_finished"] += 1
@@ -158,10 +163,10 @@ def _cancel_by_control_process(
                 continue
             except Exception:  # noqa: BLE001 - assigned meanwhile: its executor cancels it
                 pass
-        to_cancel.append(pid)
-    if to_cancel:
-        submit(control_spec(sub, to_cancel))
-        report["cancel_requested"] = len(to_cancel)
+        to_cancel.setdefault(p.assignedexecutorid or "", []).append(pid)
+    for executor_id, pids in to_cancel.items():
+        submit(control_spec(sub, pids, executor_name(client, sub.colony, prvkey, executor_id)))
+        report["cancel_requested"] += len(pids)
     return report
 
 

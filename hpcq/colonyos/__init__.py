@@ -14,7 +14,7 @@ module imports neither pycolonies nor requests, so the server can read its const
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hpcq.colonyos.rpc import Colonies
@@ -143,3 +143,15 @@ def connect(settings: Settings) -> Colonies:
     """The client for these settings' server (host, port, TLS): every hpcq path that talks to a
     server builds its client here; the caller passes its keys per call, as pycolonies wants."""
     return client(settings.host, settings.port, tls=settings.tls)
+
+
+def executor_name(client: Any, colony: str, prvkey: str, executor_id: str) -> str:
+    """The name of the executor with ``executor_id`` in ``colony`` ('' if none): what a process spec's
+    ``conditions.executornames`` pins to, so that a call meant for one executor's job (a session's
+    calls, an ``hpcq_cancel`` control process) is not taken by another executor of the same type."""
+    if not executor_id:
+        return ""
+    for ex in client.list_executors(colony, prvkey) or []:
+        if ex.get("executorid") == executor_id:
+            return str(ex.get("executorname", ""))
+    return ""

@@ -19,12 +19,17 @@ from hpcq.retry import Backoff
 POLL = Backoff(base_s=0.01, cap_s=0.5, factor=1.5, jitter=0.1)
 
 
-def call_spec(client, funcname: str, params: dict[str, Any], options, walltime: int | None = None) -> dict[str, Any]:
+def call_spec(
+    client, funcname: str, params: dict[str, Any], options, walltime: int | None = None, executor: str = ""
+) -> dict[str, Any]:
     """The spec of one hpcq primitive process (hpcq.client.api.Client.submit_specs); ``walltime``
-    overrides the options' (a call in a session is bounded by the session's allocation)."""
+    overrides the options' (a call in a session is bounded by the session's allocation);
+    ``executor`` pins it to that executor (a session's calls go to the executor running its job)."""
     conditions = {"colonyname": client.colony, "executortype": options.executor_type, **options.resources.conditions()}
     if walltime is not None:
         conditions["walltime"] = walltime
+    if executor:
+        conditions["executornames"] = [executor]
     return spec_for(
         funcname,
         params,
@@ -37,9 +42,16 @@ def call_spec(client, funcname: str, params: dict[str, Any], options, walltime: 
     )
 
 
-def submit_call(client, params: dict[str, Any], options, funcname: str = PRIMITIVE_RUN, walltime: int | None = None):
+def submit_call(
+    client,
+    params: dict[str, Any],
+    options,
+    funcname: str = PRIMITIVE_RUN,
+    walltime: int | None = None,
+    executor: str = "",
+):
     """Submit one primitive process; returns its hpcq.results.records.Submission."""
-    spec = call_spec(client, funcname, params, options, walltime)
+    spec = call_spec(client, funcname, params, options, walltime, executor)
     return client.submit_specs(
         f"{options.label}-{uuid.uuid4().hex[:8]}",
         [spec],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hpcq.colonyos import ProcessState
+from hpcq.colonyos import ProcessState, executor_name
 from hpcq.functions import PRIMITIVE_SESSION
 from hpcq.primitives.options import EstimatorOptions, make_options
 from hpcq.primitives.remote import POLL, submit_call
@@ -45,6 +45,7 @@ class Session:
         self.start_timeout_s = start_timeout_s
         self.client = Client(settings)
         self.session_id: str | None = None
+        self.executor = ""  # the name of the executor whose Slurm job serves the session
         self._sub: Any = None  # the session process's hpcq.results.records.Submission
         self.calls = 0
 
@@ -65,6 +66,9 @@ class Session:
                     + "; ".join(p.errors or [ProcessState(p.state).label])
                 )
             if self.slurm_job_id(p):
+                self.executor = executor_name(
+                    self.client.colonies, self.client.colony, self.client.key, p.assignedexecutorid or ""
+                )
                 return self
             if time.monotonic() > end:
                 raise SessionError(
@@ -102,7 +106,9 @@ class Session:
         """Submit the close call; poll until the session is final, the close call was refused
         (failed or cancelled) or ``timeout`` passed. Returns the session's last process."""
         params = {"primitive": "estimator", "op": "close", "session": self.session_id, "label": "close"}
-        call = submit_call(self.client, params, self._options, walltime=self._options.resources.walltime)
+        call = submit_call(
+            self.client, params, self._options, walltime=self._options.resources.walltime, executor=self.executor
+        )
         end = time.monotonic() + timeout
         for delay in POLL.delays():
             time.sleep(delay)
@@ -132,4 +138,4 @@ class Session:
             self.start()
         self.calls += 1
         wall = self._options.resources.walltime  # bounded by the session's own allocation
-        return self.client, submit_call(self.client, params, options, walltime=wall)
+        return self.client, submit_call(self.client, params, options, walltime=wall, executor=self.executor)

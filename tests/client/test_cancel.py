@@ -68,3 +68,4 @@ def test_without_server_cancel_waiting_are_removed_and_running_get_a_control_pro
     (spec,) = submitted
     assert spec["funcname"] == HPCQ_CANCEL and spec["conditions"]["executortype"] == "t"
     assert decode_kwargs(spec["kwargs"])["processids"] == [running]
+    assert spec["conditions"]["executornames"] == ["e1"]  # only the executor running it can cancel it

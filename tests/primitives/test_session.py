@@ -12,6 +12,7 @@ from qiskit.quantum_info import SparsePauliOp
 
 from hpcq.colonyos import ProcessState
 from hpcq.primitives import EstimatorV2, PrimitiveJobError, SamplerV2, Session
+from hpcq.testing.faults import ExecutorProc
 
 pytestmark = [pytest.mark.slurm, pytest.mark.both_servers]
 
@@ -93,3 +94,32 @@ def test_session_with_two_mpi_ranks_splits_each_call(remote):
             assert res.metadata["hpcq"]["ranks"] == 2
             np.testing.assert_allclose(res[0].data.evs, local[0].data.evs, rtol=0, atol=1e-12)
     assert json.loads(session.closed_process.output[1])["calls"] == 3
+
+
+def test_session_calls_stay_with_its_executor_when_two_serve_the_type(remote):
+    """Two executors of one type: a session's calls are pinned (conditions.executornames) to the
+    executor whose job serves the session; unpinned, about half would go to the other executor,
+    which refuses them ("not a session this executor serves")."""
+    other = ExecutorProc(
+        env_file=None,
+        state_dir=remote.tmp / "state-2",
+        name="prim-exec-2",
+        executor_type=remote.options()["executor_type"],
+        extra_args=["--poll", "0.02"],
+        env=remote.executor.env,
+    ).start()
+    try:
+        qc = efficient_su2(2, reps=1)
+        ham = SparsePauliOp.from_list([("ZZ", 1.0), ("XI", 0.4)])
+        opts = remote.options(resources={"walltime": 300, "mem": "1Gi"})
+        with Session(settings=remote.settings, idle_timeout_s=120, **opts) as session:
+            assert session.executor in ("prim-exec", "prim-exec-2")
+            owner = session.process().assignedexecutorid
+            est = EstimatorV2(mode=session, **opts)
+            jobs = [est.run([(qc, ham, np.full(qc.num_parameters, 0.1 * k))]) for k in range(6)]
+            for job in jobs:
+                assert job.result()[0].data.evs is not None
+                assert job.process.assignedexecutorid == owner
+                assert job.process.spec.conditions.executornames == [session.executor]
+    finally:
+        other.stop()
