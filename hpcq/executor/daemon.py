@@ -43,7 +43,7 @@ from hpcq.executor.journal import BatchRow, Journal, ProcRow
 from hpcq.executor.packing import Group, Packer, elements
 from hpcq.executor.resources import PlanError, Prepared, plan_process
 from hpcq.executor.slurm_errors import is_transient
-from hpcq.executor.watcher import Identity, Watched, Watcher
+from hpcq.executor.watcher import LIST_LIMIT, Identity, Watched, Watcher
 from hpcq.job.task import Task
 from hpcq.logfmt import ADOPTING, CLOSED, EXECUTOR_LOG, SERVING
 from hpcq.retry import Backoff, retry
@@ -230,10 +230,17 @@ class Executor:
         for group in self.packer.flush():
             self._submit_group(group)
         try:
-            running = self.client.list_processes(self.colony, 100, ProcessState.RUNNING, self.ident.prvkey) or []
+            running = self.client.list_processes(self.colony, LIST_LIMIT, ProcessState.RUNNING, self.ident.prvkey) or []
         except Exception as exc:  # noqa: BLE001
             log.warning("could not list running processes for orphan recovery: %s", exc)
             return False
+        if len(running) >= LIST_LIMIT:  # the protocol lists the oldest 100 RUNNING, with no paging
+            log.warning(
+                "orphan recovery sees only the %d oldest running processes of colony %s; a process assigned "
+                "to us beyond them is run again when its maxexectime expires and the server re-queues it",
+                LIST_LIMIT,
+                self.colony,
+            )
         from model import Process  # pycolonies' model module
 
         for raw in running:

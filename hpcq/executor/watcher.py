@@ -37,6 +37,7 @@ from hpcq.logfmt import CLOSED, EXECUTOR_LOG
 
 log = logging.getLogger(EXECUTOR_LOG)
 
+LIST_LIMIT = 100  # colonies answers getprocessesmsg with at most this many processes (no paging)
 AFTERLIFE_S = 900.0  # how long a job is still watched for a Slurm requeue after its processes closed
 __all__ = ["INFRA_RETRIES", "Watcher", "Watched"]
 
@@ -103,6 +104,7 @@ class Watcher(threading.Thread):
         self._cancels: queue.Queue[tuple[str, str]] = queue.Queue()
         self.active: dict[str, Watched] = {}
         self._last = {"query": 0.0, "log": 0.0, "colony": time.monotonic()}
+        self._colony_turn = 0  # where the next one-by-one confirmation starts (more than LIST_LIMIT running)
         self._afterlife: dict[str, float] = {}  # job id -> watch until (closed, job not ended yet)
         self._early: dict[str, Future[None]] = {}  # process id -> future of its early attributes
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="hpcq-rpc")
@@ -431,14 +433,20 @@ class Watcher(threading.Thread):
         if not self.active:
             return
         try:
-            running = self.me.client.list_processes(self.me.colony, 100, ProcessState.RUNNING, self.me.prvkey) or []
+            running = (
+                self.me.client.list_processes(self.me.colony, LIST_LIMIT, ProcessState.RUNNING, self.me.prvkey) or []
+            )
         except Exception as exc:  # noqa: BLE001
             log.warning("listing running processes failed (%s)", exc)
             return
         ours = {p["processid"] for p in running if p.get("assignedexecutorid") == self.me.executor_id}
         candidates = [pid for pid in self.active if pid not in ours]
-        if len(running) >= 100:  # the list was cut at 100: confirm a few at a time
-            candidates = candidates[:20]
+        if len(running) >= LIST_LIMIT:
+            # the server lists at most 100 (the oldest): the rest are confirmed one by one, 20 per
+            # check, taking turns so that every watched process is reached within a few checks
+            start = self._colony_turn % len(candidates) if candidates else 0
+            candidates = (candidates[start:] + candidates[:start])[:20]
+            self._colony_turn = start + 20
         gone = [pid for pid in candidates if self._colony_state(pid) == "gone"]
         for pid in gone:
             w = self.active.get(pid)

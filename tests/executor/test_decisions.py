@@ -393,3 +393,29 @@ def test_job_killed_by_slurm_before_the_function_began_is_resubmitted_a_bounded_
     assert colony.closes(saved) == ["success"]
     assert colony.state(doomed) == PS.FAILED and len(backend.jobs_of(doomed)) == INFRA_RETRIES + 1
     assert colony.closes(doomed) == ["failed"]
+
+
+def test_colony_check_reaches_every_watched_process_beyond_the_list_limit(tmp_path, backend, colony, monkeypatch):
+    """colonies lists at most 100 RUNNING processes (the oldest) and cannot page: the watcher then
+    confirms its processes one by one, 20 per check, taking turns, so that a process cancelled or
+    removed on the server is found even when the 20 first it watches are still running."""
+    from hpcq.executor.watcher import LIST_LIMIT
+
+    ex = make_executor(tmp_path, backend, colony)
+    ex.setup()
+    w = ex.watcher
+    pids = [f"{i:064x}" for i in range(130)]
+    still_ours = set(pids[:40])
+    w.active.update(
+        {
+            p: Watched(p, "1000", "b1", 0, str(tmp_path), "hpcq_echo", str(tmp_path / "o.json"), str(tmp_path))
+            for p in pids
+        }
+    )
+    others = [{"processid": f"x{i}", "assignedexecutorid": "someone-else"} for i in range(LIST_LIMIT)]
+    monkeypatch.setattr(w.me.client, "list_processes", lambda *a, **k: others)
+    monkeypatch.setattr(w, "_colony_state", lambda pid: "ours" if pid in still_ours else "gone")
+    monkeypatch.setattr(w, "_cancel_job_of", lambda watched: None)
+    for _ in range(10):
+        w._check_colony()
+    assert set(w.active) == still_ours
