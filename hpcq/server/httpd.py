@@ -3,8 +3,12 @@ the stale-executor cleanup, and clean shutdown on SIGTERM/SIGINT.
 
 Connections are persistent (HTTP/1.1 keep-alive, every reply with Content-Length): a connection
 idle for ``idle_timeout_s`` between requests is closed, one whose request body was not read
-(404, a refused body) is closed after the reply, and at shutdown every open connection's read
-side is shut so that no handler thread keeps serving a stopped server."""
+(404, a refused body) is closed after the reply and after draining what the client still sends
+(so that an upload in progress does not cost the client its reply), and at shutdown every open
+connection's read side is shut so that no handler thread keeps serving a stopped server.
+
+TLS (``--tls-cert``): the handshake runs in the connection's thread; plain HTTP sent to the TLS
+port gets a 400 that says how to turn TLS on in the client, not a closed connection."""
 
 from __future__ import annotations
 
@@ -35,6 +39,17 @@ log = logging.getLogger("hpcq.server")
 
 MAX_BODY = 16 * 1024 * 1024  # bytes; larger bodies (and websocket messages) get 413/400 in the error shape
 REPLY_BUFFER = 64 * 1024  # a reply's headers and body up to this size leave in one write
+# After a reply that leaves the request body unread, read and drop what the client still sends (up
+# to this much, this long) before closing: a close with unread input resets the connection, and a
+# client still uploading loses the reply (TLS: its write fails with SSLEOFError; plain TCP: the
+# reset can drop the reply). Apache's "lingering close"; Go's net/http reads up to 256 KiB.
+LINGER_BYTES = 4 * MAX_BODY
+LINGER_S = 5.0
+TLS_HANDSHAKE = 0x16  # the first byte of a TLS record that opens a handshake (ClientHello)
+PLAIN_HTTP_ON_TLS = (
+    "this server speaks HTTPS (TLS) and the client sent plain HTTP. Fix: set COLONIES_SERVER_TLS=true "
+    "(pycolonies: Colonies(host, port, tls=True)) and trust the server's certificate with REQUESTS_CA_BUNDLE"
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -58,6 +73,40 @@ class Handler(BaseHTTPRequestHandler):
         self.server.track(self.connection)
         if log.isEnabledFor(logging.DEBUG):  # the connection log (-v): one line per TCP connection
             log.debug("connection from %s:%s", *self.client_address[:2])
+        self.body_left = False  # the current request's body was not read (see _drain)
+        self.tls_ready = not isinstance(self.connection, ssl.SSLSocket) or self._tls_accept()
+
+    def handle(self) -> None:
+        if self.tls_ready:
+            super().handle()
+
+    def _tls_accept(self) -> bool:
+        """TLS: the handshake, here in the connection's own thread. A client that sends plain HTTP
+        gets a plain-HTTP 400 that says so (Go's and nginx's servers answer it too; a bare close
+        reads as ``RemoteDisconnected`` to the client). A failed handshake (an untrusted
+        certificate, a scanner) is a debug line, not a traceback."""
+        conn = self.connection
+        conn.settimeout(self.idle_timeout)
+        try:
+            first = socket.socket.recv(conn, 1, socket.MSG_PEEK)  # the TCP bytes, not TLS records
+            if first and first[0] != TLS_HANDSHAKE:
+                self._refuse_plain_http(conn)
+                return False
+            conn.do_handshake()
+        except OSError as exc:  # ssl.SSLError included
+            log.debug("TLS handshake with %s failed: %s", self.client_address[0], exc)
+            return False
+        return True
+
+    def _refuse_plain_http(self, conn: socket.socket) -> None:
+        """The 400 in colonies' error shape, written and drained on the raw TCP socket."""
+        status, body = api.error_reply(RPCError(400, PLAIN_HTTP_ON_TLS))
+        head = (
+            f"HTTP/1.1 {status} Bad Request\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        socket.socket.sendall(conn, head.encode() + body)
+        _drain(lambda n: socket.socket.recv(conn, n), conn)
 
     def finish(self) -> None:
         try:
@@ -67,7 +116,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         self.connection.settimeout(self.idle_timeout)  # idle until the request line arrives
-        super().handle_one_request()
+        super().handle_one_request()  # flushes the reply
+        if self.body_left:
+            self.close_connection = True
+            _drain(self.rfile.read1, self.connection)
+
+    def handle_expect_100(self) -> bool:
+        """Send "100 Continue" now: the buffered wfile would hold it until the final reply, and
+        the client (curl) would wait a second before it sends the body."""
+        ok = super().handle_expect_100()
+        self.wfile.flush()
+        return ok
 
     def parse_request(self) -> bool:
         self.connection.settimeout(self.timeout)  # a request has begun: its reads get the long limit
@@ -93,7 +152,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self._unread_body():
-            self.close_connection = True
+            self.close_connection = self.body_left = True
         route = self.path.split("?")[0]
         if route == "/health":
             self._send(200, b"", "text/plain")
@@ -119,13 +178,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         if self.path.split("?")[0] != "/api":
-            self.close_connection = self._unread_body() or self.close_connection
+            self.body_left = self._unread_body()
+            self.close_connection = self.body_left or self.close_connection
             self._send(404, b"404 page not found", "text/plain")
             return
         try:
             length = self._body_length()
         except RPCError as exc:
-            self.close_connection = True  # the body stays unread
+            self.close_connection = self.body_left = True  # the body stays unread
             self._send(*api.error_reply(exc))
             return
         self._send(*api.handle(self.ctx, self.rfile.read(length)))
@@ -143,6 +203,18 @@ class Handler(BaseHTTPRequestHandler):
         if length > self.max_body:
             raise RPCError(413, f"request body of {length} bytes exceeds the limit of {self.max_body} bytes")
         return length
+
+
+def _drain(read: Callable[[int], bytes], conn: socket.socket) -> None:
+    """The lingering close: read and drop input until EOF, LINGER_BYTES or LINGER_S."""
+    left, deadline = LINGER_BYTES, time.monotonic() + LINGER_S
+    with contextlib.suppress(OSError, ValueError):
+        while left > 0 and (wait := deadline - time.monotonic()) > 0:
+            conn.settimeout(wait)
+            chunk = read(min(left, REPLY_BUFFER))
+            if not chunk:
+                return
+            left -= len(chunk)
 
 
 def make_handler(ctx: Ctx, max_body: int = MAX_BODY, idle_timeout_s: float = SERVER_IDLE_TIMEOUT_S) -> type[Handler]:
