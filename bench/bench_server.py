@@ -51,7 +51,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,7 @@ class BenchServer:
     code: str
     stop: Callable[[], None]
     version: str = ""
-    extra: dict = field(default_factory=dict)
+    counters: Callable[[], dict[str, int]] | None = None  # the real server's PostgreSQL work counters
 
     def cpu_parts(self) -> dict[str, float]:
         return {part: tree_cpu_s(pid) for part, pid in self.roots.items()}
@@ -221,7 +222,24 @@ def start_colonies() -> BenchServer:
         srv.close()
         raise
     roots = {"colonies": srv.proc.pid, "postgres": postmaster}
-    return BenchServer("colonies", "colonies", srv.host, srv.port, colony, roots, code, srv.close, srv.version)
+    counters = partial(pg_counters, srv.pg.port)
+    return BenchServer(
+        "colonies", "colonies", srv.host, srv.port, colony, roots, code, srv.close, srv.version, counters
+    )
+
+
+PG_COUNTERS = ("xact_commit", "tup_returned", "tup_fetched", "tup_inserted", "tup_updated", "tup_deleted")
+
+
+def pg_counters(port: int) -> dict[str, int]:
+    """PostgreSQL's cumulative work counters of colonies' database (pg_stat_database "postgres"):
+    transactions committed and rows read (tup_returned: by sequential and index scans) and written."""
+    from hpcq.testing.colonies_lab import PG_BIN
+
+    sql = f"SELECT {', '.join(PG_COUNTERS)} FROM pg_stat_database WHERE datname = 'postgres'"
+    cmd = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres", "-Atc", sql]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    return dict(zip(PG_COUNTERS, (int(x) for x in out.split("|")), strict=True))
 
 
 def add_executors(srv: BenchServer, n: int) -> list[str]:
@@ -239,9 +257,25 @@ def add_executors(srv: BenchServer, n: int) -> list[str]:
     return keys
 
 
+def settled(counters: Callable[[], dict[str, int]], quiet_s: int = 3, limit_s: float = 15.0) -> dict[str, int]:
+    """The counters once the load's last figures are in. PostgreSQL publishes a backend's counters
+    when it idles, rate-limited to once a second per backend, so after a load they still grow for a
+    few seconds (seen: 60 % of a row's transactions at once, no change for 1.5 s, then the rest):
+    settled = no row written for ``quiet_s`` one-second reads in a row (the server's background
+    loops only read)."""
+    last, quiet, end = counters(), 0, time.monotonic() + limit_s
+    while quiet < quiet_s and time.monotonic() < end:
+        time.sleep(1.0)
+        now = counters()
+        same = all(now[k] == last[k] for k in ("tup_inserted", "tup_updated", "tup_deleted"))
+        quiet, last = (quiet + 1 if same else 0), now
+    return last
+
+
 def _load(srv: BenchServer, which: str, workers: int, seconds: float) -> tuple[list[dict], dict, float, dict]:
     """The servers' idle CPU over IDLE_S, then W client processes for ``seconds``: (worker results,
-    server CPU seconds by part, wall seconds, idle CPU seconds by part)."""
+    server CPU seconds by part, wall seconds, idle CPU seconds by part and the PostgreSQL counters'
+    increase as "counters")."""
     keys = add_executors(srv, workers)
     ctx = mp.get_context("fork")
     q = ctx.Queue()
@@ -250,13 +284,16 @@ def _load(srv: BenchServer, which: str, workers: int, seconds: float) -> tuple[l
     idle0 = srv.cpu_parts()
     time.sleep(IDLE_S)
     cpu0, t0 = srv.cpu_parts(), time.perf_counter()
-    idle = {k: cpu0[k] - idle0[k] for k in cpu0}
+    idle: dict = {k: cpu0[k] - idle0[k] for k in cpu0}
+    n0 = srv.counters() if srv.counters else {}
     for p in procs:
         p.start()
     res = [q.get(timeout=seconds + 120) for _ in procs]
     cpu1, wall = srv.cpu_parts(), time.perf_counter() - t0
     for p in procs:
         p.join()
+    if srv.counters:
+        idle["counters"] = {k: v - n0[k] for k, v in settled(srv.counters).items()}
     return res, {k: cpu1[k] - cpu0[k] for k in cpu0}, wall, idle
 
 
@@ -282,9 +319,14 @@ def run_row(which: str, workers: int, seconds: float, kind: str = "embedded", tr
         "server_cpu_ms_per_cycle": round(1000 * server_cpu / cycles, 3),
         "server_cpu_parts_ms_per_cycle": {k: round(1000 * v / cycles, 3) for k, v in cpu.items()},
         "server_cpu_util": round(server_cpu / wall, 2),
-        "server_idle_cpu_util": round(sum(idle.values()) / IDLE_S, 3),
+        "server_idle_cpu_util": round(sum(v for k, v in idle.items() if k != "counters") / IDLE_S, 3),
         "client_cpu_ms_per_cycle": round(1000 * sum(r["cpu_s"] for r in res) / cycles, 2),
         "client_sign_cpu_ms_per_cycle": round(1000 * sum(r["sign_s"] for r in res) / cycles, 3),
+        **(
+            {"postgres_per_cycle": {k: round(v / cycles, 2) for k, v in idle["counters"].items()}}
+            if srv.counters
+            else {}
+        ),
     }
 
 
@@ -456,6 +498,18 @@ def _ratio_table(pairs: list[dict]) -> list[str]:
     return lines
 
 
+def _pg_table(rows: list[dict]) -> list[str]:
+    rows = [r for r in rows if "postgres_per_cycle" in r]
+    if not rows:
+        return []
+    lines = ["", "| real server's PostgreSQL, per cycle: client, workers | " + " | ".join(PG_COUNTERS) + " |"]
+    lines.append("|---|" + "---|" * len(PG_COUNTERS))
+    for r in rows:
+        vals = [str(r["postgres_per_cycle"].get(k, "")) for k in PG_COUNTERS]
+        lines.append(f"| {r['client']}, {r['workers']} | " + " | ".join(vals) + " |")
+    return lines
+
+
 def _inproc_table(inproc_result: dict) -> list[str]:
     trees = [k for k, v in inproc_result.items() if isinstance(v, dict)]
     lines = ["", "| in-process embedded server, one thread | " + " | ".join(trees) + " |"]
@@ -472,6 +526,7 @@ def markdown(result: dict) -> str:
     pairs = result.get("summary", {}).get("colonies_vs_embedded")
     if pairs:
         lines += _ratio_table(pairs)
+    lines += _pg_table(result["rows"])
     if result.get("inproc"):
         lines += _inproc_table(result["inproc"])
     return "\n".join(lines)
