@@ -12,6 +12,8 @@ count and client: the embedded row, then the real server's row):
   servers     embedded  hpcq's server (this checkout's code; with --baseline also REV's code);
               colonies  the real colonies server (hpcq.testing.colonies_lab.RealServer, v1.9.12,
                         its binary's defaults, its own PostgreSQL cluster with fsync=off);
+              by default both, the real one only where the lab can run (else left out, with
+              the reason in the results as servers_left_out); named in --servers, it must run;
   clients     pycolonies  the unmodified pycolonies client (pure-Python signing, a new TCP connection
                           per request) in W client processes, each a submitter + an executor doing
                           submit -> assign -> close;
