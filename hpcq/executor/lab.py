@@ -148,6 +148,13 @@ class LocalCluster:
         header = [name for name, _ in SQUEUE_FORMAT]
         return [dict(zip(header, ln.split("|"), strict=False)) for ln in out.splitlines() if ln.strip()]
 
+    def job_names(self) -> dict[str, str]:
+        """Job id -> name, from slurmctld (finished jobs stay there MinJobAge=3600 s). Ask here, not
+        sacct, for names: when a step's start reaches slurmdbd before its job's, slurmdbd records
+        the job under the name "allocation" (seen in CI under load)."""
+        out = self.run("squeue", "-h", "-t", "all", "-o", "%i|%j").stdout
+        return dict(ln.split("|", 1) for ln in out.splitlines() if "|" in ln)
+
     def node_states(self) -> dict[str, str]:
         """Node name -> state as sinfo prints it (e.g. idle, allocated, down*, idle*)."""
         out = self.run("sinfo", "-h", "-N", "-o", "%N|%T").stdout

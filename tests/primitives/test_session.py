@@ -18,10 +18,12 @@ pytestmark = [pytest.mark.slurm, pytest.mark.both_servers]
 
 
 def _slurm_jobs(remote, exclude: set[str] = frozenset()) -> list[dict[str, str]]:
-    """hpcq's jobs in slurmdbd (not the lab's own probe jobs), minus those in ``exclude``."""
-    out = remote.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,JobName,State", "-S", "2000-01-01").stdout
-    rows = [dict(zip(("JobID", "JobName", "State"), ln.split("|"), strict=False)) for ln in out.splitlines() if ln]
-    return [r for r in rows if r["JobName"].startswith("hpcq-") and r["JobID"] not in exclude]
+    """hpcq's jobs in slurmdbd (not the lab's own probe jobs), minus those in ``exclude``; names from
+    slurmctld (LocalCluster.job_names says why not from sacct)."""
+    out = remote.cluster.run("sacct", "-n", "-X", "-P", "-o", "JobID,State", "-S", "2000-01-01").stdout
+    rows = [dict(zip(("JobID", "State"), ln.split("|"), strict=False)) for ln in out.splitlines() if ln]
+    names = remote.cluster.job_names()
+    return [r for r in rows if names.get(r["JobID"], "").startswith("hpcq-") and r["JobID"] not in exclude]
 
 
 def test_session_serves_50_calls_with_one_slurm_job(remote):
