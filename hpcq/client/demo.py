@@ -12,14 +12,14 @@ import contextlib
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+from hpcq.client.localstack import start_services
 
 console = Console(width=max(120, Console().width))
 DEMO_STUDY = Path(__file__).parent / "studies" / "demo.yaml"
@@ -61,25 +61,6 @@ def missing_extras() -> str:
         f"({'/'.join(extras)} extra) {'is' if len(missing) == 1 else 'are'} not installed: "
         "pip install 'hpcq[all]'"
     )
-
-
-@contextlib.contextmanager
-def _executor(workdir: Path, env: dict[str, str], backend: str):
-    cmd = [sys.executable, "-m", "hpcq.executor", "start", "--profile", "local", "--backend", backend]
-    cmd += ["--state-dir", str(workdir / "executor"), "--jobs-dir", str(workdir / "jobs")]
-    cmd += ["--results-dir", str(workdir / "runs"), "--name", "demo-executor"]
-    with open(workdir / "executor.log", "ab") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
 
 
 def ranked_table(results: Path, top: int = 15) -> Table:
@@ -142,32 +123,6 @@ def _fresh_workdir(workdir: str) -> Path:
     return path
 
 
-def _start_services(stack: contextlib.ExitStack, workdir: Path, backend: str) -> None:
-    """Steps 1-3: the embedded server (its colony's keys into this process's environment), the
-    local Slurm cluster (backend slurm) and the executor; ``stack`` stops them."""
-    from hpcq.server.launch import init_colony, start_server
-
-    console.print(f"[bold]1/6[/bold] starting the embedded ColonyOS server ({workdir / 'server'})")
-    server = stack.enter_context(start_server(workdir / "server", port=0))
-    os.environ.update(init_colony(server, colony="demo", env_file=workdir / "config" / "colonies.env"))
-    console.print(
-        f"      server on {server.host}:{server.port}, colony 'demo', keys in "
-        f"{workdir / 'config' / 'colonies.env'} (0600)"
-    )
-    env = dict(os.environ)
-    if backend == "slurm":
-        from hpcq.executor.lab import local_cluster
-
-        console.print("[bold]2/6[/bold] starting a local Slurm cluster (2 virtual nodes, slurmdbd)")
-        cluster = stack.enter_context(local_cluster(workdir / "slurm", nodes=2, cpus=4, dbd=True, set_env=True))
-        env["SLURM_CONF"] = str(cluster.conf)
-        console.print(f"      {cluster.up_output.strip().splitlines()[0] if cluster.up_output else 'up'}")
-    else:
-        console.print("[bold]2/6[/bold] no Slurm: jobs run through submitit's local executor")
-    console.print(f"[bold]3/6[/bold] starting the hpcq executor (backend {backend}; log {workdir / 'executor.log'})")
-    stack.enter_context(_executor(workdir, env, backend))
-
-
 def _run_study(workdir: Path, study, timeout: float, t0: float) -> None:
     """Steps 4-6: submit and watch the study, fetch and index its files, print the ranking."""
     from hpcq.client.api import Client
@@ -220,7 +175,7 @@ def demo(workdir, study_file, backend, timeout):
     t0 = time.time()
     with contextlib.ExitStack() as stack:
         try:
-            _start_services(stack, path, backend)
+            start_services(stack, path, backend, console.print, colony="demo", executor_name="demo-executor")
             _run_study(path, study, timeout, t0)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: stopping everything the demo started[/yellow]")

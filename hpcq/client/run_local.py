@@ -1,9 +1,11 @@
 """``hpcq run STUDY.yaml [--ranks N] [--results DIR]``: develop locally, then scale.
 
-Runs a study on this machine with the same MPI worker the Slurm job runs (``python -m hpcq.worker``
-under ``mpiexec``), with no server and no Slurm, so the HDF5 files are the ones a cluster run writes
-and ``hpcq results ls --results DIR`` reads them. The study is parsed by hpcq.client.study, exactly as
-``hpcq submit`` parses it, so a study that runs here is one that submits.
+A sweep study runs on this machine with the same MPI worker the Slurm job runs (``python -m
+hpcq.worker`` under ``mpiexec``), with no server and no Slurm. A workflow study runs as its real DAG:
+the embedded server and an executor with submitit's local backend (hpcq.client.localstack), so the
+same steps hand the same files to each other as on a cluster. Either way the HDF5 files are the ones
+a cluster run writes and ``hpcq results ls --results DIR`` reads them. The study is parsed by
+hpcq.client.study, exactly as ``hpcq submit`` parses it, so a study that runs here is one that submits.
 """
 
 from __future__ import annotations
@@ -94,14 +96,28 @@ def _summary(stdout: str) -> dict:
     help="folder for the HDF5 files (default: ./hpcq-runs/STUDY_NAME)",
 )
 @click.option("-q", "--quiet", is_flag=True, help="no per-task progress lines from the worker")
-def run(study_file: str, ranks: int, threads: int, results_dir: str | None, quiet: bool) -> None:
-    """Run STUDY_FILE on this machine (the MPI worker under mpiexec; no server, no Slurm)."""
+@click.option(
+    "--timeout", type=float, default=6 * 3600, show_default=True, help="workflow studies: give up after this many s"
+)
+def run(study_file: str, ranks: int, threads: int, results_dir: str | None, quiet: bool, timeout: float) -> None:
+    """Run STUDY_FILE on this machine: a sweep study with the MPI worker under mpiexec (no server, no
+    Slurm), a workflow study as its DAG through the embedded server and a local executor."""
     from hpcq.client.study import StudyError, load_study
 
     try:
         study = load_study(study_file)
     except StudyError as exc:
         raise click.ClickException(str(exc)) from None
+    out = Path(results_dir) if results_dir else Path("hpcq-runs") / study.name
+    if study.mode == "workflow":
+        if (ranks, threads) != (1, 1):
+            raise click.ClickException(
+                f"--ranks/--threads apply to sweep studies; {study.name} is a workflow study whose steps take "
+                "their ranks and threads from the study's resources (ranks_per_node, cpus_per_rank)"
+            )
+        check_fits(study.params, study.resources.ranks_per_node * study.resources.nodes, machine_memory_bytes())
+        run_workflow(study, out, timeout)
+        return
     mpiexec = find_mpiexec()
     if mpiexec is None:
         where = (
@@ -109,14 +125,7 @@ def run(study_file: str, ranks: int, threads: int, results_dir: str | None, quie
         )
         raise click.ClickException(f"mpiexec not found{where}; `hpcq run` needs it to start the worker: {INSTALL_MPI}")
     check_fits(study.params, ranks, machine_memory_bytes())
-    out = Path(results_dir) if results_dir else Path("hpcq-runs") / study.name
     out.mkdir(parents=True, exist_ok=True)
-    if study.mode == "workflow":
-        click.echo(
-            f"note: {study.name} is a workflow study; its DAG steps run only through the server, so here all "
-            f"{len(study.params.tasks())} task(s) run as one vqe_sweep (the same tasks, one HDF5 file)",
-            err=True,
-        )
     spec = out / f".{study.name}.sweep.json"
     spec.write_text(json.dumps(study.sweep))
     cmd = [mpiexec, "-n", str(ranks), sys.executable, "-m", "hpcq.worker", str(spec), "--out", str(out)]
@@ -139,4 +148,60 @@ def run(study_file: str, ranks: int, threads: int, results_dir: str | None, quie
         f"chemical accuracy {s['chemical_accuracy']}/{s['n_tasks']}; "
         f"best {s['best_task']} (abs error {s['best_abs_error']:.3g} Ha)"
     )
+    click.echo(f"look at them: hpcq results ls --results {out}")
+
+
+WORKFLOW_WORKDIR = ".hpcq-run"  # under the results folder: server DB, keys, executor state, job folders
+
+
+def run_workflow(study, out: Path, timeout: float) -> None:
+    """The study's DAG through the embedded server and an executor with submitit's local backend
+    (the cluster's steps and files); the HDF5 files are fetched into ``out`` and indexed. Services
+    and their state live in ``out/.hpcq-run`` (rebuilt on each run) and are stopped on exit."""
+    import contextlib
+    import time
+
+    from rich.console import Console
+
+    from hpcq.client.api import Client
+    from hpcq.client.localstack import start_services
+    from hpcq.config import Settings
+    from hpcq.results.catalog import Catalog, default_db
+
+    console = Console(stderr=True)
+    work = (out / WORKFLOW_WORKDIR).resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "config").mkdir(parents=True)
+    os.environ["HPCQ_CONFIG_DIR"] = str(work / "config")
+    study.colony = ""  # the local colony, whatever the study names for the cluster
+    names = list(study.executor.names)
+    t0 = time.time()
+    with contextlib.ExitStack() as stack:
+        start_services(
+            stack,
+            work,
+            "local",
+            console.print,
+            executor_name=names[0] if names else "local-executor",
+            executor_type=study.executor.type,
+        )
+        client = Client(Settings.load())
+        console.print(f"[bold]4/6[/bold] submitting workflow {study.name!r} ({len(study.params.tasks())} VQE runs)")
+        sub = client.submit(study)
+        snap = client.watch(sub, timeout=timeout, console=console)
+        if not snap.finished:
+            raise click.ClickException(
+                f"{study.name} did not finish within {timeout:.0f} s ({snap.line()}); the executor's log: "
+                f"{work / 'executor.log'}"
+            )
+        console.print("[bold]5/6[/bold] fetching the HDF5 results and indexing them")
+        files = client.fetch(sub, out)
+    stats = Catalog(default_db(out)).index(out)
+    for f in files:
+        click.echo(f"results: {Path(f).resolve()}")
+    click.echo(f"[6/6] {study.name}: {snap.line()} in {time.time() - t0:.0f} s; catalog: {stats.summary()}")
+    if snap.counts["failed"]:
+        log = work / "executor.log"
+        raise click.ClickException(f"{snap.counts['failed']} step(s) failed; the executor's log: {log}")
     click.echo(f"look at them: hpcq results ls --results {out}")
