@@ -19,7 +19,9 @@ from hpcq.client.cancel import cancel_submission
 from hpcq.client.dag import build_specs
 from hpcq.client.progress import Tracker, rich_watch
 from hpcq.client.study import Study
-from hpcq.colonyos import connect, file_label
+from hpcq.colonyos import connect
+from hpcq.colonyos.files import FileTransferError, in_object_store, process_files
+from hpcq.colonyos.files import fetch as fetch_file
 from hpcq.config import Settings
 from hpcq.results import records
 from hpcq.results.records import Submission
@@ -149,7 +151,7 @@ class Client:
             elif Path(ref).is_file():
                 shutil.copy2(ref, target)
                 got.append(target)
-            elif self._download(pid, dest):
+            elif self._download_or_refuse(pid, dest):
                 got.append(target)
             else:
                 unreachable.append(ref)
@@ -161,17 +163,20 @@ class Client:
             )
         return got
 
-    def _download(self, processid: str, dest: Path) -> bool:
-        label = file_label(self.colony, processid)
+    def _download_or_refuse(self, processid: str, dest: Path) -> bool:
         try:
-            files = self.colonies.get_files(label, self.colony, self.key) or []
+            return self._download(processid, dest)
+        except FileTransferError as exc:
+            raise ClientError(str(exc)) from None
+
+    def _download(self, processid: str, dest: Path) -> bool:
+        """The process's files from ColonyOS file storage (S3), each checked against its registered
+        SHA-256; False when there is nothing downloadable (shared-filesystem references)."""
+        try:
+            files = process_files(self.colonies, self.colony, self.key, processid)
         except Exception:  # noqa: BLE001
             return False
-        ok = False
-        for f in files:
-            try:
-                self.colonies.download_file(self.colony, self.key, dst=str(dest), label=label, filename=f["name"])
-                ok = True
-            except Exception:  # noqa: BLE001 - file refs (protocol "file") cannot be downloaded
-                return False
-        return ok
+        stored = [f for f in files if in_object_store(f)]
+        for f in stored:
+            fetch_file(self.colonies, self.colony, self.key, processid, f, dest)  # FileTransferError: refused
+        return bool(stored)

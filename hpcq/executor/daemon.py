@@ -40,9 +40,11 @@ from hpcq.executor import sessions
 from hpcq.executor.backends import Backend, make_backend
 from hpcq.executor.identity import ExecutorKey, ensure_registered, register_functions
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
+from hpcq.executor.outputs import add_attributes
 from hpcq.executor.packing import Group, Packer, elements
 from hpcq.executor.resources import PlanError, Prepared, plan_process
 from hpcq.executor.slurm_errors import is_transient
+from hpcq.executor.staging import FileTransferError, stage_inputs
 from hpcq.executor.watcher import LIST_LIMIT, Identity, Watched, Watcher
 from hpcq.job.task import Task
 from hpcq.logfmt import ADOPTING, CLOSED, EXECUTOR_LOG, SERVING
@@ -315,7 +317,7 @@ class Executor:
             self._handle_cancel(process)
             return
         try:
-            prepared = self.prepare(process)
+            prepared = self.stage(self.prepare(process))
         except PlanError as exc:
             self.fail([pid], str(exc))
             return
@@ -381,6 +383,36 @@ class Executor:
         )
         return Prepared(process=process, fd=fd, params=params, plan=plan)
 
+    def stage(self, prepared: Prepared) -> Prepared:
+        """Other sites' parent files, fetched into the process's work dir (hpcq.executor.staging);
+        a file that cannot be had refuses the process with the reason."""
+        pid = prepared.process.processid
+        try:
+            prepared.inputs, prepared.inputs_from = stage_inputs(
+                self.client,
+                self.colony,
+                self.ident.prvkey,
+                prepared.process,
+                self.paths.results_dir / self.colony / pid / "inputs",
+                [self.paths.results_dir, self.paths.jobs_dir],
+                log=lambda m: log.info("process %s: %s", pid, m),
+            )
+        except FileTransferError as exc:
+            raise PlanError(f"staging the inputs from the parent steps failed: {exc}") from None
+        if prepared.inputs_from:  # visible in hpcq status --json and the transfer bench
+            t = prepared.inputs_from
+            add_attributes(
+                self.client,
+                self.ident.prvkey,
+                pid,
+                {
+                    "inputs_staged_bytes": sum(r["bytes"] for r in t),
+                    "inputs_staged_s": round(sum(r["seconds"] for r in t), 4),
+                    "inputs_from": json.dumps(t, sort_keys=True),
+                },
+            )
+        return prepared
+
     # -- submission -------------------------------------------------------------------------------
     def new_batch(self, params: dict[str, Any], folder: str | Path | None = None, elements: int = 1) -> BatchRow:
         """A batch of this executor's backend in ``folder`` (default: the jobs directory), not
@@ -397,8 +429,9 @@ class Executor:
             params=prepared.params,
             workdir=str(self.paths.results_dir / self.colony / p.processid),
             outcome_path=batch.outcome_path(p.processid),
-            inputs=list(p.input or []),
+            inputs=prepared.inputs if prepared.inputs is not None else list(p.input or []),
             gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count),
+            extra={"inputs_from": prepared.inputs_from} if prepared.inputs_from else {},
         )
 
     def _submit_group(self, group: Group) -> None:

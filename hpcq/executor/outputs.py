@@ -16,7 +16,6 @@ Files, one ColonyFS entry per result file under label ``/hpcq/<colony>/<processi
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -24,20 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from hpcq.colonyos import file_label
+from hpcq.colonyos.files import sha256_file
 from hpcq.config import S3_VARS as S3_REQUIRED  # what pycolonies' file upload reads: all must be set
 
 
 def s3_configured(env: Mapping[str, str] | None = None) -> bool:
     values = os.environ if env is None else env
     return all(values.get(k) for k in S3_REQUIRED)
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def file_ref(colony: str, label: str, path: str | Path) -> dict[str, Any]:

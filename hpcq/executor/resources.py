@@ -45,6 +45,8 @@ class Prepared:
     fd: FunctionDef
     params: dict[str, Any]
     plan: Plan
+    inputs: list[Any] | None = None  # the process's inputs with other sites' files staged here (hpcq.executor.staging)
+    inputs_from: list[dict[str, Any]] = field(default_factory=list)  # one transfer record per staged file
 
 
 def plan_process(

@@ -25,6 +25,7 @@ class Task:
     outcome_path: str  # where the job writes the Outcome JSON (the executor polls for it)
     inputs: list[Any] = field(default_factory=list)
     gpu: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # into JobContext.extra (e.g. inputs_from, for provenance)
 
 
 @dataclass

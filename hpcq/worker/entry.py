@@ -43,6 +43,7 @@ def _provenance(
     return {
         **job_provenance(ctx, size, threads),
         "workflow_id": str(ctx.extra.get("workflow_id", "")),
+        "inputs_from": ctx.extra.get("inputs_from", []),  # parent files fetched from another site (staging)
         "started": started,
         "finished": now_iso(),
         "wall_time_s": wall,
