@@ -79,6 +79,14 @@ NIL_MARKER = "is nil"
 # A server that does not know a message type (a colonies v1.9.7 server asked to cancel).
 UNKNOWN_TYPE = "invalid rpcMsg.PayloadType"
 
+# The caller's key is not an approved member of the colony (HTTP 403). colonies v1.9.12 answers
+# "Access denied, not a member of Colony with name <C>" for a key it does not know *and* for an
+# executor that is pending, rejected or removed (its validator falls back to the user check); hpcq's
+# embedded server says "not member of colony" or "executor is not approved".
+NOT_MEMBER_MARKERS = ("not a member", "not member", "not approved")
+# addexecutormsg for a name the colony already has (a server that refuses re-registration).
+NAME_TAKEN_MARKER = "already exists"
+
 
 def is_no_process(exc: BaseException) -> bool:
     """An empty assign poll (not an error)."""
@@ -100,6 +108,18 @@ def is_not_found(exc: BaseException) -> bool:
 def is_missing(exc: BaseException) -> bool:
     """:func:`is_not_found`, or colonies' "... is nil" for a lookup that found nothing."""
     return is_not_found(exc) or NIL_MARKER in str(exc).lower()
+
+
+def is_not_member(exc: BaseException) -> bool:
+    """The server refused the caller's key as a colony member: an executor that was never added, is
+    still pending approval, or was removed (by the colony owner, or as stale by the server)."""
+    text = str(exc).lower()
+    return any(m in text for m in NOT_MEMBER_MARKERS)
+
+
+def is_name_taken(exc: BaseException) -> bool:
+    """addexecutormsg refused: an executor of that name is already registered in the colony."""
+    return NAME_TAKEN_MARKER in str(exc).lower()
 
 
 def is_unknown_message(exc: BaseException) -> bool:

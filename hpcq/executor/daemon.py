@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hpcq import functions
-from hpcq.colonyos import ProcessState, connect, is_no_process, is_unreachable
+from hpcq.colonyos import ProcessState, connect, is_no_process, is_not_member, is_unreachable
 from hpcq.config import ConfigError, Settings
 from hpcq.executor import sessions
 from hpcq.executor.backends import Backend, make_backend
-from hpcq.executor.identity import ExecutorKey, ensure_registered, register_functions
+from hpcq.executor.identity import ExecutorKey, ensure_registered, not_member_error, register_functions
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
 from hpcq.executor.outputs import add_attributes
 from hpcq.executor.packing import Group, Packer, elements
@@ -95,14 +95,16 @@ class Executor:
         executor_prvkey: str | None = None,
         client: Any = None,
         backend: Backend | None = None,
+        replace: bool = False,
     ):
         """``name``: the executor name (default: ``settings.executor_name`` or hpcq-<host>);
         ``executor_prvkey``: a pre-approved executor key (default: HPCQ_EXECUTOR_PRVKEY or
-        self-registration); ``client``/``backend``: see the module docstring."""
+        self-registration); ``client``/``backend``: see the module docstring; ``replace``: take the
+        name over from a registration this executor does not own (`--replace`, docs/executor.md)."""
         self.settings, self.paths = settings, paths
         self.cfg = settings.executor
         self.profile = settings.default_profile
-        self._name, self._executor_prvkey = name, executor_prvkey
+        self._name, self._executor_prvkey, self._replace = name, executor_prvkey, replace
         self.client = client if client is not None else connect(settings)
         self.backend = backend if backend is not None else make_backend(self.cfg.backend)
         self.stop_event = threading.Event()
@@ -127,14 +129,13 @@ class Executor:
             )
 
         self.key = key = retry(
-            lambda: ensure_registered(
-                self.settings, self.client, self.paths.state_dir, self.cfg.type, self._name, self._executor_prvkey
-            ),
+            self._register,
             should_retry=lambda exc: isinstance(exc, ConfigError) and is_unreachable(exc),
             deadline_s=self.cfg.wait_server_s,
             policy=self.backoff,
             on_retry=unreachable,
         )
+        self._replace = False  # a rejoin must never take a name over
         register_functions(self.client, self.colony, key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
         ident = Identity(
             client=self.client,
@@ -153,6 +154,36 @@ class Executor:
             self.profile,
             self.paths.state_dir,
         )
+
+    def _register(self) -> ExecutorKey:
+        return ensure_registered(
+            self.settings,
+            self.client,
+            self.paths.state_dir,
+            self.cfg.type,
+            self._name,
+            self._executor_prvkey,
+            replace=self._replace,
+        )
+
+    def _rejoin(self, exc: BaseException) -> None:
+        """The server no longer takes our key (assign: "not a member"): the executor was removed, as
+        stale or by the colony owner. Self-registered: register again (the same key, so the jobs we
+        run can still be closed by us) and go on; pre-approved: stop, naming the owner's fix."""
+        if not self.ident.self_registered:
+            raise not_member_error(self.colony, self.name, exc)
+        log.warning(
+            "executor %s is no longer a member of colony %s (%s): registering again", self.name, self.colony, exc
+        )
+        try:
+            self.key = key = self._register()
+        except ConfigError as err:
+            if is_unreachable(err):  # the next assign tries again
+                log.warning("registering again failed: %s", err)
+                return
+            raise
+        register_functions(self.client, self.colony, key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
+        log.info("executor %s rejoined colony %s", key.name, self.colony)
 
     @property
     def backoff(self) -> Backoff:
@@ -289,6 +320,13 @@ class Executor:
                     continue
                 if self.stop_event.is_set():
                     break
+                if is_not_member(exc):
+                    if failures:  # refused again right after a rejoin: back off as for any error
+                        self.stop_event.wait(self.backoff.delay(failures - 1))
+                    failures += 1
+                    lost_reply = True
+                    self._rejoin(exc)  # raises ConfigError where it cannot: the loop ends, jobs stay journaled
+                    continue
                 sleep = self.backoff.delay(failures)
                 failures += 1
                 lost_reply = True

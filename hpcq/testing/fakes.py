@@ -321,6 +321,8 @@ class FakeColony(Colonies):
             "addexecutormsg": self._add_executor,
             "approveexecutormsg": self._approve_executor,
             "getexecutormsg": self._get_executor,
+            "getexecutorsmsg": self._get_executors,
+            "removeexecutormsg": self._remove_executor,
             "addfunctionmsg": self._add_function,
             "getfunctionsmsg": self._get_functions,
             "submitfuncspecmsg": self._submit,
@@ -531,8 +533,21 @@ class FakeColony(Colonies):
         return {}
 
     def _get_executor(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
+        ex = self._named_executor(msg)  # looked up first, as colonies does
         self._require_member(caller)
-        return self._named_executor(msg)
+        return ex
+
+    def _get_executors(self, msg: dict[str, Any], caller: str) -> list[dict[str, Any]] | None:
+        # membership without approval: a pending executor may list (colonies' RequireMembership(..., false))
+        if caller != self._caller(self.user_prvkey) and all(e["executorid"] != caller for e in self.executors.values()):
+            raise forbidden("Access denied, not member of colony")
+        return list(self.executors.values()) or None
+
+    def _remove_executor(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
+        self._require_owner(caller)
+        del self.executors[self._named_executor(msg)["executorname"]]
+        self.functions = [f for f in self.functions if f["executorname"] != msg["executorname"]]
+        return {}
 
     def _add_function(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         fun = msg["fun"]

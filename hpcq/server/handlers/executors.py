@@ -101,9 +101,12 @@ def get_executors(ctx: Ctx, caller: str, msg: dict) -> list | None:
 
 
 def get_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
+    """As colonies v1.9.12: the name is looked up first (a missing one is "not found" to anyone), then
+    the caller must be an *approved* member (a pending executor, or the colony owner, is refused)."""
     colonyname = field(msg, "colonyname", str, "")
-    require_member(ctx, caller, colonyname, approved=False)
-    return render_executor(_load_executor(ctx, colonyname, field(msg, "executorname", str, "")))
+    ex = _load_executor(ctx, colonyname, field(msg, "executorname", str, ""))
+    require_member(ctx, caller, colonyname, approved=True)
+    return render_executor(ex)
 
 
 # --- functions ---------------------------------------------------------------------------------------
