@@ -63,8 +63,15 @@ def source_of(meta: dict[str, Any]) -> str:
 
 
 def process_files(client: Any, colony: str, prvkey: str, process_id: str) -> list[dict[str, Any]]:
-    """The files a process registered (newest registration of each name last)."""
-    return list(client.get_files(file_label(colony, process_id), colony, prvkey) or [])
+    """The full record (ref, checksum) of each file a process registered, newest registration of
+    each name: ``getfilesmsg`` lists names and checksums only, ``getfilemsg`` has the ref."""
+    label = file_label(colony, process_id)
+    out = []
+    for item in client.get_files(label, colony, prvkey) or []:
+        meta = client.get_file(colony, prvkey, label=label, filename=item["name"], latest=True)
+        if meta:
+            out.append(meta[0])
+    return out
 
 
 def _verified(path: Path, meta: dict[str, Any], what: str) -> str:

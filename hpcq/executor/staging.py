@@ -14,6 +14,7 @@ result file's provenance as ``inputs_from``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from hpcq.colonyos.files import FileTransferError, Transfer, fetch, process_files
 
 __all__ = ["FileTransferError", "stage_inputs"]
+_PROCESS_ID = re.compile(r"[0-9a-f]{64}")  # ColonyOS process ids: 64 hex digits
 
 
 def _paths_in(inputs: list[Any]) -> list[str]:
@@ -75,14 +77,13 @@ def _is_local(path: str, local_roots: list[Path]) -> bool:
     return any(p == root or root in p.parents for root in local_roots)
 
 
-def _owner(path: str, parents: list[str], names: dict[str, list[str]]) -> str | None:
-    """Which parent registered ``path``: the parent whose work dir (named by its id) holds it, else
-    the only parent that registered a file of that name."""
-    for part in Path(path).parts:
-        if part in parents:
-            return part
-    owners = names.get(Path(path).name, [])
-    return owners[0] if len(owners) == 1 else None
+def _candidates(path: str, parents: list[str]) -> list[str]:
+    """Processes that may have registered ``path``, most likely first: the process ids in the path,
+    innermost first (a step that passes a file on, as the ansatz step passes the Hamiltonian, names
+    its own staged copy ``<its id>/inputs/<origin id>/<name>``: the origin registered it), then the
+    parents."""
+    ids = [part for part in reversed(Path(path).parts) if _PROCESS_ID.fullmatch(part)]
+    return list(dict.fromkeys([*ids, *parents]))
 
 
 def stage_inputs(
@@ -101,26 +102,26 @@ def stage_inputs(
     if not foreign:
         return inputs, []
     parents = list(getattr(process, "parents", None) or [])
-    metas: dict[str, dict[str, dict[str, Any]]] = {}  # parent -> name -> newest registration
-    names: dict[str, list[str]] = {}
-    for parent in parents:
-        metas[parent] = {str(m.get("name")): m for m in process_files(client, colony, prvkey, parent)}
-        for name in metas[parent]:
-            names.setdefault(name, []).append(parent)
+    registered: dict[str, dict[str, dict[str, Any]]] = {}  # process -> name -> its newest registration
+
+    def files_of(pid: str) -> dict[str, dict[str, Any]]:
+        if pid not in registered:
+            registered[pid] = {str(m.get("name")): m for m in process_files(client, colony, prvkey, pid)}
+        return registered[pid]
+
     moved: dict[str, str] = {}
     records: list[dict[str, Any]] = []
     for path in foreign:
-        parent = _owner(path, parents, names)
-        if parent is not None and Path(path).name == parent:
-            continue  # the parent's work directory (its result_ref when it wrote no file): nothing to move
-        meta = metas.get(parent or "", {}).get(Path(path).name)
-        if parent is None or meta is None:
+        if Path(path).name in parents or (_PROCESS_ID.fullmatch(Path(path).name) and not Path(path).suffix):
+            continue  # a step's work directory (its result_ref when it wrote no file): nothing to move
+        owner = next((pid for pid in _candidates(path, parents) if Path(path).name in files_of(pid)), None)
+        if owner is None:
             raise FileTransferError(
                 f"input {path} names no file a parent registered in ColonyOS (parents: "
                 f"{', '.join(parents) or 'none'}); the parent step must register its files (an hpcq executor does)"
             )
-        t: Transfer = fetch(client, colony, prvkey, parent, meta, dest / parent)
+        t: Transfer = fetch(client, colony, prvkey, owner, files_of(owner)[Path(path).name], dest / owner)
         moved[path] = t.path
         records.append(t.record())
-        log(f"input {t.name} of parent {parent}: {t.bytes} B from {t.source} in {t.seconds:.2f} s (sha256 ok)")
+        log(f"input {t.name} of process {owner}: {t.bytes} B from {t.source} in {t.seconds:.2f} s (sha256 ok)")
     return _rewrite(inputs, moved), records

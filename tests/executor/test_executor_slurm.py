@@ -235,23 +235,11 @@ def test_selftest_command_succeeds(served):
 
 def test_result_file_uploaded_to_s3_when_configured(served, monkeypatch):
     """With AWS_S3_* set, result files go to S3 through pycolonies' upload_file (moto's S3 here)."""
-    from moto.server import ThreadedMotoServer
+    from hpcq.testing.s3 import s3_server
 
     lab, _, _ = served
     col = lab.col
-    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    s3.start()
-    try:
-        host, port = s3.get_host_and_port()
-        s3env = {
-            "AWS_S3_ENDPOINT": f"{host}:{port}",
-            "AWS_S3_ACCESSKEY": "test",
-            "AWS_S3_SECRETKEY": "test",
-            "AWS_S3_REGION": "us-east-1",
-            "AWS_S3_TLS": "false",
-            "AWS_S3_BUCKET": "hpcq-results",
-            "AWS_S3_SKIPVERIFY": "false",
-        }
+    with s3_server() as s3env:
         ex = lab.executor("exec-s3", executor_type="hpcq-s3", extra_env=s3env)
         p = col.wait(
             col.submit("hpcq_echo", {"message": "to s3", "write_file": True}, executortype="hpcq-s3").processid, 120
@@ -264,8 +252,6 @@ def test_result_file_uploaded_to_s3_when_configured(served, monkeypatch):
         meta = col.client.get_file(col.colony, col.prvkey, label=label, filename="echo.txt")
         assert meta[0]["ref"]["protocol"] == "s3" and meta[0]["ref"]["s3object"]["bucket"] == "hpcq-results"
         assert ex.stop() == 0
-    finally:
-        s3.stop()
 
 
 @pytest.mark.mpi

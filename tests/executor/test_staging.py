@@ -38,8 +38,11 @@ class FakeStore:
         }
         self.files.setdefault(file_label(COLONY, parent), []).append(meta)
 
-    def get_files(self, label, colony, prvkey):
-        return self.files.get(label, [])
+    def get_files(self, label, colony, prvkey):  # names and checksums only, as ColonyOS lists them
+        return [{"name": m["name"], "checksum": m["checksum"], "size": m["size"]} for m in self.files.get(label, [])]
+
+    def get_file(self, colony, prvkey, label, filename, latest=True):
+        return [m for m in reversed(self.files.get(label, [])) if m["name"] == filename][:1]
 
     def download_file(self, colony, prvkey, dst, label, filename):
         self.downloads += 1
@@ -113,3 +116,17 @@ def test_a_readable_shared_filesystem_reference_is_checked_in_place(tmp_path):
 def test_a_path_no_parent_registered_is_refused_with_the_parents(tmp_path):
     with pytest.raises(FileTransferError, match="names no file a parent registered .*parents: p1"):
         _stage(FakeStore(), _proc([f"/elsewhere/{COLONY}/p9/z.h5"], ["p1"]), tmp_path)
+
+
+def test_a_file_passed_on_by_the_parent_comes_from_the_step_that_registered_it(tmp_path):
+    """The ansatz step passes the Hamiltonian file on: the child sees the ansatz step's staged copy
+    (<ansatz id>/inputs/<hamiltonian id>/ham.json), which only the hamiltonian step registered."""
+    ham, ansatz = "a" * 64, "b" * 64
+    store = FakeStore()
+    store.put(ham, "ham.json", b"{}")
+    passed_on = f"/site-a/results/{COLONY}/{ansatz}/inputs/{ham}/ham.json"
+    new, (r,) = _stage(
+        store, _proc([f"/site-a/results/{COLONY}/{ansatz}", json.dumps({"h": passed_on})], [ansatz]), tmp_path
+    )
+    assert r["process_id"] == ham and new[0] == f"/site-a/results/{COLONY}/{ansatz}"  # its work dir: left as is
+    assert json.loads(new[1])["h"].endswith(f"/child/inputs/{ham}/ham.json")
