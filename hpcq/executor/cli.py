@@ -85,9 +85,15 @@ def _tuning_options(fn: Callable) -> Callable:
 )
 @click.option("--name", default=None, help="Executor name (default: COLONIES_EXECUTOR_NAME or hpcq-<host>).")
 @click.option("--profile", default=None, help="Site profile (default: the default_profile setting).")
+@click.option(
+    "--site",
+    default=None,
+    help="The site this executor serves: its ColonyOS locationname, used by studies' placement "
+    "(default: the profile's name; docs/sites.md).",
+)
 @_tuning_options
 @verbosity_option(logging.INFO)
-def start(env_file, state_dir, jobs_dir, results_dir, name, profile, **tuning):
+def start(env_file, state_dir, jobs_dir, results_dir, name, profile, site, **tuning):
     """Serve processes until SIGTERM (running jobs survive restarts: the journal adopts them).
 
     Every tuning option may also come from config.yaml (``executor:``) or HPCQ_EXECUTOR_<NAME>
@@ -98,7 +104,7 @@ def start(env_file, state_dir, jobs_dir, results_dir, name, profile, **tuning):
     try:
         settings = Settings.load(env_file, overrides=overrides)
         paths = Paths.under(state_dir or _default_state_dir(), jobs_dir, results_dir or settings.results_dir or None)
-        ex = Executor(settings, paths, name=name)
+        ex = Executor(settings, paths, name=name, site=site)
         ex.install_signal_handlers()
         ex.setup()
     except (ConfigError, ValueError) as exc:

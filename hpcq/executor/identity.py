@@ -62,6 +62,8 @@ def ensure_registered(
     executor_type: str,
     name: str | None,
     executor_prvkey: str | None = None,
+    locationname: str = "",
+    capabilities: dict | None = None,
 ) -> ExecutorKey:
     """Return a working, approved executor identity (registering it through ``client``, a
     pycolonies ``Colonies``, when we hold the colony key)."""
@@ -95,6 +97,8 @@ def ensure_registered(
                     "executorid": eid,
                     "colonyname": settings.colony_name,
                     "executortype": executor_type,
+                    "locationname": locationname,
+                    "capabilities": capabilities or {},
                 },
                 settings.colony_prvkey,
             )

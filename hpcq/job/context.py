@@ -8,5 +8,9 @@ from hpcq.threads import threads_per_rank
 __all__ = ["build_context", "slurm_job_id"]
 
 
-def build_context(process_id: str, workdir: str, inputs: list | None = None, gpu: bool = False) -> JobContext:
-    return JobContext.from_env(process_id, workdir, threads=threads_per_rank(), gpu=gpu, inputs=inputs)
+def build_context(
+    process_id: str, workdir: str, inputs: list | None = None, gpu: bool = False, site: str = "", executor: str = ""
+) -> JobContext:
+    return JobContext.from_env(
+        process_id, workdir, threads=threads_per_rank(), gpu=gpu, inputs=inputs, site=site, executor=executor
+    )
