@@ -111,3 +111,38 @@ def test_steps_run_at_the_sites_their_placement_names(two_sites, tmp_path):
         prov = _provenance(h5)
         assert (prov["site"], prov["executor"]) == (kinds[kind]["site"], kinds[kind]["executor"])
         assert f"/site-{prov['site']}/results/" in h5  # written in that site's own results directory
+
+
+def test_what_colonyos_matches_at_assign(colonies_server):
+    """What a process's conditions make ColonyOS check, on both servers: the location (any case),
+    not the executor's capabilities (GPUs, memory), nor the storage condition (the real server's
+    default, distributed assign, passes storage <= MaxInt64). hpcq.client.placement rests on this."""
+    from hpcq.colonyos import NO_PROCESS
+    from hpcq.colonyos.rpc import funcspec
+    from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
+    from hpcq.executor.profiles import load_profile
+    from hpcq.executor.site import site_capacity
+
+    c, up, colony = colonies_server.client(), colonies_server.user_prvkey, colonies_server.colony
+    key = new_prvkey()
+    caps = site_capacity(load_profile("local")).to_capabilities("test")  # no GPUs, 15.6 GiB nodes
+    executor = {"executorname": "ex-a", "executorid": id_from_prvkey(key), "colonyname": colony, "executortype": "t"}
+    c.add_executor({**executor, "locationname": "Site-A", "capabilities": caps}, colonies_server.colony_prvkey)
+    c.approve_executor(colony, "ex-a", colonies_server.colony_prvkey)
+    stored = next(e for e in c.list_executors(colony, up) if e["executorname"] == "ex-a")
+    assert stored["locationname"] == "Site-A" and stored["capabilities"]["hardware"] == caps["hardware"]
+
+    def submit(nodename: str, **conditions) -> str:
+        cond = {"colonyname": colony, "executortype": "t", "walltime": 60, **conditions}
+        spec = {"nodename": nodename, "funcname": "f", "maxexectime": -1, "conditions": cond}
+        return c.submit_func_spec(funcspec(spec), up).processid
+
+    elsewhere = submit("elsewhere", locationname="site-b")
+    with pytest.raises(Exception, match=NO_PROCESS):
+        c.assign(colony, -1, key)  # another site's process: never ours
+    big = submit("big", locationname="site-a", gpu={"name": "", "mem": "", "count": 4, "nodecount": 1}, mem="64Gi")
+    assert c.assign(colony, -1, key).processid == big  # location in any case; GPUs and memory unchecked
+    stored_process = c.get_process(elsewhere, up)
+    assert stored_process.state == ProcessState.WAITING
+    storage = submit("storage", storage="1Gi")
+    assert c.assign(colony, -1, key).processid == storage
