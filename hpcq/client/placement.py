@@ -200,7 +200,8 @@ def fit_problems(spec: dict[str, Any], site: str, cap: Capacity) -> list[str]:
             raw = functions.decode_kwargs(spec.get("kwargs"))
             sizing.check_params_fit(model.model_validate(raw), res, prof)
     except ResourceError as exc:
-        return [str(exc).replace(f"profile {prof.name}", f"site {site}")]
+        text = str(exc).replace(f"profile {prof.name}", f"site {site}")
+        return [text.replace("another profile", "another site").replace("a profile with", "a site with")]
     except ValueError as exc:  # sizing's own value errors
         return [str(exc)]
     return []
