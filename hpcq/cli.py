@@ -19,6 +19,7 @@ COMMANDS = {
     "run": "hpcq.client.run_local:run",  # the study on this machine: worker under mpiexec
     "sweep": "hpcq.client.cli:sweep",
     "status": "hpcq.client.cli:status",
+    "sites": "hpcq.client.cli:sites",
     "logs": "hpcq.client.cli:logs",
     "fetch": "hpcq.client.cli:fetch",
     "cancel": "hpcq.client.cli:cancel",

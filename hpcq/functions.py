@@ -51,6 +51,8 @@ class JobContext:
     gpu: bool = False
     inputs: list[Any] = field(default_factory=list)  # parents' outputs (ColonyOS `in`)
     extra: dict[str, Any] = field(default_factory=dict)
+    site: str = ""  # the site (ColonyOS locationname) and executor that run the job (docs/sites.md)
+    executor: str = ""
 
     @classmethod
     def from_env(
@@ -63,6 +65,8 @@ class JobContext:
         gpu: bool = False,
         inputs: list[Any] | None = None,
         extra: dict[str, Any] | None = None,
+        site: str = "",
+        executor: str = "",
     ) -> JobContext:
         """The context of this process, read from the Slurm / submitit environment (the one reader
         of SLURM_JOB_ID and friends). ``threads`` comes from the caller (hpcq.threads owns that
@@ -80,6 +84,8 @@ class JobContext:
             gpu=gpu,
             inputs=list(inputs or []),
             extra={"hostname": socket.gethostname(), **(extra or {})},
+            site=site,
+            executor=executor,
         )
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 from hpcq.client.cancel import cancel_submission
 from hpcq.client.dag import build_specs
+from hpcq.client.placement import place
 from hpcq.client.progress import Tracker, rich_watch
-from hpcq.client.study import Study
+from hpcq.client.sites import colony_sites
+from hpcq.client.study import Study, check_placement
 from hpcq.colonyos import connect
 from hpcq.colonyos.files import FileTransferError, in_object_store, process_files
 from hpcq.colonyos.files import fetch as fetch_file
@@ -32,14 +34,9 @@ class ClientError(Exception):
 
 
 def _funcspec(d: dict[str, Any]):
-    from model import Conditions, FuncSpec, Gpu  # pycolonies' top-level module
+    from hpcq.colonyos.rpc import funcspec
 
-    cond = dict(d["conditions"])
-    gpu = cond.pop("gpu", None)
-    return FuncSpec(
-        **{k: v for k, v in d.items() if k != "conditions"},
-        conditions=Conditions(**cond, gpu=Gpu(**gpu) if gpu else Gpu()),
-    )
+    return funcspec(d)
 
 
 class Client:
@@ -55,14 +52,30 @@ class Client:
         """Submit a study in its mode (workflow DAG, one process per task, or one job)."""
         if not study.colony:
             study.colony = self.colony
+        specs = build_specs(study)
+        if study.placement is not None:
+            specs = self.place(study, specs)
         return self.submit_specs(
             study.name,
-            build_specs(study),
+            specs,
             workflow=study.mode == "workflow",
             executortype=study.executor.type,
             kind=study.mode,
             save=save,
         )
+
+    def place(self, study: Study, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Keep each step on the sites the study's placement allows, from the colony's sites now
+        (hpcq.client.placement); PlacementError before anything is submitted."""
+        assert study.placement is not None
+        check_placement(study)  # again: the mode may have been changed since the study was read
+        try:
+            sites = colony_sites(self.colonies, study.colony, self.key, executortype=study.executor.type)
+        except Exception as exc:  # noqa: BLE001 - pycolonies raises one type for everything
+            raise ClientError(
+                f"placement needs the colony's sites, but listing the executors of {study.colony!r} failed: {exc}"
+            ) from exc
+        return place(specs, study.placement, sites)
 
     def submit_specs(
         self,
@@ -85,10 +98,10 @@ class Client:
         )
         try:
             if workflow:
-                from model import Workflow
+                from hpcq.colonyos.rpc import LocatedWorkflow
 
                 graph = self.colonies.submit_workflow(
-                    Workflow(colonyname=colony, functionspecs=[_funcspec(s) for s in specs]), self.key
+                    LocatedWorkflow(colonyname=colony, functionspecs=[_funcspec(s) for s in specs]), self.key
                 )
                 sub.processgraphid = graph.processgraphid
                 sub.processids = list(graph.processids)
@@ -113,7 +126,10 @@ class Client:
         return Tracker(self.colonies, self.key, sub.processids, sub.nodenames)
 
     def watch(self, sub: Submission, *, timeout: float | None = None, interval: float = 1.0, console=None):
-        return rich_watch(self.tracker(sub), interval=interval, timeout=timeout, console=console)
+        return self.watch_tracker(self.tracker(sub), timeout=timeout, interval=interval, console=console)
+
+    def watch_tracker(self, tracker: Tracker, *, timeout: float | None = None, interval: float = 1.0, console=None):
+        return rich_watch(tracker, interval=interval, timeout=timeout, console=console)
 
     def logs(self, processid: str, count: int = 100, since: int = 0) -> list[dict]:
         logs = self.colonies.get_process_log(self.colony, processid, count, since, self.key)

@@ -104,8 +104,16 @@ def status(name, watch, as_json):
     """Progress of a submitted study (default: the latest): done / failed / running / waiting, ETA."""
     sub = _submission(name)
     client = _client()
-    snap = client.watch(sub, console=console) if watch else client.tracker(sub).poll()
+    tracker = client.tracker(sub)
+    snap = client.watch_tracker(tracker, console=console) if watch else tracker.poll()
+    executors = _executor_sites(client)
+    by_site = tracker.by_site(executors)
     if as_json:
+        procs = []
+        for pid in sub.processids:
+            site, ex = tracker.site_of(pid, executors)
+            node, state = sub.nodenames.get(pid, ""), tracker.states.get(pid, "waiting")
+            procs.append({"processid": pid, "node": node, "state": state, "site": site, "executor": ex})
         click.echo(
             json.dumps(
                 {
@@ -113,17 +121,66 @@ def status(name, watch, as_json):
                     "counts": snap.counts,
                     "total": snap.total,
                     "failed": [{"processid": p, "node": n, "errors": e} for p, n, e in snap.failed],
+                    "sites": by_site,
+                    "processes": procs,
                 }
             )
         )
         return
     console.print(f"[bold]{sub.name}[/bold]: {snap.line()}")
+    if any(site not in ("-", "(no site)") for site in by_site):
+        t = Table("site", "done", "failed", "running", "waiting", title="by site (of the executor that took each step)")
+        for site, c in sorted(by_site.items()):
+            t.add_row(site, *(str(c[k]) for k in ("done", "failed", "running", "waiting")))
+        console.print(t)
     if snap.failed:
         t = Table("step", "process", "error", title="failed steps")
         # steps with their own error first; ColonyOS fails the rest of a graph without one
         for pid, node, errors in sorted(snap.failed, key=lambda f: not f[2]):
             t.add_row(node or "-", pid[:12], "; ".join(errors) or NO_ERROR_TEXT)
         console.print(t)
+
+
+def _executor_sites(client) -> dict[str, tuple[str, str]]:
+    """executor id -> (site, name); empty if the server cannot list them (status still works)."""
+    from hpcq.client.sites import executor_sites
+
+    try:
+        return executor_sites(client.colonies, client.colony, client.key)
+    except Exception:  # noqa: BLE001 - pycolonies raises one type for everything
+        return {}
+
+
+@click.command()
+@json_option
+@click.option("--type", "executortype", default=None, help="Only executors of this type (default: all).")
+@click.option(
+    "--alive-s",
+    type=click.FloatRange(1, 86400),
+    default=None,
+    help="An executor heard from within this many seconds is alive [default: 330].",
+)
+def sites(as_json, executortype, alive_s):
+    """The colony's sites: each executor's location, what the site offers (from the executors'
+    capabilities) and whether an executor of it is alive (docs/sites.md)."""
+    from hpcq.client.sites import NO_SITE, colony_sites
+    from hpcq.colonyos.sites import ALIVE_S
+
+    client = _client()
+    try:
+        found = colony_sites(client.colonies, client.colony, client.key, executortype, alive_s or ALIVE_S)
+    except Exception as exc:  # noqa: BLE001
+        _fail(click.ClickException(f"listing the executors of colony {client.colony!r} failed: {exc}"))
+    if as_json:
+        echo_json({"colony": client.colony, "sites": [s.as_json() for s in found]})
+        return
+    t = Table("site", "alive", "offers", "executors", title=f"sites of colony {client.colony}")
+    for s in found:
+        cap = s.capacity
+        names = ", ".join(f"{e.name}{'' if e.alive else ' (silent)'}" for e in s.executors)
+        alive = "[green]yes[/green]" if s.alive else "[red]no[/red]"
+        t.add_row(s.name if s.name != NO_SITE else "(no site)", alive, cap.describe() if cap else "-", names)
+    console.print(t)
 
 
 @click.command()

@@ -62,6 +62,8 @@ class Tracker:
         self.ids = list(processids)
         self.nodenames = nodenames or {}
         self.final: dict[str, tuple[int, list[str], list]] = {}  # pid -> (state, errors, outputs)
+        self.states: dict[str, str] = {}  # pid -> its bucket at the last poll
+        self.assigned: dict[str, str] = {}  # pid -> the executor id it was (last) assigned to
         self.t0 = time.time()
 
     def poll(self) -> Snapshot:
@@ -76,12 +78,15 @@ class Tracker:
                 except Exception as exc:  # pycolonies raises one exception type for everything
                     if is_not_found(exc):
                         counts["removed"] += 1
+                        self.states[pid] = "removed"
                         continue
                     raise
                 state, errors = p.state, list(p.errors or [])
+                self.assigned[pid] = str(getattr(p, "assignedexecutorid", "") or "")
                 if ProcessState(state).final:
                     self.final[pid] = (state, errors, list(p.output or []))
             counts[bucket(state)] += 1
+            self.states[pid] = bucket(state)
             if state == ProcessState.FAILED:
                 failed.append((pid, self.nodenames.get(pid, ""), errors))
         elapsed = time.time() - self.t0
@@ -89,6 +94,24 @@ class Tracker:
         remaining = len(self.ids) - finished - counts["cancelled"] - counts["removed"]
         eta = elapsed / finished * remaining if finished else None
         return Snapshot(counts, len(self.ids), failed, eta, elapsed)
+
+    def by_site(self, executors: dict[str, tuple[str, str]]) -> dict[str, dict[str, int]]:
+        """Counts per site (``executors``: executor id -> (site, name), hpcq.client.sites.executor_sites);
+        a process not assigned yet counts under "-", one whose executor is gone under "?"."""
+        out: dict[str, dict[str, int]] = {}
+        for pid in self.ids:
+            site = self.site_of(pid, executors)[0]
+            row = out.setdefault(site, dict.fromkeys((*BUCKETS.values(), "removed"), 0))
+            row[self.states.get(pid, "waiting")] += 1
+        return out
+
+    def site_of(self, pid: str, executors: dict[str, tuple[str, str]]) -> tuple[str, str]:
+        """(site, executor name) of the executor a process was assigned to; ("-", "") if none yet."""
+        eid = self.assigned.get(pid, "")
+        if not eid:
+            return "-", ""
+        site, name = executors.get(eid, ("?", ""))
+        return site or "(no site)", name
 
     def outputs(self) -> dict[str, list]:
         return {pid: out for pid, (state, _, out) in self.final.items() if state == ProcessState.SUCCESS}

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hpcq import units
+from hpcq.client.placement import Placement, check_mode
 from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
 from hpcq.sim.spec import SweepParams, error_location
 
@@ -92,6 +93,9 @@ class Study(BaseModel):
         description="workflow: each noise step also re-optimises under "
         "noise, starting from its parent VQE's optimal parameters",
     )
+    placement: Placement | None = Field(
+        None, description="where each step kind may run: sites, needs or any (docs/sites.md)"
+    )
     sweep: dict[str, Any]
 
     @field_validator("name")
@@ -115,6 +119,12 @@ class Study(BaseModel):
         self.sweep = data
         return self
 
+    @model_validator(mode="after")
+    def _placement(self):
+        if self.placement is not None:
+            check_placement(self)
+        return self
+
     @property
     def params(self) -> SweepParams:
         return SweepParams.model_validate(self.sweep)
@@ -122,6 +132,17 @@ class Study(BaseModel):
     @property
     def maxexectime(self) -> int:
         return maxexectime(self.resources.walltime, self.queue_allowance)
+
+
+def check_placement(study: Study) -> None:
+    """Placement rules must name the study's step kinds, and pin steps by site, not also by name."""
+    assert study.placement is not None
+    check_mode(study.placement, study.mode)
+    if study.executor.names:
+        raise ValueError(
+            "placement: executor.names pins every step to named executors; use placement's sites "
+            "(docs/sites.md) or executor.names, not both"
+        )
 
 
 def _messages(exc: ValidationError) -> list[str]:

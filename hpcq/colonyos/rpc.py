@@ -31,6 +31,7 @@ from typing import Any
 
 import pycolonies
 import requests
+from model import Conditions, FuncSpec, Gpu, Workflow  # pycolonies' top-level module
 from pycolonies import ColoniesConnectionError, ColoniesError
 from urllib3.exceptions import ProtocolError
 
@@ -128,3 +129,30 @@ class Colonies(pycolonies.Colonies):
         """addfilemsg for a ColonyFS file whose bytes stay where they are (``ref.protocol`` "file"):
         pycolonies only registers files it uploads to S3 itself. Returns what ColonyOS stored."""
         return self._Colonies__rpc({"msgtype": "addfilemsg", "file": file}, prvkey)
+
+
+# --- pycolonies' spec models with the field pycolonies 1.0.25 lacks -------------------------------
+# colonies' conditions carry ``locationname`` (a process goes only to an executor registered with
+# that location, case-insensitive; empty = anywhere); pycolonies' Conditions model has no such field
+# and would drop it. pydantic serialises a field by its declared type, so the spec and the
+# workflow are subclassed too. hpcq.client.api builds every submitted spec from these.
+class LocatedConditions(Conditions):
+    locationname: str = ""
+
+
+class LocatedFuncSpec(FuncSpec):
+    conditions: LocatedConditions
+
+
+class LocatedWorkflow(Workflow):
+    functionspecs: list[LocatedFuncSpec] = []
+
+
+def funcspec(d: dict[str, Any]) -> LocatedFuncSpec:
+    """A FuncSpec-shaped dict (hpcq.client.specs) as pycolonies' model, locationname kept."""
+    cond = dict(d["conditions"])
+    gpu = cond.pop("gpu", None)
+    return LocatedFuncSpec(
+        **{k: v for k, v in d.items() if k != "conditions"},
+        conditions=LocatedConditions(**cond, gpu=Gpu(**gpu) if gpu else Gpu()),
+    )

@@ -91,9 +91,15 @@ def _tuning_options(fn: Callable) -> Callable:
     help="Take --name over from a registration this state dir does not own (a lost executor.key) or re-register "
     "it with a new --type; only when no executor runs as that name (docs/executor.md, Registration).",
 )
+@click.option(
+    "--site",
+    default=None,
+    help="The site this executor serves: its ColonyOS locationname, used by studies' placement "
+    "(default: the profile's name; docs/sites.md).",
+)
 @_tuning_options
 @verbosity_option(logging.INFO)
-def start(env_file, state_dir, jobs_dir, results_dir, name, profile, replace, **tuning):
+def start(env_file, state_dir, jobs_dir, results_dir, name, profile, replace, site, **tuning):
     """Serve processes until SIGTERM (running jobs survive restarts: the journal adopts them).
 
     Every tuning option may also come from config.yaml (``executor:``) or HPCQ_EXECUTOR_<NAME>
@@ -104,7 +110,7 @@ def start(env_file, state_dir, jobs_dir, results_dir, name, profile, replace, **
     try:
         settings = Settings.load(env_file, overrides=overrides)
         paths = Paths.under(state_dir or _default_state_dir(), jobs_dir, results_dir or settings.results_dir or None)
-        ex = Executor(settings, paths, name=name, replace=replace)
+        ex = Executor(settings, paths, name=name, replace=replace, site=site)
         ex.install_signal_handlers()
         ex.setup()
     except (ConfigError, ValueError) as exc:

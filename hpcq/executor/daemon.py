@@ -33,8 +33,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import hpcq
 from hpcq import functions
 from hpcq.colonyos import ProcessState, connect, is_no_process, is_not_member, is_unreachable
+from hpcq.colonyos.sites import check_site_name
 from hpcq.config import ConfigError, Settings
 from hpcq.executor import sessions
 from hpcq.executor.backends import Backend, make_backend
@@ -42,7 +44,9 @@ from hpcq.executor.identity import ExecutorKey, ensure_registered, not_member_er
 from hpcq.executor.journal import BatchRow, Journal, ProcRow
 from hpcq.executor.outputs import add_attributes
 from hpcq.executor.packing import Group, Packer, elements
+from hpcq.executor.profiles import ProfileError, load_profile
 from hpcq.executor.resources import PlanError, Prepared, plan_process
+from hpcq.executor.site import site_capacity, site_name
 from hpcq.executor.slurm_errors import is_transient
 from hpcq.executor.staging import FileTransferError, stage_inputs
 from hpcq.executor.watcher import LIST_LIMIT, Identity, Watched, Watcher
@@ -96,8 +100,10 @@ class Executor:
         client: Any = None,
         backend: Backend | None = None,
         replace: bool = False,
+        site: str | None = None,
     ):
         """``name``: the executor name (default: ``settings.executor_name`` or hpcq-<host>);
+        ``site``: the ColonyOS location it serves (default: the profile's name, docs/sites.md);
         ``executor_prvkey``: a pre-approved executor key (default: HPCQ_EXECUTOR_PRVKEY or
         self-registration); ``client``/``backend``: see the module docstring; ``replace``: take the
         name over from a registration this executor does not own (`--replace`, docs/executor.md)."""
@@ -105,6 +111,9 @@ class Executor:
         self.cfg = settings.executor
         self.profile = settings.default_profile
         self._name, self._executor_prvkey, self._replace = name, executor_prvkey, replace
+        self._site = site
+        self.site = ""  # set by setup(): the locationname registered
+        self._capabilities: dict[str, Any] | None = None
         self.client = client if client is not None else connect(settings)
         self.backend = backend if backend is not None else make_backend(self.cfg.backend)
         self.stop_event = threading.Event()
@@ -128,6 +137,7 @@ class Executor:
                 "ColonyOS server %s:%s unreachable; retrying in %.0f s", self.settings.host, self.settings.port, wait
             )
 
+        self.site, self._capabilities = self._site_and_capabilities()
         self.key = key = retry(
             self._register,
             should_retry=lambda exc: isinstance(exc, ConfigError) and is_unreachable(exc),
@@ -146,10 +156,11 @@ class Executor:
         )
         self._watcher = Watcher(ident, self.journal, self.backend, self.cfg, resubmit=self._resubmit)
         log.info(
-            "executor %s (id %s…) type=%s backend=%s profile=%s state=%s",
+            "executor %s (id %s…) type=%s site=%s backend=%s profile=%s state=%s",
             key.name,
             key.executor_id[:8],
             key.executor_type,
+            self.site,
             self.backend.name,
             self.profile,
             self.paths.state_dir,
@@ -163,6 +174,8 @@ class Executor:
             self.cfg.type,
             self._name,
             self._executor_prvkey,
+            locationname=self.site,
+            capabilities=self._capabilities,
             replace=self._replace,
         )
 
@@ -184,6 +197,17 @@ class Executor:
             raise
         register_functions(self.client, self.colony, key, sorted([*functions.FUNCTIONS, CANCEL_FUNC]))
         log.info("executor %s rejoined colony %s", key.name, self.colony)
+
+    def _site_and_capabilities(self) -> tuple[str, dict[str, Any] | None]:
+        """The locationname and capabilities to register, from the default profile (docs/sites.md).
+        A profile that does not load registers no capabilities (its processes are refused with
+        the profile error, as before); the site is then ``--site`` or the profile's name."""
+        try:
+            prof = load_profile(self.profile)
+        except ProfileError as exc:
+            log.warning("site capabilities not registered: %s", exc)
+            return check_site_name(self._site or str(self.profile), "--site"), None
+        return site_name(prof, self._site), site_capacity(prof).to_capabilities(hpcq.__version__)
 
     @property
     def backoff(self) -> Backoff:
@@ -470,6 +494,8 @@ class Executor:
             inputs=prepared.inputs if prepared.inputs is not None else list(p.input or []),
             gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count),
             extra={"inputs_from": prepared.inputs_from} if prepared.inputs_from else {},
+            site=self.site,
+            executor=self.name,
         )
 
     def _submit_group(self, group: Group) -> None:

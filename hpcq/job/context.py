@@ -9,6 +9,21 @@ __all__ = ["build_context", "slurm_job_id"]
 
 
 def build_context(
-    process_id: str, workdir: str, inputs: list | None = None, gpu: bool = False, extra: dict | None = None
+    process_id: str,
+    workdir: str,
+    inputs: list | None = None,
+    gpu: bool = False,
+    site: str = "",
+    executor: str = "",
+    extra: dict | None = None,
 ) -> JobContext:
-    return JobContext.from_env(process_id, workdir, threads=threads_per_rank(), gpu=gpu, inputs=inputs, extra=extra)
+    return JobContext.from_env(
+        process_id,
+        workdir,
+        threads=threads_per_rank(),
+        gpu=gpu,
+        inputs=inputs,
+        site=site,
+        executor=executor,
+        extra=extra,
+    )

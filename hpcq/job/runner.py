@@ -53,7 +53,7 @@ def _mark(line: str) -> None:
 def run_one(task: Task) -> Outcome:
     from hpcq import functions
 
-    ctx = build_context(task.process_id, task.workdir, task.inputs, task.gpu, task.extra)
+    ctx = build_context(task.process_id, task.workdir, task.inputs, task.gpu, task.site, task.executor, task.extra)
     out = Outcome(
         process_id=task.process_id,
         ok=False,

@@ -25,6 +25,8 @@ class Task:
     outcome_path: str  # where the job writes the Outcome JSON (the executor polls for it)
     inputs: list[Any] = field(default_factory=list)
     gpu: bool = False
+    site: str = ""  # the executor's site (ColonyOS locationname) and name: provenance (docs/sites.md)
+    executor: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # into JobContext.extra (e.g. inputs_from, for provenance)
 
 

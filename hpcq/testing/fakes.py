@@ -63,6 +63,7 @@ from hpcq.server.wire import (
     notfound,
     now_ns,
     random_id,
+    render_executor,
     render_process,
 )
 
@@ -549,6 +550,30 @@ class FakeColony(Colonies):
         self.functions = [f for f in self.functions if f["executorname"] != msg["executorname"]]
         return {}
 
+    def _get_executors(self, msg: dict[str, Any], caller: str) -> list[dict[str, Any]] | None:
+        self._require_member(caller)
+        return [
+            render_executor({"commissiontime": 0, "lastheardfromtime": 0, **ex}) for ex in self.executors.values()
+        ] or None
+
+    def add_site_executor(
+        self, name: str, site: str, capabilities: dict[str, Any] | None, *, alive: bool = True, executortype: str = ""
+    ) -> dict[str, Any]:
+        """An approved executor of ``site`` (its locationname) with ``capabilities``, as
+        ``hpcq executor start --site`` registers one; ``alive``: heard from just now (else never)."""
+        ex = {
+            "executorname": name,
+            "executorid": random_id(),
+            "executortype": executortype or self.executor_type,
+            "colonyname": self.colony,
+            "state": 1,
+            "locationname": site,
+            "capabilities": capabilities or {"hardware": None, "software": None},
+            "lastheardfromtime": now_ns() if alive else 0,
+        }
+        self.executors[name] = ex
+        return ex
+
     def _add_function(self, msg: dict[str, Any], caller: str) -> dict[str, Any]:
         fun = msg["fun"]
         ex = self._executor(caller)
@@ -577,15 +602,18 @@ class FakeColony(Colonies):
         ex = self._executor(caller)
         if ex is None:
             raise forbidden("Access denied, executor not found or not approved")
+        ex["lastheardfromtime"] = now_ns()  # assign is the liveness signal
         end = time.monotonic() + min(max(float(msg["timeout"]), 0.0), self.max_poll_s)
         while True:
             for p in self.processes.values():
                 cond = p["spec"]["conditions"]
                 names = cond.get("executornames") or []
+                loc = (cond.get("locationname") or "").lower()
                 if (
                     p["state"] == ProcessState.WAITING
                     and cond["executortype"] == ex["executortype"]
                     and (not names or ex["executorname"] in names)
+                    and loc in ("", (ex.get("locationname") or "").lower())
                 ):
                     return self._start(p, caller)
             left = end - time.monotonic()
@@ -682,8 +710,9 @@ def make_executor(tmp_path: Path, backend: FakeBackend, colony: FakeColony, **tu
     """An Executor on the fakes, with its state under ``tmp_path/<name>`` (the same name again is
     the same executor restarted: same key, journal and jobs folder). ``tuning``: fields of
     hpcq.config.ExecutorSettings; timings default to fast ones. The one place the tests construct
-    an Executor."""
+    an Executor. ``site``: its --site (default: the profile's name)."""
     name = str(tuning.pop("name", "fake-exec"))
+    site = tuning.pop("site", None)
     unknown = set(tuning) - set(ExecutorSettings.model_fields)
     if unknown:
         raise TypeError(f"make_executor: unknown tuning {sorted(unknown)}: use ExecutorSettings' field names")
@@ -693,7 +722,7 @@ def make_executor(tmp_path: Path, backend: FakeBackend, colony: FakeColony, **tu
     settings.executor = tuned
     root = Path(tmp_path) / name
     paths = Paths.under(root / "state", root / "jobs", root / "results")
-    return Executor(settings, paths, name=name, backend=backend, client=colony)
+    return Executor(settings, paths, name=name, backend=backend, client=colony, site=site)
 
 
 @dataclass

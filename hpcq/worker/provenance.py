@@ -44,4 +44,6 @@ def job_provenance(ctx: JobContext, ranks: int, threads: int) -> dict[str, Any]:
         "mpi_ranks": ranks,
         "threads_per_rank": threads,
         "colonies_process_id": ctx.process_id,
+        "site": ctx.site,  # the executor's ColonyOS locationname (docs/sites.md)
+        "executor": ctx.executor,
     }

@@ -40,8 +40,8 @@ def _funcspec(colony: str, f: dict):
     for k in ("cpu", "mem"):
         if c.get(k) not in ("", "1000m", "2000m", "1Gi", "512Mi", "4Gi"):
             c[k] = ""
-    # like Colonies, the server never assigns storage > 0 or counts > 127 (int8): such a process
-    # would wait forever for any executor, so they are kept out of the live sample
+    # like Colonies, the server never assigns counts > 127 (int8), nor Colonies' exclusive-assign
+    # mode storage > 0: such a process would wait forever, so they are kept out of the live sample
     c["storage"] = ""
     for k in ("nodes", "processespernode", "processes"):
         c[k] = min(c.get(k, 0), 127)

@@ -85,9 +85,6 @@ def test_assign_matching_rules(srv):
     other_type = srv.add_executor("e2", "other")
     c.submit_func_spec(spec("for-e9", executorname="e9"), up)  # names exclude e1
     c.submit_func_spec(
-        spec("storage", conditions=Conditions(colonyname="dev", executortype="t", storage="1Gi")), up
-    )  # storage>0: never
-    c.submit_func_spec(
         spec("big", conditions=Conditions(colonyname="dev", executortype="t", nodes=128)), up
     )  # >127: never
     p_other = c.submit_func_spec(spec("other", etype="other"), up)
@@ -100,6 +97,10 @@ def test_assign_matching_rules(srv):
     star_spec = star.spec
     assert star_spec.conditions.executornames is None
     assert c.assign("dev", -1, srv.e1).processid == star.processid
+    stored = c.submit_func_spec(
+        spec("storage", conditions=Conditions(colonyname="dev", executortype="t", storage="1Gi")), up
+    )  # storage does not block (colonies' default, distributed assign, compares it with MaxInt64)
+    assert c.assign("dev", -1, srv.e1).processid == stored.processid
     code, _, p, _ = raw_rpc(srv.handle.url, {"msgtype": "assignprocessmsg", "colonyname": "dev", "timeout": 0}, srv.e1)
     assert code == 400 and "timeout" in p["message"]
     code, _, p, _ = raw_rpc(srv.handle.url, {"msgtype": "assignprocessmsg", "colonyname": "dev", "timeout": -1}, srv.e1)

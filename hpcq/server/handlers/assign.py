@@ -31,12 +31,14 @@ def _cpu_m(v: Any) -> int | None:
 
 
 def _fits(p: dict, executor: dict, avail_cpu: int | None, avail_mem: int | None) -> bool:
+    """What colonies v1.9.12's default (distributed) assign checks, and nothing more
+    (``SelectAndAssign``): names, nodes/processes/processespernode <= 127, location (any case),
+    cpu/mem within what the executor says it has available; storage is compared with MaxInt64
+    (never blocks), GPUs and the executor's capabilities are not looked at (docs/sites.md)."""
     c = p["spec"]["conditions"]
     if not _names_ok(p, executor["executorname"]):
         return False
     if c["nodes"] > MAX_INT8 or c["processes"] > MAX_INT8 or c["processespernode"] > MAX_INT8:
-        return False
-    if mem_mib(c["storage"]) > 0:  # exclusive-mode quirk: never assignable
         return False
     loc = (c.get("locationname") or "").lower()
     if loc and loc != (executor.get("locationname") or "").lower():
