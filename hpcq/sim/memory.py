@@ -110,6 +110,32 @@ def sector_bytes(dim: int, x_patterns: int, n_qubits: int) -> int:
     return dim * (2 * n_qubits + SECTOR_STATE_BYTES) + entries * SECTOR_ENTRY_BYTES + solve
 
 
+def _cgroup_free() -> list[int]:
+    """Limit less usage of this process's memory cgroup (v2 memory.max, v1 memory.limit_in_bytes)."""
+    from pathlib import Path
+
+    out = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        _, ctrl, rel = line.split(":", 2)
+        if ctrl == "":
+            files = (Path("/sys/fs/cgroup") / rel.lstrip("/"), "memory.max", "memory.current")
+        elif "memory" in ctrl.split(","):
+            files = (Path("/sys/fs/cgroup/memory") / rel.lstrip("/"), "memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        try:
+            top = (files[0] / files[1]).read_text().strip()
+            if top != "max" and int(top) < 1 << 60:
+                out.append(int(top) - int((files[0] / files[2]).read_text()))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
 def available_bytes() -> int:
     """Memory this process may still use: the least of the machine's MemAvailable, the cgroup's
     limit less its usage (a Slurm allocation), and RLIMIT_AS less the address space in use."""
@@ -123,13 +149,7 @@ def available_bytes() -> int:
                 cands.append(int(line.split()[1]) * 1024)
     except OSError:
         pass
-    try:
-        cg = Path("/sys/fs/cgroup")
-        top = (cg / "memory.max").read_text().strip()
-        if top != "max":
-            cands.append(int(top) - int((cg / "memory.current").read_text()))
-    except (OSError, ValueError):
-        pass
+    cands.extend(_cgroup_free())
     soft = resource.getrlimit(resource.RLIMIT_AS)[0]
     if soft != resource.RLIM_INFINITY:
         used = 0
