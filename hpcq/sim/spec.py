@@ -636,6 +636,7 @@ class SweepParams(_Strict):
             raise ValueError("parallel: 'statevector' runs on the MPI-built CPU Aer; use device auto/CPU")
         for a, ans in enumerate(self.ansatze):
             self._check_ansatz(a, ans)
+        self._check_backends()
         self._check_tasks()
         return self
 
@@ -667,6 +668,25 @@ class SweepParams(_Strict):
                     f"ansatze[{a}].initial_parameters: ccsd needs integrals and problems[{j}] is a Pauli "
                     "list; set initial_parameters: zeros"
                 )
+
+    def _check_backends(self) -> None:
+        """A fake backend must have at least as many qubits as every problem it runs."""
+        for i, nz in enumerate(self.noise):
+            if nz.kind != "fake_backend":
+                continue
+            width = FAKE_BACKENDS[nz.backend]
+            for j, prob in enumerate(self.problems):
+                if prob.qubits > width:
+                    wide = sorted(b for b, w in FAKE_BACKENDS.items() if w >= prob.qubits)
+                    fix = (
+                        f"use backend {' or '.join(wide)}"
+                        if wide
+                        else "no fake backend is that wide: use kind depolarizing"
+                    )
+                    raise ValueError(
+                        f"noise[{i}].backend: {nz.backend} has {width} qubits but problems[{j}] ({prob.kind}) "
+                        f"needs {prob.qubits}; {fix}, or a smaller problem"
+                    )
 
     def _check_tasks(self) -> None:
         """Every task's method suits ``parallel``, and its memory fits some node (hpcq.sim.memory)."""
