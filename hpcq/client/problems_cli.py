@@ -8,6 +8,7 @@ gates after transpiling to the simulator's basis. Needs the simulation extra (hp
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import click
@@ -31,15 +32,19 @@ def inspect(study) -> list[dict]:
             "electrons": list(prob.electrons) if prob.electrons else None,
             "spatial_orbitals": prob.spatial_orbitals,
             "hf_energy": refs.get("hf_energy"),
-            "exact_energy": P.exact_ground_energy(prob),
+            "exact_energy": None if math.isnan(exact := P.exact_ground_energy(prob)) else exact,
             "exact_method": refs.get("exact_method", "exact diagonalisation"),
             "pyscf_energy": refs.get("pyscf_energy"),
             "pyscf_method": refs.get("pyscf_method"),
             "energy_kind": refs.get("energy_kind", "electronic (h2) or model units"),
+            "cross_check": refs.get("cross_check"),
             "ansatze": [],
         }
         if prob.kind == "molecule":
-            row["molecule"] = prob.geometry if isinstance(prob.geometry, str) else "custom"
+            from hpcq.sim.chem.geometry import BUILTIN, atoms_of, formula
+
+            builtin = isinstance(prob.geometry, str) and prob.geometry.strip().lower() in BUILTIN
+            row["molecule"] = prob.geometry if builtin else formula(atoms_of(prob.geometry, prob.unit))
             row["basis"] = prob.basis
         for a in params.ansatze:
             size: dict[str, Any]
@@ -98,8 +103,15 @@ def show(study_file: str, as_json: bool):
             )
     Console().print(t)
     for r in rows:
-        if r.get("pyscf_method"):
+        if r.get("cross_check"):
+            click.echo(
+                f"problem {r['index']}: exact = {r['exact_method']}; {r['cross_check']}; energies are "
+                f"{r['energy_kind']}"
+            )
+        elif r.get("pyscf_method"):
             click.echo(
                 f"problem {r['index']}: exact = {r['exact_method']}; equals {r['pyscf_method']} "
                 f"{r['pyscf_energy']:.10f} within 1e-8 Ha; energies are {r['energy_kind']}"
             )
+        elif r["exact_energy"] is None:
+            click.echo(f"problem {r['index']}: exact = {r['exact_method']}")

@@ -178,6 +178,23 @@ CLUSTER_PREFIX = "cluster:"
 _BINARY = (".h5", ".hdf5", ".qpy")
 
 
+def embed_geometry(entry: dict, base: Path, where: str) -> None:
+    """``geometry: lih.xyz`` (relative to the study file) is read here and embedded as XYZ text."""
+    from hpcq.sim.chem.files import MAX_EMBED_BYTES
+    from hpcq.sim.chem.geometry import looks_like_xyz_path
+
+    geo = entry.get("geometry")
+    if not isinstance(geo, str) or not looks_like_xyz_path(geo):
+        return
+    path = (base / geo.strip()).expanduser()
+    if not path.is_file():
+        raise StudyError(f"{where}: {geo} not found (relative to {base}); fix the path or paste the XYZ text")
+    raw = path.read_bytes()
+    if len(raw) > MAX_EMBED_BYTES:
+        raise StudyError(f"{where}: {geo} is {len(raw)} bytes, over the {MAX_EMBED_BYTES} byte embed limit")
+    entry["geometry"] = raw.decode(errors="replace")
+
+
 def embed_files(data: Any, base: Path, source: str) -> Any:
     """Problem/ansatz files travel with the study: ``file: ./x.fcidump`` (relative to the study file)
     is read here and embedded (text, or base64 for HDF5/QPY); ``file: cluster:/path`` stays a
@@ -194,6 +211,8 @@ def embed_files(data: Any, base: Path, source: str) -> Any:
         if not isinstance(entries, list):
             continue  # validation names the field
         for i, entry in enumerate(entries):
+            if section == "problems" and isinstance(entry, dict):
+                embed_geometry(entry, base, f"{source}: sweep.problems[{i}].geometry")
             if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or "data" in entry:
                 continue
             ref = entry["file"]

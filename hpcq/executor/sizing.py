@@ -115,7 +115,8 @@ def check_params_fit(params: Any, res: JobResources, profile: Profile) -> None:
     spread = distributed_hint(fp.n_qubits, fp.method, fp.precision, profile)
     if spread and (spread_ranks := int(spread.split(" over ")[1].split()[0])) != ranks:
         hint += f"; {spread}" if spread_ranks > 1 else ""
-    check_fits(fp.rank_bytes, res, profile, what=fp.label, hint=hint)
+    what = fp.label + (f" with its exact reference ({fmt_bytes(fp.reference_bytes)})" if fp.reference_bytes else "")
+    check_fits(fp.rank_bytes, res, profile, what=what, hint=hint)
     if gpr and gpu_mem and fp.gpu_bytes > gpu_mem:
         raise ConditionsError(
             "gpu.count",

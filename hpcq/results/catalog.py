@@ -342,6 +342,17 @@ class Catalog:
             "SELECT path, size, mtime_ns, content_sha256, study, created, n_tasks, indexed_at FROM files ORDER BY path"
         )
 
+    def failed_tasks(self, study: str | None = None) -> pd.DataFrame:
+        """Tasks that failed inside a sweep (provenance ``failed_tasks`` of their file): one row per
+        task with file, study, task_id, rank and error; the file's other tasks are in ``runs``."""
+        rows = []
+        sql = "SELECT path, study, provenance FROM files" + (" WHERE study = ?" if study else "") + " ORDER BY path"
+        for path, st, prov in self.connect().execute(sql, (study,) if study else ()).fetchall():
+            failed = json.loads(prov or "{}").get("failed_tasks") or "[]"
+            for f in json.loads(failed) if isinstance(failed, str) else failed:
+                rows.append({"file": path, "study": st, **f})
+        return pd.DataFrame(rows, columns=["file", "study", "task_id", "rank", "error"])
+
     def errors(self) -> pd.DataFrame:
         return self.query("SELECT path, error, at FROM index_errors ORDER BY path")
 

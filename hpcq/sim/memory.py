@@ -17,6 +17,11 @@ Why these numbers (measured on Aer 0.18.2; the table and the examples: docs/simu
   host keeps the base process plus a CUDA context per GPU.
 - dense results: up to ``DENSE_MAX_QUBITS`` the runner also keeps the final statevector and two
   probability vectors (ideal, noisy) to store full distributions; above, it stores sampled counts.
+- the exact reference of a chemistry problem runs in the same process before the simulation:
+  ``fci_bytes`` (PySCF FCI/CASCI: peak RSS measured 29-31 CI vectors of 8 bytes per determinant
+  for H10, H12 and water/6-31G, budgeted as ``FCI_VECTORS``) and ``sector_bytes`` (the qubit
+  Hamiltonian restricted to one (N_alpha, N_beta) sector, hpcq.sim.chem.sector). A rank needs the
+  larger of reference and simulation (``footprint(reference_bytes=)``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ STATE_EXPONENT = {"statevector": 1, "density_matrix": 2, "unitary": 2, "superop"
 TABLEAU_METHODS = ("stabilizer", "extended_stabilizer")
 MPS = "matrix_product_state"
 METHODS = (*STATE_EXPONENT, MPS, *TABLEAU_METHODS)
+FCI_VECTORS = 40  # PySCF direct_spin1 Davidson: measured 29-31 vectors of the CI space at peak
+SECTOR_ENTRY_BYTES = 88  # per stored matrix element: (row, col, value) lists, their concatenation, CSR
+SECTOR_STATE_BYTES = 64  # per sector state: occupations, indices, search temporaries
+SECTOR_CROSSCHECK_BYTES = 256 * MiB  # integrals problems: the sector cross-checks PySCF up to here
+SECTOR_DENSE_MAX_DIM = 4000  # dense eigvalsh up to here (hpcq.sim.chem.sector), Lanczos above
 MAX_NODE_BYTES = 8 * 1024**4  # more than any node a profile describes: a sweep asking more is refused at once
 
 
@@ -82,6 +92,77 @@ def state_bytes(n: int, method: str, precision: str = "double", bond_dimension: 
     return amp * (1 << (n * STATE_EXPONENT[method]))
 
 
+def sector_dim(norb: int, nelec: tuple[int, int]) -> int:
+    """Determinants (= sector states) with nelec = (N_alpha, N_beta) in norb spatial orbitals."""
+    return math.comb(norb, int(nelec[0])) * math.comb(norb, int(nelec[1]))
+
+
+def fci_bytes(norb: int, nelec: tuple[int, int]) -> int:
+    """Peak bytes of PySCF's FCI (CASCI) in the active space, beyond the base process."""
+    return 8 * FCI_VECTORS * sector_dim(norb, nelec) + 3 * 8 * norb**4
+
+
+def sector_bytes(dim: int, x_patterns: int, n_qubits: int) -> int:
+    """Peak bytes of the qubit-sector diagonalisation: ``dim`` states, a Hamiltonian with
+    ``x_patterns`` distinct X/Y supports (each connects a state to at most one other state)."""
+    entries = dim * min(x_patterns, dim)
+    solve = 32 * dim * dim if dim <= SECTOR_DENSE_MAX_DIM else 40 * 16 * dim  # dense copy | Lanczos vectors
+    return dim * (2 * n_qubits + SECTOR_STATE_BYTES) + entries * SECTOR_ENTRY_BYTES + solve
+
+
+def _cgroup_free() -> list[int]:
+    """Limit less usage of this process's memory cgroup (v2 memory.max, v1 memory.limit_in_bytes)."""
+    from pathlib import Path
+
+    out = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        _, ctrl, rel = line.split(":", 2)
+        if ctrl == "":
+            files = (Path("/sys/fs/cgroup") / rel.lstrip("/"), "memory.max", "memory.current")
+        elif "memory" in ctrl.split(","):
+            files = (Path("/sys/fs/cgroup/memory") / rel.lstrip("/"), "memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        try:
+            top = (files[0] / files[1]).read_text().strip()
+            if top != "max" and int(top) < 1 << 60:
+                out.append(int(top) - int((files[0] / files[2]).read_text()))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def available_bytes() -> int:
+    """Memory this process may still use: the least of the machine's MemAvailable, the cgroup's
+    limit less its usage (a Slurm allocation), and RLIMIT_AS less the address space in use."""
+    import resource
+    from pathlib import Path
+
+    cands = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                cands.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    cands.extend(_cgroup_free())
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if soft != resource.RLIM_INFINITY:
+        used = 0
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmSize:"):
+                    used = int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        cands.append(soft - used)
+    return max(0, min(cands)) if cands else 1 << 62
+
+
 @dataclass(frozen=True)
 class Footprint:
     """Memory of one simulation, per rank (host) and per GPU, with how it was derived."""
@@ -95,6 +176,7 @@ class Footprint:
     rank_bytes: int  # host memory one rank needs (what --mem must cover per rank)
     gpu_bytes: int  # memory one GPU needs (0 on CPU)
     blocking_qubits: int | None  # Aer chunk size for a distributed statevector, else None
+    reference_bytes: int = 0  # the exact reference's peak (run before the simulation, same process)
 
     @property
     def label(self) -> str:
@@ -103,7 +185,8 @@ class Footprint:
 
     def describe(self) -> str:
         gpu = f", {fmt_bytes(self.gpu_bytes)} per GPU" if self.gpus_per_rank else ""
-        return f"{self.label}: state {fmt_bytes(self.state_bytes)}, {fmt_bytes(self.rank_bytes)} per rank{gpu}"
+        ref = f", exact reference {fmt_bytes(self.reference_bytes)}" if self.reference_bytes else ""
+        return f"{self.label}: state {fmt_bytes(self.state_bytes)}{ref}, {fmt_bytes(self.rank_bytes)} per rank{gpu}"
 
 
 def footprint(
@@ -115,12 +198,15 @@ def footprint(
     gpus_per_rank: int = 0,
     bond_dimension: int | None = None,
     dense_results: bool | None = None,
+    reference_bytes: int = 0,
 ) -> Footprint:
     """Per-rank (and per-GPU) bytes to simulate ``n`` qubits with Aer ``method``.
 
     ``ranks`` > 1 means ONE state distributed over that many ranks (statevector only, power of two,
     an MPI-built Aer); ranks that share a sweep each hold their own state: pass ranks=1 for them.
-    ``dense_results``: the runner keeps full distributions (default: n <= DENSE_MAX_QUBITS)."""
+    ``dense_results``: the runner keeps full distributions (default: n <= DENSE_MAX_QUBITS).
+    ``reference_bytes``: the exact reference's peak (``fci_bytes`` / ``sector_bytes``); it runs
+    before the simulation, so a rank needs the larger of the two on top of the base process."""
     state = state_bytes(n, method, precision, bond_dimension)
     if ranks < 1 or ranks & (ranks - 1):
         raise SizingError(
@@ -154,11 +240,12 @@ def footprint(
         sim = math.ceil(state * AER_WORK_FACTOR)
     if gpus_per_rank > 0:
         gpu = math.ceil(sim / gpus_per_rank)
-        host = BASE_PROCESS_BYTES + gpus_per_rank * CUDA_CONTEXT_BYTES + results
+        host = BASE_PROCESS_BYTES + gpus_per_rank * CUDA_CONTEXT_BYTES + max(results, reference_bytes)
         if gpus_per_rank > 1 and method == "statevector":
             blocking = n - (gpus_per_rank - 1).bit_length()  # Aer chunks the state over the GPUs
-        return Footprint(n, method, precision, ranks, gpus_per_rank, state, host, gpu, blocking)
-    return Footprint(n, method, precision, ranks, 0, state, BASE_PROCESS_BYTES + sim + results, 0, blocking)
+        return Footprint(n, method, precision, ranks, gpus_per_rank, state, host, gpu, blocking, reference_bytes)
+    host = BASE_PROCESS_BYTES + max(sim + results, reference_bytes)
+    return Footprint(n, method, precision, ranks, 0, state, host, 0, blocking, reference_bytes)
 
 
 def rank_bytes(n: int, method: str, precision: str = "double", **kw) -> int:

@@ -1,9 +1,12 @@
 """Hamiltonians with exact reference energies (the yardstick for every VQE error metric).
 
-Chemistry kinds (molecule, fcidump, pauli) get their operator from hpcq.sim.chem and two
-independent exact references: PySCF (CASCI / FCI) and the lowest eigenvalue of the qubit operator
-in the (N_alpha, N_beta) sector. They must agree to REFERENCE_TOL or the task fails: a wrong
-reference would silently mis-score every run.
+Chemistry kinds (molecule, fcidump, pauli) get their operator from hpcq.sim.chem. Problems from
+integrals (molecule, fcidump) take their exact reference from PySCF (CASCI / FCI, its memory
+estimated before it runs) and cross-check it with the lowest eigenvalue of the qubit operator in
+the (N_alpha, N_beta) sector where that is small; Pauli lists have only the sector eigenvalue, its
+memory estimated and refused with the numbers when it does not fit. References must agree to
+REFERENCE_TOL or the task fails: a wrong reference would silently mis-score every run.
+``reference: skip`` on a problem computes none (exact_energy NaN).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ CHEMISTRY = ("molecule", "fcidump", "pauli")
 
 class ReferenceMismatch(RuntimeError):
     pass
+
+
+class ReferenceTooLarge(ValueError):
+    """The exact reference would not fit in memory; the message has the numbers and the fix."""
 
 
 def _chain_bonds(n: int, boundary: str) -> list[tuple[int, int]]:
@@ -52,6 +59,7 @@ def integrals(problem: ProblemSpec):
             problem.active_electrons,
             problem.active_orbitals,
             problem.freeze_core,
+            problem.unit,
         )
     if problem.kind == "fcidump":
         return files.load_fcidump(*files.source_bytes(problem.file, problem.data, problem.encoding, "FCIDUMP"))
@@ -104,22 +112,30 @@ def hamiltonian(problem: ProblemSpec) -> SparsePauliOp:
     return SparsePauliOp.from_list(terms).simplify()
 
 
-def qubit_references(op: SparsePauliOp, mapping: str, norb: int, nelec: tuple[int, int]) -> dict[str, Any]:
-    """Sector-exact lowest eigenvalue and the HF determinant's energy of a qubit Hamiltonian."""
+def _hf_index(mapping: str, norb: int, nelec: tuple[int, int]) -> int:
     from hpcq.sim.chem.mappings import hf_occupation, occupation_to_bits
-    from hpcq.sim.chem.sector import restricted_matrix, sector_ground_energy, sector_states
 
-    states = sector_states(mapping, norb, tuple(nelec))
-    e_sector = sector_ground_energy(op, states)
     hf_bits = occupation_to_bits(mapping, norb, hf_occupation(norb, tuple(nelec)))[0]
-    hf_index = int(sum(int(b) << k for k, b in enumerate(hf_bits)))
-    M = restricted_matrix(op, states)
-    pos = int(np.searchsorted(states, hf_index))
+    return int(sum(int(b) << k for k, b in enumerate(hf_bits)))
+
+
+def qubit_references(
+    op: SparsePauliOp, mapping: str, norb: int, nelec: tuple[int, int], budget: int | None = None
+) -> dict[str, Any]:
+    """Sector-exact lowest eigenvalue and the HF determinant's energy of a qubit Hamiltonian. Its
+    memory is estimated first: over ``budget`` (default: what the process has) it raises
+    SectorTooLarge with the numbers, before allocating."""
+    from hpcq.sim.chem import sector as S
+
+    est = S.estimate(op, norb, tuple(nelec))
+    S.check_fits(est, nelec, budget)
+    states = S.sector_states(mapping, norb, tuple(nelec))
+    hf_index = _hf_index(mapping, norb, nelec)
     return {
-        "exact_energy": e_sector,
+        "exact_energy": S.sector_ground_energy(op, states),
         "exact_method": "qubit Hamiltonian, lowest eigenvalue in the "
         f"(N_alpha, N_beta) = {tuple(nelec)} sector ({len(states)} states)",
-        "hf_energy": float(np.real(M[pos, pos])),
+        "hf_energy": S.diagonal_element(op, hf_index),
         "n_alpha": int(nelec[0]),
         "n_beta": int(nelec[1]),
         "spatial_orbitals": int(norb),
@@ -152,20 +168,112 @@ def check_references(
     return ref
 
 
+def checked_fci(ints, label: str = "PySCF FCI", budget: int | None = None) -> float:
+    """PySCF FCI (= CASCI) of active-space integrals after its memory estimate
+    (hpcq.sim.memory.fci_bytes) is compared with ``budget`` (default: what the process has);
+    ReferenceTooLarge with the numbers and the fix when it does not fit."""
+    from hpcq.sim import memory
+    from hpcq.sim.chem.molecule import casci_energy
+
+    norb, nelec = ints.norb, tuple(ints.nelec)
+    need = memory.fci_bytes(norb, nelec)
+    budget = memory.available_bytes() if budget is None else budget
+    if ints.e_casci is None and need > budget:
+        raise ReferenceTooLarge(
+            f"the exact reference ({label}) has {memory.sector_dim(norb, nelec)} determinants "
+            f"({norb} orbitals, (N_alpha, N_beta) = {nelec}) and needs about {memory.fmt_bytes(need)}, more "
+            f"than the {memory.fmt_bytes(budget)} available; set reference: skip on the problem, or use a "
+            "smaller active space (active_electrons, active_orbitals)"
+        )
+    return casci_energy(ints)
+
+
+def integral_references(
+    op: SparsePauliOp,
+    ints,
+    mapping: str,
+    label: str,
+    pyscf_hf: float | None = None,
+    budget: int | None = None,
+) -> dict[str, Any]:
+    """References of a problem from integrals: the exact energy is PySCF's FCI (= CASCI) of the
+    active-space integrals, its memory estimated first (hpcq.sim.memory.fci_bytes; over ``budget``
+    a ReferenceTooLarge with the numbers); the HF energy is the qubit operator's diagonal at the HF
+    state. The qubit-sector eigenvalue cross-checks both where it needs at most
+    hpcq.sim.memory.SECTOR_CROSSCHECK_BYTES; any disagreement beyond REFERENCE_TOL raises ReferenceMismatch."""
+    from hpcq.sim import memory
+    from hpcq.sim.chem import sector as S
+
+    norb, nelec = ints.norb, tuple(ints.nelec)
+    budget = memory.available_bytes() if budget is None else budget
+    e_fci = checked_fci(ints, label, budget)
+    hf_index = _hf_index(mapping, norb, nelec)
+    ref: dict[str, Any] = {
+        "exact_energy": e_fci,
+        "exact_method": f"{label} ({memory.sector_dim(norb, nelec)} determinants)",
+        "hf_energy": S.diagonal_element(op, hf_index),
+        "n_alpha": int(nelec[0]),
+        "n_beta": int(nelec[1]),
+        "spatial_orbitals": int(norb),
+        "sector_dim": memory.sector_dim(norb, nelec),
+        "hf_bits": hf_index,
+        "energy_kind": "total (nuclear repulsion and frozen core included), Ha",
+    }
+    est = S.estimate(op, norb, nelec)
+    if est["bytes"] <= min(memory.SECTOR_CROSSCHECK_BYTES, budget):
+        sector = qubit_references(op, mapping, norb, nelec, budget)
+        checked = check_references(sector, e_fci, label, pyscf_hf)
+        ref.update(pyscf_energy=e_fci, pyscf_method=label, sector_energy=sector["exact_energy"])
+        ref["cross_check"] = f"qubit sector eigenvalue equals {label} within {REFERENCE_TOL} Ha"
+        if "pyscf_hf_energy" in checked:
+            ref["pyscf_hf_energy"] = checked["pyscf_hf_energy"]
+        return ref
+    ref.update(pyscf_energy=e_fci, pyscf_method=label)
+    ref["cross_check"] = (
+        f"qubit sector not diagonalised (it would need {memory.fmt_bytes(est['bytes'])}); HF diagonal element checked"
+    )
+    if pyscf_hf is not None:
+        ref["pyscf_hf_energy"] = float(pyscf_hf)
+        if abs(ref["hf_energy"] - pyscf_hf) > REFERENCE_TOL:
+            raise ReferenceMismatch(
+                f"HF determinant energy {ref['hf_energy']:.10f} of the qubit Hamiltonian differs from "
+                f"PySCF RHF {pyscf_hf:.10f} Ha by {abs(ref['hf_energy'] - pyscf_hf):.2e}"
+            )
+    return ref
+
+
+SKIPPED = "skipped (reference: skip): no exact energy, so no errors or chemical accuracy"
+
+
 @lru_cache(maxsize=64)
 def _chem_reference(problem_json: str) -> tuple[tuple[str, Any], ...]:
-    from hpcq.sim.chem.molecule import fci_energy
-
     problem = ProblemSpec.model_validate_json(problem_json)
     op = _chem_hamiltonian(problem_json)
-    ref = qubit_references(op, problem.mapping, problem.spatial_orbitals, problem.electrons)
-    if problem.kind == "molecule":
+    norb, nelec = problem.spatial_orbitals, problem.electrons
+    if problem.reference == "skip":
+        from hpcq.sim.chem.sector import diagonal_element
+
+        hf_index = _hf_index(problem.mapping, norb, nelec)
+        ref: dict[str, Any] = {
+            "exact_energy": float("nan"),
+            "exact_method": SKIPPED,
+            "hf_energy": diagonal_element(op, hf_index),
+            "n_alpha": int(nelec[0]),
+            "n_beta": int(nelec[1]),
+            "spatial_orbitals": int(norb),
+            "energy_kind": "total (nuclear repulsion and frozen core included), Ha",
+        }
+    elif problem.kind == "molecule":
         ints = integrals(problem)
         label = "PySCF CASCI" + (" (= FCI)" if ints.info.get("casci_is_fci") else "")
-        ref = check_references(ref, ints.e_casci, label, ints.e_hf)
-        ref.update(nuclear_repulsion=ints.info["nuclear_repulsion"], core_orbitals=ints.info["ncore"])
+        ref = integral_references(op, ints, problem.mapping, label, ints.e_hf)
     elif problem.kind == "fcidump":
-        ref = check_references(ref, fci_energy(integrals(problem)), "PySCF FCI of the FCIDUMP integrals")
+        ref = integral_references(op, integrals(problem), problem.mapping, "PySCF FCI of the FCIDUMP integrals")
+    else:
+        ref = qubit_references(op, problem.mapping, norb, nelec)
+    if problem.kind == "molecule":
+        ints = integrals(problem)
+        ref.update(nuclear_repulsion=ints.info["nuclear_repulsion"], core_orbitals=ints.info["ncore"])
     return tuple(sorted(ref.items()))
 
 

@@ -107,8 +107,11 @@ class ProblemSpec(_Strict):
     boundary: Literal["open", "periodic"] = "open"
     # molecule
     geometry: str | list[list[str | float]] | None = Field(
-        None, description="built-in name (h2, lih, h2o, beh2, n2) or [[symbol, x, y, z], ...] in Å"
+        None,
+        description="built-in name (h2, lih, h2o, beh2, n2), [[symbol, x, y, z], ...], a PySCF atom "
+        "string, XYZ text or file, or a Z-matrix (hpcq.sim.chem.geometry)",
     )
+    unit: Literal["angstrom", "bohr"] = Field("angstrom", description="molecule: unit of the coordinates given")
     basis: str = Field("sto-3g", min_length=1, max_length=40)
     charge: int = Field(0, ge=-10, le=10)
     spin: int = Field(0, ge=0, le=20, description="2S = N_alpha - N_beta")
@@ -120,14 +123,47 @@ class ProblemSpec(_Strict):
     data: str | None = Field(None, description="embedded content: text, or base64 (encoding) for binary")
     encoding: Literal["text", "base64"] = "text"
     num_particles: list[int] | None = Field(None, description="pauli: [n_alpha, n_beta] for the sector")
+    reference: Literal["exact", "skip"] = Field(
+        "exact", description="chemistry: skip = no exact reference (too large to compute; no errors recorded)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_new_defaults(self, handler):
+        """unit/reference at their defaults stay out of the dump: task ids of older studies are stable."""
+        data = handler(self)
+        for k, default in (("unit", "angstrom"), ("reference", "exact")):
+            if data.get(k) == default:
+                del data[k]
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_xyz(cls, data):
+        """geometry: a path to a readable .xyz file becomes its text (the spec carries content)."""
+        geo = data.get("geometry") if isinstance(data, dict) else None
+        if isinstance(geo, str):
+            from pathlib import Path
+
+            from hpcq.sim.chem.geometry import looks_like_xyz_path
+
+            path = Path(geo.strip()).expanduser()
+            if looks_like_xyz_path(geo) and path.is_file():
+                data = dict(data, geometry=path.read_text())
+        return data
 
     @model_validator(mode="after")
     def _check(self):
         chem = ("geometry", "active_electrons", "active_orbitals")
         if self.kind != "molecule":
             extra = [f for f in chem if getattr(self, f) is not None]
+            if self.unit != "angstrom":
+                extra.append("unit")
             if extra:
                 raise ValueError(f"{', '.join(extra)} apply to kind 'molecule' only; remove them for {self.kind!r}")
+        if self.reference == "skip" and self.kind not in ("molecule", "fcidump", "pauli"):
+            raise ValueError(
+                f"reference: skip applies to chemistry kinds (molecule, fcidump, pauli); remove it for {self.kind!r}"
+            )
         if self.kind not in ("fcidump", "pauli") and (self.file or self.data):
             raise ValueError(f"file/data apply to kinds 'fcidump' and 'pauli' only; remove them for {self.kind!r}")
         if self.kind == "h2":
@@ -199,6 +235,7 @@ class ProblemSpec(_Strict):
                 self.active_electrons,
                 self.active_orbitals,
                 self.freeze_core,
+                self.unit,
             )
             return ncas, nelec
         if self.kind == "fcidump":
@@ -266,6 +303,32 @@ class ProblemSpec(_Strict):
             norb = self._size()[0]
             return 2 * norb - 2 if self.mapping == "parity" else 2 * norb
         return int(self.n_qubits)
+
+    @property
+    def reference_bytes(self) -> int:
+        """Peak bytes of this problem's exact reference (hpcq.sim.memory; 0 when skipped or
+        trivial): PySCF FCI for integrals (plus the small sector cross-check), the qubit sector
+        for Pauli lists, a sparse Lanczos over 2^n for spin chains."""
+        from hpcq.sim import memory
+
+        if self.reference == "skip" or self.kind == "h2" or self.by_reference:
+            return 0
+        if self.kind in ("tfim", "heisenberg"):
+            n = self.qubits
+            if n <= 8 or (self.kind == "tfim" and self.boundary == "open" and n > 16):
+                return 0
+            patterns = (n if self.kind == "tfim" else 2 * n) + 1
+            return (1 << n) * (patterns * 24 * 2 + 20 * 16)
+        norb, nelec = self._size()
+        dim = memory.sector_dim(norb, nelec)
+        if self.kind == "pauli":
+            from hpcq.sim.chem import files
+
+            doc = files.pauli_header(*files.source_bytes(self.file, self.data, self.encoding, "Pauli file"))
+            k = len({lbl.replace("Z", "I").replace("Y", "X") for lbl in doc["labels"]})
+            return memory.sector_bytes(dim, k, self.qubits)
+        cross = min(memory.sector_bytes(dim, dim, self.qubits), memory.SECTOR_CROSSCHECK_BYTES)
+        return max(memory.fci_bytes(norb, nelec), cross)
 
     @property
     def field(self) -> float:
@@ -488,6 +551,7 @@ class TaskSpec(_Strict):
             gpus_per_rank=gpus_per_rank,
             bond_dimension=self.mps.bond_dimension,
             dense_results=not self.sampled_distributions,
+            reference_bytes=self.problem.reference_bytes,
         )
 
 
@@ -572,6 +636,7 @@ class SweepParams(_Strict):
             raise ValueError("parallel: 'statevector' runs on the MPI-built CPU Aer; use device auto/CPU")
         for a, ans in enumerate(self.ansatze):
             self._check_ansatz(a, ans)
+        self._check_backends()
         self._check_tasks()
         return self
 
@@ -603,6 +668,25 @@ class SweepParams(_Strict):
                     f"ansatze[{a}].initial_parameters: ccsd needs integrals and problems[{j}] is a Pauli "
                     "list; set initial_parameters: zeros"
                 )
+
+    def _check_backends(self) -> None:
+        """A fake backend must have at least as many qubits as every problem it runs."""
+        for i, nz in enumerate(self.noise):
+            if nz.kind != "fake_backend":
+                continue
+            width = FAKE_BACKENDS[nz.backend]
+            for j, prob in enumerate(self.problems):
+                if prob.qubits > width:
+                    wide = sorted(b for b, w in FAKE_BACKENDS.items() if w >= prob.qubits)
+                    fix = (
+                        f"use backend {' or '.join(wide)}"
+                        if wide
+                        else "no fake backend is that wide: use kind depolarizing"
+                    )
+                    raise ValueError(
+                        f"noise[{i}].backend: {nz.backend} has {width} qubits but problems[{j}] ({prob.kind}) "
+                        f"needs {prob.qubits}; {fix}, or a smaller problem"
+                    )
 
     def _check_tasks(self) -> None:
         """Every task's method suits ``parallel``, and its memory fits some node (hpcq.sim.memory)."""

@@ -14,6 +14,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from hpcq.mpi import POLL_S, TAG_REQUEST, TAG_RESULTS, TAG_TASK, poll_recv
@@ -30,8 +31,22 @@ class TaskFailed(RuntimeError):
     pass
 
 
-def _unwrap(outcomes: list) -> list:
+@dataclass(frozen=True)
+class TaskFailure:
+    """A task that raised (``run_tasks(keep_failures=True)``): recorded, the others go on."""
+
+    task_id: str
+    rank: int
+    error: str  # the exception's last line: 'ValueError: ...'
+    traceback: str
+
+
+def _unwrap(outcomes: list, keep_failures: bool = False) -> list:
     errors = [v for kind, v in outcomes if kind == "error"]
+    if keep_failures:
+        return [
+            v if kind == "ok" else TaskFailure(v[0], v[1], v[2].strip().splitlines()[-1], v[2]) for kind, v in outcomes
+        ]
     if errors:
         msg = "; ".join(f"task {tid} failed on rank {r}: {tb.strip().splitlines()[-1]}" for tid, r, tb in errors)
         raise TaskFailed(msg + "\n\n" + "\n".join(tb for _, _, tb in errors))
@@ -39,16 +54,21 @@ def _unwrap(outcomes: list) -> list:
 
 
 def run_tasks(
-    tasks: Sequence[Any], work: Callable[[Any], Any], comm=None, order: Sequence[int] | None = None
+    tasks: Sequence[Any],
+    work: Callable[[Any], Any],
+    comm=None,
+    order: Sequence[int] | None = None,
+    keep_failures: bool = False,
 ) -> list | None:
     """Run ``work(task)`` for every task across the ranks of ``comm`` (None = this process only).
 
     ``order``: the sequence in which task indices are handed out (e.g. most expensive first).
     Returns all results on rank 0 (in completion order), None on other ranks. A failing task
-    raises TaskFailed on rank 0 after every rank is done (the others return None)."""
+    raises TaskFailed on rank 0 after every rank is done (the others return None); with
+    ``keep_failures`` it is returned as a TaskFailure among the results instead."""
     order = list(range(len(tasks))) if order is None else list(order)
     if comm is None or comm.Get_size() == 1:
-        return _unwrap([_safe(work, tasks[i], 0) for i in order])
+        return _unwrap([_safe(work, tasks[i], 0) for i in order], keep_failures)
     rank, size = comm.Get_rank(), comm.Get_size()
     if rank != 0:
         mine = []
@@ -92,4 +112,4 @@ def run_tasks(
     while (idx := next_index()) is not None:
         local.append(_safe(work, tasks[idx], 0))
     server.join()
-    return _unwrap(local + gathered)
+    return _unwrap(local + gathered, keep_failures)

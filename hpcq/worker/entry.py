@@ -13,7 +13,7 @@ from hpcq.functions import FunctionResult, JobContext
 from hpcq.mpi import mpi_world, polling_barrier
 from hpcq.sim.spec import SweepParams, TaskSpec, parse_sweep
 from hpcq.threads import pin_threads, threads_per_rank
-from hpcq.worker.dispatch import run_tasks
+from hpcq.worker.dispatch import TaskFailed, TaskFailure, run_tasks
 
 log = logging.getLogger("hpcq.worker")
 
@@ -92,10 +92,23 @@ def run_sweep(kwargs: dict[str, Any] | SweepParams, ctx: JobContext) -> Function
     try:
         # parallel tasks: rank 0 hands the tasks out; otherwise every rank runs every task together
         shared = params.parallel != "tasks"
-        results = [work(tasks[i]) for i in order] if shared else run_tasks(tasks, work, comm, order)
+        # a task that fails is recorded as failed (the file's provenance failed_tasks, the summary) and
+        # the others are written; only when every task fails does the job fail
+        results = [work(tasks[i]) for i in order] if shared else run_tasks(tasks, work, comm, order, keep_failures=True)
         if rank != 0 or results is None:
             return None
-        return _finish(params, ctx, results, threads, size, started, t0)
+        failures = [r for r in results if isinstance(r, TaskFailure)]
+        for f in failures:
+            log.error("%s: task %s failed on rank %d: %s", params.study, f.task_id, f.rank, f.error)
+        if len(failures) == len(results):
+            raise TaskFailed(
+                "every task failed: "
+                + "; ".join(f"task {f.task_id}: {f.error}" for f in failures[:5])
+                + "\n\n"
+                + "\n".join(f.traceback for f in failures)
+            )
+        done = [r for r in results if not isinstance(r, TaskFailure)]
+        return _finish(params, ctx, done, threads, size, started, t0, failures=failures)
     finally:
         polling_barrier(comm)  # other ranks sleep until rank 0 has written the file
 
@@ -140,6 +153,7 @@ def _finish(
     started: str,
     t0: float,
     extra_provenance: dict | None = None,
+    failures: list[TaskFailure] | None = None,
 ) -> FunctionResult:
     from hpcq.sim.aer_env import aer_mpi_processes, resolve_device
     from hpcq.worker.taskfile import write_results
@@ -147,6 +161,8 @@ def _finish(
     device = resolve_device(params.device)
     prov = _provenance(params, ctx, threads, size, started, time.perf_counter() - t0, aer_mpi_processes(), device)
     prov.update(extra_provenance or {})  # e.g. a noise step's parent parameters (hpcq.workflow.steps)
+    failed = [{"task_id": f.task_id, "rank": f.rank, "error": f.error} for f in failures or []]
+    prov.update(n_failed=len(failed), failed_tasks=failed)
     path = Path(ctx.workdir) / output_name(params, ctx)
     tw = time.perf_counter()
     write_results(path, results, prov, study=params.study)
@@ -160,6 +176,8 @@ def _finish(
         "study": params.study,
         "file": path.name,
         "n_tasks": len(results),
+        "n_failed": len(failed),
+        "failed_tasks": failed,
         "content_sha256": sha,
         "mpi_ranks": size,
         "threads_per_rank": threads,

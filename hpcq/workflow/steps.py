@@ -56,6 +56,7 @@ def integrals(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     from pyscf import ao2mo
     from pyscf.tools import fcidump
 
+    from hpcq.sim.problems import checked_fci
     from hpcq.sim.problems import integrals as build
 
     problem = ProblemSpec.model_validate(kwargs["problem"])
@@ -81,7 +82,7 @@ def integrals(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         "n_beta": ints.nelec[1],
         "ecore": ints.ecore,
         "hf_energy": ints.e_hf,
-        "casci_energy": ints.e_casci,
+        "casci_energy": checked_fci(ints, "PySCF CASCI") if problem.reference == "exact" else None,
         "casci_is_fci": bool(ints.info.get("casci_is_fci", False)) if ints.info else False,
         "energy_kind": "total (nuclear repulsion and frozen core included), Ha",
     }
@@ -123,19 +124,21 @@ def hamiltonian(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     if problem.kind in ("molecule", "fcidump"):
         from hpcq.sim.chem.files import load_fcidump
         from hpcq.sim.chem.mappings import qubit_hamiltonian
-        from hpcq.sim.chem.molecule import fci_energy
 
         src = parent_file(ctx.inputs, "integrals_file", "hamiltonian")
         ints = load_fcidump(src, Path(src).read_bytes())
         op = qubit_hamiltonian(ints.h1, ints.h2, ints.ecore, problem.mapping, ints.nelec)
-        refs = P.qubit_references(op, problem.mapping, ints.norb, ints.nelec)
         parent = next(d for d in parent_summaries(ctx.inputs) if d.get("integrals_file") == src)
-        refs = P.check_references(
-            refs,
-            fci_energy(ints),
-            "PySCF FCI of the integrals file",
-            parent.get("hf_energy") if problem.kind == "molecule" else None,
-        )
+        if problem.reference == "skip":
+            refs = P.reference(problem)
+        else:
+            refs = P.integral_references(
+                op,
+                ints,
+                problem.mapping,
+                "PySCF FCI of the integrals file",
+                parent.get("hf_energy") if problem.kind == "molecule" else None,
+            )
         if parent.get("casci_energy") is not None:
             refs = P.check_references(refs, parent["casci_energy"], "PySCF CASCI (integrals step)")
         refs["integrals_file"] = src

@@ -30,26 +30,19 @@ class Integrals:
 def _molecule_integrals(key: str) -> Integrals:
     import json
 
-    from pyscf import gto, mcscf, scf
+    from pyscf import mcscf, scf
 
-    from hpcq.sim.chem.geometry import active_space, atoms_of, core_orbitals
+    from hpcq.sim.chem.geometry import active_space, atoms_of, frozen_core, pyscf_mole
 
     p = json.loads(key)
-    atoms = atoms_of(p["geometry"])
-    mol = gto.M(
-        atom=[(s, (x, y, z)) for s, x, y, z in atoms],
-        basis=p["basis"],
-        charge=p["charge"],
-        spin=p["spin"],
-        unit="Angstrom",
-        verbose=0,
-    )
+    atoms = atoms_of(p["geometry"], p.get("unit", "angstrom"))
+    mol = pyscf_mole(atoms, p["basis"], p["charge"], p["spin"])
     mf = scf.RHF(mol) if p["spin"] == 0 else scf.ROHF(mol)
     mf.conv_tol = 1e-12
     e_hf = float(mf.kernel())
     if not mf.converged:
         raise RuntimeError("RHF did not converge; check the geometry, charge and spin")
-    frozen = sum(core_orbitals(a[0]) for a in atoms) if p["freeze_core"] else 0
+    frozen = frozen_core(atoms, mol) if p["freeze_core"] else 0
     ncore, ncas, nelec = active_space(
         int(mol.nelectron), int(mol.nao), p["spin"], p["active_electrons"], p["active_orbitals"], frozen
     )
@@ -60,7 +53,6 @@ def _molecule_integrals(key: str) -> Integrals:
     from pyscf import ao2mo
 
     h2 = ao2mo.restore(1, cas.get_h2eff(), ncas)
-    e_cas = float(cas.kernel()[0])
     return Integrals(
         h1=np.asarray(h1),
         h2=np.asarray(h2),
@@ -68,7 +60,6 @@ def _molecule_integrals(key: str) -> Integrals:
         norb=ncas,
         nelec=nelec,
         e_hf=e_hf,
-        e_casci=e_cas,
         info={
             "ncore": ncore,
             "ncas": ncas,
@@ -88,8 +79,11 @@ def molecule_integrals(
     active_electrons: int | None = None,
     active_orbitals: int | None = None,
     freeze_core: bool = False,
+    unit: str = "angstrom",
 ) -> Integrals:
-    """RHF (ROHF for spin > 0), then CASCI in the active space; cached per input."""
+    """RHF (ROHF for spin > 0), then the active space's integrals (CASCI's h1eff, h2eff, ecore);
+    cached per input. The CASCI energy is ``fci_energy`` of these integrals (the same problem
+    PySCF's mcscf.CASCI solves), run only after its cost is known (hpcq.sim.memory.fci_bytes)."""
     import json
 
     key = json.dumps(
@@ -101,10 +95,20 @@ def molecule_integrals(
             "active_electrons": active_electrons,
             "active_orbitals": active_orbitals,
             "freeze_core": freeze_core,
+            **({"unit": unit} if unit != "angstrom" else {}),
         },
         sort_keys=True,
     )
     return _molecule_integrals(key)
+
+
+def casci_energy(ints: Integrals) -> float:
+    """The exact energy in the active space (PySCF FCI of the integrals = mcscf.CASCI's energy for
+    a molecule), computed once and kept in ``ints.e_casci``. Callers estimate its memory first
+    (hpcq.sim.memory.fci_bytes): hpcq.sim.problems.integral_references."""
+    if ints.e_casci is None:
+        ints.e_casci = fci_energy(ints)
+    return ints.e_casci
 
 
 def fci_energy(ints: Integrals) -> float:
