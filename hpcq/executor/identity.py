@@ -167,30 +167,7 @@ def ensure_registered(
     reg = _Registrar(client, colony, settings.colony_prvkey, record, state_dir)
     mine = reg.own_record(key)
     if mine is not None:
-        if mine.get("executorname") != name:
-            raise ConfigError(
-                f"the key in {Path(state_dir) / 'executor.key'} is registered as executor "
-                f"{mine.get('executorname')!r} in colony {colony!r}, not {name!r}. Fix: start with "
-                f"--name {mine.get('executorname')}, or give the second executor its own --state-dir"
-            )
-        state = mine.get("state")
-        if state == ExecutorState.REJECTED:
-            raise ConfigError(
-                f"executor {name!r} was rejected by the owner of colony {colony!r}. Fix: the owner approves it "
-                f"(`colonies executor approve --name {name}`), or start with another --name"
-            )
-        diff = _differs(mine, executor_type, locationname)
-        if diff:
-            if not replace:
-                raise ConfigError(
-                    f"executor {name!r} is registered in colony {colony!r} with {diff}. Fix: start with the "
-                    f"registered --type/location, or another --name, or add --replace to re-register {name!r} "
-                    "(stop every executor running as it first)"
-                )
-            reg.replace(ours=True)
-        elif state != ExecutorState.APPROVED:
-            why = "pending (a crash between add and approve?)" if state == ExecutorState.PENDING else "removed"
-            reg.approve(f"our record was {why}")
+        _keep_own_record(reg, mine, executor_type, locationname, replace)
         return ident
     if reg.name_taken():
         if not replace:
@@ -289,6 +266,38 @@ class _Registrar:
                     "run with --replace again"
                 ) from None
         self.approve("replaced")
+
+
+def _keep_own_record(
+    reg: _Registrar, mine: dict[str, Any], executor_type: str, locationname: str, replace: bool
+) -> None:
+    """Our key already has a record in the colony: use it (approving it when pending or removed),
+    or refuse, naming the fix (another name, rejected, changed type/location without --replace)."""
+    name, colony = reg.name, reg.colony
+    if mine.get("executorname") != name:
+        raise ConfigError(
+            f"the key in {Path(reg.state_dir) / 'executor.key'} is registered as executor "
+            f"{mine.get('executorname')!r} in colony {colony!r}, not {name!r}. Fix: start with "
+            f"--name {mine.get('executorname')}, or give the second executor its own --state-dir"
+        )
+    state = mine.get("state")
+    if state == ExecutorState.REJECTED:
+        raise ConfigError(
+            f"executor {name!r} was rejected by the owner of colony {colony!r}. Fix: the owner approves it "
+            f"(`colonies executor approve --name {name}`), or start with another --name"
+        )
+    diff = _differs(mine, executor_type, locationname)
+    if diff:
+        if not replace:
+            raise ConfigError(
+                f"executor {name!r} is registered in colony {colony!r} with {diff}. Fix: start with the "
+                f"registered --type/location, or another --name, or add --replace to re-register {name!r} "
+                "(stop every executor running as it first)"
+            )
+        reg.replace(ours=True)
+    elif state != ExecutorState.APPROVED:
+        why = "pending (a crash between add and approve?)" if state == ExecutorState.PENDING else "removed"
+        reg.approve(f"our record was {why}")
 
 
 def register_functions(client, colony: str, ident: ExecutorKey, names: list[str]) -> None:
