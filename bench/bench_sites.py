@@ -34,19 +34,10 @@ TYPE = "hpcq-bench-xs"
 
 
 def _study(name: str):
-    import yaml
-
     from hpcq.client.study import parse_study
+    from hpcq.testing.studies import trimmed_water
 
-    data = yaml.safe_load((REPO / "hpcq" / "client" / "studies" / "water.yaml").read_text())
-    data.update(name=name, executor={"type": TYPE})
-    data["resources"].update(walltime=600)
-    data["sweep"].update(
-        ansatze=[{"kind": "uccsd", "reps": 1}],
-        optimizers=[{"kind": "cobyla", "maxiter": 25}],
-        noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.001, "p2": 0.01}],
-    )
-    return parse_study(data, name)
+    return parse_study(trimmed_water(name, TYPE, walltime=600), name)
 
 
 def _specs(name: str, sites: list[str]):

@@ -52,6 +52,12 @@ WORKFLOW_KINDS = ("integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggrega
 ANY = "any"
 
 
+def _site_names(names: list[str]) -> list[str]:
+    for name in names:
+        check_site_name(name, "")
+    return names
+
+
 class PlacementError(ValueError):
     """A step no site can take; str() names the step, each site and what it lacks."""
 
@@ -111,9 +117,7 @@ class Rule(BaseModel):
     @field_validator("sites")
     @classmethod
     def _sites(cls, v: list[str]) -> list[str]:
-        for name in v:
-            check_site_name(name, "")
-        return v
+        return _site_names(v)
 
     @property
     def is_any(self) -> bool:
@@ -150,9 +154,7 @@ class Placement(BaseModel):
     @field_validator("fallback")
     @classmethod
     def _fallback(cls, v: list[str]) -> list[str]:
-        for name in v:
-            check_site_name(name, "")
-        return v
+        return _site_names(v)
 
     def rule(self, kind: str) -> Rule | None:
         return getattr(self, kind, None) if kind in (*WORKFLOW_KINDS, "sweep") else None

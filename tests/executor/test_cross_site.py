@@ -6,12 +6,10 @@ The same study run at one site is the reference: energies and parameters equal t
 from __future__ import annotations
 
 import json
-from importlib.resources import files
 
 import h5py
 import numpy as np
 import pytest
-import yaml
 
 from hpcq.colonyos import ProcessState as PS
 
@@ -21,16 +19,9 @@ TYPE = "hpcq-xs"
 
 def _study(name: str):
     from hpcq.client.study import parse_study
+    from hpcq.testing.studies import trimmed_water
 
-    data = yaml.safe_load((files("hpcq.client") / "studies" / "water.yaml").read_text())
-    data.update(name=name, executor={"type": TYPE})
-    data["resources"].update(walltime=300)
-    data["sweep"].update(
-        ansatze=[{"kind": "uccsd", "reps": 1}],
-        optimizers=[{"kind": "cobyla", "maxiter": 25}],
-        noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.001, "p2": 0.01}],
-    )
-    return parse_study(data, name)
+    return parse_study(trimmed_water(name, TYPE), name)
 
 
 def _tasks(dest) -> dict:

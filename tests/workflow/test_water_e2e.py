@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 import h5py
@@ -18,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from hpcq.cli import main
+from hpcq.testing.studies import trimmed_water
 
 
 def cli(*args):
@@ -25,14 +25,7 @@ def cli(*args):
 
 
 def test_water_workflow_on_slurm(client_stack, tmp_path):
-    study = yaml.safe_load((files("hpcq.client") / "studies" / "water.yaml").read_text())
-    study["name"] = "water-e2e"
-    study["resources"].update(walltime=300)
-    study["sweep"].update(
-        ansatze=[{"kind": "uccsd", "reps": 1}],
-        optimizers=[{"kind": "cobyla", "maxiter": 25}],
-        noise=[{"kind": "none"}, {"kind": "depolarizing", "p": 0.001, "p2": 0.01}],
-    )
+    study = trimmed_water("water-e2e")
     f = tmp_path / "water.yaml"
     f.write_text(yaml.safe_dump(study))
     res = cli("submit", str(f), "--timeout", "600")
