@@ -26,12 +26,21 @@ from typing import Any
 
 import pandas as pd
 
-from hpcq.results.h5format import BOOL_METRICS, INT_METRICS, METRIC_ATTRS, PROVENANCE_COLUMNS, TASK_ATTRS, now_iso
+from hpcq.results.h5format import (
+    BOOL_METRICS,
+    INT_METRICS,
+    METRIC_ATTRS,
+    PROVENANCE_COLUMNS,
+    TASK_ATTRS,
+    TRANSFER_COLUMNS,
+    now_iso,
+    transfer_totals,
+)
 from hpcq.results.series import read_for_index
 
 DB_NAME = ".hpcq-catalog.sqlite"
 PARALLEL_MIN = 256  # fewer files than this are read in-process (a pool costs ~0.3 s to start)
-SCHEMA_VERSION = 2  # 2: the series table (traces, distributions) for the dashboard's plots
+SCHEMA_VERSION = 3  # 2: the series table (traces, distributions); 3: site, executor, inputs_bytes/_s
 
 # (column, SQL type): the format's task attributes, metrics and provenance fields
 # (hpcq.results.h5format, docs/results-format.md); metrics are REAL but the format's integer and
@@ -49,7 +58,8 @@ TASK_COLUMNS = [(c, _sql_type(c)) for c in TASK_ATTRS]
 # the metric wall_time_s equals the task attribute and shares its column
 METRIC_COLUMNS = [(c, _sql_type(c)) for c in METRIC_ATTRS if c not in TASK_ATTRS]
 PROV_COLUMNS = [(c, "TEXT") for c in PROVENANCE_COLUMNS]
-RUN_COLUMNS = [("file", "TEXT"), ("study", "TEXT")] + TASK_COLUMNS + METRIC_COLUMNS + PROV_COLUMNS
+XFER_COLUMNS = [(c, "INTEGER" if c.endswith("_bytes") else "REAL") for c in TRANSFER_COLUMNS]
+RUN_COLUMNS = [("file", "TEXT"), ("study", "TEXT")] + TASK_COLUMNS + METRIC_COLUMNS + PROV_COLUMNS + XFER_COLUMNS
 RUN_NAMES = [c for c, _ in RUN_COLUMNS]
 
 SCHEMA = f"""
@@ -183,7 +193,10 @@ class Catalog:
         else:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self.connect()) as con, con:
-                con.executescript(SCHEMA)
+                have = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
+                if have and have != [*RUN_NAMES, "extra"]:  # another hpcq's columns: rebuilt empty,
+                    con.executescript("DROP TABLE IF EXISTS series; DROP TABLE runs; DROP TABLE IF EXISTS files;")
+                con.executescript(SCHEMA)  # every file is re-read at the next index
                 old = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if old and int(old[0]) < SCHEMA_VERSION:
                     con.execute("DELETE FROM files")  # re-read every file at the next index
@@ -283,6 +296,7 @@ class Catalog:
             values.update({k: _scalar(v) for k, v in task["metrics"].items()})
             row = {"file": path, "study": _scalar(attrs.get("study", ""))}
             row.update({k: prov.get(k) for k, _ in PROV_COLUMNS})
+            row.update(transfer_totals(prov))
             extra = {}
             for k, v in values.items():
                 if k in RUN_NAMES:

@@ -34,6 +34,8 @@ COLOURS = {
     "noise": "#e17055",
     "aggregate": "#636e72",
 }
+# border colours of the sites that ran a node's step (docs/sites.md), in the order of the site names
+SITE_PALETTE = ("#d35400", "#2980b9", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#f39c12", "#2c3e50")
 PRE_STEPS = ("integrals", "hamiltonian")  # workflow steps before the VQE (chemistry problems)
 CHAR_PX, LINE_PX, LABEL_GAP = 7.8, 16.0, 8.0  # at font-size 12: a character, a line; a gap
 NODE_METRICS = (
@@ -68,6 +70,29 @@ GATE_TIME = "gate_time"  # prefix of the gate times every noise model shares: se
 # what a node carries that describes it, in the order a node's info panel (hpcq.ui) lists them
 NODE_FIELDS: tuple[str, ...] = ("type", "task_id", "position", "study", "problem", "params", "ansatz", "reps")
 NODE_FIELDS += ("optimizer", "optimizer_params", "noise_model", "noise_params", "n_runs", "file")
+NODE_FIELDS += ("site", "executor", "inputs_bytes", "inputs_s")
+
+
+def site_colours(sites: Iterable[Any]) -> dict[str, str]:
+    """A colour per site name (sorted, so the same sites always get the same colours)."""
+    names = sorted({str(s) for s in sites if s not in (None, "") and not pd.isna(s)})
+    return {s: SITE_PALETTE[i % len(SITE_PALETTE)] for i, s in enumerate(names)}
+
+
+def _where(r: dict[str, Any]) -> dict[str, Any]:
+    """Where a task ran and what it fetched from other sites (provenance; docs/sites.md)."""
+    return {
+        "site": _clean(r.get("site")) or "",
+        "executor": _clean(r.get("executor")) or "",
+        "inputs_bytes": int(_clean(r.get("inputs_bytes")) or 0),
+        "inputs_s": float(_clean(r.get("inputs_s")) or 0.0),
+    }
+
+
+def transfer_label(n_bytes: int, seconds: float) -> str:
+    """'1.2 MB, 0.03 s': an edge's label when the child fetched its parent's files from another site."""
+    size = f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 100_000 else f"{n_bytes / 1e3:.1f} kB"
+    return f"{size}, {seconds:.2f} s"
 
 
 def own_params(names: Iterable[str]) -> list[str]:
@@ -107,11 +132,20 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
         step = r["step"] if r["step"] in ("vqe", "noise") + PRE_STEPS else "vqe"
         metrics = {m: _clean(r.get(m)) for m in NODE_METRICS if m in r}
         p = f"task:{r['parent_task_id']}"
+        where = _where(r)
+        edge = {"transfer": transfer_label(where["inputs_bytes"], where["inputs_s"])} if where["inputs_bytes"] else {}
         if step in PRE_STEPS:
             g.add_node(
-                node, type=step, label=step, task_id=r["task_id"], file=r["file"], metrics=metrics, study=r["study"]
+                node,
+                type=step,
+                label=step,
+                task_id=r["task_id"],
+                file=r["file"],
+                metrics=metrics,
+                study=r["study"],
+                **where,
             )
-            g.add_edge(p if r.get("parent_task_id") and p in task_nodes else problem, node)
+            g.add_edge(p if r.get("parent_task_id") and p in task_nodes else problem, node, **edge)
             continue
         if step == "vqe":
             label, parent = f"{r['optimizer']}", ansatz
@@ -131,8 +165,9 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
             metrics=metrics,
             orphan=parent == ansatz and step == "noise",
             study=r["study"],
+            **where,
         )
-        g.add_edge(parent, node)
+        g.add_edge(parent, node, **edge)
     return g
 
 
@@ -216,11 +251,14 @@ def _draw(g: nx.DiGraph, positions: dict[str, int], keep: set[str]) -> list[dict
         n: max(LINE_PX if n in leaf else CHAR_PX * len(display[n]), sizes.get(n, BASE_SIZE)) + LABEL_GAP for n in keep
     }
     xy = tree_positions(sub, widths=widths)
+    colours = site_colours(g.nodes[n].get("site") for n in keep)
     out: list[dict[str, Any]] = []
     for n, d in g.nodes(data=True):
         if n not in keep:
             continue
         data = {"id": n, **{k: v for k, v in d.items()}}
+        if d.get("site") in colours:
+            data["site_colour"] = colours[d["site"]]
         pos = positions.get(n)
         data["position"] = pos
         data["size"] = sizes.get(n, BASE_SIZE)
@@ -234,10 +272,19 @@ def _draw(g: nx.DiGraph, positions: dict[str, int], keep: set[str]) -> list[dict
                 "position": {"x": xy[n][0], "y": xy[n][1]},
             }
         )
-    for a, b in g.edges:
+    for a, b, e in g.edges(data=True):
         if a in keep and b in keep:
-            out.append({"data": {"id": f"{a}->{b}", "source": a, "target": b}})
+            edge = {"id": f"{a}->{b}", "source": a, "target": b}
+            if e.get("transfer"):
+                edge["label"] = e["transfer"]
+            out.append({"data": edge})
     return out
+
+
+def site_legend_items(els: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(site, colour) of the sites among drawn elements: the dashboard's site legend."""
+    seen = {e["data"]["site"]: e["data"]["site_colour"] for e in els if e["data"].get("site_colour")}
+    return sorted(seen.items())
 
 
 def aggregate(
@@ -384,6 +431,13 @@ def stylesheet() -> list[dict[str, Any]]:
                 "target-arrow-shape": "triangle",
                 "curve-style": "bezier",
             },
+        },
+        # the site that ran a step: a thick border in the site's colour (legend: site_legend_items)
+        {"selector": "node[site_colour]", "style": {"border-width": 4, "border-color": "data(site_colour)"}},
+        # a transfer between sites: bytes and seconds on the edge into the step that fetched them
+        {
+            "selector": "edge[label]",
+            "style": {"label": "data(label)", "font-size": 10, "text-rotation": "autorotate", "color": "#2d3436"},
         },
         {"selector": ":selected", "style": {"border-width": 4, "border-color": "#fdcb6e"}},
         {"selector": ".ranked", "style": {"font-weight": "bold"}},

@@ -166,7 +166,10 @@ COMMON_DATASETS = (
     FINAL_PARAMETERS,
 )  # every task; then DENSE_DATASETS, or (v2, a sampled task) COUNTS_DATASETS
 TASK_DATASETS = COMMON_DATASETS + DENSE_DATASETS  # a task with full distributions (every v1 task)
-PROVENANCE_COLUMNS = ("slurm_job_id", "colonies_process_id", "workflow_id")
+PROVENANCE_COLUMNS = ("slurm_job_id", "colonies_process_id", "workflow_id", "site", "executor")
+INPUTS_FROM = "inputs_from"  # provenance: JSON list of the parent files staged from another site
+# per task row, from INPUTS_FROM: bytes and seconds of those transfers (0 when every input was local)
+TRANSFER_COLUMNS = ("inputs_bytes", "inputs_s")
 WRITE_TIME = "h5_write_time_s"  # provenance (v2): seconds write_file took up to the checksum
 # One JSON string duplicating every task's attributes and metrics, so that indexing a file costs
 # one dataset read instead of ~40 attribute reads per task (validate checks they agree).
@@ -412,9 +415,24 @@ def read_summary(path: str | Path) -> dict[str, Any]:
         }
 
 
+def transfer_totals(provenance: dict[str, Any]) -> dict[str, Any]:
+    """TRANSFER_COLUMNS of a file: the bytes and seconds its step's executor spent bringing parent
+    files from another site (hpcq.executor.staging); 0 and 0.0 when none came (or an older file)."""
+    raw = provenance.get(INPUTS_FROM) or "[]"
+    try:
+        moved = json.loads(raw) if isinstance(raw, str) else list(raw)
+    except ValueError:
+        moved = []
+    moved = [m for m in moved if isinstance(m, dict)]
+    return {
+        "inputs_bytes": int(sum(int(m.get("bytes", 0) or 0) for m in moved)),
+        "inputs_s": float(sum(float(m.get("seconds", 0.0) or 0.0) for m in moved)),
+    }
+
+
 def open_results(path: str | Path):
-    """One row per task: file, study, task attributes, metrics, and the provenance columns
-    slurm_job_id, colonies_process_id, workflow_id."""
+    """One row per task: file, study, task attributes, metrics, the provenance columns
+    (PROVENANCE_COLUMNS) and the transfer totals (TRANSFER_COLUMNS)."""
     import pandas as pd
 
     s = read_summary(path)
@@ -424,6 +442,7 @@ def open_results(path: str | Path):
         row.update(t["attrs"])
         row.update(t["metrics"])
         row.update({k: s["provenance"].get(k, "") for k in PROVENANCE_COLUMNS})
+        row.update(transfer_totals(s["provenance"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -35,7 +35,7 @@ from hpcq.ui.data import (
     table_columns,
     table_records,
 )
-from hpcq.ui.layout import PLOTS, column_defs, column_widths, node_info, page, plots_key
+from hpcq.ui.layout import PLOTS, column_defs, column_widths, node_info, page, plots_key, site_legend
 
 __all__ = ["PLOTLY_BASIC", "PLOTS", "create_app", "plotly_basic_ok"]
 
@@ -43,6 +43,7 @@ EMPTY_STATE = {
     "rowData": [],
     "columnDefs": [],
     "elements": [],
+    "site_legend": [],
     "count": "",
     "note": "",
     "definition": "",
@@ -116,6 +117,7 @@ def table_state(cat: Catalog, controls: Controls, chosen: list[str] | None = Non
         "rowData": recs,
         "columnDefs": column_defs(columns, shown, numeric, column_widths(recs, shown, numeric)),
         "elements": view.elements,
+        "site_legend": site_legend(view.elements),
         "count": count,
         "note": view.graph_note,
         "definition": definition,
@@ -159,6 +161,7 @@ TABLE_OUTPUTS = (
     ("runs-grid", "rowData", "rowData"),
     ("runs-grid", "columnDefs", "columnDefs"),
     ("workflow-graph", "elements", "elements"),
+    ("site-legend", "children", "site_legend"),
     ("runs-count", "children", "count"),
     ("graph-note", "children", "note"),
     ("rank-definition", "children", "definition"),

@@ -15,8 +15,8 @@ import dash_ag_grid as dag
 import dash_cytoscape as cyto
 from dash import dcc, html
 
-from hpcq.results.graph import COLOURS, NODE_TYPES, stylesheet
-from hpcq.results.h5format import TASK_ATTRS
+from hpcq.results.graph import COLOURS, NODE_TYPES, site_legend_items, stylesheet
+from hpcq.results.h5format import TASK_ATTRS, TRANSFER_COLUMNS
 from hpcq.ui.data import DEFAULT_RANKING, HEADERS
 
 NUMERIC_FMT = {"function": "params.value == null ? '' : d3.format('.6~g')(params.value)"}
@@ -25,7 +25,8 @@ PLOTS = ("plot-convergence", "plot-noise", "plot-distribution", "plot-curve")
 # the clicked node's fields, in order: what the graph node is, the task attributes of the result
 # format it carries (hpcq.results.h5format.TASK_ATTRS: those the graph gives a node), the problem's
 # parameters, what an aggregate node adds, and its file
-NODE_FIELDS = ("type", "position", "study", *TASK_ATTRS, "params", "n_runs", "file")
+WHERE_FIELDS = ("site", "executor", *TRANSFER_COLUMNS)  # where a step ran, what it fetched (docs/sites.md)
+NODE_FIELDS = ("type", "position", "study", *TASK_ATTRS, "params", "n_runs", "file", *WHERE_FIELDS)
 CONTROLS_STYLE = {"display": "flex", "gap": "12px", "alignItems": "center", "minHeight": "40px", "flexWrap": "wrap"}
 
 CHAR_W, CELL_PAD, MAX_COL_W = 8, 44, 420  # px: a character at the grid's 14 px font; padding + icons; a cap
@@ -100,6 +101,16 @@ def legend() -> html.Div:
     return html.Div(items, id="graph-legend", style={"margin": "6px 0"})
 
 
+def site_legend(els: list[dict[str, Any]]) -> list[Any]:
+    """A border swatch per site among the drawn nodes (nothing when no step says where it ran)."""
+    items: list[Any] = []
+    for site, colour in site_legend_items(els):
+        swatch = {"display": "inline-block", "width": 10, "height": 10, "borderRadius": 6, "marginRight": 4}
+        swatch["border"] = f"3px solid {colour}"
+        items.append(html.Span([html.Span(style=swatch), html.Span(site, style={"marginRight": 14})]))
+    return [html.Span("sites: ", style={"marginRight": 6}), *items] if items else []
+
+
 def node_info(data: dict[str, Any] | None) -> list[Any]:
     """The panel of the clicked graph node: its fields and metrics (a hint when none is clicked)."""
     if not data:
@@ -112,6 +123,8 @@ def node_info(data: dict[str, Any] | None) -> list[Any]:
         ]
     rows = []
     for k in NODE_FIELDS:
+        if k in TRANSFER_COLUMNS and not data.get(k):
+            continue  # nothing came from another site
         if data.get(k) not in (None, ""):
             rows.append(html.Tr([html.Th(k), html.Td(str(data[k]), id=f"node-field-{k}")]))
     for k, v in (data.get("metrics") or {}).items():
@@ -249,6 +262,7 @@ def _graph_view(st: dict[str, Any]) -> html.Div:
         children=[
             html.H3("Workflow graph", style={"marginBottom": "0"}),
             legend(),
+            html.Div(site_legend(st["elements"]), id="site-legend", style={"margin": "6px 0"}),
             html.Div(st["note"], id="graph-note", style={"color": "#d63031", "minHeight": "20px"}),
             html.Div(
                 style={"display": "flex", "gap": "12px"},

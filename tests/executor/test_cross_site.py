@@ -41,8 +41,8 @@ def test_water_over_two_sites_through_s3_equals_one_site(lab, tmp_path, monkeypa
     from hpcq.testing.s3 import s3_server
 
     with s3_server() as s3env:
-        a = lab.executor("site-a", executor_type=TYPE, extra_env=s3env)
-        b = lab.executor("site-b", executor_type=TYPE, extra_env=s3env)
+        a = lab.executor("site-a", "--site", "site-a", executor_type=TYPE, extra_env=s3env)
+        b = lab.executor("site-b", "--site", "site-b", executor_type=TYPE, extra_env=s3env)
         assert a.results_dir != b.results_dir and not b.results_dir.is_relative_to(a.results_dir)
         for k, v in {**lab.col.env, **s3env}.items():
             monkeypatch.setenv(k, v)
@@ -79,6 +79,25 @@ def test_water_over_two_sites_through_s3_equals_one_site(lab, tmp_path, monkeypa
     for pid, records in staged.items():
         for r in records:
             assert len(r["sha256"]) == 64 and r["bytes"] > 0, (pid, r)
+    _sites_in_catalog_and_graph(tmp_path)
+
+
+def _sites_in_catalog_and_graph(tmp_path) -> None:
+    """The fetched files, catalogued: each run's site and executor, the bytes and seconds its
+    step's inputs took to come from the other site; the graph draws both (the dashboard's view)."""
+    from hpcq.results.catalog import Catalog
+    from hpcq.results.graph import build_graph, elements, site_legend_items
+
+    cat = Catalog(tmp_path / "xs.sqlite")
+    assert cat.index(tmp_path / "xs-two").errors == {}
+    runs = cat.runs().set_index("step")
+    assert runs.loc["vqe", "site"] == "site-b" and runs.loc["noise", "site"] == "site-a"  # specs 3 and 4
+    assert runs.loc["vqe", "executor"] == "site-b" and runs.loc["noise", "executor"] == "site-a"
+    assert (runs["inputs_bytes"] > 0).all() and (runs["inputs_s"] > 0).all()
+    els = elements(build_graph(cat.runs()))
+    assert [s for s, _ in site_legend_items(els)] == ["site-a", "site-b"]
+    into = {e["data"]["target"]: e["data"].get("label", "") for e in els if "source" in e["data"]}
+    assert all(into[f"task:{t}"].endswith(" s") for t in runs["task_id"]), into
 
 
 def _tasks_fetched(client, sub, dest) -> dict:

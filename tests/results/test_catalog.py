@@ -135,3 +135,27 @@ def test_parallel_read_gives_the_same_catalog_as_serial(study, tmp_path, monkeyp
     assert (s1.added, s1.runs, list(s1.errors)) == (s2.added, s2.runs, list(s2.errors))
     a, b = serial.runs(), parallel.runs()
     assert a.equals(b)
+
+
+def test_site_and_transfer_columns_and_an_older_catalog_rebuilt(study):
+    """site, executor (provenance) and the inputs fetched from other sites (inputs_from summed) are
+    columns; a catalog made by an hpcq with other columns is rebuilt, not an INSERT error."""
+    import json
+    import sqlite3
+
+    path = sorted(study.glob("*.h5"))[0]
+    moved = [{"bytes": 1000, "seconds": 0.25}, {"bytes": 24, "seconds": 0.5}]
+    with h5py.File(path, "a") as f:  # as an executor at site B writes it (hpcq.worker.provenance)
+        f["provenance"].attrs.update({"site": "site-b", "executor": "exe-b", "inputs_from": json.dumps(moved)})
+    db = default_db(study)
+    with sqlite3.connect(db) as con:  # an older catalog: the runs table without the new columns
+        con.execute("CREATE TABLE runs (file TEXT, task_id TEXT, extra TEXT)")
+        con.execute("INSERT INTO runs VALUES ('x', 'y', '{}')")
+    cat = Catalog(db)
+    assert cat.index(study).errors == {}
+    runs = cat.runs()
+    mine = runs[runs["file"] == str(path)]
+    assert len(mine) and set(mine["site"]) == {"site-b"} and set(mine["executor"]) == {"exe-b"}
+    assert set(mine["inputs_bytes"]) == {1024} and mine["inputs_s"].tolist() == [0.75] * len(mine)
+    others = runs[runs["file"] != str(path)]
+    assert set(others["inputs_bytes"]) == {0} and "y" not in set(runs["task_id"])

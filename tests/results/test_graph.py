@@ -101,3 +101,26 @@ def test_noise_labels_name_each_kinds_own_parameters_from_the_noise_spec():
         assert own_params(k for k, v in json.loads(stored).items() if v is not None) == list(params), kind
         inner = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
         assert noise_label(kind, stored) == f"{kind}({inner})"
+
+
+def test_sites_colour_nodes_and_transfers_label_edges(runs):
+    """Where each step ran (provenance site) is a border colour per site; a step that fetched its
+    parent's files from another site has the bytes and seconds on its incoming edge."""
+    from hpcq.results.graph import SITE_PALETTE, site_legend_items, stylesheet, transfer_label
+
+    df = runs.runs()
+    noise = df["step"] == "noise"
+    df.loc[~noise, "site"], df.loc[noise, "site"] = "lumi", "leonardo"
+    df.loc[noise, "inputs_bytes"], df.loc[noise, "inputs_s"] = 260_000, 0.125
+    els = elements(build_graph(df))
+    nodes = {e["data"]["id"]: e["data"] for e in els if "source" not in e["data"]}
+    by_site = {d["site"]: d["site_colour"] for d in nodes.values() if d.get("site")}
+    assert by_site == {"leonardo": SITE_PALETTE[0], "lumi": SITE_PALETTE[1]}  # sorted names
+    assert not any("site_colour" in d for d in nodes.values() if d["type"] in ("problem", "ansatz"))
+    labelled = [e["data"] for e in els if "source" in e["data"] and e["data"].get("label")]
+    assert len(labelled) == int(noise.sum()) and {e["label"] for e in labelled} == {"0.3 MB, 0.12 s"}
+    assert all(nodes[e["target"]]["type"] == "noise" for e in labelled)
+    assert transfer_label(1_500, 2.0) == "1.5 kB, 2.00 s"
+    assert site_legend_items(els) == [("leonardo", SITE_PALETTE[0]), ("lumi", SITE_PALETTE[1])]
+    selectors = [s["selector"] for s in stylesheet()]
+    assert selectors.index("node[site_colour]") < selectors.index(":selected")  # selection still shows
