@@ -47,14 +47,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SITES = ("lumi", "leonardo")  # the scan's VQE jobs ran at the first, its noise jobs at the second
+
+
 def make_demo_results(out: Path) -> Path:
-    """Two studies under ``out`` (a 4-workflow noise study; a 6-point H2 bond scan, the newer),
-    indexed; returns the catalog path."""
+    """Two studies under ``out`` (a 4-workflow noise study; a 6-point H2 bond scan over two sites,
+    the newer), indexed; returns the catalog path."""
     from hpcq.results.catalog import Catalog, default_db
     from hpcq.testing.synthetic import make_study
 
     make_study(out / "noise-study", n_workflows=4, study="noise-study")
-    make_study(out / "h2-scan", n_workflows=len(SCAN[1]), study="h2-scan", problems=["h2"], scan=SCAN, seed=11)
+    make_study(
+        out / "h2-scan", n_workflows=len(SCAN[1]), study="h2-scan", problems=["h2"], scan=SCAN, seed=11, sites=SITES
+    )
     Catalog(default_db(out)).index(out)
     return default_db(out)
 

@@ -278,6 +278,7 @@ def make_study(
     payload: str = "full",
     problems: list[str] | None = None,
     scan: tuple[str, list[float]] | None = None,
+    sites: tuple[str, str] | None = None,
 ) -> list[Path]:
     """Write ``2 * n_workflows`` result files under ``out_dir``; return their paths.
 
@@ -286,6 +287,8 @@ def make_study(
     ``payload="attrs"`` skips the array datasets (faster; the catalog reads attributes only).
     ``problems`` restricts the problems cycled through; ``scan=(name, values)`` makes a scan:
     workflow ``w`` sets problem parameter ``name`` to ``values[w % len(values)]``.
+    ``sites=(a, b)``: the VQE jobs ran at site a, the noise jobs at site b, each fetching its VQE
+    file from a (provenance site, executor, inputs_from; docs/sites.md).
     """
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
@@ -312,22 +315,37 @@ def make_study(
                 tid = f"{t.attrs['task_id']}-n{j}"
                 noises.append(_noise_task(rng, tid, t, model, nparams, 4096, payload))
         started = t0 + timedelta(minutes=10 * w)
-        path, finished = _write_job(rng, out / f"wf{w:05d}-vqe.h5", study, vqes, w, 2 * w, started)
+        where = _where(sites[0], []) if sites else {}
+        path, finished = _write_job(rng, out / f"wf{w:05d}-vqe.h5", study, vqes, w, 2 * w, started, where)
         paths.append(path)
+        if sites:  # the noise job's executor fetched the VQE file from the other site
+            moved = {"bytes": path.stat().st_size, "seconds": round(0.05 + 0.01 * float(rng.random()), 4)}
+            where = _where(sites[1], [{"process_id": f"proc{2 * w}", "name": path.name, **moved}])
         path, _ = _write_job(
-            rng, out / f"wf{w:05d}-noise.h5", study, noises, w, 2 * w + 1, finished + timedelta(seconds=30)
+            rng, out / f"wf{w:05d}-noise.h5", study, noises, w, 2 * w + 1, finished + timedelta(seconds=30), where
         )
         paths.append(path)
     return paths
 
 
+def _where(site: str, moved: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"site": site, "executor": f"hpcq-{site}", "inputs_from": _dumps(moved)}
+
+
 def _write_job(
-    rng, path: Path, study: str, tasks: list[TaskData], wf: int, job: int, started: datetime
+    rng,
+    path: Path,
+    study: str,
+    tasks: list[TaskData],
+    wf: int,
+    job: int,
+    started: datetime,
+    where: dict[str, Any] | None = None,
 ) -> tuple[Path, datetime]:
     """One Slurm job's result file (h5format.write_file): its tasks spread over its ranks. Returns
     the path and when the job finished."""
     wall = sum(t.attrs["wall_time_s"] for t in tasks)
-    prov = _provenance(rng, wf, job, started, wall, len(tasks))
+    prov = {**_provenance(rng, wf, job, started, wall, len(tasks)), **(where or {})}
     for i, t in enumerate(tasks):
         t.attrs["rank"] = i % prov["mpi_ranks"]
     finished = started + timedelta(seconds=wall)

@@ -167,6 +167,31 @@ def test_legend_covers_every_step_type(page):
         assert page.is_visible(f"#legend-{t}"), t
 
 
+def test_sites_border_their_steps_and_cross_site_edges_show_the_transfer(page):
+    """The scan ran its VQE jobs at lumi and its noise jobs at leonardo (hpcq.testing.screenshots):
+    the site legend names both, each task node is bordered in its site's colour, and every edge
+    into a noise run carries the bytes and seconds its inputs took to come from lumi."""
+    from hpcq.results.graph import site_colours
+    from hpcq.testing.screenshots import SITES
+
+    colours = site_colours(SITES)
+    legend = page.inner_text("#site-legend")
+    assert all(s in legend for s in SITES), legend
+    drawn = page.evaluate(f"""{CY}.nodes('[site]').map(n => ({{type: n.data('type'), site: n.data('site'),
+        border: n.style('border-color'), width: n.style('border-width'), selected: n.selected()}}))""")
+    by_type = {(d["type"], d["site"]) for d in drawn if d["site"]}
+    assert by_type == {("vqe", "lumi"), ("noise", "leonardo")}, by_type
+    for d in drawn:
+        if d["site"] and not d["selected"]:  # a selected node is drawn in the selection's colour
+            rgb = tuple(int(colours[d["site"]][i : i + 2], 16) for i in (1, 3, 5))
+            assert d["border"] == f"rgb({rgb[0]},{rgb[1]},{rgb[2]})" and d["width"] == "4px", d
+    edges = page.evaluate(f"""{CY}.edges().map(e => ({{to: e.target().data('type'),
+        label: e.style('label')}}))""")
+    into_noise = [e["label"] for e in edges if e["to"] == "noise"]
+    assert into_noise and all(lbl.endswith(" s") and "kB" in lbl for lbl in into_noise), into_noise
+    assert all(not e["label"] for e in edges if e["to"] != "noise")
+
+
 def test_graph_labels_never_overlap_within_a_level(page):
     """Noise runs (the crowded level, vertical labels) and every other level: label boxes of the
     nodes at one height are disjoint along x."""
