@@ -222,11 +222,17 @@ def index(directory, db):
 @click.option("--limit", "-n", type=int, default=50, show_default=True, help="rows to show (0: all)")
 @click.option("--files", "show_files", is_flag=True, help="list indexed files instead of runs")
 @click.option("--rankings", "show_rankings", is_flag=True, help="list saved rankings")
+@click.option("--failed", "show_failed", is_flag=True, help="list the tasks that failed inside their sweep")
 @json_option
 @csv_option
-def ls_(results, db, step, study, columns, limit, show_files, show_rankings, as_json, as_csv):
-    """List catalogued runs (or files, or saved rankings)."""
+def ls_(results, db, step, study, columns, limit, show_files, show_rankings, show_failed, as_json, as_csv):
+    """List catalogued runs (or files, saved rankings, failed tasks)."""
     cat = open_catalog(db, results)
+    failed = cat.failed_tasks(study=study)
+    if show_failed:
+        if not emit(failed, as_json, as_csv):
+            show(failed, ["task_id", "study", "error", "file"], f"{len(failed)} failed tasks")
+        return
     if show_rankings:
         df = cat.rankings()
         if not emit(df, as_json, as_csv):
@@ -242,6 +248,8 @@ def ls_(results, db, step, study, columns, limit, show_files, show_rankings, as_
     head = df.head(limit) if limit else df
     if not emit(head, as_json, as_csv):
         show(head, cols, f"{len(df)} runs{note}")
+        if len(failed):  # nothing lost silently: a sweep's failed tasks are not runs (docs/catalog.md)
+            click.echo(f"{len(failed)} task(s) failed inside their sweep: hpcq results ls --failed", err=True)
 
 
 @results.command("rank")

@@ -63,6 +63,18 @@ def test_one_impossible_task_the_good_ones_are_written_and_the_failure_named(tmp
     lost = cat.failed_tasks()
     assert sorted(lost["task_id"]) == sorted(d["task_id"] for d in failed)
     assert lost["error"].str.contains("particle numbers").all() and (lost["study"] == "lost").all()
+    # the CLI: `results ls` says failures exist; `results ls --failed` names them with the reason
+    from click.testing import CliRunner
+
+    from hpcq.cli import main
+
+    out = CliRunner().invoke(main, ["results", "ls", "--db", str(tmp_path / "cat.sqlite")])
+    assert out.exit_code == 0 and "3 task(s) failed inside their sweep: hpcq results ls --failed" in out.output
+    out = CliRunner().invoke(main, ["results", "ls", "--db", str(tmp_path / "cat.sqlite"), "--failed", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert sorted(r["task_id"] for r in rows) == sorted(d["task_id"] for d in failed)
+    assert all("particle numbers" in r["error"] for r in rows)
 
 
 def test_every_task_failing_fails_the_job(tmp_path):
