@@ -83,6 +83,7 @@ def show(study_file: str, as_json: bool):
         click.echo(json.dumps({"study": study.name, "problems": rows}, indent=2, sort_keys=True))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"study {study.name}: problems (energies in Ha)")
@@ -97,7 +98,7 @@ def show(study_file: str, as_json: bool):
             first = j == 0
             t.add_row(
                 str(r["index"]) if first else "",
-                name if first else "",
+                escape(name) if first else "",  # "[parity]" is text, not rich markup
                 str(r["qubits"]) if first else "",
                 str(r["pauli_terms"]) if first else "",
                 (str(tuple(r["electrons"])) if r["electrons"] else "-") if first else "",
@@ -110,7 +111,7 @@ def show(study_file: str, as_json: bool):
     console = Console()
     from rich.measure import Measurement
 
-    need = Measurement.get(console, console.options, t).maximum
+    need = Measurement.get(console, console.options.update_width(10_000), t).maximum
     (Console(width=need) if need > console.width else console).print(t)
     for r in rows:
         if r.get("cross_check"):

@@ -253,7 +253,7 @@ def energy_curve(rows: pd.DataFrame, vqe: pd.DataFrame, scan: list[str]) -> go.F
         labels = [noise_label(m, q) for m, q in zip(rows["noise_model"], rows["noise_params"], strict=True)]
         for (ans, noise), grp in rows.assign(_noise=labels).groupby(["ansatz", "_noise"]):
             pts = grp.groupby(param)["energy"].mean().sort_index()
-            traces.append(_line(pts, f"{noise} · {ans}", "markers"))
+            traces.append(_line(pts, f"noisy {noise} · {ans}", "markers"))
             points += len(pts)
     title = f"Energy curve over {param}" if param else "Energy curve"
     return _fig(
