@@ -38,7 +38,7 @@ from hpcq.results.rank import rank as rank_runs
 # in the title; --columns picks others, --json / --csv print every column
 LS_COLUMNS = ["task_id", "step", "problem", "ansatz", "optimizer", "noise", "abs_error"]
 RANK_COLUMNS = ["position"]  # then the --by metrics and the problem's scanned parameters
-RANK_TAIL = ["noise", "ansatz", "optimizer", "problem", "score", "task_id"]  # ansatz: shown when it varies
+RANK_TAIL = ["noise", "optimizer", "ansatz", "problem", "score", "task_id"]  # ansatz: shown when it varies
 # string columns cut no shorter than this (columns after them are dropped instead): 26 keeps a
 # real noise label whole ("thermal(t1=5e-05,t2=7e-05)"); "depola…" would tell no runs apart
 MIN_WIDTH = {"noise": 26}
