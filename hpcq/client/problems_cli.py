@@ -46,6 +46,11 @@ def inspect(study) -> list[dict]:
             builtin = isinstance(prob.geometry, str) and prob.geometry.strip().lower() in BUILTIN
             row["molecule"] = prob.geometry if builtin else formula(atoms_of(prob.geometry, prob.unit))
             row["basis"] = prob.basis
+        if prob.scan_point is not None:  # a point of a scan (hpcq.sim.scan): what tells the rows apart
+            from hpcq.sim.scan import label
+
+            row["scan_point"] = prob.scan_point.model_dump()
+            row["scan_label"] = label(row["scan_point"])
         for a in params.ansatze:
             size: dict[str, Any]
             try:
@@ -78,20 +83,22 @@ def show(study_file: str, as_json: bool):
         click.echo(json.dumps({"study": study.name, "problems": rows}, indent=2, sort_keys=True))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"study {study.name}: problems (energies in Ha)")
     for col in ("#", "problem", "qubits", "terms", "electrons (a,b)", "HF", "exact", "ansatz", "params", "2q gates"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)  # numbers are never cut or wrapped: the table may be wider
     fmt = lambda v: "" if v is None else f"{v:.8f}"  # noqa: E731
     for r in rows:
         name = r["kind"] + (f" {r.get('molecule', '')} {r.get('basis', '')}" if r["kind"] == "molecule" else "")
         name += f" [{r['mapping']}]" if r["mapping"] else ""
+        name += f" {r['scan_label']}" if r.get("scan_label") else ""
         for j, a in enumerate(r["ansatze"]):
             first = j == 0
             t.add_row(
                 str(r["index"]) if first else "",
-                name if first else "",
+                escape(name) if first else "",  # "[parity]" is text, not rich markup
                 str(r["qubits"]) if first else "",
                 str(r["pauli_terms"]) if first else "",
                 (str(tuple(r["electrons"])) if r["electrons"] else "-") if first else "",
@@ -101,7 +108,11 @@ def show(study_file: str, as_json: bool):
                 str(a.get("n_params", "-")),
                 str(a.get("two_qubit_gates", a.get("error", "-"))),
             )
-    Console().print(t)
+    console = Console()
+    from rich.measure import Measurement
+
+    need = Measurement.get(console, console.options.update_width(10_000), t).maximum
+    (Console(width=need) if need > console.width else console).print(t)
     for r in rows:
         if r.get("cross_check"):
             click.echo(

@@ -24,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hpcq import units
 from hpcq.client.placement import Placement, check_mode
 from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
-from hpcq.sim.spec import SweepParams, error_location
+from hpcq.sim.scan import ScanError
+from hpcq.sim.scan import expand as expand_scans
+from hpcq.sim.spec import SweepParams, error_location, error_text
 
 Mode = Literal["workflow", "sweep", "single"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -112,6 +114,10 @@ class Study(BaseModel):
     def _sweep(self):
         data = dict(self.sweep)
         data.setdefault("study", self.name)
+        try:  # a scan becomes ordinary problems here: the process kwargs carry one geometry per point
+            data["problems"] = expand_scans(data.get("problems"))
+        except ScanError as exc:
+            raise ValueError(f"sweep.{exc}") from None
         try:
             SweepParams.model_validate(data)
         except ValidationError as exc:
@@ -147,9 +153,7 @@ def check_placement(study: Study) -> None:
 
 def _messages(exc: ValidationError) -> list[str]:
     """'noise[2].p: message' per error (sweep-level messages come from hpcq.sim.spec)."""
-    return [
-        f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
-    ]
+    return [error_text(err) for err in exc.errors()]
 
 
 def _format(exc: ValidationError) -> str:
@@ -195,6 +199,18 @@ def embed_geometry(entry: dict, base: Path, where: str) -> None:
     entry["geometry"] = raw.decode(errors="replace")
 
 
+def embed_scan_geometries(entry: dict, base: Path, where: str) -> None:
+    """``scan: {geometries: [a.xyz, b.xyz]}``: each XYZ file is embedded as ``geometry`` is."""
+    scan = entry.get("scan")
+    geos = scan.get("geometries") if isinstance(scan, dict) else None
+    if not isinstance(geos, list):
+        return
+    for n, geo in enumerate(geos):
+        one = {"geometry": geo}
+        embed_geometry(one, base, f"{where}[{n}]")
+        geos[n] = one["geometry"]
+
+
 def embed_files(data: Any, base: Path, source: str) -> Any:
     """Problem/ansatz files travel with the study: ``file: ./x.fcidump`` (relative to the study file)
     is read here and embedded (text, or base64 for HDF5/QPY); ``file: cluster:/path`` stays a
@@ -213,6 +229,7 @@ def embed_files(data: Any, base: Path, source: str) -> Any:
         for i, entry in enumerate(entries):
             if section == "problems" and isinstance(entry, dict):
                 embed_geometry(entry, base, f"{source}: sweep.problems[{i}].geometry")
+                embed_scan_geometries(entry, base, f"{source}: sweep.problems[{i}].scan.geometries")
             if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or "data" in entry:
                 continue
             ref = entry["file"]

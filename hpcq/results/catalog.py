@@ -31,6 +31,7 @@ from hpcq.results.h5format import (
     INT_METRICS,
     METRIC_ATTRS,
     PROVENANCE_COLUMNS,
+    SCAN_POINT,
     TASK_ATTRS,
     TRANSFER_COLUMNS,
     now_iso,
@@ -463,6 +464,50 @@ def params_dict(text: Any) -> dict[str, Any]:
     return d if isinstance(d, dict) else {}
 
 
+def problem_params(text: Any) -> dict[str, Any]:
+    """A problem_params JSON as a dict, a scan point ({name, value, unit}) as ``name: value``
+    (so ``bond_length`` is a parameter like h2's own)."""
+    d = params_dict(text)
+    point = d.pop(SCAN_POINT, None)
+    if isinstance(point, dict) and "name" in point:
+        d[str(point["name"])] = point.get("value")
+    return d
+
+
+def param_text(v: Any) -> Any:
+    """A problem parameter as a table cell: scalars as they are, an atom list or a multi-line
+    geometry on one line ('Li 0 0 0; H 0 0 1.6'), anything else as JSON."""
+    if v is None or isinstance(v, (int, float, str, bool)):
+        return v.replace("\n", "; ") if isinstance(v, str) else v
+    if isinstance(v, list) and all(isinstance(a, list) and len(a) == 4 for a in v):
+        return "; ".join(" ".join(f"{c:g}" if isinstance(c, (int, float)) else str(c) for c in a) for a in v)
+    return json.dumps(v, sort_keys=True)
+
+
+def add_problem_params(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``runs`` with a column for each of ``names`` that is a problem parameter of some run
+    (geometry, basis, active_orbitals, a scanned coordinate, ...) and not a column already."""
+    if runs.empty or "problem_params" not in runs:
+        return runs
+    parsed = runs["problem_params"].map(problem_params)
+    known = set().union(*parsed)
+    out = runs
+    for k in names:
+        if k in known and k not in runs.columns:
+            out = out.copy() if out is runs else out
+            out[k] = parsed.map(lambda d, k=k: param_text(d.get(k)))
+            if out[k].map(lambda v: isinstance(v, (int, float)) or v is None).all():
+                out[k] = pd.to_numeric(out[k], errors="coerce")
+    return out
+
+
+def problem_param_names(runs: pd.DataFrame) -> list[str]:
+    """Every problem parameter some run has (what ``-c`` accepts beyond the columns)."""
+    if runs.empty or "problem_params" not in runs:
+        return []
+    return sorted(set().union(*runs["problem_params"].map(problem_params)))
+
+
 def scanned_params(runs: pd.DataFrame) -> list[str]:
     """Problem parameters that vary between runs of the same study and problem (a scan:
     bond length, field strength). Non-scalar values (geometries) are left out."""
@@ -472,7 +517,7 @@ def scanned_params(runs: pd.DataFrame) -> list[str]:
     for _, grp in runs.groupby(["study", "problem"], dropna=False):
         seen: dict[str, set] = {}
         for text in grp["problem_params"].dropna().unique():
-            for k, v in params_dict(text).items():
+            for k, v in problem_params(text).items():
                 if isinstance(v, (int, float, str, bool)) or v is None:
                     seen.setdefault(k, set()).add(v)
         found += [k for k, vals in seen.items() if len(vals) > 1 and k not in found]
@@ -485,7 +530,7 @@ def with_problem_params(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     keys = scanned_params(runs)
     if not keys:
         return runs, []
-    parsed = runs["problem_params"].map(params_dict)
+    parsed = runs["problem_params"].map(problem_params)
     out, names = runs.copy(), []
     for k in keys:
         name = k if k not in runs.columns else f"problem.{k}"

@@ -21,7 +21,14 @@ from rich.table import Table
 from hpcq.cliopts import echo_json, json_option
 from hpcq.config import ConfigError
 from hpcq.results import records
-from hpcq.results.catalog import Catalog, CatalogError, default_db, with_problem_params
+from hpcq.results.catalog import (
+    Catalog,
+    CatalogError,
+    add_problem_params,
+    default_db,
+    problem_param_names,
+    with_problem_params,
+)
 from hpcq.results.rank import RankError, make_spec, runs_for
 from hpcq.results.rank import rank as rank_runs
 
@@ -31,7 +38,7 @@ from hpcq.results.rank import rank as rank_runs
 # in the title; --columns picks others, --json / --csv print every column
 LS_COLUMNS = ["task_id", "step", "problem", "ansatz", "optimizer", "noise", "abs_error"]
 RANK_COLUMNS = ["position"]  # then the --by metrics and the problem's scanned parameters
-RANK_TAIL = ["noise", "optimizer", "problem", "score", "task_id"]
+RANK_TAIL = ["noise", "optimizer", "ansatz", "problem", "score", "task_id"]  # ansatz: shown when it varies
 # string columns cut no shorter than this (columns after them are dropped instead): 26 keeps a
 # real noise label whole ("thermal(t1=5e-05,t2=7e-05)"); "depola…" would tell no runs apart
 MIN_WIDTH = {"noise": 26}
@@ -164,10 +171,13 @@ def with_columns(
         df = df.assign(noise=labels)
     if columns:
         cols = [c.strip() for c in columns.split(",") if c.strip()]
+        df = add_problem_params(df, cols)  # any problem parameter, as docs/catalog.md says
         unknown = [c for c in cols if c not in df.columns]
         if unknown:
             raise click.BadParameter(
-                f"unknown column(s) {', '.join(unknown)}; known: {', '.join(df.columns)}", param_hint="--columns"
+                f"unknown column(s) {', '.join(unknown)}; known: {', '.join(df.columns)}; problem parameters: "
+                f"{', '.join(problem_param_names(df)) or 'none'}",
+                param_hint="--columns",
             )
         return df, cols, ""
     at = default.index(params_after) + 1 if params_after in default else len(default)

@@ -22,7 +22,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from hpcq.results.catalog import params_dict, scanned_params
+from hpcq.results.catalog import params_dict, problem_params, scanned_params
 
 NODE_TYPES = ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate")
 COLOURS = {
@@ -176,7 +176,7 @@ def _add_tree(g: nx.DiGraph, r: dict[str, Any], scan: list[str]) -> tuple[str, s
     problem = f"problem:{r['study']}/{r['problem']}/{r['problem_params']}"
     ansatz = f"{problem.replace('problem:', 'ansatz:', 1)}/{r['ansatz']}/reps={r['reps']}"
     if problem not in g:
-        pp = params_dict(r["problem_params"])
+        pp = problem_params(r["problem_params"])
         point = " ".join(
             f"{k}={pp[k]:g}" if isinstance(pp.get(k), float) else f"{k}={pp.get(k)}" for k in scan if k in pp
         )

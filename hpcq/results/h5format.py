@@ -99,6 +99,20 @@ ENERGY_CONVENTIONS = {
 }
 
 
+# A scanned problem (hpcq.sim.scan): the key of its point in problem_params (= ProblemSpec.scan_point,
+# {name, value, unit}) and the task attributes that repeat it, written only for scanned problems.
+SCAN_POINT = "scan_point"
+SCAN_NAME, SCAN_VALUE, SCAN_UNIT = "scan_name", "scan_value", "scan_unit"
+
+
+def scan_attrs(problem_params: dict[str, Any]) -> dict[str, Any]:
+    """The scan attributes of a task whose problem parameters are ``problem_params`` ({} if not scanned)."""
+    point = problem_params.get(SCAN_POINT)
+    if not isinstance(point, dict):
+        return {}
+    return {SCAN_NAME: str(point["name"]), SCAN_VALUE: float(point["value"]), SCAN_UNIT: str(point.get("unit", ""))}
+
+
 def energy_convention(problem_kind: str) -> tuple[str, str]:
     """(energy_units, energy_convention) of a problem kind."""
     return ENERGY_CONVENTIONS.get(problem_kind, ("", "unknown problem kind"))

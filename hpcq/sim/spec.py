@@ -91,6 +91,16 @@ def _probability(v: float | None, info) -> float | None:
 CHEM_MAX_QUBITS = 24  # molecule/fcidump/pauli: exact sector references and UCCSD stay tractable
 
 
+class ScanPoint(_Strict):
+    """Where a problem lies on its study's scan (set by hpcq.sim.scan when a ``scan`` entry is
+    expanded): the coordinate's name (bond_length, angle, a Z-matrix variable, geometry), its value
+    and unit (angstrom, bohr, degree, or '' for a geometry's index)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    value: float
+    unit: str = Field("", max_length=16)
+
+
 class ProblemSpec(_Strict):
     """h2: STO-3G H2 from closed-form integrals (bond_length in Å; electronic energy, nuclear
     repulsion apart); molecule: PySCF RHF + active space, energies are totals in Ha (nuclear repulsion
@@ -126,12 +136,13 @@ class ProblemSpec(_Strict):
     reference: Literal["exact", "skip"] = Field(
         "exact", description="chemistry: skip = no exact reference (too large to compute; no errors recorded)"
     )
+    scan_point: ScanPoint | None = Field(None, description="set by a study's scan (hpcq.sim.scan): the coordinate")
 
     @model_serializer(mode="wrap")
     def _drop_new_defaults(self, handler):
-        """unit/reference at their defaults stay out of the dump: task ids of older studies are stable."""
+        """unit/reference/scan_point at their defaults stay out of the dump: task ids of older studies are stable."""
         data = handler(self)
-        for k, default in (("unit", "angstrom"), ("reference", "exact")):
+        for k, default in (("unit", "angstrom"), ("reference", "exact"), ("scan_point", None)):
             if data.get(k) == default:
                 del data[k]
         return data
@@ -571,9 +582,13 @@ def _dumped(v: Any) -> Any:
 
 
 def _task_id(content: dict[str, Any]) -> str:
+    """kind[-scan point]-noise-seed-hash: readable in node names and progress lines."""
+    from hpcq.sim.scan import slug
+
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:10]
     p, n = content["problem"], content["noise"]
-    return f"{p['kind']}-{n['kind']}-s{content['seed']}-{digest}"
+    point = slug(p.get("scan_point"))
+    return f"{p['kind']}{'-' + point if point else ''}-{n['kind']}-s{content['seed']}-{digest}"
 
 
 class SweepParams(_Strict):
@@ -609,6 +624,15 @@ class SweepParams(_Strict):
     @classmethod
     def _study(cls, v: str) -> str:
         return safe_name(v, "rename the study")
+
+    @field_validator("problems", mode="before")
+    @classmethod
+    def _scans(cls, v: Any) -> Any:
+        """An entry with ``scan`` becomes one problem per value (hpcq.sim.scan; studies expand
+        them when loaded, so the executor sees ordinary problems)."""
+        from hpcq.sim.scan import expand
+
+        return expand(v)
 
     @field_validator("seeds")
     @classmethod
@@ -755,9 +779,14 @@ def error_location(parts) -> str:
 
 def format_errors(exc: ValidationError) -> str:
     """'noise[2].p: 1.5 is not a probability; use 0 <= p <= 1' style messages."""
-    return "; ".join(
-        f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
-    )
+    return "; ".join(error_text(err) for err in exc.errors())
+
+
+def error_text(err: Any) -> str:
+    """One pydantic error as 'field: message' (a message that names its own deeper field, such as a
+    scan's 'problems[0].scan.bond_length: ...', is kept as it is)."""
+    loc, msg = error_location(err["loc"]) or "(sweep)", err["msg"].removeprefix("Value error, ")
+    return msg if msg.startswith(loc + "[") else f"{loc}: {msg}"
 
 
 def parse_sweep(data: dict[str, Any]) -> SweepParams:

@@ -149,7 +149,7 @@ def plots_state(cat: Catalog, view_rows, studies: list[str], keys: list[str] | N
     scan = [c for c in data.scan if c in view_rows.columns and view_rows[c].nunique() > 1]
     return (
         plots.figure_json(plots.convergence(rows, vqe, ser)),
-        plots.figure_json(plots.noise_response(rows)),
+        plots.figure_json(plots.noise_response(rows, scan)),
         plots.figure_json(plots.distributions(run, ser)),
         plots.figure_json(plots.energy_curve(rows, vqe, scan)),
         note,

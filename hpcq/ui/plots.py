@@ -120,13 +120,17 @@ def convergence(rows: pd.DataFrame, vqe: pd.DataFrame, series: dict[str, dict]) 
     return fig
 
 
-def noise_response(rows: pd.DataFrame) -> go.Figure:
-    """|ΔE| (mHa) vs noise strength (log axis), one line per noise model and optimizer, for the
-    models run at several strengths; the noiseless VQE runs' mean error as a reference line."""
+def noise_response(rows: pd.DataFrame, scan: list[str] | tuple[str, ...] = ()) -> go.Figure:
+    """|ΔE| (mHa) vs noise strength (log axis), one line per noise model and optimizer, and per
+    ansatz, problem and scanned coordinate where these vary (never averaged over them: only over
+    seeds), for the models run at several strengths; the noiseless VQE runs' mean error as a
+    reference line."""
     traces, points, fixed = [], 0, []
     if len(rows):
         rows = rows.join(noise_strength(rows))
-        for (name, opt), grp in rows.dropna(subset=["strength"]).groupby(["strength_name", "optimizer"]):
+        apart = [c for c in ("ansatz", "problem", *scan) if c in rows and rows[c].nunique() > 1]
+        for key, grp in rows.dropna(subset=["strength"]).groupby(["strength_name", "optimizer", *apart]):
+            name, opt, *more = key
             pts = grp.groupby("strength")["abs_error_mha"].mean().sort_index()
             single = rows.loc[rows["strength_name"] == name, "strength"].nunique() < 2
             if single:
@@ -137,7 +141,7 @@ def noise_response(rows: pd.DataFrame) -> go.Figure:
                     x=list(pts.index),
                     y=list(pts.values),
                     mode="markers" if single else "lines+markers",
-                    name=f"{name} · {opt}",
+                    name=" · ".join([name, opt, *(_apart(c, v) for c, v in zip(apart, more, strict=True))]),
                 )
             )
     title = "Energy error vs noise strength"
@@ -160,6 +164,13 @@ def noise_response(rows: pd.DataFrame) -> go.Figure:
             mean = float(base.mean()) * 1e3
             _log_hline(fig, mean, "noiseless VQE (mean)", "left", "bottom", dash="dash", color="#636e72")
     return fig
+
+
+def _apart(column: str, value: Any) -> str:
+    """A grouping value in a legend: the ansatz or problem as it is, a coordinate as 'r=1.6'."""
+    if column in ("ansatz", "problem"):
+        return str(value)
+    return f"{column}={value:g}" if isinstance(value, float) else f"{column}={value}"
 
 
 def _log_hline(fig: go.Figure, y: float, text: str, side: str, anchor: str, dash: str, color: str) -> None:
@@ -217,32 +228,32 @@ def distributions(run: pd.Series | None, series: dict[str, dict]) -> go.Figure:
 
 
 def energy_curve(rows: pd.DataFrame, vqe: pd.DataFrame, scan: list[str]) -> go.Figure:
-    """Energy vs the scanned problem parameter: exact, VQE (per optimizer), noisy (per model)."""
+    """Energy vs the scanned coordinate (a bond length, an angle, a Z-matrix variable): exact with
+    the chemical-accuracy band, HF (where the catalog has it), VQE per ansatz and optimizer, noisy
+    per ansatz and noise model (means over seeds)."""
     traces, points = [], 0
     param = next((p for p in scan if p in rows and rows[p].nunique() > 1), None)
     if param is not None:
         parents = vqe[vqe["task_id"].isin(rows["parent_task_id"])]
-        exact = pd.concat([rows[[param, "exact_energy"]], parents[[param, "exact_energy"]]])
-        exact = exact.dropna().groupby(param)["exact_energy"].mean().sort_index()
-        traces.append(
-            go.Scatter(
-                x=list(exact.index),
-                y=list(exact.values),
-                mode="lines",
-                name="exact",
-                line=dict(color="#2d3436", dash="dash"),
-            )
-        )
+        both = pd.concat([rows, parents])
+        exact = both[[param, "exact_energy"]].dropna().groupby(param)["exact_energy"].mean().sort_index()
+        traces += _accuracy_band(exact)
+        traces.append(_line(exact, "exact", "lines", dict(color="#2d3436", dash="dash")))
         points += len(exact)
-        for opt, grp in parents.groupby("optimizer"):
+        if "hf_energy" in both and both["hf_energy"].notna().any():
+            hf = both[[param, "hf_energy"]].dropna().groupby(param)["hf_energy"].mean().sort_index()
+            traces.append(_line(hf, "HF", "lines", dict(color="#b2bec3", dash="dot")))
+            points += len(hf)
+        for (ans, opt), grp in parents.groupby(["ansatz", "optimizer"]):
             pts = grp.groupby(param)["energy"].mean().sort_index()
-            traces.append(go.Scatter(x=list(pts.index), y=list(pts.values), mode="lines+markers", name=f"VQE {opt}"))
+            traces.append(_line(pts, f"VQE {ans} · {opt}", "lines+markers"))
             points += len(pts)
-        for model, grp in rows.groupby("noise_model"):
+        from hpcq.results.graph import noise_label
+
+        labels = [noise_label(m, q) for m, q in zip(rows["noise_model"], rows["noise_params"], strict=True)]
+        for (ans, noise), grp in rows.assign(_noise=labels).groupby(["ansatz", "_noise"]):
             pts = grp.groupby(param)["energy"].mean().sort_index()
-            traces.append(
-                go.Scatter(x=list(pts.index), y=list(pts.values), mode="markers", name=f"noisy: {model} (mean)")
-            )
+            traces.append(_line(pts, f"noisy {noise} · {ans}", "markers"))
             points += len(pts)
     title = f"Energy curve over {param}" if param else "Energy curve"
     return _fig(
@@ -253,3 +264,24 @@ def energy_curve(rows: pd.DataFrame, vqe: pd.DataFrame, scan: list[str]) -> go.F
         xaxis_title=param or "scanned parameter",
         yaxis_title="energy (Ha)",
     )
+
+
+def _line(pts: pd.Series, name: str, mode: str, line: dict[str, Any] | None = None) -> go.Scatter:
+    return go.Scatter(x=list(pts.index), y=list(pts.values), mode=mode, name=name, line=line)
+
+
+def _accuracy_band(exact: pd.Series) -> list[go.Scatter]:
+    """exact ± chemical accuracy as a filled band (two traces: the lower edge, then the upper)."""
+    x = list(exact.index)
+    low = go.Scatter(x=x, y=list(exact.values - CHEMICAL_ACCURACY_HA), mode="lines", line=dict(width=0))
+    low.showlegend, low.hoverinfo = False, "skip"
+    high = go.Scatter(
+        x=x,
+        y=list(exact.values + CHEMICAL_ACCURACY_HA),
+        mode="lines",
+        line=dict(width=0),
+        fill="tonexty",
+        fillcolor="rgba(85, 239, 196, 0.35)",
+        name=f"chemical accuracy (±{CHEMICAL_ACCURACY_HA * 1e3:g} mHa)",
+    )
+    return [low, high]

@@ -31,12 +31,14 @@ def _json(obj: Any) -> str:
 def task_attrs(r: TaskResult) -> dict[str, Any]:
     """The task attributes (h5format.TASK_ATTRS) of a TaskResult, and what rerun needs beyond them."""
     s = r.spec
+    problem = s.problem.model_dump(mode="json")
     return {
+        **F.scan_attrs(problem),
         "task_id": s.task_id,
         "step": s.step,
         "parent_task_id": s.parent_task_id,
         "problem": s.problem.kind,
-        "problem_params": _json(s.problem.model_dump(mode="json")),
+        "problem_params": _json(problem),
         "n_qubits": int(s.problem.qubits),
         "ansatz": s.ansatz.kind,
         "reps": int(s.ansatz.reps),
