@@ -326,14 +326,3 @@ register(
         mpi=True,
     )
 )
-
-# A QPU step (hpcq.qpu, docs/qpu.md): one task that drives a QPU of the site profile (or its twin).
-register(
-    FunctionDef(
-        "qpu_run",
-        "hpcq.qpu.run:qpu_run",
-        "hpcq.qpu.params:QpuRunParams",
-        "GHZ check + TFIM energy with shots and readout mitigation on a QPU the site's Slurm grants "
-        "(QRMI) or its digital twin; every transpile checked against the logical circuit.",
-    )
-)
