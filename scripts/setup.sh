@@ -48,4 +48,20 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[all,test]'
   echo "$want" > "$stamp"
 fi
+# The QPU route (docs/qpu.md): hpcq[qpu-iqm-qrmi] (qrmi 0.26.4 + iqm-client 35.0.3) keeps .venv's
+# Qiskit and Aer but would downgrade its pydantic (<2.13) and packaging (<25), so it gets its own
+# venv, .venv-qpu, with .venv's Qiskit and Aer versions: the Python of a job that drives a QPU.
+# tests/qpu run their QPU jobs with it (HPCQ_QPU_PYTHON overrides). HPCQ_QPU_VENV=0 skips it.
+if [ "${HPCQ_QPU_VENV:-1}" != 0 ]; then
+  [ -x .venv-qpu/bin/python ] || { echo "setup: creating .venv-qpu"; "$PY" -m venv .venv-qpu; }
+  qstamp=.venv-qpu/.hpcq-setup-stamp
+  if [ "$(cat "$qstamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing hpcq[qpu-iqm-qrmi] into .venv-qpu"
+    pins=$(.venv/bin/python -c 'import qiskit, qiskit_aer; print(f"qiskit=={qiskit.__version__} qiskit-aer=={qiskit_aer.__version__}")')
+    .venv-qpu/bin/python -m pip install -q --upgrade pip
+    # shellcheck disable=SC2086  # two pins, split on purpose
+    .venv-qpu/bin/python -m pip install -q -e '.[worker,server,executor,qpu-iqm-qrmi]' pytest pytest-timeout $pins
+    echo "$want" > "$qstamp"
+  fi
+fi
 echo "setup: ready (.venv/bin/hpcq)"

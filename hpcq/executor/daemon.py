@@ -493,7 +493,10 @@ class Executor:
             outcome_path=batch.outcome_path(p.processid),
             inputs=prepared.inputs if prepared.inputs is not None else list(p.input or []),
             gpu=bool(p.spec.conditions.gpu and p.spec.conditions.gpu.count),
-            extra={"inputs_from": prepared.inputs_from} if prepared.inputs_from else {},
+            extra={
+                **({"inputs_from": prepared.inputs_from} if prepared.inputs_from else {}),
+                **({"qpu": prepared.plan.detail["qpu"]} if "qpu" in prepared.plan.detail else {}),  # docs/qpu.md
+            },
             site=self.site,
             executor=self.name,
         )

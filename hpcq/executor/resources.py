@@ -55,15 +55,21 @@ def plan_process(
     """Map conditions + site profile to submitit parameters; refuse what cannot run.
     ``from_spec``: the profile name came from the process (spec.env), so it must be a plain
     profile name, never a path on the login node. ``params_obj``: the validated function
-    parameters; those that know their simulations' footprints (``footprints()``) are sized."""
+    parameters; those that know their simulations' footprints (``footprints()``) are sized,
+    and those that drive a QPU (``qpu_target()``, hpcq.qpu.params) are checked against the
+    profile's QPUs, whose entry then travels to the job (``detail["qpu"]``)."""
+    qpu = getattr(params_obj, "qpu_target", lambda: None)()
     try:
         prof = profiles.load_profile(profile_name, allow_path=not from_spec)
-        res = profiles.resolve_resources(prof, conditions)
+        res = profiles.resolve_resources(prof, conditions, qpu=qpu)
         params = profiles.submitit_params(res, prof)
         sizing.check_params_fit(params_obj, res, prof)  # THE memory model (hpcq.sim.memory) vs the allocation
     except ValueError as exc:  # ResourceError (ConditionsError, ProfileError) and sizing's value errors
         raise PlanError(str(exc)) from None
-    plan = Plan(params=params, walltime_s=res.walltime_s, ranks=res.ranks, detail={"resources": res})
+    detail: dict[str, Any] = {"resources": res}
+    if qpu:
+        detail["qpu"] = {"name": qpu, "site": prof.site, **prof.qpu(qpu).model_dump(mode="json")}
+    plan = Plan(params=params, walltime_s=res.walltime_s, ranks=res.ranks, detail=detail)
     check_rules(plan, conditions, mpi, maxexectime)
     return plan
 

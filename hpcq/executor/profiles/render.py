@@ -9,7 +9,7 @@ import math
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from hpcq.executor.profiles.schema import Profile
+from hpcq.executor.profiles.schema import Profile, QpuSpec
 
 if TYPE_CHECKING:
     from hpcq.executor.profiles.resolve import JobResources
@@ -64,4 +64,33 @@ def submitit_params(res: JobResources, profile: Profile) -> dict[str, Any]:
             params["slurm_gres"] = f"{profile.gres_name}:{int(res.gpus_per_node)}"
         else:
             params["slurm_gpus_per_node"] = int(res.gpus_per_node)
+    if res.qpu:
+        _qpu_params(params, res.qpu, profile.qpu(res.qpu))
     return params
+
+
+def qpu_request_lines(name: str, spec: QpuSpec) -> dict[str, str]:
+    """The sbatch options that ask Slurm for QPU ``name``, in the styles the profile lists and no
+    other: ``qpu`` (QRMI's SPANK plugin), ``gres``, ``licenses``, ``iqm-qc-alias`` (IQM's plugin)."""
+    lines: dict[str, str] = {}
+    for style in spec.request:
+        if style == "spank-qpu":
+            lines["qpu"] = spec.resource or name
+        elif style == "gres":
+            lines["gres"] = spec.gres
+        elif style == "licenses":
+            lines["licenses"] = f"{spec.license or 'iqm_qc_' + (spec.qc_alias or name)}:1"
+        elif style == "iqm-spank":
+            lines["iqm-qc-alias"] = str(spec.qc_alias)
+    return lines
+
+
+def _qpu_params(params: dict[str, Any], name: str, spec: QpuSpec) -> None:
+    lines = qpu_request_lines(name, spec)
+    gres = lines.pop("gres", None)
+    if gres:  # one --gres line: a GPU gres of the profile and the QPU's together
+        params["slurm_gres"] = ",".join(g for g in (params.get("slurm_gres"), gres) if g)
+    if lines:
+        params["slurm_additional_parameters"] = {**params.get("slurm_additional_parameters", {}), **lines}
+    if spec.partition:
+        params["slurm_partition"] = spec.partition

@@ -36,6 +36,7 @@ class JobResources:
     setup: list[str] = field(default_factory=list)
     srun_args: list[str] = field(default_factory=list)
     profile: str = ""
+    qpu: str | None = None  # a QPU of the profile the job drives (profile.qpus; docs/qpu.md)
 
     @property
     def ranks(self) -> int:
@@ -214,15 +215,30 @@ def _mem_gb(r: _Request, p: Profile) -> float:
     return max(mem_gb, 1 / 1024)
 
 
-def resolve_resources(profile: Profile, conditions: dict | None) -> JobResources:
+def _check_qpu(r: _Request, p: Profile, qpu: str | None) -> None:
+    """A QPU step: the site must have that QPU, and the step runs as one task (rank 0 owns the QPU)."""
+    if qpu is None:
+        return
+    p.qpu(qpu)
+    if r.nodes * r.ppn > 1:
+        raise ConditionsError(
+            "processespernode",
+            f"a QPU step runs as one task (one rank drives QPU {qpu!r}) but the conditions ask for "
+            f"{r.nodes * r.ppn} ranks; set conditions.nodes=1 and conditions.processespernode=1",
+        )
+
+
+def resolve_resources(profile: Profile, conditions: dict | None, qpu: str | None = None) -> JobResources:
     """Map a ColonyOS FunctionSpec.conditions dict (as the server returns it) onto the profile.
 
     Units: nodes, processespernode (ranks per node), cpu = millicores *per rank* ('4000m'),
     mem = per node ('2048Mi'), walltime = seconds, gpu.count = GPUs per node. Absent/0 means
     default: 1 node, 1 rank/node, 1 core/rank, mem = the ranks' share of the node (whole node on
-    exclusive partitions), walltime = profile default."""
+    exclusive partitions), walltime = profile default. ``qpu``: the QPU (of ``profile.qpus``) the
+    job drives; a site without it is refused here, before anything is queued."""
     p = profile
     r = read_conditions(conditions)
+    _check_qpu(r, p, qpu)
     _check_nodes(r, p)
     gpus = _gpus_per_node(r, p)
     _check_site(r, p)
@@ -237,6 +253,7 @@ def resolve_resources(profile: Profile, conditions: dict | None) -> JobResources
         account=p.account,
         qos=p.qos,
         profile=p.name,
+        qpu=qpu,
     )
     res.setup = job_setup_lines(p, res)
     # --kill-on-bad-exit: one rank dying (e.g. MPI_Init failing) ends the whole step at once

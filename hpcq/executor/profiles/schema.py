@@ -49,6 +49,89 @@ class ConditionsError(ResourceError):
         super().__init__(f"conditions.{field}", message)
 
 
+def _unwrap_markers(data: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``key: {value: X, verify: true, note: ...}`` -> ``key: X`` + verify/notes entries."""
+    data = dict(data)
+    verify = list(data.get("verify") or [])
+    notes = dict(data.get("notes") or {})
+    for key, val in list(data.items()):
+        if isinstance(val, dict) and "value" in val and key not in skip:
+            extra = set(val) - {"value", "verify", "note"}
+            if extra:
+                raise ValueError(f"{key}: unknown marker key(s) {sorted(extra)}; use value/verify/note")
+            data[key] = val["value"]
+            if val.get("verify") and key not in verify:
+                verify.append(key)
+            if val.get("note"):
+                notes[key] = str(val["note"])
+    data["verify"] = verify
+    data["notes"] = notes
+    return data
+
+
+# How a site's Slurm grants a QPU (docs/qpu.md): QRMI's SPANK plugin (--qpu=NAME), a generic
+# resource (--gres=qpu:1), licenses that cap concurrent jobs per QC (--licenses=iqm_qc_ALIAS:1),
+# IQM's own QDMI SPANK plugin (--iqm-qc-alias=ALIAS). Sites differ, so the profile says
+# (QpuSpec.request; hpcq.executor.profiles.render.qpu_request_lines).
+
+
+class QpuTwin(BaseModel):
+    """The digital twin a QPU's steps run on offline (``access: twin``, CI, dry runs): an IQM fake
+    backend (``kind: iqm_fake``, ``fake``: adonis|deneb|garnet|apollo|aphrodite) or a star of
+    ``qubits`` around one computational resonator (``kind: iqm_star``) with Deneb-like error numbers:
+    shaped like the device, NOT its calibration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["iqm_star", "iqm_fake"] = "iqm_star"
+    qubits: int = Field(default=6, ge=2, le=64)
+    fake: str = Field(default="", pattern=r"^(|adonis|deneb|garnet|apollo|aphrodite)$")
+    error_profile: Literal["deneb-like"] = "deneb-like"
+
+
+class QpuSpec(BaseModel):
+    """One QPU a site's jobs can reach (``qpus: {name: ...}`` in a profile). Any scalar may carry a
+    ``{value: X, verify: true, note: ...}`` marker like the profile's own keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vendor: Literal["iqm", "ibm", "aqt", "pasqal"]
+    access: Literal["qrmi", "iqm-qdmi", "iqm-client", "twin"]
+    resource: str = Field(
+        default="", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.+-]*)?$", description="name in the site's qrmi_config.json"
+    )
+    resource_type: str = Field(default="iqm-server", pattern=_WORD, description="QRMI_JOB_QPU_TYPES value")
+    request: list[Literal["spank-qpu", "gres", "licenses", "iqm-spank"]] = Field(default_factory=list)
+    gres: str = Field(default="qpu:1", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?:[0-9]+$")
+    license: str | None = Field(default=None, pattern=_WORD, description="default iqm_qc_<qc_alias or name>")
+    qc_alias: str | None = Field(default=None, pattern=_WORD)
+    partition: str | None = Field(default=None, pattern=_WORD, description="a 'quantum' partition, if any")
+    max_shots: int = Field(default=100_000, gt=0)
+    twin: QpuTwin = Field(default_factory=QpuTwin)
+    verify: list[str] = Field(default_factory=list)
+    notes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap_verify_markers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("a QPU entry must be a mapping (vendor, access, resource, request, ...)")
+        return _unwrap_markers(data, skip=("twin", "notes"))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QpuSpec:
+        if self.access == "qrmi" and not self.resource:
+            raise ValueError("access: qrmi needs resource (the name in the site's qrmi_config.json)")
+        if "iqm-spank" in self.request and not self.qc_alias:
+            raise ValueError("request iqm-spank (--iqm-qc-alias=) needs qc_alias")
+        if len(set(self.request)) != len(self.request):
+            raise ValueError(f"request {self.request} names a style twice")
+        unknown = [k for k in self.verify if k not in type(self).model_fields]
+        if unknown:
+            raise ValueError(f"verify names unknown keys {unknown}")
+        return self
+
+
 class Profile(BaseModel):
     """One site partition. Any scalar may be written ``{value: X, verify: true, note: "..."}`` in
     YAML to say a user must check it (account/project, partition for their allocation ...)."""
@@ -88,6 +171,7 @@ class Profile(BaseModel):
         description="which qiskit-aer the site's jobs run: pypi wheel (no MPI), mpi (built with "
         "scripts/build-aer-mpi.sh: one statevector over ranks), gpu (qiskit-aer-gpu); hpcq.executor.sizing",
     )
+    qpus: dict[str, QpuSpec] = Field(default_factory=dict, description="QPUs the site's jobs reach (docs/qpu.md)")
     verify: list[str] = Field(default_factory=list, description="keys a user must check")
     notes: dict[str, str] = Field(default_factory=dict)
     path: str = Field(default="", description="file it was loaded from (set by the loader)")
@@ -98,22 +182,7 @@ class Profile(BaseModel):
         """``key: {value: X, verify: true, note: ...}`` -> ``key: X`` + verify/notes entries."""
         if not isinstance(data, dict):
             raise ValueError("a profile must be a YAML mapping of keys to values")
-        data = dict(data)
-        verify = list(data.get("verify") or [])
-        notes = dict(data.get("notes") or {})
-        for key, val in list(data.items()):
-            if isinstance(val, dict) and "value" in val and key not in ("env", "notes"):
-                extra = set(val) - {"value", "verify", "note"}
-                if extra:
-                    raise ValueError(f"{key}: unknown marker key(s) {sorted(extra)}; use value/verify/note")
-                data[key] = val["value"]
-                if val.get("verify") and key not in verify:
-                    verify.append(key)
-                if val.get("note"):
-                    notes[key] = str(val["note"])
-        data["verify"] = verify
-        data["notes"] = notes
-        return data
+        return _unwrap_markers(data, skip=("env", "notes", "qpus"))
 
     @field_validator("modules")
     @classmethod
@@ -167,6 +236,17 @@ class Profile(BaseModel):
     @property
     def has_gpus(self) -> bool:
         return self.gpus_per_node > 0
+
+    def qpu(self, name: str) -> QpuSpec:
+        """The QPU ``name`` of this site, or a ConditionsError naming the QPUs it has and the fix."""
+        if name in self.qpus:
+            return self.qpus[name]
+        have = ", ".join(sorted(self.qpus)) or "none"
+        raise ConditionsError(
+            "qpu",
+            f"profile {self.name} has no QPU {name!r} (its QPUs: {have}); run the step at a site whose "
+            "profile lists it under qpus (hpcq profiles show NAME), or use its twin (access: twin)",
+        )
 
 
 # --- loading -------------------------------------------------------------------------------------
