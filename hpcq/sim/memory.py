@@ -10,8 +10,9 @@ Why these numbers (measured on Aer 0.18.2; the table and the examples: docs/simu
   2^n/P amplitudes AND a receive buffer of the same size (Aer's qubitvector chunk buffers, open
   issue Qiskit/qiskit-aer#2256): ``DISTRIBUTED_BUFFER_FACTOR`` = 2 per rank.
 - matrix_product_state: n site tensors of 2*chi^2 amplitudes, chi capped at 2^(n/2), plus the
-  two-site SVD work space; without a bond-dimension cap the worst case 2^(n/2) is budgeted (so a
-  100-qubit MPS must set ``bond_dimension``).
+  two-site SVD work space. chi is the least of the user's ``bond_dimension``, 2^(n/2) and the bound
+  the circuit itself sets (``mps_bond_bound``: the entangling gates across each cut), so a shallow
+  100-qubit circuit needs no guess; a circuit without a derivable bound budgets 2^(n/2).
 - stabilizer / extended_stabilizer: a 2n x 2n bit tableau; the base process dominates.
 - GPU: the state lives in GPU memory (split over the GPUs of a process by Aer's chunking); the
   host keeps the base process plus a CUDA context per GPU.
@@ -27,6 +28,7 @@ Why these numbers (measured on Aer 0.18.2; the table and the examples: docs/simu
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 GiB = 1024**3
@@ -74,20 +76,97 @@ def _check(n: int, method: str, precision: str) -> None:
         )
 
 
-def mps_bond(n: int, bond_dimension: int | None) -> int:
-    """The largest bond an n-qubit MPS can reach: min(cap, 2^floor(n/2))."""
-    full = 1 << min(n // 2, 62)
-    return full if bond_dimension is None else min(int(bond_dimension), full)
+def mps_bond(n: int, bond_dimension: int | None, circuit_bond: int | None = None) -> int:
+    """The largest bond an n-qubit MPS can reach: min(cap, circuit bound, 2^floor(n/2))."""
+    chi = 1 << min(n // 2, 62)
+    for cap in (bond_dimension, circuit_bond):
+        if cap is not None:
+            chi = min(chi, int(cap))
+    return chi
 
 
-def state_bytes(n: int, method: str, precision: str = "double", bond_dimension: int | None = None) -> int:
+# Operator Schmidt rank of a two-qubit gate across the cut between its qubits: a state's Schmidt rank
+# across a cut grows at most by this factor when the gate acts across it (U = sum_k A_k (x) B_k with r
+# terms maps sum_j a_j (x) b_j to sum_jk A_k a_j (x) B_k b_j). Controlled gates (|0><0| (x) I +
+# |1><1| (x) V) and exp(-i t P (x) Q) rotations (cos I (x) I - i sin P (x) Q) have rank 2; so does every
+# prefix of their basis decomposition (cx, 1-qubit gates, cx), which is what Aer applies, one at a time.
+# Any other two-qubit gate (swap, iswap, a general unitary): rank <= 4.
+SCHMIDT_RANK_2 = frozenset(
+    [
+        "cx",
+        "cy",
+        "cz",
+        "ch",
+        "cp",
+        "cs",
+        "csdg",
+        "csx",
+        "crx",
+        "cry",
+        "crz",
+        "cu",
+        "cu1",
+        "cu3",
+        "rxx",
+        "ryy",
+        "rzz",
+        "rzx",
+        "ecr",
+    ]
+)
+
+
+def gate_schmidt_rank(name: str) -> int:
+    """The operator Schmidt rank bound of a named two-qubit gate (2 or 4; see SCHMIDT_RANK_2)."""
+    return 2 if name in SCHMIDT_RANK_2 else 4
+
+
+def mps_bond_bound(n: int, gates: Iterable[tuple[int, int, int]]) -> int:
+    """The largest bond dimension an exact MPS of the n-qubit circuit can reach, from its two-qubit
+    gates ``(q0, q1, rank)`` (rank: ``gate_schmidt_rank``); 1-qubit gates never change a bond.
+
+    Gates on neighbours only (|q0 - q1| = 1): Aer's MPS keeps the qubits in their order and the bond
+    across the cut after qubit c is the state's Schmidt rank there, at most the product of the ranks
+    of the gates on (c, c+1) and at most 2^min(c+1, n-c-1): the bound is the largest over the cuts.
+    Any gate between distant qubits: Aer moves qubits next to each other with internal swaps and keeps
+    the new order, so a bond may separate any set of qubits; every such set is crossed by at most all
+    the gates: min(2^floor(n/2), product of all ranks). Exact in exact arithmetic; with truncation
+    (bond_dimension, truncation_threshold) the bonds are smaller still."""
+    full = n // 2
+    per_cut = [0.0] * max(n - 1, 0)  # log2 of the product of ranks across each cut
+    total, local = 0.0, True
+    for q0, q1, rank in gates:
+        lo, hi = sorted((int(q0), int(q1)))
+        if not 0 <= lo < hi < n:
+            raise SizingError(f"gate on qubits ({q0}, {q1}) outside an {n}-qubit register")
+        bits = math.log2(rank)
+        total += bits
+        if hi - lo == 1:
+            per_cut[lo] += bits
+        else:
+            local = False
+    if not local:
+        return 1 << min(full, math.ceil(total - 1e-9), 62)
+    best = 0
+    for c, bits in enumerate(per_cut):
+        best = max(best, min(c + 1, n - c - 1, math.ceil(bits - 1e-9)))
+    return 1 << min(best, 62)
+
+
+def state_bytes(
+    n: int,
+    method: str,
+    precision: str = "double",
+    bond_dimension: int | None = None,
+    circuit_bond: int | None = None,
+) -> int:
     """Bytes of the simulator state alone (whole state, not per rank)."""
     _check(n, method, precision)
     amp = AMPLITUDE_BYTES[precision]
     if method in TABLEAU_METHODS:
         return (2 * n) * (2 * n + 1) // 8 + 1
     if method == MPS:
-        chi = mps_bond(n, bond_dimension)
+        chi = mps_bond(n, bond_dimension, circuit_bond)
         return n * 2 * chi * chi * amp + n * chi * 8  # Gamma tensors + lambda vectors
     return amp * (1 << (n * STATE_EXPONENT[method]))
 
@@ -177,6 +256,8 @@ class Footprint:
     gpu_bytes: int  # memory one GPU needs (0 on CPU)
     blocking_qubits: int | None  # Aer chunk size for a distributed statevector, else None
     reference_bytes: int = 0  # the exact reference's peak (run before the simulation, same process)
+    mps_bond: int = 0  # matrix_product_state: the bond dimension budgeted (0 otherwise)
+    mps_bond_from: str = ""  # where it comes from: "bond_dimension", "the circuit" or "2^(n/2)"
 
     @property
     def label(self) -> str:
@@ -186,7 +267,14 @@ class Footprint:
     def describe(self) -> str:
         gpu = f", {fmt_bytes(self.gpu_bytes)} per GPU" if self.gpus_per_rank else ""
         ref = f", exact reference {fmt_bytes(self.reference_bytes)}" if self.reference_bytes else ""
-        return f"{self.label}: state {fmt_bytes(self.state_bytes)}{ref}, {fmt_bytes(self.rank_bytes)} per rank{gpu}"
+        bond = ""
+        if self.mps_bond:
+            chi = self.mps_bond
+            pow2 = f" = 2^{chi.bit_length() - 1}" if chi > 1024 and chi & (chi - 1) == 0 else ""
+            bond = f" (bond dimension {chi}{pow2}, from {self.mps_bond_from})"
+        return (
+            f"{self.label}: state {fmt_bytes(self.state_bytes)}{bond}{ref}, {fmt_bytes(self.rank_bytes)} per rank{gpu}"
+        )
 
 
 def footprint(
@@ -199,6 +287,7 @@ def footprint(
     bond_dimension: int | None = None,
     dense_results: bool | None = None,
     reference_bytes: int = 0,
+    circuit_bond: int | None = None,
 ) -> Footprint:
     """Per-rank (and per-GPU) bytes to simulate ``n`` qubits with Aer ``method``.
 
@@ -206,8 +295,9 @@ def footprint(
     an MPI-built Aer); ranks that share a sweep each hold their own state: pass ranks=1 for them.
     ``dense_results``: the runner keeps full distributions (default: n <= DENSE_MAX_QUBITS).
     ``reference_bytes``: the exact reference's peak (``fci_bytes`` / ``sector_bytes``); it runs
-    before the simulation, so a rank needs the larger of the two on top of the base process."""
-    state = state_bytes(n, method, precision, bond_dimension)
+    before the simulation, so a rank needs the larger of the two on top of the base process.
+    ``circuit_bond``: the bond dimension the circuit can reach (``mps_bond_bound``), None = unknown."""
+    state = state_bytes(n, method, precision, bond_dimension, circuit_bond)
     if ranks < 1 or ranks & (ranks - 1):
         raise SizingError(
             f"ranks={ranks}: a distributed statevector needs a power-of-two rank count "
@@ -227,8 +317,10 @@ def footprint(
     # full distributions: final statevector (complex128) + two probability vectors, on rank 0
     results = (16 + 2 * 8) * (1 << n) if dense else 0
     blocking = None
+    bond = (0, "")
     if method == MPS:
-        chi = mps_bond(n, bond_dimension)
+        chi = mps_bond(n, bond_dimension, circuit_bond)
+        bond = (chi, _bond_source(n, chi, bond_dimension, circuit_bond))
         work = 4 * (2 * chi) ** 2 * AMPLITUDE_BYTES[precision]  # two-site SVD: theta, U, S, V
         sim = state + work
     elif method in TABLEAU_METHODS:
@@ -243,9 +335,19 @@ def footprint(
         host = BASE_PROCESS_BYTES + gpus_per_rank * CUDA_CONTEXT_BYTES + max(results, reference_bytes)
         if gpus_per_rank > 1 and method == "statevector":
             blocking = n - (gpus_per_rank - 1).bit_length()  # Aer chunks the state over the GPUs
-        return Footprint(n, method, precision, ranks, gpus_per_rank, state, host, gpu, blocking, reference_bytes)
+        return Footprint(n, method, precision, ranks, gpus_per_rank, state, host, gpu, blocking, reference_bytes, *bond)
     host = BASE_PROCESS_BYTES + max(sim + results, reference_bytes)
-    return Footprint(n, method, precision, ranks, 0, state, host, 0, blocking, reference_bytes)
+    return Footprint(n, method, precision, ranks, 0, state, host, 0, blocking, reference_bytes, *bond)
+
+
+def _bond_source(n: int, chi: int, bond_dimension: int | None, circuit_bond: int | None) -> str:
+    """Which limit set an MPS's budgeted bond dimension (for the refusal message)."""
+    if bond_dimension is not None and chi == int(bond_dimension):
+        return "mps.bond_dimension"
+    if circuit_bond is not None and chi == int(circuit_bond) and chi < 1 << min(n // 2, 62):
+        return "the circuit's entangling gates across its cuts"
+    why = "the circuit's gates bound it no lower" if circuit_bond is not None else "no bound from the circuit"
+    return f"2^(n/2), the most {n} qubits allow: {why}"
 
 
 def rank_bytes(n: int, method: str, precision: str = "double", **kw) -> int:
@@ -359,5 +461,5 @@ def advice(
     if method == "density_matrix":
         parts.append(f"statevector up to {max_qubits('statevector', precision, mem_per_rank_bytes)} qubits")
     if method == MPS and bond_dimension is None:
-        parts.append("set mps.bond_dimension to cap the MPS")
+        parts.append("set mps.bond_dimension to cap the MPS (truncating it), or use a shallower ansatz")
     return "; ".join(parts)

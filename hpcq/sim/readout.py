@@ -9,6 +9,15 @@
   (docs/simulation.md section 11). Only noiseless circuits: the rotations would otherwise pick up gate noise.
 - ``local``: each group of terms on the same qubits saved on those qubits only: for matrix product
   states that costs a few sites instead of the whole chain (5x faster at 100 qubits, measured).
+- ``grouped``: as few passes over the state as the Hamiltonian allows: qubit-wise-commuting groups,
+  the all-Z group first (no rotation), each next group rotated to Z from the previous basis (no
+  rotation back), and every Z string of a group read from ONE saved marginal probability vector over
+  the union of their qubits (``save_probabilities``: one read of the state; windows of at most
+  ``PROBABILITY_WINDOW`` qubits, so a long chain takes a few). Aer's ``save_expectation_value``
+  reads the whole state once per Pauli term (``expval``: 2n-1 passes for an n-site TFIM).
+
+``EnergyCircuit.passes`` counts the reads of the state one evaluation makes (hpcq's own count; the
+gate sweeps after Aer's fusion come from Aer's metadata: ``sweeps_from_metadata``).
 
 Trajectories (noisy statevector): the shots of one evaluation are cut into blocks of
 ``TRAJECTORY_BLOCK``; block b runs with its own seed (from the task seed and b, never from the
@@ -37,9 +46,12 @@ class EnergyCircuit:
     strategy: str = "expval"
     groups: int = 0
     saved: list[str] = field(default_factory=list)
+    passes: int = 0  # reads of the whole state per evaluation by the saves (one per Pauli term for expval)
+    diagonals: dict[str, np.ndarray] = field(default_factory=dict)  # grouped: label -> sum_k c_k z_k(x)
 
     def energy(self, data: dict) -> float:
-        return self.constant + sum(w * float(np.real(data[lbl])) for lbl, w in self.terms)
+        e = self.constant + sum(w * float(np.real(data[lbl])) for lbl, w in self.terms)
+        return e + sum(float(np.dot(np.asarray(data[lbl], dtype=float), d)) for lbl, d in self.diagonals.items())
 
     def energies_pershot(self, data: dict) -> np.ndarray:
         """Per-trajectory energies (labels saved with pershot=True)."""
@@ -83,9 +95,14 @@ def build_energy_circuit(circuit, H, strategy: str = "expval", pershot: bool = F
 
     n = circuit.num_qubits
     qc = circuit.copy()
+    terms_read = sum(1 for p in H.paulis if p.x.any() or p.z.any())
     if strategy == "expval":
         qc.save_expectation_value(H, list(range(n)), label="energy", pershot=pershot)
-        return EnergyCircuit(qc, [("energy", 1.0)], strategy=strategy, groups=1)
+        return EnergyCircuit(qc, [("energy", 1.0)], strategy=strategy, groups=1, passes=terms_read)
+    if strategy == "grouped":
+        if pershot:
+            raise ValueError("strategy grouped reads probabilities: noiseless circuits only (use expval)")
+        return _grouped(qc, H)
     coeffs = np.asarray(H.coeffs)
     if np.abs(coeffs.imag).max(initial=0.0) > 1e-12:
         raise ValueError("the Hamiltonian has complex coefficients; it must be Hermitian with real coefficients")
@@ -108,7 +125,7 @@ def build_energy_circuit(circuit, H, strategy: str = "expval", pershot: bool = F
             qc.save_expectation_value(zop, list(range(n)), label=lbl, pershot=pershot)
             _rotate(qc, basis, back=True)
             terms.append((lbl, 1.0))
-        return EnergyCircuit(qc, terms, constant, strategy, len(groups))
+        return EnergyCircuit(qc, terms, constant, strategy, len(groups), passes=terms_read)
     if strategy == "local":
         by_support: dict[tuple[int, ...], list[tuple[Any, float]]] = {}
         for p, c in zip(H.paulis, coeffs, strict=True):
@@ -122,8 +139,83 @@ def build_energy_circuit(circuit, H, strategy: str = "expval", pershot: bool = F
             lbl = f"s{si}"
             qc.save_expectation_value(op, list(support), label=lbl, pershot=pershot)
             terms.append((lbl, 1.0))
-        return EnergyCircuit(qc, terms, constant, strategy, len(by_support))
-    raise ValueError(f"unknown energy strategy {strategy!r}; use expval, rotated_z or local")
+        return EnergyCircuit(qc, terms, constant, strategy, len(by_support), passes=terms_read)
+    raise ValueError(f"unknown energy strategy {strategy!r}; use expval, rotated_z, local or grouped")
+
+
+PROBABILITY_WINDOW = 20  # qubits of one saved marginal (2^20 doubles = 8 MiB, and its diagonal as much)
+
+
+def _windows(zterms: list[tuple[tuple[int, ...], float]], window: int) -> list[list[tuple[tuple[int, ...], float]]]:
+    """Z strings (support, coefficient) cut into batches whose joint support has <= window qubits."""
+    out: list[list[tuple[tuple[int, ...], float]]] = []
+    union: set[int] = set()
+    for support, c in sorted(zterms):
+        if out and len(union | set(support)) <= window:
+            out[-1].append((support, c))
+            union |= set(support)
+        else:
+            out.append([(support, c)])
+            union = set(support)
+    return out
+
+
+def _diagonal(qubits: list[int], batch: list[tuple[tuple[int, ...], float]]) -> np.ndarray:
+    """sum_k c_k (-1)^(parity of the bits of Z string k) over the 2^len(qubits) marginal outcomes
+    (bit j of an outcome = qubits[j], Qiskit's order)."""
+    pos = {q: j for j, q in enumerate(qubits)}
+    idx = np.arange(1 << len(qubits), dtype=np.int64)
+    d = np.zeros(len(idx))
+    for support, c in batch:
+        mask = sum(1 << pos[q] for q in support)
+        d += c * (1.0 - 2.0 * (np.bitwise_count(idx & mask) & 1))
+    return d
+
+
+def _grouped(qc, H, window: int = PROBABILITY_WINDOW) -> EnergyCircuit:
+    """The ``grouped`` read-out (module docstring): QWC groups, one marginal per window of Z strings."""
+    coeffs = np.asarray(H.coeffs)
+    if np.abs(coeffs.imag).max(initial=0.0) > 1e-12:
+        raise ValueError("the Hamiltonian has complex coefficients; it must be Hermitian with real coefficients")
+    groups = H.group_commuting(qubit_wise=True)
+    bases = [_basis(g.paulis) for g in groups]
+    order = sorted(range(len(groups)), key=lambda i: (any(c != "Z" for c in bases[i].values()), i))
+    constant, current, diagonals = 0.0, {}, {}
+    for gi in order:
+        basis = bases[gi]
+        zterms = []
+        for p, c in zip(groups[gi].paulis, groups[gi].coeffs, strict=True):
+            support = tuple(int(q) for q in np.flatnonzero(np.array(p.x) | np.array(p.z)))
+            if support:
+                zterms.append((support, float(np.real(c))))
+            else:
+                constant += float(np.real(c))
+        if not zterms:
+            continue
+        change = {q: c for q, c in basis.items() if current.get(q, "Z") != c}
+        _rotate(qc, {q: current[q] for q in change if current.get(q, "Z") != "Z"}, back=True)
+        _rotate(qc, change)
+        current.update(change)
+        for bi, batch in enumerate(_windows(zterms, window)):
+            qubits = sorted({q for support, _ in batch for q in support})
+            lbl = f"p{gi}_{bi}"
+            qc.save_probabilities(qubits, label=lbl)
+            diagonals[lbl] = _diagonal(qubits, batch)
+    return EnergyCircuit(
+        qc, [], constant, "grouped", len(groups), saved=list(diagonals), passes=len(diagonals), diagonals=diagonals
+    )
+
+
+def sweeps_from_metadata(metadata: dict, ec: EnergyCircuit) -> dict[str, int]:
+    """State sweeps of one evaluation: gate sweeps after Aer's fusion (its ``fusion.output_ops``,
+    with ``fusion_verbose=True``; where fusion did not apply, below Aer's 14-qubit threshold, every
+    gate of the circuit is one) plus the saves' reads of the state (``ec.passes``)."""
+    ops = (metadata.get("fusion") or {}).get("output_ops")
+    if isinstance(ops, list):
+        gates = sum(1 for op in ops if not str(op.get("name", "")).startswith("save_"))
+    else:
+        gates = sum(1 for inst in ec.circuit.data if not inst.operation.name.startswith("save_"))
+    return {"gate_sweeps": gates, "read_passes": ec.passes, "sweeps": gates + ec.passes}
 
 
 def block_sizes(shots: int, block: int = TRAJECTORY_BLOCK) -> list[int]:

@@ -550,10 +550,49 @@ class TaskSpec(_Strict):
     def noisy(self) -> bool:
         return self.noise.kind not in ("none", "readout")
 
-    def footprint(self, ranks: int = 1, gpus_per_rank: int = 0):
-        """This task's memory (hpcq.sim.memory.Footprint); ``ranks`` > 1 = one distributed state."""
+    def entangling_gates(self) -> list[tuple[int, int, int]] | None:
+        """The ansatz's two-qubit gates as (q0, q1, operator Schmidt rank), in circuit order, for the
+        families whose structure the spec fixes (efficient_su2, real_amplitudes, two_local: ``reps``
+        layers of the entanglement pattern; hva: ``reps`` layers of RZZ on every bond); None for
+        circuits it does not fix without building them (uccsd, lucj, files) and for fake backends
+        (their routing adds swaps). Without Qiskit: the executor and the client size jobs with it."""
         from hpcq.sim import memory
 
+        a, n = self.ansatz, self.problem.qubits
+        if self.noise.kind == "fake_backend" or n < 2:
+            return None
+        if a.kind == "hva":
+            pairs = [(i, i + 1) for i in range(0, n - 1, 2)] + [(i, i + 1) for i in range(1, n - 1, 2)]
+            if self.problem.boundary == "periodic" and n > 2:
+                pairs.append((n - 1, 0))
+            return [(i, j, 2) for _ in range(a.reps) for i, j in pairs]
+        if a.kind not in ("efficient_su2", "real_amplitudes", "two_local"):
+            return None
+        rank = memory.gate_schmidt_rank(a.entanglement_blocks if a.kind == "two_local" else "cx")
+        chain = [(i, i + 1) for i in range(n - 1)]
+        layer = {
+            "linear": chain,
+            "reverse_linear": chain[::-1],
+            "pairwise": chain[::2] + chain[1::2],
+            "circular": ([(n - 1, 0)] if n > 2 else []) + chain,
+            "full": [(i, j) for i in range(n) for j in range(i + 1, n)],
+        }[a.entanglement]
+        return [(i, j, rank) for _ in range(a.reps) for i, j in layer]
+
+    def mps_circuit_bond(self) -> int | None:
+        """The bond dimension this task's circuit can reach (hpcq.sim.memory.mps_bond_bound), None if
+        the spec does not fix its entangling gates."""
+        from hpcq.sim import memory
+
+        gates = self.entangling_gates()
+        return None if gates is None else memory.mps_bond_bound(self.problem.qubits, gates)
+
+    def footprint(self, ranks: int = 1, gpus_per_rank: int = 0):
+        """This task's memory (hpcq.sim.memory.Footprint); ``ranks`` > 1 = one distributed state.
+        A matrix product state is budgeted at the least of mps.bond_dimension and the circuit's bound."""
+        from hpcq.sim import memory
+
+        mps = self.resolved_method == memory.MPS
         return memory.footprint(
             self.simulated_qubits,
             self.resolved_method,
@@ -563,6 +602,7 @@ class TaskSpec(_Strict):
             bond_dimension=self.mps.bond_dimension,
             dense_results=not self.sampled_distributions,
             reference_bytes=self.problem.reference_bytes,
+            circuit_bond=self.mps_circuit_bond() if mps else None,
         )
 
 

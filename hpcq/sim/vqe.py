@@ -28,7 +28,7 @@ from hpcq.sim.noise import (
 )
 from hpcq.sim.optimizers import OptResult, minimize
 from hpcq.sim.problems import exact_ground_energy, hamiltonian, reference
-from hpcq.sim.readout import build_energy_circuit, trajectory_energies
+from hpcq.sim.readout import build_energy_circuit, sweeps_from_metadata, trajectory_energies
 from hpcq.sim.spec import TaskSpec
 
 STATE_FIDELITY_MAX_QUBITS = 10  # density matrices above this are not saved just for a metric
@@ -91,11 +91,15 @@ def simulator_options(spec: TaskSpec, ranks: int = 1) -> dict[str, Any]:
 
 def energy_strategy(spec: TaskSpec) -> str:
     """How <H> is read (hpcq.sim.readout): local supports for MPS, Z-rotated groups for a
-    distributed statevector (avoids Aer's chunked X/Y defect), one operator otherwise."""
+    distributed statevector (avoids Aer's chunked X/Y defect), qubit-wise-commuting groups read
+    from one marginal each for a statevector on one process (fewest passes over the state), one
+    operator otherwise (density matrices). Noisy circuits always use ``expval`` (vqe._prepare)."""
     if spec.resolved_method == "matrix_product_state":
         return "local"
     if spec.parallel == "statevector":
         return "rotated_z"
+    if spec.resolved_method == "statevector":
+        return "grouped"
     return "expval"
 
 
@@ -204,7 +208,7 @@ def _prepare(spec: TaskSpec, threads: int, ranks: int) -> _Prepared:
         noisy=noisy,
         # the energy evaluations
         sim_opts=sim_opts,
-        sim=_simulator(method, device, nm if noisy else None, threads, spec.seed, **sim_opts),
+        sim=_simulator(method, device, nm if noisy else None, threads, spec.seed, fusion_verbose=True, **sim_opts),
         shots=spec.shots if (noisy and method == "statevector") else 1,
         trajectories=trajectories,
         energy=build_energy_circuit(tqc, H_eval, strategy, pershot=trajectories),
@@ -218,6 +222,7 @@ class _EnergyFunction:
     def __init__(self, p: _Prepared, execute, comm) -> None:
         self.p, self.execute, self.comm = p, execute, comm
         self.last_stderr = math.nan
+        self.sweeps: dict[str, int] = {}  # state sweeps per evaluation (readout.sweeps_from_metadata)
 
     def _block(self, binds, seed_b: int, shots_b: int) -> np.ndarray:
         p = self.p
@@ -249,6 +254,8 @@ class _EnergyFunction:
         res = p.sim.run(p.energy.circuit, parameter_binds=binds, shots=p.shots).result()
         if not res.success:
             raise RuntimeError(f"Aer failed: {res.status}")
+        if not self.sweeps and p.method in ("statevector", "density_matrix"):
+            self.sweeps = sweeps_from_metadata(res.results[0].metadata, p.energy)
         return np.array([p.energy.energy(res.data(i)) for i in range(len(res.results))], dtype=float)
 
 
@@ -307,6 +314,7 @@ def run_task(
     opt, gradient = _optimize(p, fun, x0, optimize)
     t_opt = time.perf_counter()
     records = dict(p.sim_opts)  # what ran, for the file (Aer options and, for MPS, the truncation it did)
+    records.update({f"_{k}": v for k, v in fun.sweeps.items()})  # state sweeps per evaluation
     if p.method == "matrix_product_state":  # at the optimum, from Aer's mps_log_data
         records.update(_mps_truncation(p, opt.x))
     final_se = fun.last_stderr
@@ -459,6 +467,9 @@ def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[st
         m["mps_variational"] = float(spec.mps.bond_dimension is None or m["mps_discarded_weight"] == 0.0)
     if "blocking_qubits" in sim_opts:
         m["blocking_qubits"] = int(sim_opts["blocking_qubits"])
+    for k in ("sweeps", "gate_sweeps", "read_passes"):  # per energy evaluation (hpcq.sim.readout)
+        if f"_{k}" in sim_opts:
+            m[f"energy_{k}"] = int(sim_opts[f"_{k}"])
     if "cuStateVec_enable" in sim_opts:  # GPU runs: 1 = NVIDIA cuStateVec, 0 = Aer's own CUDA kernels
         m["custatevec"] = float(bool(sim_opts["cuStateVec_enable"]))
     return m

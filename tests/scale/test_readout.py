@@ -27,7 +27,7 @@ def _state_and_h(n=6):
     return qc, x, H
 
 
-@pytest.mark.parametrize("strategy", ["expval", "rotated_z", "local"])
+@pytest.mark.parametrize("strategy", ["expval", "rotated_z", "local", "grouped"])
 def test_energy_paths_equal_exact(strategy):
     from qiskit.quantum_info import Statevector
     from qiskit_aer import AerSimulator
@@ -42,7 +42,7 @@ def test_energy_paths_equal_exact(strategy):
             .result()
         )
         assert abs(ec.energy(res.data(0)) - exact) < 1e-10, (strategy, method)
-    if strategy == "rotated_z":
+    if strategy in ("rotated_z", "grouped"):
         assert ec.groups < len(H)  # qubit-wise-commuting groups, not one circuit per term
 
 

@@ -110,7 +110,11 @@ def test_memory_per_rank():
             "would fit: at most 19 qubits with density_matrix (double) per rank; statevector up to 38 qubits",
         ),
         (
-            {"problems": [{"kind": "tfim", "n_qubits": 100}], "method": "matrix_product_state"},
+            {
+                "problems": [{"kind": "tfim", "n_qubits": 100}],
+                "method": "matrix_product_state",
+                "ansatze": [{"kind": "efficient_su2", "reps": 20}],
+            },
             "set mps.bond_dimension to cap the MPS",
         ),
         ({"problems": [H2], "mps": {"bond_dimension": 8}}, "mps: bond_dimension/truncation_threshold apply to"),
