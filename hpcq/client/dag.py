@@ -23,6 +23,7 @@ from typing import Any
 from hpcq.client.specs import spec_for
 from hpcq.client.study import Study
 from hpcq.functions import VQE_SWEEP
+from hpcq.sim.scan import slug
 from hpcq.sim.spec import SweepParams, TaskSpec
 
 INTEGRALS_KINDS = ("molecule", "fcidump")  # problems whose Hamiltonian starts from integrals
@@ -86,7 +87,9 @@ def sweep_specs(study: Study) -> list[dict[str, Any]]:
 
 def _keys(t: TaskSpec) -> tuple[str, str]:
     """Readable, unique keys of a task's problem and ansatz (kind plus a short hash)."""
-    pkey = f"{t.problem.kind}-{_short(t.problem.model_dump(mode='json'))}"
+    problem = t.problem.model_dump(mode="json")
+    point = slug(problem.get("scan_point"))  # a scan's point, readable in node names (bond_length_1.6)
+    pkey = f"{t.problem.kind}-{point + '-' if point else ''}{_short(problem)}"
     akey = f"{t.ansatz.kind}-r{t.ansatz.reps}-{_short(t.ansatz.model_dump(mode='json'))}"
     return pkey, akey
 
