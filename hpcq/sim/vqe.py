@@ -398,6 +398,9 @@ def _task_result(
     for k in ("hf_energy", "pyscf_energy"):
         if k in p.refs:
             m[k] = float(p.refs[k])
+    if "hf_energy" in p.refs:  # chemistry: signed error, correlation energy recovered, <N>, <S^2>
+        m.update(M.chemistry_metrics(opt.fun, p.exact, float(p.refs["hf_energy"])))
+        m.update(_state_observables(p, opt.x))
     return TaskResult(
         spec=p.spec,
         metrics=m,
@@ -421,6 +424,26 @@ def _task_result(
         },
         counts=counts,
     )
+
+
+def _state_observables(p: _Prepared, x: np.ndarray) -> dict[str, float]:
+    """<N> and <S^2> of the noiseless VQE state at ``x``: the number and total-spin operators in the
+    problem's qubit mapping (hpcq.sim.chem.mappings.spin_operators), on the circuit's physical qubits."""
+    from hpcq.sim.chem.mappings import spin_operators
+
+    prob = p.spec.problem
+    ops = spin_operators(prob.mapping, prob.spatial_orbitals, prob.electrons)
+    circ = p.circuit.assign_parameters(dict(zip(p.params, np.asarray(x, dtype=float), strict=True)))
+    layout = getattr(circ, "layout", None) if p.spec.noise.kind == "fake_backend" else None
+    for name, op in ops.items():
+        op = op.apply_layout(layout) if layout is not None else op
+        circ.save_expectation_value(op, range(circ.num_qubits), label=name)
+    method = "matrix_product_state" if p.method == "matrix_product_state" else "statevector"
+    opts = {k: v for k, v in p.sim_opts.items() if not k.startswith("_") and k != "precision"}
+    res = p.simulator(p.spec.seed, None, method, **opts).run(circ).result()
+    if not res.success:
+        raise RuntimeError(f"Aer failed while measuring <N>, <S^2>: {res.status}")
+    return {name: float(np.real(res.data(0)[name])) for name in ops}
 
 
 _MPS_LOG_SEEN = [0]  # length of Aer's process-wide MPS log already read (_mps_truncation)
