@@ -338,6 +338,41 @@ class ProblemSpec(_Strict):
         return 1.0 if self.kind == "tfim" else 0.0
 
 
+class InitialPointSpec(_Strict):
+    """Where the optimiser starts (AnsatzSpec.initial_point): hf = the Hartree-Fock point (zero
+    angles of an ansatz built on the HF state), zeros, random (uniform in [-pi, pi), seeded by
+    ``seed``, default the task's seed), values (explicit angles), file (.npy or .txt of angles,
+    embedded at submit time: data, base64 for .npy). Shorthands in a study: ``hf``, ``random``,
+    ``zeros``, a list of numbers, or a file name ending .npy/.txt."""
+
+    kind: Literal["hf", "zeros", "random", "values", "file"]
+    seed: int | None = Field(None, ge=0, lt=2**31, description="random only; default the task's seed")
+    values: list[float] | None = Field(None, description="values only: one angle per ansatz parameter")
+    file: str | None = Field(None, max_length=4096, description="file only: .npy or .txt (embedded name or path)")
+    data: str | None = Field(None, description="file only: the embedded content (.npy: base64)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        own = {"random": ("seed",), "values": ("values",), "file": ("file", "data")}.get(self.kind, ())
+        extra = [f for f in ("seed", "values", "file", "data") if getattr(self, f) is not None and f not in own]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} do not apply to initial_point kind {self.kind!r}; remove them")
+        if self.kind == "values" and not self.values:
+            raise ValueError("initial_point: values needs a non-empty list of angles, e.g. [0.0, 0.1]")
+        if self.kind == "file" and (not self.file or not self.file.lower().endswith((".npy", ".txt"))):
+            raise ValueError("initial_point.file: give a .npy or .txt file of angles, e.g. x0.npy")
+        return self
+
+
+def _initial_point_shorthand(v: Any) -> Any:
+    """``hf`` / ``random`` / ``zeros`` / [angles] / 'x0.npy' -> the InitialPointSpec fields."""
+    if isinstance(v, str):
+        return {"kind": v} if v in ("hf", "zeros", "random") else {"kind": "file", "file": v}
+    if isinstance(v, (list, tuple)):
+        return {"kind": "values", "values": list(v)}
+    return v
+
+
 class AnsatzSpec(_Strict):
     """Hardware-efficient families (efficient_su2, real_amplitudes, two_local; on chemistry problems
     they start from the Hartree-Fock state unless initial_state: zero), uccsd (HF + UCCSD,
@@ -370,11 +405,21 @@ class AnsatzSpec(_Strict):
         "ccsd", description="lucj: start from PySCF CCSD t-amplitudes or zeros (= HF)"
     )
     final_orbital_rotation: bool = Field(True, description="lucj: end with an orbital rotation (t1)")
+    # where the optimiser starts, and how often (left out of the dump at their defaults: stable ids)
+    initial_point: InitialPointSpec | None = Field(
+        None, description="hf | zeros | random | [angles] | x0.npy/.txt; default: HF point where the ansatz has one"
+    )
+    restarts: int = Field(1, ge=1, le=100, description="runs from initial_point, then seeded random points; best kept")
+
+    @field_validator("initial_point", mode="before")
+    @classmethod
+    def _initial_point(cls, v: Any) -> Any:
+        return _initial_point_shorthand(v)
 
     @model_serializer(mode="wrap")
     def _drop_lucj_defaults(self, handler):
         data = handler(self)
-        for k, default in _LUCJ_DEFAULTS.items():
+        for k, default in {**_LUCJ_DEFAULTS, **_START_DEFAULTS}.items():
             if k in data and data[k] == default:
                 del data[k]
         return data
@@ -417,6 +462,7 @@ _LUCJ_DEFAULTS = {
     "initial_parameters": "ccsd",
     "final_orbital_rotation": True,
 }
+_START_DEFAULTS = {"initial_point": None, "restarts": 1}  # any ansatz; out of the dump at defaults
 
 
 class OptimizerSpec(_Strict):

@@ -116,5 +116,7 @@ def test_hf_state_and_uccsd_at_zero_give_hf_energy_in_every_mapping(mapping):
     he = build_ansatz(AnsatzSpec(kind="real_amplitudes", reps=1), p.qubits, p)
     from hpcq.sim.ansatz import hf_bits
 
-    assert he.num_qubits == p.qubits and he.count_ops().get("x", 0) == len(hf_bits(p)) > 0  # HF first
+    assert he.num_qubits == p.qubits and he.count_ops().get("x", 0) > 0 and len(hf_bits(p)) > 0  # HF first
+    e_he = Statevector(he.assign_parameters(np.zeros(he.num_parameters))).expectation_value(H).real
+    assert e_he == pytest.approx(e0, abs=1e-8)  # zero angles are the HF point (issue 25)
     assert len(hf_bits(p)) == 4 or mapping != "jordan_wigner"  # JW: one set bit per electron
