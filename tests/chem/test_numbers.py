@@ -185,3 +185,19 @@ def test_files_from_before_totals_stay_valid_and_catalog_gains_columns(tmp_path)
     runs = cat.runs()
     assert set(F.OPTIONAL_METRICS) <= set(runs.columns)
     assert np.allclose(runs["signed_error"], runs["energy"] - runs["exact_energy"])
+
+
+def test_results_tables_show_energies_to_micro_hartree_with_their_unit(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from hpcq.cli import main
+    from hpcq.testing.synthetic import make_study
+
+    monkeypatch.setenv("COLUMNS", "200")
+    for kind, unit in (("h2", "Ha"), ("tfim", "J")):
+        make_study(tmp_path / kind, n_workflows=1, problems=[kind], noise_per_vqe=1, vqe_per_workflow=1)
+        r = CliRunner().invoke(main, ["results", "ls", "-r", str(tmp_path / kind), "-c", "energy,exact_energy"])
+        assert r.exit_code == 0, r.output
+        assert f"energy ({unit})" in r.output and f"exact_energy ({unit})" in r.output, r.output
+        values = [c.strip() for line in r.output.splitlines() if line.startswith("│") for c in line.split("│")[1:-1]]
+        assert values and all(len(v.split(".")[1]) == 6 for v in values), values
