@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hpcq import units
 from hpcq.client.placement import Placement, check_mode
 from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
-from hpcq.sim.spec import SweepParams, error_location
+from hpcq.sim.spec import SweepParams, error_location, error_message
 
 Mode = Literal["workflow", "sweep", "single"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -147,9 +147,7 @@ def check_placement(study: Study) -> None:
 
 def _messages(exc: ValidationError) -> list[str]:
     """'noise[2].p: message' per error (sweep-level messages come from hpcq.sim.spec)."""
-    return [
-        f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
-    ]
+    return [f"{error_location(err['loc']) or '(sweep)'}: {error_message(err)}" for err in exc.errors()]
 
 
 def _format(exc: ValidationError) -> str:

@@ -484,13 +484,35 @@ class NoiseSpec(_Strict):
     kind: Literal["none", "depolarizing", "bit_flip", "thermal", "readout", "fake_backend"] = "none"
     p: float | None = None
     p2: float | None = None
-    t1: float | None = Field(None, description="seconds")
-    t2: float | None = Field(None, description="seconds")
-    gate_time_1q: float = Field(50e-9, gt=0, description="seconds")
-    gate_time_2q: float = Field(300e-9, gt=0, description="seconds")
+    t1: float | None = Field(None, description="seconds, or a duration with its unit: 100us")
+    t2: float | None = Field(None, description="seconds, or a duration with its unit: 70us")
+    gate_time_1q: float = Field(50e-9, gt=0, description="seconds, or with its unit: 50ns")
+    gate_time_2q: float = Field(300e-9, gt=0, description="seconds, or with its unit: 300ns")
     backend: str | None = None
 
     _prob = field_validator("p", "p2")(_probability)
+
+    @field_validator("t1", "t2", "gate_time_1q", "gate_time_2q", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any, info) -> Any:
+        """A duration with its unit ('100us', '50 µs', '0.3ms', '35ns') becomes seconds; a bare
+        number is seconds and is refused where no qubit has it (t1/t2 >= 1 s, gate times >= 1 ms:
+        ``t1: 100`` meant as µs would silently be a noiseless 100 s)."""
+        from hpcq.units import duration_seconds
+
+        name = info.field_name
+        if isinstance(v, str):
+            sec = duration_seconds(v)
+            if sec is None:
+                raise ValueError(f"{v!r} is not a duration; write e.g. {name}: 100us (units s, ms, us, ns)")
+            return sec
+        limit = 1.0 if name in ("t1", "t2") else 1e-3
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= limit:
+            raise ValueError(
+                f"{v} s is implausible for {name} (a bare number is seconds); give the unit, e.g. "
+                f"{name}: {v:g}us or {v:g}ns, or seconds such as {v:g}e-6"
+            )
+        return v
 
     @model_validator(mode="after")
     def _check(self):
@@ -799,11 +821,32 @@ def error_location(parts) -> str:
     return loc
 
 
+def _known_fields() -> list[str]:
+    models = (SweepParams, ProblemSpec, AnsatzSpec, InitialPointSpec, OptimizerSpec, NoiseSpec, MPSSpec)
+    return sorted({f for m in (*models, DistributionsSpec) for f in m.model_fields})
+
+
+def error_message(err: Any) -> str:
+    """One pydantic error as the documented message: the fix, never pydantic's own wording for an
+    unknown field ("Extra inputs are not permitted") or a missing one; type errors say what was given."""
+    import difflib
+
+    if err["type"] == "extra_forbidden":
+        name = str(err["loc"][-1]) if err["loc"] else ""
+        close = difflib.get_close_matches(name, _known_fields(), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown field{hint}; remove it or check its spelling (docs/studies.md lists the fields)"
+    if err["type"] == "missing":
+        return "required field is missing; add it (docs/studies.md lists the fields)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if msg.startswith("Input should be") and "input" in err:
+        msg = f"{msg} (got {err['input']!r}); fix the value"
+    return msg
+
+
 def format_errors(exc: ValidationError) -> str:
     """'noise[2].p: 1.5 is not a probability; use 0 <= p <= 1' style messages."""
-    return "; ".join(
-        f"{error_location(err['loc']) or '(sweep)'}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
-    )
+    return "; ".join(f"{error_location(err['loc']) or '(sweep)'}: {error_message(err)}" for err in exc.errors())
 
 
 def parse_sweep(data: dict[str, Any]) -> SweepParams:
