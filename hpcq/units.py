@@ -95,3 +95,16 @@ def server_mem(text: str) -> str:
 def is_mem_request(text: str) -> bool:
     """The memory a user may write in a study: whole Mi, Gi or Ti ('2048Mi', '4Gi')."""
     return bool(MEM_REQUEST.match(text))
+
+
+# durations as a noise model is written: a number with a unit (s, ms, us/µs, ns), or a bare number
+# in seconds (hpcq.sim.spec.NoiseSpec: t1, t2, gate times)
+DURATION_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "µs": 1e6, "μs": 1e6, "ns": 1e9}  # per second: divide
+_DURATION = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(s|ms|us|µs|μs|ns)\s*")
+
+
+def duration_seconds(value: Any) -> float | None:
+    """'100us' / '100 µs' / '0.3 ms' / '50e-9 s' -> seconds; None when ``value`` is not a string
+    with one of DURATION_UNITS (a bare number is left to the caller, which knows its unit)."""
+    m = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    return float(m.group(1)) / DURATION_UNITS[m.group(2)] if m else None  # 300 / 1e9 == 3e-07 exactly

@@ -70,9 +70,13 @@ def ranked_table(results: Path, top: int = 15) -> Table:
     from hpcq.results.rank import make_spec, rank
 
     cat = Catalog(default_db(results))
-    ranked = rank(join_parents(cat.runs()), make_spec(["abs_error:min", "jsd:min"], [0.7, 0.3]))
-    t = Table(title=f"noise runs ranked by 0.7·|E-E_exact| + 0.3·JSD ({len(ranked)} runs)")
-    for name in ("#", "optimizer", "noise", "energy (Ha)", "|ΔE| (mHa)", "JSD", "ΔH (bits)", "noiseless |ΔE| (mHa)"):
+    runs = cat.runs()
+    ranked = rank(join_parents(runs), make_spec(["abs_error:min", "jsd:min"], [0.7, 0.3]))
+    t = Table(
+        title=f"noise runs ranked by 0.7·|E-E_exact| + 0.3·JSD ({len(ranked)} runs)", caption=reference_line(runs)
+    )
+    heads = ("#", "optimizer", "noise", "total energy (Ha)", "|ΔE| (mHa)", "JSD", "ΔH (bits)", "noiseless |ΔE| (mHa)")
+    for name in heads:
         t.add_column(name, justify="left" if name in ("optimizer", "noise") else "right")
     for _, r in ranked.head(top).iterrows():
         t.add_row(
@@ -86,6 +90,26 @@ def ranked_table(results: Path, top: int = 15) -> Table:
             f"{1e3 * r.get('vqe_abs_error', float('nan')):.3f}",
         )
     return t
+
+
+def reference_line(runs) -> str:
+    """The exact and HF total energies of each problem in the results, with the unit: what every
+    energy in the table is measured against (totals: electronic + nuclear repulsion, in Ha)."""
+    import json
+
+    from hpcq.results.cli import CHEMISTRY_KINDS
+
+    lines = []
+    for (kind, params), g in runs.groupby(["problem", "problem_params"], sort=True):
+        p = json.loads(params) if params else {}
+        unit = "Ha" if kind in CHEMISTRY_KINDS else "J"
+        where = f" at {p['bond_length']} Å" if "bond_length" in p else ""
+        name = kind.upper() if kind == "h2" else kind
+        line = f"{name}{where}: exact total energy {g['exact_energy'].iloc[0]:.6f} {unit}"
+        if "hf_energy" in g and g["hf_energy"].notna().any():
+            line += f", HF {g['hf_energy'].dropna().iloc[0]:.6f} {unit}"
+        lines.append(line)
+    return "; ".join(lines)
 
 
 def _check_backend(backend: str) -> None:

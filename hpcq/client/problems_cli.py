@@ -36,7 +36,7 @@ def inspect(study) -> list[dict]:
             "exact_method": refs.get("exact_method", "exact diagonalisation"),
             "pyscf_energy": refs.get("pyscf_energy"),
             "pyscf_method": refs.get("pyscf_method"),
-            "energy_kind": refs.get("energy_kind", "electronic (h2) or model units"),
+            "energy_kind": refs.get("energy_kind", "units of the Hamiltonian (the coupling J), not Ha"),
             "cross_check": refs.get("cross_check"),
             "ansatze": [],
         }
@@ -86,7 +86,10 @@ def show(study_file: str, as_json: bool):
     from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=f"study {study.name}: problems (energies in Ha)")
+    spin = any(r["kind"] in ("tfim", "heisenberg") for r in rows)
+    chem = any(r["kind"] not in ("tfim", "heisenberg") for r in rows)
+    units = " and ".join(u for u, has in (("Ha (chemistry, totals)", chem), ("J (spin models)", spin)) if has)
+    t = Table(title=f"study {study.name}: problems (energies in {units})")
     for col in ("#", "problem", "qubits", "terms", "electrons (a,b)", "HF", "exact", "ansatz", "params", "2q gates"):
         t.add_column(col, no_wrap=True)  # numbers are never cut or wrapped: the table may be wider
     fmt = lambda v: "" if v is None else f"{v:.8f}"  # noqa: E731

@@ -211,6 +211,28 @@ def embed_scan_geometries(entry: dict, base: Path, where: str) -> None:
         geos[n] = one["geometry"]
 
 
+def embed_initial_point(entry: dict, base: Path, where: str) -> None:
+    """``initial_point: x0.npy`` (or ``{kind: file, file: x0.txt}``), relative to the study file, is
+    read here and embedded (.npy as base64, .txt as text), like problem files."""
+    import base64
+
+    from hpcq.sim.chem.files import MAX_EMBED_BYTES
+
+    ip = entry.get("initial_point")
+    if isinstance(ip, str) and ip.lower().endswith((".npy", ".txt")):
+        ip = {"kind": "file", "file": ip}
+    if not isinstance(ip, dict) or not isinstance(ip.get("file"), str) or "data" in ip:
+        return
+    path = (base / ip["file"]).expanduser()
+    if not path.is_file():
+        raise StudyError(f"{where}: {ip['file']} not found (relative to {base}); fix the path")
+    raw = path.read_bytes()
+    if len(raw) > MAX_EMBED_BYTES:
+        raise StudyError(f"{where}: {ip['file']} is {len(raw)} bytes, over the {MAX_EMBED_BYTES} byte embed limit")
+    npy = path.suffix.lower() == ".npy"
+    entry["initial_point"] = dict(ip, file=path.name, data=base64.b64encode(raw).decode() if npy else raw.decode())
+
+
 def embed_files(data: Any, base: Path, source: str) -> Any:
     """Problem/ansatz files travel with the study: ``file: ./x.fcidump`` (relative to the study file)
     is read here and embedded (text, or base64 for HDF5/QPY); ``file: cluster:/path`` stays a
@@ -230,6 +252,8 @@ def embed_files(data: Any, base: Path, source: str) -> Any:
             if section == "problems" and isinstance(entry, dict):
                 embed_geometry(entry, base, f"{source}: sweep.problems[{i}].geometry")
                 embed_scan_geometries(entry, base, f"{source}: sweep.problems[{i}].scan.geometries")
+            if section == "ansatze" and isinstance(entry, dict):
+                embed_initial_point(entry, base, f"{source}: sweep.ansatze[{i}].initial_point")
             if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or "data" in entry:
                 continue
             ref = entry["file"]

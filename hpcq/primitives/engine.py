@@ -62,6 +62,11 @@ def _noise_model(params: PrimitiveRunParams):
     return None
 
 
+def _readout_only(nm) -> bool:
+    """A noise model with readout errors only: no gate is noisy, so none is 'outside' it."""
+    return not any(e.get("type") == "qerror" for e in nm.to_dict().get("errors", []))
+
+
 def backend_options(params: PrimitiveRunParams, threads: int | None) -> dict[str, Any]:
     from hpcq.sim.aer_env import resolve_device
 
@@ -87,6 +92,40 @@ def plan_slices(sizes: list[int], firsts: list[int], ranks: int, per_task: int |
     return out
 
 
+class CircuitNotRunnable(ValueError):
+    """A PUB's circuit has instructions Aer cannot run, or gates a noise model would leave noiseless;
+    the message names them and the fix (transpile to the basis)."""
+
+
+# instructions that are no gates: a noise model neither has nor needs errors on them
+NOT_GATES = {"measure", "barrier", "delay", "reset", "id", "store", "if_else", "for_loop", "while_loop"}
+NOT_GATES |= {"switch_case", "break_loop", "continue_loop"}
+
+
+def check_circuits(circuits: list, supported: set[str], noise_basis: set[str] | None) -> None:
+    """Refuse, with the fix, what would fail or mislead inside Aer (Qiskit's V2 primitives take
+    circuits already transpiled to the target, "ISA circuits", and so does hpcq: it never
+    transpiles a PUB, so results stay Aer's bit for bit): instructions Aer does not know (an
+    untranspiled UCCSD's PauliEvolution gates: Aer's raw "unknown instruction"), and with a noise
+    model, gates outside its basis, which Aer would run noiseless."""
+    for i, c in enumerate(circuits):
+        names = {inst.operation.name for inst in c.data}
+        unknown = sorted(n for n in names - NOT_GATES if n not in supported and not n.startswith("save_"))
+        fix = (
+            "transpile it first, e.g. qiskit.transpile(circuit, basis_gates=['cx', 'rz', 'sx', 'x']) "
+            "(for a noise model: its basis_gates; for a fake backend: transpile(circuit, backend))"
+        )
+        if unknown:
+            raise CircuitNotRunnable(f"pubs[{i}]: the circuit has {', '.join(unknown)}, which Aer cannot run; {fix}")
+        if noise_basis is not None:
+            quiet = sorted(n for n in names - NOT_GATES - noise_basis if not n.startswith("save_"))
+            if quiet:
+                raise CircuitNotRunnable(
+                    f"pubs[{i}]: gates {', '.join(quiet)} are outside the noise model's basis "
+                    f"({', '.join(sorted(noise_basis))}) and would run without noise; {fix}"
+                )
+
+
 class _Runner:
     def __init__(self, params: PrimitiveRunParams, threads: int | None):
         from qiskit_aer import AerSimulator
@@ -95,7 +134,14 @@ class _Runner:
 
         self.params = params
         self.pubs = [decode_pub(p, params.primitive) for p in params.pubs]
-        self.backend = AerSimulator(**backend_options(params, threads))
+        opts = backend_options(params, threads)
+        self.backend = AerSimulator(**opts)
+        nm = opts.get("noise_model")
+        check_circuits(
+            [p.circuit for p in self.pubs],
+            set(AerSimulator(method=opts["method"]).target.operation_names),  # without the noise model's basis
+            set(nm.basis_gates) if nm is not None and not _readout_only(nm) else None,
+        )
         self.seed = params.options.seed
         self._prepared: dict[int, Any] = {}
 

@@ -30,8 +30,10 @@ from hpcq.results.h5format import (
     BOOL_METRICS,
     INT_METRICS,
     METRIC_ATTRS,
+    OPTIONAL_METRICS,
     PROVENANCE_COLUMNS,
     SCAN_POINT,
+    SIGNED_ERROR,
     TASK_ATTRS,
     TRANSFER_COLUMNS,
     now_iso,
@@ -52,12 +54,15 @@ INTEGER_ATTRS = ("n_qubits", "reps", "seed", "shots", "rank")
 def _sql_type(name: str) -> str:
     if name in INTEGER_ATTRS or name in INT_METRICS or name in BOOL_METRICS:
         return "INTEGER"
-    return "REAL" if name in METRIC_ATTRS else "TEXT"
+    return "REAL" if name in METRIC_ATTRS or name in OPTIONAL_METRICS else "TEXT"
 
 
 TASK_COLUMNS = [(c, _sql_type(c)) for c in TASK_ATTRS]
 # the metric wall_time_s equals the task attribute and shares its column
 METRIC_COLUMNS = [(c, _sql_type(c)) for c in METRIC_ATTRS if c not in TASK_ATTRS]
+# metrics a task has when they apply (h5format.OPTIONAL_METRICS): added to older catalogs in place
+# (Catalog._add_columns); NULL where a file has none. signed_error is derived for older files.
+METRIC_COLUMNS += [(c, "REAL") for c in OPTIONAL_METRICS]
 PROV_COLUMNS = [(c, "TEXT") for c in PROVENANCE_COLUMNS]
 XFER_COLUMNS = [(c, "INTEGER" if c.endswith("_bytes") else "REAL") for c in TRANSFER_COLUMNS]
 RUN_COLUMNS = [("file", "TEXT"), ("study", "TEXT")] + TASK_COLUMNS + METRIC_COLUMNS + PROV_COLUMNS + XFER_COLUMNS
@@ -180,6 +185,16 @@ def read_many(paths: list[str], workers: int | None = None) -> Iterator[tuple[st
                 yield p, exc
 
 
+def _add_columns(con: sqlite3.Connection) -> bool:
+    """Columns of RUN_COLUMNS that an older catalog's runs table lacks, added (ALTER TABLE); True
+    when any was, so that every file is re-read at the next index and fills them."""
+    have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+    missing = [(c, t) for c, t in RUN_COLUMNS if c not in have]
+    for c, t in missing:
+        con.execute(f"ALTER TABLE runs ADD COLUMN {c} {t}")
+    return bool(missing)
+
+
 class Catalog:
     """``Catalog(db_path).index(dir)`` then ``.runs()`` / ``.noise_runs()`` / rankings."""
 
@@ -194,12 +209,14 @@ class Catalog:
         else:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self.connect()) as con, con:
-                have = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
-                if have and have != [*RUN_NAMES, "extra"]:  # another hpcq's columns: rebuilt empty,
+                have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+                if not have <= {*RUN_NAMES, "extra"}:  # a newer hpcq's columns: rebuilt empty and
                     con.executescript("DROP TABLE IF EXISTS series; DROP TABLE runs; DROP TABLE IF EXISTS files;")
-                con.executescript(SCHEMA)  # every file is re-read at the next index
+                    have = set()  # filled again by the next index
+                added = bool(have) and _add_columns(con)  # an older hpcq's: the new columns added in place
+                con.executescript(SCHEMA)
                 old = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if old and int(old[0]) < SCHEMA_VERSION:
+                if added or (old and int(old[0]) < SCHEMA_VERSION):
                     con.execute("DELETE FROM files")  # re-read every file at the next index
                 con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
@@ -295,6 +312,8 @@ class Catalog:
         for task in summary["tasks"]:
             values = {k: _scalar(v) for k, v in task["attrs"].items()}
             values.update({k: _scalar(v) for k, v in task["metrics"].items()})
+            if values.get(SIGNED_ERROR) is None and None not in (values.get("energy"), values.get("exact_energy")):
+                values[SIGNED_ERROR] = values["energy"] - values["exact_energy"]  # files before issue 25
             row = {"file": path, "study": _scalar(attrs.get("study", ""))}
             row.update({k: prov.get(k) for k, _ in PROV_COLUMNS})
             row.update(transfer_totals(prov))
@@ -305,7 +324,8 @@ class Catalog:
                 else:
                     extra[k] = v
             rows.append([row.get(c) for c in RUN_NAMES] + [json.dumps(extra, default=str)])
-        con.executemany(f"INSERT INTO runs VALUES ({','.join('?' * (len(RUN_NAMES) + 1))})", rows)
+        names = ", ".join([*RUN_NAMES, "extra"])  # by name: columns added later sit after extra
+        con.executemany(f"INSERT INTO runs ({names}) VALUES ({','.join('?' * (len(RUN_NAMES) + 1))})", rows)
         con.executemany(
             "INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?)",
             [

@@ -114,24 +114,27 @@ def db_options(f):
 def show(df, columns: list[str], title: str) -> None:
     """A rich table as wide as the terminal: cells are cut with an ellipsis, never split over lines."""
     cols = [c for c in columns if c in df.columns]
-    cells = [[_fmt(row[c]) for c in cols] for _, row in df[cols].iterrows()]
+    cells = [[_fmt(row[c], c) for c in cols] for _, row in df[cols].iterrows()]
     width = shutil.get_terminal_size().columns
-    natural = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    heads = [energy_header(c, df) for c in cols]
+    natural = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(heads)]
     # headers stay whole; numbers are never cut ("2.96…" would read as 2.96, not 2.963e-05)
     floors = [
-        n if df[c].dtype.kind in "fiu" else min(n, max(len(c), 4, MIN_WIDTH.get(c, 0)))
-        for n, c in zip(natural, cols, strict=True)
+        n if df[c].dtype.kind in "fiu" else min(n, max(len(h), 4, MIN_WIDTH.get(c, 0)))
+        for n, c, h in zip(natural, cols, heads, strict=True)
     ]
     more = False
     while len(cols) > 1 and sum(floors) + 3 * len(cols) + 1 > width:  # too many: drop the last
-        cols, natural, floors, more = cols[:-1], natural[:-1], floors[:-1], True
+        cols, natural, floors, heads, more = cols[:-1], natural[:-1], floors[:-1], heads[:-1], True
     if more:
         title = f"{title} (more columns: --columns, --json)"
+    if len(energy_units(df)) > 1 and any(c.removeprefix("vqe_") in ENERGY_COLUMNS for c in cols):
+        title = f"{title}; energies in Ha (chemistry), J (spin models)"
     widths = fit_widths(natural, floors, width - 3 * len(cols) - 1)  # rich's borders and padding
     table = Table(title=title)
-    for c, w in zip(cols, widths, strict=True):
+    for c, w, h in zip(cols, widths, heads, strict=True):
         table.add_column(
-            c, justify="right" if df[c].dtype.kind in "fiu" else "left", no_wrap=True, overflow="ellipsis", width=w
+            h, justify="right" if df[c].dtype.kind in "fiu" else "left", no_wrap=True, overflow="ellipsis", width=w
         )
     for r in cells:
         table.add_row(*r[: len(cols)])
@@ -147,9 +150,30 @@ def fit_widths(natural: list[int], floors: list[int], budget: int) -> list[int]:
     return [max(f, min(w, cap)) for w, f in zip(natural, floors, strict=True)]
 
 
-def _fmt(v) -> str:
+# energy columns: shown to 1e-6 (µHa for chemistry) and headed with their unit (energy_header)
+ENERGY_COLUMNS = ("energy", "exact_energy", "hf_energy", "pyscf_energy", "ideal_energy", "signed_error", "abs_error")
+CHEMISTRY_KINDS = ("h2", "molecule", "fcidump", "pauli")
+
+
+def energy_units(df) -> list[str]:
+    """The energy units of a table's rows: Ha for chemistry problems, J (the units of the spin
+    Hamiltonian's coupling) for spin models."""
+    kinds = set(df["problem"].dropna()) if "problem" in df.columns else set()
+    return [u for u, has in (("Ha", kinds & set(CHEMISTRY_KINDS)), ("J", kinds - set(CHEMISTRY_KINDS))) if has]
+
+
+def energy_header(column: str, df) -> str:
+    """``energy (Ha)`` when every row is chemistry, ``energy (J)`` when every row is a spin model;
+    with both, the header stays bare and the title says the units (show)."""
+    units = energy_units(df)
+    return f"{column} ({units[0]})" if column.removeprefix("vqe_") in ENERGY_COLUMNS and len(units) == 1 else column
+
+
+def _fmt(v, column: str = "") -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "-"
+    if isinstance(v, float) and column.removeprefix("vqe_") in ENERGY_COLUMNS:
+        return f"{v:.6f}"  # µHa: chemical accuracy is 1.6 mHa, so 4 significant figures hide it
     if isinstance(v, float):
         return f"{v:.4g}"  # the table is for reading; --json/--csv keep every digit
     return str(v)

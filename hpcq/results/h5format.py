@@ -93,6 +93,12 @@ ENERGY_CONVENTIONS = {
     "molecule": ("Ha", ENERGY_TOTAL),
     "fcidump": ("Ha", ENERGY_TOTAL + " (the FCIDUMP's core energy)"),
     "pauli": ("Ha", "the Pauli file's operator as given (hpcq's own Hamiltonian files: " + ENERGY_TOTAL + ")"),
+    "h2": ("Ha", ENERGY_TOTAL),
+    "tfim": ("J", "units of the Hamiltonian (the coupling J), not Ha"),
+    "heisenberg": ("J", "units of the Hamiltonian (the coupling J), not Ha"),
+}
+# what files written before totals everywhere (issue 25) say; still valid, and read as they say
+LEGACY_ENERGY_CONVENTIONS = {
     "h2": ("Ha", "electronic: nuclear repulsion excluded"),
     "tfim": ("J", "units of the coupling J"),
     "heisenberg": ("J", "units of the coupling J"),
@@ -135,6 +141,16 @@ METRIC_ATTRS = (
     "fidelity",
 )
 INT_METRICS, BOOL_METRICS = ("iterations", "evaluations"), ("chemical_accuracy",)  # the rest are floats
+# Metrics a task has when they apply (issue 25; not required, so older files stay valid): chemistry
+# problems' HF energy, signed error (energy - exact), correlation energy recovered in percent
+# (100 (E_HF - E) / (E_HF - E_exact)), and <N>, <S^2> of the noiseless VQE state (hpcq.sim.vqe).
+HF_ENERGY, SIGNED_ERROR, CORRELATION_RECOVERED = "hf_energy", "signed_error", "correlation_recovered_pct"
+N_EXPECTATION, S2_EXPECTATION = "n_expectation", "s2_expectation"
+OPTIONAL_METRICS = (HF_ENERGY, SIGNED_ERROR, CORRELATION_RECOVERED, N_EXPECTATION, S2_EXPECTATION)
+# How a task's optimisation started (task attribute, JSON): the initial point's kind, its seed or
+# source, the restarts and the final energy of each, and which one was kept (hpcq.sim.vqe)
+INITIAL_POINT = "initial_point_json"
+INITIAL_PARAMETERS = "initial_parameters"  # dataset: the starting point of the kept restart
 # group and dataset names: every module that reads or writes them imports these
 PROVENANCE, TASKS, METRICS = "provenance", "tasks", "metrics"
 CIRCUIT_QPY, NOISE_MODEL_JSON, FINAL_PARAMETERS = "circuit_qpy", "noise_model_json", "final_parameters"
@@ -606,7 +622,7 @@ def _attr_problems(where: str, tid: str, g: h5py.Group) -> list[str]:
     kind = _py(g.attrs.get("problem"))
     if kind in ENERGY_CONVENTIONS and (ENERGY_UNITS in g.attrs or kind in ("molecule", "fcidump", "pauli")):
         got = (_py(g.attrs.get(ENERGY_UNITS)), _py(g.attrs.get(ENERGY_CONVENTION)))
-        if got != energy_convention(kind):
+        if got != energy_convention(kind) and got != LEGACY_ENERGY_CONVENTIONS.get(kind):
             problems.append(
                 f"{where}: {ENERGY_UNITS}/{ENERGY_CONVENTION} are {got}, expected {energy_convention(kind)} "
                 f"for problem {kind!r}"

@@ -158,8 +158,98 @@ def build_ansatz(spec: AnsatzSpec, n_qubits: int, problem: ProblemSpec | None = 
         return body
     if problem is None or problem.kind not in CHEMISTRY:
         raise ValueError("ansatz.initial_state: hf needs a chemistry problem; use zero for spin chains")
-    qc = hf_circuit(problem)
+    qc = QuantumCircuit(problem.qubits, name="HF")
+    for q in np.flatnonzero(_hf_preimage(body, hf_bits(problem))):  # zero angles give |HF> exactly
+        qc.x(int(q))
     return qc.compose(body)
+
+
+def _hf_preimage(body: QuantumCircuit, bits: list[int]) -> np.ndarray:
+    """The basis state that the body at zero angles carries to the HF determinant. At zero angles
+    every rotation is the identity and the entanglers permute basis states (cx: b_t ^= b_c; cz:
+    a sign), so the preimage is the HF bits run backwards through the cx gates."""
+    b = np.zeros(body.num_qubits, dtype=np.uint8)
+    b[bits] = 1
+    for inst in reversed(body.data):
+        name, qs = inst.operation.name, [body.find_bit(q).index for q in inst.qubits]
+        if name == "cx":
+            b[qs[1]] ^= b[qs[0]]
+        elif name == "swap":
+            b[qs[0]], b[qs[1]] = b[qs[1]], b[qs[0]]
+        elif name not in ("cz", "rx", "ry", "rz", "barrier"):
+            raise ValueError(f"the HF start cannot see through gate {name!r}; use initial_state: zero")
+    return b
+
+
+def has_hf_point(spec: AnsatzSpec, problem: ProblemSpec | None) -> bool:
+    """Zero angles give the Hartree-Fock state: uccsd, lucj with initial_parameters zeros, and the
+    hardware-efficient families built on the HF state (build_ansatz)."""
+    chem = problem is not None and problem.kind in CHEMISTRY
+    if spec.kind == "uccsd":
+        return chem
+    if spec.kind == "lucj":
+        return chem and spec.initial_parameters == "zeros"
+    if spec.kind in ("efficient_su2", "real_amplitudes", "two_local"):
+        auto = problem is not None and problem.kind in ("molecule", "fcidump", "pauli")
+        return chem and (spec.initial_state == "hf" or (spec.initial_state == "auto" and auto))
+    return False
+
+
+def start_point(
+    spec: AnsatzSpec, problem: ProblemSpec | None, n_params: int, seed: int, restart: int = 0
+) -> tuple[np.ndarray, dict]:
+    """The optimiser's start for restart ``restart`` (0 = the ansatz's initial_point; later restarts
+    are uniform in [-pi, pi) from the seed sequence (seed, restart)), and its record for the file.
+    Default initial_point: the HF point (zero angles) where the ansatz has one (has_hf_point), else
+    initial_point() below with the task's seed."""
+    ip = spec.initial_point
+    if restart > 0:
+        rng = np.random.default_rng([seed, restart])
+        return rng.uniform(-np.pi, np.pi, size=n_params), {"kind": "random", "seed": [seed, restart]}
+    if ip is None:
+        if has_hf_point(spec, problem):
+            return np.zeros(n_params), {"kind": "hf", "default": True}
+        return initial_point(spec, n_params, np.random.default_rng(seed)), {"kind": "default", "seed": seed}
+    if ip.kind == "hf":
+        if not has_hf_point(spec, problem):
+            raise ValueError(
+                f"ansatz.initial_point: hf needs an ansatz built on the Hartree-Fock state (uccsd, lucj with "
+                f"initial_parameters zeros, or {spec.kind} with initial_state hf on a chemistry problem); "
+                "use random, zeros or explicit values"
+            )
+        return np.zeros(n_params), {"kind": "hf"}
+    if ip.kind == "zeros":
+        return np.zeros(n_params), {"kind": "zeros"}
+    if ip.kind == "random":
+        s = seed if ip.seed is None else ip.seed
+        return np.random.default_rng(s).uniform(-np.pi, np.pi, size=n_params), {"kind": "random", "seed": s}
+    x0 = np.asarray(ip.values, dtype=float) if ip.kind == "values" else _read_point(ip.file, ip.data)
+    if x0.shape != (n_params,):
+        raise ValueError(
+            f"ansatz.initial_point: {x0.size} values but the ansatz has {n_params} parameters; "
+            f"give {n_params} angles (in the circuit's parameter order)"
+        )
+    return x0, {"kind": ip.kind, **({"file": ip.file} if ip.kind == "file" else {})}
+
+
+def _read_point(name: str | None, data: str | None) -> np.ndarray:
+    """Angles of an initial_point file: .npy (base64 when embedded) or .txt (numbers separated by
+    spaces, commas or newlines); a path when not embedded."""
+    import base64
+    import io
+    from pathlib import Path
+
+    npy = str(name).lower().endswith(".npy")
+    if data is None:
+        raw = Path(str(name)).expanduser().read_bytes()
+    else:
+        raw = base64.b64decode(data) if npy else data.encode()
+    try:
+        if npy:
+            return np.asarray(np.load(io.BytesIO(raw), allow_pickle=False), dtype=float).ravel()
+        return np.array([float(t) for t in raw.decode().replace(",", " ").split()], dtype=float)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"ansatz.initial_point.file: {name} is not a list of angles ({exc}); fix the file") from None
 
 
 def initial_point(spec: AnsatzSpec, n_params: int, rng: np.random.Generator) -> np.ndarray:

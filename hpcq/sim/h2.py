@@ -7,8 +7,9 @@ That gives the exact electronic Hamiltonian for any bond length; the 0.735 Å re
 Pauli coefficients published in Qiskit's tutorials (checked in tests/sim/test_problems.py).
 
 Orbital ordering follows Qiskit Nature (block spin order): modes 0,1 = alpha sigma_g, sigma_u;
-modes 2,3 = beta sigma_g, sigma_u. Energies are electronic (nuclear repulsion excluded, returned
-separately), as in Qiskit's H2 examples.
+modes 2,3 = beta sigma_g, sigma_u. Energies here are electronic (nuclear repulsion returned
+separately), as in Qiskit's H2 examples; hpcq.sim.problems adds the nuclear repulsion, so kind h2
+reports totals like every molecule.
 """
 
 from __future__ import annotations

@@ -56,6 +56,19 @@ def accuracy_metrics(energy: float, exact: float) -> dict[str, float | bool]:
     }
 
 
+def chemistry_metrics(energy: float, exact: float, hf: float) -> dict[str, float]:
+    """HF energy, signed error (energy - exact: > 0 above the exact energy) and the correlation
+    energy recovered in percent, 100 (E_HF - E) / (E_HF - E_exact): 100 at the exact energy, 0 at
+    HF, negative above HF; NaN when the correlation energy is below 1 µHa (nothing to recover) or
+    there is no exact reference."""
+    corr = hf - exact
+    return {
+        "hf_energy": float(hf),
+        "signed_error": float(energy - exact),
+        "correlation_recovered_pct": 100.0 * (hf - energy) / corr if abs(corr) >= 1e-6 else math.nan,
+    }
+
+
 def distribution_metrics(ideal: np.ndarray, noisy: np.ndarray) -> dict[str, float]:
     h_i, h_n = shannon_entropy(ideal), shannon_entropy(noisy)
     return {

@@ -95,8 +95,9 @@ def hamiltonian(problem: ProblemSpec) -> SparsePauliOp:
     if key in _PROVIDED:
         return _PROVIDED[key][0]
     n = problem.qubits
-    if problem.kind == "h2":
-        return SparsePauliOp.from_list(h2.h2_pauli_terms(problem.bond_length, problem.mapping))
+    if problem.kind == "h2":  # totals, as every molecule: the nuclear repulsion in the identity term
+        terms = h2.h2_pauli_terms(problem.bond_length, problem.mapping) + [("I" * n, nuclear_repulsion(problem))]
+        return SparsePauliOp.from_list(terms).simplify(atol=1e-14)
     if problem.kind in CHEMISTRY:
         return _chem_hamiltonian(problem.model_dump_json())
     terms: list[tuple[str, float]] = []
@@ -282,17 +283,41 @@ def reference(problem: ProblemSpec) -> dict[str, Any]:
     key = problem.model_dump_json()
     if key in _PROVIDED:
         return {k: v for k, v in _PROVIDED[key][1].items() if problem.kind in CHEMISTRY}
+    if problem.kind == "h2":
+        return dict(_h2_reference(key))
     if problem.kind not in CHEMISTRY:
         return {}
     return dict(_chem_reference(key))
+
+
+@lru_cache(maxsize=64)
+def _h2_reference(problem_json: str) -> tuple[tuple[str, Any], ...]:
+    """kind h2: the HF determinant's energy (the operator's diagonal at the HF bits) and the nuclear
+    repulsion, totals in Ha like every molecule's references."""
+    from hpcq.sim.chem.sector import diagonal_element
+
+    problem = ProblemSpec.model_validate_json(problem_json)
+    hf_index = _hf_index(problem.mapping, 2, (1, 1))
+    ref = {
+        "exact_energy": _exact(problem_json),
+        "exact_method": "closed-form STO-3G integrals, lowest eigenvalue in the (1, 1) sector",
+        "hf_energy": diagonal_element(hamiltonian(problem), hf_index),
+        "n_alpha": 1,
+        "n_beta": 1,
+        "spatial_orbitals": 2,
+        "hf_bits": hf_index,
+        "nuclear_repulsion": nuclear_repulsion(problem),
+        "energy_kind": "total (nuclear repulsion and frozen core included), Ha",
+    }
+    return tuple(sorted(ref.items()))
 
 
 @lru_cache(maxsize=256)
 def _exact(problem_json: str) -> float:
     problem = ProblemSpec.model_validate_json(problem_json)
     if problem.kind == "h2":
-        # ground state of the 2-electron S_z=0 sector (equals the whole-space minimum for 0.2-5 Å)
-        return h2.sector_ground_energy(problem.bond_length)
+        # ground state of the 2-electron S_z=0 sector (equals the whole-space minimum for 0.2-5 Å), total
+        return h2.sector_ground_energy(problem.bond_length) + nuclear_repulsion(problem)
     if problem.kind in CHEMISTRY:
         return float(dict(_chem_reference(problem_json))["exact_energy"])
     if problem.kind == "tfim" and problem.boundary == "open" and problem.qubits > 16:
@@ -310,7 +335,7 @@ def _exact(problem_json: str) -> float:
 
 
 def exact_ground_energy(problem: ProblemSpec) -> float:
-    """Exact ground energy (h2: electronic Ha; molecule/fcidump/pauli: total Ha; spin chains: units of J)."""
+    """Exact ground energy (h2/molecule/fcidump/pauli: total Ha; spin chains: units of J)."""
     key = problem.model_dump_json()
     if key in _PROVIDED:
         return float(_PROVIDED[key][1]["exact_energy"])
@@ -318,5 +343,6 @@ def exact_ground_energy(problem: ProblemSpec) -> float:
 
 
 def nuclear_repulsion(problem: ProblemSpec) -> float:
-    """Ha, for h2 only (its energies are electronic); chemistry kinds already include it; 0 otherwise."""
+    """Nuclear repulsion 1/R (Ha) of kind h2, which its Hamiltonian and energies include (totals, as
+    every molecule's); 0 for other kinds (molecules carry theirs in reference()['nuclear_repulsion'])."""
     return h2.mo_integrals(problem.bond_length)[2] if problem.kind == "h2" else 0.0

@@ -102,8 +102,8 @@ class ScanPoint(_Strict):
 
 
 class ProblemSpec(_Strict):
-    """h2: STO-3G H2 from closed-form integrals (bond_length in Å; electronic energy, nuclear
-    repulsion apart); molecule: PySCF RHF + active space, energies are totals in Ha (nuclear repulsion
+    """h2: STO-3G H2 from closed-form integrals (bond_length in Å; total energies in Ha, the nuclear
+    repulsion in the identity term, equal to molecule h2's); molecule: PySCF RHF + active space, energies are totals in Ha (nuclear repulsion
     and frozen core in the constant); fcidump / pauli: a Hamiltonian brought as data (file by
     reference, or data embedded in the study); tfim: H = -J sum Z_i Z_i+1 - h sum X_i;
     heisenberg: H = J sum (XX+YY+ZZ) + h sum Z_i. docs/chemistry.md has the chemistry fields."""
@@ -349,6 +349,41 @@ class ProblemSpec(_Strict):
         return 1.0 if self.kind == "tfim" else 0.0
 
 
+class InitialPointSpec(_Strict):
+    """Where the optimiser starts (AnsatzSpec.initial_point): hf = the Hartree-Fock point (zero
+    angles of an ansatz built on the HF state), zeros, random (uniform in [-pi, pi), seeded by
+    ``seed``, default the task's seed), values (explicit angles), file (.npy or .txt of angles,
+    embedded at submit time: data, base64 for .npy). Shorthands in a study: ``hf``, ``random``,
+    ``zeros``, a list of numbers, or a file name ending .npy/.txt."""
+
+    kind: Literal["hf", "zeros", "random", "values", "file"]
+    seed: int | None = Field(None, ge=0, lt=2**31, description="random only; default the task's seed")
+    values: list[float] | None = Field(None, description="values only: one angle per ansatz parameter")
+    file: str | None = Field(None, max_length=4096, description="file only: .npy or .txt (embedded name or path)")
+    data: str | None = Field(None, description="file only: the embedded content (.npy: base64)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        own = {"random": ("seed",), "values": ("values",), "file": ("file", "data")}.get(self.kind, ())
+        extra = [f for f in ("seed", "values", "file", "data") if getattr(self, f) is not None and f not in own]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} do not apply to initial_point kind {self.kind!r}; remove them")
+        if self.kind == "values" and not self.values:
+            raise ValueError("initial_point: values needs a non-empty list of angles, e.g. [0.0, 0.1]")
+        if self.kind == "file" and (not self.file or not self.file.lower().endswith((".npy", ".txt"))):
+            raise ValueError("initial_point.file: give a .npy or .txt file of angles, e.g. x0.npy")
+        return self
+
+
+def _initial_point_shorthand(v: Any) -> Any:
+    """``hf`` / ``random`` / ``zeros`` / [angles] / 'x0.npy' -> the InitialPointSpec fields."""
+    if isinstance(v, str):
+        return {"kind": v} if v in ("hf", "zeros", "random") else {"kind": "file", "file": v}
+    if isinstance(v, (list, tuple)):
+        return {"kind": "values", "values": list(v)}
+    return v
+
+
 class AnsatzSpec(_Strict):
     """Hardware-efficient families (efficient_su2, real_amplitudes, two_local; on chemistry problems
     they start from the Hartree-Fock state unless initial_state: zero), uccsd (HF + UCCSD,
@@ -381,11 +416,21 @@ class AnsatzSpec(_Strict):
         "ccsd", description="lucj: start from PySCF CCSD t-amplitudes or zeros (= HF)"
     )
     final_orbital_rotation: bool = Field(True, description="lucj: end with an orbital rotation (t1)")
+    # where the optimiser starts, and how often (left out of the dump at their defaults: stable ids)
+    initial_point: InitialPointSpec | None = Field(
+        None, description="hf | zeros | random | [angles] | x0.npy/.txt; default: HF point where the ansatz has one"
+    )
+    restarts: int = Field(1, ge=1, le=100, description="runs from initial_point, then seeded random points; best kept")
+
+    @field_validator("initial_point", mode="before")
+    @classmethod
+    def _initial_point(cls, v: Any) -> Any:
+        return _initial_point_shorthand(v)
 
     @model_serializer(mode="wrap")
     def _drop_lucj_defaults(self, handler):
         data = handler(self)
-        for k, default in _LUCJ_DEFAULTS.items():
+        for k, default in {**_LUCJ_DEFAULTS, **_START_DEFAULTS}.items():
             if k in data and data[k] == default:
                 del data[k]
         return data
@@ -428,6 +473,7 @@ _LUCJ_DEFAULTS = {
     "initial_parameters": "ccsd",
     "final_orbital_rotation": True,
 }
+_START_DEFAULTS = {"initial_point": None, "restarts": 1}  # any ansatz; out of the dump at defaults
 
 
 class OptimizerSpec(_Strict):
@@ -449,13 +495,35 @@ class NoiseSpec(_Strict):
     kind: Literal["none", "depolarizing", "bit_flip", "thermal", "readout", "fake_backend"] = "none"
     p: float | None = None
     p2: float | None = None
-    t1: float | None = Field(None, description="seconds")
-    t2: float | None = Field(None, description="seconds")
-    gate_time_1q: float = Field(50e-9, gt=0, description="seconds")
-    gate_time_2q: float = Field(300e-9, gt=0, description="seconds")
+    t1: float | None = Field(None, description="seconds, or a duration with its unit: 100us")
+    t2: float | None = Field(None, description="seconds, or a duration with its unit: 70us")
+    gate_time_1q: float = Field(50e-9, gt=0, description="seconds, or with its unit: 50ns")
+    gate_time_2q: float = Field(300e-9, gt=0, description="seconds, or with its unit: 300ns")
     backend: str | None = None
 
     _prob = field_validator("p", "p2")(_probability)
+
+    @field_validator("t1", "t2", "gate_time_1q", "gate_time_2q", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any, info) -> Any:
+        """A duration with its unit ('100us', '50 µs', '0.3ms', '35ns') becomes seconds; a bare
+        number is seconds and is refused where no qubit has it (t1/t2 >= 1 s, gate times >= 1 ms:
+        ``t1: 100`` meant as µs would silently be a noiseless 100 s)."""
+        from hpcq.units import duration_seconds
+
+        name = info.field_name
+        if isinstance(v, str):
+            sec = duration_seconds(v)
+            if sec is None:
+                raise ValueError(f"{v!r} is not a duration; write e.g. {name}: 100us (units s, ms, us, ns)")
+            return sec
+        limit = 1.0 if name in ("t1", "t2") else 1e-3
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= limit:
+            raise ValueError(
+                f"{v} s is implausible for {name} (a bare number is seconds); give the unit, e.g. "
+                f"{name}: {v:g}us or {v:g}ns, or seconds such as {v:g}e-6"
+            )
+        return v
 
     @model_validator(mode="after")
     def _check(self):
@@ -817,15 +885,38 @@ def error_location(parts) -> str:
     return loc
 
 
+def _known_fields() -> list[str]:
+    models = (SweepParams, ProblemSpec, AnsatzSpec, InitialPointSpec, OptimizerSpec, NoiseSpec, MPSSpec)
+    return sorted({f for m in (*models, DistributionsSpec) for f in m.model_fields})
+
+
+def error_message(err: Any) -> str:
+    """One pydantic error as the documented message: the fix, never pydantic's own wording for an
+    unknown field ("Extra inputs are not permitted") or a missing one; type errors say what was given."""
+    import difflib
+
+    if err["type"] == "extra_forbidden":
+        name = str(err["loc"][-1]) if err["loc"] else ""
+        close = difflib.get_close_matches(name, _known_fields(), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"unknown field{hint}; remove it or check its spelling (docs/studies.md lists the fields)"
+    if err["type"] == "missing":
+        return "required field is missing; add it (docs/studies.md lists the fields)"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if msg.startswith("Input should be") and "input" in err:
+        msg = f"{msg} (got {err['input']!r}); fix the value"
+    return msg
+
+
 def format_errors(exc: ValidationError) -> str:
     """'noise[2].p: 1.5 is not a probability; use 0 <= p <= 1' style messages."""
     return "; ".join(error_text(err) for err in exc.errors())
 
 
 def error_text(err: Any) -> str:
-    """One pydantic error as 'field: message' (a message that names its own deeper field, such as a
-    scan's 'problems[0].scan.bond_length: ...', is kept as it is)."""
-    loc, msg = error_location(err["loc"]) or "(sweep)", err["msg"].removeprefix("Value error, ")
+    """One pydantic error as 'field: message' (error_message's wording; a message that names its
+    own deeper field, such as a scan's 'problems[0].scan.bond_length: ...', is kept as it is)."""
+    loc, msg = error_location(err["loc"]) or "(sweep)", error_message(err)
     return msg if msg.startswith(loc + "[") else f"{loc}: {msg}"
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from hpcq.sim import metrics as M
 from hpcq.sim.aer_env import gpu_options, resolve_device
-from hpcq.sim.ansatz import build_ansatz, initial_point
+from hpcq.sim.ansatz import build_ansatz, start_point
 from hpcq.sim.noise import (
     BASIS_GATES,
     apply_readout,
@@ -52,6 +52,8 @@ class TaskResult:
     device: str = "CPU"
     gradient: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    start: dict[str, Any] = field(default_factory=dict)  # the initial point and restarts (_optimize)
+    initial_parameters: Any = None  # the kept run's starting point
 
     @property
     def task_id(self) -> str:
@@ -153,6 +155,8 @@ class _Prepared:
     shots: int
     trajectories: bool  # noisy statevector shots split over the ranks of comm
     energy: Any  # hpcq.sim.readout.EnergyCircuit
+    start: dict[str, Any] = field(default_factory=dict)  # how the optimisation started (_optimize)
+    x0: Any = None  # the kept run's starting point
 
     def simulator(self, seed: int, noise_model: Any = None, method: str = "", **opts: Any):
         return _simulator(method or self.method, self.device, noise_model, self.threads, seed, **opts)
@@ -266,16 +270,38 @@ def _optimize(p: _Prepared, fun: _EnergyFunction, x0: np.ndarray | None, optimiz
     gradient = spec.optimizer.gradient
     if spec.optimizer.kind == "l_bfgs_b" and gradient == "parameter_shift" and not _shift_rule_valid(p.circuit, params):
         gradient = "finite_difference"
-    rng = np.random.default_rng(spec.seed)
+    if x0 is None and optimize:
+        return _restarts(p, fun, gradient), gradient
     if x0 is None:
-        x0 = initial_point(spec.ansatz, len(params), rng)
+        x0, p.start = start_point(spec.ansatz, spec.problem, len(params), spec.seed)
     elif len(x0) != len(params):
         raise ValueError(f"x0 has {len(x0)} parameters, the ansatz {len(params)}: the parent ran another ansatz")
+    else:
+        p.start = {"kind": "parent", "parent_task_id": spec.parent_task_id}
     x0 = np.asarray(x0, dtype=float)
+    p.x0 = x0
     if optimize:
         return minimize(spec.optimizer, fun, x0, spec.seed, gradient=gradient), gradient
     f0 = float(fun(x0[None, :])[0])  # energy at the given point only (a noise step at its parent's parameters)
     return OptResult(x=x0, fun=f0, evaluations=1, trace_x=[x0], trace_f=[f0], message="evaluated at x0"), gradient
+
+
+def _restarts(p: _Prepared, fun: _EnergyFunction, gradient: str) -> OptResult:
+    """ansatz.restarts runs (the first from initial_point, the others from seeded random points:
+    hpcq.sim.ansatz.start_point); the lowest final energy is kept. Every start and its energy go
+    into p.start (the task's initial_point_json attribute)."""
+    spec = p.spec
+    best: OptResult | None = None
+    runs, kept = [], 0
+    for k in range(spec.ansatz.restarts):
+        x0, rec = start_point(spec.ansatz, spec.problem, len(p.params), spec.seed, k)
+        opt = minimize(spec.optimizer, fun, x0, spec.seed, gradient=gradient)
+        runs.append(dict(rec, energy=float(opt.fun), evaluations=int(opt.evaluations)))
+        if best is None or opt.fun < best.fun:
+            best, p.x0, kept = opt, x0, k
+    assert best is not None
+    p.start = dict(runs[kept], restarts=spec.ansatz.restarts, kept=kept, runs=runs)
+    return best
 
 
 @dataclass
@@ -406,6 +432,9 @@ def _task_result(
     for k in ("hf_energy", "pyscf_energy"):
         if k in p.refs:
             m[k] = float(p.refs[k])
+    if "hf_energy" in p.refs:  # chemistry: signed error, correlation energy recovered, <N>, <S^2>
+        m.update(M.chemistry_metrics(opt.fun, p.exact, float(p.refs["hf_energy"])))
+        m.update(_state_observables(p, opt.x))
     return TaskResult(
         spec=p.spec,
         metrics=m,
@@ -428,7 +457,29 @@ def _task_result(
             "total_s": t_end - run.t0,
         },
         counts=counts,
+        start=p.start,
+        initial_parameters=p.x0,
     )
+
+
+def _state_observables(p: _Prepared, x: np.ndarray) -> dict[str, float]:
+    """<N> and <S^2> of the noiseless VQE state at ``x``: the number and total-spin operators in the
+    problem's qubit mapping (hpcq.sim.chem.mappings.spin_operators), on the circuit's physical qubits."""
+    from hpcq.sim.chem.mappings import spin_operators
+
+    prob = p.spec.problem
+    ops = spin_operators(prob.mapping, prob.spatial_orbitals, prob.electrons)
+    circ = p.circuit.assign_parameters(dict(zip(p.params, np.asarray(x, dtype=float), strict=True)))
+    layout = getattr(circ, "layout", None) if p.spec.noise.kind == "fake_backend" else None
+    for name, op in ops.items():
+        op = op.apply_layout(layout) if layout is not None else op
+        circ.save_expectation_value(op, range(circ.num_qubits), label=name)
+    method = "matrix_product_state" if p.method == "matrix_product_state" else "statevector"
+    opts = {k: v for k, v in p.sim_opts.items() if not k.startswith("_") and k != "precision"}
+    res = p.simulator(p.spec.seed, None, method, **opts).run(circ).result()
+    if not res.success:
+        raise RuntimeError(f"Aer failed while measuring <N>, <S^2>: {res.status}")
+    return {name: float(np.real(res.data(0)[name])) for name in ops}
 
 
 _MPS_LOG_SEEN = [0]  # length of Aer's process-wide MPS log already read (_mps_truncation)

@@ -33,7 +33,7 @@ from hpcq.sim.metrics import accuracy_metrics, distribution_metrics, shannon_ent
 
 # problem -> (n_qubits, exact ground energy in Hartree / model units, params)
 PROBLEMS: dict[str, tuple[int, float, dict[str, Any]]] = {
-    "h2": (4, -1.857275, {"bond_length": 0.735, "basis": "sto3g"}),
+    "h2": (4, -1.137306, {"bond_length": 0.735, "basis": "sto3g"}),
     "lih": (6, -7.882362, {"bond_length": 1.595, "basis": "sto3g", "freeze_core": True}),
     "tfim": (5, -6.026674, {"j": 1.0, "h": 1.0, "periodic": False}),
     "heisenberg": (4, -8.0, {"j": 1.0, "periodic": True}),

@@ -161,6 +161,9 @@ def _finish(
     device = resolve_device(params.device)
     prov = _provenance(params, ctx, threads, size, started, time.perf_counter() - t0, aer_mpi_processes(), device)
     prov.update(extra_provenance or {})  # e.g. a noise step's parent parameters (hpcq.workflow.steps)
+    from hpcq.worker.provenance import initial_points
+
+    prov.update(initial_points(results))
     failed = [{"task_id": f.task_id, "rank": f.rank, "error": f.error} for f in failures or []]
     prov.update(n_failed=len(failed), failed_tasks=failed)
     path = Path(ctx.workdir) / output_name(params, ctx)

@@ -47,3 +47,11 @@ def job_provenance(ctx: JobContext, ranks: int, threads: int) -> dict[str, Any]:
         "site": ctx.site,  # the executor's ColonyOS locationname (docs/sites.md)
         "executor": ctx.executor,
     }
+
+
+def initial_points(results: list) -> dict[str, Any]:
+    """The file-level record of where every task's optimisation started (issue 25): per task id its
+    start's kind, seed or file, restarts and the one kept (the full record, every restart's energy,
+    is the task attribute initial_point_json; the kept start is /tasks/<id>/initial_parameters)."""
+    keep = ("kind", "seed", "file", "default", "restarts", "kept", "parent_task_id")
+    return {"initial_points": {r.task_id: {k: r.start[k] for k in keep if k in r.start} for r in results}}

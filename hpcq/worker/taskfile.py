@@ -58,6 +58,7 @@ def task_attrs(r: TaskResult) -> dict[str, Any]:
         "threads": int(r.threads),
         "gradient": r.gradient if s.optimizer.kind == "l_bfgs_b" else "",
         "timings_json": _json(r.timings),
+        F.INITIAL_POINT: _json(r.start),
     }
 
 
@@ -87,6 +88,8 @@ def task_data(r: TaskResult) -> F.TaskData:
     else:
         data[F.DIST_IDEAL] = np.asarray(r.dist_ideal, dtype=np.float64)
         data[F.DIST_NOISY] = np.asarray(r.dist_noisy, dtype=np.float64)
+    if r.initial_parameters is not None:
+        data[F.INITIAL_PARAMETERS] = np.asarray(r.initial_parameters, dtype=np.float64)
     if np.any(np.imag(coeffs) != 0):
         data[F.HAM_COEFFS_IMAG] = np.imag(coeffs).astype(np.float64)
     return F.TaskData(attrs, dict(r.metrics), data, group_attrs)

@@ -21,7 +21,7 @@ def test_h5_says_energies_are_totals_in_ha(tmp_path):
     with h5py.File(path, "r") as h:
         got = {g.attrs["problem"]: (g.attrs[F.ENERGY_UNITS], g.attrs[F.ENERGY_CONVENTION]) for g in h[F.TASKS].values()}
     assert got["molecule"] == ("Ha", "total: electronic + nuclear repulsion + frozen-core")
-    assert got["tfim"] == ("J", "units of the coupling J")
+    assert got["tfim"] == ("J", "units of the Hamiltonian (the coupling J), not Ha")
     with h5py.File(path, "r+") as h:
         g = next(g for g in h[F.TASKS].values() if g.attrs["problem"] == "molecule")
         del g.attrs[F.ENERGY_UNITS]

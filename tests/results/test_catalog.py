@@ -139,7 +139,7 @@ def test_parallel_read_gives_the_same_catalog_as_serial(study, tmp_path, monkeyp
 
 def test_site_and_transfer_columns_and_an_older_catalog_rebuilt(study):
     """site, executor (provenance) and the inputs fetched from other sites (inputs_from summed) are
-    columns; a catalog made by an hpcq with other columns is rebuilt, not an INSERT error."""
+    columns; an older catalog gains them in place, not an INSERT error."""
     import json
     import sqlite3
 
@@ -148,9 +148,17 @@ def test_site_and_transfer_columns_and_an_older_catalog_rebuilt(study):
     with h5py.File(path, "a") as f:  # as an executor at site B writes it (hpcq.worker.provenance)
         f["provenance"].attrs.update({"site": "site-b", "executor": "exe-b", "inputs_from": json.dumps(moved)})
     db = default_db(study)
-    with sqlite3.connect(db) as con:  # an older catalog: the runs table without the new columns
-        con.execute("CREATE TABLE runs (file TEXT, task_id TEXT, extra TEXT)")
-        con.execute("INSERT INTO runs VALUES ('x', 'y', '{}')")
+    from hpcq.results import catalog as C
+
+    older = [c for c in C.RUN_COLUMNS if c[0] not in ("site", "executor", *C.TRANSFER_COLUMNS)]
+    with sqlite3.connect(db) as con:  # an older hpcq's catalog: runs without the new columns
+        con.executescript(
+            C.SCHEMA.replace(", ".join(f"{c} {t}" for c, t in C.RUN_COLUMNS), ", ".join(f"{c} {t}" for c, t in older))
+        )
+        con.execute("INSERT INTO files (path) VALUES ('x')")
+        con.execute("INSERT INTO runs (file, task_id) VALUES ('x', 'y')")
+    with sqlite3.connect(db) as con:
+        assert "site" not in {r[1] for r in con.execute("PRAGMA table_info(runs)")}
     cat = Catalog(db)
     assert cat.index(study).errors == {}
     runs = cat.runs()
@@ -159,3 +167,18 @@ def test_site_and_transfer_columns_and_an_older_catalog_rebuilt(study):
     assert set(mine["inputs_bytes"]) == {1024} and mine["inputs_s"].tolist() == [0.75] * len(mine)
     others = runs[runs["file"] != str(path)]
     assert set(others["inputs_bytes"]) == {0} and "y" not in set(runs["task_id"])
+
+
+def test_a_newer_hpcqs_catalog_is_rebuilt_not_misread(study):
+    """A runs table with a column this hpcq does not know (written by a newer hpcq) is dropped and
+    filled again from the files: the runs come back with this hpcq's columns."""
+    import sqlite3
+
+    db = default_db(study)
+    Catalog(db).index(study)
+    with sqlite3.connect(db) as con:
+        con.execute("ALTER TABLE runs ADD COLUMN from_the_future TEXT")
+    cat = Catalog(db)
+    assert cat.runs().empty  # rebuilt empty
+    assert cat.index(study).added == 12 and len(cat.runs()) == 48
+    assert "from_the_future" not in cat.runs().columns

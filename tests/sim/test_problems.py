@@ -33,8 +33,12 @@ def test_h2_parity_matches_published_qiskit_coefficients():
     assert set(terms) == set(QISKIT_H2_0735)
     for label, coeff in QISKIT_H2_0735.items():
         assert terms[label] == pytest.approx(coeff, abs=1e-7), label
-    exact = problems.exact_ground_energy(ProblemSpec(kind="h2", bond_length=0.735))
-    assert exact == pytest.approx(-1.8572750302023795, abs=1e-7)  # aer-lab.md (numpy eigvalsh)
+    p = ProblemSpec(kind="h2", bond_length=0.735)
+    exact = problems.exact_ground_energy(p)  # total: electronic -1.8572750302 + nuclear 0.7199689944
+    assert exact - problems.nuclear_repulsion(p) == pytest.approx(-1.8572750302023795, abs=1e-7)
+    assert exact == pytest.approx(-1.137306, abs=1e-6)
+    ident = dict(zip(problems.hamiltonian(p).paulis.to_labels(), problems.hamiltonian(p).coeffs, strict=True))["II"]
+    assert ident.real == pytest.approx(QISKIT_H2_0735["II"] + problems.nuclear_repulsion(p), abs=1e-7)
 
 
 @pytest.mark.parametrize("r", [0.5, 0.735, 1.5, 2.5])
@@ -51,11 +55,7 @@ def test_h2_mappings_agree(r):
 
 def test_h2_dissociation_curve_minimum_near_equilibrium():
     rs = np.arange(0.5, 2.51, 0.05)
-    total = [
-        problems.exact_ground_energy(ProblemSpec(kind="h2", bond_length=float(r)))
-        + problems.nuclear_repulsion(ProblemSpec(kind="h2", bond_length=float(r)))
-        for r in rs
-    ]
+    total = [problems.exact_ground_energy(ProblemSpec(kind="h2", bond_length=float(r))) for r in rs]
     assert 0.70 <= rs[int(np.argmin(total))] <= 0.76
     assert min(total) == pytest.approx(-1.1373, abs=2e-4)  # STO-3G FCI of H2
 

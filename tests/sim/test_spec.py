@@ -123,7 +123,7 @@ def test_memory_per_rank():
             "method 'density_matrix' cannot be distributed",
         ),
         ({"problems": [H2], "study": "a b"}, "study: 'a b' has characters"),
-        ({"problems": [H2], "shotz": 3}, "shotz: Extra inputs are not permitted"),
+        ({"problems": [H2], "shotz": 3}, "shotz: unknown field (did you mean shots?); remove it or check its spelling"),
     ],
 )
 def test_errors_name_field_and_fix(data, expected):

@@ -35,7 +35,12 @@ def test_h2_noiseless_cobyla_reaches_chemical_accuracy():
     r = vqe(RA1, {"kind": "cobyla", "maxiter": 100})
     m = r.metrics
     assert m["abs_error"] < CHEMICAL_ACCURACY_HA and m["chemical_accuracy"] is True
-    assert m["exact_energy"] == pytest.approx(-1.857275, abs=1e-6)
+    assert m["exact_energy"] == pytest.approx(-1.137306, abs=1e-6)  # total (issue 25)
+    assert m["hf_energy"] == pytest.approx(-1.116999, abs=1e-6)
+    assert m["signed_error"] == pytest.approx(m["energy"] - m["exact_energy"])
+    assert m["correlation_recovered_pct"] > 95.0
+    assert m["n_expectation"] == pytest.approx(2.0, abs=1e-6)
+    assert m["s2_expectation"] == pytest.approx(0.0, abs=1e-3)
     assert m["iterations"] == len(r.trace_energy) == m["evaluations"]
     assert r.trace_parameters.shape == (m["iterations"], r.circuit.num_parameters)
     # noiseless: the noisy distribution is the ideal one

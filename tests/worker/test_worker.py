@@ -88,6 +88,9 @@ def test_run_sweep_entry_in_process(tmp_path):
     json.dumps(res.summary)  # small and JSON-able: becomes the ColonyOS process output
     assert res.summary["n_tasks"] == 1 and res.summary["one_circuit_splitting"] == "unavailable"
     assert hpcq.results.validate(res.files[0]) == []
+    prov = hpcq.results.h5format.read_summary(res.files[0])["provenance"]
+    starts = json.loads(prov["initial_points"])  # where each task started (issue 25)
+    assert len(starts) == 1 and next(iter(starts.values()))["kind"] in ("hf", "default")
 
 
 @pytest.mark.mpi

@@ -165,3 +165,23 @@ def hf_occupation(norb: int, nelec: tuple[int, int]) -> np.ndarray:
 
 def num_qubits(mapping: str, norb: int) -> int:
     return 2 * norb - 2 if mapping == "parity" else 2 * norb
+
+
+@lru_cache(maxsize=32)
+def spin_operators(mapping: str, norb: int, nelec: tuple[int, int]) -> dict[str, SparsePauliOp]:
+    """The particle number N and total spin S^2 = S_- S_+ + S_z (S_z + 1) in the qubit mapping
+    (parity: two-qubit reduced like the Hamiltonian), keyed as the result metrics name them:
+    n_expectation, s2_expectation. S_+ = sum_p a+_{p alpha} a_{p beta}, S_z = (N_alpha - N_beta) / 2."""
+    base = "parity" if mapping == "parity" else mapping
+    n = 2 * norb
+    number = SparsePauliOp.sum([excitation(base, n, (p,), (p,)) for p in range(n)])
+    na = SparsePauliOp.sum([excitation(base, n, (p,), (p,)) for p in range(norb)])
+    nb = SparsePauliOp.sum([excitation(base, n, (p + norb,), (p + norb,)) for p in range(norb)])
+    sz = ((na - nb) * 0.5).simplify(atol=1e-14)
+    splus = SparsePauliOp.sum([excitation(base, n, (p,), (p + norb,)) for p in range(norb)])
+    ident = SparsePauliOp("I" * n)
+    s2 = (splus.adjoint().dot(splus) + sz.dot(sz + ident)).simplify(atol=1e-14)
+    out = {"n_expectation": number.simplify(atol=1e-14), "s2_expectation": s2}
+    if mapping == "parity":
+        out = {k: two_qubit_reduce(v, norb, tuple(nelec)) for k, v in out.items()}
+    return {k: SparsePauliOp(v.paulis, np.real_if_close(v.coeffs, tol=1e6)) for k, v in out.items()}
