@@ -104,9 +104,10 @@ class ScanPoint(_Strict):
 class ProblemSpec(_Strict):
     """h2: STO-3G H2 from closed-form integrals (bond_length in Å; total energies in Ha, the nuclear
     repulsion in the identity term, equal to molecule h2's); molecule: PySCF RHF + active space,
-    energies are totals in Ha (nuclear repulsion and frozen core in the constant); fcidump / pauli: a Hamiltonian brought as data (file by
-    reference, or data embedded in the study); tfim: H = -J sum Z_i Z_i+1 - h sum X_i;
-    heisenberg: H = J sum (XX+YY+ZZ) + h sum Z_i. docs/chemistry.md has the chemistry fields."""
+    energies are totals in Ha (nuclear repulsion and frozen core in the constant); fcidump / pauli:
+    a Hamiltonian brought as data (file by reference, or data embedded in the study); tfim: H = -J
+    sum Z_i Z_i+1 - h sum X_i; heisenberg: H = J sum (XX+YY+ZZ) + h sum Z_i. docs/chemistry.md has
+    the chemistry fields."""
 
     kind: Literal["h2", "tfim", "heisenberg", "molecule", "fcidump", "pauli"]
     bond_length: float | None = Field(None, description="Å, h2 only (0.2-5.0)")
