@@ -1,9 +1,12 @@
 """An S3-compatible object store for tests and benches: moto's server, in this process.
 
 Why moto and not a real S3 server: of the real ones this machine's registries offer, SeaweedFS is
-served by the Go module proxy only as an untagged pseudo-version with hundreds of dependencies (a
-build of many minutes on 2 cores, for every fresh CI machine), MinIO only under the AGPL, and gofakes3
-is a library, not a server. moto speaks the S3 REST protocol that boto3 (inside pycolonies) uses,
+served by the Go module proxy only as an untagged pseudo-version, and `go install
+github.com/seaweedfs/seaweedfs/weed@v0.0.0-20261109003541-7506e5f91cd6` is refused outright ("the
+go.mod file for the module providing named packages contains one or more replace directives",
+tried 2026-12-06); building it anyway would mean writing our own go.mod with its replace lines,
+i.e. committing another project's build script. MinIO is AGPL, and gofakes3 is a library, not a
+server. moto speaks the S3 REST protocol that boto3 (inside pycolonies) uses,
 over real HTTP on a real port, which is the part hpcq exercises.
 """
 
