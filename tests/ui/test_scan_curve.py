@@ -42,6 +42,9 @@ def test_the_energy_curve_is_drawn_over_the_bond_length(lih_page):
     assert "chemical accuracy (±1.6 mHa)" in by_name
     band = by_name["chemical accuracy (±1.6 mHa)"]["y"]
     assert [round(b - e, 9) for b, e in zip(band, by_name["exact"]["y"], strict=True)] == [0.0016] * 5
+    hf = by_name["HF"]  # the catalog's hf_energy: above exact at every length (correlation energy < 0)
+    assert sorted(hf["x"]) == [1.2, 1.6, 2.0, 2.4, 3.0]
+    assert all(h > e for h, e in zip(hf["y"], by_name["exact"]["y"], strict=True))
     vqe = by_name["VQE real_amplitudes · cobyla"]
     assert len(vqe["x"]) == 5 and all(v >= e - 1e-9 for v, e in zip(vqe["y"], by_name["exact"]["y"], strict=True))
     noisy = [n for n in by_name if n.startswith("noisy depolarizing(p=0.001) · real_amplitudes")]
