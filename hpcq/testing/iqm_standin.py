@@ -35,9 +35,11 @@ class IqmStandin:
         from iqm.station_control.interface.models import DynamicQuantumArchitecture
 
         self.twin, self.qc, self.seed, self.queue_s = twin, qc, seed, queue_s
-        self.calset_id = str(twin.architecture.calibration_set_id)
+        # a calibration-set id of its own (a fake's is the nil UUID), so provenance can be checked
+        calset = uuid.uuid5(uuid.NAMESPACE_URL, f"hpcq-standin/{qc}/calibration")
+        self.calset_id = str(calset)
         self.qc_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hpcq-standin/{qc}"))
-        self.dqa: DynamicQuantumArchitecture = twin.architecture
+        self.dqa: DynamicQuantumArchitecture = twin.architecture.model_copy(update={"calibration_set_id": calset})
         self.requests: list[tuple[str, str]] = []
         self.circuits: list[dict[str, Any]] = []
         self.jobs: dict[str, dict[str, Any]] = {}
