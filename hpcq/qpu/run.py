@@ -52,6 +52,35 @@ def _ghz(n: int) -> Any:
     return qc
 
 
+BIT_ORDER_QUBITS = 3
+
+
+def _bit_order(n: int) -> Any:
+    """X on qubit 0 of n, all measured: Qiskit order reads 0...01 (docs/qpu.md, the one-shot bit-order test)."""
+    from qiskit import QuantumCircuit
+
+    from hpcq.qpu.mitigation import measure_every_qubit
+
+    qc = QuantumCircuit(n, name=f"bit_order_{n}")
+    qc.x(0)
+    measure_every_qubit(qc)
+    return qc
+
+
+def _check_bit_order(roles: list, counts: list) -> str:
+    """The most frequent outcome of the bit-order circuit; QpuError unless it is 0...01."""
+    c = counts[[r["role"] for r in roles].index("bit_order")]
+    top = max(c, key=c.get).replace(" ", "")
+    want = "0" * (BIT_ORDER_QUBITS - 1) + "1"
+    if top != want:
+        raise QpuError(
+            f"bit-order check failed: X on qubit 0 of {BIT_ORDER_QUBITS} read {top!r}, expected {want!r} "
+            "(Qiskit order, qubit 0 rightmost): this backend's counts are in another bit order; every energy would be wrong. "
+            "No result file was written (docs/qpu.md, checking a new QPU)"
+        )
+    return top
+
+
 def _measured_on(isa: Any) -> list[int]:
     """The physical qubit each clbit is measured on (clbit i = logical qubit i: measure_every_qubit)."""
     from hpcq.qpu.transpile import physical_index
@@ -116,6 +145,8 @@ def _circuits(p: QpuRunParams, backend: Any, ansatz: Any, groups: list, sets: np
     from hpcq.qpu.mitigation import basis_circuit
 
     isas, checks, roles = [], [], []
+    isa, check = _transpile(_bit_order(BIT_ORDER_QUBITS), backend, p)
+    isas.append(isa), checks.append(check), roles.append({"role": "bit_order"})
     if p.ghz_qubits:
         isa, check = _transpile(_ghz(p.ghz_qubits), backend, p)
         isas.append(isa), checks.append(check), roles.append({"role": "ghz"})
@@ -162,6 +193,7 @@ def qpu_run(kwargs: dict[str, Any], ctx: JobContext) -> FunctionResult | None:
     groups = measured_groups(observable)
     isas, checks, roles = _circuits(p, backend, ansatz, groups, sets)
     counts, job = _submit(backend, isas, p.shots, info)
+    _check_bit_order(roles, counts)
     run: dict[str, Any] = {"isas": isas, "checks": checks, "roles": roles, "counts": counts, "jobs": [job]}
     shots_total = p.shots * len(isas)
     cal = _calibrate(p, backend, info, run) if p.mitigation == "readout" else None

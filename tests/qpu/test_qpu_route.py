@@ -171,3 +171,49 @@ def test_hdf5_holds_what_a_hardware_run_needs(route):
         for c, r in zip(checks, roles, strict=True)
         if r["role"] != "calibration"
     )
+
+
+def test_bit_order_circuit_read_in_qiskit_order(route):
+    _, _, _, path = route
+    with h5py.File(path) as f:
+        roles = json.loads(f[F.QPU_CIRCUITS_JSON][()])
+        counts = json.loads(f[F.QPU_COUNTS_JSON][()])
+    c = counts[[r["role"] for r in roles].index("bit_order")]
+    assert max(c, key=c.get) == "001"
+
+
+def test_a_reversed_bit_order_fails_the_step():
+    from hpcq.qpu import QpuError
+    from hpcq.qpu.run import _check_bit_order
+
+    with pytest.raises(QpuError, match="bit-order check failed.*'100'"):
+        _check_bit_order([{"role": "bit_order"}], [{"100": 950, "000": 50}])
+
+
+def _run(tmp_path, qpu: dict, **kw) -> Outcome:
+    task = Task("p", "qpu_run", QpuRunParams(**{**KW, **kw}).model_dump(), str(tmp_path), str(tmp_path / "o.json"))
+    task.extra = {"qpu": qpu}
+    run_tasks([task])
+    return Outcome.read(tmp_path / "o.json")
+
+
+VLQ = {"name": "vlq", "vendor": "iqm", "access": "qrmi", "resource": "vlq", "max_shots": 100000,
+       "twin": {"kind": "iqm_star", "qubits": 6}}  # fmt: skip
+
+
+def test_the_same_step_on_the_twin_needs_no_qpu_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("QRMI_JOB_QPU_RESOURCES", raising=False)
+    out = _run(tmp_path, VLQ, access="twin", shots=1000, calibration_shots=1000, parameter_sets=1)
+    assert out.ok, out.error
+    assert out.summary["access"] == "twin" and out.summary["ghz_fraction"] > 0.85
+    assert F.validate(out.files[0]) == []
+    assert "twin" in F.read_summary(out.files[0])["tasks"][0]["attrs"]["noise_model"]
+
+
+def test_a_qpu_step_without_the_plugins_environment_names_the_fix(tmp_path, monkeypatch):
+    for k in ("QRMI_JOB_QPU_RESOURCES", "SLURM_JOB_QPU_RESOURCES"):
+        monkeypatch.delenv(k, raising=False)
+    out = _run(tmp_path, VLQ)
+    assert not out.ok and "QRMI_JOB_QPU_RESOURCES is not set" in out.error and "--qpu=vlq" in out.error
+    too_many = _run(tmp_path, {**VLQ, "max_shots": 1000})
+    assert not too_many.ok and "max_shots 1000" in too_many.error
