@@ -75,8 +75,8 @@ def _check_bit_order(roles: list, counts: list) -> str:
     if top != want:
         raise QpuError(
             f"bit-order check failed: X on qubit 0 of {BIT_ORDER_QUBITS} read {top!r}, expected {want!r} "
-            "(Qiskit order, qubit 0 rightmost): this backend's counts are in another bit order; every energy would be wrong. "
-            "No result file was written (docs/qpu.md, checking a new QPU)"
+            "(Qiskit order, qubit 0 rightmost): this backend's counts are in another bit order; every "
+            "energy would be wrong. No result file was written (docs/qpu.md, checking a new QPU)"
         )
     return top
 
