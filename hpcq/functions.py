@@ -326,3 +326,16 @@ register(
         mpi=True,
     )
 )
+
+# A QPU step (hpcq.qpu, docs/qpu.md): one task on the QPU the site's Slurm granted, or its twin.
+QPU_RUN = "qpu_run"
+register(
+    FunctionDef(
+        QPU_RUN,
+        "hpcq.qpu.run:qpu_run",
+        "hpcq.qpu.params:QpuRunParams",
+        "On a QPU of the site profile (or its twin): GHZ check and the TFIM energy of a hardware-efficient "
+        "ansatz at given parameters, shots + readout mitigation; HDF5 with backend, calibration set, "
+        "transpiled circuits (QPY), counts, QPU/queue time (docs/qpu.md). Needs the extra qpu-iqm-qrmi.",
+    )
+)

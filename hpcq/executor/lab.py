@@ -294,8 +294,12 @@ def start_cluster(
     mpi: str = "pmi2",
     slurmd_timeout: int = 10,
     mem_mb: int = 16000,
+    qpu: str = "",
+    qpu_endpoint: str = "",
 ) -> LocalCluster:
-    """Run slurm-up.sh in ``dir`` and return the running cluster (call .down() later)."""
+    """Run slurm-up.sh in ``dir`` and return the running cluster (call .down() later). ``qpu``: a
+    QPU name the cluster grants as gres ``qpu`` and license ``iqm_qc_<qpu>``, with a TaskProlog
+    exporting QRMI's environment (endpoint ``qpu_endpoint``) to jobs granted it (docs/qpu.md)."""
     ok, reason = prerequisites()
     if not ok:
         raise SlurmLabError(reason)
@@ -309,6 +313,8 @@ def start_cluster(
         "SLURM_LAB_MPI": mpi,
         "SLURM_LAB_SLURMD_TIMEOUT": str(slurmd_timeout),
         "SLURM_LAB_MEM_MB": str(mem_mb),
+        "SLURM_LAB_QPU": qpu,
+        **({"SLURM_LAB_QPU_ENDPOINT": qpu_endpoint} if qpu_endpoint else {}),
     }
     cluster = LocalCluster(
         dir=Path(dir).resolve(), nodes=[f"n{i}" for i in range(1, nodes + 1)], cpus=cpus, port=port, dbd=dbd
@@ -326,7 +332,7 @@ def start_cluster(
 @contextlib.contextmanager
 def local_cluster(dir: str | Path, set_env: bool = False, purge: bool = True, **options: Any) -> Iterator[LocalCluster]:
     """A lab cluster for the duration of a with-block; torn down on exit, exception or Ctrl-C.
-    ``options`` are those of ``start_cluster`` (nodes, cpus, dbd, port, mpi, slurmd_timeout, mem_mb).
+    ``options`` are those of ``start_cluster`` (nodes, cpus, dbd, port, mpi, slurmd_timeout, mem_mb, qpu, qpu_endpoint).
     set_env=True also points os.environ["SLURM_CONF"] at it (restored afterwards)."""
     cluster = start_cluster(dir, **options)
     atexit.register(cluster.down)  # last resort if the interpreter exits inside the block

@@ -246,7 +246,7 @@ def index(directory, db):
 
 @results.command("ls")
 @db_options
-@click.option("--step", type=click.Choice(["vqe", "noise"]), help="only runs of this step")
+@click.option("--step", type=click.Choice(["vqe", "noise", "qpu"]), help="only runs of this step")
 @click.option("--study", help="only runs of this study")
 @click.option(
     "--columns",

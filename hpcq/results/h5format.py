@@ -186,6 +186,41 @@ COUNTS_ATTRS = (
     "bootstrap_replicates",
 )
 BIT_ORDER = "qiskit: character i from the right is measured qubit i"
+# A QPU step (hpcq.qpu.run, docs/qpu.md): tasks of step "qpu" (one per parameter vector; the
+# measured Z-basis distribution as ``distributions/noisy``), their QPU attributes (QPU_TASK_ATTRS),
+# and one file-level group /qpu with what a hardware run needs to be trusted and replayed.
+QPU_STEP = "qpu"
+QPU = "qpu"
+QPU_ATTRS = (
+    "qpu",
+    "backend",
+    "access",
+    "label",
+    "calibration_set_id",
+    "shots",
+    "calibration_shots",
+    "mitigation",
+    "mitigation_shots",
+    "qpu_time_s",
+    "queue_time_s",
+    "job_ids",
+)
+QPU_TASK_ATTRS = (
+    "backend",
+    "access",
+    "calibration_set_id",
+    "energy_raw",
+    "energy_std",
+    "energy_raw_std",
+    "ideal_energy",
+)
+QPU_ISA_QPY = f"{QPU}/isa_qpy"  # every transpiled circuit submitted (one QPY file, in submission order)
+QPU_CIRCUITS_JSON = f"{QPU}/circuits_json"  # per submitted circuit: name, role, layout (physical qubit per clbit)
+QPU_COUNTS_JSON = f"{QPU}/raw_counts_json"  # per submitted circuit: its raw counts (Qiskit bit order)
+QPU_CHECKS_JSON = f"{QPU}/transpile_checks_json"  # the statevector and native-gate checks of each transpile
+QPU_MITIGATION_QUBITS = f"{QPU}/mitigation/qubits"  # physical qubits calibrated
+QPU_MITIGATION_MATRICES = f"{QPU}/mitigation/assignment"  # (k, 2, 2): A[measured, prepared] per qubit
+QPU_TIMELINE_JSON = f"{QPU}/timeline_json"  # the server's job timeline(s), as returned
 COMMON_DATASETS = (
     CIRCUIT_QPY,
     NOISE_MODEL_JSON,
@@ -615,8 +650,8 @@ def _attr_problems(where: str, tid: str, g: h5py.Group) -> list[str]:
     if _py(g.attrs.get("task_id")) != tid:
         problems.append(f"{where}: attribute task_id {_py(g.attrs.get('task_id'))!r} != group name")
     step = _py(g.attrs.get("step"))
-    if step not in ("vqe", "noise"):
-        problems.append(f"{where}: step {step!r} is not 'vqe' or 'noise'")
+    if step not in ("vqe", "noise", QPU_STEP):
+        problems.append(f"{where}: step {step!r} is not 'vqe', 'noise' or '{QPU_STEP}'")
     if step == "noise" and not _py(g.attrs.get("parent_task_id")):
         problems.append(f"{where}: a noise step needs parent_task_id")
     kind = _py(g.attrs.get("problem"))

@@ -12,6 +12,11 @@
 #                     so two clusters with different ports coexist on one host
 #   SLURM_LAB_SLURMD_TIMEOUT  seconds before a silent slurmd's node goes DOWN (default 10)
 #   SLURM_LAB_CLUSTER ClusterName (default lab)
+#   SLURM_LAB_QPU     a QPU name, e.g. vlq (default none): GresTypes=qpu with qpu:1 on every node,
+#                     Licenses=iqm_qc_<name>:1, and a TaskProlog standing in for QRMI's SPANK plugin's
+#                     environment effect: a job granted gres qpu or that license gets
+#                     QRMI_JOB_QPU_RESOURCES=<name>, QRMI_JOB_QPU_TYPES=iqm-server and
+#                     <name>_QRMI_IQM_ISA_ENDPOINT=$SLURM_LAB_QPU_ENDPOINT (docs/qpu.md)
 #   SLURM_LAB_NO_APT=1  never apt-get (fail instead when packages are missing)
 # Afterwards: export SLURM_CONF=DIR/slurm.conf  (printed as the last line). Stop: scripts/slurm-down.sh DIR
 # Recipe and every gotcha: docs/slurm-lab.md.
@@ -21,6 +26,7 @@ D=${1:-.slurm-lab}
 N=${SLURM_LAB_NODES:-3}; CPUS=${SLURM_LAB_CPUS:-8}; DBD=${SLURM_LAB_DBD:-1}
 MPI=${SLURM_LAB_MPI:-pmi2}; P=${SLURM_LAB_PORT:-6817}; MEM=${SLURM_LAB_MEM_MB:-16000}
 SDT=${SLURM_LAB_SLURMD_TIMEOUT:-10}; CLUSTER=${SLURM_LAB_CLUSTER:-lab}
+QPU=${SLURM_LAB_QPU:-}; QPU_ENDPOINT=${SLURM_LAB_QPU_ENDPOINT:-http://127.0.0.1:9}
 die() { echo "slurm-up: $*" >&2; exit 1; }
 
 for v in N CPUS P MEM SDT; do
@@ -29,6 +35,8 @@ done
 [[ $DBD =~ ^[01]$ ]] || die "SLURM_LAB_DBD=$DBD must be 0 or 1"
 [[ $MPI =~ ^(pmi2|pmix|none)$ ]] || die "SLURM_LAB_MPI=$MPI must be pmi2, pmix or none"
 [[ $CLUSTER =~ ^[a-z][a-z0-9_]*$ ]] || die "SLURM_LAB_CLUSTER=$CLUSTER must be lower-case letters, digits, _"
+[[ -z $QPU || $QPU =~ ^[a-z][a-z0-9_]*$ ]] || die "SLURM_LAB_QPU=$QPU must be lower-case letters, digits, _"
+[[ $QPU_ENDPOINT =~ ^https?://[A-Za-z0-9.:/_-]+$ ]] || die "SLURM_LAB_QPU_ENDPOINT=$QPU_ENDPOINT is not a plain URL"
 [ "$(id -u)" = 0 ] || die "needs root (slurmd runs jobs as root here; SlurmUser=root)"
 [ $((P + 9 + N)) -lt 65536 ] || die "SLURM_LAB_PORT=$P too high for $N nodes"
 
@@ -109,9 +117,34 @@ JobCompType=jobcomp/none
 MinJobAge=3600
 SlurmctldDebug=info
 SlurmdDebug=info
-NodeName=n[1-$N] NodeHostname=$H NodeAddr=127.0.0.1 Port=$((P + 10))-$((P + 9 + N)) CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
+NodeName=n[1-$N] NodeHostname=$H NodeAddr=127.0.0.1 Port=$((P + 10))-$((P + 9 + N)) CPUs=$CPUS RealMemory=$MEM State=UNKNOWN${QPU:+ Gres=qpu:1}
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+if [ -n "$QPU" ]; then
+  # a QPU as Slurm sees it at a QRMI site: a count-only gres and a license per QC; the TaskProlog
+  # prints the variables QRMI's SPANK plugin would export, for jobs granted either (docs/qpu.md)
+  cat >> "$D/slurm.conf" <<CONF
+GresTypes=qpu
+Licenses=iqm_qc_$QPU:1
+TaskProlog=$D/qpu-taskprolog.sh
+CONF
+  echo "NodeName=n[1-$N] Name=qpu Count=1" > "$D/gres.conf"
+  cat > "$D/qpu-taskprolog.sh" <<PROLOG
+#!/bin/bash
+# written by hpcq slurm-up.sh: the environment effect of QRMI's SPANK plugin for QPU $QPU
+job=\$(scontrol -o show job "\$SLURM_JOB_ID" 2>/dev/null)
+if [[ \$job =~ gres/qpu|gres:qpu|Licenses=iqm_qc_$QPU ]]; then
+  echo "export QRMI_JOB_QPU_RESOURCES=$QPU"
+  echo "export QRMI_JOB_QPU_TYPES=iqm-server"
+  echo "export ${QPU}_QRMI_IQM_ISA_ENDPOINT=$QPU_ENDPOINT"
+  echo "export ${QPU}_QRMI_JOB_ACQUISITION_TOKEN=lab-\$SLURM_JOB_ID"
+else
+  echo "export QRMI_JOB_QPU_RESOURCES="
+  echo "export QRMI_JOB_QPU_TYPES="
+fi
+PROLOG
+  chmod 0755 "$D/qpu-taskprolog.sh"
+fi
 export SLURM_CONF=$D/slurm.conf
 
 if [ "$DBD" = 1 ]; then
