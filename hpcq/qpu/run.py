@@ -144,17 +144,22 @@ def _circuits(p: QpuRunParams, backend: Any, ansatz: Any, groups: list, sets: np
     """(ISA circuits, their checks, their roles): the GHZ, then per basis group one per parameter vector."""
     from hpcq.qpu.mitigation import basis_circuit
 
-    isas, checks, roles = [], [], []
-    isa, check = _transpile(_bit_order(BIT_ORDER_QUBITS), backend, p)
-    isas.append(isa), checks.append(check), roles.append({"role": "bit_order"})
+    isas: list[Any] = []
+    checks: list[Any] = []
+    roles: list[dict[str, Any]] = []
+
+    def add(circuit: Any, check: Any, role: dict[str, Any]) -> None:
+        isas.append(circuit)
+        checks.append(check)
+        roles.append(role)
+
+    add(*_transpile(_bit_order(BIT_ORDER_QUBITS), backend, p), {"role": "bit_order"})
     if p.ghz_qubits:
-        isa, check = _transpile(_ghz(p.ghz_qubits), backend, p)
-        isas.append(isa), checks.append(check), roles.append({"role": "ghz"})
+        add(*_transpile(_ghz(p.ghz_qubits), backend, p), {"role": "ghz"})
     for gi, (basis, _, _) in enumerate(groups):
         isa, check = _transpile(basis_circuit(ansatz, basis), backend, p, values=sets)
         for k, theta in enumerate(sets):
-            isas.append(isa.assign_parameters(theta)), checks.append(check)
-            roles.append({"role": "group", "group": gi, "basis": basis, "set": k})
+            add(isa.assign_parameters(theta), check, {"role": "group", "group": gi, "basis": basis, "set": k})
     for r, isa in zip(roles, isas, strict=True):
         r["measured_on"], r["name"] = _measured_on(isa), isa.name
     return isas, checks, roles
