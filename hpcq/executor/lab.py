@@ -118,6 +118,7 @@ class LocalCluster:
     cpus: int
     port: int
     dbd: bool
+    name: str = "lab"  # ClusterName: two clusters on this host are two sites
     up_seconds: float = 0.0
     up_output: str = ""
     _down: bool = field(default=False, repr=False)
@@ -294,8 +295,11 @@ def start_cluster(
     mpi: str = "pmi2",
     slurmd_timeout: int = 10,
     mem_mb: int = 16000,
+    name: str = "lab",
 ) -> LocalCluster:
-    """Run slurm-up.sh in ``dir`` and return the running cluster (call .down() later)."""
+    """Run slurm-up.sh in ``dir`` and return the running cluster (call .down() later). ``name``:
+    its ClusterName (lower-case letters, digits, _); with its own dir (state, spool, database) and
+    free ports, several clusters run side by side, e.g. two sites (tests/executor/test_failover.py)."""
     ok, reason = prerequisites()
     if not ok:
         raise SlurmLabError(reason)
@@ -309,9 +313,10 @@ def start_cluster(
         "SLURM_LAB_MPI": mpi,
         "SLURM_LAB_SLURMD_TIMEOUT": str(slurmd_timeout),
         "SLURM_LAB_MEM_MB": str(mem_mb),
+        "SLURM_LAB_CLUSTER": name,
     }
     cluster = LocalCluster(
-        dir=Path(dir).resolve(), nodes=[f"n{i}" for i in range(1, nodes + 1)], cpus=cpus, port=port, dbd=dbd
+        dir=Path(dir).resolve(), nodes=[f"n{i}" for i in range(1, nodes + 1)], cpus=cpus, port=port, dbd=dbd, name=name
     )
     t0 = time.monotonic()
     r = subprocess.run(["bash", str(UP_SCRIPT), str(cluster.dir)], env=env, capture_output=True, text=True, timeout=300)
@@ -326,7 +331,7 @@ def start_cluster(
 @contextlib.contextmanager
 def local_cluster(dir: str | Path, set_env: bool = False, purge: bool = True, **options: Any) -> Iterator[LocalCluster]:
     """A lab cluster for the duration of a with-block; torn down on exit, exception or Ctrl-C.
-    ``options`` are those of ``start_cluster`` (nodes, cpus, dbd, port, mpi, slurmd_timeout, mem_mb).
+    ``options`` are those of ``start_cluster`` (nodes, cpus, dbd, port, mpi, slurmd_timeout, mem_mb, name).
     set_env=True also points os.environ["SLURM_CONF"] at it (restored afterwards)."""
     cluster = start_cluster(dir, **options)
     atexit.register(cluster.down)  # last resort if the interpreter exits inside the block
