@@ -183,10 +183,19 @@ def _run(s: TwoSites, name: str, placement: dict) -> Any:
     return sub
 
 
+def _submit_reference(s: TwoSites) -> None:
+    """Submit the same study at one site (site-b alone), once; _reference waits for it."""
+    if "one-sub" not in s.cache:
+        s.cache["one-sub"] = s.client.submit(_study("fo-one", ONE_SITE))
+
+
 def _reference(s: TwoSites) -> dict:
-    """The same study at one site (site-b alone): task id -> energy, parameters."""
+    """The one-site run's tasks: task id -> energy, parameters, provenance."""
     if "one" not in s.cache:
-        sub = _run(s, "fo-one", ONE_SITE)
+        _submit_reference(s)
+        sub = s.cache["one-sub"]
+        snap = s.client.watch(sub, timeout=600)
+        assert snap.counts["done"] == len(sub.processids), (snap.line(), snap.failed)
         s.client.fetch(sub, s.tmp / "fetched-one")
         s.cache["one"] = _tasks(s.tmp / "fetched-one")
         assert {p[2]["site"] for p in s.cache["one"].values()} == {"site-b"}
@@ -218,6 +227,7 @@ def _check_provenance_and_energies(s: TwoSites, sub, dest: Path) -> dict[str, st
 
 def test_water_over_two_clusters_placed_by_need_equals_one_site(two_sites):
     s = two_sites
+    _submit_reference(s)  # both studies at once: the one-site run is the reference
     sub = _run(s, "fo-two", PLACED)
     site_of = _check_provenance_and_energies(s, sub, s.tmp / "fetched-two")
     kinds = {pid: s.client.colonies.get_process(pid, s.client.key).spec.funcname for pid in sub.processids}
