@@ -159,6 +159,13 @@ class ExecutorSettings(BaseModel):
     backoff_max_s: float = Field(
         30.0, ge=1, le=3600, description="cap of every backoff (unreachable server, assign errors, sbatch retries)"
     )
+    slurm_down_pause_s: float = Field(
+        30.0,
+        ge=0,
+        le=86400,
+        description="stop taking new processes while sbatch has failed for this long (Slurm not "
+        "answering), so that other sites take them (docs/reliability.md, failover)",
+    )
     wait_server_s: float = Field(
         300.0, ge=0, le=86400, description="at start, how long to wait for an unreachable ColonyOS server"
     )

@@ -19,11 +19,17 @@ take each step, from the sites the colony has now (hpcq.client.sites):
    the rule's ``needs``; a step that fits no candidate is refused before anything is submitted,
    naming each site and what it lacks;
 3. the chosen sites: those of the rule that fit and are alive, else the fallback's that fit and
-   are alive, else those that fit (the step then waits for its site);
+   are alive, else those that fit (the step then waits for its site); a rule with ``stay: true``
+   (one site) never uses the fallback;
 4. one chosen site -> ``conditions.locationname`` (any executor of that site, also one started
    later); several -> ``conditions.executornames`` = the executors of those sites (a condition
    names one location only; executornames is colonies' "any of these"); a step without a rule
    that fits every site gets neither.
+
+Failover (docs/reliability.md): ColonyOS re-queues a dead site's processes, and any executor the
+conditions allow may take them. So a step moves only among the sites its conditions name: several
+(executornames), or any (no condition). One site (``locationname``) never moves: that is what
+``{sites: [a], stay: true}`` says explicitly, for data that must stay at a site.
 """
 
 from __future__ import annotations
@@ -102,6 +108,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sites: list[str] = Field(default_factory=list)
     needs: Needs | None = None
+    stay: bool = Field(False, description="pinned to its one site: never the fallback, never moved on failover")
 
     @model_validator(mode="before")
     @classmethod
@@ -118,6 +125,16 @@ class Rule(BaseModel):
     @classmethod
     def _sites(cls, v: list[str]) -> list[str]:
         return _site_names(v)
+
+    @model_validator(mode="after")
+    def _stay(self) -> Rule:
+        if self.stay and len(self.sites) != 1:
+            raise ValueError(
+                f"stay: true pins a step to one site, but sites has {len(self.sites)} "
+                f"({', '.join(self.sites) or 'none'}); write {{sites: [SITE], stay: true}}, or drop stay "
+                "to let the step move among several sites"
+            )
+        return self
 
     @property
     def is_any(self) -> bool:
@@ -235,6 +252,8 @@ def _candidates(step: _Step, sites: dict[str, Site], fallback: list[str]) -> tup
             f"start an executor with --site {missing[0]} (`hpcq sites` lists them) or fix the name"
         )
     primary = [sites[n.lower()] for n in step.rule.sites]
+    if step.rule.stay:  # data that must stay at its site: no fallback, it waits for the site
+        return primary, []
     return primary, [sites[n.lower()] for n in fallback if sites[n.lower()] not in primary]
 
 

@@ -35,6 +35,7 @@ TUNING_OPTIONS = (
     "poll_s",
     "query_every_s",
     "wait_server_s",
+    "slurm_down_pause_s",
 )
 
 

@@ -126,6 +126,8 @@ class Executor:
         self.submitted_jobs = 0
         self._in_assign = False
         self._retry: dict[str, tuple[float, int]] = {}  # batch_id -> (next attempt, attempts)
+        self._slurm_down_since: float | None = None  # first transient sbatch failure of this outage
+        self._paused_logged = False
         self._resubmit_q: queue.Queue[str] = queue.Queue()  # from the watcher: needs a fresh job
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -320,6 +322,8 @@ class Executor:
                 self._submit_group(group)
             self._retry_due()
             self._resubmit_due()
+            if self._assign_paused():
+                continue
             timeout = self.cfg.assign_timeout_s
             if not self._resubmit_q.empty():
                 continue
@@ -361,6 +365,42 @@ class Executor:
                 continue
             failures = 0
             self._accept(process)
+
+    def _assign_paused(self) -> bool:
+        """Slurm has not answered sbatch for ``slurm_down_pause_s``: take no new process (another
+        site's executor may), wait for the next sbatch retry instead. True when paused."""
+        now = time.monotonic()
+        if not self._retry:
+            self._slurm_down_since = None
+        if not assign_paused(self._slurm_down_since, now, self.cfg.slurm_down_pause_s):
+            if self._paused_logged:
+                log.info("sbatch works again: taking new processes")
+            self._paused_logged = False
+            return False
+        if not self._paused_logged:
+            log.warning(
+                "Slurm has not answered sbatch for %.0f s: not taking new processes until it does "
+                "(the %d held are given back by their maxexectime if it does not come back)",
+                now - (self._slurm_down_since or now),
+                len(self.journal.open_procs()),
+            )
+            self._paused_logged = True
+        wake = min((w for w, _ in self._retry.values()), default=now + self.cfg.assign_timeout_s)
+        self.stop_event.wait(max(0.01, min(wake - now, self.cfg.assign_timeout_s)))
+        return True
+
+    def _still_ours(self, pids: list[str]) -> list[str]:
+        """Those of ``pids`` still RUNNING and assigned to this executor (or that cannot be asked
+        about now); the rest were re-queued by ColonyOS (maxexectime, executor removal) and may be
+        another site's now: marked closed "gone" in the journal, never submitted."""
+        ours = []
+        for pid in pids:
+            if self.watcher.colony_state(pid) == "gone":
+                log.info("process %s is no longer ours (re-queued by ColonyOS): not submitting it", pid)
+                self.journal.mark_closed(pid, "gone")
+            else:
+                ours.append(pid)
+        return ours
 
     def _accept(self, process: Any) -> None:
         pid = process.processid
@@ -528,6 +568,12 @@ class Executor:
         (bad partition, impossible request) fail the batch's processes with sbatch's message."""
         batch = self.journal.batch(batch_id)
         procs = [p for p in self.journal.procs_of_batch(batch_id) if p.state == "intent"]
+        if check_existing and procs and batch is not None and batch.submitted is None:
+            # a retry or a restart: ColonyOS may have re-queued them, and another site taken them
+            keep = set(self._still_ours([p.process_id for p in procs]))
+            procs = [p for p in procs if p.process_id in keep]
+            if not procs:
+                self.journal.record_submitted(batch_id, [])
         if batch is None or batch.submitted is not None or not procs:
             self._retry.pop(batch_id, None)
             return
@@ -555,6 +601,8 @@ class Executor:
                 n = self._retry.get(batch_id, (0.0, 0))[1] + 1
                 wait = self.backoff.delay(n)
                 self._retry[batch_id] = (time.monotonic() + wait, n)
+                if self._slurm_down_since is None:
+                    self._slurm_down_since = time.monotonic()
                 log.warning("sbatch of batch %s failed (%s); retrying in %.1f s", batch_id, str(exc)[:300], wait)
                 return
             self._retry.pop(batch_id, None)
@@ -562,6 +610,7 @@ class Executor:
             self.fail([p.process_id for p in procs], f"submitting the Slurm job failed: {exc}")
             return
         self._retry.pop(batch_id, None)
+        self._slurm_down_since = None  # Slurm answers
         self.journal.record_submitted(batch_id, ids)
         if watch:
             self.watch(batch, [ProcRow(**{**asdict(p), "job_id": ids[p.element], "state": "submitted"}) for p in procs])
@@ -613,6 +662,15 @@ class Executor:
     def watch(self, batch: BatchRow, rows: list[ProcRow]) -> None:
         """Hand submitted rows of ``batch`` to the watcher."""
         self.watcher.watch([Watched.of(r, batch.folder) for r in rows])
+
+
+def assign_paused(down_since: float | None, now: float, pause_after_s: float) -> bool:
+    """Whether to stop taking new processes: sbatch has failed transiently (Slurm not answering)
+    since ``down_since`` for at least ``pause_after_s``. Failing the held processes instead would
+    fail their whole workflow (ColonyOS fails every process of a graph with a failed one, and
+    maxretries applies only to maxexectime expiry), so they stay held: submitted when Slurm is back,
+    or re-queued by their maxexectime and then dropped here (``_still_ours``)."""
+    return down_since is not None and now - down_since >= pause_after_s
 
 
 def _set_up(value: T | None, what: str) -> T:

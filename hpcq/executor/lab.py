@@ -118,6 +118,7 @@ class LocalCluster:
     cpus: int
     port: int
     dbd: bool
+    name: str = "lab"  # ClusterName: two clusters on this host are two sites
     up_seconds: float = 0.0
     up_output: str = ""
     _down: bool = field(default=False, repr=False)
@@ -296,10 +297,14 @@ def start_cluster(
     mem_mb: int = 16000,
     qpu: str = "",
     qpu_endpoint: str = "",
+    name: str = "lab",
 ) -> LocalCluster:
     """Run slurm-up.sh in ``dir`` and return the running cluster (call .down() later). ``qpu``: a
     QPU name the cluster grants as gres ``qpu`` and license ``iqm_qc_<qpu>``, with a TaskProlog
-    exporting QRMI's environment (endpoint ``qpu_endpoint``) to jobs granted it (docs/qpu.md)."""
+    exporting QRMI's environment (endpoint ``qpu_endpoint``) to jobs granted it (docs/qpu.md).
+    ``name``: its ClusterName (lower-case letters, digits, _); with its own dir (state, spool,
+    database) and free ports, several clusters run side by side, e.g. two sites
+    (tests/executor/test_failover.py)."""
     ok, reason = prerequisites()
     if not ok:
         raise SlurmLabError(reason)
@@ -315,9 +320,10 @@ def start_cluster(
         "SLURM_LAB_MEM_MB": str(mem_mb),
         "SLURM_LAB_QPU": qpu,
         **({"SLURM_LAB_QPU_ENDPOINT": qpu_endpoint} if qpu_endpoint else {}),
+        "SLURM_LAB_CLUSTER": name,
     }
     cluster = LocalCluster(
-        dir=Path(dir).resolve(), nodes=[f"n{i}" for i in range(1, nodes + 1)], cpus=cpus, port=port, dbd=dbd
+        dir=Path(dir).resolve(), nodes=[f"n{i}" for i in range(1, nodes + 1)], cpus=cpus, port=port, dbd=dbd, name=name
     )
     t0 = time.monotonic()
     r = subprocess.run(["bash", str(UP_SCRIPT), str(cluster.dir)], env=env, capture_output=True, text=True, timeout=300)
@@ -332,7 +338,8 @@ def start_cluster(
 @contextlib.contextmanager
 def local_cluster(dir: str | Path, set_env: bool = False, purge: bool = True, **options: Any) -> Iterator[LocalCluster]:
     """A lab cluster for the duration of a with-block; torn down on exit, exception or Ctrl-C.
-    ``options`` are those of ``start_cluster`` (nodes, cpus, dbd, port, mpi, slurmd_timeout, mem_mb, qpu, qpu_endpoint).
+    ``options`` are those of ``start_cluster`` (nodes, cpus, dbd, port, mpi, slurmd_timeout, mem_mb, qpu,
+    qpu_endpoint, name).
     set_env=True also points os.environ["SLURM_CONF"] at it (restored afterwards)."""
     cluster = start_cluster(dir, **options)
     atexit.register(cluster.down)  # last resort if the interpreter exits inside the block

@@ -381,6 +381,10 @@ class Watcher(threading.Thread):
         c, key = self.me.client, self.me.prvkey
         try:
             if out is not None and out.ok:
+                if out.files and self.colony_state(w.process_id) != "ours":
+                    # re-queued by ColonyOS meanwhile (maxexectime, executor removal): another site
+                    # may own it now; registering our files would register its results twice
+                    return "error", None
                 outputs.register_files(c, key, self.me.colony, w.process_id, out.files)
                 c.close(w.process_id, outputs.success_output(out.files, w.workdir, out.summary), key)
                 return "success", None
@@ -406,7 +410,7 @@ class Watcher(threading.Thread):
 
     def _close_error(self, w: Watched, exc: Exception | None) -> None:
         """Close refused or failed: find out whether the process is still ours to close."""
-        state = self._colony_state(w.process_id)
+        state = self.colony_state(w.process_id)
         if state == "ours":
             w.retry_after = time.monotonic() + 2.0
             log.warning("closing %s failed (%s); will retry", w.process_id, exc)
@@ -418,7 +422,7 @@ class Watcher(threading.Thread):
             self.journal.mark_closed(w.process_id, "gone")
             self.active.pop(w.process_id, None)
 
-    def _colony_state(self, process_id: str) -> str:
+    def colony_state(self, process_id: str) -> str:
         """'ours' (RUNNING, assigned to us), 'gone' (removed/closed/reassigned) or 'unreachable'."""
         try:
             p = self.me.client.get_process(process_id, self.me.prvkey)
@@ -447,7 +451,7 @@ class Watcher(threading.Thread):
             start = self._colony_turn % len(candidates) if candidates else 0
             candidates = (candidates[start:] + candidates[:start])[:20]
             self._colony_turn = start + 20
-        gone = [pid for pid in candidates if self._colony_state(pid) == "gone"]
+        gone = [pid for pid in candidates if self.colony_state(pid) == "gone"]
         for pid in gone:
             w = self.active.get(pid)
             if w is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hpcq.colonyos import ProcessState as S
 from hpcq.server.context import Ctx
+from hpcq.server.handlers.executors import requeue_running
 from hpcq.server.handlers.processes import mark_failed
 from hpcq.server.wire import deadline, now_ns
 
@@ -47,9 +48,10 @@ def cleanup_stale_executors(ctx: Ctx) -> int:
     cutoff = now_ns() - int(ctx.settings.stale_executor_s * 1e9)
     db = ctx.store.db
     stale = db.execute(
-        "SELECT colonyname, executorname FROM executors WHERE lastheard!=0 AND lastheard<?", (cutoff,)
+        "SELECT colonyname, executorname, executorid FROM executors WHERE lastheard!=0 AND lastheard<?", (cutoff,)
     ).fetchall()
-    for row in stale:
-        db.execute("DELETE FROM executors WHERE colonyname=? AND executorname=?", tuple(row))
-        db.execute("DELETE FROM functions WHERE colonyname=? AND executorname=?", tuple(row))
+    for colonyname, executorname, executorid in stale:
+        requeue_running(ctx, colonyname, executorid)  # as colonies: its running processes go back to the queue
+        db.execute("DELETE FROM executors WHERE colonyname=? AND executorname=?", (colonyname, executorname))
+        db.execute("DELETE FROM functions WHERE colonyname=? AND executorname=?", (colonyname, executorname))
     return len(stale)

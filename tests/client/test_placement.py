@@ -173,6 +173,8 @@ def test_the_executor_registers_its_site_and_capabilities(tmp_path, colony):
         ({"vqe": ["a"]}, {"mode": "sweep"}, "placement.vqe: mode sweep has no vqe steps"),
         ({"vqe": ["a"]}, {"executor": {"type": "hpcq-fake", "names": ["x"]}}, "executor.names pins every step"),
         (["a"], {}, "placement must map step kinds to rules"),
+        ({"vqe": {"sites": ["a", "b"], "stay": True}}, {}, "placement.vqe: stay: true pins a step to one site, but"),
+        ({"vqe": {"needs": {"gpus": 1}, "stay": True}}, {}, "write {sites: [SITE], stay: true}"),
     ],
 )
 def test_placement_errors_name_the_field_and_the_fix(placement, over, message):
@@ -224,6 +226,18 @@ def test_fallback_when_the_rule_sites_are_silent(colony):
     # nobody alive at a fitting site: the rule's site anyway (the step waits for it)
     colony.executors["ex-small"]["lastheardfromtime"] = 0
     assert placed(colony, {"vqe": ["small"]})["vqe"]["locationname"] == "small"
+
+
+def test_a_step_that_stays_never_takes_the_fallback_and_cannot_move(colony):
+    """stay: true = data that must stay at its site: locationname even while the site is silent
+    (the step waits for it), where the same rule without stay goes to the fallback."""
+    colony.executors["ex-small"]["lastheardfromtime"] = 0
+    assert placed(colony, {"vqe": ["small"], "fallback": ["big"]})["vqe"]["locationname"] == "big"
+    cond = placed(colony, {"vqe": {"sites": ["small"], "stay": True}, "fallback": ["big"]})["vqe"]
+    assert cond["locationname"] == "small" and not cond["executornames"]
+    # a step that may move on failover names several sites: any of their executors may take it
+    colony.add_site_executor("ex-small", "small", caps(SMALL, "small"))
+    assert placed(colony, {"vqe": ["small", "big"]})["vqe"]["executornames"] == ["ex-big", "ex-small"]
 
 
 def test_a_step_too_big_for_its_sites_is_refused_with_the_numbers(colony):

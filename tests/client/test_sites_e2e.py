@@ -146,3 +146,64 @@ def test_what_colonyos_matches_at_assign(colonies_server):
     assert stored_process.state == ProcessState.WAITING
     storage = submit("storage", storage="1Gi")
     assert c.assign(colony, -1, key).processid == storage
+
+
+def test_a_requeued_step_moves_to_another_site_and_the_old_site_is_refused(colonies_server, tmp_path):
+    """What failover rests on, on both servers (docs/reliability.md, "Failover between sites"): a
+    step that two sites' executors may take (executornames), assigned to a, is re-queued by its
+    maxexectime and assigned to b; a's close, fail and attributes are then refused, but a file a
+    registers under the process's label is accepted by both servers (addfilemsg checks membership
+    only), which is why hpcq's watcher asks whether the process is still its own before it
+    registers files. A step pinned to a (locationname) never goes to b."""
+    from hpcq.colonyos import NO_PROCESS, file_label
+    from hpcq.colonyos import client as make_client
+    from hpcq.colonyos.rpc import funcspec
+    from hpcq.colonyos.signing import id_from_prvkey, new_prvkey
+    from hpcq.executor.outputs import file_ref
+    from hpcq.testing import wait_for
+
+    c = make_client(colonies_server.host, colonies_server.port)
+    up, colony = colonies_server.user_prvkey, colonies_server.colony
+    keys = {}
+    for name, site in (("ex-a", "site-a"), ("ex-b", "site-b")):
+        keys[name] = key = new_prvkey()
+        ex = {"executorname": name, "executorid": id_from_prvkey(key), "colonyname": colony, "executortype": "t"}
+        c.add_executor({**ex, "locationname": site}, colonies_server.colony_prvkey)
+        c.approve_executor(colony, name, colonies_server.colony_prvkey)
+
+    def submit(nodename: str, maxexectime: int, **conditions) -> str:
+        cond = {"colonyname": colony, "executortype": "t", "walltime": 1, **conditions}
+        spec = {"nodename": nodename, "funcname": "f", "maxexectime": maxexectime, "maxretries": 1, "conditions": cond}
+        return c.submit_func_spec(funcspec(spec), up).processid
+
+    pinned = submit("pinned", -1, locationname="site-a")
+    movable = submit("movable", 2, executornames=["ex-a", "ex-b"])
+    assert c.assign(colony, 5, keys["ex-a"]).processid == pinned
+    assert c.assign(colony, 5, keys["ex-a"]).processid == movable  # then site a goes silent
+
+    def taken_by_b():
+        try:
+            return c.assign(colony, 1, keys["ex-b"]).processid
+        except Exception as exc:  # noqa: BLE001
+            assert NO_PROCESS in str(exc), exc
+            return None
+
+    assert wait_for(taken_by_b, 30, 0.1, "the re-queued step at site b") == movable
+    p = c.get_process(movable, up)
+    assert (p.state, p.retries, p.assignedexecutorid) == (ProcessState.RUNNING, 1, id_from_prvkey(keys["ex-b"]))
+    for late in (
+        lambda: c.close(movable, ["late"], keys["ex-a"]),
+        lambda: c.fail(movable, ["late"], keys["ex-a"]),
+        lambda: c.add_attribute(movable, "late", "1", keys["ex-a"]),
+    ):
+        with pytest.raises(Exception):  # noqa: B017 - refused: a is not the assignee any more
+            late()
+    result = tmp_path / "late.h5"
+    result.write_bytes(b"site a's late result")
+    c.add_file_ref(file_ref(colony, file_label(colony, movable), result), keys["ex-a"])  # accepted
+    assert [f["name"] for f in c.get_files(file_label(colony, movable), colony, up)] == ["late.h5"]
+    c.close(movable, ["done"], keys["ex-b"])
+    assert c.get_process(movable, up).state == ProcessState.SUCCESS
+    with pytest.raises(Exception, match=NO_PROCESS):
+        c.assign(colony, 1, keys["ex-b"])  # the pinned step is not b's
+    assert c.get_process(pinned, up).assignedexecutorid == id_from_prvkey(keys["ex-a"])

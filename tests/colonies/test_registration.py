@@ -211,9 +211,10 @@ def test_removed_self_registered_executor_rejoins_in_the_loop(side, tmp_path):
 
 
 def test_running_process_of_a_removed_executor_after_the_rejoin(side, tmp_path):
-    """What becomes of a process the executor was running when it was removed: the embedded server
-    leaves it assigned, so the rejoined executor closes it; colonies v1.9.12 puts it back in the queue
-    (RemoveExecutorByName), so the close is refused and the rejoined executor gets it again by assign."""
+    """What becomes of a process the executor was running when it was removed: both servers put it
+    back in the queue (colonies v1.9.12 RemoveExecutorByName; the embedded server does the same since
+    the failover work), so the old assignee's close is refused and the process is assigned again,
+    here to the rejoined executor (any executor its conditions allow could take it: failover)."""
     from pycolonies import func_spec
 
     key = side.register(tmp_path / "a", "ex").prvkey
@@ -222,15 +223,13 @@ def test_running_process_of_a_removed_executor_after_the_rejoin(side, tmp_path):
     assert side.c.assign(side.colony, 5, key).processid == pid
     side.c.remove_executor(side.colony, "ex", side.settings.colony_prvkey)
     side.register(tmp_path / "a", "ex")  # what the daemon's _rejoin does
-    if side.kind == "embedded":
-        side.c.close(pid, ["done"], key)
-        assert side.c.get_process(pid, side.settings.prvkey).state == ProcessState.SUCCESS
-    else:
-        p = side.c.get_process(pid, side.settings.prvkey)
-        assert p.state == ProcessState.WAITING and not p.isassigned
-        assert side.c.assign(side.colony, 5, key).processid == pid  # served again, by the rejoined executor
-        side.c.close(pid, ["done"], key)
-        assert side.c.get_process(pid, side.settings.prvkey).state == ProcessState.SUCCESS
+    p = side.c.get_process(pid, side.settings.prvkey)
+    assert p.state == ProcessState.WAITING and not p.isassigned and p.retries == 0
+    with pytest.raises(Exception):  # noqa: B017 - the server's refusal (403 or 400): not the assignee now
+        side.c.close(pid, ["late"], key)
+    assert side.c.assign(side.colony, 5, key).processid == pid  # served again, by the rejoined executor
+    side.c.close(pid, ["done"], key)
+    assert side.c.get_process(pid, side.settings.prvkey).state == ProcessState.SUCCESS
 
 
 def test_stale_removal_by_the_real_server_and_the_restart(real_colonies_factory, tmp_path, monkeypatch):
@@ -255,8 +254,9 @@ def test_stale_removal_by_the_real_server_and_the_restart(real_colonies_factory,
 
 
 def test_rejoin_on_the_fakes_closes_the_running_job(tmp_path, monkeypatch):
-    """The daemon removed mid-job (fake colony, which keeps the assignment as the embedded server
-    does): the loop rejoins and the watcher's close, refused while removed, goes through after."""
+    """The daemon removed mid-job (the fake colony keeps the assignment, unlike both servers, which
+    re-queue it: test_running_process_of_a_removed_executor_after_the_rejoin): the loop rejoins and the watcher's
+    close, refused while removed, goes through after."""
     monkeypatch.delenv("HPCQ_EXECUTOR_PRVKEY", raising=False)
     colony, backend = FakeColony(), FakeBackend()
     backend.script(HOLD)

@@ -414,8 +414,78 @@ def test_colony_check_reaches_every_watched_process_beyond_the_list_limit(tmp_pa
     )
     others = [{"processid": f"x{i}", "assignedexecutorid": "someone-else"} for i in range(LIST_LIMIT)]
     monkeypatch.setattr(w.me.client, "list_processes", lambda *a, **k: others)
-    monkeypatch.setattr(w, "_colony_state", lambda pid: "ours" if pid in still_ours else "gone")
+    monkeypatch.setattr(w, "colony_state", lambda pid: "ours" if pid in still_ours else "gone")
     monkeypatch.setattr(w, "_cancel_job_of", lambda watched: None)
     for _ in range(10):
         w._check_colony()
     assert set(w.active) == still_ours
+
+
+# --- failover between sites (docs/reliability.md) -------------------------------------------------------
+def test_slurm_not_answering_stops_taking_new_processes_until_it_does(tmp_path, backend, colony):
+    """sbatch failing (slurmctld unreachable) for slurm_down_pause_s: the executor holds what it has
+    and takes nothing new, so that another site's executor can; once sbatch works, it serves again."""
+    backend.fail_submit(SlurmError(UNREACHABLE), times=1000)
+    held = colony.submit("hpcq_echo", {"message": "held"})
+    with serving(make_executor(tmp_path, backend, colony, slurm_down_pause_s=0)):
+        settle(lambda: backend.attempts >= 2, "sbatch retried")
+        later = colony.submit("hpcq_echo", {"message": "for another site"})
+        time.sleep(0.3)  # many assign periods and sbatch retries (backoff capped at 0.05 s)
+        assert colony.state(later) == PS.WAITING and colony.state(held) == PS.RUNNING
+        backend.heal()
+        closed(colony, held, later)
+    assert colony.closes(held) == ["success"] and colony.closes(later) == ["success"]
+    assert [s.process_ids for s in backend.submissions] == [[held], [later]]
+
+
+def test_pause_waits_for_slurm_down_pause_s():
+    from hpcq.executor.daemon import assign_paused
+
+    assert not assign_paused(None, 100.0, 0)  # sbatch works
+    assert not assign_paused(90.0, 100.0, 30)  # down for 10 s of 30
+    assert assign_paused(70.0, 100.0, 30) and assign_paused(100.0, 100.0, 0)
+
+
+def test_a_held_process_given_to_another_site_is_never_submitted_by_the_first(tmp_path, backend, colony):
+    """Site a's Slurm stops answering while it holds a process; its maxexectime re-queues it and
+    site b runs it. When a's Slurm is back, a must not submit it: one run, one close, by b."""
+    backend.fail_submit(SlurmError(UNREACHABLE), times=1000)
+    pid = colony.submit("hpcq_echo", {"message": "moves"}, maxretries=1)
+    a = make_executor(tmp_path, backend, colony, name="site-a", slurm_down_pause_s=0)
+    b_backend = FakeBackend()
+    with serving(a):
+        settle(lambda: backend.attempts >= 2, "a retries sbatch")
+        colony.expire(pid)  # maxexectime: back in the queue; a is paused and does not take it again
+        with serving(make_executor(tmp_path, b_backend, colony, name="site-b")):
+            closed(colony, pid)
+        backend.heal()
+        settle(lambda: a.journal.proc(pid).state == "closed", "a lets go")
+        time.sleep(0.2)  # more retry periods: none may submit it
+    assert backend.submissions == [] and [s.process_ids for s in b_backend.submissions] == [[pid]]
+    assert colony.closes(pid) == ["success"] and a.journal.proc(pid).closed_as == "gone"
+    assert len(colony.files) <= 1  # b's file at most (hpcq_echo writes none unless asked)
+
+
+def test_a_late_site_registers_no_file_and_closes_nothing_of_a_process_another_site_owns(tmp_path, backend, colony):
+    """Site a's job finished after ColonyOS had re-queued its process and site b had taken it (a was
+    cut off for longer than maxexectime): a's watcher must neither register a's result file nor
+    close, so the process's results are registered once, by b."""
+    from hpcq.job.task import Outcome
+
+    pid = colony.submit("hpcq_echo", {"message": "late"}, maxretries=1)
+    a = make_executor(tmp_path, backend, colony, name="site-a")
+    a.setup()
+    b = make_executor(tmp_path, FakeBackend(), colony, name="site-b")
+    b.setup()
+    assert colony.assign(colony.colony, 1, a.ident.prvkey).processid == pid
+    colony.expire(pid)
+    assert colony.assign(colony.colony, 1, b.ident.prvkey).processid == pid  # b owns it now
+    result = tmp_path / "late.h5"
+    result.write_bytes(b"a's result")
+    outcome = tmp_path / "outcome.json"
+    Outcome(process_id=pid, ok=True, files=[str(result)], started=1.0, finished=2.0).write(outcome)
+    a.watcher.watch([Watched(pid, "1000", "b1", 0, str(tmp_path), "hpcq_echo", str(outcome), str(tmp_path))])
+    for _ in range(3):
+        a.watcher.cycle()
+    assert pid not in a.watcher.active and colony.files == [] and colony.closes(pid) == []
+    assert colony.state(pid) == PS.RUNNING and colony.process(pid)["assignedexecutorid"] == b.ident.executor_id

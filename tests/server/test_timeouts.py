@@ -68,8 +68,12 @@ def test_stale_executors_are_removed(colonies_server_factory):
     c = s.client()
     ek = s.add_executor("old", "t")
     never = s.add_executor("never-polled", "t")
-    with pytest.raises(ColoniesConnectionError):
-        c.assign("dev", -1, ek)  # heard from once
+    p = c.submit_func_spec(func_spec("f", [], "dev", "t", maxexectime=-1), s.user_prvkey)
+    assert c.assign("dev", 1, ek).processid == p.processid  # heard from once, then silent while running p
     wait_for(lambda: [x["executorname"] for x in c.list_executors("dev", never)] == ["never-polled"], timeout=6)
     with pytest.raises(ColoniesConnectionError, match="Access denied"):
         c.assign("dev", -1, ek)
+    # as colonies v1.9.12 RemoveExecutorByName: the stale executor's running process is back in the queue
+    q = c.get_process(p.processid, s.user_prvkey)
+    assert (q.state, q.isassigned, q.assignedexecutorid, q.retries) == (S.WAITING, False, "", 0)
+    assert c.assign("dev", 1, never).processid == p.processid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hpcq.colonyos import ProcessState as S
 from hpcq.server import wire
 from hpcq.server.auth import require_colony_owner, require_member
 from hpcq.server.context import Ctx
@@ -82,8 +83,25 @@ def reject_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
     return _set_executor_state(ctx, caller, msg, wire.REJECTED)
 
 
+def requeue_running(ctx: Ctx, colonyname: str, executorid: str) -> int:
+    """As colonies v1.9.12 ``RemoveExecutorByName`` (owner's removal and stale-executor cleanup):
+    the executor's RUNNING processes go back to the queue, WAITING and unassigned, start and end
+    time cleared, retries unchanged. Returns how many."""
+    moved = 0
+    for p in ctx.store.all("SELECT doc FROM processes WHERE colonyname=? AND state=?", colonyname, S.RUNNING):
+        if p.get("assignedexecutorid") != executorid:
+            continue
+        p.update(state=S.WAITING, isassigned=False, assignedexecutorid="", starttime=0, endtime=0)
+        ctx.store.put_process(p)
+        moved += 1
+    if moved:
+        ctx.store.cond.notify_all()
+    return moved
+
+
 def remove_executor(ctx: Ctx, caller: str, msg: dict) -> dict:
     colonyname, ex = _owned_executor(ctx, caller, msg)
+    requeue_running(ctx, colonyname, ex["executorid"])
     ctx.store.db.execute(
         "DELETE FROM executors WHERE colonyname=? AND executorname=?", (colonyname, ex["executorname"])
     )
