@@ -127,6 +127,7 @@ class Executor:
         self._in_assign = False
         self._retry: dict[str, tuple[float, int]] = {}  # batch_id -> (next attempt, attempts)
         self._slurm_down_since: float | None = None  # first transient sbatch failure of this outage
+        self._next_ping = 0.0  # when to ask Slurm again (backend.ping) during an outage with nothing held
         self._paused_logged = False
         self._resubmit_q: queue.Queue[str] = queue.Queue()  # from the watcher: needs a fresh job
 
@@ -370,8 +371,15 @@ class Executor:
         """Slurm has not answered sbatch for ``slurm_down_pause_s``: take no new process (another
         site's executor may), wait for the next sbatch retry instead. True when paused."""
         now = time.monotonic()
-        if not self._retry:
-            self._slurm_down_since = None
+        if not self._retry and self._slurm_down_since is not None and now >= self._next_ping:
+            # nothing held is waiting for sbatch (ColonyOS may have re-queued it): ask Slurm itself,
+            # else this executor would take new work, even the re-queued process, from a dead Slurm
+            try:
+                self.backend.ping()
+                self._slurm_down_since = None
+            except Exception as exc:  # noqa: BLE001 - any failure: still down
+                self._next_ping = now + self.backoff.delay(1)
+                log.debug("Slurm still does not answer: %s", str(exc)[:200])
         if not assign_paused(self._slurm_down_since, now, self.cfg.slurm_down_pause_s):
             if self._paused_logged:
                 log.info("sbatch works again: taking new processes")
@@ -385,7 +393,7 @@ class Executor:
                 len(self.journal.open_procs()),
             )
             self._paused_logged = True
-        wake = min((w for w, _ in self._retry.values()), default=now + self.cfg.assign_timeout_s)
+        wake = min((w for w, _ in self._retry.values()), default=max(self._next_ping, now + 0.01))
         self.stop_event.wait(max(0.01, min(wake - now, self.cfg.assign_timeout_s)))
         return True
 

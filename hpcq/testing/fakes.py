@@ -142,6 +142,7 @@ class FakeBackend:
         self.attempts = 0  # submit calls, failed ones included
         self.found: list[str] = []  # job names looked up (crash recovery, sbatch retries)
         self.cancelled: list[str] = []  # job ids scancelled
+        self.pings = 0  # ping calls (the executor asking whether Slurm answers during an outage)
         self._scripts: deque[JobScript] = deque()
         self._faults: deque[tuple[BaseException, bool]] = deque()
         self._next_id = 1000
@@ -196,6 +197,13 @@ class FakeBackend:
             if error is not None:
                 raise error
             return ids
+
+    def ping(self) -> None:
+        """Fails as the next submit would (a queued fault, not spent), until :meth:`heal`."""
+        with self._lock:
+            self.pings += 1
+            if self._faults and not self._faults[0][1]:
+                raise self._faults[0][0]
 
     def find(self, job_name: str, since: float, elements: int) -> list[str] | None:
         with self._lock:

@@ -463,6 +463,7 @@ def test_a_held_process_given_to_another_site_is_never_submitted_by_the_first(tm
         time.sleep(0.2)  # more retry periods: none may submit it
     assert backend.submissions == [] and [s.process_ids for s in b_backend.submissions] == [[pid]]
     assert colony.closes(pid) == ["success"] and a.journal.proc(pid).closed_as == "gone"
+    assert backend.pings >= 1  # holding nothing, a asked Slurm itself before taking work again
     assert len(colony.files) <= 1  # b's file at most (hpcq_echo writes none unless asked)
 
 

@@ -7,6 +7,7 @@ ends FAILED having run nothing. The process must still end SUCCESS, with exactly
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from hpcq.colonyos import ProcessState as PS
@@ -24,9 +25,15 @@ def test_step_launch_failure_while_slurmctld_down_is_resubmitted(lab):
     pid = col.submit("hpcq_echo", {"message": "survives"}).processid
     job = col.wait_attr(pid, "slurm_job_id", timeout=60)
     col.wait_attr(pid, "slurm_nodes", timeout=60)  # sent once the job runs: it is in its setup sleep
+    from hpcq.executor.backends.slurm import SlurmBackend, SlurmError
+
+    SlurmBackend().ping()  # slurmctld answers (what a paused executor asks, hpcq.executor.daemon)
     lab.cluster.stop_ctld()
+    t0 = time.monotonic()
     try:
-        time.sleep(30)  # the setup sleep ends; srun retries, then gives up: the job fails
+        with pytest.raises(SlurmError):  # and now it does not
+            SlurmBackend().ping()
+        time.sleep(max(0.0, 30 - (time.monotonic() - t0)))  # the setup sleep ends; srun gives up: the job fails
     finally:
         lab.cluster.start_ctld()
     p = col.wait(pid, timeout=180)

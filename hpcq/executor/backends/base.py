@@ -69,5 +69,9 @@ class Backend(Protocol):
 
     def cancel(self, job_ids: list[str]) -> None: ...
 
+    def ping(self) -> None:
+        """Raise (a SlurmError) when the scheduler does not answer; return when it does. Asked while
+        the executor pauses for a Slurm outage and holds nothing to retry (hpcq.executor.daemon)."""
+
     def log_paths(self, job_id: str, folder: Path) -> tuple[Path, Path]:
         """(stdout, stderr) of an element (rank 0)."""

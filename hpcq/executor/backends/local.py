@@ -71,6 +71,9 @@ class LocalBackend:
             out[jid] = JobInfo(job_id=jid, state=state, nodes=os.uname().nodename, submit=t, start=t, alloc_cpus=1)
         return out
 
+    def ping(self) -> None:
+        """This machine always answers."""
+
     def cancel(self, job_ids: list[str]) -> None:
         for jid in job_ids:
             job = self._jobs.get(jid)

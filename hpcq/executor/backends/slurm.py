@@ -133,6 +133,10 @@ class SlurmBackend:
             infos.update(parse_sacct(_run(["sacct", "-n", "-X", "-P", "-o", SACCT_FIELDS, "-j", ",".join(missing)])))
         return {j: infos[j] for j in job_ids if j in infos}
 
+    def ping(self) -> None:
+        """One cheap call to slurmctld (sinfo): raises SlurmError when it does not answer."""
+        _run(["sinfo", "-h", "-o", "%P"], timeout=20)
+
     def cancel(self, job_ids: list[str]) -> None:
         if job_ids:
             _run(["scancel", *job_ids])
