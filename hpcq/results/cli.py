@@ -29,7 +29,7 @@ from hpcq.results.catalog import (
     problem_param_names,
     with_problem_params,
 )
-from hpcq.results.rank import RankError, make_spec, runs_for
+from hpcq.results.rank import RankError, compare_columns, make_spec, runs_for
 from hpcq.results.rank import rank as rank_runs
 
 # short defaults that fit 80 columns, most telling first (show() drops from the end): the problem's
@@ -299,10 +299,11 @@ def ls_(results, db, step, study, columns, limit, show_files, show_rankings, sho
 @click.option("--mode", type=click.Choice(["weighted", "lexicographic"]), default="weighted", show_default=True)
 @click.option(
     "--step",
-    type=click.Choice(["noise", "vqe", "all"]),
+    type=click.Choice(["noise", "vqe", "all", "compare"]),
     default="noise",
     show_default=True,
-    help="rank noise runs (with vqe_* parent columns), vqe or all",
+    help="rank noise runs (with vqe_* parent columns), vqe, all, or compare: per VQE run the simulator, "
+    "noise-model, twin and QPU energies of its parameters side by side",
 )
 @click.option("--top", type=int, default=10, show_default=True, help="rows to show (0: all)")
 @click.option("--save", "save", help="store the ranking under this name (tables rankings/ranks)")
@@ -321,13 +322,16 @@ def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, 
         cat = Catalog(cat.db_path)
     try:
         spec = make_spec(list(by), weights, mode, step)
-        ranked = rank_runs(runs_for(cat, step), spec)
+        table = runs_for(cat, step)
+        ranked = rank_runs(table, spec)
         if save:
             cat.save_ranking(save, spec.definition(), ranked)
     except (RankError, CatalogError) as exc:
         raise click.ClickException(str(exc)) from None
     metrics = [c.metric for c in spec.criteria]
     lead = list(dict.fromkeys(RANK_COLUMNS + [m for m in metrics if m not in RANK_TAIL]))
+    if step == "compare":  # the evaluations of the same parameters, side by side (docs/catalog.md)
+        lead = list(dict.fromkeys(lead + compare_columns(table)))
     ranked, cols, note = with_columns(ranked, lead + RANK_TAIL, columns, params_after=lead[-1])
     head = ranked.head(top) if top else ranked
     if not emit(head, as_json, as_csv):
