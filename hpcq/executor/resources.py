@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpcq.executor import profiles, sizing
+from hpcq.executor.backends.base import JOB_PYTHON
 from hpcq.functions import FunctionDef
 
 
@@ -67,6 +68,8 @@ def plan_process(
         # a step on the QPU's twin needs the profile's entry (its twin), not the device: no request lines
         twin = qpu and getattr(params_obj, "qpu_access", lambda: "profile")() == "twin"
         params = profiles.submitit_params(dataclasses.replace(res, qpu=None) if twin else res, prof)
+        if qpu and prof.qpu(qpu).python:  # the QPU clients' venv (docs/qpu.md)
+            params[JOB_PYTHON] = prof.qpu(qpu).python
         sizing.check_params_fit(params_obj, res, prof)  # THE memory model (hpcq.sim.memory) vs the allocation
     except ValueError as exc:  # ResourceError (ConditionsError, ProfileError) and sizing's value errors
         raise PlanError(str(exc)) from None

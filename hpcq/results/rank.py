@@ -185,6 +185,12 @@ def _qpu_std(catalog) -> dict[tuple[str, str], float]:
     return out
 
 
+def _noise_label(model: str, params: str) -> str:
+    from hpcq.results.graph import noise_label  # networkx: the dashboard's extra
+
+    return noise_label(model, params)
+
+
 def compare_table(runs: pd.DataFrame, std: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
     """The hybrid workflow's comparison (``hpcq results rank --step compare``): one row per noiseless
     VQE run that has evaluations, its columns (``energy`` = ``simulator``: the noiseless energy) and
@@ -192,8 +198,6 @@ def compare_table(runs: pd.DataFrame, std: dict[tuple[str, str], float] | None =
     ``depolarizing(p=0.01)``), the twin (``twin:<target>``) and the QPU (``qpu:<target>``), each QPU
     or twin energy with its standard error (``<label> std``) and its difference from the simulator
     (``<label> shift``). Re-optimised noise runs (``-reopt``) are at other parameters: left out."""
-    from hpcq.results.graph import noise_label
-
     std = std or {}
     kids = runs[runs["step"].isin(EVALUATION_STEPS) & ~runs["task_id"].astype(str).str.endswith(REOPT_SUFFIX)]
     vqe = runs[runs["step"] == "vqe"].drop_duplicates(["study", "task_id"])
@@ -205,7 +209,7 @@ def compare_table(runs: pd.DataFrame, std: dict[tuple[str, str], float] | None =
         row = dict(v, simulator=v["energy"])
         for k in mine.to_dict("records"):
             qpu = k["step"] == "qpu"
-            label = str(k["noise_model"]) if qpu else noise_label(k["noise_model"], k["noise_params"])
+            label = str(k["noise_model"]) if qpu else _noise_label(k["noise_model"], k["noise_params"])
             labels += [label] if label not in labels else []
             row[label] = k["energy"]
             if qpu:

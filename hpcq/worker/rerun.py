@@ -39,7 +39,10 @@ def _replay(path: str, tid: str) -> dict[str, Any]:
     """A QPU task replayed on its twin (hpcq.qpu.hybrid.replay_on_twin)."""
     from hpcq.functions import QPU_REPLAY, load_target
 
-    r = load_target(QPU_REPLAY)(path, tid)
+    try:
+        r = load_target(QPU_REPLAY)(path, tid)
+    except RuntimeError as exc:  # hpcq.qpu.QpuError: names what is missing (the extra, the twin) and the fix
+        raise click.ClickException(f"{tid}: cannot replay on its twin: {exc}") from None
     return {
         "task_id": tid,
         "stored_energy": r["stored_energy"],
