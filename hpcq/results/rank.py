@@ -222,10 +222,11 @@ def compare_table(runs: pd.DataFrame, std: dict[tuple[str, str], float] | None =
 
 
 def compare_columns(table: pd.DataFrame) -> list[str]:
-    """The comparison's energy columns in reading order: exact, simulator, then each evaluation."""
+    """The comparison's energy columns in reading order: exact, simulator, then each evaluation
+    (with its standard error; the ``shift`` columns: --columns, --json)."""
     cols = ["exact_energy", "simulator"]
     for label in table.attrs.get("evaluations", []):
-        cols += [c for c in (label, f"{label} std", f"{label} shift") if c in table.columns]
+        cols += [c for c in (label, f"{label} std") if c in table.columns]
     return cols
 
 
