@@ -144,5 +144,9 @@ def test_the_hybrid_study_on_the_slurm_lab(colonies_server, slurm_cluster, tmp_p
         out = tmp_path / "results"
         r = CliRunner().invoke(main, ["fetch", STUDY, "--dest", str(out)], catch_exceptions=False)
         assert r.exit_code == 0, r.output
+    scripts = [t.read_text() for t in ex.state_dir.rglob("*_submission.sh")]
+    qpu_jobs = [t for t in scripts if "study_qpu" in t or str(py.absolute()) in t]
+    assert len(scripts) == 6 and len(qpu_jobs) == 1, len(scripts)  # only the qpu step runs in the QPU venv
+    assert str(py.absolute()) in qpu_jobs[0] and "--qpu" not in qpu_jobs[0] and "--gres" not in qpu_jobs[0]
     Catalog(default_db(out)).index(out)
     _check_results(out)
