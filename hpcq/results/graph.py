@@ -108,8 +108,15 @@ def own_params(names: Iterable[str]) -> list[str]:
     return [k for k in names if k not in NAME_KEYS and not k.startswith(GATE_TIME)]
 
 
+QPU_MODELS = ("twin:", "qpu:")  # noise_model of a step-qpu task (hpcq.qpu: "<twin|qpu>:<target>")
+
+
 def noise_label(model: str, params: Any) -> str:
-    """'depolarizing(p=0.01)' from a noise_params JSON (or dict): only the values that tell runs apart."""
+    """'depolarizing(p=0.01)' from a noise_params JSON (or dict): only the values that tell runs apart.
+    A QPU or twin evaluation ('twin:vlq', 'qpu:vlq', step qpu) is its model alone: its params hold
+    the backend's long label, which tells no runs apart."""
+    if str(model).startswith(QPU_MODELS):
+        return str(model)
     d = params if isinstance(params, dict) else params_dict(params)
     keys = own_params(k for k, v in d.items() if v is not None)
     inner = ",".join(f"{k}={d[k]:g}" if isinstance(d[k], float) else f"{k}={d[k]}" for k in keys)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from hpcq.results.catalog import Catalog, default_db
-from hpcq.results.graph import COLOURS, NODE_TYPES, aggregate, build_graph, elements, stylesheet
+from hpcq.results.graph import COLOURS, NODE_TYPES, aggregate, build_graph, elements, noise_label, stylesheet
 from hpcq.results.rank import compare_columns, compare_table
 
 
@@ -34,6 +34,7 @@ def test_qpu_runs_are_their_own_nodes_under_their_vqe_run(runs):
         (parent,) = g.predecessors(n)
         assert g.nodes[parent]["type"] == "vqe" and n == f"{parent}-twin-vlq"
         assert g.nodes[n]["label"] == "twin:vlq" and not g.nodes[n]["orphan"]
+    assert noise_label("twin:vlq", '{"label": "twin iqm_star 24 qubits, NOT calibrated"}') == "twin:vlq"  # ls, rank
     els = {e["data"]["id"]: e for e in elements(g)}
     assert els[qpu[0]]["classes"].split()[0] == "qpu"
     assert "qpu" in NODE_TYPES and len(set(COLOURS.values())) == len(COLOURS)  # a colour of its own
