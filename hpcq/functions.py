@@ -339,3 +339,20 @@ register(
         "transpiled circuits (QPY), counts, QPU/queue time (docs/qpu.md). Needs the extra qpu-iqm-qrmi.",
     )
 )
+register(
+    FunctionDef(
+        "study_qpu",
+        "hpcq.qpu.hybrid:study_qpu",
+        "hpcq.qpu.params:QpuStepParams",
+        "The hybrid workflow: the parent VQE's optimum (parameters, ansatz, Hamiltonian from its HDF5) "
+        "on a QPU of the site profile or its twin, shots + readout mitigation (docs/qpu.md). Needs the "
+        "extra qpu-iqm-qrmi.",
+    )
+)
+# `hpcq rerun` of a QPU result replays it on its twin (hpcq.worker.rerun, below hpcq.qpu: by name)
+QPU_REPLAY = "hpcq.qpu.hybrid:replay_on_twin"
+
+
+def load_target(path: str) -> Callable[..., Any]:
+    """A "module:attribute" target (as FunctionDef.target), imported when called."""
+    return _import(path)

@@ -3,6 +3,7 @@ seed study's DAG (workflow)::
 
     [integrals(problem)] -> hamiltonian(problem) -> ansatz(problem, ansatz)
         -> vqe(optimizer, seed; noiseless) -> noise(noise model; from the parent's parameters)
+                                           -> qpu(twin / QPU; from the parent's parameters; study qpu:)
         -> aggregate (ranks every run)
 
 Data flows along the edges: integrals writes an FCIDUMP (molecule/fcidump problems only), the
@@ -140,6 +141,7 @@ def _run_specs(
             "noiseless VQE run is the parent of every noise run); add it or use mode: sweep"
         )
     nodes = list(vqe_nodes.values())
+    nodes += _qpu_specs(study, vqe_nodes, specs)
     for t in tasks:
         if t.step == "noise":
             nodes.append(f"noise-{t.task_id}")
@@ -147,6 +149,24 @@ def _run_specs(
             parent = vqe_nodes[t.parent_task_id]
             specs.append(study_spec(study, nodes[-1], "study_noise", params, conditions, [parent]))
     return specs, nodes
+
+
+QPU_CONDITIONS = {"nodes": 1, "processespernode": 1, "cpu": "1000m", "mem": "2048Mi"}  # one task drives the QPU
+
+
+def _qpu_specs(study: Study, vqe_nodes: dict[str, str], specs: list[dict[str, Any]]) -> list[str]:
+    """The hybrid workflow (``qpu:``): per noiseless VQE run and route a ``qpu-<task>-<route>`` step,
+    its child, evaluating its optimum on the QPU or the twin (hpcq.qpu.hybrid); their node names."""
+    if study.qpu is None:
+        return []
+    nodes = []
+    conditions = dict(QPU_CONDITIONS, walltime=study.resources.walltime)
+    for task_id, parent in vqe_nodes.items():
+        for access in study.qpu.access:
+            nodes.append(f"qpu-{task_id}-{access}")
+            params = study.qpu.step_params(study.name, access, task_id)
+            specs.append(study_spec(study, nodes[-1], "study_qpu", params, conditions, [parent]))
+    return nodes
 
 
 def workflow_specs(study: Study) -> list[dict[str, Any]]:

@@ -18,11 +18,17 @@ LOCAL_COLONY = "local"
 
 @contextlib.contextmanager
 def executor_proc(
-    workdir: Path, env: dict[str, str], backend: str, *, name: str, executor_type: str = "hpcq"
+    workdir: Path,
+    env: dict[str, str],
+    backend: str,
+    *,
+    name: str,
+    executor_type: str = "hpcq",
+    profile: str = "local",
 ) -> Iterator[subprocess.Popen]:
     """``hpcq executor start`` as a subprocess (own session, log in workdir/executor.log); SIGTERM
     on exit, SIGKILL after 20 s."""
-    cmd = [sys.executable, "-m", "hpcq.executor", "start", "--profile", "local", "--backend", backend]
+    cmd = [sys.executable, "-m", "hpcq.executor", "start", "--profile", profile, "--backend", backend]
     cmd += ["--state-dir", str(workdir / "executor"), "--jobs-dir", str(workdir / "jobs")]
     cmd += ["--results-dir", str(workdir / "runs"), "--name", name, "--type", executor_type]
     with open(workdir / "executor.log", "ab") as log:
@@ -48,6 +54,7 @@ def start_services(
     colony: str = LOCAL_COLONY,
     executor_name: str = "local-executor",
     executor_type: str = "hpcq",
+    profile: str = "local",
 ) -> None:
     """Start the server (its colony's keys go into this process's environment and
     workdir/config/colonies.env, 0600), the Slurm lab (backend ``slurm``) and the executor;
@@ -70,4 +77,6 @@ def start_services(
     else:
         say("[bold]2/6[/bold] no Slurm: jobs run through submitit's local executor")
     say(f"[bold]3/6[/bold] starting the hpcq executor (backend {backend}; log {workdir / 'executor.log'})")
-    stack.enter_context(executor_proc(workdir, env, backend, name=executor_name, executor_type=executor_type))
+    stack.enter_context(
+        executor_proc(workdir, env, backend, name=executor_name, executor_type=executor_type, profile=profile)
+    )

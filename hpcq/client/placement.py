@@ -52,9 +52,10 @@ STEP_KINDS: dict[str, str] = {
     "study_vqe": "vqe",
     "study_noise": "noise",
     "study_aggregate": "aggregate",
+    "study_qpu": "qpu",
     functions.VQE_SWEEP: "sweep",  # mode sweep (one process per task) and single (one job)
 }
-WORKFLOW_KINDS = ("integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate")
+WORKFLOW_KINDS = ("integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate", "qpu")
 ANY = "any"
 
 
@@ -151,6 +152,7 @@ class Placement(BaseModel):
     vqe: Rule | None = None
     noise: Rule | None = None
     aggregate: Rule | None = None
+    qpu: Rule | None = Field(None, description="the hybrid workflow's QPU steps (study qpu:)")
     sweep: Rule | None = Field(None, description="the processes of mode sweep and single")
     fallback: list[str] = Field(default_factory=list, description="sites used when no site of a rule is alive")
 

@@ -46,6 +46,9 @@ def inspect(study) -> list[dict]:
             builtin = isinstance(prob.geometry, str) and prob.geometry.strip().lower() in BUILTIN
             row["molecule"] = prob.geometry if builtin else formula(atoms_of(prob.geometry, prob.unit))
             row["basis"] = prob.basis
+        if study.qpu is not None:  # the hybrid workflow's QPU steps: their shots, stated up front
+            groups = len(op.group_commuting(qubit_wise=True))
+            row["qpu_budget"] = {"groups": groups, **study.qpu.budget(groups)}
         if prob.scan_point is not None:  # a point of a scan (hpcq.sim.scan): what tells the rows apart
             from hpcq.sim.scan import label
 
@@ -116,6 +119,16 @@ def show(study_file: str, as_json: bool):
 
     need = Measurement.get(console, console.options.update_width(10_000), t).maximum
     (Console(width=need) if need > console.width else console).print(t)
+    if study.qpu is not None:
+        q, runs = study.qpu, len(study.params.tasks()) - sum(t.step == "noise" for t in study.params.tasks())
+        for r in rows:
+            b = r["qpu_budget"]
+            click.echo(
+                f"problem {r['index']}: each qpu step on {q.target} ({', '.join(q.access)}) costs {b['total']} shots = "
+                f"{q.shots} shots x {b['circuits']} circuits (1 bit-order + {1 if q.ghz_qubits else 0} GHZ + "
+                f"{b['groups']} measured groups x 1 parameter set) + {b['calibration_shots']} calibration, in "
+                f"{b['jobs']} QPU job(s); one step per VQE run and route ({runs} VQE run(s) in the study)"
+            )
     for r in rows:
         if r.get("cross_check"):
             click.echo(

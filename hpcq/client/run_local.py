@@ -154,6 +154,60 @@ def run(study_file: str, ranks: int, threads: int, results_dir: str | None, quie
 WORKFLOW_WORKDIR = ".hpcq-run"  # under the results folder: server DB, keys, executor state, job folders
 
 
+QPU_PYTHON_ENV = "HPCQ_QPU_PYTHON"  # the Python of the QPU clients' venv (scripts/setup.sh: .venv-qpu)
+
+
+def qpu_python(configured: str | None = None) -> str | None:
+    """The Python the twin's jobs run here: this one if it has the QPU clients (iqm-client), else
+    $HPCQ_QPU_PYTHON, else the profile's, else a .venv-qpu beside this venv (scripts/setup.sh);
+    none of them: the error names the extra and the fix."""
+    import importlib.util
+
+    if importlib.util.find_spec("iqm") is not None:
+        return None
+    sibling = Path(sys.prefix).parent / ".venv-qpu" / "bin" / "python"
+    for candidate in (os.environ.get(QPU_PYTHON_ENV), configured, str(sibling)):
+        if candidate and Path(candidate).is_file():
+            return str(Path(candidate).absolute())
+    raise click.ClickException(
+        f"qpu: the twin runs on iqm-client's fake backends, which this Python ({sys.executable}) lacks: install "
+        f"the extra qpu-iqm-qrmi in its own venv (scripts/setup.sh builds .venv-qpu) and set {QPU_PYTHON_ENV} "
+        "to its python (docs/qpu.md)"
+    )
+
+
+def local_qpu_profile(study, work: Path) -> str:
+    """The executor's profile for ``hpcq run``: ``local``, or (a study with ``qpu:``) ``local`` plus
+    the QPU entry of the study's profile, so the qpu steps run on its twin here. This machine has no
+    QPU: ``access: qrmi`` is refused with the fix."""
+    qpu = study.qpu
+    if qpu is None:
+        return "local"
+    if "qrmi" in qpu.access:
+        raise click.ClickException(
+            f"qpu.access: qrmi needs {qpu.target}'s site; hpcq run has no QPU: use access: twin here "
+            "(and submit the study to the site for qrmi)"
+        )
+    if not qpu.profile:
+        raise click.ClickException(
+            f"qpu.profile: hpcq run needs the site profile whose qpus lists {qpu.target} (its twin); add "
+            "profile: NAME (hpcq profiles list)"
+        )
+    import yaml
+
+    from hpcq.executor.profiles import load_profile
+    from hpcq.executor.profiles.schema import profile_files
+
+    data = yaml.safe_load(profile_files()["local"].read_text())
+    entry = load_profile(qpu.profile).qpu(qpu.target).model_dump(mode="json", exclude={"verify", "notes"})
+    entry["python"] = qpu_python(entry.get("python"))
+    data["qpus"] = {qpu.target: {k: v for k, v in entry.items() if v is not None}}
+    data["description"] = f"{data.get('description', '')} + {qpu.target}'s twin from profile {qpu.profile}"
+    path = work / "local-qpu.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
 def run_workflow(study, out: Path, timeout: float) -> None:
     """The study's DAG through the embedded server and an executor with submitit's local backend
     (the cluster's steps and files); the HDF5 files are fetched into ``out`` and indexed. Services
@@ -179,6 +233,7 @@ def run_workflow(study, out: Path, timeout: float) -> None:
         click.echo(f"note: {study.name}'s placement is for a colony's sites; here every step runs locally", err=True)
         study.placement = None
     names = list(study.executor.names)
+    profile = local_qpu_profile(study, work)
     t0 = time.time()
     with contextlib.ExitStack() as stack:
         start_services(
@@ -188,6 +243,7 @@ def run_workflow(study, out: Path, timeout: float) -> None:
             console.print,
             executor_name=names[0] if names else "local-executor",
             executor_type=study.executor.type,
+            profile=profile,
         )
         client = Client(Settings.load())
         console.print(f"[bold]4/6[/bold] submitting workflow {study.name!r} ({len(study.params.tasks())} VQE runs)")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hpcq import units
 from hpcq.client.placement import Placement, check_mode
+from hpcq.client.qpustudy import QpuStudy
 from hpcq.client.specs import QUEUE_ALLOWANCE_S, maxexectime
 from hpcq.sim.scan import ScanError
 from hpcq.sim.scan import expand as expand_scans
@@ -98,6 +99,9 @@ class Study(BaseModel):
     placement: Placement | None = Field(
         None, description="where each step kind may run: sites, needs or any (docs/sites.md)"
     )
+    qpu: QpuStudy | None = Field(
+        None, description="workflow: evaluate every noiseless VQE optimum on a QPU and/or its twin (docs/studies.md)"
+    )
     sweep: dict[str, Any]
 
     @field_validator("name")
@@ -129,6 +133,17 @@ class Study(BaseModel):
     def _placement(self):
         if self.placement is not None:
             check_placement(self)
+        return self
+
+    @model_validator(mode="after")
+    def _qpu(self):
+        if self.qpu is not None:
+            if self.mode != "workflow":
+                raise ValueError(
+                    f"qpu: the hybrid workflow's QPU steps are children of the workflow's VQE steps; "
+                    f"use mode: workflow (not {self.mode}) or remove qpu"
+                )
+            self.qpu.check_profile()
         return self
 
     @property

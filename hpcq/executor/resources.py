@@ -14,11 +14,13 @@ refused before anything is queued.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from hpcq.executor import profiles, sizing
+from hpcq.executor.backends.base import JOB_PYTHON
 from hpcq.functions import FunctionDef
 
 
@@ -57,12 +59,17 @@ def plan_process(
     profile name, never a path on the login node. ``params_obj``: the validated function
     parameters; those that know their simulations' footprints (``footprints()``) are sized,
     and those that drive a QPU (``qpu_target()``, hpcq.qpu.params) are checked against the
-    profile's QPUs, whose entry then travels to the job (``detail["qpu"]``)."""
+    profile's QPUs, whose entry then travels to the job (``detail["qpu"]``); a step on the twin
+    (``qpu_access()`` "twin") asks Slurm for no QPU."""
     qpu = getattr(params_obj, "qpu_target", lambda: None)()
     try:
         prof = profiles.load_profile(profile_name, allow_path=not from_spec)
         res = profiles.resolve_resources(prof, conditions, qpu=qpu)
-        params = profiles.submitit_params(res, prof)
+        # a step on the QPU's twin needs the profile's entry (its twin), not the device: no request lines
+        twin = qpu and getattr(params_obj, "qpu_access", lambda: "profile")() == "twin"
+        params = profiles.submitit_params(dataclasses.replace(res, qpu=None) if twin else res, prof)
+        if qpu and prof.qpu(qpu).python:  # the QPU clients' venv (docs/qpu.md)
+            params[JOB_PYTHON] = prof.qpu(qpu).python
         sizing.check_params_fit(params_obj, res, prof)  # THE memory model (hpcq.sim.memory) vs the allocation
     except ValueError as exc:  # ResourceError (ConditionsError, ProfileError) and sizing's value errors
         raise PlanError(str(exc)) from None

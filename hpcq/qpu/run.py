@@ -23,7 +23,7 @@ import numpy as np
 
 from hpcq.functions import FunctionResult, JobContext
 from hpcq.qpu import QpuError
-from hpcq.qpu.params import QpuRunParams
+from hpcq.qpu.params import QpuOptions, QpuRunParams
 
 
 def _problem(p: QpuRunParams) -> tuple[Any, Any, float]:
@@ -93,7 +93,7 @@ def _measured_on(isa: Any) -> list[int]:
     return [out[k] for k in sorted(out)]
 
 
-def _transpile(logical: Any, backend: Any, p: QpuRunParams, values: Any = None) -> tuple[Any, dict[str, Any]]:
+def _transpile(logical: Any, backend: Any, p: QpuOptions, values: Any = None) -> tuple[Any, dict[str, Any]]:
     from hpcq.qpu.transpile import check_equivalent, check_native, isa_circuit
 
     isa = isa_circuit(logical, backend, level=p.optimization_level, seed=p.seed)
@@ -123,7 +123,7 @@ def _submit(
     return counts, {"job_id": job_id, "wall_s": wall, **times}
 
 
-def _entry(p: QpuRunParams, ctx: JobContext) -> dict[str, Any]:
+def _entry(p: QpuOptions, ctx: JobContext) -> dict[str, Any]:
     """The profile's QPU entry the executor handed to the job, with the shots checked against it."""
     qpu = dict(ctx.extra.get("qpu") or {})
     if not qpu:
@@ -140,7 +140,7 @@ def _entry(p: QpuRunParams, ctx: JobContext) -> dict[str, Any]:
     return qpu
 
 
-def _circuits(p: QpuRunParams, backend: Any, ansatz: Any, groups: list, sets: np.ndarray) -> tuple[list, list, list]:
+def _circuits(p: QpuOptions, backend: Any, ansatz: Any, groups: list, sets: np.ndarray) -> tuple[list, list, list]:
     """(ISA circuits, their checks, their roles): the GHZ, then per basis group one per parameter vector."""
     from hpcq.qpu.mitigation import basis_circuit
 
@@ -165,7 +165,7 @@ def _circuits(p: QpuRunParams, backend: Any, ansatz: Any, groups: list, sets: np
     return isas, checks, roles
 
 
-def _calibrate(p: QpuRunParams, backend: Any, info: dict[str, Any], run: dict[str, Any]) -> Any:
+def _calibrate(p: QpuOptions, backend: Any, info: dict[str, Any], run: dict[str, Any]) -> Any:
     """Measure the readout calibration of every physical qubit read (2 circuits); appended to ``run``."""
     from hpcq.qpu.mitigation import calibration_circuits, calibration_from_counts
 
@@ -183,9 +183,42 @@ def _calibrate(p: QpuRunParams, backend: Any, info: dict[str, Any], run: dict[st
     return calibration_from_counts(physical, cal_counts[0], cal_counts[1])
 
 
+def measure(p: QpuOptions, backend: Any, info: dict[str, Any], ansatz: Any, observable: Any, sets: np.ndarray):
+    """The energies of ``observable`` at each parameter vector of ``sets`` on ``backend``: one job with
+    the bit-order circuit, the GHZ check and every (basis group x vector) circuit, then (mitigation
+    readout) the calibration job. Returns (per-vector results, the run record, the calibration)."""
+    from hpcq.qpu.mitigation import measured_groups
+
+    groups = measured_groups(observable)
+    isas, checks, roles = _circuits(p, backend, ansatz, groups, sets)
+    counts, job = _submit(backend, isas, p.shots, info)
+    _check_bit_order(roles, counts)
+    run: dict[str, Any] = {"isas": isas, "checks": checks, "roles": roles, "counts": counts, "jobs": [job]}
+    run["shots_total"] = p.shots * len(isas)
+    cal = _calibrate(p, backend, info, run) if p.mitigation == "readout" else None
+    run["shots_total"] += cal.shots if cal else 0
+    results = _energies(p, groups, sets, run["roles"], run["counts"], cal, ansatz, observable)
+    info.update(
+        ghz_fraction=_ghz_fraction(p, run["roles"], run["counts"]),
+        shots=p.shots,
+        calibration_shots=p.calibration_shots if cal else 0,
+    )
+    return results, run, cal
+
+
+def summary_of(info: dict[str, Any], results: list[dict[str, Any]], run: dict[str, Any], path: Path) -> dict[str, Any]:
+    return {
+        **{k: info[k] for k in ("backend", "access", "calibration_set_id", "ghz_fraction")},
+        "file": path.name,
+        "energies": [
+            {k: r[k] for k in ("energy", "energy_std", "energy_raw", "energy_raw_std", "ideal_energy")} for r in results
+        ],
+        "shots_total": run["shots_total"],
+    }
+
+
 def qpu_run(kwargs: dict[str, Any], ctx: JobContext) -> FunctionResult | None:
     from hpcq.qpu.backend import open_backend
-    from hpcq.qpu.mitigation import measured_groups
 
     p = QpuRunParams(**kwargs)
     if ctx.rank != 0:
@@ -195,29 +228,11 @@ def qpu_run(kwargs: dict[str, Any], ctx: JobContext) -> FunctionResult | None:
     backend, info = open_backend(qpu, p.access)
     ansatz, observable, exact = _problem(p)
     sets = _parameter_sets(p, ansatz)
-    groups = measured_groups(observable)
-    isas, checks, roles = _circuits(p, backend, ansatz, groups, sets)
-    counts, job = _submit(backend, isas, p.shots, info)
-    _check_bit_order(roles, counts)
-    run: dict[str, Any] = {"isas": isas, "checks": checks, "roles": roles, "counts": counts, "jobs": [job]}
-    shots_total = p.shots * len(isas)
-    cal = _calibrate(p, backend, info, run) if p.mitigation == "readout" else None
-    results = _energies(p, groups, sets, run["roles"], run["counts"], cal, ansatz, observable)
-    info.update(
-        ghz_fraction=_ghz_fraction(p, run["roles"], run["counts"]),
-        shots=p.shots,
-        calibration_shots=p.calibration_shots if cal else 0,
-    )
-    path = _write(p, ctx, info, (exact, ansatz, observable, sets, results), run, cal, started)
-    summary = {
-        **{k: info[k] for k in ("backend", "access", "calibration_set_id", "ghz_fraction")},
-        "file": path.name,
-        "energies": [
-            {k: r[k] for k in ("energy", "energy_std", "energy_raw", "energy_raw_std", "ideal_energy")} for r in results
-        ],
-        "exact_energy": exact,
-        "shots_total": shots_total + (cal.shots if cal else 0),
-    }
+    results, run, cal = measure(p, backend, info, ansatz, observable, sets)
+    problem = (exact, ansatz, observable, sets, results)
+    tasks = [_task(p, info, problem, k, started) for k in range(len(sets))]
+    path = write_qpu_file(p, ctx, info, tasks, run, cal, started, qpu)
+    summary = {**summary_of(info, results, run, path), "exact_energy": exact}
     return FunctionResult(summary=summary, files=[path.name])
 
 
@@ -238,6 +253,7 @@ def _energies(p, groups, sets, roles, counts, cal, ansatz, observable) -> list[d
 
     from hpcq.qpu.mitigation import distribution, estimate_group
 
+    n = observable.num_qubits
     out = []
     for k, theta in enumerate(sets):
         raw = var_raw = mit = var_mit = 0.0
@@ -246,7 +262,7 @@ def _energies(p, groups, sets, roles, counts, cal, ansatz, observable) -> list[d
             if r["role"] != "group" or r["set"] != k:
                 continue
             basis, labels, coeffs = groups[r["group"]]
-            e = estimate_group(counts[i], labels, coeffs, p.qubits, r["measured_on"], cal)
+            e = estimate_group(counts[i], labels, coeffs, n, r["measured_on"], cal)
             raw, var_raw = raw + e["raw"], var_raw + e["raw_var"]
             mit, var_mit = mit + e.get("mitigated", e["raw"]), var_mit + e.get("mitigated_var", e["raw_var"])
             if set(basis) == {"Z"} or not z_counts:
@@ -259,14 +275,14 @@ def _energies(p, groups, sets, roles, counts, cal, ansatz, observable) -> list[d
                 "energy_raw": raw,
                 "energy_raw_std": math.sqrt(var_raw),
                 "ideal_energy": ideal,
-                "dist_noisy": distribution(z_counts, p.qubits)[0],
+                "dist_noisy": distribution(z_counts, n)[0],
                 "dist_ideal": Statevector(ansatz.assign_parameters(theta)).probabilities(),
             }
         )
     return out
 
 
-def _ghz_fraction(p: QpuRunParams, roles, counts) -> float:
+def _ghz_fraction(p: QpuOptions, roles, counts) -> float:
     for r, c in zip(roles, counts, strict=False):
         if r["role"] == "ghz":
             total = sum(c.values())
@@ -342,12 +358,21 @@ def _total(jobs: list[dict[str, Any]], key: str) -> float:
     return float(sum(values)) if values else math.nan
 
 
-def _write(p: QpuRunParams, ctx: JobContext, info: dict, problem: tuple, run: dict, cal: Any, started: float) -> Path:
-    """The HDF5 file: one task of step "qpu" per parameter vector, and the group /qpu."""
+def write_qpu_file(
+    p: QpuOptions,
+    ctx: JobContext,
+    info: dict,
+    tasks: list[Any],
+    run: dict,
+    cal: Any,
+    started: float,
+    qpu: dict[str, Any],
+) -> Path:
+    """The HDF5 file: the tasks of step "qpu" (one per parameter vector), and the group /qpu (with
+    the profile's twin, so ``hpcq rerun`` can replay the run on it)."""
     from hpcq.results import h5format as F
     from hpcq.worker.provenance import job_provenance
 
-    tasks = [_task(p, info, problem, k, started) for k in range(len(problem[3]))]
     qpu_attrs = {
         **{k: info.get(k, "") for k in ("qpu", "backend", "access", "label", "calibration_set_id", "shots")},
         "calibration_shots": info.get("calibration_shots", 0),
@@ -357,6 +382,7 @@ def _write(p: QpuRunParams, ctx: JobContext, info: dict, problem: tuple, run: di
         "queue_time_s": _total(run["jobs"], "queue_time_s"),
         "job_ids": json.dumps([j["job_id"] for j in run["jobs"]]),
         "ghz_fraction": info.get("ghz_fraction", math.nan),
+        "twin_json": json.dumps(qpu.get("twin") or {}),
     }
 
     def extend(f) -> None:
@@ -378,7 +404,7 @@ def _write(p: QpuRunParams, ctx: JobContext, info: dict, problem: tuple, run: di
         "started": F.now_iso(),
         "finished": F.now_iso(),
         "wall_time_s": time.time() - started,
-        "command": f"qpu_run ({p.target}, {info['access']})",
+        "command": f"{type(p).__name__} ({p.target}, {info['access']})",
         "seeds": [p.seed],
         "sweep_json": p.model_dump_json(),
     }

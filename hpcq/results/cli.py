@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from hpcq.results.catalog import (
     problem_param_names,
     with_problem_params,
 )
-from hpcq.results.rank import RankError, make_spec, runs_for
+from hpcq.results.rank import RankError, compare_columns, make_spec, runs_for
 from hpcq.results.rank import rank as rank_runs
 
 # short defaults that fit 80 columns, most telling first (show() drops from the end): the problem's
@@ -111,12 +111,14 @@ def db_options(f):
     return f
 
 
-def show(df, columns: list[str], title: str) -> None:
-    """A rich table as wide as the terminal: cells are cut with an ellipsis, never split over lines."""
+def show(df, columns: list[str], title: str, energies: Iterable[str] = ()) -> None:
+    """A rich table as wide as the terminal: cells are cut with an ellipsis, never split over lines.
+    ``energies``: more energy columns than ENERGY_COLUMNS (rank --step compare's evaluations)."""
     cols = [c for c in columns if c in df.columns]
-    cells = [[_fmt(row[c], c) for c in cols] for _, row in df[cols].iterrows()]
+    more_e = tuple(energies)
+    cells = [[_fmt(row[c], c, more_e) for c in cols] for _, row in df[cols].iterrows()]
     width = shutil.get_terminal_size().columns
-    heads = [energy_header(c, df) for c in cols]
+    heads = [energy_header(c, df, more_e) for c in cols]
     natural = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(heads)]
     # headers stay whole; numbers are never cut ("2.96…" would read as 2.96, not 2.963e-05)
     floors = [
@@ -162,17 +164,18 @@ def energy_units(df) -> list[str]:
     return [u for u, has in (("Ha", kinds & set(CHEMISTRY_KINDS)), ("J", kinds - set(CHEMISTRY_KINDS))) if has]
 
 
-def energy_header(column: str, df) -> str:
+def energy_header(column: str, df, energies: tuple[str, ...] = ()) -> str:
     """``energy (Ha)`` when every row is chemistry, ``energy (J)`` when every row is a spin model;
     with both, the header stays bare and the title says the units (show)."""
     units = energy_units(df)
-    return f"{column} ({units[0]})" if column.removeprefix("vqe_") in ENERGY_COLUMNS and len(units) == 1 else column
+    is_energy = column.removeprefix("vqe_") in ENERGY_COLUMNS or column in energies
+    return f"{column} ({units[0]})" if is_energy and len(units) == 1 else column
 
 
-def _fmt(v, column: str = "") -> str:
+def _fmt(v, column: str = "", energies: tuple[str, ...] = ()) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "-"
-    if isinstance(v, float) and column.removeprefix("vqe_") in ENERGY_COLUMNS:
+    if isinstance(v, float) and (column.removeprefix("vqe_") in ENERGY_COLUMNS or column in energies):
         return f"{v:.6f}"  # µHa: chemical accuracy is 1.6 mHa, so 4 significant figures hide it
     if isinstance(v, float):
         return f"{v:.4g}"  # the table is for reading; --json/--csv keep every digit
@@ -299,10 +302,11 @@ def ls_(results, db, step, study, columns, limit, show_files, show_rankings, sho
 @click.option("--mode", type=click.Choice(["weighted", "lexicographic"]), default="weighted", show_default=True)
 @click.option(
     "--step",
-    type=click.Choice(["noise", "vqe", "all"]),
+    type=click.Choice(["noise", "vqe", "all", "compare"]),
     default="noise",
     show_default=True,
-    help="rank noise runs (with vqe_* parent columns), vqe or all",
+    help="rank noise runs (with vqe_* parent columns), vqe, all, or compare: per VQE run the simulator, "
+    "noise-model, twin and QPU energies of its parameters side by side",
 )
 @click.option("--top", type=int, default=10, show_default=True, help="rows to show (0: all)")
 @click.option("--save", "save", help="store the ranking under this name (tables rankings/ranks)")
@@ -321,17 +325,20 @@ def rank_cmd(results, db, by, weights, mode, step, top, save, columns, as_json, 
         cat = Catalog(cat.db_path)
     try:
         spec = make_spec(list(by), weights, mode, step)
-        ranked = rank_runs(runs_for(cat, step), spec)
+        table = runs_for(cat, step)
+        ranked = rank_runs(table, spec)
         if save:
             cat.save_ranking(save, spec.definition(), ranked)
     except (RankError, CatalogError) as exc:
         raise click.ClickException(str(exc)) from None
     metrics = [c.metric for c in spec.criteria]
     lead = list(dict.fromkeys(RANK_COLUMNS + [m for m in metrics if m not in RANK_TAIL]))
+    energies = compare_columns(table) if step == "compare" else []
+    lead = list(dict.fromkeys(lead + energies))  # compare: the evaluations of the same parameters, side by side
     ranked, cols, note = with_columns(ranked, lead + RANK_TAIL, columns, params_after=lead[-1])
     head = ranked.head(top) if top else ranked
     if not emit(head, as_json, as_csv):
-        show(head, cols, f"{len(ranked)} {step} runs ranked ({mode}){note}")
+        show(head, cols, f"{len(ranked)} {step} runs ranked ({mode}){note}", energies)
     if save:
         click.echo(f"saved ranking {save!r} ({len(ranked)} runs) in {cat.db_path}", err=True)
 

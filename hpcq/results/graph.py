@@ -10,6 +10,8 @@ node ids:
   vqe      ``task:<task_id>``   (step "vqe")
   noise    ``task:<task_id>``   (step "noise"; edge from ``task:<parent_task_id>``; a noise run
                                  whose parent is not catalogued hangs off its ansatz node)
+  qpu      ``task:<task_id>``   (step "qpu": a QPU or twin evaluation, docs/qpu.md; like noise, label
+                                 ``twin:vlq`` / ``qpu:vlq``)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pandas as pd
 
 from hpcq.results.catalog import params_dict, problem_params, scanned_params
 
-NODE_TYPES = ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "aggregate")
+NODE_TYPES = ("problem", "integrals", "hamiltonian", "ansatz", "vqe", "noise", "qpu", "aggregate")
 COLOURS = {
     "problem": "#6c5ce7",
     "integrals": "#a29bfe",
@@ -32,6 +34,7 @@ COLOURS = {
     "ansatz": "#0984e3",
     "vqe": "#00b894",
     "noise": "#e17055",
+    "qpu": "#e84393",
     "aggregate": "#636e72",
 }
 # border colours of the sites that ran a node's step (docs/sites.md), in the order of the site names
@@ -105,8 +108,15 @@ def own_params(names: Iterable[str]) -> list[str]:
     return [k for k in names if k not in NAME_KEYS and not k.startswith(GATE_TIME)]
 
 
+QPU_MODELS = ("twin:", "qpu:")  # noise_model of a step-qpu task (hpcq.qpu: "<twin|qpu>:<target>")
+
+
 def noise_label(model: str, params: Any) -> str:
-    """'depolarizing(p=0.01)' from a noise_params JSON (or dict): only the values that tell runs apart."""
+    """'depolarizing(p=0.01)' from a noise_params JSON (or dict): only the values that tell runs apart.
+    A QPU or twin evaluation ('twin:vlq', 'qpu:vlq', step qpu) is its model alone: its params hold
+    the backend's long label, which tells no runs apart."""
+    if str(model).startswith(QPU_MODELS):
+        return str(model)
     d = params if isinstance(params, dict) else params_dict(params)
     keys = own_params(k for k, v in d.items() if v is not None)
     inner = ",".join(f"{k}={d[k]:g}" if isinstance(d[k], float) else f"{k}={d[k]}" for k in keys)
@@ -129,7 +139,7 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
     for r in runs.to_dict("records"):
         problem, ansatz = _add_tree(g, r, scan)
         node = f"task:{r['task_id']}"
-        step = r["step"] if r["step"] in ("vqe", "noise") + PRE_STEPS else "vqe"
+        step = r["step"] if r["step"] in ("vqe", "noise", "qpu") + PRE_STEPS else "vqe"
         metrics = {m: _clean(r.get(m)) for m in NODE_METRICS if m in r}
         p = f"task:{r['parent_task_id']}"
         where = _where(r)
@@ -149,6 +159,8 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
             continue
         if step == "vqe":
             label, parent = f"{r['optimizer']}", ansatz
+        elif step == "qpu":  # a QPU or twin evaluation: "twin:vlq"
+            label, parent = str(r["noise_model"]), (p if p in task_nodes else ansatz)
         else:
             label = noise_label(r["noise_model"], r["noise_params"])
             parent = p if p in task_nodes else ansatz
@@ -163,7 +175,7 @@ def build_graph(runs: pd.DataFrame) -> nx.DiGraph:
             noise_model=r["noise_model"],
             noise_params=_params_label(r["noise_params"]),
             metrics=metrics,
-            orphan=parent == ansatz and step == "noise",
+            orphan=parent == ansatz and step in ("noise", "qpu"),
             study=r["study"],
             **where,
         )
@@ -301,9 +313,10 @@ def aggregate(
     positions = _positions(ranked)
     keep = _keep(g, positions, top)
     h = g.subgraph(keep).copy()
-    n_runs = sum(1 for _, d in h.nodes(data=True) if d["type"] in ("vqe", "noise"))
+    n_runs = sum(1 for _, d in h.nodes(data=True) if d["type"] in ("vqe", "noise", "qpu"))
     steps = []
-    for level, parent_type, kinds in (("VQE run", "vqe", ("noise",)), ("ansatz", "ansatz", ("vqe", "noise"))):
+    levels = (("VQE run", "vqe", ("noise", "qpu")), ("ansatz", "ansatz", ("vqe", "noise", "qpu")))
+    for level, parent_type, kinds in levels:
         if h.number_of_nodes() <= limit:
             break
         steps.append(f"runs aggregated per {level}")
@@ -332,17 +345,18 @@ def _fold(h: nx.DiGraph, p: str, kinds: tuple[str, ...], positions: dict[str, in
     if not members:
         return
     best = min((positions[m] for m in members if m in positions), default=None)
-    n_noise, n_vqe = _count(h, members, "noise"), _count(h, members, "vqe")
+    n_noise, n_vqe, n_qpu = _count(h, members, "noise"), _count(h, members, "vqe"), _count(h, members, "qpu")
     agg = f"agg:{p}"
     h.remove_nodes_from(members)
     h.add_node(
         agg,
         type="aggregate",
-        label=(f"{n_vqe} VQE, " if n_vqe else "") + f"{n_noise} noise runs",
+        label=(f"{n_vqe} VQE, " if n_vqe else "") + f"{n_noise} noise runs" + (f", {n_qpu} QPU" if n_qpu else ""),
         parent=p,
-        n_runs=n_vqe + n_noise,
+        n_runs=n_vqe + n_noise + n_qpu,
         n_noise=n_noise,
         n_vqe=n_vqe,
+        n_qpu=n_qpu,
         study=study,
         metrics={},
     )

@@ -167,12 +167,78 @@ def rank(df: pd.DataFrame, spec: RankSpec) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+EVALUATION_STEPS = ("noise", "qpu")  # steps that evaluate their parent VQE's optimal parameters
+REOPT_SUFFIX = "-reopt"  # a noise step's re-optimisation: not at the parent's parameters
+
+
+def _qpu_std(catalog) -> dict[tuple[str, str], float]:
+    """(study, task_id) -> energy_std of the qpu runs (a QPU attribute: the catalog's extra column)."""
+    import json
+
+    rows = catalog.query("SELECT study, task_id, extra FROM runs WHERE step = 'qpu'")
+    out = {}
+    for st, tid, extra in rows.itertuples(index=False):
+        try:
+            out[(st, tid)] = float(json.loads(extra or "{}").get("energy_std", np.nan))
+        except (TypeError, ValueError):
+            out[(st, tid)] = np.nan
+    return out
+
+
+def _noise_label(model: str, params: str) -> str:
+    from hpcq.results.graph import noise_label  # networkx: the dashboard's extra
+
+    return noise_label(model, params)
+
+
+def compare_table(runs: pd.DataFrame, std: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
+    """The hybrid workflow's comparison (``hpcq results rank --step compare``): one row per noiseless
+    VQE run that has evaluations, its columns (``energy`` = ``simulator``: the noiseless energy) and
+    one energy column per evaluation of the SAME parameters: each noise model (its label,
+    ``depolarizing(p=0.01)``), the twin (``twin:<target>``) and the QPU (``qpu:<target>``), each QPU
+    or twin energy with its standard error (``<label> std``) and its difference from the simulator
+    (``<label> shift``). Re-optimised noise runs (``-reopt``) are at other parameters: left out."""
+    std = std or {}
+    kids = runs[runs["step"].isin(EVALUATION_STEPS) & ~runs["task_id"].astype(str).str.endswith(REOPT_SUFFIX)]
+    vqe = runs[runs["step"] == "vqe"].drop_duplicates(["study", "task_id"])
+    rows, labels = [], []
+    for v in vqe.to_dict("records"):
+        mine = kids[(kids["study"] == v["study"]) & (kids["parent_task_id"] == v["task_id"])]
+        if mine.empty:
+            continue
+        row = dict(v, simulator=v["energy"])
+        for k in mine.to_dict("records"):
+            qpu = k["step"] == "qpu"
+            label = str(k["noise_model"]) if qpu else _noise_label(k["noise_model"], k["noise_params"])
+            labels += [label] if label not in labels else []
+            row[label] = k["energy"]
+            if qpu:
+                row[f"{label} std"] = std.get((k["study"], k["task_id"]), np.nan)
+            row[f"{label} shift"] = k["energy"] - v["energy"]
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=[*vqe.columns, "simulator"]) if not rows else pd.DataFrame(rows)
+    out.attrs["evaluations"] = labels
+    return out
+
+
+def compare_columns(table: pd.DataFrame) -> list[str]:
+    """The comparison's energy columns in reading order: exact, simulator, then each evaluation
+    (with its standard error; the ``shift`` columns: --columns, --json)."""
+    cols = ["exact_energy", "simulator"]
+    for label in table.attrs.get("evaluations", []):
+        cols += [c for c in (label, f"{label} std") if c in table.columns]
+    return cols
+
+
 def runs_for(catalog, step: str) -> pd.DataFrame:
-    """The runs a ranking with ``step`` ranks: noise runs joined with parents, vqe, or all."""
+    """The runs a ranking with ``step`` ranks: noise runs joined with parents, vqe, all, or the
+    comparison of every VQE run's evaluations (``compare``: compare_table)."""
+    if step == "compare":
+        return compare_table(catalog.runs(), _qpu_std(catalog))
     if step == "noise":
         return catalog.noise_runs()
     if step == "vqe":
         return catalog.runs(step="vqe")
     if step == "all":
         return catalog.runs()
-    raise RankError(f"--step {step!r}: choose 'noise', 'vqe' or 'all'")
+    raise RankError(f"--step {step!r}: choose 'noise', 'vqe', 'all' or 'compare'")

@@ -120,5 +120,6 @@ def test_shipped_studies_by_name_from_any_directory(tmp_path, monkeypatch):
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / "water.yaml").write_text(DEMO_STUDY.read_text())
     assert load_study("studies/water.yaml").name == load_study(DEMO_STUDY).name
-    with pytest.raises(StudyError, match=r"nosuch: no such study file.*shipped study \(demo, lih-curve, water\)"):
+    shipped = r"shipped study \(demo, h2-vlq-twin, lih-curve, water\)"
+    with pytest.raises(StudyError, match=r"nosuch: no such study file.*" + shipped):
         load_study("nosuch")

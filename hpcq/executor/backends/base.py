@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+# A plan's params key (not a submitit parameter): the Python the job runs, where it is not the
+# executor's own (a QPU profile's ``python``: the QPU clients' venv, docs/qpu.md); backends pop it.
+JOB_PYTHON = "hpcq_python"
+
 # Slurm job states after which nothing more will happen (sacct spelling).
 TERMINAL = {
     "COMPLETED",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hpcq.executor.backends.base import JobInfo
+from hpcq.executor.backends.base import JOB_PYTHON, JobInfo
 
 # submitit's local executor only understands these generic parameters
 LOCAL_PARAMS = {"timeout_min", "tasks_per_node", "nodes", "cpus_per_task", "gpus_per_node", "mem_gb", "name"}
@@ -41,7 +41,8 @@ class LocalBackend:
     ) -> list[str]:
         import submitit
 
-        ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="local")
+        python = {"local_python": params[JOB_PYTHON]} if params.get(JOB_PYTHON) else {}
+        ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="local", **python)
         ex.update_parameters(**{k: v for k, v in params.items() if k in LOCAL_PARAMS and k != "nodes"})
         ids = []
         for args in element_args:  # local "arrays" are just several processes

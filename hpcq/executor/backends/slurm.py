@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hpcq.executor.backends.base import JobInfo
+from hpcq.executor.backends.base import JOB_PYTHON, JobInfo
 
 SACCT_FIELDS = "JobID,JobName,State,NodeList,Submit,Start,End,AllocCPUS,ExitCode"
 SQUEUE_FORMAT = "%i|%j|%T|%N|%V|%S|%e|%C|"  # the same columns, from slurmctld
@@ -88,8 +88,9 @@ def make_executor(params: dict[str, Any], job_name: str, folder: Path, python: s
 
     from hpcq.job.runner import job_python_command
 
+    python = python or params.get(JOB_PYTHON)
     ex = submitit.AutoExecutor(folder=Path(folder) / "%j", cluster="slurm", slurm_python=job_python_command(python))
-    ex.update_parameters(**params)
+    ex.update_parameters(**{k: v for k, v in params.items() if k != JOB_PYTHON})
     ex.update_parameters(name=job_name)
     return ex
 

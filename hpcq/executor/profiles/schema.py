@@ -108,6 +108,12 @@ class QpuSpec(BaseModel):
     partition: str | None = Field(default=None, pattern=_WORD, description="a 'quantum' partition, if any")
     max_shots: int = Field(default=100_000, gt=0)
     twin: QpuTwin = Field(default_factory=QpuTwin)
+    python: str | None = Field(
+        default=None,
+        pattern=r"^/[A-Za-z0-9_./+-]+$",
+        description="absolute path of the Python the jobs that drive this QPU (or its twin) run: a venv with the "
+        "extra qpu-iqm-qrmi (docs/qpu.md); default: the executor's own",
+    )
     verify: list[str] = Field(default_factory=list)
     notes: dict[str, str] = Field(default_factory=dict)
 

@@ -1,0 +1,152 @@
+"""The shipped hybrid study h2-vlq-twin end to end (issue 23 item 5; docs/studies.md): `hpcq run`
+(the embedded server, a local executor) and a real Slurm lab cluster (`hpcq submit`) each run its
+DAG hamiltonian -> ansatz -> noiseless VQE -> noise model + qpu step on VLQ's twin -> aggregate.
+This interpreter is the worker venv, without iqm-client: the qpu step's job runs in the QPU venv
+(the profile's ``qpus.vlq.python``; for `hpcq run`, HPCQ_QPU_PYTHON), as on a site. Then
+`hpcq results rank --step compare` shows the simulator, noise-model and twin energies of the same
+parameters side by side, the graph has the qpu node, and `hpcq rerun` of the twin's file here says
+which extra the replay needs (the QPU venv's replay: test_hybrid_twin.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import yaml
+from click.testing import CliRunner
+
+from hpcq.cli import main
+from hpcq.client.study import resolve_study_path
+from hpcq.executor.profiles.schema import profile_files
+from hpcq.results.catalog import Catalog, default_db
+from hpcq.results.graph import COLOURS, build_graph, elements
+from hpcq.testing import need
+from tests.qpu.conftest import qpu_python
+
+STUDY = "h2-vlq-twin"
+
+
+def _steps(folder: Path) -> dict[str, tuple[str, str, float]]:
+    """task id -> (step, parent, energy) over the HDF5 files in ``folder``."""
+    out = {}
+    for path in folder.glob("*.h5"):
+        with h5py.File(path) as h:
+            for tid, g in h["tasks"].items():
+                out[tid] = (g.attrs["step"], g.attrs["parent_task_id"], float(g["metrics"].attrs["energy"]))
+    return out
+
+
+def _holds(path: Path, task_id: str) -> bool:
+    with h5py.File(path, "r") as h:
+        return task_id in h["tasks"]
+
+
+def _check_results(out: Path) -> None:
+    steps = _steps(out)
+    by_step = {s: [(t, p, e) for t, (s2, p, e) in steps.items() if s2 == s] for s in ("vqe", "noise", "qpu")}
+    (vqe,), (noise,), (twin,) = by_step["vqe"], by_step["noise"], by_step["qpu"]
+    assert noise[1] == twin[1] == vqe[0] and twin[0] == f"{vqe[0]}-twin-vlq"  # both evaluate the VQE's optimum
+    assert abs(vqe[2] - -1.13730) < 2e-3 and vqe[2] < twin[2] < vqe[2] + 0.1, (vqe, twin)
+    r = CliRunner().invoke(
+        main, ["results", "rank", "--results", str(out), "--step", "compare", "--by", "abs_error", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.output)
+    for col, want in (("simulator", vqe[2]), ("depolarizing(p=0.01)", noise[2]), ("twin:vlq", twin[2])):
+        assert abs(row[col] - want) < 1e-9, (col, row)  # --json rounds to 10 digits
+    assert 0 < row["twin:vlq std"] < 0.05 and abs(row["twin:vlq shift"] - (twin[2] - vqe[2])) < 1e-9
+    r = CliRunner(env={"COLUMNS": "200"}).invoke(
+        main, ["results", "rank", "--results", str(out), "--step", "compare", "--by", "abs_error"]
+    )
+    assert r.exit_code == 0, r.output
+    head = next(line for line in r.output.splitlines() if "simulator" in line)
+    for col in ("simulator (Ha)", "depolarizing(p=0.01) (Ha)", "twin:vlq (Ha)", "twin:vlq std (Ha)"):
+        assert col in head, r.output
+    assert f"{twin[2]:.6f}" in r.output and f"{vqe[2]:.6f}" in r.output, r.output
+    g = build_graph(Catalog(default_db(out)).runs())
+    node = f"task:{twin[0]}"
+    assert g.nodes[node]["type"] == "qpu" and list(g.predecessors(node)) == [f"task:{vqe[0]}"]
+    (el,) = [e for e in elements(g) if e["data"]["id"] == node]
+    assert "qpu" in el["classes"] and COLOURS["qpu"] not in (COLOURS["vqe"], COLOURS["noise"])
+    (twin_file,) = [p for p in out.glob("*.h5") if _holds(p, twin[0])]
+    r = CliRunner().invoke(main, ["rerun", str(twin_file)])
+    assert r.exit_code != 0 and "qpu-iqm-qrmi" in r.output, r.output  # this venv has no twin: it says so
+
+
+def test_hpcq_run_the_hybrid_study_on_the_twin(tmp_path):
+    py = qpu_python()
+    need(py.is_file(), f"no QPU venv at {py}: run scripts/setup.sh (or set HPCQ_QPU_PYTHON)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COLONIES_", "HPCQ_", "SLURM_"))}
+    env["HPCQ_QPU_PYTHON"] = str(py)
+    out = tmp_path / "local"
+    r = subprocess.run(
+        [sys.executable, "-m", "hpcq.cli", "run", STUDY, "--results", str(out), "--timeout", "300"],
+        env=env, capture_output=True, text=True, timeout=400,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr[-4000:]
+    assert "6 done / 0 failed" in r.stdout, r.stdout + r.stderr[-4000:]
+    _check_results(out)
+
+
+def test_without_a_qpu_venv_hpcq_run_says_what_the_twin_needs(tmp_path, monkeypatch):
+    import click
+    import pytest
+
+    from hpcq.client import run_local
+
+    if importlib.util.find_spec("iqm") is not None:  # the QPU venv itself: nothing is missing
+        assert run_local.qpu_python() is None
+        return
+    monkeypatch.delenv("HPCQ_QPU_PYTHON", raising=False)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))  # no .venv-qpu beside it
+    with pytest.raises(click.ClickException, match="extra qpu-iqm-qrmi .*HPCQ_QPU_PYTHON"):
+        run_local.qpu_python("/nonexistent/python")
+    monkeypatch.setenv("HPCQ_QPU_PYTHON", sys.executable)
+    assert run_local.qpu_python() == str(Path(sys.executable).absolute())
+
+
+def _lab_profile(tmp: Path, python: str) -> Path:
+    """The lab's profile with VLQ's entry from karolina-vlq (its 24-qubit twin), jobs in ``python``."""
+    prof = yaml.safe_load(profile_files()["local"].read_text())
+    vlq = yaml.safe_load(profile_files()["karolina-vlq"].read_text())["qpus"]["vlq"]
+    prof["qpus"] = {"vlq": {**vlq, "python": python}}
+    path = tmp / "lab-vlq.yaml"
+    path.write_text(yaml.safe_dump(prof))
+    return path
+
+
+def test_the_hybrid_study_on_the_slurm_lab(colonies_server, slurm_cluster, tmp_path, monkeypatch):
+    from hpcq.testing.faults import ExecutorProc
+
+    py = qpu_python()
+    need(py.is_file(), f"no QPU venv at {py}: run scripts/setup.sh (or set HPCQ_QPU_PYTHON)")
+    profile = _lab_profile(tmp_path, str(py.absolute()))
+    study = yaml.safe_load(resolve_study_path(STUDY).read_text())
+    study["qpu"]["profile"] = str(profile)  # checked at submission: vlq, its shots, its route
+    f = tmp_path / "study.yaml"
+    f.write_text(yaml.safe_dump(study))
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "cfg"))
+    colonies_server.monkeypatch_env(monkeypatch)
+    ex = ExecutorProc(
+        env_file=colonies_server.env_file,
+        state_dir=tmp_path / "executor",
+        name="hybrid-lab",
+        extra_args=["--profile", str(profile)],
+    )
+    with ex.start():
+        r = CliRunner().invoke(main, ["submit", str(f), "--timeout", "400"], catch_exceptions=False)
+        assert r.exit_code == 0 and "6 done / 0 failed" in r.output, r.output + ex.log_text()[-3000:]
+        out = tmp_path / "results"
+        r = CliRunner().invoke(main, ["fetch", STUDY, "--dest", str(out)], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+    scripts = [t.read_text() for t in ex.state_dir.rglob("*_submission.sh")]
+    qpu_jobs = [t for t in scripts if "study_qpu" in t or str(py.absolute()) in t]
+    assert len(scripts) == 6 and len(qpu_jobs) == 1, len(scripts)  # only the qpu step runs in the QPU venv
+    assert str(py.absolute()) in qpu_jobs[0] and "--qpu" not in qpu_jobs[0] and "--gres" not in qpu_jobs[0]
+    Catalog(default_db(out)).index(out)
+    _check_results(out)
