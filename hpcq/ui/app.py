@@ -26,6 +26,7 @@ from hpcq.ui.data import (
     DEFAULT_RANKING,
     HEADERS,
     View,
+    compare_rows,
     fingerprint,
     load,
     metric_options,
@@ -35,7 +36,16 @@ from hpcq.ui.data import (
     table_columns,
     table_records,
 )
-from hpcq.ui.layout import PLOTS, column_defs, column_widths, node_info, page, plots_key, site_legend
+from hpcq.ui.layout import (
+    PLOTS,
+    column_defs,
+    column_widths,
+    compare_view,
+    node_info,
+    page,
+    plots_key,
+    site_legend,
+)
 
 __all__ = ["PLOTLY_BASIC", "PLOTS", "create_app", "plotly_basic_ok"]
 
@@ -44,6 +54,7 @@ EMPTY_STATE = {
     "columnDefs": [],
     "elements": [],
     "site_legend": [],
+    "compare_view": [],
     "count": "",
     "note": "",
     "definition": "",
@@ -118,6 +129,7 @@ def table_state(cat: Catalog, controls: Controls, chosen: list[str] | None = Non
         "columnDefs": column_defs(columns, shown, numeric, column_widths(recs, shown, numeric)),
         "elements": view.elements,
         "site_legend": site_legend(view.elements),
+        "compare_view": compare_view(*compare_rows(cat, controls.studies or None)),
         "count": count,
         "note": view.graph_note,
         "definition": definition,
@@ -162,6 +174,7 @@ TABLE_OUTPUTS = (
     ("runs-grid", "columnDefs", "columnDefs"),
     ("workflow-graph", "elements", "elements"),
     ("site-legend", "children", "site_legend"),
+    ("compare-view", "children", "compare_view"),
     ("runs-count", "children", "count"),
     ("graph-note", "children", "note"),
     ("rank-definition", "children", "definition"),

@@ -18,7 +18,7 @@ import pandas as pd
 
 from hpcq.results.catalog import Catalog, join_parents, params_dict, with_problem_params
 from hpcq.results.graph import NAME_KEYS, aggregate, build_graph, elements, own_params
-from hpcq.results.rank import make_spec, numeric_columns, rank
+from hpcq.results.rank import compare_columns, make_spec, numeric_columns, rank, runs_for
 
 # the columns a user reads first, in order (those present are shown)
 FIRST_COLUMNS = [
@@ -194,6 +194,23 @@ def ranked_view(
         graph_note=note,
         scan=scan,
     )
+
+
+COMPARE_KEYS = ("study", "task_id", "optimizer")  # what names a row of the comparison
+
+
+def compare_rows(cat: Catalog, studies: list[str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """The hybrid workflow's comparison for ``studies`` (default all): simulator, noise-model, twin
+    and QPU energies of the same parameters, one row per VQE run that has evaluations; the same
+    table as ``hpcq results rank --step compare`` (hpcq.results.rank.compare_table). Its columns and
+    rows; no rows when no study evaluated its optimum (docs/qpu.md)."""
+    table = runs_for(cat, "compare")
+    if studies and len(table):
+        table = table[table["study"].isin(studies)]
+    if table.empty:
+        return [], []
+    cols = [*COMPARE_KEYS, *compare_columns(table)]
+    return cols, records(table, [c for c in cols if c in table.columns])
 
 
 def records(df: pd.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:

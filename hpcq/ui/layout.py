@@ -111,6 +111,23 @@ def site_legend(els: list[dict[str, Any]]) -> list[Any]:
     return [html.Span("sites: ", style={"marginRight": 6}), *items] if items else []
 
 
+def compare_view(columns: list[str], rows: list[dict[str, Any]]) -> list[Any]:
+    """Simulator, noise models, twin and QPU at the same parameters (the hybrid workflow; energies
+    in Ha to 6 decimals, a twin's or QPU's with its standard error); nothing without evaluations."""
+    if not rows:
+        return []
+
+    def cell(v: Any) -> str:
+        return "" if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
+
+    head = html.Tr([html.Th(c if c in ("study", "task_id", "optimizer") else f"{c} (Ha)") for c in columns])
+    body = [html.Tr([html.Td(cell(r.get(c))) for c in columns]) for r in rows]
+    return [
+        html.H3("Simulator, noise models, twin and QPU at the same parameters", style={"marginBottom": "4px"}),
+        html.Table([html.Thead(head), html.Tbody(body)], id="compare-table", style={"fontSize": "13px"}),
+    ]
+
+
 def node_info(data: dict[str, Any] | None) -> list[Any]:
     """The panel of the clicked graph node: its fields and metrics (a hint when none is clicked)."""
     if not data:
@@ -297,6 +314,7 @@ def page(
             html.H2(title, id="page-title", style={"margin": "4px 0"}),
             html.Div(id="table-view", children=table_view),
             *_plots_view(figs, scope_note),
+            html.Div(st["compare_view"], id="compare-view", style={"margin": "8px 0"}),
             _graph_view(st),
         ],
     )

@@ -26,6 +26,7 @@ from hpcq.executor.profiles.schema import profile_files
 from hpcq.results.catalog import Catalog, default_db
 from hpcq.results.graph import COLOURS, build_graph, elements
 from hpcq.testing import need
+from hpcq.ui.data import compare_rows
 from tests.qpu.conftest import qpu_python
 
 STUDY = "h2-vlq-twin"
@@ -44,6 +45,25 @@ def _steps(folder: Path) -> dict[str, tuple[str, str, float]]:
 def _holds(path: Path, task_id: str) -> bool:
     with h5py.File(path, "r") as h:
         return task_id in h["tasks"]
+
+
+def _check_dashboard(out: Path, vqe, noise, twin) -> None:
+    """The dashboard's comparison (`compare-view`) is the same table as `rank --step compare`."""
+    from dash import html
+
+    from hpcq.ui.app import Controls, table_state
+
+    cat = Catalog(default_db(out), readonly=True)
+    cols, rows = compare_rows(cat, [STUDY])
+    assert cols[:5] == ["study", "task_id", "optimizer", "exact_energy", "simulator"]
+    (row,) = rows
+    assert row["task_id"] == vqe[0] and abs(row["twin:vlq"] - twin[2]) < 1e-12
+    assert abs(row["depolarizing(p=0.01)"] - noise[2]) < 1e-12 and abs(row["simulator"] - vqe[2]) < 1e-12
+    _, st = table_state(cat, Controls(study=STUDY))
+    title, table = st["compare_view"]
+    assert isinstance(table, html.Table) and "twin" in title.children
+    text = str(table.to_plotly_json())
+    assert "twin:vlq (Ha)" in text and f"{twin[2]:.6f}" in text and f"{vqe[2]:.6f}" in text
 
 
 def _check_results(out: Path) -> None:
@@ -73,6 +93,7 @@ def _check_results(out: Path) -> None:
     assert g.nodes[node]["type"] == "qpu" and list(g.predecessors(node)) == [f"task:{vqe[0]}"]
     (el,) = [e for e in elements(g) if e["data"]["id"] == node]
     assert "qpu" in el["classes"] and COLOURS["qpu"] not in (COLOURS["vqe"], COLOURS["noise"])
+    _check_dashboard(out, vqe, noise, twin)
     (twin_file,) = [p for p in out.glob("*.h5") if _holds(p, twin[0])]
     r = CliRunner().invoke(main, ["rerun", str(twin_file)])
     assert r.exit_code != 0 and "qpu-iqm-qrmi" in r.output, r.output  # this venv has no twin: it says so
