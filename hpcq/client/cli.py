@@ -61,6 +61,11 @@ def _submit(study_file: str, mode: Mode | None, watch: bool, timeout: float | No
         f"submitted study [bold]{sub.name}[/bold] ({sub.kind}): {len(sub.processids)} process(es)"
         + (f", workflow {sub.processgraphid[:12]}…" if sub.processgraphid else "")
     )
+    if study.qpu is not None:  # shots cost money on a real QPU: where their count is stated
+        console.print(
+            f"qpu steps on {study.qpu.target} ({', '.join(study.qpu.access)}), {study.qpu.shots} shots per circuit: "
+            f"`hpcq problems show {study_file}` states each step's shot budget"
+        )
     if watch:
         snap = client.watch(sub, timeout=timeout, console=console)
         console.print(snap.line())
