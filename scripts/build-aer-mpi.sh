@@ -5,8 +5,10 @@
 # Why: the PyPI qiskit-aer wheel has no MPI; one circuit over many ranks needs a source build. One process
 # must not load two MPI libraries, so Aer is compiled with the same MPI compiler wrappers (mpicc/mpicxx)
 # that mpi4py's MPI provides (here: the pip `mpich` wheel inside the venv; on a site: its Cray/Open MPI).
-# No patch is applied: hpcq measures energies through Z-rotated term groups (hpcq/sim/estimator.py),
-# which avoids Aer 0.18.2's chunked X/Y expectation-value defects.
+# hpcq measures energies through Z-rotated term groups (hpcq/sim/readout.py), which avoids Aer 0.18.2's
+# chunked X/Y expectation-value defects. The patches in scripts/aer-mpi-patches/ (applied to the sdist in
+# order) only change memory: 0001 frees a chunk's MPI receive buffer after each exchange (Aer keeps one
+# per chunk for the whole run: every rank would hold its share twice, 2 ranks no more qubits than 1).
 #
 # Usage:
 #   scripts/build-aer-mpi.sh [--venv DIR] [--wheelhouse DIR] [--install-into DIR] [--version V]
@@ -32,6 +34,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELF="$HERE/scripts/$(basename "${BASH_SOURCE[0]}")"
 VERSION=0.18.2
+PATCHES="$HERE/scripts/aer-mpi-patches"
+# the patch set is part of the build's identity: a build without the current patches is rebuilt
+PATCH_ID="$(cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -c1-12)"
 WHEELHOUSE=""
 VENV="${VIRTUAL_ENV:-}"
 INSTALL_INTO=""
@@ -63,7 +68,7 @@ if [[ -n "$INSTALL_INTO" ]]; then
 fi
 WHEELHOUSE="${WHEELHOUSE:-$HERE/.aer-mpi/wheelhouse}"
 
-built() { [[ -f "$OK" && -x "$INSTALL_INTO/bin/python" ]] && grep -q "^qiskit-aer $VERSION " "$OK"; }
+built() { [[ -f "$OK" && -x "$INSTALL_INTO/bin/python" ]] && grep -q "^qiskit-aer $VERSION .* patches=$PATCH_ID" "$OK"; }
 running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 if [[ "$MODE" == check ]]; then
@@ -114,8 +119,18 @@ export CMAKE_ARGS="-DAER_MPI=ON -DAER_DISABLE_GDR=ON -DMPI_C_COMPILER=$MPICC -DM
  -DCMAKE_INSTALL_RPATH=$MPI_LIBDIR -DCMAKE_INSTALL_RPATH_USE_LINK_PATH=ON -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON"
 PY="$VENV/bin/python"
 [[ -x "$PY" ]] || PY=python3
+# the sdist, patched (scripts/aer-mpi-patches/*.patch, in order), then built from the patched tree
+SRC="$(mktemp -d "${TMPDIR:-/tmp}/aer-sdist.XXXXXX")"
+"$PY" -m pip download --no-cache-dir --no-deps --no-binary qiskit-aer "qiskit-aer==$VERSION" -d "$SRC"
+tar -xzf "$SRC"/qiskit_aer-"$VERSION".tar.gz -C "$SRC"
+for p in "$PATCHES"/*.patch; do
+  [[ -e "$p" ]] || continue
+  echo "build-aer-mpi: applying $(basename "$p")"
+  patch -d "$SRC/qiskit_aer-$VERSION" -p1 --forward --quiet < "$p"
+done
 # --no-cache-dir: pip's cache of locally built wheels ignores CMAKE_ARGS and the rpath (another MPI)
-"$PY" -m pip wheel --no-cache-dir --no-deps --no-binary qiskit-aer "qiskit-aer==$VERSION" -w "$WHEELHOUSE"
+"$PY" -m pip wheel --no-cache-dir --no-deps "$SRC/qiskit_aer-$VERSION" -w "$WHEELHOUSE"
+rm -rf "$SRC"
 WHEEL="$(ls -t "$WHEELHOUSE"/qiskit_aer-"$VERSION"-*.whl | head -1)"
 echo "build-aer-mpi: built $WHEEL in $(( $(date +%s) - T0 )) s"
 
@@ -132,6 +147,6 @@ if [[ -n "$INSTALL_INTO" ]]; then
   ldd "$SO" | grep -i mpi || { echo "build-aer-mpi: the extension links no MPI library" >&2; exit 1; }
   if ldd "$SO" | grep -q "libmpi.*not found"; then echo "build-aer-mpi: libmpi not found from $SO" >&2; exit 1; fi
   echo "build-aer-mpi: mpi4py uses: $("$INSTALL_INTO/bin/python" -c 'import mpi4py.MPI as M; print(M.Get_library_version().splitlines()[0])')"
-  echo "qiskit-aer $VERSION $(basename "$WHEEL") built_in_s=$(( $(date +%s) - T0 )) $(date -u +%FT%TZ)" > "$OK"
+  echo "qiskit-aer $VERSION $(basename "$WHEEL") built_in_s=$(( $(date +%s) - T0 )) $(date -u +%FT%TZ) patches=$PATCH_ID" > "$OK"
   echo "build-aer-mpi: done in $(( $(date +%s) - T0 )) s; $INSTALL_INTO/bin/python runs the MPI Aer"
 fi

@@ -4,11 +4,15 @@ jobs with it on the login node, ``hpcq run`` on a laptop. Documented in docs/sim
 
 Why these numbers (measured on Aer 0.18.2; the table and the examples: docs/simulation.md "Sizing"):
 - state: statevector 16*2^n bytes (complex128) or 8*2^n (``precision: single``); density_matrix and
-  unitary 16*4^n; superop 16*16^n. Peak RSS of one EstimatorV2 evaluation was 1.02-1.09 x state
-  plus 100-350 MiB of Python/Qiskit/Aer: ``AER_WORK_FACTOR`` and ``BASE_PROCESS_BYTES``.
+  unitary 16*4^n; superop 16*16^n. Peak RSS (VmHWM) of one evaluation: the state x 1.00-1.02 on
+  hpcq's read-out path (EstimatorV2: 1.02-1.09) plus the process itself, 175-240 MiB for the MPI
+  worker before its state (bench/bench_capacity.py): ``AER_WORK_FACTOR`` and ``BASE_PROCESS_BYTES``.
 - distributed statevector (Aer built with MPI, one circuit over P = 2^k ranks): each rank holds
-  2^n/P amplitudes AND a receive buffer of the same size (Aer's qubitvector chunk buffers, open
-  issue Qiskit/qiskit-aer#2256): ``DISTRIBUTED_BUFFER_FACTOR`` = 2 per rank.
+  2^n/P amplitudes in chunks of 2^b (``distributed_layout``: ``blocking_qubits`` b, a rank's share
+  split into 2^BUFFER_SHIFT chunks) plus ONE chunk's MPI receive buffer at a time: the build of
+  scripts/build-aer-mpi.sh frees it after each exchange (scripts/aer-mpi-patches/0001; unpatched Aer
+  keeps one per chunk, so every rank held its share twice, open issue Qiskit/qiskit-aer#2256) and
+  ``chunk_swap_buffer_qubits`` = b - 1 turns off the multi-chunk swap (its buffers live together).
 - matrix_product_state: n site tensors of 2*chi^2 amplitudes, chi capped at 2^(n/2), plus the
   two-site SVD work space. chi is the least of the user's ``bond_dimension``, 2^(n/2) and the bound
   the circuit itself sets (``mps_bond_bound``: the entangling gates across each cut), so a shallow
@@ -33,9 +37,11 @@ from dataclasses import dataclass
 
 GiB = 1024**3
 MiB = 1024**2
-BASE_PROCESS_BYTES = 384 * MiB  # Python + Qiskit + Aer + mpi4py + h5py; measured RSS 100-350 MiB
-AER_WORK_FACTOR = 1.10  # Aer's buffers on top of the state, measured 1.02-1.09
-DISTRIBUTED_BUFFER_FACTOR = 2.0  # per rank: its share of the state + a receive buffer as large
+BASE_PROCESS_BYTES = 256 * MiB  # Python + Qiskit + Aer + mpi4py + h5py; measured VmHWM 175-240 MiB
+AER_WORK_FACTOR = 1.05  # Aer's buffers on top of the state, measured 1.00-1.02 (EstimatorV2 1.02-1.09)
+BUFFER_SHIFT = 3  # a distributed rank's share is split into 2^BUFFER_SHIFT chunks: receive buffer = share / 8
+MAX_CHUNK_BYTES = 1 << 30  # Aer sends a chunk as one MPI message of int count bytes: keep it well under 2 GiB
+MIN_CHUNK_QUBITS = 6  # Aer widens blocking_qubits to its widest fused gate (fusion_max_qubit 5)
 CUDA_CONTEXT_BYTES = 512 * MiB  # host memory per GPU used by a process (CUDA runtime, cuStateVec)
 DENSE_MAX_QUBITS = 20  # up to here results keep full 2^n distributions; above, sampled counts
 AMPLITUDE_BYTES = {"double": 16, "single": 8}
@@ -326,8 +332,8 @@ def footprint(
     elif method in TABLEAU_METHODS:
         sim = state
     elif ranks > 1:
-        sim = math.ceil(state / ranks * DISTRIBUTED_BUFFER_FACTOR)
-        blocking = n - (ranks.bit_length() - 1)
+        blocking, _ = distributed_layout(n, ranks, precision)
+        sim = state // ranks + AMPLITUDE_BYTES[precision] * (1 << blocking)  # share + one receive buffer
     else:
         sim = math.ceil(state * AER_WORK_FACTOR)
     if gpus_per_rank > 0:
@@ -406,22 +412,34 @@ def min_ranks(n: int, precision: str, mem_per_rank_bytes: float, max_ranks: int)
     return None
 
 
-def blocking_qubits(n: int, ranks: int, precision: str = "double", mem_per_rank_bytes: float | None = None) -> int:
-    """Aer's ``blocking_qubits`` for an n-qubit statevector over ``ranks`` ranks: the qubits of one
-    chunk. It must be <= n - log2(ranks) (every rank at least one chunk) and >= 2 (the widest gate);
-    hpcq uses the largest chunk whose state + receive buffer fits the rank's memory (fewer, larger
-    chunks = fewer exchanges). Aer's automatic choice gives wrong energies: always set it."""
+def distributed_layout(n: int, ranks: int, precision: str = "double") -> tuple[int, int]:
+    """Aer's ``(blocking_qubits, chunk_swap_buffer_qubits)`` for an n-qubit statevector over ``ranks``
+    ranks: chunks of 2^b amplitudes, b = the rank's share less BUFFER_SHIFT qubits (so the one receive
+    buffer alive at a time is an eighth of the share), at most MAX_CHUNK_BYTES, at least
+    MIN_CHUNK_QUBITS (small states: fewer, larger chunks); ``chunk_swap_buffer_qubits`` = b - 1 keeps
+    Aer to one chunk exchange at a time (its multi-chunk swap fills one buffer per chunk at once)."""
     if ranks < 1 or ranks & (ranks - 1):
         raise SizingError(f"ranks={ranks}: use a power of two")
     top = n - (ranks.bit_length() - 1)
     if top < 2:
         raise SizingError(f"{n} qubits over {ranks} ranks leaves chunks under 2 qubits; use fewer ranks")
+    largest = (MAX_CHUNK_BYTES // AMPLITUDE_BYTES[precision]).bit_length() - 1
+    b = min(top, max(top - BUFFER_SHIFT, min(MIN_CHUNK_QUBITS, top)), largest)
+    return b, b - 1
+
+
+def blocking_qubits(n: int, ranks: int, precision: str = "double", mem_per_rank_bytes: float | None = None) -> int:
+    """Aer's ``blocking_qubits`` for an n-qubit statevector over ``ranks`` ranks: the qubits of one
+    chunk (``distributed_layout``). It must be <= n - log2(ranks) (every rank at least one chunk) and
+    >= 2 (the widest gate). With ``mem_per_rank_bytes``: smaller still until the share + one chunk's
+    receive buffer fits. Aer's automatic choice gives wrong energies: always set it."""
+    b, _ = distributed_layout(n, ranks, precision)
     if mem_per_rank_bytes is None:
-        return top
+        return b
     budget = mem_per_rank_bytes - BASE_PROCESS_BYTES
     amp = AMPLITUDE_BYTES[precision]
-    b = top
-    while b > 2 and DISTRIBUTED_BUFFER_FACTOR * amp * (1 << b) > budget:
+    share = amp * (1 << (n - (ranks.bit_length() - 1)))
+    while b > 2 and share + amp * (1 << b) > budget:
         b -= 1
     return b
 

@@ -87,7 +87,9 @@ def simulator_options(spec: TaskSpec, ranks: int = 1) -> dict[str, Any]:
             opts["matrix_product_state_max_bond_dimension"] = spec.mps.bond_dimension
     if spec.parallel == "statevector" and ranks > 1:
         opts["blocking_enable"] = True
-        opts["blocking_qubits"] = memory.blocking_qubits(spec.simulated_qubits, ranks, spec.precision)
+        b, swap_buffer = memory.distributed_layout(spec.simulated_qubits, ranks, spec.precision)
+        opts["blocking_qubits"] = b
+        opts["chunk_swap_buffer_qubits"] = swap_buffer
     return opts
 
 
@@ -379,7 +381,8 @@ def _distributions(p: _Prepared, final) -> tuple[np.ndarray, np.ndarray, float, 
     ideal_circ.save_statevector(label="psi")
     # a distributed statevector keeps its chunks for these runs too: without blocking_qubits an MPI Aer
     # over several ranks segfaults (or blocks automatically, which is wrong); the saves are gathered
-    dist_opts = {k: p.sim_opts[k] for k in ("blocking_enable", "blocking_qubits") if k in p.sim_opts}
+    dist = ("blocking_enable", "blocking_qubits", "chunk_swap_buffer_qubits")
+    dist_opts = {k: p.sim_opts[k] for k in dist if k in p.sim_opts}
     ideal_res = p.simulator(p.spec.seed, None, "statevector", **dist_opts).run(ideal_circ).result()
     dist_ideal = np.asarray(ideal_res.data(0)["p"], dtype=float)
     psi = ideal_res.data(0)["psi"]

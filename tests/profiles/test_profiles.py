@@ -397,14 +397,14 @@ def test_check_fits_refuses_with_numbers():
     from hpcq.sim.memory import rank_bytes
 
     p = load_profile("local")
-    need = rank_bytes(14, "density_matrix")  # ~4.8 GiB with overhead
+    need = rank_bytes(14, "density_matrix")  # ~4.5 GiB with overhead
     res = resolve_resources(p, {"processespernode": 8})
     with pytest.raises(ConditionsError) as ei:
         sizing.check_fits(need, res, p, what="14 qubits density_matrix")
     msg = str(ei.value)
     assert msg.startswith(
-        "conditions.processespernode: 14 qubits density_matrix needs 4.78 GiB per rank; "
-        "8 ranks/node x 4.78 GiB = 38.2 GiB > 15.6 GiB of profile local's nodes"
+        "conditions.processespernode: 14 qubits density_matrix needs 4.45 GiB per rank; "
+        "8 ranks/node x 4.45 GiB = 35.6 GiB > 15.6 GiB of profile local's nodes"
     ), msg
     assert "at most 3 ranks per node" in msg
     with pytest.raises(ConditionsError, match=r"^conditions.processespernode: .* more than .* whole node"):

@@ -38,7 +38,7 @@ PIDFILE = AER_MPI_DIR / "build.pid"
 LOG = AER_MPI_DIR / "build.log"
 # CI waits for setup's background build (it runs beside the suite, so it may need the whole suite)
 WAIT_S = float(os.environ.get("HPCQ_AER_MPI_WAIT_S", 2700 if in_ci() else 0))
-# 2 ranks: blocking_qubits 9, 4 ranks: 8 (chunks exchanged for every gate on the top qubits). 12 qubits
+# 2 and 4 ranks: blocking_qubits 6 (memory.distributed_layout; chunks exchanged for gates on the top qubits). 12 qubits
 # cost 10x more here (the exact state preparation has 2^(n+1) CNOTs): 60/130/380 s per srun on a loaded host
 N = 10
 RANKS = (1, 2, 4)

@@ -42,10 +42,12 @@ def test_state_and_rank_bytes():
     assert memory.state_bytes(100, "stabilizer") < 10_000
     one = memory.footprint(28, "statevector")
     assert one.rank_bytes == int(4 * GiB * memory.AER_WORK_FACTOR + 0.999) + memory.BASE_PROCESS_BYTES
-    two = memory.footprint(28, "statevector", ranks=2)  # half the state + a receive buffer as large
-    assert two.rank_bytes == 4 * GiB + memory.BASE_PROCESS_BYTES and two.blocking_qubits == 27
+    # half the state in 8 chunks of 2^24 + one chunk's receive buffer (scripts/aer-mpi-patches/0001)
+    two = memory.footprint(28, "statevector", ranks=2)
+    assert two.rank_bytes == 2 * GiB + GiB // 4 + memory.BASE_PROCESS_BYTES and two.blocking_qubits == 24
     four = memory.footprint(28, "statevector", ranks=4)
-    assert four.rank_bytes == 2 * GiB + memory.BASE_PROCESS_BYTES and four.blocking_qubits == 26
+    assert four.rank_bytes == GiB + GiB // 8 + memory.BASE_PROCESS_BYTES and four.blocking_qubits == 23
+    assert memory.footprint(34, "statevector", ranks=2).blocking_qubits == 26  # chunks <= 1 GiB (one MPI message)
     mps = memory.footprint(100, "matrix_product_state", bond_dimension=64)
     assert mps.state_bytes == 100 * 2 * 64 * 64 * 16 + 100 * 64 * 8 and mps.rank_bytes < GiB
     gpu = memory.footprint(30, "statevector", gpus_per_rank=2)
@@ -62,11 +64,15 @@ def test_state_and_rank_bytes():
 def test_limits_follow_from_memory():
     assert memory.max_qubits("statevector", "double", 20 * GiB) == 30
     assert memory.max_qubits("statevector", "single", 20 * GiB) == 31
-    assert memory.max_qubits("statevector", "double", 20 * GiB, ranks=4) == 31  # 2 x 32/4 GiB
+    # capacity grows with ranks: each doubling holds one more qubit (an eighth-share receive buffer)
+    assert [memory.max_qubits("statevector", "double", 20 * GiB, ranks=r) for r in (2, 4, 8)] == [31, 32, 33]
     assert memory.max_qubits("density_matrix", "double", 20 * GiB) == 15
-    assert memory.min_ranks(30, "double", 16 * GiB, max_ranks=8) == 4
-    assert memory.blocking_qubits(28, 2) == 27
-    assert memory.blocking_qubits(28, 2, "double", mem_per_rank_bytes=2 * GiB) == 25  # chunks fit the rank
+    assert memory.min_ranks(30, "double", 16 * GiB, max_ranks=8) == 2
+    assert memory.distributed_layout(28, 2) == (24, 23)  # chunk_swap_buffer_qubits = b - 1: one exchange at a time
+    assert memory.distributed_layout(10, 4) == (6, 5)  # small states: chunks of at least 6 qubits
+    assert memory.distributed_layout(4, 2) == (3, 2)
+    assert memory.blocking_qubits(28, 2) == 24
+    assert memory.blocking_qubits(28, 2, "double", mem_per_rank_bytes=2 * GiB + 300 * 2**20) == 21  # buffer fits
 
 
 def test_28_qubits_distributed_admitted_on_2x16_gib(tmp_path):
@@ -79,17 +85,17 @@ def test_28_qubits_distributed_admitted_on_2x16_gib(tmp_path):
 
 def test_28_qubits_refused_with_numbers_where_it_does_not_fit(tmp_path):
     prof = _profile(tmp_path)
-    with pytest.raises(PlanError) as ei:  # 2 ranks of one state, but the job asks 3 GiB per node
-        plan_process(prof, {"nodes": 2, "processespernode": 1, "mem": "3Gi"}, _sweep(), mpi=True, maxexectime=-1)
+    with pytest.raises(PlanError) as ei:  # 2 ranks of one state, but the job asks 2 GiB per node
+        plan_process(prof, {"nodes": 2, "processespernode": 1, "mem": "2Gi"}, _sweep(), mpi=True, maxexectime=-1)
     msg = str(ei.value)
     assert msg.startswith(
-        "conditions.mem: 28-qubit statevector (double) over 2 ranks needs 4.38 GiB per rank; "
-        "1 ranks/node x 4.38 GiB = 4.38 GiB > the 3 GiB per node the job asks for; "
-        "set conditions.mem to at least 4480Mi"
+        "conditions.mem: 28-qubit statevector (double) over 2 ranks needs 2.5 GiB per rank; "
+        "1 ranks/node x 2.5 GiB = 2.5 GiB > the 2 GiB per node the job asks for; "
+        "set conditions.mem to at least 2560Mi"
     ), msg
     assert msg.endswith("would fit: at most 29 qubits with statevector (double) per rank; 30 in single precision"), msg
-    # 4 GiB nodes (4 of them): one rank per node over 2 nodes is too much; the refusal names what fits
-    small = _profile(tmp_path, mem=4)
+    # 2 GiB nodes (4 of them): one rank per node over 2 nodes is too much; the refusal names what fits
+    small = _profile(tmp_path, mem=2)
     with open(small, "a") as fh:
         fh.write("max_nodes: 4\n")
     Path(small).write_text(Path(small).read_text().replace("max_nodes: 2\n", "", 1))
@@ -97,14 +103,14 @@ def test_28_qubits_refused_with_numbers_where_it_does_not_fit(tmp_path):
         plan_process(small, {"nodes": 2, "processespernode": 1}, _sweep(), mpi=True, maxexectime=-1)
     msg = str(ei.value)
     assert msg.startswith(
-        "conditions.processespernode: 28-qubit statevector (double) over 2 ranks needs 4.38 GiB "
-        "per rank, more than the 4 GiB of a whole node of profile two-mpi-4"
+        "conditions.processespernode: 28-qubit statevector (double) over 2 ranks needs 2.5 GiB "
+        "per rank, more than the 2 GiB of a whole node of profile two-mpi-2"
     ), msg
     assert msg.endswith(
-        "would fit: at most 27 qubits with statevector (double) per rank; 28 in single precision; "
-        "28 qubits over 4 ranks (4 nodes x 1 per node, 2.38 GiB each; parallel: statevector)"
+        "would fit: at most 26 qubits with statevector (double) per rank; 27 in single precision; "
+        "28 qubits over 4 ranks (4 nodes x 1 per node, 1.38 GiB each; parallel: statevector)"
     ), msg
-    plan_process(small, {"nodes": 4, "processespernode": 1, "mem": "4Gi"}, _sweep(), mpi=True, maxexectime=-1)
+    plan_process(small, {"nodes": 4, "processespernode": 1, "mem": "2Gi"}, _sweep(), mpi=True, maxexectime=-1)
     # without an MPI Aer one state cannot be split: refused, naming the profile field and the build script
     with pytest.raises(PlanError, match=r"^conditions.aer: .*aer: pypi.*scripts/build-aer-mpi.sh"):
         plan_process(_profile(tmp_path, aer="pypi"), {"nodes": 2}, _sweep(), mpi=True, maxexectime=-1)
