@@ -75,10 +75,16 @@ def plan_process(
         raise PlanError(str(exc)) from None
     detail: dict[str, Any] = {"resources": res}
     if qpu:
-        detail["qpu"] = {"name": qpu, "site": prof.site, **prof.qpu(qpu).model_dump(mode="json")}
+        detail["qpu"] = qpu_entry(prof, qpu)
     plan = Plan(params=params, walltime_s=res.walltime_s, ranks=res.ranks, detail=detail)
     check_rules(plan, conditions, mpi, maxexectime)
     return plan
+
+
+def qpu_entry(prof: Any, name: str) -> dict[str, Any]:
+    """The profile's QPU entry as the job gets it (``ctx.extra["qpu"]``); the primitives' local
+    mode hands the same entry to its in-process run (hpcq.primitives.base)."""
+    return {"name": name, "site": prof.site, **prof.qpu(name).model_dump(mode="json")}
 
 
 def check_rules(plan: Plan, conditions: dict[str, Any], mpi: bool, maxexectime: int) -> None:

@@ -4,6 +4,7 @@ coerced PUBs into ``primitive_run`` params, and handing them to the local runner
 
 from __future__ import annotations
 
+import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class _Primitive:
         self._exec = self._options.execution()  # noise models -> data once, errors now
         self._settings = settings
         self._client = None
+        self._qpu_entry: dict[str, Any] | None = None
 
     @property
     def options(self):
@@ -50,6 +52,9 @@ class _Primitive:
         if not coerced:
             raise ValueError("run(pubs): give at least one PUB")
         session = self._mode if not isinstance(self._mode, str) else None
+        qpu, self._qpu_entry = self._options.qpu(
+            qpu_shots(self._primitive, coerced, self._options), self._mode == "local"
+        )
         params = {
             "primitive": self._primitive,
             "pubs": [encode_pub(p) for p in coerced],
@@ -59,6 +64,8 @@ class _Primitive:
         }
         if session is not None:
             params["session"] = session.session_id
+        if qpu is not None:
+            params["qpu"] = {**qpu, "shots": max(shots)}
         PrimitiveRunParams.model_validate(params)  # the same check the executor makes
         return encode_params(params)
 
@@ -67,7 +74,7 @@ class _Primitive:
 
         params = self._params(coerced)
         if self._mode == "local":
-            return LocalJob(f"local-{uuid.uuid4().hex[:12]}", run_local, self._primitive, params)
+            return LocalJob(f"local-{uuid.uuid4().hex[:12]}", run_local, self._primitive, params, None, self._qpu_entry)
         if isinstance(self._mode, str):
             client = self._remote_client()
             sub = submit_call(client, params, self._options)
@@ -83,15 +90,30 @@ class _Primitive:
         return self._client
 
 
-def run_local(primitive: str, params: dict[str, Any], workdir: str | None = None):
-    """Local mode: the catalog function ``primitive_run`` in this process (no server, no Slurm)."""
+ESTIMATOR_QPU_SHOTS = 4000  # an estimator PUB's shots on a QPU without options.shots or precision
+
+
+def qpu_shots(primitive: str, coerced: list, options: Any) -> list[int]:
+    """The shots each PUB takes on a QPU: a sampler PUB's own; an estimator PUB's
+    ceil(1 / precision^2) when its precision is > 0 (as IBM's runtime), else options.shots (4000)."""
+    if primitive == "sampler":
+        return [int(p.shots) for p in coerced]
+    default = options.shots or ESTIMATOR_QPU_SHOTS
+    return [math.ceil(1 / p.precision**2) if p.precision > 0 else default for p in coerced]
+
+
+def run_local(primitive: str, params: dict[str, Any], workdir: str | None = None, qpu: dict | None = None):
+    """Local mode: the catalog function ``primitive_run`` in this process (no server, no Slurm);
+    ``qpu``: the profile's QPU entry a QPU target runs on (what the executor hands a job)."""
     from hpcq import functions
     from hpcq.primitives.job import decode_result
 
     fd = functions.get(PRIMITIVE_RUN)
     checked = functions.validate_kwargs(fd.name, functions.decode_kwargs(functions.encode_kwargs(params)))
     wd = Path(workdir or Path.cwd() / "hpcq-primitives" / uuid.uuid4().hex[:12])
-    ctx = functions.JobContext(process_id=f"local-{uuid.uuid4().hex[:12]}", workdir=str(wd))
+    ctx = functions.JobContext(
+        process_id=f"local-{uuid.uuid4().hex[:12]}", workdir=str(wd), extra={"qpu": qpu} if qpu else {}
+    )
     if checked.get("h5"):
         wd.mkdir(parents=True, exist_ok=True)
     out = fd.load()(checked, ctx)

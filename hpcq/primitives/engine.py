@@ -296,6 +296,8 @@ def primitive_run(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
     params = kwargs if isinstance(kwargs, PrimitiveRunParams) else PrimitiveRunParams.model_validate(kwargs)
     if params.op == "close":  # only meaningful inside a session (hpcq.executor.sessions handles it)
         return FunctionResult(summary={"closed": params.session})
+    if params.qpu is not None:  # on a QPU or its twin: one task, rank 0 (hpcq.primitives.qpu)
+        return _on_qpu(params, ctx)
     comm = mpi_world()
     rank = comm.Get_rank() if comm else 0
     if ctx.size > 1 and (comm.Get_size() if comm else 1) != ctx.size:
@@ -315,3 +317,17 @@ def primitive_run(kwargs: dict, ctx: JobContext) -> FunctionResult | None:
         return FunctionResult(summary={"result": result}, files=files)
     finally:
         polling_barrier(comm)
+
+
+def _on_qpu(params: PrimitiveRunParams, ctx: JobContext) -> FunctionResult | None:
+    from hpcq.primitives.qpu import execute_on_qpu
+
+    if ctx.rank != 0:
+        return None
+    result, runs, entry = execute_on_qpu(params, ctx)
+    files = []
+    if params.h5:
+        from hpcq.primitives.h5 import write_primitive_h5
+
+        files.append(str(write_primitive_h5(params, result, ctx, qpu_runs=runs, qpu_entry=entry)))
+    return FunctionResult(summary={"result": result}, files=files)

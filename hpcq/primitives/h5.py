@@ -2,7 +2,11 @@
 request (option ``h5=True``). The file is a valid hpcq result file with no VQE tasks plus a group
 ``/primitive``: ``kind``, ``result_json`` (the whole result, as the process output), ``params_json``
 (the call: PUBs as QPY + observables + parameter arrays, options) and per PUB ``pubs/<i>/`` with
-``evs``/``stds`` (estimator) or one uint8 bit array per classical register (sampler)."""
+``evs``/``stds`` (estimator) or one uint8 bit array per classical register (sampler). A call on a
+QPU (option ``target``) adds ``/primitive/qpu``: the result's ``qpu`` provenance as attributes
+(backend, calibration_set_id, shots_total, qpu_time_s, queue_time_s, ...) and the profile's twin
+(``twin_json``), per PUB the transpiled circuits as QPY (``pubs/<i>/isa_qpy``), their roles,
+raw counts, transpile checks and job timelines (JSON), and the readout calibration if measured."""
 
 from __future__ import annotations
 
@@ -28,7 +32,30 @@ def _provenance(params, ctx) -> dict[str, Any]:
     }
 
 
-def write_primitive_h5(params, result: dict[str, Any], ctx) -> Path:
+def _qpu_group(g, result: dict[str, Any], runs: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+    import numpy as np
+
+    from hpcq.qpu.run import _qpy
+    from hpcq.results.h5format import STR
+
+    q = g.create_group("qpu")
+    for k, v in result["metadata"]["qpu"].items():
+        q.attrs[k] = json.dumps(v) if isinstance(v, list) else v
+    q.attrs["twin_json"] = json.dumps(entry.get("twin") or {})
+    for i, run in enumerate(runs):
+        pg = q.create_group(f"pubs/{i}")
+        pg.create_dataset("isa_qpy", data=_qpy(run["isas"]))
+        pg.create_dataset("circuits_json", data=json.dumps(run["roles"]), dtype=STR)
+        pg.create_dataset("counts_json", data=json.dumps(run["counts"]), dtype=STR)
+        pg.create_dataset("checks_json", data=json.dumps(run["checks"], default=float), dtype=STR)
+        pg.create_dataset("timeline_json", data=json.dumps(run["jobs"], default=str), dtype=STR)
+        cal = run.get("calibration")
+        if cal is not None:
+            pg.create_dataset("mitigation_qubits", data=np.asarray(cal.qubits, dtype=np.int64))
+            pg.create_dataset("mitigation_matrices", data=cal.matrices)
+
+
+def write_primitive_h5(params, result: dict[str, Any], ctx, qpu_runs=None, qpu_entry=None) -> Path:
     import numpy as np
 
     from hpcq.primitives.wire import _unpack
@@ -55,6 +82,8 @@ def write_primitive_h5(params, result: dict[str, Any], ctx) -> Path:
                 for name, reg in r["registers"].items():
                     ds = pg.create_dataset(name, data=_unpack(reg["array"]))
                     ds.attrs["num_bits"] = int(reg["num_bits"])
+        if qpu_runs is not None:
+            _qpu_group(g, result, qpu_runs, qpu_entry or {})
 
     write_file(path, params.label, [], prov, extend=extend)
     return path

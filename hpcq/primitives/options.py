@@ -7,7 +7,7 @@ how the call runs (resources, profile, executor_type, h5, label, timeouts).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -38,6 +38,16 @@ class _Common(BaseModel):
     h5: bool = Field(False, description="also write the results as an hpcq HDF5 file with provenance")
     label: str = Field("primitive", min_length=1, max_length=100)
     result_timeout_s: float | None = Field(None, gt=0, description="default timeout of job.result()")
+    # on a QPU (docs/primitives.md "On a QPU"): the PUBs run on a QPU of the site profile, not on Aer
+    target: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$", description="a QPU of the site profile (qpus:)"
+    )
+    access: Literal["profile", "twin", "qrmi"] = Field(
+        "profile", description="twin: the QPU's digital twin; qrmi: insist on the profile's QRMI route"
+    )
+    mitigation: Literal["none", "readout"] = "readout"
+    calibration_shots: int = Field(4000, ge=1, description="per readout-calibration circuit (2 per PUB)")
+    optimization_level: int = Field(1, ge=0, le=3, description="of the checked transpile to the QPU")
 
     @field_validator("device")
     @classmethod
@@ -99,9 +109,73 @@ class _Common(BaseModel):
         except ValidationError as exc:
             raise OptionsError(_format(exc)) from None
 
+    def qpu(self, shots: list[int], local: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the ``qpu`` kwargs of primitive_run, the profile's QPU entry) with a target, else (None,
+        None); checked against the profile before anything is sent: the QPU exists there, the route,
+        every PUB's ``shots`` and ``calibration_shots`` within its max_shots."""
+        if self.target is None:
+            if self.access != "profile":
+                raise OptionsError(f"options.access={self.access!r} needs options.target (a QPU of the profile)")
+            return None, None
+        for name in ("noise", "noise_model", "backend"):
+            if getattr(self, name) is not None:
+                raise OptionsError(
+                    f"options.{name}: a QPU target (options.target={self.target!r}) has its own noise; "
+                    f"drop {name}, or drop target to simulate with Aer"
+                )
+        entry = None
+        if self.profile is None:
+            if local:
+                raise OptionsError(
+                    f"options.profile: a QPU target needs the site profile that lists it, e.g. "
+                    f"options={{'target': {self.target!r}, 'profile': 'karolina-vlq'}}"
+                )
+        else:
+            entry = _qpu_entry(self.profile, self.target)
+            if self.access == "qrmi" and entry["access"] != "qrmi":
+                raise OptionsError(
+                    f"options.access='qrmi': profile {self.profile} reaches QPU {self.target!r} by "
+                    f"{entry['access']!r}; use access 'profile' or 'twin'"
+                )
+            limit = int(entry["max_shots"])
+            for what, n in [("shots", s) for s in shots] + [("calibration_shots", self.calibration_shots)]:
+                if n > limit:
+                    raise OptionsError(
+                        f"options.{what}: {n} exceeds QPU {self.target!r}'s max_shots {limit} "
+                        f"(profile {self.profile}); lower it"
+                    )
+        qpu = {
+            "target": self.target,
+            "access": "twin" if self.access == "twin" else "profile",
+            "mitigation": self.mitigation,
+            "calibration_shots": self.calibration_shots,
+            "optimization_level": self.optimization_level,
+            "study": self.label,
+        }
+        if self.seed is not None:
+            qpu["seed"] = self.seed
+        return qpu, entry
+
+
+def _qpu_entry(profile: str, target: str) -> dict[str, Any]:
+    from hpcq.executor.profiles import ResourceError, load_profile
+    from hpcq.executor.resources import qpu_entry
+
+    try:
+        prof = load_profile(profile)
+    except ResourceError as exc:
+        raise OptionsError(f"options.profile: {exc}") from None
+    try:
+        return qpu_entry(prof, target)
+    except ResourceError as exc:
+        raise OptionsError(f"options.target: {str(exc).removeprefix('conditions.qpu: ')}") from None
+
 
 class EstimatorOptions(_Common):
     default_precision: float = Field(0.0, ge=0, description="0 = exact expectation values (as Aer's EstimatorV2)")
+    shots: int | None = Field(
+        None, ge=1, le=100_000_000, description="with a target: shots per circuit (default 4000; precision > 0 sets it)"
+    )
 
 
 class SamplerOptions(_Common):

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hpcq.qpu.params import QpuOptions
 from hpcq.sim.spec import NoiseSpec
 
 PAULI_CHARS = frozenset("IXYZ")
@@ -148,10 +149,21 @@ class ExecutionOptions(_Strict):
         return self
 
 
+class PrimitiveQpu(QpuOptions):
+    """A primitive call on a QPU of the site profile (or its twin) instead of Aer (docs/primitives.md,
+    "On a QPU"): hpcq.qpu's checked transpile, shots and readout mitigation. ``shots``: per circuit
+    of an estimator PUB (a sampler PUB carries its own); no GHZ check unless asked."""
+
+    study: str = Field(default="primitive", pattern=r"^[A-Za-z0-9_.-]+$")
+    ghz_qubits: int = Field(default=0, ge=0, le=20, description="0: no GHZ check")
+
+
 class PrimitiveRunParams(_Strict):
     """kwargs of ``primitive_run``: PUBs + options. ``session``: the ColonyOS process id of a live
     ``primitive_session`` (the executor routes the call to it instead of a new Slurm job);
-    ``op="close"`` ends that session. ``h5``: also write an hpcq HDF5 file with provenance."""
+    ``op="close"`` ends that session. ``h5``: also write an hpcq HDF5 file with provenance.
+    ``qpu``: run the PUBs on that QPU of the site profile (or its twin), not on Aer; the executor
+    reads ``qpu_target()`` / ``qpu_access()`` as for a study's QPU step (hpcq.executor.resources)."""
 
     primitive: Literal["estimator", "sampler"]
     pubs: list[PubPayload] = Field(default_factory=list)
@@ -161,6 +173,13 @@ class PrimitiveRunParams(_Strict):
     op: Literal["run", "close"] = "run"
     h5: bool = False
     label: str = Field("primitive", max_length=100)
+    qpu: PrimitiveQpu | None = None
+
+    def qpu_target(self) -> str | None:
+        return self.qpu.target if self.qpu is not None else None
+
+    def qpu_access(self) -> str:
+        return self.qpu.access if self.qpu is not None else "profile"
 
     @model_validator(mode="before")
     @classmethod
@@ -183,6 +202,11 @@ class PrimitiveRunParams(_Strict):
             return self
         if not self.pubs:
             raise ValueError("pubs: give at least one PUB")
+        if self.qpu is not None and self.session:
+            raise ValueError(
+                "qpu: a QPU target does not run inside a Session (its job was granted no QPU); "
+                "use mode 'local' or 'remote'"
+            )
         for i, pub in enumerate(self.pubs):
             if self.primitive == "estimator":
                 if pub.observables is None or pub.precision is None:

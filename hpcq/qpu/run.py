@@ -190,13 +190,7 @@ def measure(p: QpuOptions, backend: Any, info: dict[str, Any], ansatz: Any, obse
     from hpcq.qpu.mitigation import measured_groups
 
     groups = measured_groups(observable)
-    isas, checks, roles = _circuits(p, backend, ansatz, groups, sets)
-    counts, job = _submit(backend, isas, p.shots, info)
-    _check_bit_order(roles, counts)
-    run: dict[str, Any] = {"isas": isas, "checks": checks, "roles": roles, "counts": counts, "jobs": [job]}
-    run["shots_total"] = p.shots * len(isas)
-    cal = _calibrate(p, backend, info, run) if p.mitigation == "readout" else None
-    run["shots_total"] += cal.shots if cal else 0
+    run, cal = run_groups(p, backend, info, ansatz, groups, sets)
     results = _energies(p, groups, sets, run["roles"], run["counts"], cal, ansatz, observable)
     info.update(
         ghz_fraction=_ghz_fraction(p, run["roles"], run["counts"]),
@@ -204,6 +198,20 @@ def measure(p: QpuOptions, backend: Any, info: dict[str, Any], ansatz: Any, obse
         calibration_shots=p.calibration_shots if cal else 0,
     )
     return results, run, cal
+
+
+def run_groups(p: QpuOptions, backend: Any, info: dict[str, Any], ansatz: Any, groups: list, sets: np.ndarray):
+    """The counts of every (basis group x parameter vector) circuit, with the bit-order and GHZ
+    checks, in one job, then (mitigation readout) the calibration job: (the run record, the
+    calibration or None). Also hpcq's EstimatorV2 on a QPU (hpcq.primitives.qpu)."""
+    isas, checks, roles = _circuits(p, backend, ansatz, groups, sets)
+    counts, job = _submit(backend, isas, p.shots, info)
+    _check_bit_order(roles, counts)
+    run: dict[str, Any] = {"isas": isas, "checks": checks, "roles": roles, "counts": counts, "jobs": [job]}
+    run["shots_total"] = p.shots * len(isas)
+    cal = _calibrate(p, backend, info, run) if p.mitigation == "readout" else None
+    run["shots_total"] += cal.shots if cal else 0
+    return run, cal
 
 
 def summary_of(info: dict[str, Any], results: list[dict[str, Any]], run: dict[str, Any], path: Path) -> dict[str, Any]:
