@@ -52,9 +52,8 @@ class _Primitive:
         if not coerced:
             raise ValueError("run(pubs): give at least one PUB")
         session = self._mode if not isinstance(self._mode, str) else None
-        qpu, self._qpu_entry = self._options.qpu(
-            qpu_shots(self._primitive, coerced, self._options), self._mode == "local"
-        )
+        shots = qpu_shots(self._primitive, coerced, self._options)
+        qpu, self._qpu_entry = self._options.qpu(shots, self._mode == "local")
         params = {
             "primitive": self._primitive,
             "pubs": [encode_pub(p) for p in coerced],
