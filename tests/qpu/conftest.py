@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_QPU_ENV = ["test_transpile_check.py", "test_qpu_route.py", "test_hybrid_twin.py"]
+IN_QPU_ENV = ["test_transpile_check.py", "test_qpu_route.py", "test_hybrid_twin.py", "test_primitives_qpu.py"]
 
 
 def has_qpu_extra() -> bool:
