@@ -117,7 +117,8 @@ def test_qrmi_route_through_the_stand_in(tmp_path, monkeypatch, twin):
         with h5py.File(r.metadata["hpcq_h5"]) as f:
             assert f["primitive/qpu"].attrs["calibration_set_id"] == standin.calset_id
             assert len(qpy.load(io.BytesIO(f["primitive/qpu/pubs/0/isa_qpy"][()].tobytes()))) >= 2
-    assert er[0].data.evs.shape == (2,) and er.metadata["qpu"]["shots_total"] == 2000 * 3 + 2 * 2000  # bit order, Z and X groups, calibration
+    assert er[0].data.evs.shape == (2,)
+    assert er.metadata["qpu"]["shots_total"] == 2000 * 3 + 2 * 2000  # bit order, Z and X groups, calibration
     c = sr[0].data.meas.get_counts()
     assert (c.get("000", 0) + c.get("111", 0)) / 1000 > 0.85, c
     loci = {g: {tuple(locus) for locus in standin.dqa.gates[g].loci} for g in NATIVE}
