@@ -70,6 +70,19 @@ def problems():
     pass
 
 
+def _echo_qpu_budget(study: Any, rows: list[dict[str, Any]]) -> None:
+    """The hybrid workflow's QPU steps: their shots per problem, stated before anything runs."""
+    q, runs = study.qpu, len(study.params.tasks()) - sum(t.step == "noise" for t in study.params.tasks())
+    for r in rows:
+        b = r["qpu_budget"]
+        click.echo(
+            f"problem {r['index']}: each qpu step on {q.target} ({', '.join(q.access)}) costs {b['total']} shots = "
+            f"{q.shots} shots x {b['circuits']} circuits (1 bit-order + {1 if q.ghz_qubits else 0} GHZ + "
+            f"{b['groups']} measured groups x 1 parameter set) + {b['calibration_shots']} calibration, in "
+            f"{b['jobs']} QPU job(s); one step per VQE run and route ({runs} VQE run(s) in the study)"
+        )
+
+
 @problems.command("show")
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
@@ -89,9 +102,8 @@ def show(study_file: str, as_json: bool):
     from rich.markup import escape
     from rich.table import Table
 
-    spin = any(r["kind"] in ("tfim", "heisenberg") for r in rows)
-    chem = any(r["kind"] not in ("tfim", "heisenberg") for r in rows)
-    units = " and ".join(u for u, has in (("Ha (chemistry, totals)", chem), ("J (spin models)", spin)) if has)
+    spin = {r["kind"] in ("tfim", "heisenberg") for r in rows}  # True: a spin model, False: chemistry
+    units = " and ".join(u for u, k in (("Ha (chemistry, totals)", False), ("J (spin models)", True)) if k in spin)
     t = Table(title=f"study {study.name}: problems (energies in {units})")
     for col in ("#", "problem", "qubits", "terms", "electrons (a,b)", "HF", "exact", "ansatz", "params", "2q gates"):
         t.add_column(col, no_wrap=True)  # numbers are never cut or wrapped: the table may be wider
@@ -120,15 +132,7 @@ def show(study_file: str, as_json: bool):
     need = Measurement.get(console, console.options.update_width(10_000), t).maximum
     (Console(width=need) if need > console.width else console).print(t)
     if study.qpu is not None:
-        q, runs = study.qpu, len(study.params.tasks()) - sum(t.step == "noise" for t in study.params.tasks())
-        for r in rows:
-            b = r["qpu_budget"]
-            click.echo(
-                f"problem {r['index']}: each qpu step on {q.target} ({', '.join(q.access)}) costs {b['total']} shots = "
-                f"{q.shots} shots x {b['circuits']} circuits (1 bit-order + {1 if q.ghz_qubits else 0} GHZ + "
-                f"{b['groups']} measured groups x 1 parameter set) + {b['calibration_shots']} calibration, in "
-                f"{b['jobs']} QPU job(s); one step per VQE run and route ({runs} VQE run(s) in the study)"
-            )
+        _echo_qpu_budget(study, rows)
     for r in rows:
         if r.get("cross_check"):
             click.echo(

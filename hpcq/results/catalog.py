@@ -195,6 +195,19 @@ def _add_columns(con: sqlite3.Connection) -> bool:
     return bool(missing)
 
 
+def _series_rows(path: str, series: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows of the series table for one file: (file, task_id, trace JSON, distribution JSON)."""
+    return [
+        (
+            path,
+            tid,
+            json.dumps(rec["trace"]) if "trace" in rec else None,
+            json.dumps(rec["dist"]) if "dist" in rec else None,
+        )
+        for tid, rec in series.items()
+    ]
+
+
 class Catalog:
     """``Catalog(db_path).index(dir)`` then ``.runs()`` / ``.noise_runs()`` / rankings."""
 
@@ -326,18 +339,7 @@ class Catalog:
             rows.append([row.get(c) for c in RUN_NAMES] + [json.dumps(extra, default=str)])
         names = ", ".join([*RUN_NAMES, "extra"])  # by name: columns added later sit after extra
         con.executemany(f"INSERT INTO runs ({names}) VALUES ({','.join('?' * (len(RUN_NAMES) + 1))})", rows)
-        con.executemany(
-            "INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?)",
-            [
-                (
-                    path,
-                    tid,
-                    json.dumps(rec["trace"]) if "trace" in rec else None,
-                    json.dumps(rec["dist"]) if "dist" in rec else None,
-                )
-                for tid, rec in series.items()
-            ],
-        )
+        con.executemany("INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?)", _series_rows(path, series))
         stats.runs += len(rows)
         if old:
             stats.updated += 1

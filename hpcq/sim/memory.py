@@ -283,6 +283,25 @@ class Footprint:
         )
 
 
+def _check_split(n: int, method: str, ranks: int) -> None:
+    """One state over ``ranks``: what Aer can distribute, refused with the fix otherwise."""
+    if ranks < 1 or ranks & (ranks - 1):
+        raise SizingError(
+            f"ranks={ranks}: a distributed statevector needs a power-of-two rank count "
+            "(1, 2, 4, ...); set conditions.processespernode x conditions.nodes accordingly"
+        )
+    if ranks > 1 and method != "statevector":
+        raise SizingError(
+            f"method {method!r} cannot be distributed over ranks (Aer distributes only "
+            "statevector); set parallel: tasks (each rank its own state), or method: statevector"
+        )
+    if ranks > 1 and ranks.bit_length() - 1 > n - 2:
+        raise SizingError(
+            f"{n} qubits cannot be split over {ranks} ranks (each rank needs a chunk of at "
+            "least 2 qubits); use fewer ranks"
+        )
+
+
 def footprint(
     n: int,
     method: str,
@@ -304,21 +323,7 @@ def footprint(
     before the simulation, so a rank needs the larger of the two on top of the base process.
     ``circuit_bond``: the bond dimension the circuit can reach (``mps_bond_bound``), None = unknown."""
     state = state_bytes(n, method, precision, bond_dimension, circuit_bond)
-    if ranks < 1 or ranks & (ranks - 1):
-        raise SizingError(
-            f"ranks={ranks}: a distributed statevector needs a power-of-two rank count "
-            "(1, 2, 4, ...); set conditions.processespernode x conditions.nodes accordingly"
-        )
-    if ranks > 1 and method != "statevector":
-        raise SizingError(
-            f"method {method!r} cannot be distributed over ranks (Aer distributes only "
-            "statevector); set parallel: tasks (each rank its own state), or method: statevector"
-        )
-    if ranks > 1 and ranks.bit_length() - 1 > n - 2:
-        raise SizingError(
-            f"{n} qubits cannot be split over {ranks} ranks (each rank needs a chunk of at "
-            "least 2 qubits); use fewer ranks"
-        )
+    _check_split(n, method, ranks)
     dense = n <= DENSE_MAX_QUBITS if dense_results is None else dense_results
     # full distributions: final statevector (complex128) + two probability vectors, on rank 0
     results = (16 + 2 * 8) * (1 << n) if dense else 0
