@@ -39,16 +39,9 @@ CG_ROOT = Path("/sys/fs/cgroup/memory")
 
 
 def sweep_for(n: int, precision: str) -> dict:
-    return {
-        "study": "capacity",
-        "problems": [{"kind": "tfim", "n_qubits": n}],
-        "ansatze": [{"kind": "real_amplitudes", "reps": 2}],
-        "optimizers": [{"kind": "cobyla", "maxiter": 1}],
-        "seeds": [3],
-        "method": "statevector",
-        "precision": precision,
-        "parallel": "statevector",
-    }
+    from bench_scale import sweep_for as scale_sweep  # the same sweep as the scale bench
+
+    return scale_sweep(n, precision, study="capacity")
 
 
 def _status(field: str) -> int:

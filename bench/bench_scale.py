@@ -36,9 +36,10 @@ CORES = 2  # what both layouts get: 1 rank x 2 threads, 2 ranks x 1 thread
 GIB = 1024**3
 
 
-def sweep_for(n: int, precision: str) -> dict:
+def sweep_for(n: int, precision: str, study: str = "scale") -> dict:
+    """One TFIM energy (real_amplitudes reps 2, one COBYLA step) as ONE distributed statevector."""
     return {
-        "study": "scale",
+        "study": study,
         "problems": [{"kind": "tfim", "n_qubits": n}],
         "ansatze": [{"kind": "real_amplitudes", "reps": 2}],
         "optimizers": [{"kind": "cobyla", "maxiter": 1}],
