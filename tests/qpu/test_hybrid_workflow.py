@@ -171,3 +171,48 @@ def test_the_hybrid_study_on_the_slurm_lab(colonies_server, slurm_cluster, tmp_p
     assert str(py.absolute()) in qpu_jobs[0] and "--qpu" not in qpu_jobs[0] and "--gres" not in qpu_jobs[0]
     Catalog(default_db(out)).index(out)
     _check_results(out)
+
+
+def test_a_remote_estimator_with_a_qpu_target_runs_on_the_twin_through_the_lab(
+    colonies_server, slurm_cluster, tmp_path, monkeypatch
+):
+    """EstimatorV2(mode="remote") with target vlq, access twin: the call goes to ColonyOS, the
+    executor plans it as a QPU step (one task, no QPU requested from Slurm for a twin, the profile's
+    QPU python for the job) and the result comes back with the QPU provenance."""
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    from hpcq.config import Settings
+    from hpcq.primitives import EstimatorV2
+    from hpcq.testing.faults import ExecutorProc
+
+    py = qpu_python()
+    need(py.is_file(), f"no QPU venv at {py}: run scripts/setup.sh (or set HPCQ_QPU_PYTHON)")
+    profile = _lab_profile(tmp_path, str(py.absolute()))
+    monkeypatch.setenv("HPCQ_CONFIG_DIR", str(tmp_path / "cfg"))
+    colonies_server.monkeypatch_env(monkeypatch)
+    qc = QuantumCircuit(3)
+    qc.ry(0.9, 0)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    qc.rx(0.3, 1)
+    tfim = SparsePauliOp.from_sparse_list(
+        [("ZZ", [0, 1], -1.0), ("ZZ", [1, 2], -1.0), ("X", [0], -0.5), ("X", [1], -0.5), ("X", [2], -0.5)], 3
+    )
+    ideal = float(Statevector(qc).expectation_value(tfim).real)
+    ex = ExecutorProc(
+        env_file=colonies_server.env_file, state_dir=tmp_path / "executor", name="prim-qpu",
+        extra_args=["--profile", str(profile)],
+    )  # fmt: skip
+    opts = {"target": "vlq", "access": "twin", "shots": 2000, "calibration_shots": 2000, "seed": 3}
+    opts.update(resources={"walltime": 300, "mem": "2Gi"}, result_timeout_s=400)
+    with ex.start():
+        est = EstimatorV2(mode="remote", settings=Settings.load(), options=opts)
+        result = est.run([(qc, tfim)]).result()
+    meta = result.metadata["qpu"]
+    assert meta["access"] == "twin" and "NOT calibrated" in meta["label"] and meta["mitigation"] == "readout"
+    ev, std = float(result[0].data.evs), float(result[0].data.stds)
+    assert 0 < std < 0.05 and abs(ev - ideal) < 0.25, (ev, std, ideal)  # the twin's gate errors: a small bias
+    scripts = [t.read_text() for t in ex.state_dir.rglob("*_submission.sh")]
+    assert len(scripts) == 1 and str(py.absolute()) in scripts[0], scripts  # the QPU venv ran it
+    assert "--qpu" not in scripts[0] and "--gres" not in scripts[0]  # a twin asks Slurm for no QPU
