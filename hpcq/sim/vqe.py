@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hpcq.sim import memory
 from hpcq.sim import metrics as M
 from hpcq.sim.aer_env import gpu_options, resolve_device
 from hpcq.sim.ansatz import build_ansatz, start_point
@@ -61,14 +62,15 @@ class TaskResult:
 
 
 def _simulator(method: str, device: str, noise_model, threads: int, seed: int, **opts):
+    """``opts["max_parallel_experiments"]``: from ``memory.parallel_experiments`` (default ``threads``)."""
     from qiskit_aer import AerSimulator
 
+    opts.setdefault("max_parallel_experiments", threads)
     return AerSimulator(
         method=method,
         device=device,
         noise_model=noise_model,
         max_parallel_threads=threads,
-        max_parallel_experiments=threads,
         max_parallel_shots=1,
         seed_simulator=seed,
         **opts,
@@ -78,8 +80,6 @@ def _simulator(method: str, device: str, noise_model, threads: int, seed: int, *
 def simulator_options(spec: TaskSpec, ranks: int = 1) -> dict[str, Any]:
     """Aer options from the spec: precision, MPS bond/truncation, and for one statevector over
     ``ranks`` MPI ranks the chunk size (Aer's automatic blocking is wrong: always set it)."""
-    from hpcq.sim import memory
-
     opts: dict[str, Any] = {"precision": spec.precision}
     if spec.resolved_method == "matrix_product_state":
         opts["matrix_product_state_truncation_threshold"] = spec.mps.truncation_threshold
@@ -193,6 +193,15 @@ def _prepare(spec: TaskSpec, threads: int, ranks: int) -> _Prepared:
         H_eval.coeffs = H_eval.coeffs * att**weights
     noisy = nm is not None and spec.noise.kind != "readout"
     sim_opts = dict(simulator_options(spec, ranks), **gpu_options(method, device))
+    # bound points side by side only as far as their states fit this job (hpcq.sim.memory)
+    sim_opts["max_parallel_experiments"] = memory.parallel_experiments(
+        spec.simulated_qubits,
+        method,
+        spec.precision,
+        threads=threads,
+        ranks=ranks,
+        gpus_per_rank=1 if device == "GPU" else 0,
+    )
     strategy = energy_strategy(spec) if not noisy else "expval"
     trajectories = noisy and method == "statevector" and spec.parallel == "trajectories"
     return _Prepared(
@@ -521,6 +530,8 @@ def _scale_metrics(spec: TaskSpec, ec, stderr: float, sim_opts: dict) -> dict[st
         m["mps_variational"] = float(spec.mps.bond_dimension is None or m["mps_discarded_weight"] == 0.0)
     if "blocking_qubits" in sim_opts:
         m["blocking_qubits"] = int(sim_opts["blocking_qubits"])
+    if "max_parallel_experiments" in sim_opts:  # states simulated side by side (memory.parallel_experiments)
+        m["parallel_experiments"] = int(sim_opts["max_parallel_experiments"])
     for k in ("sweeps", "gate_sweeps", "read_passes"):  # per energy evaluation (hpcq.sim.readout)
         if f"_{k}" in sim_opts:
             m[f"energy_{k}"] = int(sim_opts[f"_{k}"])

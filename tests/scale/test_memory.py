@@ -124,3 +124,23 @@ def test_gpu_sizing(tmp_path):
         plan_process(str(gpu), {"gpu": {"count": 1}}, _sweep(32, "tasks", device="GPU"), mpi=True, maxexectime=-1)
     with pytest.raises(PlanError, match=r"^conditions.gpu.count: device: GPU but profile .* has no GPUs"):
         plan_process(_profile(tmp_path), {}, _sweep(20, "tasks", device="GPU"), mpi=True, maxexectime=-1)
+
+
+def test_parallel_experiments_only_as_far_as_their_states_fit():
+    """Aer simulates the bound points of one run side by side, a state each: the model counts them,
+    and the runner allows only as many as fit what the job may use (a Slurm cgroup, not the node)."""
+    one = memory.footprint(26, "statevector").rank_bytes
+    two = memory.footprint(26, "statevector", experiments=2).rank_bytes
+    assert two - one == one - memory.BASE_PROCESS_BYTES  # a second state and its work space
+    kw = {"threads": 2}
+    assert memory.parallel_experiments(26, "statevector", budget_bytes=two, **kw) == 2
+    assert memory.parallel_experiments(26, "statevector", budget_bytes=two - 1, **kw) == 1
+    assert memory.parallel_experiments(26, "statevector", budget_bytes=one // 2, **kw) == 1  # never 0
+    assert memory.parallel_experiments(26, "statevector", budget_bytes=10 * two, threads=8) == 8
+    assert memory.parallel_experiments(26, "statevector", budget_bytes=10 * two, threads=8, ranks=2) == 1
+    # MPS and tableaux: the state is not what fills memory; a GPU keeps it on the device
+    assert memory.parallel_experiments(100, memory.MPS, budget_bytes=1, **kw) == 2
+    assert memory.parallel_experiments(30, "statevector", budget_bytes=1, gpus_per_rank=1, **kw) == 2
+    # the default budget is this process's: a state larger than the machine gets one experiment
+    assert memory.parallel_experiments(40, "statevector", threads=4) == 1
+    assert memory.parallel_experiments(10, "statevector", threads=4) == 4
