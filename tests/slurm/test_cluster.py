@@ -214,6 +214,10 @@ def test_ctrl_c_in_a_pytest_session_tears_the_cluster_down(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         cwd=tmp_path,
+        # Ctrl-C's default action, as at a terminal: a run started in the background by a shell
+        # without job control (`cmd &`) inherits SIGINT ignored, and the inner pytest then never
+        # sees it (a clean-clone run started that way timed out here)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lab = None
     try:
