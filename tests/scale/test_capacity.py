@@ -4,9 +4,10 @@ receive buffer alive at a time, Aer patched by scripts/aer-mpi-patches), run as 
 (``mpiexec -n P python -m hpcq.worker``, the MPI Aer of .aer-mpi, SPSA with one iteration).
 
 Must show: the energies of 1, 2 and 4 ranks agree to 1e-10; each rank's peak memory (VmHWM from
-/proc/self/status, not ru_maxrss) is within 20 % of THE memory model's rank bytes (at 23 qubits the
+/proc/self/status, not ru_maxrss) is at most THE memory model's rank bytes (5 % slack) and at least
+0.8 of them (at 23 qubits the
 base process, 214-313 MiB measured between runs and rank counts, is most of a rank's peak: the
-issue's 15 % at 24-28 qubits is not shown here, see docs/performance.md "Capacity"); and a rank of
+issue's 15 % at 24-28 qubits: tests/scale/test_peak_memory.py); and a rank of
 the 2- and 4-rank runs holds less than the single process by at least half its share of the state
 (with Aer's own buffers every rank held its share twice: 2 ranks no more than 1).
 Larger sizes (24-28 qubits) and the capacity at a per-rank cap: bench/bench_capacity.py.
@@ -117,7 +118,10 @@ def test_capacity_grows_with_ranks_same_energy(aer_mpi_python, tmp_path):  # noq
         assert abs(energy[ranks] - energy[1]) < 1e-10, (ranks, energy)
         # measured 2026-12-06: 1 rank 447 MiB (two states: SPSA's points side by side; the model with
         # them 525 MiB), 2 ranks 328 (328), 4 ranks 265 and, in a CI run, 250 (292)
-        assert abs(peak[ranks] - model[ranks]) <= 0.20 * peak[ranks], (ranks, peak[ranks], model[ranks])
+        # never under the peak (it sizes --mem), and over it by at most 25 %: the model's base (256 MiB)
+        # is the heavier non-MPI worker's, this MPI worker's is 170-310 MiB (measured 437 vs 525 at
+        # 1 rank in a clean-clone run); the 15 % at 24-28 qubits: tests/scale/test_peak_memory.py
+        assert 0.95 * peak[ranks] <= model[ranks] <= 1.25 * peak[ranks], (ranks, peak[ranks], model[ranks])
     state = memory.state_bytes(N, "statevector")
     for ranks in RANKS[1:]:
         share = state // ranks
