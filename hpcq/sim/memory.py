@@ -20,7 +20,8 @@ Why these numbers (measured on Aer 0.18.2; the table and the examples: docs/simu
 - stabilizer / extended_stabilizer: a 2n x 2n bit tableau; the base process dominates.
 - parallel experiments: Aer evaluates the bound points of one run (an SPSA step's two points, a
   gradient's shifts) side by side, each with its own state, up to ``max_parallel_experiments``:
-  1.5-2.2x faster at 18-22 qubits on 2 threads than one point after the other (measured), but
+  0.98-1.63x the speed of one point after the other at 12-22 qubits on 2 threads
+  (bench/bench_experiments.py), but
   ``experiments`` states at once, and Aer sizes that from the node's memory, not the job's cgroup.
   ``parallel_experiments`` picks how many fit what this process may use; ``footprint(experiments=)``
   counts them (the worker at 24 and 26 qubits on 2 threads peaked at two states, measured).
@@ -243,14 +244,7 @@ def available_bytes() -> int:
     cands.extend(_cgroup_free())
     soft = resource.getrlimit(resource.RLIMIT_AS)[0]
     if soft != resource.RLIM_INFINITY:
-        used = 0
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmSize:"):
-                    used = int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        cands.append(soft - used)
+        cands.append(soft - _status_bytes("VmSize"))
     return max(0, min(cands)) if cands else 1 << 62
 
 
@@ -378,20 +372,21 @@ def parallel_experiments(
         return 1
     if method not in STATE_EXPONENT or gpus_per_rank > 0:
         return threads
-    budget = available_bytes() + _own_rss() if budget_bytes is None else budget_bytes
+    # what is free plus this process's resident bytes: the base process is counted in footprint
+    budget = available_bytes() + _status_bytes("VmRSS") if budget_bytes is None else budget_bytes
     k = threads
     while k > 1 and footprint(n, method, precision, experiments=k).rank_bytes > budget:
         k -= 1
     return k
 
 
-def _own_rss() -> int:
-    """This process's resident bytes now (the base process already counted in ``footprint``)."""
+def _status_bytes(field: str) -> int:
+    """A kB field of /proc/self/status in bytes (VmRSS, VmSize, ...); 0 where there is none."""
     from pathlib import Path
 
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
