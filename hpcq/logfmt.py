@@ -11,6 +11,11 @@ import re
 BEGIN = "[hpcq] begin process "
 END = "[hpcq] end process "
 
+# a rank's Python stacks on stderr (the job's log) when it gets this signal (dump_stacks_on_signal):
+# ``scancel --signal=USR1 JOB`` shows where every rank of a job that seems stuck is
+STACK_SIGNAL = "USR1"
+STACK_FRAME_RE = re.compile(r'^\s*File "([^"]+)", line \d+ in (\S+)', re.M)  # a frame of faulthandler's dump
+
 # the executor's logger (every hpcq.executor module logs under this one name)
 EXECUTOR_LOG = "hpcq.executor"
 # the executor (hpcq.executor.daemon/watcher), logger EXECUTOR_LOG
@@ -20,3 +25,12 @@ ADOPTING = "adopting %d process(es) with jobs in Slurm"  # at start: jobs of an 
 ADOPTING_RE = re.compile(r"adopting (\d+) process\(es\) with jobs in Slurm")
 SERVING = "serving colony %s"  # the executor is up and assigning
 BEGIN_RE = re.compile(r"^" + re.escape(BEGIN) + r"([0-9a-f]{64})", re.M)
+
+
+def dump_stacks_on_signal() -> None:
+    """Every thread's Python stack to stderr on SIGUSR1 (STACK_SIGNAL). faulthandler writes it from
+    C, so it also answers while the rank is stuck inside MPI or Aer, where a Python handler never runs."""
+    import faulthandler
+    import signal
+
+    faulthandler.register(getattr(signal, "SIG" + STACK_SIGNAL), all_threads=True)

@@ -11,6 +11,9 @@ early, so even at job start) must never kill a job: every rank is started throug
 ``job_python_command``, which ignores USR2 before Python's first instruction (SIG_IGN survives
 exec), and ``run_tasks`` installs hpcq's handler as its first statement. The lead itself follows
 the walltime (hpcq.executor.profiles.signal_lead_s).
+
+SIGUSR1 prints every rank's Python stacks into the job's stderr (hpcq.logfmt.dump_stacks_on_signal):
+``scancel --signal=USR1 JOBID`` on a job that seems stuck, then ``hpcq logs``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from hpcq.job.context import build_context
 from hpcq.job.task import Outcome, Task
-from hpcq.logfmt import BEGIN, END
+from hpcq.logfmt import BEGIN, END, dump_stacks_on_signal
 from hpcq.threads import pin_threads, threads_per_rank
 
 
@@ -87,6 +90,7 @@ def run_one(task: Task) -> Outcome:
 def run_tasks(tasks: list[Task]) -> list[dict]:
     """Entry point pickled by submitit (one call per Slurm job or array element)."""
     signal.signal(signal.SIGUSR2, _warn_time_limit)  # first: replaces submitit's requeue handler
+    dump_stacks_on_signal()  # before MPI starts: scancel --signal=USR1 shows where a stuck job is
     try:
         pin_threads(threads_per_rank())
         summaries = []

@@ -1,7 +1,8 @@
 """``python -m hpcq.worker SWEEP.json --out DIR``: run a sweep inside an allocation.
 
 Works as one process, under ``mpiexec -n N`` and under ``srun --mpi=pmi2 -n N``. Threads per rank
-come from --threads, else SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else 1.
+come from --threads, else SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else 1. SIGUSR1 prints every
+rank's Python stacks on stderr (``scancel --signal=USR1 JOBID``, or ``kill -USR1`` under mpiexec).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ import click
 def main(sweep_json: str, out_dir: str, threads: int | None, process_id: str, quiet: bool) -> None:
     import logging
 
+    from hpcq.logfmt import dump_stacks_on_signal
+
+    dump_stacks_on_signal()  # before MPI starts: SIGUSR1 prints where each rank is (a launch that hangs)
     from hpcq.cliopts import configure_logging
     from hpcq.threads import pin_threads, threads_per_rank
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from hpcq.testing import retry_mpi_start
+from hpcq.testing import retry_mpi_start, run_mpi
 from tests.scale.test_distributed import aer_mpi_python  # noqa: F401 - the fixture (waits for the build)
 
 pytestmark = [pytest.mark.mpi, pytest.mark.aer_mpi]
@@ -76,7 +76,7 @@ def _run(python: Path, sweep: Path, out: Path, ranks: int) -> tuple[subprocess.C
     def run():
         for stale in [*out.glob("*.h5"), *hwm_dir.iterdir()]:
             stale.unlink()
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        return run_mpi(cmd, env=env, timeout=600, marker=str(out))  # a hang shows every rank's stack
 
     r = retry_mpi_start(run)
     hwm = [int(f.read_text()) for f in sorted(hwm_dir.iterdir())]

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpcq.testing import in_ci, need, retry_mpi_start
+from hpcq.testing import in_ci, need, retry_mpi_start, run_mpi
 
 pytestmark = [pytest.mark.slurm, pytest.mark.mpi, pytest.mark.aer_mpi]
 
@@ -138,7 +138,9 @@ def _srun(cluster, python: Path, sweep: Path, out: Path, ranks: int) -> subproce
     def run():
         for stale in out.glob("*.h5"):
             stale.unlink()
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=480)
+        # 4-13 s per srun here, 10-14 s for all three in CI runs; one 4-rank srun once hung for 480 s
+        # (no output kept): past the timeout run_mpi shows where every rank was, and retries a start
+        return run_mpi(cmd, env=env, timeout=240, marker=str(out))
 
     return retry_mpi_start(run)
 

@@ -97,3 +97,31 @@ def test_a_60s_walltime_process_under_load_survives_usr2(slurm_cluster, tmp_path
     assert out.ok and out.summary == {"slept_s": 3.0}, out.error
     _, stderr = backend.log_paths(job_id, tmp_path / "jobs")
     assert "Slurm time-limit warning received" in stderr.read_text()  # hpcq's handler saw them
+
+
+def test_usr1_prints_where_the_job_is_and_the_job_goes_on(slurm_cluster, tmp_path):
+    """``scancel --signal=USR1 JOB`` on a job that seems stuck: every rank prints its Python stacks
+    into the job's stderr (hpcq.logfmt.dump_stacks_on_signal, installed by run_tasks) and carries on."""
+    from hpcq.logfmt import BEGIN
+
+    pid = uuid.uuid4().hex
+    task = Task(
+        process_id=pid,
+        funcname="hpcq_sleep",
+        params={"seconds": 6.0},
+        workdir=str(tmp_path / "w"),
+        outcome_path=str(tmp_path / "outcome.json"),
+    )
+    backend = SlurmBackend()
+    [job_id] = backend.submit(run_tasks, [[task]], _params(120), f"hpcq-usr1-{pid[:8]}", tmp_path / "jobs")
+    _, stderr = backend.log_paths(job_id, tmp_path / "jobs")
+    deadline = time.monotonic() + 120
+    # the task's begin line comes after the handler is in place
+    while not (stderr.exists() and BEGIN + pid in stderr.read_text()):
+        assert time.monotonic() < deadline, "the job never began its task"
+        time.sleep(0.1)
+    slurm_cluster.run("scancel", "--signal=USR1", job_id)
+    assert slurm_cluster.wait_job(job_id, timeout=60) == "COMPLETED"
+    assert Outcome.read(task.outcome_path).summary == {"slept_s": 6.0}
+    log = stderr.read_text()
+    assert "Current thread 0x" in log and "selftest.py" in log and "in sleep" in log, log[-3000:]

@@ -10,7 +10,7 @@ import pytest
 
 import hpcq.results
 from hpcq.functions import FunctionResult, JobContext, get
-from hpcq.testing import need, retry_mpi_start
+from hpcq.testing import need, retry_mpi_start, run_mpi
 from hpcq.worker.dispatch import TaskFailed, run_tasks
 from hpcq.worker.entry import run_sweep
 
@@ -98,9 +98,7 @@ def test_two_ranks_mpiexec_bit_identical_to_one_process(sweep_file, one_process,
     need(MPIEXEC.exists(), f"{MPIEXEC} missing (pip install mpich)")
     out = tmp_path / "two"
     cmd = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "hpcq.worker", str(sweep_file), "--out", str(out)]
-    r = retry_mpi_start(
-        lambda: subprocess.run([*cmd, "--threads", "1"], env=_env(), capture_output=True, text=True, timeout=300)
-    )
+    r = retry_mpi_start(lambda: run_mpi([*cmd, "--threads", "1"], env=_env(), timeout=300, marker=str(out)))
     assert r.returncode == 0, r.stderr
     files = list(out.glob("*.h5"))
     assert len(files) == 1  # rank 0 alone writes
