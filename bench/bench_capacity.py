@@ -38,19 +38,6 @@ GIB = 1024**3
 CG_ROOT = Path("/sys/fs/cgroup/memory")
 
 
-def sweep_for(n: int, precision: str) -> dict:
-    from bench_scale import sweep_for as scale_sweep  # the same sweep as the scale bench
-
-    return scale_sweep(n, precision, study="capacity")
-
-
-def _status(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def _own_memory_cgroup() -> Path | None:
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, ctrl, rel = line.split(":", 2)
@@ -86,39 +73,15 @@ def inner(n: int, precision: str, layout: str) -> None:
     from hpcq.sim.aer_env import pin_threads
 
     pin_threads(threads)
-    import numpy as np
-    import qiskit_aer  # noqa: F401 - registers the save instructions on QuantumCircuit
-    from qiskit import transpile
+    from bench_scale import build_evaluation, evaluate
 
     from hpcq.sim import memory
-    from hpcq.sim.ansatz import build_ansatz, initial_point
-    from hpcq.sim.noise import BASIS_GATES
-    from hpcq.sim.problems import hamiltonian
-    from hpcq.sim.readout import build_energy_circuit
-    from hpcq.sim.spec import parse_sweep
-    from hpcq.sim.vqe import _binds, _simulator, energy_strategy, simulator_options
 
-    spec = parse_sweep(sweep_for(n, precision)).tasks()[0]
-    H = hamiltonian(spec.problem)
-    ansatz = build_ansatz(spec.ansatz, n, spec.problem)
-    tqc = transpile(ansatz, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=spec.seed)
-    ec = build_energy_circuit(tqc, H, energy_strategy(spec))
-    opts = simulator_options(spec, size)
-    if layout == "one-chunk" and size > 1:  # the layout before issue 24: one chunk per rank
-        opts["blocking_qubits"] = n - (size.bit_length() - 1)
-        opts.pop("chunk_swap_buffer_qubits", None)
-    sim = _simulator("statevector", "CPU", None, threads, spec.seed, **opts)
-    x = initial_point(spec.ansatz, len(ansatz.parameters), np.random.default_rng(spec.seed))
-    binds = _binds(list(ansatz.parameters), x[None, :])
-    base = _status("VmHWM")
+    sim, ec, binds, opts = build_evaluation(n, precision, size, threads, "capacity", one_chunk=layout == "one-chunk")
+    base = memory.proc_status_bytes("VmHWM")
     comm.Barrier()
-    t1 = time.perf_counter()
-    res = sim.run(ec.circuit, parameter_binds=binds, shots=1).result()
-    t_eval = time.perf_counter() - t1
-    if not res.success:
-        raise RuntimeError(f"Aer failed: {res.status}")
-    energy = ec.energy(res.data(0))
-    hwm = comm.gather(_status("VmHWM"), root=0)
+    res, energy, t_eval = evaluate(sim, ec, binds)
+    hwm = comm.gather(memory.proc_status_bytes("VmHWM"), root=0)
     bases = comm.gather(base, root=0)
     if rank == 0:
         meta = res.metadata

@@ -50,6 +50,45 @@ def sweep_for(n: int, precision: str, study: str = "scale") -> dict:
     }
 
 
+def build_evaluation(n: int, precision: str, size: int, threads: int, study: str = "scale", one_chunk: bool = False):
+    """What every rank builds for one energy evaluation of sweep_for(n)'s task, as the worker does
+    (hpcq.sim.vqe): the Aer simulator, the energy circuit, its parameter binds and Aer's options.
+    ``one_chunk``: the layout before issue 24, one chunk per rank and no swap buffer."""
+    import numpy as np
+    import qiskit_aer  # noqa: F401 - registers save_expectation_value on QuantumCircuit
+    from qiskit import transpile
+
+    from hpcq.sim.ansatz import build_ansatz, initial_point
+    from hpcq.sim.noise import BASIS_GATES
+    from hpcq.sim.problems import hamiltonian
+    from hpcq.sim.readout import build_energy_circuit
+    from hpcq.sim.spec import parse_sweep
+    from hpcq.sim.vqe import _binds, _simulator, energy_strategy, simulator_options
+
+    spec = parse_sweep(sweep_for(n, precision, study)).tasks()[0]
+    H = hamiltonian(spec.problem)
+    ansatz = build_ansatz(spec.ansatz, n, spec.problem)
+    tqc = transpile(ansatz, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=spec.seed)
+    ec = build_energy_circuit(tqc, H, energy_strategy(spec))
+    opts = simulator_options(spec, size)
+    if one_chunk and size > 1:
+        opts["blocking_qubits"] = n - (size.bit_length() - 1)
+        opts.pop("chunk_swap_buffer_qubits", None)
+    sim = _simulator("statevector", "CPU", None, threads, spec.seed, **opts)
+    x = initial_point(spec.ansatz, len(ansatz.parameters), np.random.default_rng(spec.seed))
+    return sim, ec, _binds(list(ansatz.parameters), x[None, :]), opts
+
+
+def evaluate(sim, ec, binds):
+    """One evaluation: Aer's result, the energy and the seconds Aer took."""
+    t1 = time.perf_counter()
+    res = sim.run(ec.circuit, parameter_binds=binds, shots=1).result()
+    t_eval = time.perf_counter() - t1
+    if not res.success:
+        raise RuntimeError(f"Aer failed: {res.status}")
+    return res, ec.energy(res.data(0)), t_eval
+
+
 def inner(n: int, precision: str) -> None:
     """One srun step: every rank builds the identical circuit and runs one evaluation; rank 0 prints."""
     import resource
@@ -63,33 +102,9 @@ def inner(n: int, precision: str) -> None:
 
     pin_threads(threads)
     t0 = time.perf_counter()
-    import numpy as np
-    import qiskit_aer  # noqa: F401 - registers save_expectation_value on QuantumCircuit
-    from qiskit import transpile
-
-    from hpcq.sim.ansatz import build_ansatz, initial_point
-    from hpcq.sim.noise import BASIS_GATES
-    from hpcq.sim.problems import hamiltonian
-    from hpcq.sim.readout import build_energy_circuit
-    from hpcq.sim.spec import parse_sweep
-    from hpcq.sim.vqe import _binds, _simulator, energy_strategy, simulator_options
-
-    spec = parse_sweep(sweep_for(n, precision)).tasks()[0]
-    H = hamiltonian(spec.problem)
-    ansatz = build_ansatz(spec.ansatz, n, spec.problem)
-    tqc = transpile(ansatz, basis_gates=BASIS_GATES, optimization_level=1, seed_transpiler=spec.seed)
-    ec = build_energy_circuit(tqc, H, energy_strategy(spec))
-    opts = simulator_options(spec, size)
-    sim = _simulator("statevector", "CPU", None, threads, spec.seed, **opts)
-    x = initial_point(spec.ansatz, len(ansatz.parameters), np.random.default_rng(spec.seed))
-    binds = _binds(list(ansatz.parameters), x[None, :])
+    sim, ec, binds, opts = build_evaluation(n, precision, size, threads)
     t_build = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    res = sim.run(ec.circuit, parameter_binds=binds, shots=1).result()
-    t_eval = time.perf_counter() - t1
-    if not res.success:
-        raise RuntimeError(f"Aer failed: {res.status}")
-    energy = ec.energy(res.data(0))
+    res, energy, t_eval = evaluate(sim, ec, binds)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rss_all = comm.gather(rss, root=0)
     if rank == 0:

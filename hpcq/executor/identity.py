@@ -143,15 +143,7 @@ def ensure_registered(
     name = name or settings.executor_name or default_name()
     pre = executor_prvkey or os.environ.get("HPCQ_EXECUTOR_PRVKEY", "")
     if pre or not settings.colony_prvkey:
-        key = pre or settings.prvkey
-        if not key:
-            raise ConfigError(
-                "no executor identity: set COLONIES_COLONY_PRVKEY (self-registration) or pass "
-                "HPCQ_EXECUTOR_PRVKEY (an executor approved by the colony owner)"
-            )
-        ident = ExecutorKey(name=name, prvkey=key, executor_id=_id(key), executor_type=executor_type)
-        _check_pre_approved(client, colony, ident)
-        return ident
+        return _pre_approved(client, colony, name, pre or settings.prvkey, executor_type)
     key = load_or_create_key(state_dir)
     eid = _id(key)
     ident = ExecutorKey(name=name, prvkey=key, executor_id=eid, executor_type=executor_type, self_registered=True)
@@ -171,17 +163,33 @@ def ensure_registered(
         return ident
     if reg.name_taken():
         if not replace:
-            raise ConfigError(
-                f"executor name {name!r} is already registered in colony {colony!r} under another key: another "
-                f"host serves as {name!r}, or this host's {Path(state_dir) / 'executor.key'} was lost or "
-                f"recreated. Fix: a second host must use its own --name (e.g. --name {name}-2); if the old "
-                f"key is lost and no executor runs as {name!r} any more, add --replace (on colonies v1.9.12 "
-                f"also needs the server setting {REREGISTER_ENV}=true), or restore the key file"
-            )
+            raise _name_taken(name, colony, state_dir)
         reg.replace(ours=False)
         return ident
     reg.add()
     return ident
+
+
+def _pre_approved(client: Any, colony: str, name: str, key: str, executor_type: str) -> ExecutorKey:
+    """No colony key here: the identity is a key the colony owner registered and approved."""
+    if not key:
+        raise ConfigError(
+            "no executor identity: set COLONIES_COLONY_PRVKEY (self-registration) or pass "
+            "HPCQ_EXECUTOR_PRVKEY (an executor approved by the colony owner)"
+        )
+    ident = ExecutorKey(name=name, prvkey=key, executor_id=_id(key), executor_type=executor_type)
+    _check_pre_approved(client, colony, ident)
+    return ident
+
+
+def _name_taken(name: str, colony: str, state_dir: Path) -> ConfigError:
+    return ConfigError(
+        f"executor name {name!r} is already registered in colony {colony!r} under another key: another "
+        f"host serves as {name!r}, or this host's {Path(state_dir) / 'executor.key'} was lost or "
+        f"recreated. Fix: a second host must use its own --name (e.g. --name {name}-2); if the old "
+        f"key is lost and no executor runs as {name!r} any more, add --replace (on colonies v1.9.12 "
+        f"also needs the server setting {REREGISTER_ENV}=true), or restore the key file"
+    )
 
 
 @dataclass

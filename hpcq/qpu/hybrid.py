@@ -14,7 +14,6 @@ circuit, the operator and the parameters) evaluated again on the twin the file n
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -56,67 +55,30 @@ def circuit_and_operator(stored: Any) -> tuple[Any, Any]:
     return ansatz, SparsePauliOp(stored.paulis, stored.coeffs)
 
 
-def kind_of(access: str) -> str:
-    return "twin" if access == "twin" else "qpu"
-
-
 def hybrid_task(p: QpuOptions, parent: Any, info: dict, r: dict, ansatz: Any, observable: Any, started: float) -> Any:
     """The evaluation as a task of step "qpu", child of the parent VQE task (its attributes copied)."""
-    from hpcq.qpu.run import _qpy
-    from hpcq.results import h5format as F
-    from hpcq.sim.metrics import accuracy_metrics, distribution_metrics
+    from hpcq.qpu.run import _kind, qpu_task
 
-    kind = kind_of(info["access"])
     pid = str(parent.attrs["task_id"])
-    exact = float(parent.metrics.get("exact_energy", float("nan")))
     attrs = {
         **{k: parent.attrs[k] for k in PARENT_ATTRS if k in parent.attrs},
-        "task_id": f"{pid}-{kind}-{p.target}",
-        "step": F.QPU_STEP,
+        "task_id": f"{pid}-{_kind(info)}-{p.target}",
         "parent_task_id": pid,
-        "noise_model": f"{kind}:{p.target}",
-        "noise_params": json.dumps({"label": info["label"]}),
-        "method": kind,
-        "shots": p.shots,
-        "rank": 0,
-        "wall_time_s": time.time() - started,
         "parent_energy": float(parent.metrics["energy"]),
-        **{a: (r[a] if a in r else info[a]) for a in F.QPU_TASK_ATTRS},
     }
-    metrics = {
-        "energy": r["energy"],
-        "exact_energy": exact,
-        **accuracy_metrics(r["energy"], exact),
-        "iterations": 1,
-        "evaluations": 1,
-        "wall_time_s": time.time() - started,
-        **distribution_metrics(r["dist_ideal"], r["dist_noisy"]),
-    }
+    exact = float(parent.metrics.get("exact_energy", float("nan")))
     x = np.asarray(parent.final_parameters, dtype=float)
-    data = {
-        F.CIRCUIT_QPY: _qpy([ansatz]),
-        F.NOISE_MODEL_JSON: "null",
-        F.HAM_PAULIS: observable.paulis.to_labels(),
-        F.HAM_COEFFS: np.real(np.asarray(observable.coeffs)).astype(np.float64),
-        F.TRACE_ENERGY: np.asarray([r["energy"]]),
-        F.TRACE_PARAMETERS: np.asarray([x]),
-        F.FINAL_PARAMETERS: x,
-        F.DIST_IDEAL: np.asarray(r["dist_ideal"], dtype=np.float64),
-        F.DIST_NOISY: np.asarray(r["dist_noisy"], dtype=np.float64),
-    }
-    return F.TaskData(attrs, metrics, data)
+    return qpu_task(p, info, r, attrs, exact, ansatz, observable, x, started)
 
 
 def study_qpu(kwargs: dict[str, Any], ctx: JobContext) -> FunctionResult | None:
     """The parent VQE's optimum on the QPU (or its twin): one task of step "qpu"."""
-    from hpcq.qpu.backend import open_backend
-    from hpcq.qpu.run import _entry, measure, summary_of, write_qpu_file
+    from hpcq.qpu.run import measure_and_write, rank0_entry
 
     p = QpuStepParams(**kwargs)
-    if ctx.rank != 0:
+    if (granted := rank0_entry(p, ctx)) is None:
         return None
-    qpu = _entry(p, ctx)
-    started = time.time()
+    qpu, started = granted
     parent, parent_file = parent_task(ctx.inputs, p.parent_task_id)
     ansatz, observable = circuit_and_operator(parent)
     x = np.asarray(parent.final_parameters, dtype=float)
@@ -125,18 +87,20 @@ def study_qpu(kwargs: dict[str, Any], ctx: JobContext) -> FunctionResult | None:
             f"study_qpu: the parent's final parameters have shape {x.shape}, its circuit takes "
             f"{ansatz.num_parameters}; the parent file {parent_file} is inconsistent (hpcq results validate)"
         )
-    backend, info = open_backend(qpu, p.access)
-    results, run, cal = measure(p, backend, info, ansatz, observable, x[None, :])
-    task = hybrid_task(p, parent, info, results[0], ansatz, observable, started)
-    path = write_qpu_file(p, ctx, info, [task], run, cal, started, qpu)
-    summary = {
-        **summary_of(info, results, run, path),
-        "step": "qpu",
-        "parent_task_id": p.parent_task_id,
-        "parent_file": parent_file,
-        "parent_energy": float(parent.metrics["energy"]),
-        "exact_energy": task.metrics["exact_energy"],
-    }
+    made: list[Any] = []
+
+    def tasks_of(info: dict[str, Any], results: list[dict[str, Any]]) -> list[Any]:
+        made.append(hybrid_task(p, parent, info, results[0], ansatz, observable, started))
+        return made
+
+    summary, path = measure_and_write(p, ctx, qpu, started, ansatz, observable, x[None, :], tasks_of)
+    summary.update(
+        step="qpu",
+        parent_task_id=p.parent_task_id,
+        parent_file=parent_file,
+        parent_energy=float(parent.metrics["energy"]),
+        exact_energy=made[0].metrics["exact_energy"],
+    )
     return FunctionResult(summary=summary, files=[path.name])
 
 

@@ -214,7 +214,7 @@ def run_groups(p: QpuOptions, backend: Any, info: dict[str, Any], ansatz: Any, g
     return run, cal
 
 
-def summary_of(info: dict[str, Any], results: list[dict[str, Any]], run: dict[str, Any], path: Path) -> dict[str, Any]:
+def _summary(info: dict[str, Any], results: list[dict[str, Any]], run: dict[str, Any], path: Path) -> dict[str, Any]:
     return {
         **{k: info[k] for k in ("backend", "access", "calibration_set_id", "ghz_fraction")},
         "file": path.name,
@@ -225,23 +225,40 @@ def summary_of(info: dict[str, Any], results: list[dict[str, Any]], run: dict[st
     }
 
 
-def qpu_run(kwargs: dict[str, Any], ctx: JobContext) -> FunctionResult | None:
+def rank0_entry(p: QpuOptions, ctx: JobContext) -> tuple[dict[str, Any], float] | None:
+    """Rank 0's QPU entry (profile, grant, limits) and start time; None on other ranks: one job, one client."""
+    return (_entry(p, ctx), time.time()) if ctx.rank == 0 else None
+
+
+def measure_and_write(
+    p: QpuOptions, ctx: JobContext, qpu: dict[str, Any], started: float, ansatz: Any, observable: Any, sets: np.ndarray,
+    tasks_of: Any,
+) -> tuple[dict[str, Any], Path]:  # fmt: skip
+    """What qpu_run and the hybrid study's QPU step share once their problem is built (cheap checks
+    first): open the granted QPU (or twin), ``measure`` every vector of ``sets``, write the HDF5 file
+    with the tasks ``tasks_of(info, results)`` makes; returns the function summary and the file."""
     from hpcq.qpu.backend import open_backend
 
-    p = QpuRunParams(**kwargs)
-    if ctx.rank != 0:
-        return None
-    qpu = _entry(p, ctx)
-    started = time.time()
     backend, info = open_backend(qpu, p.access)
+    results, run, cal = measure(p, backend, info, ansatz, observable, sets)
+    path = write_qpu_file(p, ctx, info, tasks_of(info, results), run, cal, started, qpu)
+    return _summary(info, results, run, path), path
+
+
+def qpu_run(kwargs: dict[str, Any], ctx: JobContext) -> FunctionResult | None:
+    p = QpuRunParams(**kwargs)
+    if (granted := rank0_entry(p, ctx)) is None:
+        return None
+    qpu, started = granted
     ansatz, observable, exact = _problem(p)
     sets = _parameter_sets(p, ansatz)
-    results, run, cal = measure(p, backend, info, ansatz, observable, sets)
-    problem = (exact, ansatz, observable, sets, results)
-    tasks = [_task(p, info, problem, k, started) for k in range(len(sets))]
-    path = write_qpu_file(p, ctx, info, tasks, run, cal, started, qpu)
-    summary = {**summary_of(info, results, run, path), "exact_energy": exact}
-    return FunctionResult(summary=summary, files=[path.name])
+
+    def tasks_of(info: dict[str, Any], results: list[dict[str, Any]]) -> list[Any]:
+        problem = (exact, ansatz, observable, sets, results)
+        return [_task(p, info, problem, k, started) for k in range(len(sets))]
+
+    summary, path = measure_and_write(p, ctx, qpu, started, ansatz, observable, sets, tasks_of)
+    return FunctionResult(summary={**summary, "exact_energy": exact}, files=[path.name])
 
 
 def _parameter_sets(p: QpuRunParams, ansatz: Any) -> np.ndarray:
@@ -306,28 +323,22 @@ def _qpy(circuits: list[Any]) -> np.ndarray:
     return np.frombuffer(buf.getvalue(), dtype=np.uint8)
 
 
-def _task(p: QpuRunParams, info: dict, problem: tuple, k: int, started: float) -> Any:
-    """Parameter vector k as a task of step "qpu" (the measured Z-basis distribution as the noisy one)."""
+def qpu_task(
+    p: QpuOptions, info: dict, r: dict, attrs: dict[str, Any], exact: float, ansatz: Any, observable: Any,
+    theta: Any, started: float,
+) -> Any:  # fmt: skip
+    """One measured parameter vector as a task of step "qpu": ``attrs`` (what the task is: problem,
+    ansatz, parent) plus what every QPU task records; the measured Z-basis distribution is its noisy one."""
     from hpcq.results import h5format as F
     from hpcq.sim.metrics import accuracy_metrics, distribution_metrics
 
-    exact, ansatz, observable, sets, results = problem
-    theta, r, kind = sets[k], results[k], _kind(info)
+    kind = _kind(info)
     attrs = {
-        "task_id": f"{p.study}-{p.target}-{kind}-p{k}",
+        **attrs,
         "step": F.QPU_STEP,
-        "parent_task_id": "",
-        "problem": "tfim",
-        "problem_params": json.dumps({"qubits": p.qubits, "J": p.j, "field": p.h, "boundary": "open"}),
-        "n_qubits": p.qubits,
-        "ansatz": "efficient_su2",
-        "reps": p.reps,
-        "optimizer": "none",
-        "optimizer_params": "{}",
         "noise_model": f"{kind}:{p.target}",
         "noise_params": json.dumps({"label": info["label"]}),
         "method": kind,
-        "seed": p.seed,
         "shots": p.shots,
         "rank": 0,
         "wall_time_s": time.time() - started,
@@ -354,6 +365,24 @@ def _task(p: QpuRunParams, info: dict, problem: tuple, k: int, started: float) -
         F.DIST_NOISY: np.asarray(r["dist_noisy"], dtype=np.float64),
     }
     return F.TaskData(attrs, metrics, data)
+
+
+def _task(p: QpuRunParams, info: dict, problem: tuple, k: int, started: float) -> Any:
+    """Parameter vector k of qpu_run's TFIM problem as a task."""
+    exact, ansatz, observable, sets, results = problem
+    attrs = {
+        "task_id": f"{p.study}-{p.target}-{_kind(info)}-p{k}",
+        "parent_task_id": "",
+        "problem": "tfim",
+        "problem_params": json.dumps({"qubits": p.qubits, "J": p.j, "field": p.h, "boundary": "open"}),
+        "n_qubits": p.qubits,
+        "ansatz": "efficient_su2",
+        "reps": p.reps,
+        "optimizer": "none",
+        "optimizer_params": "{}",
+        "seed": p.seed,
+    }
+    return qpu_task(p, info, results[k], attrs, exact, ansatz, observable, sets[k], started)
 
 
 def _kind(info: dict) -> str:

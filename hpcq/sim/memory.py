@@ -244,7 +244,7 @@ def available_bytes() -> int:
     cands.extend(_cgroup_free())
     soft = resource.getrlimit(resource.RLIMIT_AS)[0]
     if soft != resource.RLIM_INFINITY:
-        cands.append(soft - _status_bytes("VmSize"))
+        cands.append(soft - proc_status_bytes("VmSize"))
     return max(0, min(cands)) if cands else 1 << 62
 
 
@@ -373,14 +373,14 @@ def parallel_experiments(
     if method not in STATE_EXPONENT or gpus_per_rank > 0:
         return threads
     # what is free plus this process's resident bytes: the base process is counted in footprint
-    budget = available_bytes() + _status_bytes("VmRSS") if budget_bytes is None else budget_bytes
+    budget = available_bytes() + proc_status_bytes("VmRSS") if budget_bytes is None else budget_bytes
     k = threads
     while k > 1 and footprint(n, method, precision, experiments=k).rank_bytes > budget:
         k -= 1
     return k
 
 
-def _status_bytes(field: str) -> int:
+def proc_status_bytes(field: str) -> int:
     """A kB field of /proc/self/status in bytes (VmRSS, VmSize, ...); 0 where there is none."""
     from pathlib import Path
 

@@ -54,15 +54,19 @@ def _load(n: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
-def test_a_60s_walltime_process_under_load_survives_usr2(slurm_cluster, tmp_path):
+def _sleep_task(tmp_path, seconds: float) -> tuple[str, Task]:
     pid = uuid.uuid4().hex
-    task = Task(
+    return pid, Task(
         process_id=pid,
         funcname="hpcq_sleep",
-        params={"seconds": 3.0},
+        params={"seconds": seconds},
         workdir=str(tmp_path / "w"),
         outcome_path=str(tmp_path / "outcome.json"),
     )
+
+
+def test_a_60s_walltime_process_under_load_survives_usr2(slurm_cluster, tmp_path):
+    pid, task = _sleep_task(tmp_path, 3.0)
     backend = SlurmBackend()
     busy = _load(2)  # the 2-core CI machine: Python's start-up now takes seconds
     sent = 0
@@ -104,14 +108,7 @@ def test_usr1_prints_where_the_job_is_and_the_job_goes_on(slurm_cluster, tmp_pat
     into the job's stderr (hpcq.logfmt.dump_stacks_on_signal, installed by run_tasks) and carries on."""
     from hpcq.logfmt import BEGIN
 
-    pid = uuid.uuid4().hex
-    task = Task(
-        process_id=pid,
-        funcname="hpcq_sleep",
-        params={"seconds": 6.0},
-        workdir=str(tmp_path / "w"),
-        outcome_path=str(tmp_path / "outcome.json"),
-    )
+    pid, task = _sleep_task(tmp_path, 6.0)
     backend = SlurmBackend()
     [job_id] = backend.submit(run_tasks, [[task]], _params(120), f"hpcq-usr1-{pid[:8]}", tmp_path / "jobs")
     _, stderr = backend.log_paths(job_id, tmp_path / "jobs")
