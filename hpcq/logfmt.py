@@ -32,5 +32,13 @@ def dump_stacks_on_signal() -> None:
     C, so it also answers while the rank is stuck inside MPI or Aer, where a Python handler never runs."""
     import faulthandler
     import signal
+    import sys
 
-    faulthandler.register(getattr(signal, "SIG" + STACK_SIGNAL), all_threads=True)
+    # in a job sys.stderr is the job's log; called in-process (a test's captured stderr, a notebook)
+    # it may have no file descriptor: then the process's own fd 2, and nothing where there is none
+    for out in (sys.stderr, sys.__stderr__):
+        try:
+            faulthandler.register(getattr(signal, "SIG" + STACK_SIGNAL), file=out, all_threads=True)
+            return
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last two
+            continue

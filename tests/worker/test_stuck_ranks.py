@@ -128,3 +128,21 @@ def test_the_worker_survives_the_stack_signal(tmp_path):
     assert p.returncode == 0, stderr
     assert "Current thread 0x" in stderr and "most recent call first" in stderr  # the stacks, then on
     assert len(list(Path(out).glob("*.h5"))) == 1
+
+
+IN_PROCESS = """
+import io, os, signal, sys
+sys.stderr = io.StringIO()  # as under a test's capture or in a notebook: no file descriptor
+from hpcq.logfmt import dump_stacks_on_signal
+dump_stacks_on_signal()
+os.kill(os.getpid(), signal.SIGUSR1)
+sys.__stderr__.write("alive\\n")
+"""
+
+
+def test_the_stack_signal_falls_back_to_fd_2_when_stderr_has_no_descriptor():
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", IN_PROCESS], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.startswith("Current thread 0x") and r.stderr.endswith("alive\n"), r.stderr
