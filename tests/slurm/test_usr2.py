@@ -111,10 +111,13 @@ def test_usr1_prints_where_the_job_is_and_the_job_goes_on(slurm_cluster, tmp_pat
     pid, task = _sleep_task(tmp_path, 6.0)
     backend = SlurmBackend()
     [job_id] = backend.submit(run_tasks, [[task]], _params(120), f"hpcq-usr1-{pid[:8]}", tmp_path / "jobs")
-    _, stderr = backend.log_paths(job_id, tmp_path / "jobs")
+    stdout, stderr = backend.log_paths(job_id, tmp_path / "jobs")
     deadline = time.monotonic() + 120
-    # the task's begin line comes after the handler is in place
-    while not (stderr.exists() and BEGIN + pid in stderr.read_text()):
+    # the handler is in place before the task's begin line; the function runs once it ticks (signalled
+    # earlier, a clean-clone run's stack showed the job importing hpcq_sleep's module: right, but racy)
+    while not (
+        stderr.exists() and BEGIN + pid in stderr.read_text() and stdout.exists() and "tick 0" in stdout.read_text()
+    ):
         assert time.monotonic() < deadline, "the job never began its task"
         time.sleep(0.1)
     slurm_cluster.run("scancel", "--signal=USR1", job_id)
