@@ -57,12 +57,12 @@ def circuit_and_operator(stored: Any) -> tuple[Any, Any]:
 
 def hybrid_task(p: QpuOptions, parent: Any, info: dict, r: dict, ansatz: Any, observable: Any, started: float) -> Any:
     """The evaluation as a task of step "qpu", child of the parent VQE task (its attributes copied)."""
-    from hpcq.qpu.run import _kind, qpu_task
+    from hpcq.qpu.run import kind_of, qpu_task
 
     pid = str(parent.attrs["task_id"])
     attrs = {
         **{k: parent.attrs[k] for k in PARENT_ATTRS if k in parent.attrs},
-        "task_id": f"{pid}-{_kind(info)}-{p.target}",
+        "task_id": f"{pid}-{kind_of(info)}-{p.target}",
         "parent_task_id": pid,
         "parent_energy": float(parent.metrics["energy"]),
     }

@@ -332,7 +332,7 @@ def qpu_task(
     from hpcq.results import h5format as F
     from hpcq.sim.metrics import accuracy_metrics, distribution_metrics
 
-    kind = _kind(info)
+    kind = kind_of(info)
     attrs = {
         **attrs,
         "step": F.QPU_STEP,
@@ -371,7 +371,7 @@ def _task(p: QpuRunParams, info: dict, problem: tuple, k: int, started: float) -
     """Parameter vector k of qpu_run's TFIM problem as a task."""
     exact, ansatz, observable, sets, results = problem
     attrs = {
-        "task_id": f"{p.study}-{p.target}-{_kind(info)}-p{k}",
+        "task_id": f"{p.study}-{p.target}-{kind_of(info)}-p{k}",
         "parent_task_id": "",
         "problem": "tfim",
         "problem_params": json.dumps({"qubits": p.qubits, "J": p.j, "field": p.h, "boundary": "open"}),
@@ -385,7 +385,8 @@ def _task(p: QpuRunParams, info: dict, problem: tuple, k: int, started: float) -
     return qpu_task(p, info, results[k], attrs, exact, ansatz, observable, sets[k], started)
 
 
-def _kind(info: dict) -> str:
+def kind_of(info: dict) -> str:
+    """Twin or QPU: what measured the task (its id, file name and noise model say so)."""
     return "twin" if info["access"] == "twin" else "qpu"
 
 
@@ -446,5 +447,5 @@ def write_qpu_file(
         "sweep_json": p.model_dump_json(),
     }
     tag = ctx.slurm_job_id or ctx.process_id[:16] or time.strftime("%Y%m%dT%H%M%S")
-    path = Path(ctx.workdir) / f"{p.study}-{p.target}-{_kind(info)}-{tag}.h5"
+    path = Path(ctx.workdir) / f"{p.study}-{p.target}-{kind_of(info)}-{tag}.h5"
     return F.write_file(path, p.study, tasks, prov, extend=extend)
