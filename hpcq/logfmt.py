@@ -15,6 +15,8 @@ END = "[hpcq] end process "
 # ``scancel --signal=USR1 JOB`` shows where every rank of a job that seems stuck is
 STACK_SIGNAL = "USR1"
 STACK_FRAME_RE = re.compile(r'^\s*File "([^"]+)", line \d+ in (\S+)', re.M)  # a frame of faulthandler's dump
+# the header of one thread's stack in that dump
+STACK_DUMP_RE = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):", re.M)
 
 # the executor's logger (every hpcq.executor module logs under this one name)
 EXECUTOR_LOG = "hpcq.executor"

@@ -8,7 +8,6 @@ Fixture modules (loaded by tests/conftest.py as pytest plugins):
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -48,7 +47,7 @@ def run_mpi(cmd: list[str], *, env: dict[str, str], timeout: float, marker: str)
     ``marker`` (a path unique to this launch) gets SIGUSR1 and prints its stacks, then the launch is
     killed and MpiHang raised, saying where the ranks were; ``in_start`` when every rank that answered
     was still starting MPI (hpcq.mpi.mpi_world), which retry_mpi_start treats as a failed start."""
-    from hpcq.logfmt import STACK_FRAME_RE, STACK_SIGNAL
+    from hpcq.logfmt import STACK_DUMP_RE, STACK_FRAME_RE, STACK_SIGNAL
 
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -65,7 +64,7 @@ def run_mpi(cmd: list[str], *, env: dict[str, str], timeout: float, marker: str)
     p.kill()
     subprocess.run(["pkill", "-KILL", "-f", marker], capture_output=True)
     out, err = p.communicate()
-    dumps = len(re.findall(r"^(?:Current thread|Thread) 0x[0-9a-f]+ \(most recent call first\):", err, re.M))
+    dumps = len(STACK_DUMP_RE.findall(err))
     # hpcq's frames in the dumps (the ranks' lines may interleave): only the worker's main calling mpi_world
     ours = {fn for path, fn in STACK_FRAME_RE.findall(err) if "/hpcq/" in path}
     in_start = "mpi_world" in ours and ours <= {"mpi_world", "main", "<module>"}
